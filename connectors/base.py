@@ -1,0 +1,40 @@
+"""The contract every file connector fulfils.
+
+A file connector turns one source file into a *raw* polars DataFrame:
+- one row per source record (event), columns named as in the source
+  (XES keys such as ``case:concept:name`` are kept verbatim);
+- values as read: strings, numbers or datetimes, never repaired;
+- a ``_line`` column (UInt64): where the record is in the file, for error messages and the
+  rejects table (CSV: physical line where the record starts, header = line 1; JSON Lines:
+  line number; Parquet: row number, 1-based; XES: 1-based event number in document order;
+  OCEL: 1-based event number).
+
+It raises `pipeline.errors.SourceError(path, message)` for anything that is not a readable
+log of its format: empty, binary, truncated, malformed, or unsafe (entity expansion).
+Mapping raw columns to canonical ones happens later, in the pipeline, not here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import polars as pl
+
+LINE_COLUMN = "_line"
+
+
+@dataclass(frozen=True)
+class FileConnector:
+    """A declared file connector: its name, the file suffixes it claims, and its reader."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    read: Callable[..., pl.DataFrame]
+    options: tuple[str, ...] = field(default=())  # keyword options `read` accepts
+    description: str = ""
+
+    def claims(self, path: Path) -> bool:
+        name = path.name.lower()
+        return any(name.endswith(s) for s in self.suffixes)

@@ -1,0 +1,289 @@
+"""The `vsm` command line: a thin layer over the `pipeline` library.
+
+Each command parses its options, calls one library function, prints the result and exits.
+Errors cross one boundary (`_boundary`): a typed VsmError becomes one `Error: ...` line and
+its exit code; anything else is an internal error (exit 70). `--debug` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from pipeline.errors import VsmError
+
+T = TypeVar("T")
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+app = typer.Typer(
+    name="vsm",
+    help="Value stream maps measured from event logs: load logs, compute flow, query results.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,  # never show locals: connectors hold credentials
+    rich_markup_mode=None,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+DbOption = Annotated[Path, typer.Option("--db", help="The DuckDB store file.")]
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
+StreamsDirOption = Annotated[
+    Path, typer.Option("--streams-dir", help="Folder of the streams' settings files (<name>.toml).")
+]
+DEFAULT_DB = Path("vsm.duckdb")
+DEFAULT_STREAMS = Path("streams")
+
+
+def _boundary(debug: bool, action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except VsmError as exc:
+        if debug:
+            traceback.print_exc()
+        err.print(f"Error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("Error: interrupted; nothing was written by the step in progress", highlight=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Exception as exc:  # the one place that turns a bug into a clean exit code
+        if debug:
+            traceback.print_exc()
+        err.print(
+            f"Error: internal error ({type(exc).__name__}: {exc}); run again with --debug for the traceback",
+            markup=False, highlight=False,
+        )
+        raise typer.Exit(EXIT_INTERNAL) from None
+
+
+@contextmanager
+def _progress():
+    """A spinner with the current stage and elapsed time, on stderr, gone when done."""
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err, transient=True) as progress:
+        task = progress.add_task("starting", total=None)
+        yield lambda stage: progress.update(task, description=stage)
+
+
+# ---------------------------------------------------------------- options shared by init/discover
+
+CaseColumn = Annotated[str, typer.Option("--case-column", help="Source column holding the case id.")]
+ActivityColumn = Annotated[
+    list[str] | None,
+    typer.Option("--activity-column", help="Source column holding the activity/status (repeat to combine)."),
+]
+TimestampColumn = Annotated[str, typer.Option("--timestamp-column", help="Source column holding the timestamp.")]
+LifecycleColumn = Annotated[str, typer.Option("--lifecycle-column", help="Column with start/complete.")]
+ResourceColumn = Annotated[str, typer.Option("--resource-column", help="Column with the person.")]
+TeamColumn = Annotated[str, typer.Option("--team-column", help="Column with the team / group.")]
+StartColumn = Annotated[str, typer.Option("--start-column", help="Column with a start timestamp per row.")]
+FormatOption = Annotated[str, typer.Option("--format", help="auto, csv, parquet, jsonl, xes or ocel.")]
+TimestampFormat = Annotated[
+    str, typer.Option("--timestamp-format", help="strftime format of the timestamps, e.g. '%d/%m/%Y %H:%M'.")
+]
+TimezoneOption = Annotated[str, typer.Option("--timezone", help="IANA zone for naive timestamps (default UTC).")]
+DelimiterOption = Annotated[str, typer.Option("--delimiter", help="CSV delimiter (default: detected).")]
+EncodingOption = Annotated[str, typer.Option("--encoding", help="CSV encoding (default: detected).")]
+ObjectType = Annotated[str, typer.Option("--object-type", help="OCEL: the object type that is the case.")]
+
+
+def _columns(case, activity, timestamp, lifecycle, resource, team, start):
+    from pipeline.settings import Columns
+
+    return Columns(case_id=case, activity=list(activity or []), timestamp=timestamp, lifecycle=lifecycle,
+                   resource=resource, team=team, start_timestamp=start)
+
+
+def _source_options(fmt, delimiter, encoding, object_type, timestamp_format):
+    from pipeline.settings import Source
+
+    if delimiter == "\\t":
+        delimiter = "\t"
+    return Source(format=fmt, delimiter=delimiter, encoding=encoding, object_type=object_type,
+                  timestamp_format=timestamp_format)
+
+
+def _print_load(load) -> None:
+    out.print(f"Loaded {load.source} into stream {load.stream!r} (run {load.run_id}, {load.connector})",
+              markup=False, highlight=False)
+    out.print(f"  columns: {load.mapping}", markup=False, highlight=False)
+    out.print(f"  timestamps: {load.timestamp_format}", markup=False, highlight=False)
+    if load.timezone_note:
+        out.print(f"  note: {load.timezone_note}", markup=False, highlight=False)
+    out.print(
+        f"  events read {load.events_read:,}; new {load.events_loaded:,}; "
+        f"already in the store {load.events_known:,}; rejected {load.events_rejected:,}",
+        markup=False, highlight=False,
+    )
+    for reason, count, line in load.reject_reasons:
+        out.print(f"  rejected: {count:,} x {reason} (first at line {line}); see the rejects table",
+                  markup=False, highlight=False)
+
+
+# ---------------------------------------------------------------- commands
+
+
+@app.command()
+def init(
+    name: Annotated[str, typer.Argument(help="Name of the new value stream, e.g. claims.")],
+    source: Annotated[Path, typer.Option("--source", help="The event log file to map.")],
+    case_column: CaseColumn = "", activity_column: ActivityColumn = None, timestamp_column: TimestampColumn = "",
+    lifecycle_column: LifecycleColumn = "", resource_column: ResourceColumn = "", team_column: TeamColumn = "",
+    start_column: StartColumn = "", fmt: FormatOption = "auto", timestamp_format: TimestampFormat = "",
+    timezone: TimezoneOption = "UTC", delimiter: DelimiterOption = "", encoding: EncodingOption = "",
+    object_type: ObjectType = "",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing settings.")] = False,
+    streams_dir: StreamsDirOption = DEFAULT_STREAMS, debug: DebugOption = False,
+) -> None:
+    """Write streams/<name>.toml from what the source shows (columns, timestamps); edit it by hand."""
+
+    def run():
+        from pipeline.settings import parse_timezone
+        from pipeline.streams import init_stream
+
+        parse_timezone(timezone)
+        result = init_stream(
+            name, source,
+            columns=_columns(case_column, activity_column, timestamp_column, lifecycle_column, resource_column,
+                             team_column, start_column),
+            source_options=_source_options(fmt, delimiter, encoding, object_type, timestamp_format),
+            timezone=timezone, streams_dir=streams_dir, force=force,
+        )
+        out.print(f"Wrote {result.path}", markup=False, highlight=False)
+        from pipeline.columns import Mapping
+
+        out.print(f"  columns: {Mapping(result.settings.columns).describe()}", markup=False, highlight=False)
+        for note in result.notes:
+            out.print(f"  note: {note}", markup=False, highlight=False)
+
+    _boundary(debug, run)
+
+
+@app.command()
+def ingest(
+    stream: Annotated[str, typer.Argument(help="The value stream (streams/<name>.toml).")],
+    source: Annotated[Path | None, typer.Option("--source", help="Load this file instead of the settings' one.")] = None,
+    db: DbOption = DEFAULT_DB, streams_dir: StreamsDirOption = DEFAULT_STREAMS, debug: DebugOption = False,
+) -> None:
+    """Load the stream's source into the store; re-loading adds only events not stored yet."""
+
+    def run():
+        from pipeline.ingest import ingest as load
+        from pipeline.settings import load_settings
+        from pipeline.store import open_store
+
+        settings = load_settings(stream, streams_dir)
+        con = open_store(db)
+        with _progress() as stage:
+            result = load(con, settings, source=source, on_stage=stage)
+        con.close()
+        _print_load(result)
+
+    _boundary(debug, run)
+
+
+@app.command()
+def discover(
+    source: Annotated[Path, typer.Argument(help="The event log file.")],
+    stream: Annotated[str, typer.Option("--stream", help="Name of the value stream.")],
+    case_column: CaseColumn = "", activity_column: ActivityColumn = None, timestamp_column: TimestampColumn = "",
+    lifecycle_column: LifecycleColumn = "", resource_column: ResourceColumn = "", team_column: TeamColumn = "",
+    start_column: StartColumn = "", fmt: FormatOption = "auto", timestamp_format: TimestampFormat = "",
+    timezone: TimezoneOption = "UTC", delimiter: DelimiterOption = "", encoding: EncodingOption = "",
+    object_type: ObjectType = "",
+    db: DbOption = DEFAULT_DB, streams_dir: StreamsDirOption = DEFAULT_STREAMS, debug: DebugOption = False,
+) -> None:
+    """One shot for a new value stream: detect settings (written once), load the log."""
+
+    def run():
+        from pipeline.settings import parse_timezone
+        from pipeline.store import open_store
+        from pipeline.streams import discover as one_shot
+
+        parse_timezone(timezone)
+        con = open_store(db)
+        with _progress() as stage:
+            result = one_shot(
+                con, source, stream,
+                columns=_columns(case_column, activity_column, timestamp_column, lifecycle_column,
+                                 resource_column, team_column, start_column),
+                source_options=_source_options(fmt, delimiter, encoding, object_type, timestamp_format),
+                timezone=timezone, streams_dir=streams_dir, on_stage=stage,
+            )
+        con.close()
+        if result.settings_written:
+            out.print(f"Wrote settings {result.settings.path}", markup=False, highlight=False)
+        for note in result.notes:
+            out.print(f"  note: {note}", markup=False, highlight=False)
+        _print_load(result.load)
+
+    _boundary(debug, run)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="A SQL query over the results tables.")],
+    csv: Annotated[bool, typer.Option("--csv", help="Print CSV (all rows).")] = False,
+    json: Annotated[bool, typer.Option("--json", help="Print a JSON array of rows (all rows).")] = False,
+    limit: Annotated[int, typer.Option("--limit", help="Rows shown in table output.")] = 100,
+    db: DbOption = DEFAULT_DB, debug: DebugOption = False,
+) -> None:
+    """Run a read-only SQL query on the store (table output, or --csv / --json)."""
+
+    def run():
+        from pipeline.query import run_query
+
+        frame = run_query(db, query)
+        if csv:
+            sys.stdout.write(frame.write_csv())
+        elif json:
+            sys.stdout.write(frame.write_json() + "\n")
+        else:
+            _print_table(frame, limit)
+
+    _boundary(debug, run)
+
+
+@app.command()
+def streams(
+    db: DbOption = DEFAULT_DB, streams_dir: StreamsDirOption = DEFAULT_STREAMS, debug: DebugOption = False,
+) -> None:
+    """List the value streams: settings, events and cases stored, last load."""
+
+    def run():
+        from pipeline.store import open_store
+        from pipeline.streams import stream_overview
+
+        con = open_store(db, read_only=True) if Path(db).exists() else None
+        frame = stream_overview(con, streams_dir)
+        if frame.is_empty():
+            out.print("No value streams yet: `vsm discover <file> --stream <name>` sets one up.")
+        else:
+            _print_table(frame, 1000)
+
+    _boundary(debug, run)
+
+
+def _print_table(frame, limit: int) -> None:
+    # Text(), not str: values from data must never be read as rich markup.
+    table = Table(*[Text(c) for c in frame.columns], show_lines=False)
+    for row in frame.head(limit).iter_rows():
+        table.add_row(*[Text("" if v is None else str(v)) for v in row])
+    out.print(table, markup=False, highlight=False)
+    if frame.height > limit:
+        out.print(f"({frame.height - limit:,} more rows; use --csv or --json for all)", highlight=False)
+
+
+def main() -> None:
+    app()

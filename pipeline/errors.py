@@ -1,0 +1,46 @@
+"""Small typed errors raised by library code; the CLI turns them into one `Error: ...` line.
+
+Each error carries the exit code the CLI uses for it (documented in README.md).
+"""
+
+from __future__ import annotations
+
+
+class VsmError(Exception):
+    """Base of every error the product reports to a user (never a bug)."""
+
+    exit_code = 1
+
+
+class SourceError(VsmError):
+    """A source file cannot be read as an event log (empty, binary, truncated, malformed, unsafe)."""
+
+    exit_code = 3
+
+    def __init__(self, path: object, message: str) -> None:
+        self.path = str(path)
+        super().__init__(f"{self.path}: {message}")
+
+
+class ColumnError(VsmError):
+    """A required column (case, activity, timestamp) was not found or was mapped to a missing column."""
+
+    exit_code = 3
+
+
+class TimestampFormatError(VsmError):
+    """Timestamps cannot be read unambiguously (day/month order unknown, unknown format)."""
+
+    exit_code = 3
+
+
+class SettingsError(VsmError):
+    """A stream's settings file is missing or invalid; the message names the key, value and what is allowed."""
+
+    exit_code = 2
+
+
+class StoreError(VsmError):
+    """The DuckDB store cannot be opened or migrated."""
+
+    exit_code = 4

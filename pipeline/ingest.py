@@ -1,0 +1,222 @@
+"""Load an event-log source into the store: read, map columns, parse, check, insert.
+
+One load is one transaction: it adds its new events, its rejects and its `runs` row
+together, or (on any error) nothing at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from connectors.base import LINE_COLUMN
+from connectors.registry import read_source
+from pipeline.columns import INTERNAL_PREFIX, Mapping, detect_columns, source_columns
+from pipeline.errors import SourceError
+from pipeline.settings import StreamSettings
+from pipeline.store import read_sql
+from pipeline.timestamps import TimestampPlan, plan_timestamps
+
+Stage = Callable[[str], None]
+
+
+@dataclass
+class LoadResult:
+    run_id: int
+    stream: str
+    source: str
+    connector: str
+    mapping: str
+    timestamp_format: str
+    timezone_note: str
+    events_read: int
+    events_loaded: int
+    events_rejected: int
+    events_known: int
+    reject_reasons: list[tuple[str, int, int]] = field(default_factory=list)  # reason, count, first line
+
+    @property
+    def status(self) -> str:
+        return "ok_with_rejects" if self.events_rejected else "ok"
+
+    def message(self) -> str:
+        return (
+            f"connector {self.connector}; {self.mapping}; timestamps read as {self.timestamp_format}"
+            + (f"; {self.timezone_note}" if self.timezone_note else "")
+        )
+
+
+def read_events(settings: StreamSettings, source: Path | None = None) -> tuple[str, pl.DataFrame]:
+    """Read the stream's source with its connector: (connector name, raw frame)."""
+    path = Path(source) if source else settings.source_path()
+    connector, raw = read_source(
+        path,
+        settings.source.format,
+        delimiter=settings.source.delimiter,
+        encoding=settings.source.encoding,
+        object_type=settings.source.object_type,
+    )
+    if raw.height == 0:
+        raise SourceError(path, "contains no events")
+    return connector.name, raw
+
+
+def stage_frame(raw: pl.DataFrame, mapping: Mapping) -> pl.DataFrame:
+    """Canonical names for the mapped columns, the rest packed as a JSON object."""
+    c = mapping.columns
+    used = set(mapping.used())
+    others = [col for col in source_columns(raw) if col not in used]
+
+    def text(name: str) -> pl.Expr:
+        if not name:
+            return pl.lit(None, dtype=pl.String)
+        return pl.col(name).cast(pl.String).str.strip_chars()
+
+    if len(c.activity) == 1:
+        activity = text(c.activity[0])
+    else:  # status + sub-status, e.g. "Accepted / In Progress"
+        activity = pl.concat_str([text(a) for a in c.activity], separator=" / ", ignore_nulls=True)
+    attributes = (
+        pl.struct([pl.col(o) for o in others]).struct.json_encode() if others else pl.lit(None, dtype=pl.String)
+    )
+    return raw.select(
+        pl.col(LINE_COLUMN).cast(pl.UInt64).alias("_line"),
+        text(c.case_id).alias("case_id"),
+        activity.alias("activity"),
+        text(c.lifecycle).str.to_lowercase().alias("lifecycle"),
+        text(c.resource).alias("resource"),
+        text(c.team).alias("team"),
+        attributes.alias("attributes"),
+        field_problem(raw).alias("field_problem"),
+        pl.col(c.timestamp).alias("ts_raw"),
+        (pl.col(c.start_timestamp) if c.start_timestamp else pl.lit(None, dtype=pl.String)).alias("start_raw"),
+    )
+
+
+def field_problem(raw: pl.DataFrame) -> pl.Expr:
+    """Reason for records whose field count differs from the header's (CSV), else null."""
+    if "_field_count" not in raw.columns:
+        return pl.lit(None, dtype=pl.String)
+    expected = len(source_columns(raw))
+    found = pl.col("_field_count")
+    return (
+        pl.when(found != expected)
+        .then(pl.format("expected {} fields (as in the header), found {}", pl.lit(expected), found))
+        .otherwise(None)
+    )
+
+
+def timezone_note(plans: list[TimestampPlan], tz: str) -> str:
+    naive = sum(p.naive_values for p in plans)
+    if not naive:
+        return ""
+    return f"{naive:,} timestamp values have no UTC offset and were read as {tz} local time"
+
+
+def ingest(
+    con: duckdb.DuckDBPyConnection,
+    settings: StreamSettings,
+    *,
+    source: Path | None = None,
+    read: tuple[str, pl.DataFrame] | None = None,
+    on_stage: Stage = lambda _: None,
+) -> LoadResult:
+    """Load the stream's source (or `source`) into the store, atomically.
+
+    `read` passes a (connector, raw frame) already read from that source, so that a
+    one-shot `vsm discover` reads the file once.
+    """
+    started = datetime.now(UTC)
+    path = Path(source) if source else settings.source_path()
+    if read is None:
+        on_stage(f"reading {path}")
+        read = read_events(settings, path)
+    connector, raw = read
+    mapping = detect_columns(raw, settings.columns)
+    c = mapping.columns
+    ts_plan = plan_timestamps(raw[c.timestamp], column=c.timestamp, user_format=settings.source.timestamp_format)
+    start_plan = (
+        plan_timestamps(raw[c.start_timestamp], column=c.start_timestamp,
+                        user_format=settings.source.timestamp_format)
+        if c.start_timestamp else None
+    )
+    on_stage("checking rows")
+    staged = stage_frame(raw, mapping)
+    result = LoadResult(
+        run_id=0, stream=settings.name, source=str(path), connector=connector, mapping=mapping.describe(),
+        timestamp_format=ts_plan.description,
+        timezone_note=timezone_note([p for p in (ts_plan, start_plan) if p], settings.timezone),
+        events_read=raw.height, events_loaded=0, events_rejected=0, events_known=0,
+    )
+    on_stage("writing to the store")
+    _write(con, settings, raw, staged, ts_plan, start_plan, mapping, result, started)
+    return result
+
+
+def _write(con, settings, raw, staged, ts_plan, start_plan, mapping, result, started) -> None:
+    c = mapping.columns
+    params = {"stream": settings.name, "source": result.source}
+    con.execute(f"SET TimeZone = '{settings.timezone}'")  # validated IANA name
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.register("load_staged", staged.to_arrow())
+        sql = read_sql("load/load_checked.sql")
+        sql = sql.replace("{ts_expr}", ts_plan.sql("ts_raw"))
+        sql = sql.replace("{start_expr}", start_plan.sql("start_raw") if start_plan else "CAST(NULL AS TIMESTAMPTZ)")
+        con.execute(sql, {
+            "ts_expected": ts_plan.description,
+            "start_expected": start_plan.description if start_plan else "",
+            "case_column": c.case_id, "activity_column": " + ".join(c.activity),
+            "ts_column": c.timestamp, "start_column": c.start_timestamp,
+        })
+        con.execute("SET TimeZone = 'UTC'")
+        run_id = con.execute("SELECT nextval('run_id_seq')").fetchone()[0]
+        result.run_id = run_id
+        params["run_id"] = run_id
+
+        bad_lines = con.execute("SELECT _line FROM load_checked WHERE reason IS NOT NULL").pl()["_line"]
+        reject_raw = raw.filter(pl.col(LINE_COLUMN).cast(pl.UInt64).is_in(bad_lines.implode())).select(
+            pl.col(LINE_COLUMN).cast(pl.UInt64).alias("_line"),
+            pl.struct([col for col in raw.columns if col != LINE_COLUMN]).struct.json_encode().alias("raw"),
+        )
+        con.register("load_reject_raw", reject_raw.to_arrow())
+        result.events_loaded = con.execute(read_sql("load/insert_events.sql"), params).fetchone()[0]
+        con.execute(read_sql("load/insert_rejects.sql"), params)
+        result.events_rejected = len(bad_lines)
+        clean = len(raw) - len(bad_lines)
+        result.events_known = clean - result.events_loaded
+        result.reject_reasons = [
+            (r[0], r[1], r[2]) for r in con.execute(
+                "SELECT regexp_replace(reason, ':.*', ''), count(*), min(_line) FROM load_checked "
+                "WHERE reason IS NOT NULL GROUP BY 1 ORDER BY 2 DESC"
+            ).fetchall()
+        ]
+        con.execute(
+            "INSERT INTO runs VALUES ($run_id, $stream, 'ingest', $source, $started, now(), $status, "
+            "$read, $loaded, $rejected, $known, $message)",
+            params | {
+                "started": started, "status": result.status, "read": result.events_read,
+                "loaded": result.events_loaded, "rejected": result.events_rejected, "known": result.events_known,
+                "message": result.message(),
+            },
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute("SET TimeZone = 'UTC'")
+        for name in ("load_staged", "load_reject_raw"):
+            try:
+                con.unregister(name)
+            except duckdb.Error:
+                pass  # not registered yet: the failure came earlier
+        con.execute("DROP TABLE IF EXISTS load_checked")
+
+
+__all__ = ["LoadResult", "ingest", "read_events", "stage_frame", "INTERNAL_PREFIX"]

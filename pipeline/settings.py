@@ -1,0 +1,324 @@
+"""Value-stream settings: one TOML file per stream, `streams/<name>.toml`.
+
+Written by `vsm init` from what was detected, then edited by hand. Every key is validated
+with a message naming the key, the value and what is allowed. Relative paths (the source)
+are resolved against the project folder, i.e. the parent of the `streams/` folder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pipeline.errors import SettingsError
+
+DEFAULT_STREAMS_DIR = Path("streams")
+FORMATS = ("auto", "csv", "parquet", "jsonl", "xes", "ocel")
+LOG_SHAPES = ("auto", "interval", "status", "point")
+STATUS_CLASSES = ("work", "wait", "done")
+ROLES = ("case_id", "activity", "timestamp", "lifecycle", "resource", "team", "start_timestamp")
+_STREAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+@dataclass
+class Columns:
+    """Which source column plays which role. `activity` may combine several columns."""
+
+    case_id: str = ""
+    activity: list[str] = field(default_factory=list)
+    timestamp: str = ""
+    lifecycle: str = ""
+    resource: str = ""
+    team: str = ""
+    start_timestamp: str = ""
+
+
+@dataclass
+class Source:
+    path: str = ""
+    format: str = "auto"
+    delimiter: str = ""  # CSV: empty = detect
+    encoding: str = ""  # CSV: empty = detect
+    object_type: str = ""  # OCEL: the object type that is the case
+    timestamp_format: str = ""  # strftime format (e.g. %d/%m/%Y %H:%M); empty = detect
+
+
+@dataclass
+class Steps:
+    rename: dict[str, str] = field(default_factory=dict)  # activity -> step name
+    merge: dict[str, list[str]] = field(default_factory=dict)  # step name -> activities
+    drop: list[str] = field(default_factory=list)  # activities left off the map
+
+
+@dataclass
+class StreamSettings:
+    name: str
+    source: Source = field(default_factory=Source)
+    columns: Columns = field(default_factory=Columns)
+    timezone: str = "UTC"
+    log_shape: str = "auto"
+    start_activities: list[str] = field(default_factory=list)
+    end_activities: list[str] = field(default_factory=list)
+    status_classes: dict[str, str] = field(default_factory=dict)
+    steps: Steps = field(default_factory=Steps)
+    lead_time_target: str = ""  # e.g. "10d", "36h"; empty = none
+    path: Path | None = None  # the settings file this came from
+
+    @property
+    def lead_time_target_s(self) -> float | None:
+        return parse_duration(self.lead_time_target, "lead_time_target") if self.lead_time_target else None
+
+    def source_path(self) -> Path:
+        p = Path(self.source.path)
+        if p.is_absolute() or self.path is None:
+            return p
+        return self.path.resolve().parent.parent / p
+
+
+def parse_duration(text: str, key: str) -> float:
+    m = _DURATION.match(str(text))
+    if not m:
+        raise SettingsError(
+            f"{key} = {text!r}: expected a duration such as '36h', '10d', '2w', '90m' or '30s'"
+        )
+    return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+
+
+def parse_timezone(tz: str, key: str = "[stream] timezone") -> str:
+    """`tz` when it is an IANA zone name; otherwise a SettingsError saying what is allowed."""
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError(
+            f"{key} = {tz!r}: expected an IANA time zone name such as 'UTC' or 'Europe/Amsterdam'"
+        ) from exc
+    return tz
+
+
+def settings_path(name: str, streams_dir: Path = DEFAULT_STREAMS_DIR) -> Path:
+    check_stream_name(name)
+    return Path(streams_dir) / f"{name}.toml"
+
+
+def check_stream_name(name: str) -> None:
+    if not _STREAM_NAME.match(name):
+        raise SettingsError(
+            f"stream name {name!r}: expected letters, digits, '_', '-' or '.', starting with a letter "
+            "or digit, at most 64 characters"
+        )
+
+
+def list_streams(streams_dir: Path = DEFAULT_STREAMS_DIR) -> list[str]:
+    return sorted(p.stem for p in Path(streams_dir).glob("*.toml"))
+
+
+# ---------------------------------------------------------------- reading and validating
+
+
+def load_settings(name: str, streams_dir: Path = DEFAULT_STREAMS_DIR) -> StreamSettings:
+    path = settings_path(name, streams_dir)
+    if not path.exists():
+        known = ", ".join(list_streams(streams_dir)) or "none"
+        raise SettingsError(
+            f"no settings for stream {name!r} at {path} (streams found: {known}); "
+            f"create them with `vsm init {name} --source <file>`"
+        )
+    return read_settings(path)
+
+
+def read_settings(path: Path) -> StreamSettings:
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
+    settings = settings_from_dict(data, where=str(path))
+    settings.path = Path(path)
+    return settings
+
+
+def _take(table: dict, key: str, kind: type, where: str, default):
+    if key not in table:
+        return default
+    value = table[key]
+    if kind is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise SettingsError(f"{where}: {key} = {value!r}: expected a list of strings")
+        return list(value)
+    if not isinstance(value, kind):
+        raise SettingsError(f"{where}: {key} = {value!r}: expected a {kind.__name__}")
+    return value
+
+
+def _check_keys(table: dict, allowed: tuple[str, ...], where: str) -> None:
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        raise SettingsError(
+            f"{where}: unknown key {unknown[0]!r}; allowed keys: {', '.join(allowed)}"
+        )
+
+
+def _choice(value: str, allowed: tuple[str, ...], key: str) -> str:
+    if value not in allowed:
+        raise SettingsError(f"{key} = {value!r}: expected one of {', '.join(allowed)}")
+    return value
+
+
+def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
+    _check_keys(data, ("stream", "source", "columns", "flow", "status_classes", "steps"), where)
+    stream = data.get("stream", {})
+    _check_keys(stream, ("name", "timezone", "lead_time_target"), f"{where} [stream]")
+    name = _take(stream, "name", str, f"{where} [stream]", "")
+    if not name:
+        raise SettingsError(f"{where} [stream]: name is missing: expected the stream's name")
+    check_stream_name(name)
+    settings = StreamSettings(name=name)
+
+    settings.timezone = parse_timezone(_take(stream, "timezone", str, f"{where} [stream]", "UTC"))
+    settings.lead_time_target = _take(stream, "lead_time_target", str, f"{where} [stream]", "")
+    if settings.lead_time_target:
+        parse_duration(settings.lead_time_target, "[stream] lead_time_target")
+
+    source = data.get("source", {})
+    source_keys = tuple(f.name for f in fields(Source))
+    _check_keys(source, source_keys, f"{where} [source]")
+    for key in source_keys:
+        setattr(settings.source, key, _take(source, key, str, f"{where} [source]", getattr(settings.source, key)))
+    _choice(settings.source.format, FORMATS, "[source] format")
+    if not settings.source.path:
+        raise SettingsError(f"{where} [source]: path is missing: expected the event log file")
+    if settings.source.delimiter and len(settings.source.delimiter) != 1:
+        raise SettingsError(
+            f"[source] delimiter = {settings.source.delimiter!r}: expected one character, e.g. ',' ';' '\\t' '|'"
+        )
+
+    cols = data.get("columns", {})
+    _check_keys(cols, ROLES, f"{where} [columns]")
+    for role in ROLES:
+        if role == "activity":
+            value = cols.get("activity", [])
+            value = [value] if isinstance(value, str) else value
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise SettingsError(
+                    f"[columns] activity = {value!r}: expected a column name or a list of column names"
+                )
+            settings.columns.activity = value
+        else:
+            setattr(settings.columns, role, _take(cols, role, str, f"{where} [columns]", ""))
+
+    flow = data.get("flow", {})
+    _check_keys(flow, ("log_shape", "start_activities", "end_activities"), f"{where} [flow]")
+    settings.log_shape = _choice(_take(flow, "log_shape", str, f"{where} [flow]", "auto"), LOG_SHAPES, "[flow] log_shape")
+    settings.start_activities = _take(flow, "start_activities", list, f"{where} [flow]", [])
+    settings.end_activities = _take(flow, "end_activities", list, f"{where} [flow]", [])
+
+    classes = data.get("status_classes", {})
+    for status, cls in classes.items():
+        if not isinstance(cls, str) or cls not in STATUS_CLASSES:
+            raise SettingsError(
+                f"[status_classes] {status!r} = {cls!r}: expected one of {', '.join(STATUS_CLASSES)}"
+            )
+    settings.status_classes = dict(classes)
+
+    steps = data.get("steps", {})
+    _check_keys(steps, ("rename", "merge", "drop"), f"{where} [steps]")
+    rename = steps.get("rename", {})
+    if not isinstance(rename, dict) or not all(isinstance(v, str) and v for v in rename.values()):
+        raise SettingsError(f"[steps] rename = {rename!r}: expected a table of activity = \"step name\"")
+    merge = steps.get("merge", {})
+    if not isinstance(merge, dict) or not all(
+        isinstance(v, list) and v and all(isinstance(a, str) for a in v) for v in merge.values()
+    ):
+        raise SettingsError(f"[steps] merge = {merge!r}: expected a table of step = [\"activity\", ...]")
+    settings.steps = Steps(rename=dict(rename), merge={k: list(v) for k, v in merge.items()},
+                           drop=_take(steps, "drop", list, f"{where} [steps]", []))
+    return settings
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _toml_str(value: str) -> str:
+    # JSON string escapes (\" \\ \n \uXXXX) are valid TOML basic-string escapes.
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _toml_list(values: list[str]) -> str:
+    return "[" + ", ".join(_toml_str(v) for v in values) + "]"
+
+
+def render_settings(s: StreamSettings) -> str:
+    """The settings as a commented TOML file, for a person to read and edit."""
+    c = s.columns
+    activity = _toml_str(c.activity[0]) if len(c.activity) == 1 else _toml_list(c.activity)
+    lines = [
+        f"# Value stream {s.name!r}: written by `vsm init`, edit freely.",
+        "# Every key is optional except [stream] name, [source] path and the three required columns.",
+        "",
+        "[stream]",
+        f"name = {_toml_str(s.name)}",
+        "# Naive timestamps in the source are read in this IANA time zone; days are bucketed in it.",
+        f"timezone = {_toml_str(s.timezone)}",
+        "# Lead-time target, e.g. \"10d\" or \"36h\"; cases over it are flagged. Empty = none.",
+        f"lead_time_target = {_toml_str(s.lead_time_target)}",
+        "",
+        "[source]",
+        "# Relative paths are read from the folder that holds streams/.",
+        f"path = {_toml_str(s.source.path)}",
+        f"# One of: {', '.join(FORMATS)}",
+        f"format = {_toml_str(s.source.format)}",
+        "# CSV only; empty = detect.",
+        f"delimiter = {_toml_str(s.source.delimiter)}",
+        f"encoding = {_toml_str(s.source.encoding)}",
+        "# OCEL only: the object type whose objects are the cases.",
+        f"object_type = {_toml_str(s.source.object_type)}",
+        "# strftime format for the timestamp column, e.g. \"%d/%m/%Y %H:%M\"; empty = detect.",
+        f"timestamp_format = {_toml_str(s.source.timestamp_format)}",
+        "",
+        "[columns]",
+        "# Source column for each role; activity may be a list, joined with ' / ' (status + sub-status).",
+        f"case_id = {_toml_str(c.case_id)}",
+        f"activity = {activity}",
+        f"timestamp = {_toml_str(c.timestamp)}",
+        f"lifecycle = {_toml_str(c.lifecycle)}",
+        f"resource = {_toml_str(c.resource)}",
+        f"team = {_toml_str(c.team)}",
+        f"start_timestamp = {_toml_str(c.start_timestamp)}",
+        "",
+        "[flow]",
+        f"# One of: {', '.join(LOG_SHAPES)} (auto = detect from lifecycle / start column / statuses).",
+        f"log_shape = {_toml_str(s.log_shape)}",
+        "# Empty = inferred by the run, which reports what it inferred.",
+        f"start_activities = {_toml_list(s.start_activities)}",
+        f"end_activities = {_toml_list(s.end_activities)}",
+        "",
+        "# Status logs: class of each status, one of work / wait / done. Unlisted statuses get a",
+        "# default guessed from the name, which the run reports.",
+        "[status_classes]",
+        *[f"{_toml_str(k)} = {_toml_str(v)}" for k, v in s.status_classes.items()],
+        "",
+        "[steps]",
+        "# rename = { \"Register Claim\" = \"Register\" }",
+        "# merge = { \"Assess\" = [\"Assess Damage\", \"Second Assessment\"] }",
+        "# drop = [\"Send Reminder\"]",
+        "rename = {" + ", ".join(f"{_toml_str(k)} = {_toml_str(v)}" for k, v in s.steps.rename.items()) + "}",
+        "merge = {" + ", ".join(f"{_toml_str(k)} = {_toml_list(v)}" for k, v in s.steps.merge.items()) + "}",
+        f"drop = {_toml_list(s.steps.drop)}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_settings(s: StreamSettings, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = render_settings(s)
+    settings_from_dict(tomllib.loads(text), where=str(path))  # what we write must read back
+    path.write_text(text, encoding="utf-8")
+    s.path = path
+    return path

@@ -1,0 +1,80 @@
+"""The DuckDB store: open a database file and bring its schema up to date.
+
+The schema lives in `sql/migrations/NNN_name.sql`; each file is applied once, in order,
+inside a transaction, and recorded in `schema_migrations`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+
+from pipeline.errors import StoreError
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+MIGRATIONS_DIR = SQL_DIR / "migrations"
+DEFAULT_DB = Path("vsm.duckdb")
+
+_MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+
+
+def read_sql(relative: str) -> str:
+    """Text of a SQL file under `sql/` (e.g. 'load/insert_events.sql')."""
+    return (SQL_DIR / relative).read_text(encoding="utf-8")
+
+
+def migrations() -> list[tuple[int, str, Path]]:
+    """(version, name, path) of every migration file, in order."""
+    found = []
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        m = _MIGRATION_NAME.match(path.name)
+        if not m:
+            raise StoreError(f"{path}: migration files must be named NNN_name.sql")
+        found.append((int(m.group(1)), m.group(2), path))
+    return found
+
+
+def open_store(path: Path | str = DEFAULT_DB, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the store and apply pending migrations."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise StoreError(f"{path}: no store here yet (run `vsm ingest` or `vsm discover` first)")
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        raise StoreError(f"{path}: cannot open the DuckDB store: {exc}") from exc
+    con.execute("SET TimeZone = 'UTC'")
+    if not read_only:
+        apply_migrations(con)
+    return con
+
+
+def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+    )
+    return {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+
+
+def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply every migration not yet recorded; return the versions applied now."""
+    done = applied_versions(con)
+    applied = []
+    for version, name, path in migrations():
+        if version in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(path.read_text(encoding="utf-8"))
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name]
+            )
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            raise StoreError(f"migration {path.name} failed: {exc}") from exc
+        applied.append(version)
+    return applied

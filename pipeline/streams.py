@@ -1,0 +1,170 @@
+"""Setting up a value stream: detect its settings from a source, write them, and the
+one-shot `discover` path (detect, load, and later: compute, map, report)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipeline.columns import detect_columns
+from pipeline.ingest import LoadResult, Stage, ingest, read_events
+from pipeline.settings import (
+    DEFAULT_STREAMS_DIR,
+    Columns,
+    Source,
+    StreamSettings,
+    check_stream_name,
+    list_streams,
+    load_settings,
+    read_settings,
+    settings_path,
+    write_settings,
+)
+from pipeline.errors import SettingsError
+
+# XES lifecycle transitions (standard extension). A lifecycle column holding other values
+# is a sub-status (e.g. BPIC 2013: Accepted + "In Progress"), combined into the activity.
+STANDARD_LIFECYCLE = {
+    "schedule", "assign", "reassign", "start", "suspend", "resume", "complete", "withdraw",
+    "ate_abort", "pi_abort", "autoskip", "manualskip", "unknown", "abort",
+}
+
+
+@dataclass
+class InitResult:
+    settings: StreamSettings
+    path: Path
+    notes: list[str] = field(default_factory=list)
+
+
+def _relative_to_project(source: Path, streams_dir: Path) -> str:
+    """How the settings file names the source: relative to the project folder when inside it."""
+    project = Path(streams_dir).resolve().parent
+    resolved = Path(source).resolve()
+    try:
+        return str(resolved.relative_to(project))
+    except ValueError:
+        return str(resolved)
+
+
+def detect_settings(
+    name: str, source: Path, raw: pl.DataFrame, *, columns: Columns | None = None,
+    source_options: Source | None = None, timezone: str = "UTC", streams_dir: Path = DEFAULT_STREAMS_DIR,
+) -> tuple[StreamSettings, list[str]]:
+    """Settings for a new stream from what its source shows; notes say what was inferred."""
+    check_stream_name(name)
+    given = columns or Columns()
+    mapping = detect_columns(raw, given)
+    cols = mapping.columns
+    notes = []
+    if cols.lifecycle and not given.activity and not given.lifecycle:
+        values = raw[cols.lifecycle].cast(pl.String).drop_nulls().str.to_lowercase().unique()
+        nonstandard = [v for v in values.to_list() if v not in STANDARD_LIFECYCLE]
+        if values.len() and len(nonstandard) > values.len() / 2:
+            notes.append(
+                f"column {cols.lifecycle!r} holds sub-statuses ({', '.join(sorted(nonstandard)[:4])}, ...), "
+                f"not start/complete: activity = {cols.activity[0]!r} + {cols.lifecycle!r}"
+            )
+            cols.activity = [*cols.activity, cols.lifecycle]
+            cols.lifecycle = ""
+    options = source_options or Source()
+    settings = StreamSettings(
+        name=name,
+        source=Source(
+            path=_relative_to_project(source, streams_dir), format=options.format or "auto",
+            delimiter=options.delimiter, encoding=options.encoding, object_type=options.object_type,
+            timestamp_format=options.timestamp_format,
+        ),
+        columns=cols,
+        timezone=timezone,
+    )
+    settings.path = settings_path(name, streams_dir)
+    return settings, notes
+
+
+def init_stream(
+    name: str, source: Path, *, columns: Columns | None = None, source_options: Source | None = None,
+    timezone: str = "UTC", streams_dir: Path = DEFAULT_STREAMS_DIR, force: bool = False,
+    read: tuple[str, pl.DataFrame] | None = None,
+) -> InitResult:
+    """Detect and write `streams/<name>.toml`. Refuses to overwrite unless `force`."""
+    path = settings_path(name, streams_dir)
+    if path.exists() and not force:
+        raise SettingsError(f"{path} exists already; edit it, or pass --force to write it anew")
+    probe = StreamSettings(name=name, source=source_options or Source())
+    probe.source.path = str(source)
+    if read is None:
+        read = read_events(probe, Path(source))
+    settings, notes = detect_settings(
+        name, Path(source), read[1], columns=columns, source_options=source_options, timezone=timezone,
+        streams_dir=streams_dir,
+    )
+    write_settings(settings, path)
+    return InitResult(settings, path, notes)
+
+
+@dataclass
+class DiscoverResult:
+    settings: StreamSettings
+    settings_written: bool
+    notes: list[str]
+    load: LoadResult
+
+
+def discover(
+    con: duckdb.DuckDBPyConnection, source: Path, name: str, *, columns: Columns | None = None,
+    source_options: Source | None = None, timezone: str | None = None,
+    streams_dir: Path = DEFAULT_STREAMS_DIR, on_stage: Stage = lambda _: None,
+) -> DiscoverResult:
+    """The one-shot path: settings (existing, or detected and written), then load."""
+    path = settings_path(name, streams_dir)
+    notes: list[str] = []
+    source_options = source_options or Source()
+    if path.exists():
+        settings = read_settings(path)
+        if Path(settings.source_path()).resolve() != Path(source).resolve():
+            notes.append(f"stream {name!r} was set up with {settings.source.path}; loading {source} into it")
+        on_stage(f"reading {source}")
+        read = read_events(settings, Path(source))
+        written = False
+    else:
+        probe = StreamSettings(name=name, source=source_options)
+        on_stage(f"reading {source}")
+        read = read_events(probe, Path(source))
+        result = init_stream(
+            name, source, columns=columns, source_options=source_options, timezone=timezone or "UTC",
+            streams_dir=streams_dir, read=read,
+        )
+        settings, notes, written = result.settings, result.notes, True
+    load = ingest(con, settings, source=Path(source), read=read, on_stage=on_stage)
+    return DiscoverResult(settings, written, notes, load)
+
+
+def stream_overview(con: duckdb.DuckDBPyConnection | None, streams_dir: Path = DEFAULT_STREAMS_DIR) -> pl.DataFrame:
+    """One row per stream known by settings or by the store: source, events, cases, last load."""
+    names = set(list_streams(streams_dir))
+    stored = pl.DataFrame(schema={"stream": pl.String, "events": pl.Int64, "cases": pl.Int64,
+                                  "rejected": pl.Int64, "last_load": pl.String})
+    if con is not None:
+        stored = con.execute(
+            "SELECT s.stream, s.events, s.cases, coalesce(r.rejected, 0) AS rejected, "
+            "CAST(l.last_load AS VARCHAR) AS last_load FROM "
+            "(SELECT stream, count(*) AS events, count(DISTINCT case_id) AS cases FROM events GROUP BY stream) s "
+            "LEFT JOIN (SELECT stream, count(*) AS rejected FROM rejects GROUP BY stream) r USING (stream) "
+            "LEFT JOIN (SELECT stream, max(finished_at) AS last_load FROM runs GROUP BY stream) l USING (stream)"
+        ).pl()
+        names |= set(stored["stream"].to_list())
+    rows = []
+    for name in sorted(names):
+        try:
+            source = load_settings(name, streams_dir).source.path
+        except SettingsError:
+            source = "(no settings file)"
+        rows.append({"stream": name, "source": source})
+    listing = pl.DataFrame(rows, schema={"stream": pl.String, "source": pl.String})
+    return listing.join(stored, on="stream", how="left").with_columns(
+        pl.col("events", "cases", "rejected").fill_null(0)
+    )

@@ -1,0 +1,145 @@
+"""Decide how a timestamp column is read, from its type and its values.
+
+Supported: native datetimes (XES, Parquet), ISO 8601 with or without offsets (mixed is
+fine), day-first and month-first numeric dates (`31/12/2016 23:59`, as ServiceNow and
+Excel write them), `YYYY/MM/DD`, epoch seconds and milliseconds, and any strftime format
+given by the user. Day/month order is decided from the whole column (a first field over
+12 means day-first, a second field over 12 means month-first) or refused with a message
+asking for `--timestamp-format`.
+
+The plan yields a DuckDB SQL expression over one column. The load runs with the session
+TimeZone set to the stream's timezone, so naive values are read in it and offsets are
+honoured; the result is TIMESTAMPTZ (stored, like all instants, as UTC).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from pipeline.errors import TimestampFormatError
+
+ISO = r"^\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?\s*(?:Z|z|UTC|[+-]\d{2}(?::?\d{2})?)?$"
+OFFSET = r"(?:Z|z|UTC|[+-]\d{2}(?::?\d{2})?)$"
+NUMERIC_DATE = r"^(\d{1,2})([/.-])(\d{1,2})[/.-](\d{4})(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+YMD_SLASH = r"^\d{4}/\d{1,2}/\d{1,2}(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+EPOCH = r"^\d{9,13}(?:\.\d+)?$"
+SAMPLE = 20_000
+
+# Epoch magnitude ranges: 1973..2286 in seconds, the same span in milliseconds.
+EPOCH_S = (1e8, 1e10)
+EPOCH_MS = (1e11, 1e13)
+
+
+@dataclass(frozen=True)
+class TimestampPlan:
+    kind: str  # native | iso | strptime | epoch_s | epoch_ms
+    description: str  # what is expected, for messages ("ISO 8601", "day-first dd/mm/yyyy HH:MM[:SS]")
+    formats: tuple[str, ...] = ()
+    naive_values: int = 0  # values read in the stream's timezone (no offset in the source)
+    column: str = ""
+
+    def sql(self, ref: str) -> str:
+        """DuckDB expression turning column `ref` (a fixed internal name) into TIMESTAMPTZ."""
+        if self.kind == "native":
+            return f"CAST({ref} AS TIMESTAMPTZ)"
+        if self.kind == "iso":
+            return f"TRY_CAST(REPLACE(CAST({ref} AS VARCHAR), ',', '.') AS TIMESTAMPTZ)"
+        if self.kind == "strptime":
+            fmts = ", ".join("'" + f.replace("'", "''") + "'" for f in self.formats)
+            return f"CAST(TRY_STRPTIME(CAST({ref} AS VARCHAR), [{fmts}]) AS TIMESTAMPTZ)"
+        scale = "1000.0" if self.kind == "epoch_ms" else "1.0"
+        return f"TO_TIMESTAMP(TRY_CAST({ref} AS DOUBLE) / {scale})"
+
+
+def _time_formats(date_part: str, sep: str) -> tuple[str, ...]:
+    d = date_part.replace("/", sep)
+    return (f"{d} %H:%M:%S.%f", f"{d} %H:%M:%S", f"{d} %H:%M", f"{d}T%H:%M:%S", f"{d}T%H:%M", d)
+
+
+def plan_timestamps(values: pl.Series, *, column: str, user_format: str = "") -> TimestampPlan:
+    """Choose how to read `values` (the whole column). Raises TimestampFormatError when unsure."""
+    dtype = values.dtype
+    if isinstance(dtype, pl.Datetime):
+        naive = 0 if dtype.time_zone else len(values) - values.null_count()
+        return TimestampPlan("native", "a datetime", naive_values=naive, column=column)
+    if isinstance(dtype, pl.Date):
+        return TimestampPlan("native", "a date", naive_values=len(values) - values.null_count(), column=column)
+    if user_format:
+        naive = 0 if "%z" in user_format or "%Z" in user_format else len(values) - values.null_count()
+        return TimestampPlan("strptime", f"format {user_format!r}", (user_format,), naive, column)
+    if dtype.is_numeric():
+        return _plan_epoch(values.cast(pl.Float64), column)
+    if dtype != pl.String:
+        values = values.cast(pl.String)
+    return _plan_strings(values.str.strip_chars(), column)
+
+
+def _plan_epoch(numbers: pl.Series, column: str) -> TimestampPlan:
+    median = numbers.drop_nulls().median()
+    if median is None:
+        raise TimestampFormatError(f"timestamp column {column!r} has no values")
+    if EPOCH_S[0] <= median < EPOCH_S[1]:
+        return TimestampPlan("epoch_s", "epoch seconds", column=column)
+    if EPOCH_MS[0] <= median < EPOCH_MS[1]:
+        return TimestampPlan("epoch_ms", "epoch milliseconds", column=column)
+    raise TimestampFormatError(
+        f"timestamp column {column!r} holds numbers (median {median:g}) that are neither epoch seconds "
+        "nor epoch milliseconds (Excel serial dates?); give --timestamp-format or convert the column"
+    )
+
+
+def _plan_strings(values: pl.Series, column: str) -> TimestampPlan:
+    present = values.filter(values.is_not_null() & (values != ""))
+    if present.is_empty():
+        raise TimestampFormatError(f"timestamp column {column!r} is empty")
+    sample = present.head(SAMPLE)
+    counts = {
+        "iso": int(sample.str.contains(ISO).sum()),
+        "numeric": int(sample.str.contains(NUMERIC_DATE).sum()),
+        "ymd_slash": int(sample.str.contains(YMD_SLASH).sum()),
+        "epoch": int(sample.str.contains(EPOCH).sum()),
+    }
+    kind, hits = max(counts.items(), key=lambda kv: kv[1])
+    if hits == 0:
+        raise TimestampFormatError(
+            f"timestamp column {column!r}: values such as {sample[0]!r} are in no known format "
+            "(ISO 8601, dd/mm/yyyy, mm/dd/yyyy, yyyy/mm/dd, epoch); give --timestamp-format, "
+            "e.g. --timestamp-format '%d.%m.%Y %H:%M'"
+        )
+    if kind == "iso":
+        naive = int((~present.str.contains(OFFSET)).sum())
+        return TimestampPlan("iso", "ISO 8601 (yyyy-mm-dd[THH:MM[:SS[.fff]]][offset])", naive_values=naive,
+                             column=column)
+    if kind == "ymd_slash":
+        return TimestampPlan("strptime", "yyyy/mm/dd[ HH:MM[:SS]]", _time_formats("%Y/%m/%d", "/"),
+                             len(present), column)
+    if kind == "epoch":
+        return _plan_epoch(present.filter(present.str.contains(EPOCH)).cast(pl.Float64), column)
+    return _plan_day_month(present, column)
+
+
+def _plan_day_month(present: pl.Series, column: str) -> TimestampPlan:
+    parts = present.str.extract_groups(NUMERIC_DATE).struct.unnest()
+    first = parts["1"].cast(pl.Int32, strict=False)
+    second = parts["3"].cast(pl.Int32, strict=False)
+    sep = parts["2"].drop_nulls().mode().sort()[0]
+    day_first = present.filter(first > 12)
+    month_first = present.filter(second > 12)
+    if len(day_first) and len(month_first):
+        raise TimestampFormatError(
+            f"timestamp column {column!r} mixes day-first ({day_first[0]!r}) and month-first "
+            f"({month_first[0]!r}) dates; give --timestamp-format, e.g. '%d/%m/%Y %H:%M:%S'"
+        )
+    if len(day_first):
+        return TimestampPlan("strptime", f"day-first dd{sep}mm{sep}yyyy[ HH:MM[:SS]]",
+                             _time_formats("%d/%m/%Y", sep), len(present), column)
+    if len(month_first):
+        return TimestampPlan("strptime", f"month-first mm{sep}dd{sep}yyyy[ HH:MM[:SS]]",
+                             _time_formats("%m/%d/%Y", sep), len(present), column)
+    raise TimestampFormatError(
+        f"timestamp column {column!r}: day/month order cannot be decided from the data (no field over 12, "
+        f"e.g. {present[0]!r}); give --timestamp-format '%d{sep}%m{sep}%Y %H:%M:%S' (day first) "
+        f"or '%m{sep}%d{sep}%Y %H:%M:%S' (month first)"
+    )
