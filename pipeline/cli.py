@@ -184,10 +184,8 @@ def ingest(
         from pipeline.store import open_store
 
         settings = load_settings(stream, streams_dir)
-        con = open_store(db)
-        with _progress() as stage:
+        with open_store(db) as con, _progress() as stage:
             result = load(con, settings, source=source, on_stage=stage)
-        con.close()
         _print_load(result)
 
     _boundary(debug, run)
@@ -212,8 +210,7 @@ def discover(
         from pipeline.streams import discover as one_shot
 
         parse_timezone(timezone)
-        con = open_store(db)
-        with _progress() as stage:
+        with open_store(db) as con, _progress() as stage:
             result = one_shot(
                 con, source, stream,
                 columns=_columns(case_column, activity_column, timestamp_column, lifecycle_column,
@@ -221,7 +218,6 @@ def discover(
                 source_options=_source_options(fmt, delimiter, encoding, object_type, timestamp_format),
                 timezone=timezone, streams_dir=streams_dir, on_stage=stage,
             )
-        con.close()
         if result.settings_written:
             out.print(f"Wrote settings {result.settings.path}", markup=False, highlight=False)
         for note in result.notes:
@@ -265,8 +261,11 @@ def streams(
         from pipeline.store import open_store
         from pipeline.streams import stream_overview
 
-        con = open_store(db, read_only=True) if Path(db).exists() else None
-        frame = stream_overview(con, streams_dir)
+        if Path(db).exists():
+            with open_store(db, read_only=True) as con:
+                frame = stream_overview(con, streams_dir)
+        else:
+            frame = stream_overview(None, streams_dir)
         if frame.is_empty():
             out.print("No value streams yet: `vsm discover <file> --stream <name>` sets one up.")
         else:
@@ -277,7 +276,9 @@ def streams(
 
 def _print_table(frame, limit: int) -> None:
     # Text(), not str: values from data must never be read as rich markup.
-    table = Table(*[Text(c) for c in frame.columns], show_lines=False)
+    table = Table(show_lines=False)
+    for name in frame.columns:
+        table.add_column(Text(name))
     for row in frame.head(limit).iter_rows():
         table.add_row(*[Text("" if v is None else str(v)) for v in row])
     out.print(table, markup=False, highlight=False)

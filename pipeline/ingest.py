@@ -19,7 +19,7 @@ from connectors.registry import read_source
 from pipeline.columns import INTERNAL_PREFIX, Mapping, detect_columns, source_columns
 from pipeline.errors import SourceError
 from pipeline.settings import StreamSettings
-from pipeline.store import read_sql
+from pipeline.store import query_frame, read_sql
 from pipeline.timestamps import TimestampPlan, plan_timestamps
 
 Stage = Callable[[str], None]
@@ -175,17 +175,17 @@ def _write(con, settings, raw, staged, ts_plan, start_plan, mapping, result, sta
             "ts_column": c.timestamp, "start_column": c.start_timestamp,
         })
         con.execute("SET TimeZone = 'UTC'")
-        run_id = con.execute("SELECT nextval('run_id_seq')").fetchone()[0]
+        run_id = con.execute("SELECT nextval('run_id_seq')").fetchall()[0][0]
         result.run_id = run_id
         params["run_id"] = run_id
 
-        bad_lines = con.execute("SELECT _line FROM load_checked WHERE reason IS NOT NULL").pl()["_line"]
+        bad_lines = query_frame(con, "SELECT _line FROM load_checked WHERE reason IS NOT NULL")["_line"]
         reject_raw = raw.filter(pl.col(LINE_COLUMN).cast(pl.UInt64).is_in(bad_lines.implode())).select(
             pl.col(LINE_COLUMN).cast(pl.UInt64).alias("_line"),
             pl.struct([col for col in raw.columns if col != LINE_COLUMN]).struct.json_encode().alias("raw"),
         )
         con.register("load_reject_raw", reject_raw.to_arrow())
-        result.events_loaded = con.execute(read_sql("load/insert_events.sql"), params).fetchone()[0]
+        result.events_loaded = con.execute(read_sql("load/insert_events.sql"), params).fetchall()[0][0]
         con.execute(read_sql("load/insert_rejects.sql"), params)
         result.events_rejected = len(bad_lines)
         clean = len(raw) - len(bad_lines)

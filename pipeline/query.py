@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 
 from pipeline.errors import VsmError
-from pipeline.store import open_store
+from pipeline.store import open_store, query_frame
 
 
 class QueryError(VsmError):
@@ -20,7 +20,7 @@ class QueryError(VsmError):
 def run_query(db: Path, query: str) -> pl.DataFrame:
     con = open_store(db, read_only=True)
     try:
-        return con.execute(query).pl()
+        return query_frame(con, query)
     except duckdb.Error as exc:
         raise QueryError(f"query failed: {exc}") from exc
     finally:

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from pipeline.errors import StoreError
 
@@ -23,6 +24,11 @@ _MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 def read_sql(relative: str) -> str:
     """Text of a SQL file under `sql/` (e.g. 'load/insert_events.sql')."""
     return (SQL_DIR / relative).read_text(encoding="utf-8")
+
+
+def query_frame(con: duckdb.DuckDBPyConnection, query: str, params: dict | list | None = None) -> pl.DataFrame:
+    """Run a query and return its result as a polars DataFrame."""
+    return con.sql(query, params=params).pl()
 
 
 def migrations() -> list[tuple[int, str, Path]]:

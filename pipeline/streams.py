@@ -24,6 +24,7 @@ from pipeline.settings import (
     write_settings,
 )
 from pipeline.errors import SettingsError
+from pipeline.store import query_frame
 
 # XES lifecycle transitions (standard extension). A lifecycle column holding other values
 # is a sub-status (e.g. BPIC 2013: Accepted + "In Progress"), combined into the activity.
@@ -149,13 +150,13 @@ def stream_overview(con: duckdb.DuckDBPyConnection | None, streams_dir: Path = D
     stored = pl.DataFrame(schema={"stream": pl.String, "events": pl.Int64, "cases": pl.Int64,
                                   "rejected": pl.Int64, "last_load": pl.String})
     if con is not None:
-        stored = con.execute(
+        stored = query_frame(con, 
             "SELECT s.stream, s.events, s.cases, coalesce(r.rejected, 0) AS rejected, "
             "CAST(l.last_load AS VARCHAR) AS last_load FROM "
             "(SELECT stream, count(*) AS events, count(DISTINCT case_id) AS cases FROM events GROUP BY stream) s "
             "LEFT JOIN (SELECT stream, count(*) AS rejected FROM rejects GROUP BY stream) r USING (stream) "
             "LEFT JOIN (SELECT stream, max(finished_at) AS last_load FROM runs GROUP BY stream) l USING (stream)"
-        ).pl()
+        )
         names |= set(stored["stream"].to_list())
     rows = []
     for name in sorted(names):

@@ -1,0 +1,485 @@
+"""CSV connector: delimited text in, the raw frame out (see `connectors.base`).
+
+`read_csv(path)` returns one row per record, every source column as String exactly as read
+(an empty field is ``""``; a field a short record does not have is null), plus:
+
+- ``_line`` (UInt64): the physical line where the record starts (header = line 1), counting
+  the newlines inside quoted fields of earlier records;
+- ``_field_count`` (UInt32): how many fields the record has. It equals the header's count for
+  a well-formed record; the pipeline rejects the others ("expected N fields, found M");
+- ``_extra_fields`` (String): for a record with more fields than the header, its surplus
+  values joined by the delimiter; null otherwise. Such records are never truncated or dropped.
+
+A blank line inside the data is a record of one empty field (``_field_count`` 1), as RFC 4180
+reads it, so the pipeline reports it with its line rather than it vanishing.
+
+Delimiter (``,`` ``;`` tab ``|``) and encoding (UTF-8, UTF-8/UTF-16 with BOM, else cp1252 or
+Latin-1) are detected unless given; `sniff_csv` reports what was found. Parsing is polars'
+multithreaded reader on the whole file in memory; the record bookkeeping is done with byte
+counts and vectorised numpy/polars expressions, never a Python loop over rows (except to
+locate the line of a parse error, on the failure path).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from connectors.base import LINE_COLUMN
+from pipeline.errors import SourceError
+
+FIELD_COUNT_COLUMN = "_field_count"
+EXTRA_FIELDS_COLUMN = "_extra_fields"
+RESERVED_COLUMNS = (LINE_COLUMN, FIELD_COUNT_COLUMN, EXTRA_FIELDS_COLUMN)
+
+CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
+SAMPLE_BYTES = 64 * 1024  # what delimiter sniffing and the header look at
+SAMPLE_RECORDS = 200
+BINARY_PROBE_BYTES = 8 * 1024
+MAX_EXTRA_FIELDS = 1000  # beyond this many surplus fields the delimiter is wrong, not the record
+UTF8_CODECS = ("utf-8", "utf-8-sig")
+# Bytes cp1252 leaves undefined: a file holding them is read as Latin-1, which maps every byte.
+CP1252_UNDEFINED = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
+# C0 control bytes that never occur in text (tab, LF, FF and CR do).
+CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13))
+
+NEWLINE, QUOTE = ord("\n"), ord('"')
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    """How a CSV file was read: worth printing and storing with the stream's settings."""
+
+    delimiter: str
+    encoding: str  # a Python codec name: 'utf-8', 'cp1252', 'iso8859-1', 'utf-16', ...
+    has_bom: bool
+
+    def describe(self) -> str:
+        shown = {"\t": "tab", ",": "','", ";": "';'", "|": "'|'"}.get(self.delimiter, repr(self.delimiter))
+        return f"delimiter {shown}, encoding {self.encoding}" + (" with BOM" if self.has_bom else "")
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+
+
+def sniff_csv(path: Path, *, delimiter: str | None = None, encoding: str | None = None) -> CsvDialect:
+    """The dialect `read_csv` would use for `path` (given options win over detection)."""
+    dialect, _ = _prepare(Path(path), _read_bytes(Path(path)), delimiter, encoding)
+    return dialect
+
+
+def read_csv(path: Path, *, delimiter: str | None = None, encoding: str | None = None) -> pl.DataFrame:
+    """The raw frame of a CSV file; see the module docstring for its columns."""
+    return read_csv_with_dialect(path, delimiter=delimiter, encoding=encoding)[0]
+
+
+def read_csv_with_dialect(
+    path: Path, *, delimiter: str | None = None, encoding: str | None = None
+) -> tuple[pl.DataFrame, CsvDialect]:
+    """`read_csv` plus the dialect it used, reading the file once."""
+    path = Path(path)
+    dialect, data = _prepare(path, _read_bytes(path), delimiter, encoding)
+    names = _header(path, data, dialect.delimiter)
+    _check_header(path, names)
+    _check_quotes_balanced(path, data)
+    values, wide = _parse(path, data, dialect.delimiter, len(names))
+    if values.height == 0:
+        raise SourceError(path, "has a header but no rows")
+    return _annotate(path, data, values, names, dialect.delimiter, wide), dialect
+
+
+# --------------------------------------------------------------------------------------------
+# Bytes, encoding and dialect
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise SourceError(path, f"cannot be read: {error.strerror or error}") from error
+    if not data:
+        raise SourceError(path, "is empty (0 bytes)")
+    return data
+
+
+def _prepare(path: Path, raw: bytes, delimiter: str | None, encoding: str | None) -> tuple[CsvDialect, bytes]:
+    """The dialect and the file as UTF-8 bytes without BOM (what polars parses)."""
+    codec, has_bom = _codec(path, encoding) if encoding else _detect_encoding(path, raw)
+    if not codec.startswith(("utf-16", "utf-32")):
+        _check_not_binary(path, raw[:BINARY_PROBE_BYTES])
+    data, bom_char = _to_utf8(path, raw, codec)
+    _check_not_binary(path, data[:BINARY_PROBE_BYTES])
+    if data.isspace() or not data:
+        raise SourceError(path, "is empty (no text besides blank lines)")
+    if b"\n" not in data and b"\r" in data:
+        raise SourceError(path, "uses CR-only (classic Mac) line endings; save it with LF or CRLF line endings")
+    if delimiter:
+        _check_delimiter(path, delimiter)
+    else:
+        delimiter = _sniff_delimiter(_sample_text(data, SAMPLE_BYTES), complete=len(data) <= SAMPLE_BYTES)
+    return CsvDialect(delimiter=delimiter, encoding=codec, has_bom=has_bom or bom_char), data
+
+
+def _codec(path: Path, encoding: str) -> tuple[str, bool]:
+    try:
+        return codecs.lookup(encoding).name, False
+    except LookupError as error:
+        raise SourceError(path, f"unknown encoding {encoding!r} (try 'utf-8', 'cp1252' or 'latin-1')") from error
+
+
+def _detect_encoding(path: Path, raw: bytes) -> tuple[str, bool]:
+    """(codec, has BOM): BOM first, then UTF-8 if the non-ASCII bytes decode as UTF-8, else cp1252/Latin-1."""
+    if raw.startswith(codecs.BOM_UTF8):
+        return "utf-8", True
+    if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32", True
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", True
+    if raw.isascii():
+        return "utf-8", False
+    # Judge by the first non-ASCII stretch, wherever it is: exports are often pure ASCII for
+    # many thousand rows before the first 'Müller'. A later invalid byte is caught by the parse.
+    first = int(np.argmax(np.frombuffer(raw, dtype=np.uint8) >= 0x80))
+    window = raw[first : first + SAMPLE_BYTES]
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(window, final=first + SAMPLE_BYTES >= len(raw))
+        return "utf-8", False
+    except UnicodeDecodeError as bad:
+        if bad.start > 0:  # valid UTF-8 characters came first: reading it all as cp1252 would garble them
+            line = raw.count(b"\n", 0, first + bad.start) + 1
+            raise SourceError(
+                path, f"mixes encodings: UTF-8 text, then bytes that are not UTF-8 on line {line}; "
+                "pass encoding=... to read the whole file in one encoding"
+            ) from bad
+    if any(byte in raw for byte in CP1252_UNDEFINED):
+        return "iso8859-1", False
+    return "cp1252", False
+
+
+def _check_not_binary(path: Path, head: bytes) -> None:
+    controls = len(head) - len(head.translate(None, CONTROL_BYTES))
+    if b"\x00" in head or controls > len(head) // 20:
+        raise SourceError(path, "looks binary, not a CSV/text file")
+
+
+def _to_utf8(path: Path, raw: bytes, codec: str) -> tuple[bytes, bool]:
+    """UTF-8 bytes without a BOM, and whether there was one."""
+    if codec in UTF8_CODECS:
+        if raw.startswith(codecs.BOM_UTF8):
+            return raw[len(codecs.BOM_UTF8) :], True
+        return raw, False
+    # Polars parses UTF-8 only, so any other encoding is transcoded in memory: a big
+    # non-UTF-8 file pays one decode/encode pass and about twice its size in memory.
+    try:
+        text = raw.decode(codec)
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].decode(codec, errors="replace").count("\n") + 1
+        raise SourceError(path, f"cannot be decoded as {codec} at line {line}: {error.reason}") from error
+    has_bom = text.startswith("\ufeff")
+    return text[1 if has_bom else 0 :].encode("utf-8"), has_bom
+
+
+def _check_delimiter(path: Path, delimiter: str) -> None:
+    if len(delimiter) != 1 or not delimiter.isascii() or delimiter in '"\r\n':
+        raise SourceError(path, f"delimiter {delimiter!r} cannot be used: expected one ASCII character "
+                                "other than a quote or newline, e.g. ',' ';' '\\t' '|'")
+
+
+def _sample_text(data: bytes, size: int) -> str:
+    # The incremental decoder leaves a multi-byte character cut by the sample end out.
+    return codecs.getincrementaldecoder("utf-8")("replace").decode(data[:size], final=size >= len(data))
+
+
+def _sample_records(sample: str, delimiter: str, *, complete: bool, limit: int) -> list[list[str]]:
+    """Up to `limit` whole records of `sample`; the last one is left out if the sample may have cut it."""
+    reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
+    records: list[list[str]] = []
+    try:
+        for record in reader:
+            records.append(record)
+            if len(records) > limit:
+                return records[:limit]
+    except csv.Error:
+        # A sample can end inside a quoted field; the records before it are still whole.
+        # A real quoting error is reported with its line by the full parse.
+        return records
+    return records if complete else records[:-1]
+
+
+def _sniff_delimiter(sample: str, *, complete: bool) -> str:
+    """The candidate giving the header's field count on every sampled record (the widest such)."""
+    best: tuple[tuple[bool, float, int, int], str] | None = None
+    for rank, candidate in enumerate(CANDIDATE_DELIMITERS):
+        records = [r for r in _sample_records(sample, candidate, complete=complete, limit=SAMPLE_RECORDS) if r]
+        if not records or len(records[0]) < 2:
+            continue
+        width = len(records[0])
+        rows = records[1:]
+        share = sum(len(r) == width for r in rows) / len(rows) if rows else 1.0
+        key = (share == 1.0, share, width, -rank)
+        if best is None or key > best[0]:
+            best = (key, candidate)
+    return best[1] if best else ","  # no candidate splits the header: one column
+
+
+# --------------------------------------------------------------------------------------------
+# Header and quoting checks
+
+
+def _header(path: Path, data: bytes, delimiter: str) -> list[str]:
+    """The header's names as written (polars would rename duplicates before we could see them)."""
+    size = SAMPLE_BYTES
+    while True:
+        complete = size >= len(data)
+        records = _sample_records(_sample_text(data, size), delimiter, complete=complete, limit=1)
+        if records:
+            if not records[0]:
+                raise SourceError(path, "line 1 (the header) is blank")
+            return records[0]
+        if complete:
+            raise SourceError(path, "has no readable header line (check the quoting of line 1)")
+        size *= 16
+
+
+def _check_header(path: Path, names: list[str]) -> None:
+    empty = [i for i, name in enumerate(names, start=1) if not name.strip()]
+    if empty:
+        which = ", ".join(str(i) for i in empty)
+        raise SourceError(path, f"header has an empty column name (column {which} of {len(names)})")
+    seen: dict[str, int] = {}
+    repeats: list[str] = []
+    for i, name in enumerate(names, start=1):
+        if name in seen:
+            repeats.append(f"{name!r} (columns {seen[name]} and {i})")
+        seen.setdefault(name, i)
+    if repeats:
+        raise SourceError(path, f"header repeats column names: {', '.join(repeats)}")
+    reserved = [name for name in names if name in RESERVED_COLUMNS]
+    if reserved:
+        raise SourceError(path, f"header uses reserved column name(s) {', '.join(map(repr, reserved))}")
+
+
+def _check_quotes_balanced(path: Path, data: bytes) -> None:
+    """An odd number of quote characters means a quoted field never closes (polars would fail vaguely)."""
+    if data.count(b'"') % 2 == 0:
+        return
+    buf = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(buf == QUOTE)
+    newlines = np.flatnonzero(buf == NEWLINE)
+    # A newline with an even number of quotes before it ends a record; the last such one is
+    # where the record holding the unclosed quote begins.
+    ends = np.flatnonzero(np.searchsorted(quotes, newlines) % 2 == 0)
+    start_line = int(ends[-1]) + 2 if ends.size else 1
+    raise SourceError(
+        path,
+        f"unbalanced quote: a quoted field in the record starting on line {start_line} is never closed "
+        "(or a field holds a stray '\"')",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing
+
+
+def _polars_read(data: bytes, delimiter: str) -> pl.DataFrame:
+    return pl.read_csv(
+        data,
+        separator=delimiter,
+        has_header=True,
+        infer_schema=False,  # every column String: the pipeline parses types later
+        empty_string_is_null=False,  # keep "" apart from a missing field (null)
+        truncate_ragged_lines=False,  # a longer record must fail here, never be cut
+        quote_char='"',
+        glob=False,
+    )
+
+
+def _is_ragged(error: BaseException) -> bool:
+    return "more fields than defined" in str(error)
+
+
+def _parse(path: Path, data: bytes, delimiter: str, width: int) -> tuple[pl.DataFrame, bool]:
+    """(values, wide): the header-named frame, or on records longer than the header a frame
+    of positional columns c0..cW-1 wide enough for the longest one (header row dropped)."""
+    try:
+        return _polars_read(data, delimiter), False
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException) as error:
+        if not _is_ragged(error):
+            raise _diagnose(path, data, delimiter, error) from error
+    return _parse_wide(path, data, delimiter, width), True
+
+
+def _parse_wide(path: Path, data: bytes, delimiter: str, width: int) -> pl.DataFrame:
+    # Polars takes the column count from the header, so a synthetic header wider than the
+    # longest record lets it read every field; costs one copy and one more parse, only here.
+    # Most ragged files have one stray delimiter, so start at one spare column and double:
+    # a wider first guess would cost a full column of "" per spare column.
+    columns = width + 1
+    while columns <= width + MAX_EXTRA_FIELDS:
+        header = delimiter.join(f"c{i}" for i in range(columns)).encode() + b"\n"
+        try:
+            return _polars_read(header + data, delimiter).slice(1)
+        except (pl.exceptions.PolarsError, pl.exceptions.PanicException) as error:
+            if not _is_ragged(error):
+                raise _diagnose(path, data, delimiter, error) from error
+        columns = width + 2 * (columns - width)
+    fields, line = _widest_record(data, delimiter)
+    raise SourceError(
+        path,
+        f"the record on line {line} has {fields} fields but the header has {width}; "
+        "is the delimiter right? (pass delimiter=...)",
+    )
+
+
+def _widest_record(data: bytes, delimiter: str) -> tuple[int, int]:
+    """(fields, start line) of the record with the most fields, judged by quote parity."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(buf == QUOTE)
+    newlines = np.flatnonzero(buf == NEWLINE)
+    delims = np.flatnonzero(buf == ord(delimiter))
+    record_end = np.searchsorted(quotes, newlines) % 2 == 0
+    ends = newlines[record_end]
+    outside = delims[np.searchsorted(quotes, delims) % 2 == 0]
+    per_record = np.bincount(np.searchsorted(ends, outside), minlength=1)
+    widest = int(np.argmax(per_record))
+    line = int(np.flatnonzero(record_end)[widest - 1]) + 2 if widest else 1
+    return int(per_record[widest]) + 1, line
+
+
+def _diagnose(path: Path, data: bytes, delimiter: str, error: BaseException) -> SourceError:
+    """A SourceError naming the line, for a parse polars refused (this path may loop over rows)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        line = data.count(b"\n", 0, bad.start) + 1
+        return SourceError(
+            path, f"is not valid UTF-8 at line {line} (mixed encodings?); pass encoding=... e.g. 'cp1252'"
+        )
+    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""), delimiter=delimiter, strict=True)
+    try:
+        deque(reader, maxlen=0)
+    except csv.Error as bad:
+        return SourceError(path, f"malformed CSV at line {reader.line_num}: {bad}")
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return SourceError(path, f"cannot be parsed as CSV: {first_line}")
+
+
+# --------------------------------------------------------------------------------------------
+# Record bookkeeping: _line, _field_count, _extra_fields
+
+
+def _annotate(
+    path: Path, data: bytes, values: pl.DataFrame, names: list[str], delimiter: str, wide: bool
+) -> pl.DataFrame:
+    width = len(names)
+    if not wide and values.width != width:
+        raise SourceError(path, f"header parsed as {values.width} columns, expected {width}")
+    header_lines = 1 + sum(name.count("\n") for name in names)
+    spans = _record_spans(path, data, values, header_lines)
+    counts = _field_counts(data, values, names, delimiter, header_lines, spans, wide)
+    starts = np.cumsum(spans) - spans + header_lines + 1
+    if wide:  # positional columns: the header's names, then the surplus ones (dropped below)
+        surplus = [f"\x00surplus{k}" for k in range(values.width - width)]
+        values = values.select(
+            pl.col(old).alias(new) for old, new in zip(values.columns, names + surplus, strict=True)
+        )
+    return _with_bookkeeping(values, names, delimiter, starts, counts)
+
+
+def _record_spans(path: Path, data: bytes, values: pl.DataFrame, header_lines: int) -> np.ndarray:
+    """Physical lines each record covers: 1 + the newlines inside its quoted fields."""
+    total_lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    if header_lines + values.height == total_lines:
+        return np.ones(values.height, dtype=np.int64)  # no field holds a newline
+    inner = values.select(pl.sum_horizontal(pl.all().str.count_matches("\n", literal=True))).to_series()
+    spans = inner.cast(pl.Int64).to_numpy() + 1
+    if header_lines + int(spans.sum()) != total_lines:
+        raise SourceError(
+            path, f"its {values.height} records do not add up to its {total_lines} lines; is the quoting malformed?"
+        )
+    return spans
+
+
+def _field_counts(
+    data: bytes,
+    values: pl.DataFrame,
+    names: list[str],
+    delimiter: str,
+    header_lines: int,
+    spans: np.ndarray,
+    wide: bool,
+) -> np.ndarray | None:
+    """Fields per record, or None when every record has exactly the header's count.
+
+    Fields = 1 + delimiters in the record's bytes - delimiters inside its values (quoted).
+    Polars pads a short record with "" so the values alone cannot tell "a,b," from "a,b".
+    """
+    width = len(names)
+    inside = _delimiters_in_values(data, values, delimiter)
+    header_inside = sum(name.count(delimiter) for name in names)
+    outside = data.count(delimiter.encode()) - header_inside - (width - 1) - int(inside.sum())
+    if not wide and outside == values.height * (width - 1):
+        return None  # none is longer (polars would have failed), so none is shorter either
+    per_line = _delimiters_per_line(data, delimiter)
+    first = np.cumsum(spans) - spans + header_lines  # 0-based line index where each record starts
+    return 1 + per_line[first + spans] - per_line[first] - inside
+
+
+def _delimiters_in_values(data: bytes, values: pl.DataFrame, delimiter: str) -> np.ndarray:
+    if b'"' not in data:  # unquoted fields cannot hold the delimiter
+        return np.zeros(values.height, dtype=np.int64)
+    per_record = values.select(pl.sum_horizontal(pl.all().str.count_matches(delimiter, literal=True)))
+    return per_record.to_series().cast(pl.Int64).to_numpy()
+
+
+def _delimiters_per_line(data: bytes, delimiter: str) -> np.ndarray:
+    """Cumulative delimiter count: element j = delimiters in physical lines 0..j-1."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    line_ends = np.flatnonzero(buf == NEWLINE)
+    if not data.endswith(b"\n"):
+        line_ends = np.append(line_ends, len(buf))
+    delims = np.flatnonzero(buf == ord(delimiter))
+    return np.concatenate(([0], np.searchsorted(delims, line_ends, side="right")))
+
+
+def _with_bookkeeping(
+    values: pl.DataFrame, names: list[str], delimiter: str, starts: np.ndarray, counts: np.ndarray | None
+) -> pl.DataFrame:
+    width = len(names)
+    line = pl.Series(LINE_COLUMN, starts, dtype=pl.UInt64)
+    if counts is None:
+        return values.select(
+            *names,
+            line,
+            pl.lit(width, dtype=pl.UInt32).alias(FIELD_COUNT_COLUMN),
+            pl.lit(None, dtype=pl.String).alias(EXTRA_FIELDS_COLUMN),
+        )
+    found = pl.Series(FIELD_COUNT_COLUMN, counts, dtype=pl.UInt32)
+    # A field the record does not have is null, not the "" polars pads it with.
+    present = [pl.when(found > i).then(pl.col(name)).alias(name) for i, name in enumerate(names)]
+    return values.select(*present, line, found, _extra_fields(values, width, delimiter, counts))
+
+
+def _extra_fields(values: pl.DataFrame, width: int, delimiter: str, counts: np.ndarray) -> pl.Series:
+    """The surplus values of each longer record joined by the delimiter; null for the others."""
+    extra = pl.repeat(None, values.height, dtype=pl.String, eager=True).alias(EXTRA_FIELDS_COLUMN)
+    longer = np.flatnonzero(counts > width)
+    if longer.size == 0:
+        return extra
+    # Built on the few longer records only: list expressions over every row are slow.
+    surplus = values[longer, width:]
+    found = pl.Series(counts[longer])
+    joined = surplus.select(
+        pl.concat_list([pl.when(found > width + k).then(pl.col(c)) for k, c in enumerate(surplus.columns)])
+        .list.drop_nulls()
+        .list.join(delimiter)
+    ).to_series()
+    return extra.scatter(longer, joined)

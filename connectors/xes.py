@@ -1,0 +1,397 @@
+"""XES connector: `.xes` / `.xes.gz` -> one raw row per event (see `connectors.base`).
+
+Parsing is done by `rustxes` (Rust, ~10x faster than an lxml/pm4py iterparse). rustxes is
+fast but lenient in ways that would break the connector contract, so this module wraps it:
+
+- It never sees the original file. We stream the file once (decompressing it if gzipped)
+  into a private plain UTF-8 copy, and on the way: check the prolog (empty, binary, entity
+  declarations), validate or transcode the text to UTF-8, delete ``<global>`` declarations
+  (rustxes fills every missing attribute with the global default, inventing values such as
+  a 1970 timestamp for an open case) and expand ``<event/>`` / ``<trace/>`` (rustxes panics
+  on them). Python's gzip module reports truncation and CRC errors precisely.
+- rustxes reports problems by panicking (a BaseException) and by printing to the process's
+  stderr, while it silently replaces unreadable values with defaults (int "abc" -> 0,
+  bad boolean -> false, bad date -> null). We capture stderr during the call and refuse
+  the file when it reports a replaced value, and turn panics into `SourceError`.
+- Output fixes: timestamps come back naive (UTC instants) -> made UTC-aware; attribute keys
+  come back XML-escaped (``a&amp;b``) -> unescaped; a key with values of several XES types
+  comes back as strings with string values JSON-quoted -> quotes removed; column order is
+  random -> made deterministic; the case id is cast to string; ``_line`` is added.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import os
+import re
+import sys
+import tempfile
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import chain
+from pathlib import Path
+from typing import BinaryIO
+
+import polars as pl
+import rustxes
+
+from connectors.base import LINE_COLUMN
+from pipeline.errors import SourceError
+
+CASE_ID = "case:concept:name"
+PROLOG_BYTES = 64 * 1024  # the prolog (XML declaration, comments, DOCTYPE) must fit in this
+MAX_HEADER_BYTES = 64 * 1024 * 1024  # log-level data before the first <trace> (bpic2012: ~3 MB)
+CHUNK_BYTES = 1024 * 1024
+TAIL_BYTES = 4096
+GZIP_MAGIC = b"\x1f\x8b"
+LEADING_COLUMNS = (
+    CASE_ID,
+    "concept:name",
+    "time:timestamp",
+    "lifecycle:transition",
+    "org:resource",
+    "org:group",
+    "org:role",
+)
+
+_ROOT = re.compile(r"<log[\s>/]")
+_XML_DECL_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_FIRST_TRACE = re.compile(rb"<trace[\s>/]")
+_GLOBAL = re.compile(rb"<global\b[^>]*?/>|<global\b.*?</global\s*>", re.DOTALL)
+_SELF_CLOSED = re.compile(rb"<(event|trace)\s*/>")
+# After </log> XML allows only whitespace, comments and processing instructions.
+_DOCUMENT_END = re.compile(rb"(?:</log\s*>|<log\b[^>]*/>)(?:\s|<!--.*?-->|<\?.*?\?>)*\Z", re.DOTALL)
+_CHAR_REF = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|amp|lt|gt|quot|apos);")
+_NAMED_REFS = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+_MIXED_TYPES = re.compile(r"^Warning: Attribute (.*) contains values of different dtypes \(\{(.*)\}\)$")
+_NUMERIC_ONLY = {"Int64", "Float64"}
+# rustxes prints these (to stderr) when it replaced or dropped something it could not read.
+_REPAIR_NOTES = (
+    "Could not parse",
+    "Failed to parse",
+    "Event without trace",
+    "No current trace",
+    "No current event",
+    "Attribute type not implemented",
+    "Did not find expected XML attribute",
+    "Encountered two log tags",
+)
+# Panic text -> what we tell the user. First match wins; the fallback quotes the panic.
+_PANIC_MEANINGS = (
+    ("NoTopLevelLog", "has no <log> root element: it is not an XES event log"),
+    ("UnexpectedEof", "ends in the middle of the XML: the file is truncated"),
+    ("Unclosed", "ends in the middle of an XML element: the file is truncated or corrupt"),
+    ("XMLParsingError", "is not well-formed XML"),
+    ("AttributeOutsideLog", "has content outside the <log> element (not a valid XES document)"),
+    ("on a `None` value", "has a date outside the supported years 1677-2262"),
+)
+
+
+@dataclass(frozen=True)
+class _Diagnostics:
+    """What rustxes printed during one import: mixed-type columns and value repairs."""
+
+    mixed_string_columns: tuple[str, ...]
+    repairs: tuple[str, ...]
+
+
+def read_xes(path: Path) -> pl.DataFrame:
+    """Read an XES (optionally gzipped) log into one raw row per event, in document order."""
+    path = Path(path)
+    with tempfile.TemporaryDirectory(prefix="vsm-xes-") as tmp:
+        plain = Path(tmp) / "log.xes"  # no .gz suffix: rustxes picks gzip by file name
+        _write_clean_copy(path, plain)
+        frame, diagnostics = _run_rustxes(path, plain)
+    if diagnostics.repairs:
+        raise SourceError(path, _repair_message(diagnostics.repairs))
+    if frame.height == 0:
+        raise SourceError(path, "contains no events (an XES log needs <trace> elements with <event>s)")
+    return _normalise(path, frame, diagnostics)
+
+
+# --- streaming the file into a clean plain copy -------------------------------------------
+
+
+def _write_clean_copy(path: Path, target: Path) -> None:
+    """Decompress, check, transcode and patch `path` into `target` (plain UTF-8 XES)."""
+    with _open_source(path) as raw, open(target, "wb") as out:
+        chunks = _decompressed_chunks(path, raw)
+        head, rest = _peek(chunks, PROLOG_BYTES)
+        encoding = check_xml_prolog(path, head)
+        text = _as_utf8(path, chain([head], rest), encoding)
+        tail = b""
+        for piece in _patch_xes(path, text):
+            out.write(piece)
+            tail = (tail + piece)[-TAIL_BYTES:]
+    _check_complete(path, tail)
+
+
+def _check_complete(path: Path, tail: bytes) -> None:
+    """Refuse a document that stops before ``</log>``.
+
+    rustxes accepts such a file and silently drops the unfinished trace, so a log cut off
+    between two elements would otherwise load with events missing.
+    """
+    if not _DOCUMENT_END.search(tail):
+        raise SourceError(path, "does not end with </log>: the file is truncated (or has trailing data)")
+
+
+@contextmanager
+def _open_source(path: Path) -> Iterator[BinaryIO]:
+    """Open the file, transparently gunzipping it when it starts with the gzip magic bytes."""
+    try:
+        raw = open(path, "rb")
+    except OSError as exc:
+        raise SourceError(path, f"cannot be opened: {exc.strerror or exc}") from exc
+    with raw:
+        # Sniff instead of trusting the suffix: a gzipped .xes or a plain .xes.gz both occur.
+        if raw.read(2) != GZIP_MAGIC:
+            raw.seek(0)
+            yield raw
+            return
+        raw.seek(0)
+        with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
+            yield unzipped
+
+
+def _decompressed_chunks(path: Path, source: BinaryIO) -> Iterator[bytes]:
+    """Yield the file's (decompressed) bytes, turning gzip failures into a SourceError."""
+    try:
+        while chunk := source.read(CHUNK_BYTES):
+            yield chunk
+    except EOFError as exc:  # gzip stream cut before its end marker
+        raise SourceError(path, "is a truncated gzip file (the compressed data ends early); "
+                          "the download or copy was probably cut off") from exc
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        raise SourceError(path, f"is a corrupt gzip file ({exc}); expected a valid .xes.gz") from exc
+
+
+def _peek(chunks: Iterator[bytes], size: int) -> tuple[bytes, Iterator[bytes]]:
+    """Return the first `size` bytes (fewer at end of file) and an iterator over the rest."""
+    head = bytearray()
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= size:
+            break
+    return bytes(head), chunks
+
+
+def check_xml_prolog(path: Path, head: bytes, expected: str = "an XES event log") -> str:
+    """Refuse empty, binary, rootless and entity-declaring XML; return the text encoding.
+
+    `head` is the first `PROLOG_BYTES` of the (decompressed) document. Shared with the OCEL
+    XML reader, whose root element is also ``<log>``.
+    """
+    if not head.strip():
+        raise SourceError(path, f"is empty; expected {expected} (XML with a <log> root)")
+    encoding = _sniff_encoding(path, head)
+    text = head.decode(encoding, errors="replace")  # only inspected, never written
+    start = text.lstrip("\ufeff \t\r\n")
+    if "\x00" in text or not start.startswith("<"):
+        raise SourceError(path, f"is not XML (binary or plain-text data); expected {expected} "
+                          "starting with '<?xml' or '<log'")
+    root = _ROOT.search(text)
+    prolog = text[: root.start()] if root else text
+    # Neither XES nor OCEL needs entities; refusing them up front makes an entity-expansion
+    # bomb ("billion laughs") harmless whatever the parser would have done with it.
+    if "<!ENTITY" in prolog.upper():
+        raise SourceError(path, "declares XML entities (<!ENTITY ...> in a <!DOCTYPE>); "
+                          "entity declarations are refused for safety and event logs do not need them")
+    if root is None:
+        raise SourceError(path, f"has no <log> root element in its first {PROLOG_BYTES // 1024} KB; "
+                          f"expected {expected}")
+    return encoding
+
+
+def _sniff_encoding(path: Path, head: bytes) -> str:
+    """The document encoding from its byte-order mark or XML declaration (default UTF-8)."""
+    for bom, name in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                      (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"),
+                      (codecs.BOM_UTF16_BE, "utf-16")):
+        if head.startswith(bom):
+            return name
+    declared = _XML_DECL_ENCODING.match(head)
+    if declared is None:
+        return "utf-8"
+    label = declared.group(1).decode("ascii")
+    try:
+        return codecs.lookup(label).name
+    except LookupError as exc:
+        raise SourceError(path, f"declares an unknown text encoding {label!r}; "
+                          "expected UTF-8 or another standard encoding") from exc
+
+
+def _as_utf8(path: Path, chunks: Iterable[bytes], encoding: str) -> Iterator[bytes]:
+    """Validate UTF-8 input (rustxes would silently turn bad bytes into U+FFFD) or transcode."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    offset = 0
+    first = True
+    for chunk in chunks:
+        try:
+            if encoding == "utf-8":
+                if not chunk.isascii():  # ASCII is valid UTF-8; skip the costly decode
+                    decoder.decode(chunk)
+                out = chunk
+            else:
+                decoded = decoder.decode(chunk)
+                if first:  # the bytes are now UTF-8: say so in the declaration
+                    decoded = re.sub(r"""(<\?xml[^>]*?encoding\s*=\s*["'])[^"']*""", r"\1UTF-8",
+                                     decoded.lstrip("\ufeff"), count=1)
+                out = decoded.encode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SourceError(path, f"is not valid {encoding} text (bad byte near offset "
+                              f"{offset + exc.start}); re-save the log as UTF-8") from exc
+        first = False
+        offset += len(chunk)
+        yield out
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise SourceError(path, f"ends in the middle of a {encoding} character (truncated?)") from exc
+
+
+def _patch_xes(path: Path, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Drop <global> declarations from the header, then expand empty <event/>/<trace/>."""
+    chunks = iter(chunks)
+    header = bytearray()
+    for chunk in chunks:
+        scan_from = max(0, len(header) - 8)  # the '<trace' may straddle two chunks
+        header += chunk
+        found = _FIRST_TRACE.search(header, scan_from)
+        if found:
+            yield _GLOBAL.sub(b"", bytes(header[: found.start()]))
+            body = chain([bytes(header[found.start():])], chunks)
+            yield from _expand_self_closed(body)
+            return
+        if len(header) > MAX_HEADER_BYTES:
+            raise SourceError(path, f"has no <trace> element in its first {MAX_HEADER_BYTES >> 20} MB; "
+                              "expected an XES event log with traces")
+    # No trace at all: still hand it over so the caller reports "no events" consistently.
+    yield _GLOBAL.sub(b"", bytes(header))
+
+
+def _expand_self_closed(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Rewrite ``<event/>`` as ``<event></event>`` (same for trace), across chunk borders."""
+    carry = b""
+    for chunk in chunks:
+        data = carry + chunk
+        cut = data.rfind(b"<")  # hold back the last (possibly incomplete) tag
+        data, carry = (data, b"") if cut == -1 else (data[:cut], data[cut:])
+        yield _SELF_CLOSED.sub(rb"<\1></\1>", data)
+    yield _SELF_CLOSED.sub(rb"<\1></\1>", carry)
+
+
+# --- running rustxes ----------------------------------------------------------------------
+
+
+def _run_rustxes(path: Path, plain: Path) -> tuple[pl.DataFrame, _Diagnostics]:
+    """Import with rustxes, capturing what it prints to stderr and turning panics into errors.
+
+    stderr is redirected at the file-descriptor level because rustxes writes from Rust, not
+    through `sys.stderr`. The redirect is process-wide for the duration of the call.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        panic: BaseException | None = None
+        try:
+            frame, _log_attributes = rustxes.import_xes(str(plain))
+        except BaseException as exc:  # pyo3 panics derive from BaseException, not Exception
+            if not _is_rust_panic(exc):
+                raise
+            panic = exc
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        sink.seek(0)
+        printed = sink.read().decode("utf-8", errors="replace").splitlines()
+    if panic is not None:
+        raise SourceError(path, _panic_message(panic)) from None
+    return frame, _parse_diagnostics(printed)
+
+
+def _is_rust_panic(exc: BaseException) -> bool:
+    return type(exc).__name__ == "PanicException"
+
+
+def _panic_message(panic: BaseException) -> str:
+    detail = str(panic).removeprefix("called `Result::unwrap()` on an `Err` value: ")
+    for needle, meaning in _PANIC_MEANINGS:
+        if needle in detail:
+            return f"{meaning} (XES parser: {detail[:300]})"
+    return f"could not be read as an XES event log (XES parser: {detail[:300]})"
+
+
+def _parse_diagnostics(lines: list[str]) -> _Diagnostics:
+    mixed: list[str] = []
+    repairs: list[str] = []
+    for line in lines:
+        match = _MIXED_TYPES.match(line)
+        if match:
+            types = {t.strip() for t in match.group(2).split(",")}
+            if not types <= _NUMERIC_ONLY:  # int+float is widened to float losslessly
+                mixed.append(match.group(1))
+        elif line.startswith(_REPAIR_NOTES):
+            repairs.append(line.strip())
+    return _Diagnostics(tuple(mixed), tuple(repairs))
+
+
+def _repair_message(repairs: tuple[str, ...]) -> str:
+    shown = "; ".join(repairs[:3])
+    more = f" (and {len(repairs) - 3} more)" if len(repairs) > 3 else ""
+    return ("has values that do not match their declared XES type or are outside any trace; "
+            f"refusing rather than replacing them with defaults: {shown}{more}")
+
+
+# --- shaping the frame --------------------------------------------------------------------
+
+
+def _normalise(path: Path, frame: pl.DataFrame, diagnostics: _Diagnostics) -> pl.DataFrame:
+    """Apply the output fixes listed in the module docstring."""
+    frame = _unescape_column_names(path, frame)
+    fixes = [
+        pl.col(name).str.replace(r'(?s)^"(.*)"$', "${1}")
+        for name in map(_unescape_xml, diagnostics.mixed_string_columns)
+        if frame.schema.get(name) == pl.String
+    ]
+    fixes += [
+        pl.col(name).dt.replace_time_zone("UTC")
+        for name, dtype in frame.schema.items()
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is None
+    ]
+    if CASE_ID in frame.columns:
+        fixes.append(pl.col(CASE_ID).cast(pl.String))
+    frame = frame.with_columns(fixes) if fixes else frame
+    frame = frame.select(_column_order(frame.columns))
+    return frame.with_columns(pl.int_range(1, frame.height + 1, dtype=pl.UInt64).alias(LINE_COLUMN))
+
+
+def _unescape_column_names(path: Path, frame: pl.DataFrame) -> pl.DataFrame:
+    renames = {name: _unescape_xml(name) for name in frame.columns if "&" in name}
+    if len(set(frame.columns) - set(renames) | set(renames.values())) < frame.width:
+        raise SourceError(path, f"has attribute keys that coincide once XML-unescaped: {sorted(renames)}")
+    return frame.rename(renames) if renames else frame
+
+
+def _unescape_xml(text: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        ref = match.group(1)
+        if ref.startswith("#x"):
+            return chr(int(ref[2:], 16))
+        if ref.startswith("#"):
+            return chr(int(ref[1:]))
+        return _NAMED_REFS[ref]
+
+    return _CHAR_REF.sub(replace, text)
+
+
+def _column_order(columns: list[str]) -> list[str]:
+    """Standard XES keys first, then event attributes, then trace (``case:``) attributes."""
+    leading = [c for c in LEADING_COLUMNS if c in columns]
+    rest = sorted(c for c in columns if c not in leading)
+    trace_level = [c for c in rest if c.startswith("case:")]
+    return leading + [c for c in rest if c not in trace_level] + trace_level

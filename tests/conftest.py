@@ -1,0 +1,37 @@
+"""Shared fixtures. Real public logs are found through `real_logs_dir()` only."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pipeline.store import open_store
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def real_logs_dir() -> Path:
+    """Where the real public logs are: $VSM_REAL_LOGS, else ../shared/real_logs beside the project."""
+    return Path(os.environ.get("VSM_REAL_LOGS", PROJECT.parent / "shared" / "real_logs"))
+
+
+@pytest.fixture(scope="session")
+def real_logs() -> Path:
+    folder = real_logs_dir()
+    if not folder.is_dir():
+        pytest.skip(f"real logs not found at {folder} (set VSM_REAL_LOGS to their folder)")
+    return folder
+
+
+@pytest.fixture
+def store(tmp_path):
+    con = open_store(tmp_path / "vsm.duckdb")
+    yield con
+    con.close()
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path

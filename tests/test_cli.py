@@ -1,0 +1,98 @@
+"""The CLI as a user meets it: help, one-line errors with exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from tests.conftest import PROJECT, write
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    (tmp_path / "sample_logs").symlink_to(PROJECT / "sample_logs")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def vsm(*args):
+    return runner.invoke(app, list(args))
+
+
+def test_help_lists_every_command():
+    result = vsm("--help")
+    assert result.exit_code == 0
+    for command in ("init", "ingest", "discover", "sql", "streams"):
+        assert command in result.output
+
+
+def test_discover_sample_claims_then_query(workdir):
+    result = vsm("discover", "sample_logs/claims.csv", "--stream", "claims")
+    assert result.exit_code == 0, result.output
+    assert "Wrote settings streams/claims.toml" in result.output
+    assert "case_id <- 'case_id'" in result.output and "lifecycle <- 'lifecycle'" in result.output
+    assert "events read 8,836; new 8,836" in result.output
+    counts = vsm("sql", "SELECT count(*) AS n, count(DISTINCT case_id) AS cases FROM events", "--json")
+    assert json.loads(counts.output) == [{"n": 8836, "cases": 720}]
+    again = vsm("ingest", "claims")
+    assert again.exit_code == 0, again.output
+    assert "new 0; already in the store 8,836" in again.output
+
+
+def test_discover_sample_incidents_reads_day_first_times_in_the_stream_timezone(workdir):
+    result = vsm("discover", "sample_logs/incidents.csv", "--stream", "incidents", "--timezone", "Europe/Amsterdam")
+    assert result.exit_code == 0, result.output
+    assert "day-first" in result.output
+    assert "read as Europe/Amsterdam local time" in result.output
+    first = vsm("sql", "SELECT CAST(ts AS VARCHAR) AS ts FROM events WHERE case_id = 'INC0010001' "
+                "ORDER BY ts LIMIT 1", "--csv")
+    # 01/04/2026 07:24:27 in Amsterdam (CEST, UTC+2) is 05:24:27 UTC
+    assert first.output.splitlines()[1] == "2026-04-01 05:24:27+00"
+
+
+def test_errors_are_one_line_with_exit_codes_and_no_traceback(workdir):
+    write(workdir / "cols.csv", "ticket,when\nT1,2026-01-01\n")
+    result = vsm("discover", "cols.csv", "--stream", "x")
+    assert result.exit_code == 3
+    assert result.output.strip().startswith("Error: no activity / timestamp column found; columns found: ticket, when")
+    assert "Traceback" not in result.output
+    missing = vsm("ingest", "nope")
+    assert missing.exit_code == 2
+    assert "no settings for stream 'nope'" in missing.output
+    bad_sql = vsm("sql", "SELECT * FROM no_such_table")
+    assert bad_sql.exit_code in (1, 4)
+    assert "Error:" in bad_sql.output and "Traceback" not in bad_sql.output
+    bad_tz = vsm("discover", "sample_logs/claims.csv", "--stream", "c", "--timezone", "Nowhere/Land")
+    assert bad_tz.exit_code == 2 and "expected an IANA time zone" in bad_tz.output
+
+
+def test_a_failed_load_writes_nothing(workdir):
+    assert vsm("discover", "sample_logs/claims.csv", "--stream", "claims").exit_code == 0
+    before = vsm("sql", "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM runs)", "--csv").output
+    write(workdir / "broken.csv", "case_id,activity,lifecycle,timestamp,resource,team,claim_amount,channel\n"
+          "c1,A,start,01/02/2026 10:00,ann,Intake,1.00,web\n")
+    result = vsm("ingest", "claims", "--source", "broken.csv")
+    assert result.exit_code == 3 and "day/month order cannot be decided" in result.output
+    after = vsm("sql", "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM runs)", "--csv").output
+    assert after == before
+
+
+def test_init_writes_settings_and_refuses_to_overwrite(workdir):
+    result = vsm("init", "inc", "--source", "sample_logs/incidents.csv")
+    assert result.exit_code == 0, result.output
+    text = (workdir / "streams" / "inc.toml").read_text()
+    assert 'case_id = "number"' in text and 'team = "assignment_group"' in text
+    again = vsm("init", "inc", "--source", "sample_logs/incidents.csv")
+    assert again.exit_code == 2 and "--force" in again.output
+
+
+def test_streams_lists_what_is_loaded(workdir):
+    vsm("discover", "sample_logs/claims.csv", "--stream", "claims")
+    result = vsm("streams")
+    assert result.exit_code == 0
+    assert "claims" in result.output and "8836" in result.output

@@ -1,0 +1,173 @@
+"""Loading tiny logs drawn here, with every stored value checked by eye."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from pipeline import store as store_module
+from pipeline.errors import ColumnError, SourceError, TimestampFormatError
+from pipeline.ingest import ingest
+from pipeline.settings import Columns, Source, StreamSettings
+from tests.conftest import write
+
+CLAIMS = """case_id,activity,lifecycle,timestamp,resource,team,amount
+c1,Register,start,2026-03-02T09:00:00+01:00,ann,Intake,100.50
+c1,Register,complete,2026-03-02T09:30:00+01:00,ann,Intake,100.50
+c1,Assess,start,2026-03-02T12:00:00+01:00,bob,Assessment,100.50
+c2,Register,start,2026-03-03 10:00,ann,Intake,7
+"""
+
+
+def settings_for(path, **kw) -> StreamSettings:
+    s = StreamSettings(name="t", source=Source(path=str(path)), **kw)
+    return s
+
+
+def events(con):
+    return con.execute(
+        "SELECT case_id, activity, lifecycle, ts, resource, team, attributes->>'amount', source_line "
+        "FROM events ORDER BY source_line"
+    ).fetchall()
+
+
+def test_empty_store_has_no_events(store):
+    assert store.execute("SELECT count(*) FROM events").fetchall()[0] == (0,)
+
+
+def test_loads_canonical_columns_offsets_and_naive_times(store, tmp_path):
+    path = write(tmp_path / "claims.csv", CLAIMS)
+    result = ingest(store, settings_for(path, timezone="Europe/Amsterdam"))
+    assert (result.events_read, result.events_loaded, result.events_rejected) == (4, 4, 0)
+    rows = events(store)
+    assert rows[0] == ("c1", "Register", "start", datetime(2026, 3, 2, 8, 0, tzinfo=UTC), "ann", "Intake",
+                       "100.50", 2)
+    assert rows[2][3] == datetime(2026, 3, 2, 11, 0, tzinfo=UTC)
+    # naive "2026-03-03 10:00" read in Europe/Amsterdam (UTC+1 in March) = 09:00 UTC, and said so
+    assert rows[3][3] == datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+    assert "1 timestamp values have no UTC offset" in result.timezone_note
+    assert "Europe/Amsterdam" in result.timezone_note
+    run = store.execute("SELECT status, events_read, events_loaded, events_rejected FROM runs").fetchall()
+    assert run == [("ok", 4, 4, 0)]
+
+
+def test_reload_adds_nothing_and_newer_export_adds_only_new(store, tmp_path):
+    path = write(tmp_path / "claims.csv", CLAIMS)
+    ingest(store, settings_for(path))
+    again = ingest(store, settings_for(path))
+    assert (again.events_loaded, again.events_known) == (0, 4)
+    newer = write(tmp_path / "claims2.csv", CLAIMS + "c2,Register,complete,2026-03-03 10:20,ann,Intake,7\n")
+    third = ingest(store, settings_for(newer))
+    assert (third.events_loaded, third.events_known) == (1, 4)
+    assert store.execute("SELECT count(*) FROM events").fetchall()[0] == (5,)
+    assert store.execute("SELECT count(*) FROM runs").fetchall()[0] == (3,)
+
+
+def test_identical_rows_in_one_export_are_both_kept(store, tmp_path):
+    dup = "case,activity,time\nc1,A,2026-01-01T00:00:00Z\nc1,A,2026-01-01T00:00:00Z\n"
+    path = write(tmp_path / "dup.csv", dup)
+    assert ingest(store, settings_for(path)).events_loaded == 2
+    assert ingest(store, settings_for(path)).events_loaded == 0
+    assert store.execute("SELECT count(DISTINCT event_id) FROM events").fetchall()[0] == (2,)
+
+
+def test_bad_timestamps_are_rejected_with_line_and_reason_good_rows_load(store, tmp_path):
+    text = (
+        "case,activity,time\n"
+        "c1,A,2026-01-01T10:00:00Z\n"
+        "c1,B,not a time\n"
+        "c2,A,2026-13-45T10:00:00Z\n"
+        ",A,2026-01-02T10:00:00Z\n"
+        "c3,A,2026-01-03T10:00:00Z\n"
+    )
+    path = write(tmp_path / "bad.csv", text)
+    result = ingest(store, settings_for(path))
+    assert (result.events_read, result.events_loaded, result.events_rejected) == (5, 2, 3)
+    rejects = store.execute(
+        "SELECT line, column_name, value, reason, raw->>'case' FROM rejects ORDER BY line"
+    ).fetchall()
+    assert [(r[0], r[1], r[2]) for r in rejects] == [(3, "time", "not a time"), (4, "time", "2026-13-45T10:00:00Z"),
+                                                     (5, "case", "")]
+    assert rejects[0][3].startswith("unparseable timestamp: expected ISO 8601")
+    assert rejects[2][3].startswith("missing case id")
+    assert rejects[0][4] == "c1"
+    assert store.execute("SELECT status, events_rejected FROM runs").fetchall()[0] == ("ok_with_rejects", 3)
+    # loading the same file again keeps one copy of each reject
+    ingest(store, settings_for(path))
+    assert store.execute("SELECT count(*) FROM rejects").fetchall()[0] == (3,)
+
+
+@pytest.mark.parametrize(
+    ("stamp", "expected"),
+    [
+        ("31/12/2016 23:59", datetime(2016, 12, 31, 23, 59, tzinfo=UTC)),
+        ("1483228740", datetime(2016, 12, 31, 23, 59, tzinfo=UTC)),
+        ("1483228740000", datetime(2016, 12, 31, 23, 59, tzinfo=UTC)),
+        ("2016-12-31T23:59:00.250+00:00", datetime(2016, 12, 31, 23, 59, 0, 250000, tzinfo=UTC)),
+        ("2017-01-01T00:59:00+01:00", datetime(2016, 12, 31, 23, 59, tzinfo=UTC)),
+    ],
+)
+def test_timestamp_formats(store, tmp_path, stamp, expected):
+    path = write(tmp_path / "t.csv", f"case,activity,time\nc1,A,{stamp}\n")
+    ingest(store, settings_for(path))
+    assert store.execute("SELECT ts FROM events").fetchall()[0][0] == expected
+
+
+def test_day_first_decided_from_the_data(store, tmp_path):
+    path = write(tmp_path / "t.csv", "case,activity,time\nc1,A,01/02/2016 10:00:05\nc1,B,13/02/2016 10:00:05\n")
+    ingest(store, settings_for(path))
+    assert store.execute("SELECT ts FROM events ORDER BY source_line").fetchall()[0][0] == datetime(
+        2016, 2, 1, 10, 0, 5, tzinfo=UTC
+    )
+
+
+def test_ambiguous_day_month_order_is_refused_asking_for_a_format(store, tmp_path):
+    path = write(tmp_path / "t.csv", "case,activity,time\nc1,A,01/02/2016 10:00\n")
+    with pytest.raises(TimestampFormatError, match="--timestamp-format"):
+        ingest(store, settings_for(path))
+    path2 = write(tmp_path / "t2.csv", "case,activity,time\nc1,A,01/02/2016 10:00\n")
+    s = settings_for(path2)
+    s.source.timestamp_format = "%m/%d/%Y %H:%M"
+    ingest(store, s)
+    assert store.execute("SELECT ts FROM events").fetchall()[0][0] == datetime(2016, 1, 2, 10, 0, tzinfo=UTC)
+
+
+def test_missing_required_column_lists_the_columns_found(store, tmp_path):
+    path = write(tmp_path / "t.csv", "ticket,when,owner\nT1,2026-01-01,ann\n")
+    with pytest.raises(ColumnError) as info:
+        ingest(store, settings_for(path))
+    message = str(info.value)
+    assert "no activity / timestamp column found" in message
+    assert "columns found: ticket, when, owner" in message
+
+
+def test_status_and_sub_status_columns_combine_into_the_activity(store, tmp_path):
+    path = write(tmp_path / "t.csv", "case,status,sub,time\nc1,Accepted,In Progress,2026-01-01T00:00Z\n")
+    ingest(store, settings_for(path, columns=Columns(activity=["status", "sub"])))
+    assert store.execute("SELECT activity FROM events").fetchall()[0] == ("Accepted / In Progress",)
+
+
+def test_a_failed_load_leaves_the_store_exactly_as_before(store, tmp_path, monkeypatch):
+    path = write(tmp_path / "claims.csv", CLAIMS)
+    ingest(store, settings_for(path))
+    before = [store.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ("events", "rejects", "runs")]
+    newer = write(tmp_path / "newer.csv", CLAIMS + "c9,A,start,2026-03-05T10:00Z,ann,Intake,1\nc9,A,complete,x,ann,Intake,1\n")
+    real = store_module.read_sql
+
+    def failing(relative):
+        if relative == "load/insert_rejects.sql":  # fail after the events were inserted
+            raise RuntimeError("disk full")
+        return real(relative)
+
+    monkeypatch.setattr("pipeline.ingest.read_sql", failing)
+    with pytest.raises(RuntimeError):
+        ingest(store, settings_for(newer))
+    after = [store.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ("events", "rejects", "runs")]
+    assert after == before
+
+
+def test_empty_file_is_refused(store, tmp_path):
+    path = write(tmp_path / "empty.csv", "")
+    with pytest.raises(SourceError, match="empty"):
+        ingest(store, settings_for(path))
