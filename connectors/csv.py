@@ -165,8 +165,9 @@ def _detect_encoding(path: Path, raw: bytes) -> tuple[str, bool]:
 
 
 def _check_not_binary(path: Path, head: bytes) -> None:
+    # NUL never occurs in text; other control bytes only rarely, so it takes many of them.
     controls = len(head) - len(head.translate(None, CONTROL_BYTES))
-    if b"\x00" in head or controls > len(head) // 20:
+    if b"\x00" in head or controls > max(16, len(head) // 20):
         raise SourceError(path, "looks binary, not a CSV/text file")
 
 

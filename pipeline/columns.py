@@ -78,8 +78,11 @@ def source_columns(frame: pl.DataFrame) -> list[str]:
     return [c for c in frame.columns if not c.startswith(INTERNAL_PREFIX)]
 
 
-def detect_columns(frame: pl.DataFrame, given: Columns | None = None) -> Mapping:
-    """Resolve every role: the given name when set (checked to exist), else the best candidate."""
+def detect_columns(frame: pl.DataFrame, given: Columns | None = None, *, source: str = "") -> Mapping:
+    """Resolve every role: the given name when set (checked to exist), else the best candidate.
+
+    `source` (the file) prefixes error messages."""
+    where = f"{source}: " if source else ""
     given = given or Columns()
     available = source_columns(frame)
     by_norm: dict[str, str] = {}
@@ -95,7 +98,7 @@ def detect_columns(frame: pl.DataFrame, given: Columns | None = None) -> Mapping
             for name in names:
                 if name not in available:
                     raise ColumnError(
-                        f"column {name!r} given for {role} is not in the source; "
+                        f"{where}column {name!r} given for {role} is not in the source; "
                         f"columns found: {', '.join(available)}"
                     )
             chosen[role] = value
@@ -116,7 +119,7 @@ def detect_columns(frame: pl.DataFrame, given: Columns | None = None) -> Mapping
             "timestamp": "--timestamp-column",
         }
         raise ColumnError(
-            f"no {' / '.join(missing)} column found; columns found: {', '.join(available) or 'none'}. "
+            f"{where}no {' / '.join(missing)} column found; columns found: {', '.join(available) or 'none'}. "
             f"Name it with {' / '.join(hints[m] for m in missing)} (or in the stream's [columns] settings)"
         )
     return Mapping(Columns(**chosen))

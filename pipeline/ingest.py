@@ -17,7 +17,7 @@ import polars as pl
 from connectors.base import LINE_COLUMN
 from connectors.registry import read_source
 from pipeline.columns import INTERNAL_PREFIX, Mapping, detect_columns, source_columns
-from pipeline.errors import SourceError
+from pipeline.errors import SourceError, TimestampFormatError
 from pipeline.settings import StreamSettings
 from pipeline.store import query_frame, read_sql
 from pipeline.timestamps import TimestampPlan, plan_timestamps
@@ -137,14 +137,18 @@ def ingest(
         on_stage(f"reading {path}")
         read = read_events(settings, path)
     connector, raw = read
-    mapping = detect_columns(raw, settings.columns)
+    mapping = detect_columns(raw, settings.columns, source=str(path))
     c = mapping.columns
-    ts_plan = plan_timestamps(raw[c.timestamp], column=c.timestamp, user_format=settings.source.timestamp_format)
-    start_plan = (
-        plan_timestamps(raw[c.start_timestamp], column=c.start_timestamp,
-                        user_format=settings.source.timestamp_format)
-        if c.start_timestamp else None
-    )
+    try:
+        ts_plan = plan_timestamps(raw[c.timestamp], column=c.timestamp,
+                                  user_format=settings.source.timestamp_format)
+        start_plan = (
+            plan_timestamps(raw[c.start_timestamp], column=c.start_timestamp,
+                            user_format=settings.source.timestamp_format)
+            if c.start_timestamp else None
+        )
+    except TimestampFormatError as exc:
+        raise TimestampFormatError(f"{path}: {exc}") from exc
     on_stage("checking rows")
     staged = stage_frame(raw, mapping)
     result = LoadResult(

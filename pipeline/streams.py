@@ -58,7 +58,7 @@ def detect_settings(
     """Settings for a new stream from what its source shows; notes say what was inferred."""
     check_stream_name(name)
     given = columns or Columns()
-    mapping = detect_columns(raw, given)
+    mapping = detect_columns(raw, given, source=str(source))
     cols = mapping.columns
     notes = []
     if cols.lifecycle and not given.activity and not given.lifecycle:

@@ -59,7 +59,7 @@ def test_errors_are_one_line_with_exit_codes_and_no_traceback(workdir):
     write(workdir / "cols.csv", "ticket,when\nT1,2026-01-01\n")
     result = vsm("discover", "cols.csv", "--stream", "x")
     assert result.exit_code == 3
-    assert result.output.strip().startswith("Error: no activity / timestamp column found; columns found: ticket, when")
+    assert result.output.strip().startswith("Error: cols.csv: no activity / timestamp column found; columns found: ticket, when")
     assert "Traceback" not in result.output
     missing = vsm("ingest", "nope")
     assert missing.exit_code == 2

@@ -116,7 +116,8 @@ def test_empty_event_and_trace_elements_are_kept_as_they_are(tmp_path):
     text = xes_body('<trace/><trace><string key="concept:name" value="a"/><event/>'
                     '<event><string key="concept:name" value="x"/></event></trace>')
     frame = read_xes(write_text(tmp_path / "e.xes", text))
-    assert frame.select("case:concept:name", "concept:name", "_line").rows() == [("a", None, 1), ("a", "x", 2)]
+    rows = frame.select("case:concept:name", "concept:name", "_line").rows()
+    assert rows == [("a", None, 1), ("a", "x", 2)]
 
 
 def test_key_with_values_of_several_types_becomes_text_without_quotes(tmp_path):
@@ -213,8 +214,8 @@ XES_FAILURES = {
     "bad_boolean": (one_trace("<event><boolean key='b' value='maybe'/></event>").encode(),
                     "declared XES type"),
     "event_outside_trace": (xes_body("<event><string key='concept:name' value='x'/></event>"
-                                     "<trace><string key='concept:name' value='a'/><event/></trace>").encode(),
-                            "outside any trace"),
+                                     "<trace><string key='concept:name' value='a'/><event/></trace>")
+                            .encode(), "outside any trace"),
     "date_out_of_range": (one_trace("<event><date key='time:timestamp' value='3000-01-01T00:00:00Z'/>"
                                     "</event>").encode(), "1677-2262"),
     "invalid_utf8": (one_trace("<event><string key='concept:name' value='Caf\udce9'/></event>")
@@ -307,7 +308,8 @@ def build_pm4py_ocel():
     })
     objects = pd.DataFrame({"ocel:oid": list(OCEL_OBJECTS), "ocel:type": list(OCEL_OBJECTS.values())})
     relations = pd.DataFrame([
-        {"ocel:eid": eid, "ocel:activity": by_id[eid][1], "ocel:timestamp": pd.Timestamp(by_id[eid][2], tz="UTC"),
+        {"ocel:eid": eid, "ocel:activity": by_id[eid][1],
+         "ocel:timestamp": pd.Timestamp(by_id[eid][2], tz="UTC"),
          "ocel:oid": oid, "ocel:type": OCEL_OBJECTS[oid], "ocel:qualifier": "q"}
         for eid, oid in OCEL_LINKS
     ])
@@ -372,9 +374,13 @@ OCEL_XML = """<?xml version="1.0" encoding="UTF-8"?>
   <objects><object id="c1" type="Case"><attributes/></object></objects>
   <events>
     <event id="a" type="Do" time="2024-05-01T12:00:00+02:00">
-      <attributes><attribute name="n">7</attribute><attribute name="ok">true</attribute>
-        <attribute name="due">2024-05-02T00:00:00Z</attribute><attribute name="note">x &amp; y</attribute></attributes>
-      <objects><relationship object-id="c1" qualifier="first"/><relationship object-id="c1" qualifier="again"/></objects>
+      <attributes>
+        <attribute name="n">7</attribute><attribute name="ok">true</attribute>
+        <attribute name="due">2024-05-02T00:00:00Z</attribute><attribute name="note">x &amp; y</attribute>
+      </attributes>
+      <objects>
+        <relationship object-id="c1" qualifier="first"/><relationship object-id="c1" qualifier="again"/>
+      </objects>
     </event>
   </events>
 </log>

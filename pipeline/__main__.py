@@ -1,0 +1,5 @@
+"""`python -m pipeline` runs the `vsm` CLI."""
+
+from pipeline.cli import main
+
+main()
