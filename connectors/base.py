@@ -23,6 +23,10 @@ from typing import Callable
 import polars as pl
 
 LINE_COLUMN = "_line"
+FIELD_COUNT_COLUMN = "_field_count"  # CSV: fields the record really has
+EXTRA_FIELDS_COLUMN = "_extra_fields"  # CSV: surplus values of a record longer than the header
+# Bookkeeping columns a connector may add; a source column may not carry these names.
+RESERVED_COLUMNS = (LINE_COLUMN, FIELD_COUNT_COLUMN, EXTRA_FIELDS_COLUMN)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ A blank line inside the data is a record of one empty field (``_field_count`` 1)
 reads it, so the pipeline reports it with its line rather than it vanishing.
 
 Delimiter (``,`` ``;`` tab ``|``) and encoding (UTF-8, UTF-8/UTF-16 with BOM, else cp1252 or
-Latin-1) are detected unless given; `sniff_csv` reports what was found. Parsing is polars'
+Latin-1; UTF-8 mixed with other bytes is an error, not guessed) are detected unless given;
+`sniff_csv` / `read_csv_with_dialect` report what was used. Parsing is polars'
 multithreaded reader on the whole file in memory; the record bookkeeping is done with byte
 counts and vectorised numpy/polars expressions, never a Python loop over rows (except to
 locate the line of a parse error, on the failure path).
@@ -32,12 +33,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from connectors.base import LINE_COLUMN
+from connectors.base import EXTRA_FIELDS_COLUMN, FIELD_COUNT_COLUMN, LINE_COLUMN, RESERVED_COLUMNS
 from pipeline.errors import SourceError
 
-FIELD_COUNT_COLUMN = "_field_count"
-EXTRA_FIELDS_COLUMN = "_extra_fields"
-RESERVED_COLUMNS = (LINE_COLUMN, FIELD_COUNT_COLUMN, EXTRA_FIELDS_COLUMN)
 
 CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
 SAMPLE_BYTES = 64 * 1024  # what delimiter sniffing and the header look at
@@ -47,7 +45,7 @@ MAX_EXTRA_FIELDS = 1000  # beyond this many surplus fields the delimiter is wron
 UTF8_CODECS = ("utf-8", "utf-8-sig")
 # Bytes cp1252 leaves undefined: a file holding them is read as Latin-1, which maps every byte.
 CP1252_UNDEFINED = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
-# C0 control bytes that never occur in text (tab, LF, FF and CR do).
+# C0 control bytes besides tab, LF, FF and CR: rare in text, common in binary files.
 CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13))
 
 NEWLINE, QUOTE = ord("\n"), ord('"')
@@ -71,7 +69,11 @@ class CsvDialect:
 
 
 def sniff_csv(path: Path, *, delimiter: str | None = None, encoding: str | None = None) -> CsvDialect:
-    """The dialect `read_csv` would use for `path` (given options win over detection)."""
+    """The dialect `read_csv` would use for `path` (given options win over detection).
+
+    Reads the whole file: the encoding is judged by its first non-ASCII bytes, wherever they
+    are. To read and learn the dialect in one pass, use `read_csv_with_dialect`.
+    """
     dialect, _ = _prepare(Path(path), _read_bytes(Path(path)), delimiter, encoding)
     return dialect
 
@@ -120,7 +122,9 @@ def _prepare(path: Path, raw: bytes, delimiter: str | None, encoding: str | None
     if data.isspace() or not data:
         raise SourceError(path, "is empty (no text besides blank lines)")
     if b"\n" not in data and b"\r" in data:
-        raise SourceError(path, "uses CR-only (classic Mac) line endings; save it with LF or CRLF line endings")
+        raise SourceError(
+            path, "uses CR-only (classic Mac) line endings; save it with LF or CRLF line endings"
+        )
     if delimiter:
         _check_delimiter(path, delimiter)
     else:
@@ -132,7 +136,9 @@ def _codec(path: Path, encoding: str) -> tuple[str, bool]:
     try:
         return codecs.lookup(encoding).name, False
     except LookupError as error:
-        raise SourceError(path, f"unknown encoding {encoding!r} (try 'utf-8', 'cp1252' or 'latin-1')") from error
+        raise SourceError(
+            path, f"unknown encoding {encoding!r} (try 'utf-8', 'cp1252' or 'latin-1')"
+        ) from error
 
 
 def _detect_encoding(path: Path, raw: bytes) -> tuple[str, bool]:
@@ -156,8 +162,9 @@ def _detect_encoding(path: Path, raw: bytes) -> tuple[str, bool]:
         if bad.start > 0:  # valid UTF-8 characters came first: reading it all as cp1252 would garble them
             line = raw.count(b"\n", 0, first + bad.start) + 1
             raise SourceError(
-                path, f"mixes encodings: UTF-8 text, then bytes that are not UTF-8 on line {line}; "
-                "pass encoding=... to read the whole file in one encoding"
+                path,
+                f"mixes encodings: UTF-8 text, then bytes that are not UTF-8 on line {line}; "
+                "pass encoding=... to read the whole file in one encoding",
             ) from bad
     if any(byte in raw for byte in CP1252_UNDEFINED):
         return "iso8859-1", False
@@ -189,9 +196,13 @@ def _to_utf8(path: Path, raw: bytes, codec: str) -> tuple[bytes, bool]:
 
 
 def _check_delimiter(path: Path, delimiter: str) -> None:
-    if len(delimiter) != 1 or not delimiter.isascii() or delimiter in '"\r\n':
-        raise SourceError(path, f"delimiter {delimiter!r} cannot be used: expected one ASCII character "
-                                "other than a quote or newline, e.g. ',' ';' '\\t' '|'")
+    # Letters and digits are refused too: they would clash with the synthetic header of _parse_wide.
+    if len(delimiter) != 1 or not delimiter.isascii() or delimiter.isalnum() or delimiter in '"\r\n':
+        raise SourceError(
+            path,
+            f"delimiter {delimiter!r} cannot be used: expected one ASCII punctuation or space "
+            "character other than a quote, e.g. ',' ';' '\\t' '|'",
+        )
 
 
 def _sample_text(data: bytes, size: int) -> str:
@@ -219,7 +230,9 @@ def _sniff_delimiter(sample: str, *, complete: bool) -> str:
     """The candidate giving the header's field count on every sampled record (the widest such)."""
     best: tuple[tuple[bool, float, int, int], str] | None = None
     for rank, candidate in enumerate(CANDIDATE_DELIMITERS):
-        records = [r for r in _sample_records(sample, candidate, complete=complete, limit=SAMPLE_RECORDS) if r]
+        records = [
+            r for r in _sample_records(sample, candidate, complete=complete, limit=SAMPLE_RECORDS) if r
+        ]
         if not records or len(records[0]) < 2:
             continue
         width = len(records[0])
@@ -404,7 +417,9 @@ def _record_spans(path: Path, data: bytes, values: pl.DataFrame, header_lines: i
     spans = inner.cast(pl.Int64).to_numpy() + 1
     if header_lines + int(spans.sum()) != total_lines:
         raise SourceError(
-            path, f"its {values.height} records do not add up to its {total_lines} lines; is the quoting malformed?"
+            path,
+            f"its {values.height} records do not add up to its {total_lines} lines; "
+            "is the quoting malformed?",
         )
     return spans
 
@@ -457,15 +472,15 @@ def _with_bookkeeping(
     width = len(names)
     line = pl.Series(LINE_COLUMN, starts, dtype=pl.UInt64)
     if counts is None:
-        return values.select(
-            *names,
+        return values.with_columns(
             line,
             pl.lit(width, dtype=pl.UInt32).alias(FIELD_COUNT_COLUMN),
             pl.lit(None, dtype=pl.String).alias(EXTRA_FIELDS_COLUMN),
         )
     found = pl.Series(FIELD_COUNT_COLUMN, counts, dtype=pl.UInt32)
-    # A field the record does not have is null, not the "" polars pads it with.
-    present = [pl.when(found > i).then(pl.col(name)).alias(name) for i, name in enumerate(names)]
+    # A field the record does not have is null, not the "" polars pads it with. (pl.nth, as
+    # pl.col would read a name like "^a.*$" as a pattern.)
+    present = [pl.when(found > i).then(pl.nth(i)).alias(name) for i, name in enumerate(names)]
     return values.select(*present, line, found, _extra_fields(values, width, delimiter, counts))
 
 

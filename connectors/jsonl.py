@@ -32,7 +32,9 @@ def read_jsonl(path: Path) -> pl.DataFrame:
     frame = _parse(path, data)
     if LINE_COLUMN in frame.columns:
         raise SourceError(path, f"uses the reserved key {LINE_COLUMN!r}")
-    return frame.with_columns(pl.Series(LINE_COLUMN, _object_lines(path, data, frame.height), dtype=pl.UInt64))
+    return frame.with_columns(
+        pl.Series(LINE_COLUMN, _object_lines(path, data, frame.height), dtype=pl.UInt64)
+    )
 
 
 def _read_text_bytes(path: Path) -> bytes:

@@ -10,8 +10,9 @@ events by time (losing the document order ``_line`` must report), return naive t
 panic on malformed input, and there is no SQLite importer. OCEL files are far smaller than
 XES logs for the same process, so plain Python parsing is fast enough.
 
-A timestamp without a UTC offset is read as UTC (OCEL 2.0 requires offsets; rustxes and
-pm4py make the same assumption).
+Times with a UTC offset become UTC-aware datetimes. If no value of a column has an offset,
+the column stays naive (wall-clock as written) so that the pipeline reads it in the stream's
+time zone; a column mixing both is refused, as there is no honest single type for it.
 """
 
 from __future__ import annotations
@@ -271,26 +272,34 @@ def _read_sqlite_tables(path: Path, connection: sqlite3.Connection) -> _Ocel:
                           f"(missing tables: {', '.join(missing)})")
     ocel = _Ocel()
     for object_id, object_type in connection.execute("SELECT ocel_id, ocel_type FROM object ORDER BY rowid"):
-        ocel.object_types[str(object_id)] = str(object_type)
+        ocel.object_types[_sql_text(path, object_id, "object")] = _sql_text(path, object_type, "object")
     details = _sqlite_event_details(path, connection, tables)
     index_of: dict[str, int] = {}
-    for event_id, event_type in connection.execute("SELECT ocel_id, ocel_type FROM event ORDER BY rowid"):
-        event_id = str(event_id)
+    for raw_id, event_type in connection.execute("SELECT ocel_id, ocel_type FROM event ORDER BY rowid"):
+        event_id = _sql_text(path, raw_id, "event")
         if event_id in index_of:
             raise SourceError(path, f"has the event id {event_id!r} twice in table 'event'")
         if event_id not in details:
             raise SourceError(path, f"has no row for event {event_id!r} in its event_<type> table "
                               "(so no timestamp)")
         time, attributes = details[event_id]
-        index_of[event_id] = ocel.add_event(event_id, str(event_type), time, attributes)
+        index_of[event_id] = ocel.add_event(event_id, _sql_text(path, event_type, "event"), time, attributes)
     for event_id, object_id in connection.execute(
         "SELECT ocel_event_id, ocel_object_id FROM event_object ORDER BY rowid"
     ):
-        if str(event_id) not in index_of:
+        event_id = _sql_text(path, event_id, "event_object")
+        if event_id not in index_of:
             raise SourceError(path, f"table 'event_object' refers to event {event_id!r}, "
                               "which is not in table 'event'")
-        ocel.link(index_of[str(event_id)], str(object_id))
+        ocel.link(index_of[event_id], _sql_text(path, object_id, "event_object"))
     return ocel
+
+
+def _sql_text(path: Path, value: Any, table: str) -> str:
+    """An id or type from an SQLite OCEL: text (or a number, kept as its text), never NULL."""
+    if value is None:
+        raise SourceError(path, f"has a NULL id or type in table {table!r}")
+    return str(value)
 
 
 def _sqlite_event_details(path: Path, connection: sqlite3.Connection,
@@ -309,8 +318,11 @@ def _sqlite_event_details(path: Path, connection: sqlite3.Connection,
         names = [c for c in columns if not c.startswith(("ocel_", "ocel:"))]
         for row in cursor:
             record = dict(zip(columns, row, strict=True))
-            where = f"event {record['ocel_id']!r}"
-            details[str(record["ocel_id"])] = (
+            event_id = _sql_text(path, record["ocel_id"], table)
+            where = f"event {event_id!r}"
+            if event_id in details:
+                raise SourceError(path, f"has two rows for {where} in its event_<type> tables")
+            details[event_id] = (
                 _parse_time(path, record["ocel_time"], where),
                 {name: record[name] for name in names},
             )
@@ -325,16 +337,14 @@ def _quote(identifier: str) -> str:
 
 
 def _parse_time(path: Path, value: Any, where: str) -> datetime:
-    """ISO 8601 text -> UTC-aware datetime (microseconds; naive text is taken as UTC)."""
+    """ISO 8601 text -> datetime (microseconds), converted to UTC when it has an offset."""
     if not isinstance(value, str):
         raise SourceError(path, f"{where} has no timestamp (expected ISO 8601 text, got {value!r})")
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError as exc:
         raise SourceError(path, f"{where} has an unreadable timestamp {value!r} (expected ISO 8601)") from exc
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return parsed if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _typed(path: Path, value: Any, kind: str, where: str) -> Any:
@@ -391,14 +401,15 @@ def _events_frame(path: Path, ocel: _Ocel) -> pl.DataFrame:
     columns = [
         pl.Series(EVENT_ID, ocel.event_ids, dtype=pl.String),
         pl.Series(ACTIVITY, ocel.event_types, dtype=pl.String),
-        pl.Series(TIMESTAMP, ocel.event_times, dtype=pl.Datetime("us", "UTC")),
-        *(_column(name, [attributes.get(name) for attributes in ocel.event_attributes]) for name in names),
+        _datetime_column(path, TIMESTAMP, ocel.event_times),
+        *(_column(path, name, [attributes.get(name) for attributes in ocel.event_attributes])
+          for name in names),
         pl.Series(LINE_COLUMN, range(1, len(ocel.event_ids) + 1), dtype=pl.UInt64),
     ]
     return pl.DataFrame(columns)
 
 
-def _column(name: str, values: list[Any]) -> pl.Series:
+def _column(path: Path, name: str, values: list[Any]) -> pl.Series:
     """One attribute column; a mix of types (other than int+float) becomes text."""
     kinds = {type(v) for v in values if v is not None}
     if kinds <= {int} and all(v is None or v in INT64_RANGE for v in values):
@@ -408,10 +419,18 @@ def _column(name: str, values: list[Any]) -> pl.Series:
     if kinds == {bool}:
         return pl.Series(name, values, dtype=pl.Boolean)
     if kinds == {datetime}:
-        return pl.Series(name, values, dtype=pl.Datetime("us", "UTC"))
+        return _datetime_column(path, name, values)
     if kinds == {str}:
         return pl.Series(name, values, dtype=pl.String)
     return pl.Series(name, [None if v is None else _as_text(v) for v in values], dtype=pl.String)
+
+
+def _datetime_column(path: Path, name: str, values: list[datetime | None]) -> pl.Series:
+    offsets = {v.tzinfo is not None for v in values if v is not None}
+    if offsets == {True, False}:
+        raise SourceError(path, f"mixes {name!r} values with and without a UTC offset, so the ones "
+                          "without cannot be placed in time; give every value an offset")
+    return pl.Series(name, values, dtype=pl.Datetime("us", "UTC" if True in offsets else None))
 
 
 def _as_text(value: Any) -> str:

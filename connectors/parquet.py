@@ -27,7 +27,9 @@ def read_parquet(path: Path) -> pl.DataFrame:
         frame = pl.read_parquet(path, glob=False, hive_partitioning=False)
     except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as error:
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SourceError(path, f"is not a readable Parquet file (truncated or another format?): {detail}") from error
+        raise SourceError(
+            path, f"is not a readable Parquet file (truncated or another format?): {detail}"
+        ) from error
     if LINE_COLUMN in frame.columns:
         raise SourceError(path, f"has a column named {LINE_COLUMN!r}, which is reserved")
     if frame.height == 0:

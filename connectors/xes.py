@@ -13,7 +13,9 @@ fast but lenient in ways that would break the connector contract, so this module
   stderr, while it silently replaces unreadable values with defaults (int "abc" -> 0,
   bad boolean -> false, bad date -> null). We capture stderr during the call and refuse
   the file when it reports a replaced value, and turn panics into `SourceError`.
-- Output fixes: timestamps come back naive (UTC instants) -> made UTC-aware; attribute keys
+- Output fixes: timestamps come back naive (UTC instants) -> made UTC-aware, unless no date
+  in the traces has an offset (then kept naive, as written, for the pipeline to place in the
+  stream's time zone; a mix is refused, since rustxes hides which was which); attribute keys
   come back XML-escaped (``a&amp;b``) -> unescaped; a key with values of several XES types
   comes back as strings with string values JSON-quoted -> quotes removed; column order is
   random -> made deterministic; the case id is cast to string; ``_line`` is added.
@@ -64,6 +66,11 @@ _GLOBAL = re.compile(rb"<global\b[^>]*?/>|<global\b.*?</global\s*>", re.DOTALL)
 _SELF_CLOSED = re.compile(rb"<(event|trace)\s*/>")
 # After </log> XML allows only whitespace, comments and processing instructions.
 _DOCUMENT_END = re.compile(rb"(?:</log\s*>|<log\b[^>]*/>)(?:\s|<!--.*?-->|<\?.*?\?>)*\Z", re.DOTALL)
+# Written to stay linear (no lazy scan inside the tag): the key, if any, comes before the value.
+_DATE_VALUE = (rb"""<date\s+(?:key\s*=\s*(?:"[^"]*"|'[^']*')\s+)?value\s*=\s*["']\s*"""
+               rb"""\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?""")
+_DATE_WITH_OFFSET = re.compile(_DATE_VALUE + rb"""\s*(?:Z|[+-]\d\d(?::?\d\d)?)\s*["']""")
+_DATE_WITHOUT_OFFSET = re.compile(_DATE_VALUE + rb"""\s*["']""")
 _CHAR_REF = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|amp|lt|gt|quot|apos);")
 _NAMED_REFS = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 _MIXED_TYPES = re.compile(r"^Warning: Attribute (.*) contains values of different dtypes \(\{(.*)\}\)$")
@@ -98,35 +105,60 @@ class _Diagnostics:
     repairs: tuple[str, ...]
 
 
+@dataclass
+class _DateOffsets:
+    """Whether the traces' <date> values carry a UTC offset: some do, some do not, or both.
+
+    rustxes reads an offset-less date as UTC and gives no sign of it; the pipeline must
+    instead read such values in the stream's time zone (and say so), so we look ourselves.
+    """
+
+    with_offset: bool = False
+    without_offset: bool = False
+
+    def scan(self, piece: bytes) -> None:
+        self.with_offset = self.with_offset or bool(_DATE_WITH_OFFSET.search(piece))
+        self.without_offset = self.without_offset or bool(_DATE_WITHOUT_OFFSET.search(piece))
+
+
 def read_xes(path: Path) -> pl.DataFrame:
-    """Read an XES (optionally gzipped) log into one raw row per event, in document order."""
+    """Read an XES (optionally gzipped) log into one raw row per event, in document order.
+
+    Dates are UTC-aware; if no date in the traces has a UTC offset they are returned naive
+    (wall-clock as written) so that the pipeline reads them in the stream's time zone.
+    """
     path = Path(path)
     with tempfile.TemporaryDirectory(prefix="vsm-xes-") as tmp:
         plain = Path(tmp) / "log.xes"  # no .gz suffix: rustxes picks gzip by file name
-        _write_clean_copy(path, plain)
+        dates = _write_clean_copy(path, plain)
         frame, diagnostics = _run_rustxes(path, plain)
     if diagnostics.repairs:
         raise SourceError(path, _repair_message(diagnostics.repairs))
     if frame.height == 0:
         raise SourceError(path, "contains no events (an XES log needs <trace> elements with <event>s)")
-    return _normalise(path, frame, diagnostics)
+    if dates.with_offset and dates.without_offset:
+        raise SourceError(path, "mixes <date> values with and without a UTC offset, so the ones without "
+                          "cannot be placed in time; give every date an offset (XES requires one)")
+    return _normalise(path, frame, diagnostics, naive_dates=dates.without_offset)
 
 
 # --- streaming the file into a clean plain copy -------------------------------------------
 
 
-def _write_clean_copy(path: Path, target: Path) -> None:
+def _write_clean_copy(path: Path, target: Path) -> _DateOffsets:
     """Decompress, check, transcode and patch `path` into `target` (plain UTF-8 XES)."""
+    dates = _DateOffsets()
     with _open_source(path) as raw, open(target, "wb") as out:
         chunks = _decompressed_chunks(path, raw)
         head, rest = _peek(chunks, PROLOG_BYTES)
         encoding = check_xml_prolog(path, head)
         text = _as_utf8(path, chain([head], rest), encoding)
         tail = b""
-        for piece in _patch_xes(path, text):
+        for piece in _patch_xes(path, text, dates):
             out.write(piece)
             tail = (tail + piece)[-TAIL_BYTES:]
     _check_complete(path, tail)
+    return dates
 
 
 def _check_complete(path: Path, tail: bytes) -> None:
@@ -253,8 +285,11 @@ def _as_utf8(path: Path, chunks: Iterable[bytes], encoding: str) -> Iterator[byt
         raise SourceError(path, f"ends in the middle of a {encoding} character (truncated?)") from exc
 
 
-def _patch_xes(path: Path, chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Drop <global> declarations from the header, then expand empty <event/>/<trace/>."""
+def _patch_xes(path: Path, chunks: Iterable[bytes], dates: _DateOffsets) -> Iterator[bytes]:
+    """Drop <global> declarations from the header, then expand empty <event/>/<trace/>.
+
+    Body pieces (whole tags only) are shown to `dates`; log-level dates are not in the rows.
+    """
     chunks = iter(chunks)
     header = bytearray()
     for chunk in chunks:
@@ -264,7 +299,9 @@ def _patch_xes(path: Path, chunks: Iterable[bytes]) -> Iterator[bytes]:
         if found:
             yield _GLOBAL.sub(b"", bytes(header[: found.start()]))
             body = chain([bytes(header[found.start():])], chunks)
-            yield from _expand_self_closed(body)
+            for piece in _expand_self_closed(body):
+                dates.scan(piece)
+                yield piece
             return
         if len(header) > MAX_HEADER_BYTES:
             raise SourceError(path, f"has no <trace> element in its first {MAX_HEADER_BYTES >> 20} MB; "
@@ -297,25 +334,26 @@ def _run_rustxes(path: Path, plain: Path) -> tuple[pl.DataFrame, _Diagnostics]:
     saved = os.dup(2)
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)
-        panic: BaseException | None = None
+        failure: BaseException | None = None
         try:
             frame, _log_attributes = rustxes.import_xes(str(plain))
         except BaseException as exc:  # pyo3 panics derive from BaseException, not Exception
-            if not _is_rust_panic(exc):
-                raise
-            panic = exc
+            if not _is_parser_failure(exc):
+                raise  # KeyboardInterrupt, SystemExit
+            failure = exc
         finally:
             os.dup2(saved, 2)
             os.close(saved)
         sink.seek(0)
         printed = sink.read().decode("utf-8", errors="replace").splitlines()
-    if panic is not None:
-        raise SourceError(path, _panic_message(panic)) from None
+    if failure is not None:
+        raise SourceError(path, _panic_message(failure)) from None
     return frame, _parse_diagnostics(printed)
 
 
-def _is_rust_panic(exc: BaseException) -> bool:
-    return type(exc).__name__ == "PanicException"
+def _is_parser_failure(exc: BaseException) -> bool:
+    """A Rust panic or an ordinary exception raised by rustxes: both are about the file."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
 
 
 def _panic_message(panic: BaseException) -> str:
@@ -350,7 +388,8 @@ def _repair_message(repairs: tuple[str, ...]) -> str:
 # --- shaping the frame --------------------------------------------------------------------
 
 
-def _normalise(path: Path, frame: pl.DataFrame, diagnostics: _Diagnostics) -> pl.DataFrame:
+def _normalise(path: Path, frame: pl.DataFrame, diagnostics: _Diagnostics, *,
+               naive_dates: bool) -> pl.DataFrame:
     """Apply the output fixes listed in the module docstring."""
     frame = _unescape_column_names(path, frame)
     fixes = [
@@ -361,7 +400,7 @@ def _normalise(path: Path, frame: pl.DataFrame, diagnostics: _Diagnostics) -> pl
     fixes += [
         pl.col(name).dt.replace_time_zone("UTC")
         for name, dtype in frame.schema.items()
-        if isinstance(dtype, pl.Datetime) and dtype.time_zone is None
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is None and not naive_dates
     ]
     if CASE_ID in frame.columns:
         fixes.append(pl.col(CASE_ID).cast(pl.String))

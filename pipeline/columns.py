@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from connectors.base import RESERVED_COLUMNS
 from pipeline.errors import ColumnError
 from pipeline.settings import Columns
 
@@ -43,7 +44,6 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
     "start_timestamp": ("start_timestamp", "start", "start_time", "started_at", "start_ts", "start_date"),
 }
 REQUIRED = ("case_id", "activity", "timestamp")
-INTERNAL_PREFIX = "_"  # connector bookkeeping columns (_line, _field_count, ...)
 
 
 def normalise(name: str) -> str:
@@ -75,7 +75,7 @@ class Mapping:
 
 
 def source_columns(frame: pl.DataFrame) -> list[str]:
-    return [c for c in frame.columns if not c.startswith(INTERNAL_PREFIX)]
+    return [c for c in frame.columns if c not in RESERVED_COLUMNS]
 
 
 def detect_columns(frame: pl.DataFrame, given: Columns | None = None, *, source: str = "") -> Mapping:

@@ -14,9 +14,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from connectors.base import LINE_COLUMN
+from connectors.base import FIELD_COUNT_COLUMN, LINE_COLUMN
 from connectors.registry import read_source
-from pipeline.columns import INTERNAL_PREFIX, Mapping, detect_columns, source_columns
+from pipeline.columns import Mapping, detect_columns, source_columns
 from pipeline.errors import SourceError, TimestampFormatError
 from pipeline.settings import StreamSettings
 from pipeline.store import query_frame, read_sql
@@ -100,10 +100,10 @@ def stage_frame(raw: pl.DataFrame, mapping: Mapping) -> pl.DataFrame:
 
 def field_problem(raw: pl.DataFrame) -> pl.Expr:
     """Reason for records whose field count differs from the header's (CSV), else null."""
-    if "_field_count" not in raw.columns:
+    if FIELD_COUNT_COLUMN not in raw.columns:
         return pl.lit(None, dtype=pl.String)
     expected = len(source_columns(raw))
-    found = pl.col("_field_count")
+    found = pl.col(FIELD_COUNT_COLUMN)
     return (
         pl.when(found != expected)
         .then(pl.format("expected {} fields (as in the header), found {}", pl.lit(expected), found))
@@ -223,4 +223,3 @@ def _write(con, settings, raw, staged, ts_plan, start_plan, mapping, result, sta
         con.execute("DROP TABLE IF EXISTS load_checked")
 
 
-__all__ = ["LoadResult", "ingest", "read_events", "stage_frame", "INTERNAL_PREFIX"]

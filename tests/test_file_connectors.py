@@ -112,7 +112,12 @@ def test_crlf_line_endings(tmp_path):
 def test_quoted_newlines_keep_physical_line_numbers(tmp_path):
     data = b'case,note\nc1,"two\nlines"\nc2,plain\nc3,"three\r\nlines\nhere"\nc4,last\n'
     frame = read_csv(write(tmp_path, "nl.csv", data))
-    assert source_rows(frame) == [("c1", "two\nlines"), ("c2", "plain"), ("c3", "three\r\nlines\nhere"), ("c4", "last")]
+    assert source_rows(frame) == [
+        ("c1", "two\nlines"),
+        ("c2", "plain"),
+        ("c3", "three\r\nlines\nhere"),
+        ("c4", "last"),
+    ]
     assert frame["_line"].to_list() == [2, 4, 5, 8]
 
 
@@ -168,10 +173,16 @@ def test_fewer_fields_row_is_kept_with_nulls_for_missing_fields(tmp_path):
         (b"case,activity,case\nc1,A,x\n", "header repeats column names: 'case' (columns 1 and 3)"),
         (b"case,,activity\nc1,x,A\n", "header has an empty column name (column 2 of 3)"),
         (b"case,_line\nc1,2\n", "reserved column name(s) '_line'"),
-        (b"a,b\n1,2\n3,\"open\n5,6\n7,\"x\"\n", "a quoted field in the record starting on line 3 is never closed"),
-        (b"a,b\n1,2\n\"ab\"c,2\n", "malformed CSV at line 3"),
+        (
+            b'a,b\n1,2\n3,"open\n5,6\n7,"x"\n',
+            "a quoted field in the record starting on line 3 is never closed",
+        ),
+        (b'a,b\n1,2\n"ab"c,2\n', "malformed CSV at line 3"),
         (b"a,b\r1,2\r", "CR-only"),
-        (b"a,b\n" + b"x,\xc3\xa9\n" + b"y,M\xfcller\n", "mixes encodings: UTF-8 text, then bytes that are not UTF-8 on line 3"),
+        (
+            b"a,b\n" + b"x,\xc3\xa9\n" + b"y,M\xfcller\n",
+            "mixes encodings: UTF-8 text, then bytes that are not UTF-8 on line 3",
+        ),
     ],
 )
 def test_unreadable_csv_raises_source_error(tmp_path, data, message):
@@ -216,36 +227,76 @@ def tables(draw):
     return names, rows
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    table=tables(),
-    delimiter=st.sampled_from([",", ";", "\t", "|"]),
-    terminator=st.sampled_from(["\n", "\r\n"]),
-    quoting=st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]),
-)
-def test_csv_module_round_trip(tmp_path, table, delimiter, terminator, quoting):
-    names, rows = table
-    # With "\n" as line end the csv module leaves a lone "\r" unquoted, and "x\r\n" then
-    # reads as a CRLF line end (as any CSV reader would): not a round trip to test.
-    assume(quoting == csv.QUOTE_ALL or terminator == "\r\n" or not any("\r" in v for r in rows for v in r))
+def write_table(tmp_path, names, rows, delimiter, terminator, quoting):
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator=terminator, quoting=quoting)
     writer.writerow(names)
     writer.writerows(rows)
-    path = write(tmp_path, "prop.csv", buffer.getvalue().encode("utf-8"))
+    return write(tmp_path, "prop.csv", buffer.getvalue().encode("utf-8"))
+
+
+def start_lines(rows: list[list[str]]) -> list[int]:
+    """Physical start line of each record: after the header, one line plus its inner newlines."""
+    lines, line = [], 2
+    for r in rows:
+        lines.append(line)
+        line += sum(v.count("\n") for v in r) + 1
+    return lines
+
+
+def lone_cr_unquoted(rows, terminator, quoting) -> bool:
+    # With "\n" as line end the csv module leaves a lone "\r" unquoted, and "x\r\n" then
+    # reads as a CRLF line end (as any CSV reader would): not a round trip to test.
+    return quoting != csv.QUOTE_ALL and terminator == "\n" and any("\r" in v for r in rows for v in r)
+
+
+DIALECTS = {
+    "delimiter": st.sampled_from([",", ";", "\t", "|"]),
+    "terminator": st.sampled_from(["\n", "\r\n"]),
+    "quoting": st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]),
+}
+PROPERTY = settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@PROPERTY
+@given(table=tables(), **DIALECTS)
+def test_csv_module_round_trip(tmp_path, table, delimiter, terminator, quoting):
+    names, rows = table
+    assume(not lone_cr_unquoted(rows, terminator, quoting))
+    path = write_table(tmp_path, names, rows, delimiter, terminator, quoting)
 
     # One column gives no delimiter to detect; with two or more the header tells.
     frame, dialect = read_csv_with_dialect(path, delimiter=delimiter if len(names) == 1 else None)
     assert dialect.delimiter == delimiter
     assert frame.columns == [*names, *BOOKKEEPING]
     assert source_rows(frame) == [tuple(r) for r in rows]
-    expected_lines, line = [], 2
-    for r in rows:
-        expected_lines.append(line)
-        line += sum(v.count("\n") for v in r) + 1
-    assert frame["_line"].to_list() == expected_lines
+    assert frame["_line"].to_list() == start_lines(rows)
     assert frame["_field_count"].to_list() == [len(names)] * len(rows)
     assert frame["_extra_fields"].null_count() == len(rows)
+
+
+@PROPERTY
+@given(table=tables(), changes=st.lists(st.integers(-3, 3), min_size=6, max_size=6), **DIALECTS)
+def test_ragged_records_are_kept_and_flagged(tmp_path, table, changes, delimiter, terminator, quoting):
+    names, rows = table
+    width = len(names)
+    # Record i loses up to 3 trailing fields or gains up to 3 surplus ones ("x0", "x1", ...).
+    rows = [
+        r[: max(1, width + d)] if d < 0 else r + [f"x{k}" for k in range(d)]
+        for r, d in zip(rows, changes[: len(rows)], strict=True)
+    ]
+    assume(not lone_cr_unquoted(rows, terminator, quoting))
+    path = write_table(tmp_path, names, rows, delimiter, terminator, quoting)
+
+    frame = read_csv(path, delimiter=delimiter)
+    assert source_rows(frame) == [tuple(r[:width]) + (None,) * (width - len(r)) for r in rows]
+    assert frame["_line"].to_list() == start_lines(rows)
+    assert frame["_field_count"].to_list() == [len(r) for r in rows]
+    assert frame["_extra_fields"].to_list() == [
+        delimiter.join(r[width:]) if len(r) > width else None for r in rows
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -262,8 +313,15 @@ def test_jsonl_values_types_lines_and_nested_text(tmp_path):
     text = "\n".join("   " if o is None else json.dumps(o) for o in lines) + "\n"
     frame = read_jsonl(write(tmp_path, "log.jsonl", text.encode()))
     assert frame.schema == pl.Schema(
-        {"case": pl.String, "activity": pl.String, "n": pl.Int64, "ok": pl.Boolean, "meta": pl.String,
-         "late_key": pl.String, "_line": pl.UInt64}
+        {
+            "case": pl.String,
+            "activity": pl.String,
+            "n": pl.Int64,
+            "ok": pl.Boolean,
+            "meta": pl.String,
+            "late_key": pl.String,
+            "_line": pl.UInt64,
+        }
     )
     assert frame.rows() == [
         ("c1", "A", 1, True, None, None, 1),

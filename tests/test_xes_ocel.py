@@ -136,6 +136,22 @@ def test_declared_latin1_is_transcoded(tmp_path):
     assert read_xes(path)["concept:name"].to_list() == ["Café"]
 
 
+def test_dates_without_offset_stay_naive_for_the_stream_time_zone(tmp_path):
+    text = one_trace("<event><date key='time:timestamp' value='2024-03-01T10:00:00'/></event>"
+                     "<event><date key='time:timestamp' value='2024-03-01T11:30:00.5'/></event>")
+    frame = read_xes(write_text(tmp_path / "naive.xes", text))
+    assert frame.schema["time:timestamp"] == pl.Datetime("ns")
+    assert frame["time:timestamp"].to_list() == [datetime(2024, 3, 1, 10),
+                                                 datetime(2024, 3, 1, 11, 30, 0, 500_000)]
+
+
+def test_dates_with_and_without_offset_are_refused(tmp_path):
+    text = one_trace("<event><date key='time:timestamp' value='2024-03-01T10:00:00'/></event>"
+                     "<event><date key='time:timestamp' value='2024-03-01T10:00:00+01:00'/></event>")
+    with pytest.raises(SourceError, match="with and without a UTC offset"):
+        read_xes(write_text(tmp_path / "mixed.xes", text))
+
+
 def test_rust_panic_text_never_reaches_the_terminal(tmp_path, capfd):
     with pytest.raises(SourceError):
         read_xes(write_text(tmp_path / "bad.xes", xes_body("<trace><string key='a' value='b'></trace>")))
@@ -180,7 +196,7 @@ def test_entity_bomb_inside_gzip_is_refused(tmp_path):
 
 
 def test_truncated_gzip_says_truncated(tmp_path):
-    whole = gzip.compress(TINY_XES.encode() * 1)
+    whole = gzip.compress(TINY_XES.encode())
     path = tmp_path / "cut.xes.gz"
     path.write_bytes(whole[: len(whole) // 2])
     with pytest.raises(SourceError, match="truncated"):
@@ -409,6 +425,21 @@ def ocel_json(**overrides) -> str:
     }
     data.update(overrides)
     return json.dumps(data)
+
+
+def test_ocel_times_without_offset_stay_naive(tmp_path):
+    events = [{"id": "a", "type": "Do", "time": "2024-05-01T12:00:00",
+               "relationships": [{"objectId": "c1", "qualifier": ""}]}]
+    frame = read_ocel(write_text(tmp_path / "naive.jsonocel", ocel_json(events=events)), "Case")
+    assert frame.schema["time:timestamp"] == pl.Datetime("us")
+    assert frame["time:timestamp"].to_list() == [datetime(2024, 5, 1, 12)]
+
+
+def test_ocel_times_with_and_without_offset_are_refused(tmp_path):
+    events = [{"id": eid, "type": "Do", "time": time, "relationships": [{"objectId": "c1", "qualifier": ""}]}
+              for eid, time in (("a", "2024-05-01T12:00:00"), ("b", "2024-05-01T12:00:00+02:00"))]
+    with pytest.raises(SourceError, match="with and without a UTC offset"):
+        read_ocel(write_text(tmp_path / "mixed.jsonocel", ocel_json(events=events)), "Case")
 
 
 def make_sqlite_without_ocel_tables(path: Path) -> bytes:

@@ -1,0 +1,48 @@
+-- flow_cases (grain: case): arrival, exit, lead time, variant, rework, handoffs.
+-- Handoff: two consecutive visits whose teams differ (resources, where a visit has no team).
+CREATE OR REPLACE TEMP TABLE flow_cases AS
+WITH visit_pairs AS (
+    SELECT case_id,
+        coalesce(team, resource) AS owner,
+        lag(coalesce(team, resource)) OVER (PARTITION BY case_id ORDER BY seq) AS prev_owner
+    FROM flow_visits
+),
+per_case_handoffs AS (
+    SELECT case_id, count(*) FILTER (WHERE owner <> prev_owner) AS handoffs
+    FROM visit_pairs GROUP BY case_id
+),
+per_case_visits AS (
+    SELECT case_id,
+        count(*) AS visits,
+        count(*) FILTER (WHERE is_rework) AS rework_visits,
+        sum(reassignments) AS reassignments,
+        sum(process_time_s) AS process_time_s,
+        sum(queue_time_s) AS queue_time_s,
+        arg_max(step, seq) AS last_step,
+        string_agg(step, ' > ' ORDER BY seq) AS steps
+    FROM flow_visits GROUP BY case_id
+)
+SELECT
+    a.case_id,
+    a.arrival_ts,
+    x.exit_ts,
+    x.exit_ts IS NULL AS is_open,
+    epoch(x.exit_ts - a.arrival_ts) AS lead_time_s,
+    CASE WHEN x.exit_ts IS NOT NULL THEN left(md5(coalesce(v.steps, '')), 12) END AS variant_id,
+    CASE WHEN x.exit_ts IS NOT NULL THEN coalesce(v.steps, '') END AS steps,
+    CAST(coalesce(v.visits, 0) AS INTEGER) AS visits,
+    CAST(coalesce(v.rework_visits, 0) AS INTEGER) AS rework_visits,
+    coalesce(v.rework_visits, 0) = 0 AS is_first_pass,
+    CAST(coalesce(h.handoffs, 0) AS INTEGER) AS handoffs,
+    CAST(coalesce(v.reassignments, 0) AS INTEGER) AS reassignments,
+    v.process_time_s,
+    v.queue_time_s,
+    CASE WHEN $target_s IS NULL THEN NULL
+         WHEN x.exit_ts IS NOT NULL THEN epoch(x.exit_ts - a.arrival_ts) > $target_s
+         ELSE epoch($as_of - a.arrival_ts) > $target_s END AS target_breached,
+    v.last_step,
+    a.last_event_ts
+FROM flow_arrivals AS a
+LEFT JOIN flow_exits AS x USING (case_id)
+LEFT JOIN per_case_visits AS v USING (case_id)
+LEFT JOIN per_case_handoffs AS h USING (case_id);

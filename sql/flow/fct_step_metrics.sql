@@ -1,0 +1,50 @@
+-- flow_step_metrics (grain: step): volume, queue / process / elapsed time percentiles,
+-- first-pass yield (cases visiting the step exactly once / cases visiting it), WIP and
+-- batching (from flow_step_wip_avg and flow_batching).
+CREATE OR REPLACE TEMP TABLE flow_step_metrics AS
+WITH per_case AS (
+    SELECT step, case_id, count(*) AS visits FROM flow_visits GROUP BY step, case_id
+),
+fpy AS (
+    SELECT step, count(*) AS cases, count(*) FILTER (WHERE visits = 1) / count(*) AS first_pass_yield
+    FROM per_case GROUP BY step
+),
+team_rank AS (
+    SELECT step, string_agg(team, ', ' ORDER BY n DESC, team) AS teams
+    FROM (SELECT step, team, count(*) AS n FROM flow_visits WHERE team IS NOT NULL GROUP BY step, team)
+    GROUP BY step
+),
+times AS (
+    SELECT step,
+        count(*) AS visits,
+        count(*) FILTER (WHERE is_rework) AS rework_visits,
+        count(*) FILTER (WHERE in_process) AS in_process,
+        avg(queue_time_s) AS queue_time_mean_s,
+        quantile_cont(queue_time_s, 0.5) AS queue_time_p50_s,
+        quantile_cont(queue_time_s, 0.9) AS queue_time_p90_s,
+        avg(queue_internal_s) AS queue_internal_mean_s,
+        avg(queue_external_s) AS queue_external_mean_s,
+        avg(process_time_s) AS process_time_mean_s,
+        quantile_cont(process_time_s, 0.5) AS process_time_p50_s,
+        quantile_cont(process_time_s, 0.9) AS process_time_p90_s,
+        avg(elapsed_s) AS elapsed_mean_s,
+        quantile_cont(elapsed_s, 0.5) AS elapsed_p50_s,
+        count(DISTINCT resource) AS resources
+    FROM flow_visits GROUP BY step
+)
+SELECT
+    t.step, t.visits, f.cases, t.rework_visits, t.in_process,
+    t.queue_time_mean_s, t.queue_time_p50_s, t.queue_time_p90_s,
+    t.queue_internal_mean_s, t.queue_external_mean_s,
+    t.process_time_mean_s, t.process_time_p50_s, t.process_time_p90_s,
+    t.elapsed_mean_s, t.elapsed_p50_s,
+    f.first_pass_yield,
+    coalesce(w.queue_wip_avg, 0) + coalesce(w.active_wip_avg, 0) AS wip_avg,
+    w.queue_wip_avg, w.active_wip_avg,
+    t.resources, tr.teams,
+    b.batch_share, b.batch_size_mean
+FROM times AS t
+JOIN fpy AS f USING (step)
+LEFT JOIN team_rank AS tr USING (step)
+LEFT JOIN flow_step_wip_avg AS w USING (step)
+LEFT JOIN flow_batching AS b USING (step);

@@ -1,0 +1,33 @@
+-- flow_stream_summary (grain: stream): the headline figures of the map's summary box and
+-- what the run inferred. Lead-time figures and flow efficiency are over completed cases.
+CREATE OR REPLACE TEMP TABLE flow_stream_summary AS
+WITH completed AS (
+    SELECT * FROM flow_cases WHERE NOT is_open
+),
+whole AS (
+    SELECT * FROM flow_littles_law WHERE window_kind = 'all'
+)
+SELECT
+    $log_shape AS log_shape,
+    CAST($as_of AS TIMESTAMPTZ) AS as_of,
+    (SELECT min(arrival_ts) FROM flow_cases) AS window_start,
+    CAST($as_of AS TIMESTAMPTZ) AS window_end,
+    (SELECT count(*) FROM flow_cases) AS cases,
+    (SELECT count(*) FROM flow_cases WHERE is_open) AS open_cases,
+    (SELECT count(*) FROM completed) AS completed_cases,
+    (SELECT avg(lead_time_s) FROM completed) AS lead_time_mean_s,
+    (SELECT quantile_cont(lead_time_s, 0.5) FROM completed) AS lead_time_p50_s,
+    (SELECT quantile_cont(lead_time_s, 0.85) FROM completed) AS lead_time_p85_s,
+    (SELECT quantile_cont(lead_time_s, 0.95) FROM completed) AS lead_time_p95_s,
+    (SELECT sum(process_time_s) FROM completed) AS process_time_total_s,
+    (SELECT sum(process_time_s) / nullif(sum(lead_time_s), 0) FROM completed) AS flow_efficiency,
+    (SELECT avg(CASE WHEN is_first_pass THEN 1.0 ELSE 0.0 END) FROM completed) AS first_pass_yield,
+    (SELECT exp(sum(ln(first_pass_yield))) FROM flow_step_metrics WHERE first_pass_yield > 0) AS rolled_fpy,
+    (SELECT wip_avg FROM whole) AS wip_avg,
+    (SELECT throughput_per_day FROM whole) AS throughput_per_day,
+    (SELECT avg(handoffs) FROM flow_cases) AS handoffs_per_case,
+    $start_activities AS start_activities,
+    (SELECT string_agg(step, ', ' ORDER BY step) FROM flow_end_steps) AS end_activities,
+    CAST($ends_inferred AS BOOLEAN) AS ends_inferred,
+    CAST($target_s AS DOUBLE) AS lead_time_target_s,
+    (SELECT count(*) FILTER (WHERE target_breached) FROM flow_cases) AS target_breached;

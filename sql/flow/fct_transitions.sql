@@ -1,0 +1,20 @@
+-- flow_transitions (grain: directly-follows pair of steps): consecutive visits of a case
+-- (by seq), how many times and in how many cases, and the wait between them: the next
+-- visit's start (its end, in point logs) minus the previous visit's end.
+CREATE OR REPLACE TEMP TABLE flow_transitions AS
+WITH pairs AS (
+    SELECT case_id,
+        lag(step) OVER w AS from_step,
+        step AS to_step,
+        epoch(coalesce(start_ts, end_ts) - lag(end_ts) OVER w) AS wait_s
+    FROM flow_visits
+    WINDOW w AS (PARTITION BY case_id ORDER BY seq)
+)
+SELECT from_step, to_step,
+    count(DISTINCT case_id) AS cases,
+    count(*) AS count,
+    avg(wait_s) AS wait_mean_s,
+    quantile_cont(wait_s, 0.5) AS wait_p50_s
+FROM pairs
+WHERE from_step IS NOT NULL
+GROUP BY from_step, to_step;

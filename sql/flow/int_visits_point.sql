@@ -1,0 +1,10 @@
+-- flow_raw_visits for point logs (grain: visit = event): the visit ends at its event;
+-- when it started is not observed.
+CREATE OR REPLACE TEMP TABLE flow_raw_visits AS
+SELECT case_id, step, CAST(NULL AS TIMESTAMPTZ) AS start_ts, ts AS end_ts, resource, team,
+       0 AS reassignments, source_line
+FROM flow_events
+WHERE step IS NOT NULL;
+
+CREATE OR REPLACE TEMP TABLE flow_lifecycle AS
+SELECT *, FALSE AS is_lone FROM flow_events WHERE FALSE;

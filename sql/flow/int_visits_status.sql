@@ -1,0 +1,67 @@
+-- Status logs: flow_status_periods (grain: a period a case spent in one status) and
+-- flow_raw_visits (grain: visit = a period in a work status).
+-- Consecutive rows in the same status (a reassignment, a field update) are one period;
+-- consecutive work statuses mapped to the same step are one visit. The wait periods
+-- between two work visits are the second visit's queue, split by wait kind.
+CREATE OR REPLACE TEMP TABLE flow_status_periods AS
+WITH classed AS (
+    SELECT e.*, c.status_class, c.wait_kind,
+        CASE WHEN c.status_class = 'work' THEN 'w:' || coalesce(e.step, e.activity)
+             ELSE 's:' || e.activity END AS period_key
+    FROM flow_events AS e
+    JOIN flow_status_classes AS c ON c.status = e.activity
+),
+marked AS (
+    SELECT *,
+        CASE WHEN period_key IS DISTINCT FROM lag(period_key) OVER (PARTITION BY case_id ORDER BY ord)
+             THEN 1 ELSE 0 END AS new_period
+    FROM classed
+),
+numbered AS (
+    SELECT *, sum(new_period) OVER (PARTITION BY case_id ORDER BY ord ROWS UNBOUNDED PRECEDING) AS period_no
+    FROM marked
+),
+with_prev AS (
+    SELECT *, lag(resource) OVER (PARTITION BY case_id, period_no ORDER BY ord) AS prev_resource
+    FROM numbered
+),
+periods AS (
+    SELECT
+        case_id, period_no,
+        arg_min(activity, ord) AS status,
+        arg_min(step, ord) AS step,
+        any_value(status_class) AS status_class,
+        any_value(wait_kind) AS wait_kind,
+        min(ts) AS entered_ts,
+        arg_max(resource, ord) AS resource,
+        arg_max(team, ord) AS team,
+        count(*) FILTER (WHERE resource IS NOT NULL AND prev_resource IS NOT NULL
+                         AND resource <> prev_resource) AS reassignments,
+        min(source_line) AS source_line
+    FROM with_prev
+    GROUP BY case_id, period_no
+)
+SELECT *,
+    lead(entered_ts) OVER (PARTITION BY case_id ORDER BY period_no) AS left_ts,
+    epoch(lead(entered_ts) OVER (PARTITION BY case_id ORDER BY period_no) - entered_ts) AS duration_s,
+    -- visits before this period (a work period counts itself); waits feed visit work_no + 1
+    sum(CASE WHEN status_class = 'work' THEN 1 ELSE 0 END)
+        OVER (PARTITION BY case_id ORDER BY period_no ROWS UNBOUNDED PRECEDING) AS work_no
+FROM periods;
+
+CREATE OR REPLACE TEMP TABLE flow_raw_visits AS
+WITH waits AS (
+    SELECT case_id, work_no + 1 AS work_no,
+        sum(duration_s) FILTER (WHERE wait_kind = 'internal') AS queue_internal_s,
+        sum(duration_s) FILTER (WHERE wait_kind = 'external') AS queue_external_s
+    FROM flow_status_periods
+    WHERE status_class = 'wait'
+    GROUP BY ALL
+)
+SELECT p.case_id, p.step, p.entered_ts AS start_ts, p.left_ts AS end_ts, p.resource, p.team,
+       p.reassignments, p.source_line,
+       coalesce(w.queue_internal_s, 0) AS queue_internal_s,
+       coalesce(w.queue_external_s, 0) AS queue_external_s
+FROM flow_status_periods AS p
+LEFT JOIN waits AS w USING (case_id, work_no)
+WHERE p.status_class = 'work' AND p.step IS NOT NULL;
