@@ -131,6 +131,37 @@ def _print_load(load) -> None:
                   markup=False, highlight=False)
 
 
+def _days(seconds) -> str:
+    return "n/a" if seconds is None else f"{seconds / 86400:.1f} d"
+
+
+def _pct(share) -> str:
+    return "n/a" if share is None else f"{share:.0%}"
+
+
+def _print_flow(flow) -> None:
+    s = flow.summary
+    say = lambda text: out.print(text, markup=False, highlight=False)  # noqa: E731
+    say(f"Flow of stream {flow.stream!r}: {flow.log_shape} log"
+        + (" (detected; set [flow] log_shape to change)" if flow.shape_detected else ""))
+    say(f"  cases {s['cases']:,}: completed {s['completed_cases']:,}, open {s['open_cases']:,} "
+        f"(as of {s['as_of']:%Y-%m-%d %H:%M} UTC); visits {flow.visits:,}")
+    say(f"  lead time p50 {_days(s['lead_time_p50_s'])}, p85 {_days(s['lead_time_p85_s'])}; "
+        f"flow efficiency {_pct(s['flow_efficiency'])}; first-pass yield {_pct(s['first_pass_yield'])}")
+    wip = "n/a" if s["wip_avg"] is None else f"{s['wip_avg']:.1f}"
+    tput = "n/a" if s["throughput_per_day"] is None else f"{s['throughput_per_day']:.2f}"
+    say(f"  WIP avg {wip}; throughput {tput} per day; handoffs per case {s['handoffs_per_case'] or 0:.2f}")
+    if flow.log_shape != "status":
+        how = "inferred (set [flow] end_activities to change)" if flow.ends_inferred else "from settings"
+        say(f"  end steps {how}: {', '.join(flow.end_steps) or 'none'}")
+    guessed = [g for g in flow.status_guesses]
+    if guessed:
+        say("  status classes guessed from the names (set [status_classes] to change):")
+        for status, cls, kind, by in guessed:
+            extra = f" ({kind})" if kind else ""
+            say(f"    {status}: {cls}{extra}" + (" [no rule matched]" if by == "fallback" else ""))
+
+
 # ---------------------------------------------------------------- commands
 
 
@@ -174,11 +205,13 @@ def init(
 def ingest(
     stream: Annotated[str, typer.Argument(help="The value stream (streams/<name>.toml).")],
     source: Annotated[Path | None, typer.Option("--source", help="Load this file instead of the settings' one.")] = None,
+    compute: Annotated[bool, typer.Option("--compute/--no-compute", help="Recompute the flow after loading.")] = True,
     db: DbOption = DEFAULT_DB, streams_dir: StreamsDirOption = DEFAULT_STREAMS, debug: DebugOption = False,
 ) -> None:
-    """Load the stream's source into the store; re-loading adds only events not stored yet."""
+    """Load the stream's source into the store (only events not stored yet), then recompute its flow."""
 
     def run():
+        from pipeline.flow import compute_flow
         from pipeline.ingest import ingest as load
         from pipeline.settings import load_settings
         from pipeline.store import open_store
@@ -186,7 +219,10 @@ def ingest(
         settings = load_settings(stream, streams_dir)
         with open_store(db) as con, _progress() as stage:
             result = load(con, settings, source=source, on_stage=stage)
+            flow = compute_flow(con, settings, on_stage=stage) if compute else None
         _print_load(result)
+        if flow:
+            _print_flow(flow)
 
     _boundary(debug, run)
 
@@ -202,7 +238,7 @@ def discover(
     object_type: ObjectType = "",
     db: DbOption = DEFAULT_DB, streams_dir: StreamsDirOption = DEFAULT_STREAMS, debug: DebugOption = False,
 ) -> None:
-    """One shot for a new value stream: detect settings (written once), load the log."""
+    """One shot for a new value stream: detect settings (written once), load the log, compute its flow."""
 
     def run():
         from pipeline.settings import parse_timezone
@@ -223,6 +259,27 @@ def discover(
         for note in result.notes:
             out.print(f"  note: {note}", markup=False, highlight=False)
         _print_load(result.load)
+        _print_flow(result.flow)
+
+    _boundary(debug, run)
+
+
+@app.command()
+def compute(
+    stream: Annotated[str, typer.Argument(help="The value stream (streams/<name>.toml).")],
+    db: DbOption = DEFAULT_DB, streams_dir: StreamsDirOption = DEFAULT_STREAMS, debug: DebugOption = False,
+) -> None:
+    """Recompute the stream's flow results from the events in the store (after editing its settings)."""
+
+    def run():
+        from pipeline.flow import compute_flow
+        from pipeline.settings import load_settings
+        from pipeline.store import open_store
+
+        settings = load_settings(stream, streams_dir)
+        with open_store(db) as con, _progress() as stage:
+            flow = compute_flow(con, settings, on_stage=stage)
+        _print_flow(flow)
 
     _boundary(debug, run)
 

@@ -155,8 +155,8 @@ def _compute(con, settings, activities, as_of, on_stage) -> FlowResult:
                                   "start_activities": ", ".join(settings.start_activities) or "first event"})
 
     on_stage("publishing results")
-    publish(con, stream)
     summary = query_frame(con, "SELECT * FROM flow_stream_summary").to_dicts()[0]
+    publish(con, stream, _run_message(shape, detected, summary))
     end_steps = [r[0] for r in con.execute("SELECT step FROM flow_end_steps ORDER BY step").fetchall()]
     result = FlowResult(
         stream=stream, log_shape=shape, shape_detected=detected, as_of=as_of,
@@ -186,10 +186,23 @@ def empty_lifecycle(con) -> None:
     con.execute("CREATE OR REPLACE TEMP TABLE flow_lifecycle AS SELECT *, FALSE AS is_lone FROM flow_events WHERE FALSE")
 
 
-def publish(con: duckdb.DuckDBPyConnection, stream: str) -> None:
-    """Replace the stream's rows in every result table, all or nothing."""
+def _run_message(shape: str, detected: bool, summary: dict) -> str:
+    ends = summary["end_activities"] or "none"
+    return (
+        f"log shape {shape} ({'detected' if detected else 'from settings'}); {summary['cases']} cases, "
+        f"{summary['open_cases']} open; end steps {'inferred' if summary['ends_inferred'] else 'set'}: {ends}"
+    )
+
+
+def publish(con: duckdb.DuckDBPyConnection, stream: str, message: str = "") -> None:
+    """Replace the stream's rows in every result table and record the run, all or nothing."""
     con.execute("BEGIN TRANSACTION")
     try:
+        con.execute(
+            "INSERT INTO runs SELECT nextval('run_id_seq'), $stream, 'compute', NULL, now(), now(), 'ok', "
+            "(SELECT count(*) FROM flow_events), 0, 0, 0, $message",
+            {"stream": stream, "message": message},
+        )
         for table, temp in RESULTS.items():
             columns = [r[0] for r in con.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = $t AND table_schema = 'main' "

@@ -10,6 +10,7 @@ import duckdb
 import polars as pl
 
 from pipeline.columns import detect_columns
+from pipeline.flow import FlowResult, compute_flow
 from pipeline.ingest import LoadResult, Stage, ingest, read_events
 from pipeline.settings import (
     DEFAULT_STREAMS_DIR,
@@ -113,14 +114,15 @@ class DiscoverResult:
     settings_written: bool
     notes: list[str]
     load: LoadResult
+    flow: FlowResult | None = None
 
 
 def discover(
     con: duckdb.DuckDBPyConnection, source: Path, name: str, *, columns: Columns | None = None,
     source_options: Source | None = None, timezone: str | None = None,
-    streams_dir: Path = DEFAULT_STREAMS_DIR, on_stage: Stage = lambda _: None,
+    streams_dir: Path = DEFAULT_STREAMS_DIR, on_stage: Stage = lambda _: None, compute: bool = True,
 ) -> DiscoverResult:
-    """The one-shot path: settings (existing, or detected and written), then load."""
+    """The one-shot path: settings (existing, or detected and written), load, compute the flow."""
     path = settings_path(name, streams_dir)
     notes: list[str] = []
     source_options = source_options or Source()
@@ -141,7 +143,8 @@ def discover(
         )
         settings, notes, written = result.settings, result.notes, True
     load = ingest(con, settings, source=Path(source), read=read, on_stage=on_stage)
-    return DiscoverResult(settings, written, notes, load)
+    flow = compute_flow(con, settings, on_stage=on_stage) if compute else None
+    return DiscoverResult(settings, written, notes, load, flow)
 
 
 def stream_overview(con: duckdb.DuckDBPyConnection | None, streams_dir: Path = DEFAULT_STREAMS_DIR) -> pl.DataFrame:
@@ -150,7 +153,8 @@ def stream_overview(con: duckdb.DuckDBPyConnection | None, streams_dir: Path = D
     stored = pl.DataFrame(schema={"stream": pl.String, "events": pl.Int64, "cases": pl.Int64,
                                   "rejected": pl.Int64, "last_load": pl.String})
     if con is not None:
-        stored = query_frame(con, 
+        stored = query_frame(
+            con,
             "SELECT s.stream, s.events, s.cases, coalesce(r.rejected, 0) AS rejected, "
             "CAST(l.last_load AS VARCHAR) AS last_load FROM "
             "(SELECT stream, count(*) AS events, count(DISTINCT case_id) AS cases FROM events GROUP BY stream) s "
