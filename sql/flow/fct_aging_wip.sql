@@ -1,5 +1,73 @@
--- PLACEHOLDER (being written): flow_aging_wip.
+-- flow_aging_wip (grain: open case at $as_of): where each open case is now, how long it has
+-- been in the stream and in its current place, and how its age compares with the lead times
+-- of completed cases.
+-- Current place, first that applies:
+--   in process: it has a visit started and not ended; the latest-started such visit is its
+--               current step, entered at that start.
+--   waiting:    (status logs) its current status is a wait status; current_step is that
+--               status's name, entered when the case entered the status.
+--   queued:     otherwise it is between steps: current_step is the step it left last (the
+--               visit that ended last), i.e. "queued after <current_step>", entered at that
+--               visit's end; a case with no ended visit is queued since its arrival, with no
+--               current step.
+-- age_percentile: one sort over completed lead times and open ages together (opens first at
+-- equal values, so a lead time equal to the age does not count as below); no per-case scan.
 CREATE OR REPLACE TEMP TABLE flow_aging_wip AS
-SELECT case_id, CAST(NULL AS VARCHAR) AS current_step, 'queued' AS current_state, arrival_ts,
-       CAST(0 AS DOUBLE) AS age_s, CAST(NULL AS DOUBLE) AS time_in_step_s, CAST(NULL AS DOUBLE) AS age_percentile
-FROM flow_cases WHERE FALSE;
+WITH open_cases AS (
+    SELECT case_id, arrival_ts, epoch(CAST($as_of AS TIMESTAMPTZ) - arrival_ts) AS age_s
+    FROM flow_cases
+    WHERE is_open
+),
+in_process AS (
+    SELECT case_id, arg_max(step, (start_ts, seq)) AS step, max(start_ts) AS entered_ts
+    FROM flow_visits
+    WHERE in_process
+    GROUP BY case_id
+),
+waiting AS (  -- status logs only: the current (not yet left) period, when it is a wait status
+    SELECT case_id, status AS step, entered_ts
+    FROM flow_status_periods
+    WHERE left_ts IS NULL AND status_class = 'wait'
+),
+last_ended AS (
+    SELECT case_id, arg_max(step, (end_ts, seq)) AS step, max(end_ts) AS entered_ts
+    FROM flow_visits
+    WHERE end_ts IS NOT NULL
+    GROUP BY case_id
+),
+ages_and_leads AS (
+    SELECT case_id, age_s AS t, 0 AS is_completed FROM open_cases
+    UNION ALL
+    SELECT NULL, lead_time_s, 1 FROM flow_cases WHERE NOT is_open AND lead_time_s IS NOT NULL
+),
+ranked AS (
+    SELECT case_id,
+        sum(is_completed) OVER (ORDER BY t, is_completed ROWS UNBOUNDED PRECEDING) AS completed_below
+    FROM ages_and_leads
+)
+SELECT
+    o.case_id,
+    -- step in process, wait status, or the step it is queued after
+    CASE WHEN p.case_id IS NOT NULL THEN p.step
+         WHEN w.case_id IS NOT NULL THEN w.step
+         ELSE d.step END AS current_step,
+    -- in process | waiting | queued
+    CASE WHEN p.case_id IS NOT NULL THEN 'in process'
+         WHEN w.case_id IS NOT NULL THEN 'waiting'
+         ELSE 'queued' END AS current_state,
+    o.arrival_ts,
+    -- $as_of - arrival
+    o.age_s,
+    -- $as_of - when it entered its current step / status / queue
+    epoch(CAST($as_of AS TIMESTAMPTZ) - CASE WHEN p.case_id IS NOT NULL THEN p.entered_ts
+                                             WHEN w.case_id IS NOT NULL THEN w.entered_ts
+                                             ELSE coalesce(d.entered_ts, o.arrival_ts) END) AS time_in_step_s,
+    -- share of completed cases whose lead time is below this age; NULL when none completed
+    CAST(r.completed_below AS DOUBLE)
+        / nullif((SELECT count(*) FROM flow_cases WHERE NOT is_open AND lead_time_s IS NOT NULL), 0)
+        AS age_percentile
+FROM open_cases AS o
+JOIN ranked AS r ON r.case_id = o.case_id
+LEFT JOIN in_process AS p ON p.case_id = o.case_id
+LEFT JOIN waiting AS w ON w.case_id = o.case_id
+LEFT JOIN last_ended AS d ON d.case_id = o.case_id;

@@ -27,7 +27,9 @@ SELECT
     (SELECT throughput_per_day FROM whole) AS throughput_per_day,
     (SELECT avg(handoffs) FROM flow_cases) AS handoffs_per_case,
     $start_activities AS start_activities,
-    (SELECT string_agg(step, ', ' ORDER BY step) FROM flow_end_steps) AS end_activities,
+    CASE WHEN $log_shape = 'status'
+         THEN (SELECT string_agg(status, ', ' ORDER BY status) FROM flow_status_classes WHERE status_class = 'done')
+         ELSE (SELECT string_agg(step, ', ' ORDER BY step) FROM flow_end_steps) END AS end_activities,
     CAST($ends_inferred AS BOOLEAN) AS ends_inferred,
     CAST($target_s AS DOUBLE) AS lead_time_target_s,
     (SELECT count(*) FILTER (WHERE target_breached) FROM flow_cases) AS target_breached;
