@@ -77,6 +77,10 @@ def stage_frame(raw: pl.DataFrame, mapping: Mapping) -> pl.DataFrame:
             return pl.lit(None, dtype=pl.String)
         return pl.col(name).cast(pl.String).str.strip_chars()
 
+    def optional(name: str) -> pl.Expr:  # an empty cell is a missing value, not a resource named ''
+        value = text(name)
+        return pl.when(value == "").then(None).otherwise(value)
+
     if len(c.activity) == 1:
         activity = text(c.activity[0])
     else:  # status + sub-status, e.g. "Accepted / In Progress"
@@ -88,9 +92,9 @@ def stage_frame(raw: pl.DataFrame, mapping: Mapping) -> pl.DataFrame:
         pl.col(LINE_COLUMN).cast(pl.UInt64).alias("_line"),
         text(c.case_id).alias("case_id"),
         activity.alias("activity"),
-        text(c.lifecycle).str.to_lowercase().alias("lifecycle"),
-        text(c.resource).alias("resource"),
-        text(c.team).alias("team"),
+        optional(c.lifecycle).str.to_lowercase().alias("lifecycle"),
+        optional(c.resource).alias("resource"),
+        optional(c.team).alias("team"),
         attributes.alias("attributes"),
         field_problem(raw).alias("field_problem"),
         pl.col(c.timestamp).alias("ts_raw"),

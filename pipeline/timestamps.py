@@ -109,7 +109,7 @@ def _plan_strings(values: pl.Series, column: str) -> TimestampPlan:
             "e.g. --timestamp-format '%d.%m.%Y %H:%M'"
         )
     if kind == "iso":
-        naive = int((~present.str.contains(OFFSET)).sum())
+        naive = int((present.str.contains(ISO) & ~present.str.contains(OFFSET)).sum())  # unreadable ones are rejects
         return TimestampPlan("iso", "ISO 8601 (yyyy-mm-dd[THH:MM[:SS[.fff]]][offset])", naive_values=naive,
                              column=column)
     if kind == "ymd_slash":

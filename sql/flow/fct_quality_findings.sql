@@ -1,4 +1,213 @@
--- PLACEHOLDER (being written): flow_quality_findings.
+-- flow_quality_findings (grain: rule that fires): what in the stream's data a person should
+-- know before trusting its figures. A rule is listed only when it finds something (count > 0).
+-- `example` is the case to look at first (its earliest occurrence), or as noted.
+--
+-- error: rows or visits the figures cannot use as they are
+--   rejected_rows          rows of the source that could not be loaded (rejects table, all
+--                          loads of the stream); count = rows; example = 'line N' of the
+--                          first; detail = reasons (text before ':'), most common first.
+--   complete_before_start  visits whose end is before their start. Lifecycle starts and
+--                          completes are paired first in, first out in time order, so a paired
+--                          visit cannot; a start-time column later than the row's timestamp can.
+--   negative_durations     visits with a negative queue, process or elapsed time (by
+--                          construction only the visits above; kept as a guard).
+-- warning: the figures rest on an assumption or leave data out
+--   future_timestamps      events later than the wall clock (now()) at the run; $as_of is the
+--                          last event, so open-case ages run to it. example = case of the latest.
+--   duplicate_events       identical events (same case, activity, ts, lifecycle, resource, and
+--                          start time where a start-time column gives one); count = surplus
+--                          copies. They are kept: each copy counts.
+--   same_time_ties         events of a case that share their timestamp (and start-or-not) with a
+--                          different event of the case: their order is the file's order; count =
+--                          events in such ties (pure duplicates are left to duplicate_events).
+--                          warning for point and status logs, whose order makes the durations;
+--                          info for interval logs, whose visits carry their own start and end.
+--   unmatched_completes    (interval) completes with no open start of the same step in the case
+--                          (flow_lifecycle.is_lone): they make no visit and are off the map.
+--   unmapped_statuses      (status) statuses whose class was guessed from the name ('default')
+--                          or by no rule ('fallback'); count = statuses; example = the status with
+--                          most events; detail lists each with its guessed class, to confirm in
+--                          [status_classes].
+--   events_after_exit      events later than their case's exit_ts, not in its lead time (status
+--                          logs: repeats of a done status are not counted). info when all of them
+--                          are activities dropped from the map.
+-- info: how the data was read
+--   unmatched_starts       (interval) visits started and not completed: in process, open work.
+--   ignored_lifecycle      (interval) events whose lifecycle is neither start nor complete
+--                          (schedule, suspend, ...): they make no visit.
+--   timezone_assumption    the latest load of the stream that read naive timestamps (its runs
+--                          message says "... have no UTC offset and were read as <tz> local
+--                          time"); count = such values in that load; example = NULL.
+--   open_cases             cases open at $as_of; example = the oldest; detail = share.
+--   dropped_steps          events of activities dropped by the step mapping; detail lists them.
 CREATE OR REPLACE TEMP TABLE flow_quality_findings AS
-SELECT CAST(NULL AS VARCHAR) AS rule, CAST(NULL AS VARCHAR) AS severity, CAST(0 AS BIGINT) AS count,
-       CAST(NULL AS VARCHAR) AS example, CAST(NULL AS VARCHAR) AS detail WHERE FALSE;
+WITH reject_kinds AS (
+    SELECT regexp_replace(reason, ':.*', '') AS kind, count(*) AS n
+    FROM rejects WHERE stream = $stream GROUP BY kind
+),
+rejected_rows AS (
+    SELECT 'rejected_rows' AS rule, 'error' AS severity,
+        (SELECT count(*) FROM rejects WHERE stream = $stream) AS count,
+        (SELECT 'line ' || arg_min(line, (run_id, line)) FROM rejects WHERE stream = $stream) AS example,
+        'rows not loaded (see the rejects table): '
+            || string_agg(kind || ' (' || n || ')', ', ' ORDER BY n DESC, kind) AS detail
+    FROM reject_kinds
+),
+future_timestamps AS (
+    SELECT 'future_timestamps' AS rule, 'warning' AS severity, count(*) AS count,
+        arg_max(case_id, (ts, case_id)) AS example,
+        'events later than the clock at this run (' || CAST(now() AS VARCHAR) || '); the latest is '
+            || CAST(max(ts) AS VARCHAR) || ', and open cases are aged to the last event' AS detail
+    FROM flow_events WHERE ts > now()
+),
+duplicate_groups AS (
+    SELECT case_id, ts, count(*) AS n
+    FROM flow_events GROUP BY case_id, activity, ts, lifecycle, resource, start_ts HAVING count(*) > 1
+),
+duplicate_events AS (
+    SELECT 'duplicate_events' AS rule, 'warning' AS severity, coalesce(sum(n - 1), 0) AS count,
+        arg_min(case_id, (ts, case_id)) AS example,
+        count(*) || ' sets of identical events (same case, activity, time, lifecycle, resource); '
+            || 'every copy is kept and counts as an event' AS detail
+    FROM duplicate_groups
+),
+tie_groups AS (
+    SELECT case_id, ts, count(*) AS n
+    FROM flow_events
+    GROUP BY case_id, ts, lifecycle = 'start'
+    HAVING count(*) > 1 AND count(DISTINCT (activity, lifecycle, resource)) > 1
+),
+same_time_ties AS (
+    SELECT 'same_time_ties' AS rule,
+        CASE WHEN $log_shape = 'interval' THEN 'info' ELSE 'warning' END AS severity,
+        coalesce(sum(n), 0) AS count,
+        arg_min(case_id, (ts, case_id)) AS example,
+        count(*) || ' times at which a case has several events; they are ordered as in the file'
+            || CASE WHEN $log_shape = 'interval' THEN ' (starts before completes)'
+                    ELSE ', which decides the order of steps and gives zero durations between them' END AS detail
+    FROM tie_groups
+),
+complete_before_start AS (
+    SELECT 'complete_before_start' AS rule, 'error' AS severity, count(*) AS count,
+        arg_min(case_id, (start_ts, case_id)) AS example,
+        'visits that end before they start (a start time later than the row''s timestamp); '
+            || 'their process time is negative' AS detail
+    FROM flow_visits WHERE end_ts < start_ts
+),
+negative_durations AS (
+    SELECT 'negative_durations' AS rule, 'error' AS severity, count(*) AS count,
+        arg_min(case_id, (coalesce(start_ts, end_ts), case_id)) AS example,
+        'visits with a negative duration: ' || count(*) FILTER (WHERE queue_time_s < 0) || ' queue, '
+            || count(*) FILTER (WHERE process_time_s < 0) || ' process, '
+            || count(*) FILTER (WHERE elapsed_s < 0) || ' elapsed' AS detail
+    FROM flow_visits WHERE queue_time_s < 0 OR process_time_s < 0 OR elapsed_s < 0
+),
+unmatched_completes AS (
+    SELECT 'unmatched_completes' AS rule, 'warning' AS severity, count(*) AS count,
+        arg_min(case_id, (ts, case_id)) AS example,
+        'completes with no open start of the same step in the case; they make no visit and are '
+            || 'left off the map' AS detail
+    FROM flow_lifecycle WHERE is_lone
+),
+unmatched_starts AS (
+    SELECT 'unmatched_starts' AS rule, 'info' AS severity, count(*) AS count,
+        arg_min(case_id, (start_ts, case_id)) AS example,
+        'visits started and not completed: counted as work in process, their cases stay open' AS detail
+    FROM flow_visits WHERE in_process AND $log_shape = 'interval'
+),
+ignored_lifecycle AS (
+    SELECT 'ignored_lifecycle' AS rule, 'info' AS severity, count(*) AS count,
+        arg_min(case_id, (ts, case_id)) AS example,
+        'events whose lifecycle is neither start nor complete make no visit: '
+            || string_agg(DISTINCT lifecycle, ', ' ORDER BY lifecycle) AS detail
+    FROM flow_events
+    WHERE $log_shape = 'interval' AND lifecycle IS NOT NULL AND lifecycle NOT IN ('start', 'complete')
+),
+guessed_statuses AS (
+    SELECT status, events, status_class || coalesce(' (' || wait_kind || ')', '')
+            || CASE WHEN decided_by = 'fallback' THEN ' (no rule matched)' ELSE '' END AS guess
+    FROM flow_status_classes WHERE decided_by IN ('default', 'fallback')
+),
+unmapped_statuses AS (
+    SELECT 'unmapped_statuses' AS rule, 'warning' AS severity, count(*) AS count,
+        arg_max(status, (events, status)) AS example,
+        'status classes guessed from the name; confirm or correct them in [status_classes]: '
+            || array_to_string(list(status || ' → ' || guess ORDER BY events DESC, status)[1:20], ', ')
+            || CASE WHEN count(*) > 20 THEN ', … (' || (count(*) - 20) || ' more)' ELSE '' END AS detail
+    FROM guessed_statuses
+),
+after_exit AS (
+    SELECT e.case_id, e.ts, e.step
+    FROM flow_events AS e
+    JOIN flow_cases AS c USING (case_id)
+    WHERE e.ts > c.exit_ts
+      AND e.activity NOT IN (SELECT status FROM flow_status_classes WHERE status_class = 'done')
+),
+events_after_exit AS (
+    SELECT 'events_after_exit' AS rule,
+        CASE WHEN count(step) > 0 THEN 'warning' ELSE 'info' END AS severity,
+        count(*) AS count,
+        arg_min(case_id, (ts, case_id)) AS example,
+        count(*) || ' events in ' || count(DISTINCT case_id) || ' cases come after the case''s exit and '
+            || 'are not in its lead time (' || count(*) - count(step) || ' of dropped activities)' AS detail
+    FROM after_exit
+),
+timezone_note AS (
+    SELECT regexp_extract(message, '[0-9,]+ timestamp values have no UTC offset and were read as [^;]+', 0)
+               AS note, run_id
+    FROM runs
+    WHERE stream = $stream AND kind = 'ingest' AND message LIKE '%have no UTC offset and were read as%'
+    ORDER BY run_id DESC LIMIT 1
+),
+timezone_assumption AS (
+    SELECT 'timezone_assumption' AS rule, 'info' AS severity,
+        coalesce(max(CAST(replace(regexp_extract(note, '^([0-9,]+)', 1), ',', '') AS BIGINT)), 0) AS count,
+        CAST(NULL AS VARCHAR) AS example,
+        max(note || ' (load run ' || run_id || ')') AS detail
+    FROM timezone_note
+),
+open_cases AS (
+    SELECT 'open_cases' AS rule, 'info' AS severity, count(*) FILTER (WHERE is_open) AS count,
+        arg_min(case_id, (arrival_ts, case_id)) FILTER (WHERE is_open) AS example,
+        count(*) FILTER (WHERE is_open) || ' of ' || count(*) || ' cases ('
+            || printf('%.1f%%', 100.0 * count(*) FILTER (WHERE is_open) / count(*)) || ') are open at '
+            || CAST(CAST($as_of AS TIMESTAMPTZ) AS VARCHAR) || ': not yet at an end' AS detail
+    FROM flow_cases
+),
+dropped_activities AS (
+    SELECT activity, count(*) AS n, arg_min(case_id, (ts, case_id)) AS first_case, min(ts) AS first_ts
+    FROM flow_events WHERE step IS NULL GROUP BY activity
+),
+dropped_steps AS (
+    SELECT 'dropped_steps' AS rule, 'info' AS severity, coalesce(sum(n), 0) AS count,
+        arg_min(first_case, (first_ts, first_case)) AS example,
+        'events of activities dropped from the map by [steps]: '
+            || array_to_string(list(activity || ' (' || n || ')' ORDER BY n DESC, activity)[1:20], ', ')
+            || CASE WHEN count(*) > 20 THEN ', … (' || (count(*) - 20) || ' more)' ELSE '' END AS detail
+    FROM dropped_activities
+),
+all_rules AS (
+    SELECT * FROM rejected_rows
+    UNION ALL SELECT * FROM complete_before_start
+    UNION ALL SELECT * FROM negative_durations
+    UNION ALL SELECT * FROM future_timestamps
+    UNION ALL SELECT * FROM duplicate_events
+    UNION ALL SELECT * FROM same_time_ties
+    UNION ALL SELECT * FROM unmatched_completes
+    UNION ALL SELECT * FROM unmapped_statuses
+    UNION ALL SELECT * FROM events_after_exit
+    UNION ALL SELECT * FROM unmatched_starts
+    UNION ALL SELECT * FROM ignored_lifecycle
+    UNION ALL SELECT * FROM timezone_assumption
+    UNION ALL SELECT * FROM open_cases
+    UNION ALL SELECT * FROM dropped_steps
+)
+SELECT
+    rule,                               -- snake_case rule name (see above)
+    severity,                           -- error | warning | info
+    CAST(count AS BIGINT) AS count,     -- rows, events, visits, statuses or cases found (see rule)
+    CAST(example AS VARCHAR) AS example, -- a case id to look at (rejected_rows: 'line N'; unmapped_statuses: a status)
+    detail                              -- what was found and what it means for the figures
+FROM all_rules
+WHERE count > 0
+ORDER BY CASE severity WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, rule;

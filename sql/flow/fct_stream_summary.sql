@@ -22,7 +22,7 @@ SELECT
     (SELECT sum(process_time_s) FROM completed) AS process_time_total_s,
     (SELECT sum(process_time_s) / nullif(sum(lead_time_s), 0) FROM completed) AS flow_efficiency,
     (SELECT avg(CASE WHEN is_first_pass THEN 1.0 ELSE 0.0 END) FROM completed) AS first_pass_yield,
-    (SELECT exp(sum(ln(first_pass_yield))) FROM flow_step_metrics WHERE first_pass_yield > 0) AS rolled_fpy,
+    (SELECT product(first_pass_yield) FROM flow_step_metrics) AS rolled_fpy,  -- 0 when a step has FPY 0
     (SELECT wip_avg FROM whole) AS wip_avg,
     (SELECT throughput_per_day FROM whole) AS throughput_per_day,
     (SELECT avg(handoffs) FROM flow_cases) AS handoffs_per_case,

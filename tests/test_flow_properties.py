@@ -1,0 +1,121 @@
+"""Laws the flow engine must keep on any interval log of one-at-a-time work (hypothesis).
+
+Each generated case is a chain of visits that never overlap: random steps from A, B, C,
+random gaps and durations in whole minutes (zero allowed, so ties occur), and, for most
+cases, a final visit to the end step E. Cases without E are open.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.flow import compute_flow
+from pipeline.ingest import ingest
+from pipeline.settings import Source, StreamSettings
+from pipeline.store import open_store
+
+BASE = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+
+
+@dataclass
+class Visit:
+    step: str
+    start: datetime
+    end: datetime
+
+
+visit_shape = st.tuples(st.sampled_from("ABC"), st.integers(0, 120), st.integers(0, 120))  # step, gap, duration
+
+
+@st.composite
+def case_visits(draw) -> list[Visit]:
+    t = BASE + timedelta(minutes=draw(st.integers(0, 3 * 24 * 60)))
+    shapes = draw(st.lists(visit_shape, min_size=1, max_size=5))
+    if draw(st.booleans()) or draw(st.booleans()):  # three cases in four complete
+        shapes.append(("E", draw(st.integers(0, 120)), draw(st.integers(0, 120))))
+    visits = []
+    for i, (step, gap, duration) in enumerate(shapes):
+        start = t + timedelta(minutes=gap if i else 0)  # the first visit starts at the arrival
+        t = start + timedelta(minutes=duration)
+        visits.append(Visit(step, start, t))
+    return visits
+
+
+logs = st.lists(case_visits(), min_size=1, max_size=6)
+
+
+def csv_text(cases: list[list[Visit]]) -> str:
+    lines = ["case,activity,lifecycle,timestamp"]
+    for n, visits in enumerate(cases):
+        for v in visits:
+            lines.append(f"k{n},{v.step},start,{v.start.isoformat()}")
+            lines.append(f"k{n},{v.step},complete,{v.end.isoformat()}")
+    return "\n".join(lines) + "\n"
+
+
+def flow_of(cases: list[list[Visit]]):
+    """Load the log into a fresh store and compute its flow; the open connection."""
+    folder = Path(tempfile.mkdtemp())
+    path = folder / "log.csv"
+    path.write_text(csv_text(cases), encoding="utf-8")
+    con = open_store(folder / "vsm.duckdb")
+    s = StreamSettings(name="p", source=Source(path=str(path)), end_activities=["E"], log_shape="interval")
+    ingest(con, s)
+    compute_flow(con, s)
+    return con
+
+
+def per_case(con, sql: str) -> dict[str, tuple]:
+    return {r[0]: r[1:] for r in con.execute(sql).fetchall()}
+
+
+@settings(max_examples=40, deadline=None)
+@given(logs)
+def test_laws_of_sequential_interval_logs(cases):
+    con = flow_of(cases)
+    try:
+        generated = {f"k{n}": visits for n, visits in enumerate(cases)}
+        got = per_case(con, "SELECT case_id, is_open, lead_time_s, is_first_pass, arrival_ts FROM cases")
+        sums = per_case(con, "SELECT case_id, sum(coalesce(queue_time_s, 0)) + sum(process_time_s) "
+                             "FROM visits GROUP BY case_id")
+        assert set(got) == set(generated)
+        for case_id, visits in generated.items():
+            is_open, lead_time_s, is_first_pass, arrival_ts = got[case_id]
+            completes = visits[-1].step == "E"
+            assert is_open == (not completes)
+            assert arrival_ts == visits[0].start
+            assert is_first_pass == (len({v.step for v in visits}) == len(visits))
+            if completes:
+                # lead time = last end - first start
+                assert lead_time_s == (visits[-1].end - visits[0].start).total_seconds()
+                if is_first_pass:  # queue + process time of its visits add up to its lead time
+                    assert sums[case_id][0] == lead_time_s
+            else:
+                assert lead_time_s is None
+
+        # one visit per start event
+        starts = sum(len(v) for v in cases)
+        assert con.execute("SELECT count(*) FROM visits").fetchall() == [(starts,)]
+
+        completed = sum(v[-1].step == "E" for v in cases)
+        variant_cases, share = con.execute("SELECT coalesce(sum(cases), 0), sum(share) FROM variants").fetchall()[0]
+        assert variant_cases == completed
+        if completed:
+            assert abs(share - 1.0) < 1e-9
+        expected_variants = {}
+        for visits in cases:
+            if visits[-1].step == "E":
+                key = " > ".join(v.step for v in visits)
+                expected_variants[key] = expected_variants.get(key, 0) + 1
+        assert dict(con.execute("SELECT steps, cases FROM variants").fetchall()) == expected_variants
+
+        for step, fpy in con.execute("SELECT step, first_pass_yield FROM step_metrics").fetchall():
+            assert 0.0 <= fpy <= 1.0, step
+    finally:
+        con.close()
