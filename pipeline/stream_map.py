@@ -25,7 +25,7 @@ from pipeline.discovery import (
 )
 
 OTHER = "other"  # the step that folded rare steps become
-DEFAULT_COVERAGE = 0.95  # keep the most visited steps that together cover 95% of visits ...
+DEFAULT_COVERAGE = 0.995  # keep the most visited steps that together cover 99.5% of visits ...
 DEFAULT_MAX_STEPS = 30  # ... but at most 30 of them, so a map of a 400-activity log stays readable
 MAIN_PATH_MIN_EDGE_SHARE = 0.1  # an edge counts for the main path at >= 10% of its source's busiest way out
 MIN_BRANCH_SHARE = 0.05  # a branch of a decision point carries >= 5% of the work leaving the step
@@ -129,7 +129,13 @@ def step_order(variants: pl.DataFrame, model: Model) -> list[str]:
     """Every step in the order the model draws them (see docs/discovery.md, "Order")."""
     stats = step_visits(variants)
     first_index = {s: (p50, mean) for s, p50, mean in stats.select("step", "first_index_p50", "first_index_mean").iter_rows()}
+    import os
+    if os.environ.get("ORDER") == "median":
+        return sorted(first_index, key=lambda s: (first_index[s], s))
     ordered = _tree_order(model.tree, first_index)
+    if os.environ.get("ORDER") == "mediantree":
+        tr = {s: i for i, s in enumerate(ordered)}
+        return sorted(first_index, key=lambda s: (first_index[s][0], tr.get(s, 1e9), s))
     seen = set(ordered)
     rest = sorted((s for s in first_index if s not in seen), key=lambda s: (first_index[s], s))
     return list(dict.fromkeys(ordered + rest))
@@ -182,8 +188,9 @@ def main_path(variants: pl.DataFrame, model: Model) -> list[str]:
         busiest[u] = max(busiest[u], n)
     floor = {u: MAIN_PATH_MIN_EDGE_SHARE * n for u, n in busiest.items()}
     most_starts = max(starts.values(), default=0)
-    best: dict[str, tuple[float, str | None]] = {
-        s: (n, None) for s, n in starts.items() if n >= MAIN_PATH_MIN_EDGE_SHARE * most_starts
+    # best[v] = (transitions carried by the heaviest chain reaching v, previous step, count of its last edge)
+    best: dict[str, tuple[int, str | None, int]] = {
+        s: (n, None, n) for s, n in starts.items() if n >= MAIN_PATH_MIN_EDGE_SHARE * most_starts
     }
     incoming = defaultdict(list)
     for (u, v), n in edges.items():
@@ -191,11 +198,14 @@ def main_path(variants: pl.DataFrame, model: Model) -> list[str]:
             incoming[v].append((u, n))
     for v in order:  # order is topological for forward edges
         for u, n in sorted(incoming[v], key=lambda e: rank[e[0]]):
-            if u in best and best[u][0] + n > best.get(v, (-1.0, None))[0]:
-                best[v] = (best[u][0] + n, u)
-    finals = {v: w + ends[v] for v, (w, _) in best.items() if ends.get(v, 0) >= floor.get(v, 0) and ends.get(v)}
+            if u in best and best[u][0] + n > best.get(v, (-1, None, 0))[0]:
+                best[v] = (best[u][0] + n, u, n)
+    # Ending counts no more cases than the chain brought to the step: a step where many cases
+    # end, but few of them along this chain, must not pull the path to itself.
+    finals = {v: w + min(ends[v], n_in) for v, (w, _, n_in) in best.items()
+              if ends.get(v, 0) > 0 and ends[v] >= floor[v]}
     if not finals:  # no forward chain reaches an end: take the heaviest chain wherever it stops
-        finals = {v: w for v, (w, _) in best.items()}
+        finals = {v: w for v, (w, _, _) in best.items()}
     last = min(finals, key=lambda v: (-finals[v], rank[v]))
     path = [last]
     while best[path[-1]][1] is not None:

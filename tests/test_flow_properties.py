@@ -30,7 +30,8 @@ class Visit:
     end: datetime
 
 
-visit_shape = st.tuples(st.sampled_from("ABC"), st.integers(0, 120), st.integers(0, 120))  # step, gap, duration
+# (step, gap before it, duration), in minutes
+visit_shape = st.tuples(st.sampled_from("ABC"), st.integers(0, 120), st.integers(0, 120))
 
 
 @st.composite
@@ -104,7 +105,8 @@ def test_laws_of_sequential_interval_logs(cases):
         assert con.execute("SELECT count(*) FROM visits").fetchall() == [(starts,)]
 
         completed = sum(v[-1].step == "E" for v in cases)
-        variant_cases, share = con.execute("SELECT coalesce(sum(cases), 0), sum(share) FROM variants").fetchall()[0]
+        [(variant_cases, share)] = con.execute(
+            "SELECT coalesce(sum(cases), 0), sum(share) FROM variants").fetchall()
         assert variant_cases == completed
         if completed:
             assert abs(share - 1.0) < 1e-9

@@ -62,8 +62,8 @@ def test_directly_follows_counts_equal_pm4py(flow, pm4py_log, file):
 
     con, name, result = flow(file)
     assert result.log_shape == "point"  # every event is a visit: steps = activities
-    ours = {(a, b): n for a, b, n in rows(con, "SELECT from_step, to_step, count FROM transitions WHERE stream = ?",
-                                          [name])}
+    pairs = rows(con, "SELECT from_step, to_step, count FROM transitions WHERE stream = ?", [name])
+    ours = {(a, b): n for a, b, n in pairs}
     dfg, _, _ = pm4py.discover_dfg(pm4py_log(file))
     assert ours == dict(dfg)
 
@@ -83,7 +83,8 @@ def test_variants_of_completed_cases_equal_pm4py(flow, pm4py_log, file):
     import pm4py
 
     con, name, _ = flow(file)
-    completed = [r[0] for r in rows(con, "SELECT case_id FROM cases WHERE stream = ? AND NOT is_open", [name])]
+    done = rows(con, "SELECT case_id FROM cases WHERE stream = ? AND NOT is_open", [name])
+    completed = [c for (c,) in done]
     log = pm4py_log(file)
     theirs = pm4py.get_variants(log[log["case:concept:name"].isin(completed)])
     expected = Counter({" > ".join(v): (n if isinstance(n, int) else len(n)) for v, n in theirs.items()})
@@ -139,4 +140,5 @@ def test_bpic2013_is_a_status_log_with_the_expected_classes(flow):
     assert classes["Accepted / Wait - User"] == ("wait", "external")
     assert classes["Completed / Closed"] == ("done", None)
     # the only work status is the only step
-    assert rows(con, "SELECT DISTINCT step FROM visits WHERE stream = ?", [name]) == [("Accepted / In Progress",)]
+    steps = rows(con, "SELECT DISTINCT step FROM visits WHERE stream = ?", [name])
+    assert steps == [("Accepted / In Progress",)]

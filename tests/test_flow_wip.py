@@ -27,6 +27,7 @@ from tests.conftest import write
 INTERVAL = "case_id,activity,lifecycle,timestamp\n"
 HOUR = 3600.0
 DAY = 86400.0
+MAR_2, MAR_3, MAR_4 = date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4)
 
 
 def flow(con, folder: Path, log: str, *, end=("A",), shape="interval", timezone="UTC", as_of=None):
@@ -50,17 +51,27 @@ def daily_avg(con) -> list[float]:
 
 
 def law(con, kind: str = "all") -> list[dict]:
-    cur = con.execute(f"SELECT * EXCLUDE (stream) FROM littles_law WHERE window_kind = '{kind}' ORDER BY window_start")
+    cur = con.execute("SELECT * EXCLUDE (stream) FROM littles_law WHERE window_kind = $kind "
+                      "ORDER BY window_start", {"kind": kind})
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def step_daily(con, step: str) -> list[tuple]:
-    return rows(con, f"SELECT day, queue_wip_end, active_wip_end FROM step_wip_daily WHERE step = '{step}' ORDER BY day")
+    return con.execute("SELECT day, queue_wip_end, active_wip_end FROM step_wip_daily WHERE step = $step "
+                       "ORDER BY day", {"step": step}).fetchall()
 
 
 def step_avgs(con) -> dict[str, tuple]:
-    return {r[0]: r[1:] for r in rows(con, "SELECT step, queue_wip_avg, active_wip_avg, wip_avg FROM step_metrics")}
+    found = rows(con, "SELECT step, queue_wip_avg, active_wip_avg, wip_avg FROM step_metrics")
+    return {r[0]: r[1:] for r in found}
+
+
+FIGURES = ("wip_avg", "throughput_per_day", "lead_time_mean_s", "predicted_wip", "ratio")
+
+
+def figures(window: dict) -> list:
+    return [window[k] for k in FIGURES]
 
 
 def utc(text: str) -> datetime:
@@ -89,8 +100,7 @@ def test_one_case_one_day_in_progress(store, tmp_path):
     (whole,) = law(store)
     assert (whole["window_start"], whole["window_end"]) == (utc("2026-03-02T10:00"), utc("2026-03-03T10:00"))
     assert (whole["wip_start"], whole["wip_end"], whole["arrivals"], whole["departures"]) == (0, 0, 1, 1)
-    assert [whole[k] for k in ("wip_avg", "throughput_per_day", "lead_time_mean_s", "predicted_wip", "ratio")] == (
-        pytest.approx([1.0, 1.0, DAY, 1.0, 1.0]))
+    assert figures(whole) == pytest.approx([1.0, 1.0, DAY, 1.0, 1.0])
     assert whole["verdict"] == "consistent"
     assert "ratio 1.00" in whole["why"]
     assert law(store, "month") == [whole | {"window_kind": "month"}]
@@ -164,12 +174,13 @@ def test_step_wip_of_three_cases(store, tmp_path):
     flow(store, tmp_path, THREE_CASES, end=("B",))
     # A: every visit is its case's first and starts at arrival, so A never has a queue.
     # At the close of 03-02 c2 is in A (20:00..02:00); later A is empty.
-    assert step_daily(store, "A") == [(date(2026, 3, 2), 0, 1), (date(2026, 3, 3), 0, 0), (date(2026, 3, 4), 0, 0)]
+    assert step_daily(store, "A") == [(MAR_2, 0, 1), (MAR_3, 0, 0), (MAR_4, 0, 0)]
     # B at the close of 03-02: c1 in process.  Close of 03-03: c2 in process, c3 queued (it starts B at
     # the midnight that opens 03-04).  At as_of: c2 has just ended, c3 in process.
-    assert step_daily(store, "B") == [(date(2026, 3, 2), 0, 1), (date(2026, 3, 3), 1, 1), (date(2026, 3, 4), 0, 1)]
+    assert step_daily(store, "B") == [(MAR_2, 0, 1), (MAR_3, 1, 1), (MAR_4, 0, 1)]
     # Averages over the 52 h window 03-02 08:00 .. 03-04 12:00:
-    #   A active 2 + 6 + 2 = 10 h;  B queue 4 + 10 + 16 = 30 h;  B active 20 + 24 + 12 (c3 until as_of) = 56 h.
+    #   A active 2 + 6 + 2 = 10 h;  B queue 4 + 10 + 16 = 30 h;
+    #   B active 20 + 24 + 12 (c3 until as_of) = 56 h.
     avgs = step_avgs(store)
     assert avgs["A"] == pytest.approx((0.0, 10 / 52, 10 / 52))
     assert avgs["B"] == pytest.approx((30 / 52, 56 / 52, 86 / 52))
@@ -183,8 +194,7 @@ def test_littles_law_with_a_case_still_open_says_wip_growing(store, tmp_path):
     # and WIP rose from 0 to 1: the open case c3 holds 30 h that no lead time counts yet.
     (whole,) = law(store)
     assert (whole["wip_start"], whole["wip_end"], whole["arrivals"], whole["departures"]) == (0, 1, 3, 2)
-    assert [whole[k] for k in ("wip_avg", "throughput_per_day", "lead_time_mean_s", "predicted_wip", "ratio")] == (
-        pytest.approx([96 / 52, 2 * 24 / 52, 33 * HOUR, 66 / 52, 96 / 66]))
+    assert figures(whole) == pytest.approx([96 / 52, 2 * 24 / 52, 33 * HOUR, 66 / 52, 96 / 66])
     assert whole["verdict"] == "WIP growing"
     assert whole["why"] == (
         "average WIP 1.85 vs 1.27 predicted (throughput 0.92/day x mean lead time 1.38 days), ratio 1.45: "
@@ -203,7 +213,7 @@ def test_littles_law_when_every_case_has_exited_is_consistent(store, tmp_path):
     # 26 + 40 + 36 = 102 case-hours, and throughput x mean lead time = 3/58 per hour x 34 h = 102/58 too.
     (whole,) = law(store)
     assert (whole["wip_start"], whole["wip_end"], whole["departures"]) == (0, 0, 3)
-    assert [whole["wip_avg"], whole["predicted_wip"], whole["ratio"]] == pytest.approx([102 / 58, 102 / 58, 1.0])
+    assert figures(whole) == pytest.approx([102 / 58, 3 * 24 / 58, 34 * HOUR, 102 / 58, 1.0])
     assert whole["verdict"] == "consistent"
     assert whole["why"].endswith("ratio 1.00: within 20 %, Little's Law holds")
 
@@ -272,7 +282,8 @@ def test_a_week_without_any_event_while_work_is_open_is_a_data_gap(store, tmp_pa
     (whole,) = law(store)
     assert whole["ratio"] == pytest.approx(1.0)
     assert whole["verdict"] == "data gap"
-    assert whole["why"].startswith("no event at all for 18.0 days from 2026-03-02 00:00 while 1 cases were in progress")
+    assert whole["why"].startswith(
+        "no event at all for 18.0 days from 2026-03-02 00:00 while 1 cases were in progress")
 
 
 # --- days in the stream's timezone -------------------------------------------------------
@@ -306,7 +317,8 @@ c2,A,complete,2026-04-01T10:00:00Z
     # March: 71 h, c1 in it 23 h, c1's lead time 23 h: 23/71 actual = 1/71 per hour x 23 h predicted.
     assert [march["wip_avg"], march["predicted_wip"], march["verdict"]] == [
         pytest.approx(23 / 71), pytest.approx(23 / 71), "consistent"]
-    assert [april["wip_avg"], april["departures"], april["verdict"]] == [pytest.approx(2 / 12), 1, "consistent"]
+    assert [april["wip_avg"], april["departures"], april["verdict"]] == [
+        pytest.approx(2 / 12), 1, "consistent"]
 
 
 # --- point logs: no queue / active split -------------------------------------------------
@@ -410,7 +422,8 @@ def check_laws(con, cases, as_of: datetime, zone: ZoneInfo) -> None:
     for d in days:
         # in UTC: Python subtracts two times of one zone on the wall clock, ignoring DST
         start = datetime.combine(d[0], datetime.min.time(), zone).astimezone(UTC)
-        end = min(datetime.combine(d[0] + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC), as_of)
+        next_midnight = datetime.combine(d[0] + timedelta(days=1), datetime.min.time(), zone)
+        end = min(next_midnight.astimezone(UTC), as_of)
         day_hours.append((end - start).total_seconds() / HOUR)
     assert sum(d[2] * h for d, h in zip(days, day_hours, strict=True)) == pytest.approx(expected_h, abs=1e-6)
     # month windows tile the whole window

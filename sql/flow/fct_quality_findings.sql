@@ -33,8 +33,9 @@
 --                          are activities dropped from the map.
 -- info: how the data was read
 --   unmatched_starts       (interval) visits started and not completed: in process, open work.
---   ignored_lifecycle      (interval) events whose lifecycle is neither start nor complete
---                          (schedule, suspend, ...): they make no visit.
+--   ignored_lifecycle      interval logs: events whose lifecycle is neither start nor complete
+--                          (schedule, suspend, ...); point logs: events whose lifecycle announces
+--                          or pauses work (schedule, assign, suspend, ...): they make no visit.
 --   timezone_assumption    the latest load of the stream that read naive timestamps (its runs
 --                          message says "... have no UTC offset and were read as <tz> local
 --                          time"); count = such values in that load; example = NULL.
@@ -121,7 +122,9 @@ ignored_lifecycle AS (
         'events whose lifecycle is neither start nor complete make no visit: '
             || string_agg(DISTINCT lifecycle, ', ' ORDER BY lifecycle) AS detail
     FROM flow_events
-    WHERE $log_shape = 'interval' AND lifecycle IS NOT NULL AND lifecycle NOT IN ('start', 'complete')
+    WHERE ($log_shape = 'interval' AND lifecycle IS NOT NULL AND lifecycle NOT IN ('start', 'complete'))
+       OR ($log_shape = 'point' AND lifecycle IN ('schedule', 'assign', 'reassign', 'suspend', 'resume',
+                                                  'withdraw', 'ate_abort', 'pi_abort', 'start'))
 ),
 guessed_statuses AS (
     SELECT status, events, status_class || coalesce(' (' || wait_kind || ')', '')

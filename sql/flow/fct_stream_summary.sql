@@ -32,4 +32,5 @@ SELECT
          ELSE (SELECT string_agg(step, ', ' ORDER BY step) FROM flow_end_steps) END AS end_activities,
     CAST($ends_inferred AS BOOLEAN) AS ends_inferred,
     CAST($target_s AS DOUBLE) AS lead_time_target_s,
-    (SELECT count(*) FILTER (WHERE target_breached) FROM flow_cases) AS target_breached;
+    CASE WHEN $target_s IS NOT NULL THEN (SELECT count(*) FILTER (WHERE target_breached) FROM flow_cases) END
+        AS target_breached;

@@ -1,12 +1,13 @@
 -- flow_transitions (grain: directly-follows pair of steps): consecutive visits of a case
--- (by seq), how many times and in how many cases, and the wait between them: the next
--- visit's start (its end, in point logs) minus the previous visit's end.
+-- (by seq), how many times and in how many cases, and the wait before the next visit: its
+-- queue time (its elapsed time in point logs), so that a visit started while the previous
+-- one was still running waits zero, as in `visits`.
 CREATE OR REPLACE TEMP TABLE flow_transitions AS
 WITH pairs AS (
     SELECT case_id,
         lag(step) OVER w AS from_step,
         step AS to_step,
-        epoch(coalesce(start_ts, end_ts) - lag(end_ts) OVER w) AS wait_s
+        coalesce(queue_time_s, elapsed_s) AS wait_s
     FROM flow_visits
     WINDOW w AS (PARTITION BY case_id ORDER BY seq)
 )

@@ -2,7 +2,8 @@
 -- flow_raw_visits (grain: visit = a period in a work status).
 -- Consecutive rows in the same status (a reassignment, a field update) are one period;
 -- consecutive work statuses mapped to the same step are one visit. The wait periods
--- between two work visits are the second visit's queue, split by wait kind.
+-- between two work visits are the second visit's queue, split by wait kind; time in a done
+-- status before a reopen counts as external (the customer had the case).
 CREATE OR REPLACE TEMP TABLE flow_status_periods AS
 WITH classed AS (
     SELECT e.*, c.status_class, c.wait_kind,
@@ -53,9 +54,10 @@ CREATE OR REPLACE TEMP TABLE flow_raw_visits AS
 WITH waits AS (
     SELECT case_id, work_no + 1 AS work_no,
         sum(duration_s) FILTER (WHERE wait_kind = 'internal') AS queue_internal_s,
-        sum(duration_s) FILTER (WHERE wait_kind = 'external') AS queue_external_s
+        -- time in a done status before work resumed (a reopen) was time with the customer
+        sum(duration_s) FILTER (WHERE wait_kind = 'external' OR status_class = 'done') AS queue_external_s
     FROM flow_status_periods
-    WHERE status_class = 'wait'
+    WHERE status_class IN ('wait', 'done')
     GROUP BY ALL
 )
 SELECT p.case_id, p.step, p.entered_ts AS start_ts, p.left_ts AS end_ts, p.resource, p.team,

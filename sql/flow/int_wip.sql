@@ -1,20 +1,21 @@
 -- WIP over time, per day and per step, and the Little's Law check (SPEC "Flow").
 -- Relations: flow_wip_daily (grain: day), flow_step_wip_daily (grain: step and day),
 -- flow_step_wip_avg (grain: step), flow_littles_law (grain: window), and their helpers
--- flow_wip_window, flow_wip_days, flow_wip_spans, flow_wip_curve, flow_wip_marks,
+-- flow_wip_window, flow_wip_days, flow_wip_spans, flow_wip_curve, flow_wip_marks and
 -- flow_quiet_stretches.
 --
 -- The window is [first arrival, as_of], as_of being the measurement instant (the stream's
 -- last event unless given). Nothing after as_of is seen: a case that exits later is open
 -- at as_of, a case that arrives later is not counted. Days and months are calendar days
 -- and months in the stream's timezone (the session TimeZone), so a DST day lasts 23 or
--- 25 hours.
+-- 25 hours. Durations are taken as epoch(b) - epoch(a): under a session TimeZone with
+-- DST, epoch(b - a) counts calendar days as 24 h and is off by the DST hour.
 --
 -- WIP(t) = cases with arrival <= t < exit (open cases: arrival <= t). Nothing is expanded
--- per day: arrivals are +1 and exits -1 change events, a running sum gives WIP after each
--- change instant, a running sum of WIP x time gives the area under WIP(t) at each change
--- instant (exact integer case-microseconds), and an ASOF join reads WIP and area at any
--- day or month boundary. A time-average over [a, b] is (area(b) - area(a)) / (b - a).
+-- per day: arrivals are +1 and exits -1 change events, running sums give WIP after each
+-- change instant and the area under WIP(t) (exact integer case-microseconds, see
+-- flow_wip_curve), and an ASOF join reads WIP and area at any day or month boundary.
+-- A time-average over [a, b] is (area(b) - area(a)) / (b - a).
 --
 -- wip_end of a day is the WIP when the day closes: cases that arrived on or before the
 -- day and had not exited by its end (the limit of WIP(t) as t reaches the midnight ending
@@ -36,10 +37,11 @@
 -- Little's Law, per window (one 'all' window [first arrival, as_of] and one per calendar
 -- month, the first and last clipped to the window): wip_avg = time-average WIP,
 -- throughput_per_day = departures / window days, lead_time_mean_s = mean lead time of the
--- cases that exited in the window (exit - arrival in elapsed seconds), predicted_wip = throughput_per_day x lead time (days),
--- ratio = wip_avg / predicted_wip. wip_start / wip_end = WIP when the window opens
--- (cases on hand before it) / closes, with the same day-close rule as wip_end above.
--- Arrivals and departures are counted in [start, end), and up to as_of inclusive.
+-- cases that exited in the window (exit - arrival in elapsed seconds), predicted_wip =
+-- throughput_per_day x lead time (days), ratio = wip_avg / predicted_wip.
+-- wip_start / wip_end = WIP when the window opens (cases on hand before it) / closes,
+-- with the same day-close rule as wip_end above. Arrivals and departures are counted in
+-- [start, end), and up to as_of inclusive.
 -- The verdict, first rule that applies:
 --   'data gap'      the window has no length, or no case exited in it (no throughput,
 --                   no lead time), or it holds a quiet stretch: 7 days or more with no
@@ -76,21 +78,21 @@ SELECT
     CASE WHEN d.day = w.last_day THEN w.window_end ELSE CAST(d.day + 1 AS TIMESTAMPTZ) END AS day_end
 FROM days AS d CROSS JOIN flow_wip_window AS w;
 
--- flow_wip_spans (grain: case arrived by as_of): arrival and exit as seen at as_of.
+-- flow_wip_spans (grain: case arrived by as_of): arrival, exit and lead time as seen at as_of.
 CREATE OR REPLACE TEMP TABLE flow_wip_spans AS
 SELECT
     case_id,
     arrival_ts,
     -- an exit before the arrival (bad data) is taken as at the arrival, so WIP stays >= 0
     CASE WHEN exit_ts <= $as_of THEN greatest(exit_ts, arrival_ts) END AS exit_ts,
-    -- lead time as true elapsed seconds: epoch(b - a) would count calendar days of 24 h
-    -- under a session TimeZone with DST
     CASE WHEN exit_ts <= $as_of THEN epoch(exit_ts) - epoch(arrival_ts) END AS lead_time_s
 FROM flow_cases
 WHERE arrival_ts <= $as_of;
 
 -- flow_wip_curve (grain: instant where WIP changes): WIP just after the instant, and the
--- area under WIP(t) from the first arrival up to the instant, in case-microseconds.
+-- running sum of delta x epoch_us(instant). The area under WIP(t) up to any instant b at or
+-- after it is wip x epoch_us(b) - moment_us: each case in contributes (b - arrival), each
+-- case gone (exit - arrival). Exact integer case-microseconds, one running pass.
 CREATE OR REPLACE TEMP TABLE flow_wip_curve AS
 WITH changes AS (
     SELECT ts, sum(delta) AS delta
@@ -100,19 +102,12 @@ WITH changes AS (
         SELECT exit_ts AS ts, -1 AS delta FROM flow_wip_spans WHERE exit_ts IS NOT NULL
     )
     GROUP BY ts
-),
-running AS (
-    SELECT ts, sum(delta) OVER (ORDER BY ts) AS wip FROM changes
-),
-stepped AS (
-    SELECT ts, wip,
-        CAST(lag(wip) OVER (ORDER BY ts) AS HUGEINT) * (epoch_us(ts) - epoch_us(lag(ts) OVER (ORDER BY ts)))
-            AS area_since_previous
-    FROM running
 )
-SELECT ts, CAST(wip AS BIGINT) AS wip,
-    coalesce(sum(area_since_previous) OVER (ORDER BY ts), 0) AS area_us
-FROM stepped;
+SELECT ts,
+    CAST(sum(delta) OVER w AS BIGINT) AS wip,
+    sum(CAST(delta AS HUGEINT) * epoch_us(ts)) OVER w AS moment_us
+FROM changes
+WINDOW w AS (ORDER BY ts ROWS UNBOUNDED PRECEDING);
 
 -- flow_wip_marks (grain: day or window boundary): WIP and area under WIP(t) at the mark.
 CREATE OR REPLACE TEMP TABLE flow_wip_marks AS
@@ -124,7 +119,7 @@ WITH marks AS (
 SELECT
     m.mark_ts,
     coalesce(c.wip, 0) AS wip,
-    coalesce(c.area_us + CAST(c.wip AS HUGEINT) * (epoch_us(m.mark_ts) - epoch_us(c.ts)), 0) AS area_us
+    coalesce(CAST(c.wip AS HUGEINT) * epoch_us(m.mark_ts) - c.moment_us, 0) AS area_us
 FROM marks AS m
 ASOF LEFT JOIN flow_wip_curve AS c ON m.mark_ts >= c.ts;
 
@@ -182,11 +177,27 @@ changes AS (
     UNION ALL
     SELECT step, active_end_ts, 0, -1 FROM spans WHERE start_ts IS NOT NULL AND active_end_ts IS NOT NULL
 ),
+lookup AS (  -- per UTC date D: when local days D and D + 1 start
+    SELECT day AS utc_date, CAST(day AS TIMESTAMPTZ) AS day_start, CAST(day + 1 AS TIMESTAMPTZ) AS next_day_start
+    FROM (SELECT CAST(unnest(generate_series(first_day - 1, last_day + 1, INTERVAL 1 DAY)) AS DATE) AS day
+          FROM flow_wip_window)
+),
+located AS (
+    -- The local day of each change without a timezone conversion per row (costly over tens
+    -- of millions of changes): a local day is the UTC date, the one before or the one after.
+    SELECT c.step, c.queue_delta, c.active_delta,
+        CASE WHEN l.utc_date IS NULL THEN CAST(c.ts AS DATE)
+             WHEN c.ts >= l.next_day_start THEN l.utc_date + 1
+             WHEN c.ts >= l.day_start THEN l.utc_date
+             ELSE l.utc_date - 1 END AS day
+    FROM changes AS c
+    LEFT JOIN lookup AS l ON l.utc_date = DATE '1970-01-01' + CAST(epoch_us(c.ts) // 86400000000 AS INTEGER)
+    WHERE c.ts <= $as_of
+),
 per_day AS (
-    SELECT step, greatest(CAST(c.ts AS DATE), w.first_day) AS day,
+    SELECT step, greatest(c.day, w.first_day) AS day,
         sum(queue_delta) AS queue_delta, sum(active_delta) AS active_delta
-    FROM changes AS c CROSS JOIN flow_wip_window AS w
-    WHERE c.ts <= w.window_end
+    FROM located AS c CROSS JOIN flow_wip_window AS w
     GROUP BY ALL
 ),
 grid AS (
@@ -226,14 +237,20 @@ FROM clipped
 GROUP BY step;
 
 -- flow_quiet_stretches (grain: stretch of 7 days or more between consecutive events, or
--- between the last event and as_of, with WIP > 0 during it).
+-- between the last event and as_of, with WIP > 0 during it). Events are first bucketed
+-- per UTC day (first and last instant): a silence of a week cannot lie inside one day,
+-- so consecutive buckets are enough, and no sort of every event is needed.
 CREATE OR REPLACE TEMP TABLE flow_quiet_stretches AS
-WITH instants AS (
-    SELECT DISTINCT ts FROM flow_events WHERE ts <= $as_of
-    UNION SELECT CAST($as_of AS TIMESTAMPTZ)
+WITH buckets AS (
+    SELECT min(ts) AS first_ts, max(ts) AS last_ts
+    FROM (
+        SELECT ts FROM flow_events WHERE ts <= $as_of
+        UNION ALL SELECT CAST($as_of AS TIMESTAMPTZ)
+    )
+    GROUP BY epoch_us(ts) // 86400000000
 ),
 gaps AS (
-    SELECT ts AS quiet_from, lead(ts) OVER (ORDER BY ts) AS quiet_to FROM instants
+    SELECT last_ts AS quiet_from, lead(first_ts) OVER (ORDER BY first_ts) AS quiet_to FROM buckets
 )
 SELECT g.quiet_from, g.quiet_to, c.wip
 FROM gaps AS g
@@ -272,10 +289,14 @@ opening AS (  -- WIP when the window opens: the close of the day before it
     SELECT wn.window_kind, wn.window_start, coalesce(d.wip_end, 0) AS wip_start
     FROM windows AS wn LEFT JOIN flow_wip_daily AS d ON d.day = wn.first_day - 1
 ),
+exit_days AS (
+    SELECT CAST(exit_ts AS DATE) AS day, sum(lead_time_s) AS lead_time_s, count(lead_time_s) AS exits
+    FROM flow_wip_spans WHERE exit_ts IS NOT NULL GROUP BY ALL
+),
 lead_times AS (
-    SELECT wn.window_kind, wn.window_start, avg(s.lead_time_s) AS lead_time_mean_s
+    SELECT wn.window_kind, wn.window_start, sum(x.lead_time_s) / sum(x.exits) AS lead_time_mean_s
     FROM windows AS wn
-    JOIN flow_wip_spans AS s ON CAST(s.exit_ts AS DATE) BETWEEN wn.first_day AND wn.last_day
+    JOIN exit_days AS x ON x.day BETWEEN wn.first_day AND wn.last_day
     GROUP BY ALL
 ),
 quiet AS (  -- the longest quiet stretch inside each window
