@@ -98,6 +98,9 @@ def compute_flow(
     if activities.is_empty():
         raise EmptyStreamError(f"stream {stream!r} has no events in the store; load it first (vsm ingest {stream})")
     con.execute(f"SET TimeZone = '{settings.timezone}'")  # validated IANA name; days bucket in it
+    # With a session TimeZone, `b - a` on TIMESTAMPTZ is a calendar interval (a DST day is
+    # 24 h), so every duration goes through this macro: true elapsed seconds.
+    con.execute("CREATE OR REPLACE TEMP MACRO seconds_between(a, b) AS epoch(b) - epoch(a)")
     try:
         return _compute(con, settings, activities, as_of, on_stage)
     finally:

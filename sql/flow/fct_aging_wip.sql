@@ -14,7 +14,7 @@
 -- equal values, so a lead time equal to the age does not count as below); no per-case scan.
 CREATE OR REPLACE TEMP TABLE flow_aging_wip AS
 WITH open_cases AS (
-    SELECT case_id, arrival_ts, epoch(CAST($as_of AS TIMESTAMPTZ) - arrival_ts) AS age_s
+    SELECT case_id, arrival_ts, seconds_between(arrival_ts, CAST($as_of AS TIMESTAMPTZ)) AS age_s
     FROM flow_cases
     WHERE is_open
 ),
@@ -59,9 +59,10 @@ SELECT
     -- $as_of - arrival
     o.age_s,
     -- $as_of - when it entered its current step / status / queue
-    epoch(CAST($as_of AS TIMESTAMPTZ) - CASE WHEN p.case_id IS NOT NULL THEN p.entered_ts
-                                             WHEN w.case_id IS NOT NULL THEN w.entered_ts
-                                             ELSE coalesce(d.entered_ts, o.arrival_ts) END) AS time_in_step_s,
+    seconds_between(CASE WHEN p.case_id IS NOT NULL THEN p.entered_ts
+                         WHEN w.case_id IS NOT NULL THEN w.entered_ts
+                         ELSE coalesce(d.entered_ts, o.arrival_ts) END,
+                    CAST($as_of AS TIMESTAMPTZ)) AS time_in_step_s,
     -- share of completed cases whose lead time is below this age; NULL when none completed
     CAST(r.completed_below AS DOUBLE)
         / nullif((SELECT count(*) FROM flow_cases WHERE NOT is_open AND lead_time_s IS NOT NULL), 0)

@@ -27,7 +27,7 @@ SELECT
     a.arrival_ts,
     x.exit_ts,
     x.exit_ts IS NULL AS is_open,
-    epoch(x.exit_ts - a.arrival_ts) AS lead_time_s,
+    seconds_between(a.arrival_ts, x.exit_ts) AS lead_time_s,
     CASE WHEN x.exit_ts IS NOT NULL THEN left(md5(coalesce(v.steps, '')), 12) END AS variant_id,
     CASE WHEN x.exit_ts IS NOT NULL THEN coalesce(v.steps, '') END AS steps,
     CAST(coalesce(v.visits, 0) AS INTEGER) AS visits,
@@ -38,8 +38,8 @@ SELECT
     v.process_time_s,
     v.queue_time_s,
     CASE WHEN $target_s IS NULL THEN NULL
-         WHEN x.exit_ts IS NOT NULL THEN epoch(x.exit_ts - a.arrival_ts) > $target_s
-         ELSE epoch($as_of - a.arrival_ts) > $target_s END AS target_breached,
+         WHEN x.exit_ts IS NOT NULL THEN seconds_between(a.arrival_ts, x.exit_ts) > $target_s
+         ELSE seconds_between(a.arrival_ts, CAST($as_of AS TIMESTAMPTZ)) > $target_s END AS target_breached,
     v.last_step,
     a.last_event_ts
 FROM flow_arrivals AS a

@@ -7,7 +7,7 @@
 CREATE OR REPLACE TEMP TABLE flow_batching AS
 WITH ended AS (
     SELECT step, resource, end_ts, case_id, seq,
-        CASE WHEN epoch(end_ts - lag(end_ts) OVER w) <= 60 THEN 0 ELSE 1 END AS starts_chain
+        CASE WHEN seconds_between(lag(end_ts) OVER w, end_ts) <= 60 THEN 0 ELSE 1 END AS starts_chain
     FROM flow_visits
     WHERE end_ts IS NOT NULL AND resource IS NOT NULL
     WINDOW w AS (PARTITION BY step, resource ORDER BY end_ts, case_id, seq)

@@ -44,7 +44,7 @@ periods AS (
 )
 SELECT *,
     lead(entered_ts) OVER (PARTITION BY case_id ORDER BY period_no) AS left_ts,
-    epoch(lead(entered_ts) OVER (PARTITION BY case_id ORDER BY period_no) - entered_ts) AS duration_s,
+    seconds_between(entered_ts, lead(entered_ts) OVER (PARTITION BY case_id ORDER BY period_no)) AS duration_s,
     -- visits before this period (a work period counts itself); waits feed visit work_no + 1
     sum(CASE WHEN status_class = 'work' THEN 1 ELSE 0 END)
         OVER (PARTITION BY case_id ORDER BY period_no ROWS UNBOUNDED PRECEDING) AS work_no

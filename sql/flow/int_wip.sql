@@ -35,7 +35,8 @@
 -- queue span.
 --
 -- Little's Law, per window (one 'all' window [first arrival, as_of] and one per calendar
--- month, the first and last clipped to the window): wip_avg = time-average WIP,
+-- month, the first and last clipped to the window, so the last has no length when as_of
+-- is exactly its first midnight): wip_avg = time-average WIP (NULL over no length),
 -- throughput_per_day = departures / window days, lead_time_mean_s = mean lead time of the
 -- cases that exited in the window (exit - arrival in elapsed seconds), predicted_wip =
 -- throughput_per_day x lead time (days), ratio = wip_avg / predicted_wip.
@@ -272,10 +273,9 @@ windows AS (
         least(CAST(CAST(m.month_day + INTERVAL 1 MONTH AS DATE) AS TIMESTAMPTZ), w.window_end),
         greatest(m.month_day, w.first_day),
         least(CAST(m.month_day + INTERVAL 1 MONTH AS DATE) - 1, w.last_day)
+    -- when as_of is exactly a month's first midnight, that month's window has no length but
+    -- is kept: it holds the arrivals and departures at as_of, so the months tile the days
     FROM months AS m CROSS JOIN flow_wip_window AS w
-    -- a month window of no length (as_of exactly at its first midnight) says nothing
-    WHERE greatest(CAST(m.month_day AS TIMESTAMPTZ), w.window_start)
-        < least(CAST(CAST(m.month_day + INTERVAL 1 MONTH AS DATE) AS TIMESTAMPTZ), w.window_end)
 ),
 flows AS (
     SELECT wn.window_kind, wn.window_start,
