@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.flow import RESULTS
 from pipeline.streams import discover
 
 # file, cases, events (../shared/real_logs/README.md)
@@ -26,6 +27,13 @@ def test_real_log_loads_with_its_published_counts(real_logs, store, tmp_path, fi
         "SELECT count(DISTINCT case_id), count(*) FROM events WHERE stream = ?", [name]
     ).fetchall()[0] == (cases, events)
     assert (tmp_path / "streams" / f"{name}.toml").exists()
+    # `vsm discover` fills every result table (status tables only for status logs)
+    shape = result.flow.log_shape
+    for table in RESULTS:
+        if table in ("status_classes", "status_periods") and shape != "status":
+            continue
+        filled = store.execute(f"SELECT count(*) FROM {table} WHERE stream = ?", [name]).fetchall()[0][0]
+        assert filled > 0, f"{table} is empty for {name} ({shape} log)"
 
 
 def test_bpic2013_status_is_concept_name_plus_lifecycle(real_logs, store, tmp_path):
