@@ -16,9 +16,9 @@ Mapping raw columns to canonical ones happens later, in the pipeline, not here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import polars as pl
 

@@ -36,7 +36,6 @@ import polars as pl
 from connectors.base import EXTRA_FIELDS_COLUMN, FIELD_COUNT_COLUMN, LINE_COLUMN, RESERVED_COLUMNS
 from pipeline.errors import SourceError
 
-
 CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
 SAMPLE_BYTES = 64 * 1024  # what delimiter sniffing and the header look at
 SAMPLE_RECORDS = 200

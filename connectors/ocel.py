@@ -93,8 +93,11 @@ def _sniff_format(path: Path) -> str:
         return "json"
     if start.startswith(b"<"):
         return "xml"
-    raise SourceError(path, "is not an OCEL 2.0 log: expected JSON (starting with '{'), "
-                      "XML (starting with '<') or an SQLite database")
+    raise SourceError(
+        path,
+        "is not an OCEL 2.0 log: expected JSON (starting with '{'), "
+        "XML (starting with '<') or an SQLite database",
+    )
 
 
 # --- JSON ---------------------------------------------------------------------------------
@@ -130,8 +133,11 @@ def _load_json(path: Path) -> Any:
         # An error at the very end, or a string never closed, is what a cut-off file gives.
         cut = exc.pos >= len(exc.doc.rstrip()) - 1 or exc.msg.startswith("Unterminated string")
         hint = " - the file is truncated" if cut else ""
-        raise SourceError(path, f"is not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                          f"{exc.msg}){hint}; expected an OCEL 2.0 JSON log") from exc
+        raise SourceError(
+            path,
+            f"is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+            f"{exc.msg}){hint}; expected an OCEL 2.0 JSON log",
+        ) from exc
     except RecursionError as exc:
         raise SourceError(path, "is JSON nested too deeply to be an OCEL 2.0 log") from exc
 
@@ -156,8 +162,9 @@ def _json_declared_types(path: Path, event_types: Any) -> dict[tuple[str, str], 
     return declared
 
 
-def _add_json_event(path: Path, ocel: _Ocel, item: Any, number: int,
-                    declared: dict[tuple[str, str], str]) -> None:
+def _add_json_event(
+    path: Path, ocel: _Ocel, item: Any, number: int, declared: dict[tuple[str, str], str]
+) -> None:
     where = f"event #{number}"
     event_id = _text(path, item, "id", where)
     event_type = _text(path, item, "type", where)
@@ -194,16 +201,24 @@ def _read_xml(path: Path) -> _Ocel:
     except etree.XMLSyntaxError as exc:
         truncated = "end of data" in str(exc) or "not closed" in str(exc)
         hint = " - the file looks truncated" if truncated else ""
-        raise SourceError(path, f"is not well-formed XML ({exc}){hint}; "
-                          "expected an OCEL 2.0 XML log") from exc
+        raise SourceError(
+            path, f"is not well-formed XML ({exc}){hint}; expected an OCEL 2.0 XML log"
+        ) from exc
     return ocel
 
 
 def _iter_xml(path: Path) -> Iterator[Any]:
     """Yield the OCEL elements we need, freeing each one after use (constant memory)."""
     # Entities are already refused by the prolog check; these settings are a second guard.
-    context = etree.iterparse(str(path), events=("end",), tag=_XML_TAGS, resolve_entities=False,
-                              no_network=True, load_dtd=False, huge_tree=False)
+    context = etree.iterparse(
+        str(path),
+        events=("end",),
+        tag=_XML_TAGS,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+    )
     for _, element in context:
         yield element
         element.clear(keep_tail=True)
@@ -229,8 +244,9 @@ def _add_xml_element(path: Path, ocel: _Ocel, element: Any, declared: dict[tuple
         _add_xml_event(path, ocel, element, attributes, declared)
 
 
-def _add_xml_event(path: Path, ocel: _Ocel, element: Any, attributes: dict[str, str],
-                   declared: dict[tuple[str, str], str]) -> None:
+def _add_xml_event(
+    path: Path, ocel: _Ocel, element: Any, attributes: dict[str, str], declared: dict[tuple[str, str], str]
+) -> None:
     where = f"event #{len(ocel.event_ids) + 1}"
     if "id" not in attributes and element.find("{*}string") is not None:
         raise SourceError(path, "is an OCEL 1.0 XML log; expected OCEL 2.0 (<event id= type= time=>)")
@@ -268,8 +284,9 @@ def _read_sqlite_tables(path: Path, connection: sqlite3.Connection) -> _Ocel:
     tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     missing = [table for table in SQLITE_REQUIRED_TABLES if table not in tables]
     if missing:
-        raise SourceError(path, "is an SQLite database but not an OCEL 2.0 log "
-                          f"(missing tables: {', '.join(missing)})")
+        raise SourceError(
+            path, f"is an SQLite database but not an OCEL 2.0 log (missing tables: {', '.join(missing)})"
+        )
     ocel = _Ocel()
     for object_id, object_type in connection.execute("SELECT ocel_id, ocel_type FROM object ORDER BY rowid"):
         ocel.object_types[_sql_text(path, object_id, "object")] = _sql_text(path, object_type, "object")
@@ -280,8 +297,9 @@ def _read_sqlite_tables(path: Path, connection: sqlite3.Connection) -> _Ocel:
         if event_id in index_of:
             raise SourceError(path, f"has the event id {event_id!r} twice in table 'event'")
         if event_id not in details:
-            raise SourceError(path, f"has no row for event {event_id!r} in its event_<type> table "
-                              "(so no timestamp)")
+            raise SourceError(
+                path, f"has no row for event {event_id!r} in its event_<type> table (so no timestamp)"
+            )
         time, attributes = details[event_id]
         index_of[event_id] = ocel.add_event(event_id, _sql_text(path, event_type, "event"), time, attributes)
     for event_id, object_id in connection.execute(
@@ -289,8 +307,9 @@ def _read_sqlite_tables(path: Path, connection: sqlite3.Connection) -> _Ocel:
     ):
         event_id = _sql_text(path, event_id, "event_object")
         if event_id not in index_of:
-            raise SourceError(path, f"table 'event_object' refers to event {event_id!r}, "
-                              "which is not in table 'event'")
+            raise SourceError(
+                path, f"table 'event_object' refers to event {event_id!r}, which is not in table 'event'"
+            )
         ocel.link(index_of[event_id], _sql_text(path, object_id, "event_object"))
     return ocel
 
@@ -302,8 +321,9 @@ def _sql_text(path: Path, value: Any, table: str) -> str:
     return str(value)
 
 
-def _sqlite_event_details(path: Path, connection: sqlite3.Connection,
-                          tables: set[str]) -> dict[str, tuple[datetime, dict[str, Any]]]:
+def _sqlite_event_details(
+    path: Path, connection: sqlite3.Connection, tables: set[str]
+) -> dict[str, tuple[datetime, dict[str, Any]]]:
     """event id -> (time, attributes), read from the per-type ``event_<Type>`` tables."""
     details: dict[str, tuple[datetime, dict[str, Any]]] = {}
     for event_type, suffix in connection.execute("SELECT ocel_type, ocel_type_map FROM event_map_type"):
@@ -379,15 +399,18 @@ def _flatten(path: Path, ocel: _Ocel, object_type: str) -> pl.DataFrame:
         raise SourceError(path, "contains no events")
     wanted = {oid for oid, otype in ocel.object_types.items() if otype == object_type}
     links = (
-        pl.DataFrame({"event": ocel.link_events, CASE_ID: ocel.link_objects},
-                     schema={"event": pl.UInt32, CASE_ID: pl.String})
+        pl.DataFrame(
+            {"event": ocel.link_events, CASE_ID: ocel.link_objects},
+            schema={"event": pl.UInt32, CASE_ID: pl.String},
+        )
         .filter(pl.col(CASE_ID).is_in(list(wanted)))
         # The same (event, object) pair listed twice (e.g. with two qualifiers) is one row.
         .unique(subset=["event", CASE_ID], keep="first", maintain_order=True)
     )
     if links.height == 0:
-        raise SourceError(path, f"has no events related to objects of type {object_type!r} "
-                          f"({len(wanted)} such objects)")
+        raise SourceError(
+            path, f"has no events related to objects of type {object_type!r} ({len(wanted)} such objects)"
+        )
     events = _events_frame(path, ocel)
     rows = events.select(pl.all().gather(links["event"]))
     return rows.with_columns(links[CASE_ID]).select(_column_order(rows.columns + [CASE_ID]))
@@ -402,8 +425,10 @@ def _events_frame(path: Path, ocel: _Ocel) -> pl.DataFrame:
         pl.Series(EVENT_ID, ocel.event_ids, dtype=pl.String),
         pl.Series(ACTIVITY, ocel.event_types, dtype=pl.String),
         _datetime_column(path, TIMESTAMP, ocel.event_times),
-        *(_column(path, name, [attributes.get(name) for attributes in ocel.event_attributes])
-          for name in names),
+        *(
+            _column(path, name, [attributes.get(name) for attributes in ocel.event_attributes])
+            for name in names
+        ),
         pl.Series(LINE_COLUMN, range(1, len(ocel.event_ids) + 1), dtype=pl.UInt64),
     ]
     return pl.DataFrame(columns)
@@ -428,8 +453,11 @@ def _column(path: Path, name: str, values: list[Any]) -> pl.Series:
 def _datetime_column(path: Path, name: str, values: list[datetime | None]) -> pl.Series:
     offsets = {v.tzinfo is not None for v in values if v is not None}
     if offsets == {True, False}:
-        raise SourceError(path, f"mixes {name!r} values with and without a UTC offset, so the ones "
-                          "without cannot be placed in time; give every value an offset")
+        raise SourceError(
+            path,
+            f"mixes {name!r} values with and without a UTC offset, so the ones "
+            "without cannot be placed in time; give every value an offset",
+        )
     return pl.Series(name, values, dtype=pl.Datetime("us", "UTC" if True in offsets else None))
 
 

@@ -26,17 +26,33 @@ def _lazy(module: str, function: str):
 CONNECTORS: dict[str, FileConnector] = {
     c.name: c
     for c in (
-        FileConnector("csv", (".csv", ".tsv", ".txt"), _lazy("connectors.csv", "read_csv"),
-                      ("delimiter", "encoding"), "delimited text; delimiter and encoding detected"),
-        FileConnector("parquet", (".parquet", ".pq"), _lazy("connectors.parquet", "read_parquet"),
-                      (), "Apache Parquet"),
-        FileConnector("jsonl", (".jsonl", ".ndjson", ".json"), _lazy("connectors.jsonl", "read_jsonl"),
-                      (), "JSON Lines, one event per line"),
-        FileConnector("xes", (".xes", ".xes.gz"), _lazy("connectors.xes", "read_xes"),
-                      (), "IEEE XES, plain or gzipped"),
-        FileConnector("ocel", (".jsonocel", ".xmlocel", ".sqlite", ".db", ".json", ".xml"),
-                      _lazy("connectors.ocel", "read_ocel"), ("object_type",),
-                      "OCEL 2.0 (JSON, XML, SQLite) flattened on one object type"),
+        FileConnector(
+            "csv",
+            (".csv", ".tsv", ".txt"),
+            _lazy("connectors.csv", "read_csv"),
+            ("delimiter", "encoding"),
+            "delimited text; delimiter and encoding detected",
+        ),
+        FileConnector(
+            "parquet", (".parquet", ".pq"), _lazy("connectors.parquet", "read_parquet"), (), "Apache Parquet"
+        ),
+        FileConnector(
+            "jsonl",
+            (".jsonl", ".ndjson", ".json"),
+            _lazy("connectors.jsonl", "read_jsonl"),
+            (),
+            "JSON Lines, one event per line",
+        ),
+        FileConnector(
+            "xes", (".xes", ".xes.gz"), _lazy("connectors.xes", "read_xes"), (), "IEEE XES, plain or gzipped"
+        ),
+        FileConnector(
+            "ocel",
+            (".jsonocel", ".xmlocel", ".sqlite", ".db", ".json", ".xml"),
+            _lazy("connectors.ocel", "read_ocel"),
+            ("object_type",),
+            "OCEL 2.0 (JSON, XML, SQLite) flattened on one object type",
+        ),
     )
 }
 
@@ -54,8 +70,9 @@ def connector_for(path: Path, fmt: str = "auto", *, object_type: str = "") -> Fi
             return CONNECTORS[name]
     suffixes = sorted({s for c in CONNECTORS.values() for s in c.suffixes})
     raise SourceError(
-        path, f"cannot tell the format from the file name; expected one of {', '.join(suffixes)} "
-        "or --format csv|parquet|jsonl|xes|ocel"
+        path,
+        f"cannot tell the format from the file name; expected one of {', '.join(suffixes)} "
+        "or --format csv|parquet|jsonl|xes|ocel",
     )
 
 
@@ -68,5 +85,7 @@ def read_source(path: Path, fmt: str = "auto", **options) -> tuple[FileConnector
     connector = connector_for(path, fmt, object_type=options.get("object_type", ""))
     given = {k: v for k, v in options.items() if k in connector.options and v}
     if connector.name == "ocel" and not given.get("object_type"):
-        raise SourceError(path, "an OCEL log needs --object-type: the object type whose objects are the cases")
+        raise SourceError(
+            path, "an OCEL log needs --object-type: the object type whose objects are the cases"
+        )
     return connector, connector.read(path, **given)

@@ -67,8 +67,10 @@ _SELF_CLOSED = re.compile(rb"<(event|trace)\s*/>")
 # After </log> XML allows only whitespace, comments and processing instructions.
 _DOCUMENT_END = re.compile(rb"(?:</log\s*>|<log\b[^>]*/>)(?:\s|<!--.*?-->|<\?.*?\?>)*\Z", re.DOTALL)
 # Written to stay linear (no lazy scan inside the tag): the key, if any, comes before the value.
-_DATE_VALUE = (rb"""<date\s+(?:key\s*=\s*(?:"[^"]*"|'[^']*')\s+)?value\s*=\s*["']\s*"""
-               rb"""\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?""")
+_DATE_VALUE = (
+    rb"""<date\s+(?:key\s*=\s*(?:"[^"]*"|'[^']*')\s+)?value\s*=\s*["']\s*"""
+    rb"""\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?"""
+)
 _DATE_WITH_OFFSET = re.compile(_DATE_VALUE + rb"""\s*(?:Z|[+-]\d\d(?::?\d\d)?)\s*["']""")
 _DATE_WITHOUT_OFFSET = re.compile(_DATE_VALUE + rb"""\s*["']""")
 _CHAR_REF = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|amp|lt|gt|quot|apos);")
@@ -137,8 +139,11 @@ def read_xes(path: Path) -> pl.DataFrame:
     if frame.height == 0:
         raise SourceError(path, "contains no events (an XES log needs <trace> elements with <event>s)")
     if dates.with_offset and dates.without_offset:
-        raise SourceError(path, "mixes <date> values with and without a UTC offset, so the ones without "
-                          "cannot be placed in time; give every date an offset (XES requires one)")
+        raise SourceError(
+            path,
+            "mixes <date> values with and without a UTC offset, so the ones without "
+            "cannot be placed in time; give every date an offset (XES requires one)",
+        )
     return _normalise(path, frame, diagnostics, naive_dates=dates.without_offset)
 
 
@@ -195,8 +200,11 @@ def _decompressed_chunks(path: Path, source: BinaryIO) -> Iterator[bytes]:
         while chunk := source.read(CHUNK_BYTES):
             yield chunk
     except EOFError as exc:  # gzip stream cut before its end marker
-        raise SourceError(path, "is a truncated gzip file (the compressed data ends early); "
-                          "the download or copy was probably cut off") from exc
+        raise SourceError(
+            path,
+            "is a truncated gzip file (the compressed data ends early); "
+            "the download or copy was probably cut off",
+        ) from exc
     except (gzip.BadGzipFile, zlib.error) as exc:
         raise SourceError(path, f"is a corrupt gzip file ({exc}); expected a valid .xes.gz") from exc
 
@@ -223,26 +231,36 @@ def check_xml_prolog(path: Path, head: bytes, expected: str = "an XES event log"
     text = head.decode(encoding, errors="replace")  # only inspected, never written
     start = text.lstrip("\ufeff \t\r\n")
     if "\x00" in text or not start.startswith("<"):
-        raise SourceError(path, f"is not XML (binary or plain-text data); expected {expected} "
-                          "starting with '<?xml' or '<log'")
+        raise SourceError(
+            path,
+            f"is not XML (binary or plain-text data); expected {expected} starting with '<?xml' or '<log'",
+        )
     root = _ROOT.search(text)
     prolog = text[: root.start()] if root else text
     # Neither XES nor OCEL needs entities; refusing them up front makes an entity-expansion
     # bomb ("billion laughs") harmless whatever the parser would have done with it.
     if "<!ENTITY" in prolog.upper():
-        raise SourceError(path, "declares XML entities (<!ENTITY ...> in a <!DOCTYPE>); "
-                          "entity declarations are refused for safety and event logs do not need them")
+        raise SourceError(
+            path,
+            "declares XML entities (<!ENTITY ...> in a <!DOCTYPE>); "
+            "entity declarations are refused for safety and event logs do not need them",
+        )
     if root is None:
-        raise SourceError(path, f"has no <log> root element in its first {PROLOG_BYTES // 1024} KB; "
-                          f"expected {expected}")
+        raise SourceError(
+            path, f"has no <log> root element in its first {PROLOG_BYTES // 1024} KB; expected {expected}"
+        )
     return encoding
 
 
 def _sniff_encoding(path: Path, head: bytes) -> str:
     """The document encoding from its byte-order mark or XML declaration (default UTF-8)."""
-    for bom, name in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-                      (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"),
-                      (codecs.BOM_UTF16_BE, "utf-16")):
+    for bom, name in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
         if head.startswith(bom):
             return name
     declared = _XML_DECL_ENCODING.match(head)
@@ -252,8 +270,9 @@ def _sniff_encoding(path: Path, head: bytes) -> str:
     try:
         return codecs.lookup(label).name
     except LookupError as exc:
-        raise SourceError(path, f"declares an unknown text encoding {label!r}; "
-                          "expected UTF-8 or another standard encoding") from exc
+        raise SourceError(
+            path, f"declares an unknown text encoding {label!r}; expected UTF-8 or another standard encoding"
+        ) from exc
 
 
 def _as_utf8(path: Path, chunks: Iterable[bytes], encoding: str) -> Iterator[bytes]:
@@ -270,12 +289,19 @@ def _as_utf8(path: Path, chunks: Iterable[bytes], encoding: str) -> Iterator[byt
             else:
                 decoded = decoder.decode(chunk)
                 if first:  # the bytes are now UTF-8: say so in the declaration
-                    decoded = re.sub(r"""(<\?xml[^>]*?encoding\s*=\s*["'])[^"']*""", r"\1UTF-8",
-                                     decoded.lstrip("\ufeff"), count=1)
+                    decoded = re.sub(
+                        r"""(<\?xml[^>]*?encoding\s*=\s*["'])[^"']*""",
+                        r"\1UTF-8",
+                        decoded.lstrip("\ufeff"),
+                        count=1,
+                    )
                 out = decoded.encode("utf-8")
         except UnicodeDecodeError as exc:
-            raise SourceError(path, f"is not valid {encoding} text (bad byte near offset "
-                              f"{offset + exc.start}); re-save the log as UTF-8") from exc
+            raise SourceError(
+                path,
+                f"is not valid {encoding} text (bad byte near offset "
+                f"{offset + exc.start}); re-save the log as UTF-8",
+            ) from exc
         first = False
         offset += len(chunk)
         yield out
@@ -298,14 +324,17 @@ def _patch_xes(path: Path, chunks: Iterable[bytes], dates: _DateOffsets) -> Iter
         found = _FIRST_TRACE.search(header, scan_from)
         if found:
             yield _GLOBAL.sub(b"", bytes(header[: found.start()]))
-            body = chain([bytes(header[found.start():])], chunks)
+            body = chain([bytes(header[found.start() :])], chunks)
             for piece in _expand_self_closed(body):
                 dates.scan(piece)
                 yield piece
             return
         if len(header) > MAX_HEADER_BYTES:
-            raise SourceError(path, f"has no <trace> element in its first {MAX_HEADER_BYTES >> 20} MB; "
-                              "expected an XES event log with traces")
+            raise SourceError(
+                path,
+                f"has no <trace> element in its first {MAX_HEADER_BYTES >> 20} MB; "
+                "expected an XES event log with traces",
+            )
     # No trace at all: still hand it over so the caller reports "no events" consistently.
     yield _GLOBAL.sub(b"", bytes(header))
 
@@ -381,15 +410,18 @@ def _parse_diagnostics(lines: list[str]) -> _Diagnostics:
 def _repair_message(repairs: tuple[str, ...]) -> str:
     shown = "; ".join(repairs[:3])
     more = f" (and {len(repairs) - 3} more)" if len(repairs) > 3 else ""
-    return ("has values that do not match their declared XES type or are outside any trace; "
-            f"refusing rather than replacing them with defaults: {shown}{more}")
+    return (
+        "has values that do not match their declared XES type or are outside any trace; "
+        f"refusing rather than replacing them with defaults: {shown}{more}"
+    )
 
 
 # --- shaping the frame --------------------------------------------------------------------
 
 
-def _normalise(path: Path, frame: pl.DataFrame, diagnostics: _Diagnostics, *,
-               naive_dates: bool) -> pl.DataFrame:
+def _normalise(
+    path: Path, frame: pl.DataFrame, diagnostics: _Diagnostics, *, naive_dates: bool
+) -> pl.DataFrame:
     """Apply the output fixes listed in the module docstring."""
     frame = _unescape_column_names(path, frame)
     fixes = [

@@ -62,7 +62,8 @@ def _boundary(debug: bool, action: Callable[[], T]) -> T:
             traceback.print_exc()
         err.print(
             f"Error: internal error ({type(exc).__name__}: {exc}); run again with --debug for the traceback",
-            markup=False, highlight=False,
+            markup=False,
+            highlight=False,
         )
         raise typer.Exit(EXIT_INTERNAL) from None
 
@@ -70,8 +71,9 @@ def _boundary(debug: bool, action: Callable[[], T]) -> T:
 @contextmanager
 def _progress():
     """A spinner with the current stage and elapsed time, on stderr, gone when done."""
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err, transient=True) as progress:
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True
+    ) as progress:
         task = progress.add_task("starting", total=None)
         yield lambda stage: progress.update(task, description=stage)
 
@@ -83,7 +85,9 @@ ActivityColumn = Annotated[
     list[str] | None,
     typer.Option("--activity-column", help="Source column holding the activity/status (repeat to combine)."),
 ]
-TimestampColumn = Annotated[str, typer.Option("--timestamp-column", help="Source column holding the timestamp.")]
+TimestampColumn = Annotated[
+    str, typer.Option("--timestamp-column", help="Source column holding the timestamp.")
+]
 LifecycleColumn = Annotated[str, typer.Option("--lifecycle-column", help="Column with start/complete.")]
 ResourceColumn = Annotated[str, typer.Option("--resource-column", help="Column with the person.")]
 TeamColumn = Annotated[str, typer.Option("--team-column", help="Column with the team / group.")]
@@ -92,7 +96,9 @@ FormatOption = Annotated[str, typer.Option("--format", help="auto, csv, parquet,
 TimestampFormat = Annotated[
     str, typer.Option("--timestamp-format", help="strftime format of the timestamps, e.g. '%d/%m/%Y %H:%M'.")
 ]
-TimezoneOption = Annotated[str, typer.Option("--timezone", help="IANA zone for naive timestamps (default UTC).")]
+TimezoneOption = Annotated[
+    str, typer.Option("--timezone", help="IANA zone for naive timestamps (default UTC).")
+]
 DelimiterOption = Annotated[str, typer.Option("--delimiter", help="CSV delimiter (default: detected).")]
 EncodingOption = Annotated[str, typer.Option("--encoding", help="CSV encoding (default: detected).")]
 ObjectType = Annotated[str, typer.Option("--object-type", help="OCEL: the object type that is the case.")]
@@ -101,8 +107,15 @@ ObjectType = Annotated[str, typer.Option("--object-type", help="OCEL: the object
 def _columns(case, activity, timestamp, lifecycle, resource, team, start):
     from pipeline.settings import Columns
 
-    return Columns(case_id=case, activity=list(activity or []), timestamp=timestamp, lifecycle=lifecycle,
-                   resource=resource, team=team, start_timestamp=start)
+    return Columns(
+        case_id=case,
+        activity=list(activity or []),
+        timestamp=timestamp,
+        lifecycle=lifecycle,
+        resource=resource,
+        team=team,
+        start_timestamp=start,
+    )
 
 
 def _source_options(fmt, delimiter, encoding, object_type, timestamp_format):
@@ -110,13 +123,21 @@ def _source_options(fmt, delimiter, encoding, object_type, timestamp_format):
 
     if delimiter == "\\t":
         delimiter = "\t"
-    return Source(format=fmt, delimiter=delimiter, encoding=encoding, object_type=object_type,
-                  timestamp_format=timestamp_format)
+    return Source(
+        format=fmt,
+        delimiter=delimiter,
+        encoding=encoding,
+        object_type=object_type,
+        timestamp_format=timestamp_format,
+    )
 
 
 def _print_load(load) -> None:
-    out.print(f"Loaded {load.source} into stream {load.stream!r} (run {load.run_id}, {load.connector})",
-              markup=False, highlight=False)
+    out.print(
+        f"Loaded {load.source} into stream {load.stream!r} (run {load.run_id}, {load.connector})",
+        markup=False,
+        highlight=False,
+    )
     out.print(f"  columns: {load.mapping}", markup=False, highlight=False)
     out.print(f"  timestamps: {load.timestamp_format}", markup=False, highlight=False)
     if load.timezone_note:
@@ -124,11 +145,15 @@ def _print_load(load) -> None:
     out.print(
         f"  events read {load.events_read:,}; new {load.events_loaded:,}; "
         f"already in the store {load.events_known:,}; rejected {load.events_rejected:,}",
-        markup=False, highlight=False,
+        markup=False,
+        highlight=False,
     )
     for reason, count, line in load.reject_reasons:
-        out.print(f"  rejected: {count:,} x {reason} (first at line {line}); see the rejects table",
-                  markup=False, highlight=False)
+        out.print(
+            f"  rejected: {count:,} x {reason} (first at line {line}); see the rejects table",
+            markup=False,
+            highlight=False,
+        )
 
 
 def _days(seconds) -> str:
@@ -142,12 +167,18 @@ def _pct(share) -> str:
 def _print_flow(flow) -> None:
     s = flow.summary
     say = lambda text: out.print(text, markup=False, highlight=False)  # noqa: E731
-    say(f"Flow of stream {flow.stream!r}: {flow.log_shape} log"
-        + (" (detected; set [flow] log_shape to change)" if flow.shape_detected else ""))
-    say(f"  cases {s['cases']:,}: completed {s['completed_cases']:,}, open {s['open_cases']:,} "
-        f"(as of {s['as_of']:%Y-%m-%d %H:%M} UTC); visits {flow.visits:,}")
-    say(f"  lead time p50 {_days(s['lead_time_p50_s'])}, p85 {_days(s['lead_time_p85_s'])}; "
-        f"flow efficiency {_pct(s['flow_efficiency'])}; first-pass yield {_pct(s['first_pass_yield'])}")
+    say(
+        f"Flow of stream {flow.stream!r}: {flow.log_shape} log"
+        + (" (detected; set [flow] log_shape to change)" if flow.shape_detected else "")
+    )
+    say(
+        f"  cases {s['cases']:,}: completed {s['completed_cases']:,}, open {s['open_cases']:,} "
+        f"(as of {s['as_of']:%Y-%m-%d %H:%M} UTC); visits {flow.visits:,}"
+    )
+    say(
+        f"  lead time p50 {_days(s['lead_time_p50_s'])}, p85 {_days(s['lead_time_p85_s'])}; "
+        f"flow efficiency {_pct(s['flow_efficiency'])}; first-pass yield {_pct(s['first_pass_yield'])}"
+    )
     wip = "n/a" if s["wip_avg"] is None else f"{s['wip_avg']:.1f}"
     tput = "n/a" if s["throughput_per_day"] is None else f"{s['throughput_per_day']:.2f}"
     say(f"  WIP avg {wip}; throughput {tput} per day; handoffs per case {s['handoffs_per_case'] or 0:.2f}")
@@ -169,13 +200,22 @@ def _print_flow(flow) -> None:
 def init(
     name: Annotated[str, typer.Argument(help="Name of the new value stream, e.g. claims.")],
     source: Annotated[Path, typer.Option("--source", help="The event log file to map.")],
-    case_column: CaseColumn = "", activity_column: ActivityColumn = None, timestamp_column: TimestampColumn = "",
-    lifecycle_column: LifecycleColumn = "", resource_column: ResourceColumn = "", team_column: TeamColumn = "",
-    start_column: StartColumn = "", fmt: FormatOption = "auto", timestamp_format: TimestampFormat = "",
-    timezone: TimezoneOption = "UTC", delimiter: DelimiterOption = "", encoding: EncodingOption = "",
+    case_column: CaseColumn = "",
+    activity_column: ActivityColumn = None,
+    timestamp_column: TimestampColumn = "",
+    lifecycle_column: LifecycleColumn = "",
+    resource_column: ResourceColumn = "",
+    team_column: TeamColumn = "",
+    start_column: StartColumn = "",
+    fmt: FormatOption = "auto",
+    timestamp_format: TimestampFormat = "",
+    timezone: TimezoneOption = "UTC",
+    delimiter: DelimiterOption = "",
+    encoding: EncodingOption = "",
     object_type: ObjectType = "",
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing settings.")] = False,
-    streams_dir: StreamsDirOption = DEFAULT_STREAMS, debug: DebugOption = False,
+    streams_dir: StreamsDirOption = DEFAULT_STREAMS,
+    debug: DebugOption = False,
 ) -> None:
     """Write streams/<name>.toml from what the source shows (columns, timestamps); edit it by hand."""
 
@@ -185,11 +225,21 @@ def init(
 
         parse_timezone(timezone)
         result = init_stream(
-            name, source,
-            columns=_columns(case_column, activity_column, timestamp_column, lifecycle_column, resource_column,
-                             team_column, start_column),
+            name,
+            source,
+            columns=_columns(
+                case_column,
+                activity_column,
+                timestamp_column,
+                lifecycle_column,
+                resource_column,
+                team_column,
+                start_column,
+            ),
             source_options=_source_options(fmt, delimiter, encoding, object_type, timestamp_format),
-            timezone=timezone, streams_dir=streams_dir, force=force,
+            timezone=timezone,
+            streams_dir=streams_dir,
+            force=force,
         )
         out.print(f"Wrote {result.path}", markup=False, highlight=False)
         from pipeline.columns import Mapping
@@ -204,9 +254,15 @@ def init(
 @app.command()
 def ingest(
     stream: Annotated[str, typer.Argument(help="The value stream (streams/<name>.toml).")],
-    source: Annotated[Path | None, typer.Option("--source", help="Load this file instead of the settings' one.")] = None,
-    compute: Annotated[bool, typer.Option("--compute/--no-compute", help="Recompute the flow after loading.")] = True,
-    db: DbOption = DEFAULT_DB, streams_dir: StreamsDirOption = DEFAULT_STREAMS, debug: DebugOption = False,
+    source: Annotated[
+        Path | None, typer.Option("--source", help="Load this file instead of the settings' one.")
+    ] = None,
+    compute: Annotated[
+        bool, typer.Option("--compute/--no-compute", help="Recompute the flow after loading.")
+    ] = True,
+    db: DbOption = DEFAULT_DB,
+    streams_dir: StreamsDirOption = DEFAULT_STREAMS,
+    debug: DebugOption = False,
 ) -> None:
     """Load the stream's source into the store (only events not stored yet), then recompute its flow."""
 
@@ -231,12 +287,22 @@ def ingest(
 def discover(
     source: Annotated[Path, typer.Argument(help="The event log file.")],
     stream: Annotated[str, typer.Option("--stream", help="Name of the value stream.")],
-    case_column: CaseColumn = "", activity_column: ActivityColumn = None, timestamp_column: TimestampColumn = "",
-    lifecycle_column: LifecycleColumn = "", resource_column: ResourceColumn = "", team_column: TeamColumn = "",
-    start_column: StartColumn = "", fmt: FormatOption = "auto", timestamp_format: TimestampFormat = "",
-    timezone: TimezoneOption = "UTC", delimiter: DelimiterOption = "", encoding: EncodingOption = "",
+    case_column: CaseColumn = "",
+    activity_column: ActivityColumn = None,
+    timestamp_column: TimestampColumn = "",
+    lifecycle_column: LifecycleColumn = "",
+    resource_column: ResourceColumn = "",
+    team_column: TeamColumn = "",
+    start_column: StartColumn = "",
+    fmt: FormatOption = "auto",
+    timestamp_format: TimestampFormat = "",
+    timezone: TimezoneOption = "UTC",
+    delimiter: DelimiterOption = "",
+    encoding: EncodingOption = "",
     object_type: ObjectType = "",
-    db: DbOption = DEFAULT_DB, streams_dir: StreamsDirOption = DEFAULT_STREAMS, debug: DebugOption = False,
+    db: DbOption = DEFAULT_DB,
+    streams_dir: StreamsDirOption = DEFAULT_STREAMS,
+    debug: DebugOption = False,
 ) -> None:
     """One shot for a new value stream: detect settings (written once), load the log, compute its flow."""
 
@@ -248,11 +314,22 @@ def discover(
         parse_timezone(timezone)
         with open_store(db) as con, _progress() as stage:
             result = one_shot(
-                con, source, stream,
-                columns=_columns(case_column, activity_column, timestamp_column, lifecycle_column,
-                                 resource_column, team_column, start_column),
+                con,
+                source,
+                stream,
+                columns=_columns(
+                    case_column,
+                    activity_column,
+                    timestamp_column,
+                    lifecycle_column,
+                    resource_column,
+                    team_column,
+                    start_column,
+                ),
                 source_options=_source_options(fmt, delimiter, encoding, object_type, timestamp_format),
-                timezone=timezone, streams_dir=streams_dir, on_stage=stage,
+                timezone=timezone,
+                streams_dir=streams_dir,
+                on_stage=stage,
             )
         if result.settings_written:
             out.print(f"Wrote settings {result.settings.path}", markup=False, highlight=False)
@@ -267,7 +344,9 @@ def discover(
 @app.command()
 def compute(
     stream: Annotated[str, typer.Argument(help="The value stream (streams/<name>.toml).")],
-    db: DbOption = DEFAULT_DB, streams_dir: StreamsDirOption = DEFAULT_STREAMS, debug: DebugOption = False,
+    db: DbOption = DEFAULT_DB,
+    streams_dir: StreamsDirOption = DEFAULT_STREAMS,
+    debug: DebugOption = False,
 ) -> None:
     """Recompute the stream's flow results from the events in the store (after editing its settings)."""
 
@@ -290,7 +369,8 @@ def sql(
     csv: Annotated[bool, typer.Option("--csv", help="Print CSV (all rows).")] = False,
     json: Annotated[bool, typer.Option("--json", help="Print a JSON array of rows (all rows).")] = False,
     limit: Annotated[int, typer.Option("--limit", help="Rows shown in table output.")] = 100,
-    db: DbOption = DEFAULT_DB, debug: DebugOption = False,
+    db: DbOption = DEFAULT_DB,
+    debug: DebugOption = False,
 ) -> None:
     """Run a read-only SQL query on the store (table output, or --csv / --json)."""
 
@@ -310,7 +390,9 @@ def sql(
 
 @app.command()
 def streams(
-    db: DbOption = DEFAULT_DB, streams_dir: StreamsDirOption = DEFAULT_STREAMS, debug: DebugOption = False,
+    db: DbOption = DEFAULT_DB,
+    streams_dir: StreamsDirOption = DEFAULT_STREAMS,
+    debug: DebugOption = False,
 ) -> None:
     """List the value streams: settings, events and cases stored, last load."""
 

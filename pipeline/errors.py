@@ -35,7 +35,10 @@ class TimestampFormatError(VsmError):
 
 
 class SettingsError(VsmError):
-    """A stream's settings file is missing or invalid; the message names the key, value and what is allowed."""
+    """A stream's settings file is missing or invalid.
+
+    The message names the key, the value and what is allowed.
+    """
 
     exit_code = 2
 

@@ -63,11 +63,10 @@ def step_map(activities: list[str], settings: StreamSettings) -> pl.DataFrame:
     """activity -> step (null when dropped), from the [steps] settings: drop, then merge, then rename."""
     merged = {a: step for step, members in settings.steps.merge.items() for a in members}
     dropped = set(settings.steps.drop)
-    steps = [
-        None if a in dropped else merged.get(a, settings.steps.rename.get(a, a))
-        for a in activities
-    ]
-    return pl.DataFrame({"activity": activities, "step": steps}, schema={"activity": pl.String, "step": pl.String})
+    steps = [None if a in dropped else merged.get(a, settings.steps.rename.get(a, a)) for a in activities]
+    return pl.DataFrame(
+        {"activity": activities, "step": steps}, schema={"activity": pl.String, "step": pl.String}
+    )
 
 
 def _run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> None:
@@ -90,13 +89,11 @@ def compute_flow(
 ) -> FlowResult:
     """Compute every result table of the stream and publish them atomically."""
     stream = settings.name
-    activities = query_frame(
-        con, "SELECT activity, count(*) AS events, count(*) FILTER (WHERE lifecycle = 'start') AS starts, "
-        "count(start_ts) AS with_start FROM events WHERE stream = $stream GROUP BY activity ORDER BY activity",
-        {"stream": stream},
-    )
+    activities = query_frame(con, read_sql("flow/int_activities.sql"), {"stream": stream})
     if activities.is_empty():
-        raise EmptyStreamError(f"stream {stream!r} has no events in the store; load it first (vsm ingest {stream})")
+        raise EmptyStreamError(
+            f"stream {stream!r} has no events in the store; load it first (vsm ingest {stream})"
+        )
     con.execute(f"SET TimeZone = '{settings.timezone}'")  # validated IANA name; days bucket in it
     # With a session TimeZone, `b - a` on TIMESTAMPTZ is a calendar interval (a DST day is
     # 24 h), so every duration goes through this macro: true elapsed seconds.
@@ -115,11 +112,15 @@ def _compute(con, settings, activities, as_of, on_stage) -> FlowResult:
     _run(con, "int_flow_events", {"stream": stream})
 
     detected = settings.log_shape == "auto"
-    shape = guess_log_shape(
-        has_start_column=int(activities["with_start"].sum()) > 0,
-        lifecycle_starts=int(activities["starts"].sum()),
-        activities=activities["activity"].to_list(),
-    ) if detected else settings.log_shape
+    shape = (
+        guess_log_shape(
+            has_start_column=int(activities["with_start"].sum()) > 0,
+            lifecycle_starts=int(activities["starts"].sum()),
+            activities=activities["activity"].to_list(),
+        )
+        if detected
+        else settings.log_shape
+    )
 
     classes = classify_statuses(activities.select("activity", "events"), settings.status_classes)
     if shape != "status":
@@ -131,62 +132,76 @@ def _compute(con, settings, activities, as_of, on_stage) -> FlowResult:
     _run(con, "int_arrivals", {"start_steps": settings.start_activities})
     if shape == "status":
         _run(con, "int_visits_status")
-        empty_lifecycle(con)
     else:
         _run(con, "int_visits_interval" if shape == "interval" else "int_visits_point")
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE flow_raw_visits AS SELECT *, CAST(NULL AS DOUBLE) AS queue_internal_s, "
-            "CAST(NULL AS DOUBLE) AS queue_external_s FROM flow_raw_visits"
-        )
-        empty_status_periods(con)
+        _run(con, "int_no_status_periods")
     _run(con, "fct_visits")
 
     on_stage("finding exits")
     _run(con, "int_end_steps", {"end_steps": settings.end_activities})
     _run(con, "int_exits_status" if shape == "status" else "int_exits_end_steps")
-    as_of = as_of or con.execute(
-        "SELECT max(ts) FROM events WHERE stream = $stream", {"stream": stream}
-    ).fetchall()[0][0]
-    params = {"stream": stream, "as_of": as_of, "target_s": settings.lead_time_target_s,
-              "log_shape": shape, "timezone": settings.timezone}
+    as_of = (
+        as_of
+        or con.execute("SELECT max(ts) FROM events WHERE stream = $stream", {"stream": stream}).fetchall()[0][
+            0
+        ]
+    )
+    params = {
+        "stream": stream,
+        "as_of": as_of,
+        "target_s": settings.lead_time_target_s,
+        "log_shape": shape,
+        "timezone": settings.timezone,
+    }
     _run(con, "fct_cases", params)
 
     on_stage("measuring flow")
-    for name in ("int_wip", "int_batching", "fct_step_metrics", "fct_transitions", "fct_variants",
-                 "fct_handoffs", "fct_aging_wip", "fct_quality_findings", "fct_stream_summary"):
-        _run(con, name, params | {"ends_inferred": not settings.end_activities and shape != "status",
-                                  "start_activities": ", ".join(settings.start_activities) or "first event"})
+    for name in (
+        "int_wip",
+        "int_batching",
+        "fct_step_metrics",
+        "fct_transitions",
+        "fct_variants",
+        "fct_handoffs",
+        "fct_aging_wip",
+        "fct_quality_findings",
+        "fct_stream_summary",
+    ):
+        _run(
+            con,
+            name,
+            params
+            | {
+                "ends_inferred": not settings.end_activities and shape != "status",
+                "start_activities": ", ".join(settings.start_activities) or "first event",
+            },
+        )
 
     on_stage("publishing results")
     summary = query_frame(con, "SELECT * FROM flow_stream_summary").to_dicts()[0]
     publish(con, stream, _run_message(shape, detected, summary))
     end_steps = [r[0] for r in con.execute("SELECT step FROM flow_end_steps ORDER BY step").fetchall()]
     result = FlowResult(
-        stream=stream, log_shape=shape, shape_detected=detected, as_of=as_of,
-        cases=summary["cases"], open_cases=summary["open_cases"],
+        stream=stream,
+        log_shape=shape,
+        shape_detected=detected,
+        as_of=as_of,
+        cases=summary["cases"],
+        open_cases=summary["open_cases"],
         visits=con.execute("SELECT count(*) FROM flow_visits").fetchall()[0][0],
-        end_steps=end_steps if shape != "status" else [], ends_inferred=bool(summary["ends_inferred"]),
-        status_guesses=[tuple(r) for r in classes.filter(pl.col("decided_by") != "settings")
-                        .select("status", "status_class", "wait_kind", "decided_by").iter_rows()],
+        end_steps=end_steps if shape != "status" else [],
+        ends_inferred=bool(summary["ends_inferred"]),
+        status_guesses=[
+            tuple(r)
+            for r in classes.filter(pl.col("decided_by") != "settings")
+            .select("status", "status_class", "wait_kind", "decided_by")
+            .iter_rows()
+        ],
         summary=summary,
     )
     for name in ("flow_step_map", "flow_status_classes_in"):
         con.unregister(name)
     return result
-
-
-def empty_status_periods(con) -> None:
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE flow_status_periods AS SELECT CAST(NULL AS VARCHAR) AS case_id, "
-        "CAST(NULL AS VARCHAR) AS status, CAST(NULL AS VARCHAR) AS status_class, CAST(NULL AS VARCHAR) AS wait_kind, "
-        "CAST(NULL AS TIMESTAMPTZ) AS entered_ts, CAST(NULL AS TIMESTAMPTZ) AS left_ts, "
-        "CAST(NULL AS DOUBLE) AS duration_s, CAST(NULL AS VARCHAR) AS resource, CAST(NULL AS VARCHAR) AS team, "
-        "0 AS period_no WHERE FALSE"
-    )
-
-
-def empty_lifecycle(con) -> None:
-    con.execute("CREATE OR REPLACE TEMP TABLE flow_lifecycle AS SELECT *, FALSE AS is_lone FROM flow_events WHERE FALSE")
 
 
 def _run_message(shape: str, detected: bool, summary: dict) -> str:
@@ -207,9 +222,14 @@ def publish(con: duckdb.DuckDBPyConnection, stream: str, message: str = "") -> N
             {"stream": stream, "message": message},
         )
         for table, temp in RESULTS.items():
-            columns = [r[0] for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = $t AND table_schema = 'main' "
-                "ORDER BY ordinal_position", {"t": table}).fetchall()]
+            columns = [
+                c
+                for (c,) in con.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = $t AND table_schema = 'main' ORDER BY ordinal_position",
+                    {"t": table},
+                ).fetchall()
+            ]
             select = ", ".join("$stream" if c == "stream" else f'"{c}"' for c in columns)
             con.execute(f"DELETE FROM {table} WHERE stream = $stream", {"stream": stream})
             con.execute(f"INSERT INTO {table} SELECT {select} FROM {temp}", {"stream": stream})

@@ -45,9 +45,8 @@ class LoadResult:
         return "ok_with_rejects" if self.events_rejected else "ok"
 
     def message(self) -> str:
-        return (
-            f"connector {self.connector}; {self.mapping}; timestamps read as {self.timestamp_format}"
-            + (f"; {self.timezone_note}" if self.timezone_note else "")
+        return f"connector {self.connector}; {self.mapping}; timestamps read as {self.timestamp_format}" + (
+            f"; {self.timezone_note}" if self.timezone_note else ""
         )
 
 
@@ -86,7 +85,9 @@ def stage_frame(raw: pl.DataFrame, mapping: Mapping) -> pl.DataFrame:
     else:  # status + sub-status, e.g. "Accepted / In Progress"
         activity = pl.concat_str([text(a) for a in c.activity], separator=" / ", ignore_nulls=True)
     attributes = (
-        pl.struct([pl.col(o) for o in others]).struct.json_encode() if others else pl.lit(None, dtype=pl.String)
+        pl.struct([pl.col(o) for o in others]).struct.json_encode()
+        if others
+        else pl.lit(None, dtype=pl.String)
     )
     return raw.select(
         pl.col(LINE_COLUMN).cast(pl.UInt64).alias("_line"),
@@ -98,7 +99,9 @@ def stage_frame(raw: pl.DataFrame, mapping: Mapping) -> pl.DataFrame:
         attributes.alias("attributes"),
         field_problem(raw).alias("field_problem"),
         pl.col(c.timestamp).alias("ts_raw"),
-        (pl.col(c.start_timestamp) if c.start_timestamp else pl.lit(None, dtype=pl.String)).alias("start_raw"),
+        (pl.col(c.start_timestamp) if c.start_timestamp else pl.lit(None, dtype=pl.String)).alias(
+            "start_raw"
+        ),
     )
 
 
@@ -144,22 +147,32 @@ def ingest(
     mapping = detect_columns(raw, settings.columns, source=str(path))
     c = mapping.columns
     try:
-        ts_plan = plan_timestamps(raw[c.timestamp], column=c.timestamp,
-                                  user_format=settings.source.timestamp_format)
+        ts_plan = plan_timestamps(
+            raw[c.timestamp], column=c.timestamp, user_format=settings.source.timestamp_format
+        )
         start_plan = (
-            plan_timestamps(raw[c.start_timestamp], column=c.start_timestamp,
-                            user_format=settings.source.timestamp_format)
-            if c.start_timestamp else None
+            plan_timestamps(
+                raw[c.start_timestamp], column=c.start_timestamp, user_format=settings.source.timestamp_format
+            )
+            if c.start_timestamp
+            else None
         )
     except TimestampFormatError as exc:
         raise TimestampFormatError(f"{path}: {exc}") from exc
     on_stage("checking rows")
     staged = stage_frame(raw, mapping)
     result = LoadResult(
-        run_id=0, stream=settings.name, source=str(path), connector=connector, mapping=mapping.describe(),
+        run_id=0,
+        stream=settings.name,
+        source=str(path),
+        connector=connector,
+        mapping=mapping.describe(),
         timestamp_format=ts_plan.description,
         timezone_note=timezone_note([p for p in (ts_plan, start_plan) if p], settings.timezone),
-        events_read=raw.height, events_loaded=0, events_rejected=0, events_known=0,
+        events_read=raw.height,
+        events_loaded=0,
+        events_rejected=0,
+        events_known=0,
     )
     on_stage("writing to the store")
     _write(con, settings, raw, staged, ts_plan, start_plan, mapping, result, started)
@@ -175,13 +188,20 @@ def _write(con, settings, raw, staged, ts_plan, start_plan, mapping, result, sta
         con.register("load_staged", staged.to_arrow())
         sql = read_sql("load/load_checked.sql")
         sql = sql.replace("{ts_expr}", ts_plan.sql("ts_raw"))
-        sql = sql.replace("{start_expr}", start_plan.sql("start_raw") if start_plan else "CAST(NULL AS TIMESTAMPTZ)")
-        con.execute(sql, {
-            "ts_expected": ts_plan.description,
-            "start_expected": start_plan.description if start_plan else "",
-            "case_column": c.case_id, "activity_column": " + ".join(c.activity),
-            "ts_column": c.timestamp, "start_column": c.start_timestamp,
-        })
+        sql = sql.replace(
+            "{start_expr}", start_plan.sql("start_raw") if start_plan else "CAST(NULL AS TIMESTAMPTZ)"
+        )
+        con.execute(
+            sql,
+            {
+                "ts_expected": ts_plan.description,
+                "start_expected": start_plan.description if start_plan else "",
+                "case_column": c.case_id,
+                "activity_column": " + ".join(c.activity),
+                "ts_column": c.timestamp,
+                "start_column": c.start_timestamp,
+            },
+        )
         con.execute("SET TimeZone = 'UTC'")
         run_id = con.execute("SELECT nextval('run_id_seq')").fetchall()[0][0]
         result.run_id = run_id
@@ -199,7 +219,8 @@ def _write(con, settings, raw, staged, ts_plan, start_plan, mapping, result, sta
         clean = len(raw) - len(bad_lines)
         result.events_known = clean - result.events_loaded
         result.reject_reasons = [
-            (r[0], r[1], r[2]) for r in con.execute(
+            (r[0], r[1], r[2])
+            for r in con.execute(
                 "SELECT regexp_replace(reason, ':.*', ''), count(*), min(_line) FROM load_checked "
                 "WHERE reason IS NOT NULL GROUP BY 1 ORDER BY 2 DESC"
             ).fetchall()
@@ -207,9 +228,14 @@ def _write(con, settings, raw, staged, ts_plan, start_plan, mapping, result, sta
         con.execute(
             "INSERT INTO runs VALUES ($run_id, $stream, 'ingest', $source, $started, now(), $status, "
             "$read, $loaded, $rejected, $known, $message)",
-            params | {
-                "started": started, "status": result.status, "read": result.events_read,
-                "loaded": result.events_loaded, "rejected": result.events_rejected, "known": result.events_known,
+            params
+            | {
+                "started": started,
+                "status": result.status,
+                "read": result.events_read,
+                "loaded": result.events_loaded,
+                "rejected": result.events_rejected,
+                "known": result.events_known,
                 "message": result.message(),
             },
         )
@@ -225,5 +251,3 @@ def _write(con, settings, raw, staged, ts_plan, start_plan, mapping, result, sta
             except duckdb.Error:
                 pass  # not registered yet: the failure came earlier
         con.execute("DROP TABLE IF EXISTS load_checked")
-
-

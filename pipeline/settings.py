@@ -158,9 +158,7 @@ def _take(table: dict, key: str, kind: type, where: str, default):
 def _check_keys(table: dict, allowed: tuple[str, ...], where: str) -> None:
     unknown = sorted(set(table) - set(allowed))
     if unknown:
-        raise SettingsError(
-            f"{where}: unknown key {unknown[0]!r}; allowed keys: {', '.join(allowed)}"
-        )
+        raise SettingsError(f"{where}: unknown key {unknown[0]!r}; allowed keys: {', '.join(allowed)}")
 
 
 def _choice(value: str, allowed: tuple[str, ...], key: str) -> str:
@@ -188,13 +186,16 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
     source_keys = tuple(f.name for f in fields(Source))
     _check_keys(source, source_keys, f"{where} [source]")
     for key in source_keys:
-        setattr(settings.source, key, _take(source, key, str, f"{where} [source]", getattr(settings.source, key)))
+        setattr(
+            settings.source, key, _take(source, key, str, f"{where} [source]", getattr(settings.source, key))
+        )
     _choice(settings.source.format, FORMATS, "[source] format")
     if not settings.source.path:
         raise SettingsError(f"{where} [source]: path is missing: expected the event log file")
     if settings.source.delimiter and len(settings.source.delimiter) != 1:
         raise SettingsError(
-            f"[source] delimiter = {settings.source.delimiter!r}: expected one character, e.g. ',' ';' '\\t' '|'"
+            f"[source] delimiter = {settings.source.delimiter!r}: "
+            "expected one character, e.g. ',' ';' '\\t' '|'"
         )
 
     cols = data.get("columns", {})
@@ -213,7 +214,9 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
 
     flow = data.get("flow", {})
     _check_keys(flow, ("log_shape", "start_activities", "end_activities"), f"{where} [flow]")
-    settings.log_shape = _choice(_take(flow, "log_shape", str, f"{where} [flow]", "auto"), LOG_SHAPES, "[flow] log_shape")
+    settings.log_shape = _choice(
+        _take(flow, "log_shape", str, f"{where} [flow]", "auto"), LOG_SHAPES, "[flow] log_shape"
+    )
     settings.start_activities = _take(flow, "start_activities", list, f"{where} [flow]", [])
     settings.end_activities = _take(flow, "end_activities", list, f"{where} [flow]", [])
 
@@ -229,14 +232,17 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
     _check_keys(steps, ("rename", "merge", "drop"), f"{where} [steps]")
     rename = steps.get("rename", {})
     if not isinstance(rename, dict) or not all(isinstance(v, str) and v for v in rename.values()):
-        raise SettingsError(f"[steps] rename = {rename!r}: expected a table of activity = \"step name\"")
+        raise SettingsError(f'[steps] rename = {rename!r}: expected a table of activity = "step name"')
     merge = steps.get("merge", {})
     if not isinstance(merge, dict) or not all(
         isinstance(v, list) and v and all(isinstance(a, str) for a in v) for v in merge.values()
     ):
-        raise SettingsError(f"[steps] merge = {merge!r}: expected a table of step = [\"activity\", ...]")
-    settings.steps = Steps(rename=dict(rename), merge={k: list(v) for k, v in merge.items()},
-                           drop=_take(steps, "drop", list, f"{where} [steps]", []))
+        raise SettingsError(f'[steps] merge = {merge!r}: expected a table of step = ["activity", ...]')
+    settings.steps = Steps(
+        rename=dict(rename),
+        merge={k: list(v) for k, v in merge.items()},
+        drop=_take(steps, "drop", list, f"{where} [steps]", []),
+    )
     return settings
 
 
@@ -264,7 +270,7 @@ def render_settings(s: StreamSettings) -> str:
         f"name = {_toml_str(s.name)}",
         "# Naive timestamps in the source are read in this IANA time zone; days are bucketed in it.",
         f"timezone = {_toml_str(s.timezone)}",
-        "# Lead-time target, e.g. \"10d\" or \"36h\"; cases over it are flagged. Empty = none.",
+        '# Lead-time target, e.g. "10d" or "36h"; cases over it are flagged. Empty = none.',
         f"lead_time_target = {_toml_str(s.lead_time_target)}",
         "",
         "[source]",
@@ -277,7 +283,7 @@ def render_settings(s: StreamSettings) -> str:
         f"encoding = {_toml_str(s.source.encoding)}",
         "# OCEL only: the object type whose objects are the cases.",
         f"object_type = {_toml_str(s.source.object_type)}",
-        "# strftime format for the timestamp column, e.g. \"%d/%m/%Y %H:%M\"; empty = detect.",
+        '# strftime format for the timestamp column, e.g. "%d/%m/%Y %H:%M"; empty = detect.',
         f"timestamp_format = {_toml_str(s.source.timestamp_format)}",
         "",
         "[columns]",
@@ -303,9 +309,9 @@ def render_settings(s: StreamSettings) -> str:
         *[f"{_toml_str(k)} = {_toml_str(v)}" for k, v in s.status_classes.items()],
         "",
         "[steps]",
-        "# rename = { \"Register Claim\" = \"Register\" }",
-        "# merge = { \"Assess\" = [\"Assess Damage\", \"Second Assessment\"] }",
-        "# drop = [\"Send Reminder\"]",
+        '# rename = { "Register Claim" = "Register" }',
+        '# merge = { "Assess" = ["Assess Damage", "Second Assessment"] }',
+        '# drop = ["Send Reminder"]',
         "rename = {" + ", ".join(f"{_toml_str(k)} = {_toml_str(v)}" for k, v in s.steps.rename.items()) + "}",
         "merge = {" + ", ".join(f"{_toml_str(k)} = {_toml_list(v)}" for k, v in s.steps.merge.items()) + "}",
         f"drop = {_toml_list(s.steps.drop)}",

@@ -16,17 +16,37 @@ import polars as pl
 
 # Order matters: the first rule that matches decides. (pattern, class, wait kind)
 RULES: tuple[tuple[str, str, str | None], ...] = (
-    (r"\b(wait\w*|await\w*|pending|on hold|hold)\b.*\b(customer|client|user|caller|vendor|supplier|"
-     r"third[ -]party|external|partner|requester)\b", "wait", "external"),
-    (r"\b(customer|client|user|vendor|supplier|third[ -]party|external|requester)\b.*\b(wait\w*|await\w*|"
-     r"pending|hold|response|reply|feedback)\b", "wait", "external"),
-    (r"\b(resolved|closed|close|done|cancel+ed|cancel|completed|complete|finished|rejected|declined|"
-     r"withdrawn|invalid|duplicate|archived|solved)\b", "done", None),
+    (
+        r"\b(wait\w*|await\w*|pending|on hold|hold)\b.*\b(customer|client|user|caller|vendor|supplier|"
+        r"third[ -]party|external|partner|requester)\b",
+        "wait",
+        "external",
+    ),
+    (
+        r"\b(customer|client|user|vendor|supplier|third[ -]party|external|requester)\b.*\b(wait\w*|await\w*|"
+        r"pending|hold|response|reply|feedback)\b",
+        "wait",
+        "external",
+    ),
+    (
+        r"\b(resolved|closed|close|done|cancel+ed|cancel|completed|complete|finished|rejected|declined|"
+        r"withdrawn|invalid|duplicate|archived|solved)\b",
+        "done",
+        None,
+    ),
     (r"\b(wait\w*|await\w*|pending|on hold|hold|queued|queue)\b", "wait", "internal"),
-    (r"\b(in progress|progress|active|working|work|investigat\w*|analys\w*|implement\w*|handling|"
-     r"in call|accepted|started|doing|fixing|review\w*|testing)\b", "work", None),
-    (r"\b(new|backlog|to do|todo|open|assigned|unassigned|triage|ready|scheduled|parked|blocked|"
-     r"unmatched)\b", "wait", "internal"),
+    (
+        r"\b(in progress|progress|active|working|work|investigat\w*|analys\w*|implement\w*|handling|"
+        r"in call|accepted|started|doing|fixing|review\w*|testing)\b",
+        "work",
+        None,
+    ),
+    (
+        r"\b(new|backlog|to do|todo|open|assigned|unassigned|triage|ready|scheduled|parked|blocked|"
+        r"unmatched)\b",
+        "wait",
+        "internal",
+    ),
 )
 _COMPILED = tuple((re.compile(p, re.IGNORECASE), c, k) for p, c, k in RULES)
 STATUS_VOCABULARY_SHARE = 0.5  # share of distinct activities that must read as statuses
@@ -65,8 +85,15 @@ def classify_statuses(statuses: pl.DataFrame, settings_classes: dict[str, str]) 
             cls, kind, by = guess_class(status)
             rows.append((status, cls, kind, by, events))
     return pl.DataFrame(
-        rows, schema={"status": pl.String, "status_class": pl.String, "wait_kind": pl.String,
-                      "decided_by": pl.String, "events": pl.Int64}, orient="row",
+        rows,
+        schema={
+            "status": pl.String,
+            "status_class": pl.String,
+            "wait_kind": pl.String,
+            "decided_by": pl.String,
+            "events": pl.Int64,
+        },
+        orient="row",
     )
 
 

@@ -10,6 +10,7 @@ import duckdb
 import polars as pl
 
 from pipeline.columns import detect_columns
+from pipeline.errors import SettingsError
 from pipeline.flow import FlowResult, compute_flow
 from pipeline.ingest import LoadResult, Stage, ingest, read_events
 from pipeline.settings import (
@@ -24,14 +25,25 @@ from pipeline.settings import (
     settings_path,
     write_settings,
 )
-from pipeline.errors import SettingsError
-from pipeline.store import query_frame
+from pipeline.store import query_frame, read_sql
 
 # XES lifecycle transitions (standard extension). A lifecycle column holding other values
 # is a sub-status (e.g. BPIC 2013: Accepted + "In Progress"), combined into the activity.
 STANDARD_LIFECYCLE = {
-    "schedule", "assign", "reassign", "start", "suspend", "resume", "complete", "withdraw",
-    "ate_abort", "pi_abort", "autoskip", "manualskip", "unknown", "abort",
+    "schedule",
+    "assign",
+    "reassign",
+    "start",
+    "suspend",
+    "resume",
+    "complete",
+    "withdraw",
+    "ate_abort",
+    "pi_abort",
+    "autoskip",
+    "manualskip",
+    "unknown",
+    "abort",
 }
 
 
@@ -53,8 +65,14 @@ def _relative_to_project(source: Path, streams_dir: Path) -> str:
 
 
 def detect_settings(
-    name: str, source: Path, raw: pl.DataFrame, *, columns: Columns | None = None,
-    source_options: Source | None = None, timezone: str = "UTC", streams_dir: Path = DEFAULT_STREAMS_DIR,
+    name: str,
+    source: Path,
+    raw: pl.DataFrame,
+    *,
+    columns: Columns | None = None,
+    source_options: Source | None = None,
+    timezone: str = "UTC",
+    streams_dir: Path = DEFAULT_STREAMS_DIR,
 ) -> tuple[StreamSettings, list[str]]:
     """Settings for a new stream from what its source shows; notes say what was inferred."""
     check_stream_name(name)
@@ -76,8 +94,11 @@ def detect_settings(
     settings = StreamSettings(
         name=name,
         source=Source(
-            path=_relative_to_project(source, streams_dir), format=options.format or "auto",
-            delimiter=options.delimiter, encoding=options.encoding, object_type=options.object_type,
+            path=_relative_to_project(source, streams_dir),
+            format=options.format or "auto",
+            delimiter=options.delimiter,
+            encoding=options.encoding,
+            object_type=options.object_type,
             timestamp_format=options.timestamp_format,
         ),
         columns=cols,
@@ -88,8 +109,14 @@ def detect_settings(
 
 
 def init_stream(
-    name: str, source: Path, *, columns: Columns | None = None, source_options: Source | None = None,
-    timezone: str = "UTC", streams_dir: Path = DEFAULT_STREAMS_DIR, force: bool = False,
+    name: str,
+    source: Path,
+    *,
+    columns: Columns | None = None,
+    source_options: Source | None = None,
+    timezone: str = "UTC",
+    streams_dir: Path = DEFAULT_STREAMS_DIR,
+    force: bool = False,
     read: tuple[str, pl.DataFrame] | None = None,
 ) -> InitResult:
     """Detect and write `streams/<name>.toml`. Refuses to overwrite unless `force`."""
@@ -101,7 +128,12 @@ def init_stream(
     if read is None:
         read = read_events(probe, Path(source))
     settings, notes = detect_settings(
-        name, Path(source), read[1], columns=columns, source_options=source_options, timezone=timezone,
+        name,
+        Path(source),
+        read[1],
+        columns=columns,
+        source_options=source_options,
+        timezone=timezone,
         streams_dir=streams_dir,
     )
     write_settings(settings, path)
@@ -118,9 +150,16 @@ class DiscoverResult:
 
 
 def discover(
-    con: duckdb.DuckDBPyConnection, source: Path, name: str, *, columns: Columns | None = None,
-    source_options: Source | None = None, timezone: str | None = None,
-    streams_dir: Path = DEFAULT_STREAMS_DIR, on_stage: Stage = lambda _: None, compute: bool = True,
+    con: duckdb.DuckDBPyConnection,
+    source: Path,
+    name: str,
+    *,
+    columns: Columns | None = None,
+    source_options: Source | None = None,
+    timezone: str | None = None,
+    streams_dir: Path = DEFAULT_STREAMS_DIR,
+    on_stage: Stage = lambda _: None,
+    compute: bool = True,
 ) -> DiscoverResult:
     """The one-shot path: settings (existing, or detected and written), load, compute the flow."""
     path = settings_path(name, streams_dir)
@@ -138,8 +177,13 @@ def discover(
         on_stage(f"reading {source}")
         read = read_events(probe, Path(source))
         result = init_stream(
-            name, source, columns=columns, source_options=source_options, timezone=timezone or "UTC",
-            streams_dir=streams_dir, read=read,
+            name,
+            source,
+            columns=columns,
+            source_options=source_options,
+            timezone=timezone or "UTC",
+            streams_dir=streams_dir,
+            read=read,
         )
         settings, notes, written = result.settings, result.notes, True
     load = ingest(con, settings, source=Path(source), read=read, on_stage=on_stage)
@@ -147,20 +191,22 @@ def discover(
     return DiscoverResult(settings, written, notes, load, flow)
 
 
-def stream_overview(con: duckdb.DuckDBPyConnection | None, streams_dir: Path = DEFAULT_STREAMS_DIR) -> pl.DataFrame:
+def stream_overview(
+    con: duckdb.DuckDBPyConnection | None, streams_dir: Path = DEFAULT_STREAMS_DIR
+) -> pl.DataFrame:
     """One row per stream known by settings or by the store: source, events, cases, last load."""
     names = set(list_streams(streams_dir))
-    stored = pl.DataFrame(schema={"stream": pl.String, "events": pl.Int64, "cases": pl.Int64,
-                                  "rejected": pl.Int64, "last_load": pl.String})
+    stored = pl.DataFrame(
+        schema={
+            "stream": pl.String,
+            "events": pl.Int64,
+            "cases": pl.Int64,
+            "rejected": pl.Int64,
+            "last_load": pl.String,
+        }
+    )
     if con is not None:
-        stored = query_frame(
-            con,
-            "SELECT s.stream, s.events, s.cases, coalesce(r.rejected, 0) AS rejected, "
-            "CAST(l.last_load AS VARCHAR) AS last_load FROM "
-            "(SELECT stream, count(*) AS events, count(DISTINCT case_id) AS cases FROM events GROUP BY stream) s "
-            "LEFT JOIN (SELECT stream, count(*) AS rejected FROM rejects GROUP BY stream) r USING (stream) "
-            "LEFT JOIN (SELECT stream, max(finished_at) AS last_load FROM runs GROUP BY stream) l USING (stream)"
-        )
+        stored = query_frame(con, read_sql("store/stream_overview.sql"))
         names |= set(stored["stream"].to_list())
     rows = []
     for name in sorted(names):

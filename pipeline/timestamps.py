@@ -20,7 +20,10 @@ import polars as pl
 
 from pipeline.errors import TimestampFormatError
 
-ISO = r"^\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?\s*(?:Z|z|UTC|[+-]\d{2}(?::?\d{2})?)?$"
+ISO = (
+    r"^\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?"  # date, optional time
+    r"\s*(?:Z|z|UTC|[+-]\d{2}(?::?\d{2})?)?$"  # optional offset
+)
 OFFSET = r"(?:Z|z|UTC|[+-]\d{2}(?::?\d{2})?)$"
 NUMERIC_DATE = r"^(\d{1,2})([/.-])(\d{1,2})[/.-](\d{4})(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
 YMD_SLASH = r"^\d{4}/\d{1,2}/\d{1,2}(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
@@ -65,7 +68,9 @@ def plan_timestamps(values: pl.Series, *, column: str, user_format: str = "") ->
         naive = 0 if dtype.time_zone else len(values) - values.null_count()
         return TimestampPlan("native", "a datetime", naive_values=naive, column=column)
     if isinstance(dtype, pl.Date):
-        return TimestampPlan("native", "a date", naive_values=len(values) - values.null_count(), column=column)
+        return TimestampPlan(
+            "native", "a date", naive_values=len(values) - values.null_count(), column=column
+        )
     if user_format:
         naive = 0 if "%z" in user_format or "%Z" in user_format else len(values) - values.null_count()
         return TimestampPlan("strptime", f"format {user_format!r}", (user_format,), naive, column)
@@ -109,12 +114,16 @@ def _plan_strings(values: pl.Series, column: str) -> TimestampPlan:
             "e.g. --timestamp-format '%d.%m.%Y %H:%M'"
         )
     if kind == "iso":
-        naive = int((present.str.contains(ISO) & ~present.str.contains(OFFSET)).sum())  # unreadable ones are rejects
-        return TimestampPlan("iso", "ISO 8601 (yyyy-mm-dd[THH:MM[:SS[.fff]]][offset])", naive_values=naive,
-                             column=column)
+        naive = int(
+            (present.str.contains(ISO) & ~present.str.contains(OFFSET)).sum()
+        )  # unreadable ones are rejects
+        return TimestampPlan(
+            "iso", "ISO 8601 (yyyy-mm-dd[THH:MM[:SS[.fff]]][offset])", naive_values=naive, column=column
+        )
     if kind == "ymd_slash":
-        return TimestampPlan("strptime", "yyyy/mm/dd[ HH:MM[:SS]]", _time_formats("%Y/%m/%d", "/"),
-                             len(present), column)
+        return TimestampPlan(
+            "strptime", "yyyy/mm/dd[ HH:MM[:SS]]", _time_formats("%Y/%m/%d", "/"), len(present), column
+        )
     if kind == "epoch":
         return _plan_epoch(present.filter(present.str.contains(EPOCH)).cast(pl.Float64), column)
     return _plan_day_month(present, column)
@@ -133,11 +142,21 @@ def _plan_day_month(present: pl.Series, column: str) -> TimestampPlan:
             f"({month_first[0]!r}) dates; give --timestamp-format, e.g. '%d/%m/%Y %H:%M:%S'"
         )
     if len(day_first):
-        return TimestampPlan("strptime", f"day-first dd{sep}mm{sep}yyyy[ HH:MM[:SS]]",
-                             _time_formats("%d/%m/%Y", sep), len(present), column)
+        return TimestampPlan(
+            "strptime",
+            f"day-first dd{sep}mm{sep}yyyy[ HH:MM[:SS]]",
+            _time_formats("%d/%m/%Y", sep),
+            len(present),
+            column,
+        )
     if len(month_first):
-        return TimestampPlan("strptime", f"month-first mm{sep}dd{sep}yyyy[ HH:MM[:SS]]",
-                             _time_formats("%m/%d/%Y", sep), len(present), column)
+        return TimestampPlan(
+            "strptime",
+            f"month-first mm{sep}dd{sep}yyyy[ HH:MM[:SS]]",
+            _time_formats("%m/%d/%Y", sep),
+            len(present),
+            column,
+        )
     raise TimestampFormatError(
         f"timestamp column {column!r}: day/month order cannot be decided from the data (no field over 12, "
         f"e.g. {present[0]!r}); give --timestamp-format '%d{sep}%m{sep}%Y %H:%M:%S' (day first) "

@@ -31,7 +31,8 @@ BOMB = """<?xml version="1.0"?>
  <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
 ]>
 <log xes.version="1.0"><trace><string key="concept:name" value="&lol9;"/>
-<event><string key="concept:name" value="&lol9;"/><date key="time:timestamp" value="2026-01-01T00:00:00Z"/></event>
+<event><string key="concept:name" value="&lol9;"/>
+<date key="time:timestamp" value="2026-01-01T00:00:00Z"/></event>
 </trace></log>
 """
 
@@ -45,8 +46,15 @@ def workdir(tmp_path, monkeypatch):
 
 
 def snapshot():
-    result = runner.invoke(app, ["sql", "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM rejects), "
-                                        "(SELECT count(*) FROM runs)", "--csv"])
+    result = runner.invoke(
+        app,
+        [
+            "sql",
+            "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM rejects), "
+            "(SELECT count(*) FROM runs)",
+            "--csv",
+        ],
+    )
     return result.output.splitlines()[1]
 
 
@@ -96,7 +104,11 @@ def test_xml_entity_bomb_is_refused_fast_with_flat_memory(tmp_path):
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     proc = subprocess.run(
         [sys.executable, "-m", "pipeline", "discover", "bomb.xes", "--stream", "b"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, env=os.environ | {"PYTHONPATH": str(PROJECT)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ | {"PYTHONPATH": str(PROJECT)},
     )
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     assert proc.returncode == 3, proc.stderr
@@ -116,11 +128,18 @@ def test_some_bad_timestamps_load_the_good_rows_and_keep_the_bad(workdir):
     result = runner.invoke(app, ["discover", "mixed.csv", "--stream", "m"])
     assert result.exit_code == 0, result.output
     assert "rejected 1" in result.output and "(first at line 4)" in result.output
-    rows = runner.invoke(app, ["sql", "SELECT line, column_name, value, reason FROM rejects WHERE stream = 'm'",
-                               "--csv"]).output.splitlines()
+    rows = runner.invoke(
+        app, ["sql", "SELECT line, column_name, value, reason FROM rejects WHERE stream = 'm'", "--csv"]
+    ).output.splitlines()
     assert rows[1].startswith("4,timestamp,yesterday,unparseable timestamp: expected ISO 8601")
-    run = runner.invoke(app, ["sql", "SELECT events_read, events_loaded, events_rejected, status FROM runs "
-                              "WHERE stream = 'm'", "--csv"]).output.splitlines()
+    run = runner.invoke(
+        app,
+        [
+            "sql",
+            "SELECT events_read, events_loaded, events_rejected, status FROM runs WHERE stream = 'm'",
+            "--csv",
+        ],
+    ).output.splitlines()
     assert run[1] == "4,3,1,ok_with_rejects"
 
 
@@ -134,11 +153,20 @@ def test_quoted_newline_and_stray_delimiter(workdir):
     write(workdir / "messy.csv", text)
     result = runner.invoke(app, ["discover", "messy.csv", "--stream", "messy"])
     assert result.exit_code == 0, result.output
-    events = runner.invoke(app, ["sql", "SELECT activity, source_line, attributes->>'note' AS note FROM events "
-                                 "WHERE stream = 'messy' ORDER BY source_line", "--json"]).output
+    events = runner.invoke(
+        app,
+        [
+            "sql",
+            "SELECT activity, source_line, attributes->>'note' AS note FROM events "
+            "WHERE stream = 'messy' ORDER BY source_line",
+            "--json",
+        ],
+    ).output
     import json
 
-    assert json.loads(events) == [{"activity": "A", "source_line": 2, "note": "two\nlines"},
-                                  {"activity": "C", "source_line": 5, "note": "fine"}]
+    assert json.loads(events) == [
+        {"activity": "A", "source_line": 2, "note": "two\nlines"},
+        {"activity": "C", "source_line": 5, "note": "fine"},
+    ]
     rejects = runner.invoke(app, ["sql", "SELECT line, reason FROM rejects WHERE stream = 'messy'", "--csv"])
-    assert rejects.output.splitlines()[1] == "4,\"expected 4 fields (as in the header), found 5\""
+    assert rejects.output.splitlines()[1] == '4,"expected 4 fields (as in the header), found 5"'

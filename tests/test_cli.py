@@ -45,12 +45,17 @@ def test_discover_sample_claims_then_query(workdir):
 
 
 def test_discover_sample_incidents_reads_day_first_times_in_the_stream_timezone(workdir):
-    result = vsm("discover", "sample_logs/incidents.csv", "--stream", "incidents", "--timezone", "Europe/Amsterdam")
+    result = vsm(
+        "discover", "sample_logs/incidents.csv", "--stream", "incidents", "--timezone", "Europe/Amsterdam"
+    )
     assert result.exit_code == 0, result.output
     assert "day-first" in result.output
     assert "read as Europe/Amsterdam local time" in result.output
-    first = vsm("sql", "SELECT CAST(ts AS VARCHAR) AS ts FROM events WHERE case_id = 'INC0010001' "
-                "ORDER BY ts LIMIT 1", "--csv")
+    first = vsm(
+        "sql",
+        "SELECT CAST(ts AS VARCHAR) AS ts FROM events WHERE case_id = 'INC0010001' ORDER BY ts LIMIT 1",
+        "--csv",
+    )
     # 01/04/2026 07:24:27 in Amsterdam (CEST, UTC+2) is 05:24:27 UTC
     assert first.output.splitlines()[1] == "2026-04-01 05:24:27+00"
 
@@ -59,7 +64,9 @@ def test_errors_are_one_line_with_exit_codes_and_no_traceback(workdir):
     write(workdir / "cols.csv", "ticket,when\nT1,2026-01-01\n")
     result = vsm("discover", "cols.csv", "--stream", "x")
     assert result.exit_code == 3
-    assert result.output.strip().startswith("Error: cols.csv: no activity / timestamp column found; columns found: ticket, when")
+    assert result.output.strip().startswith(
+        "Error: cols.csv: no activity / timestamp column found; columns found: ticket, when"
+    )
     assert "Traceback" not in result.output
     missing = vsm("ingest", "nope")
     assert missing.exit_code == 2
@@ -74,8 +81,11 @@ def test_errors_are_one_line_with_exit_codes_and_no_traceback(workdir):
 def test_a_failed_load_writes_nothing(workdir):
     assert vsm("discover", "sample_logs/claims.csv", "--stream", "claims").exit_code == 0
     before = vsm("sql", "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM runs)", "--csv").output
-    write(workdir / "broken.csv", "case_id,activity,lifecycle,timestamp,resource,team,claim_amount,channel\n"
-          "c1,A,start,01/02/2026 10:00,ann,Intake,1.00,web\n")
+    write(
+        workdir / "broken.csv",
+        "case_id,activity,lifecycle,timestamp,resource,team,claim_amount,channel\n"
+        "c1,A,start,01/02/2026 10:00,ann,Intake,1.00,web\n",
+    )
     result = vsm("ingest", "claims", "--source", "broken.csv")
     assert result.exit_code == 3 and "day/month order cannot be decided" in result.output
     after = vsm("sql", "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM runs)", "--csv").output

@@ -69,20 +69,28 @@ def write_xes(folder: Path) -> Path:
         for case, events in traces.items()
     )
     path = folder / "log.xes"
-    path.write_text(f'<?xml version="1.0" encoding="UTF-8"?><log xes.version="1.0">{body}</log>', encoding="utf-8")
+    path.write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?><log xes.version="1.0">{body}</log>', encoding="utf-8"
+    )
     return path
 
 
 def write_ocel(folder: Path) -> Path:
     doc = {
         "objectTypes": [{"name": "claim", "attributes": []}],
-        "eventTypes": [{"name": a, "attributes": [{"name": "org:resource", "type": "string"}]}
-                       for a in sorted({r[1] for r in LOG})],
+        "eventTypes": [
+            {"name": a, "attributes": [{"name": "org:resource", "type": "string"}]}
+            for a in sorted({r[1] for r in LOG})
+        ],
         "objects": [{"id": c, "type": "claim"} for c in sorted({r[0] for r in LOG})],
         "events": [
-            {"id": f"e{i}", "type": a, "time": ts.isoformat().replace("+00:00", "Z"),
-             "attributes": [{"name": "org:resource", "value": r}],
-             "relationships": [{"objectId": c, "qualifier": "of"}]}
+            {
+                "id": f"e{i}",
+                "type": a,
+                "time": ts.isoformat().replace("+00:00", "Z"),
+                "attributes": [{"name": "org:resource", "value": r}],
+                "relationships": [{"objectId": c, "qualifier": "of"}],
+            }
             for i, (c, a, ts, r) in enumerate(LOG, start=1)
         ],
     }
@@ -91,7 +99,13 @@ def write_ocel(folder: Path) -> Path:
     return path
 
 
-WRITERS = {"csv": write_csv, "parquet": write_parquet, "jsonl": write_jsonl, "xes": write_xes, "ocel": write_ocel}
+WRITERS = {
+    "csv": write_csv,
+    "parquet": write_parquet,
+    "jsonl": write_jsonl,
+    "xes": write_xes,
+    "ocel": write_ocel,
+}
 
 
 def test_every_registered_connector_has_a_writer_here():
@@ -101,12 +115,12 @@ def test_every_registered_connector_has_a_writer_here():
 @pytest.mark.parametrize("name", sorted(CONNECTORS))
 def test_connector_conforms(name, store, tmp_path):
     path = WRITERS[name](tmp_path)
-    settings = StreamSettings(name="conf", source=Source(path=str(path), object_type="claim" if name == "ocel" else ""))
+    settings = StreamSettings(
+        name="conf", source=Source(path=str(path), object_type="claim" if name == "ocel" else "")
+    )
     result = ingest(store, settings)
     assert (result.events_read, result.events_loaded, result.events_rejected) == (len(LOG), len(LOG), 0)
-    rows = store.execute(
-        "SELECT case_id, activity, ts, resource FROM events ORDER BY ts"
-    ).fetchall()
+    rows = store.execute("SELECT case_id, activity, ts, resource FROM events ORDER BY ts").fetchall()
     assert rows == sorted(LOG, key=lambda r: r[2])
     assert all(r[2].tzinfo is not None and r[2].utcoffset().total_seconds() == 0 for r in rows)
     checks = store.execute(

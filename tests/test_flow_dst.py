@@ -19,8 +19,9 @@ def test_durations_across_the_dst_change_are_elapsed_seconds(store, tmp_path):
         "c1,B,complete,2026-03-30T00:00:00Z\n"
     )
     path = write(tmp_path / "dst.csv", log)
-    settings = StreamSettings(name="dst", source=Source(path=str(path)), timezone="Europe/Amsterdam",
-                              end_activities=["B"])
+    settings = StreamSettings(
+        name="dst", source=Source(path=str(path)), timezone="Europe/Amsterdam", end_activities=["B"]
+    )
     ingest(store, settings)
     compute_flow(store, settings)
     assert store.execute("SELECT lead_time_s FROM cases").fetchall() == [(72 * 3600.0,)]

@@ -83,8 +83,11 @@ def test_laws_of_sequential_interval_logs(cases):
     try:
         generated = {f"k{n}": visits for n, visits in enumerate(cases)}
         got = per_case(con, "SELECT case_id, is_open, lead_time_s, is_first_pass, arrival_ts FROM cases")
-        sums = per_case(con, "SELECT case_id, sum(coalesce(queue_time_s, 0)) + sum(process_time_s) "
-                             "FROM visits GROUP BY case_id")
+        sums = per_case(
+            con,
+            "SELECT case_id, sum(coalesce(queue_time_s, 0)) + sum(process_time_s) "
+            "FROM visits GROUP BY case_id",
+        )
         assert set(got) == set(generated)
         for case_id, visits in generated.items():
             is_open, lead_time_s, is_first_pass, arrival_ts = got[case_id]
@@ -106,7 +109,8 @@ def test_laws_of_sequential_interval_logs(cases):
 
         completed = sum(v[-1].step == "E" for v in cases)
         [(variant_cases, share)] = con.execute(
-            "SELECT coalesce(sum(cases), 0), sum(share) FROM variants").fetchall()
+            "SELECT coalesce(sum(cases), 0), sum(share) FROM variants"
+        ).fetchall()
         assert variant_cases == completed
         if completed:
             assert abs(share - 1.0) < 1e-9

@@ -117,8 +117,15 @@ c3,A,start,2099-01-01T00:00:00Z,ann,T1
 
 @pytest.fixture
 def messy(store, tmp_path):
-    load_and_flow(store, tmp_path, MESSY, end_activities=["B"], log_shape="interval",
-                  steps=Steps(drop=["Note"]), as_of=datetime(2026, 3, 3, 12, 0, tzinfo=UTC))
+    load_and_flow(
+        store,
+        tmp_path,
+        MESSY,
+        end_activities=["B"],
+        log_shape="interval",
+        steps=Steps(drop=["Note"]),
+        as_of=datetime(2026, 3, 3, 12, 0, tzinfo=UTC),
+    )
     return findings(store)
 
 
@@ -128,14 +135,14 @@ def test_messy_log_fires_exactly_these_rules(messy):
         "future_timestamps": ("warning", 1, "c3"),
         "duplicate_events": ("warning", 1, "c1"),
         "unmatched_completes": ("warning", 1, "c1"),
-        "events_after_exit": ("info", 1, "c1"),        # info: the only such event is a dropped one
-        "same_time_ties": ("info", 2, "c2"),           # info in interval logs
-        "unmatched_starts": ("info", 2, "c2"),         # c2's B (03-03 10:00) before c3's A (2099)
+        "events_after_exit": ("info", 1, "c1"),  # info: the only such event is a dropped one
+        "same_time_ties": ("info", 2, "c2"),  # info in interval logs
+        "unmatched_starts": ("info", 2, "c2"),  # c2's B (03-03 10:00) before c3's A (2099)
         "ignored_lifecycle": ("info", 1, "c2"),
         # the naive value and the unparseable one have no offset: the reader counts both
         "timezone_assumption": ("info", 1, None),
-        "open_cases": ("info", 2, "c2"),               # the oldest open case
-        "dropped_steps": ("info", 2, "c1"),            # Note on 03-02 (c1) before 03-03 (c2)
+        "open_cases": ("info", 2, "c2"),  # the oldest open case
+        "dropped_steps": ("info", 2, "c1"),  # Note on 03-02 (c1) before 03-03 (c2)
     }
 
 
@@ -146,7 +153,8 @@ def test_messy_log_details_say_what_was_found(messy):
     assert messy["same_time_ties"][3].startswith("1 times at which a case has several events")
     assert messy["ignored_lifecycle"][3].endswith(": schedule")
     assert messy["timezone_assumption"][3].startswith(
-        "1 timestamp values have no UTC offset and were read as UTC local time (load run ")
+        "1 timestamp values have no UTC offset and were read as UTC local time (load run "
+    )
     assert messy["open_cases"][3].startswith("2 of 3 cases (66.7%) are open at 2026-03-03 12:00:00+00")
     assert messy["dropped_steps"][3] == "events of activities dropped from the map by [steps]: Note (2)"
     assert "2099-01-01 00:00:00+00" in messy["future_timestamps"][3]
@@ -162,8 +170,9 @@ k1,B,2026-03-02T12:00:00Z,2026-03-02T11:00:00Z,bob
 
 
 def test_end_before_start_is_an_error_and_a_negative_duration(store, tmp_path):
-    columns = Columns(case_id="case", activity=["activity"], timestamp="end", start_timestamp="start",
-                      resource="resource")
+    columns = Columns(
+        case_id="case", activity=["activity"], timestamp="end", start_timestamp="start", resource="resource"
+    )
     load_and_flow(store, tmp_path, START_COLUMN, columns=columns, end_activities=["B"], log_shape="interval")
     found = findings(store)
     assert {rule: (sev, count, example) for rule, (sev, count, example, _) in found.items()} == {
@@ -177,8 +186,10 @@ def test_end_before_start_is_an_error_and_a_negative_duration(store, tmp_path):
 # Point log: c1's A and B share 09:00; their order (A then B) is the file's, and B's elapsed
 # time is 0. Two events in one tie, a warning since the order makes the durations.
 def test_ties_are_a_warning_in_point_logs(store, tmp_path):
-    text = ("case,activity,time\n"
-            "c1,A,2026-03-02T09:00:00Z\nc1,B,2026-03-02T09:00:00Z\nc1,C,2026-03-02T10:00:00Z\n")
+    text = (
+        "case,activity,time\n"
+        "c1,A,2026-03-02T09:00:00Z\nc1,B,2026-03-02T09:00:00Z\nc1,C,2026-03-02T10:00:00Z\n"
+    )
     load_and_flow(store, tmp_path, text, end_activities=["C"], log_shape="point")
     found = findings(store)
     assert list(found) == ["same_time_ties"]
@@ -213,8 +224,15 @@ t3,Zapped,2026-03-02T12:30:00Z,bob
 @pytest.fixture
 def status_log(store, tmp_path):
     columns = Columns(case_id="ticket", activity=["status"], timestamp="updated", resource="assignee")
-    load_and_flow(store, tmp_path, STATUS, columns=columns, log_shape="status",
-                  status_classes={"New": "wait"}, as_of=datetime(2026, 3, 2, 14, 0, tzinfo=UTC))
+    load_and_flow(
+        store,
+        tmp_path,
+        STATUS,
+        columns=columns,
+        log_shape="status",
+        status_classes={"New": "wait"},
+        as_of=datetime(2026, 3, 2, 14, 0, tzinfo=UTC),
+    )
     return store
 
 
@@ -223,8 +241,10 @@ def test_guessed_status_classes_are_listed_to_confirm(status_log):
     assert set(found) == {"unmapped_statuses", "open_cases"}
     severity, count, example, detail = found["unmapped_statuses"]
     assert (severity, count, example) == ("warning", 4, "In Progress")
-    assert detail.endswith(": In Progress → work, Awaiting Customer → wait (external), Closed → done, "
-                           "Zapped → work (no rule matched)")
+    assert detail.endswith(
+        ": In Progress → work, Awaiting Customer → wait (external), Closed → done, "
+        "Zapped → work (no rule matched)"
+    )
     assert found["open_cases"][:3] == ("info", 2, "t2")
 
 
@@ -317,4 +337,5 @@ def test_work_after_exit_is_a_warning(store, tmp_path):
     }
     assert found["events_after_exit"][3] == (
         "1 events in 1 cases come after the case's exit and are not in its lead time "
-        "(0 of dropped activities)")
+        "(0 of dropped activities)"
+    )

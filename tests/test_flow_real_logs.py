@@ -73,8 +73,12 @@ def test_helpdesk_has_same_instant_ties_and_both_keep_file_order(flow):
     # (timestamp, source line) and pm4py's sort is stable, so the DFG test above compares
     # the tie-breaking too. This pins that the ties are really there.
     con, name, _ = flow("helpdesk.xes.gz")
-    ties = rows(con, "SELECT count(*) FROM (SELECT case_id, ts FROM events WHERE stream = ? GROUP BY ALL "
-                     "HAVING count(DISTINCT activity) > 1)", [name])
+    ties = rows(
+        con,
+        "SELECT count(*) FROM (SELECT case_id, ts FROM events WHERE stream = ? GROUP BY ALL "
+        "HAVING count(DISTINCT activity) > 1)",
+        [name],
+    )
     assert ties == [(3,)]
 
 
@@ -133,8 +137,12 @@ def test_bpic2012_work_items_have_process_time_and_the_rest_are_points(flow, pm4
 def test_bpic2013_is_a_status_log_with_the_expected_classes(flow):
     con, name, result = flow("bpic2013_incidents.xes.gz")
     assert (result.log_shape, result.shape_detected) == ("status", True)
-    classes = {r[0]: r[1:] for r in rows(con, "SELECT status, status_class, wait_kind FROM status_classes "
-                                              "WHERE stream = ?", [name])}
+    classes = {
+        r[0]: r[1:]
+        for r in rows(
+            con, "SELECT status, status_class, wait_kind FROM status_classes WHERE stream = ?", [name]
+        )
+    }
     assert classes["Queued / Awaiting Assignment"] == ("wait", "internal")
     assert classes["Accepted / In Progress"] == ("work", None)
     assert classes["Accepted / Wait - User"] == ("wait", "external")

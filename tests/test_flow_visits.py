@@ -94,47 +94,188 @@ def interval(store, tmp_path):
 def test_interval_visits(interval):
     store, result = interval
     assert (result.log_shape, result.shape_detected) == ("interval", True)
-    got = rows(store, "SELECT case_id, step, seq, visit_no, ready_ts, start_ts, end_ts, queue_time_s, "
-                      "process_time_s, elapsed_s, resource, team, reassignments, is_rework, in_process "
-                      "FROM visits ORDER BY case_id, seq")
+    got = rows(
+        store,
+        "SELECT case_id, step, seq, visit_no, ready_ts, start_ts, end_ts, queue_time_s, "
+        "process_time_s, elapsed_s, resource, team, reassignments, is_rework, in_process "
+        "FROM visits ORDER BY case_id, seq",
+    )
     N = None
     assert got == [
         # A first visit starting at the case's arrival has no queue (ready_ts NULL).
         ("c1", "Register", 1, 1, N, at("09:00"), at("09:30"), N, 1800.0, N, "ann", "Intake", 0, False, False),
-        ("c1", "Assess", 2, 1, at("09:30"), at("10:00"), at("11:00"), 1800.0, 3600.0, 5400.0,
-         "bob", "Assessment", 0, False, False),
-        ("c1", "Assess", 3, 2, at("11:00"), at("12:00"), at("12:30"), 3600.0, 1800.0, 5400.0,
-         "bob", "Assessment", 0, True, False),
+        (
+            "c1",
+            "Assess",
+            2,
+            1,
+            at("09:30"),
+            at("10:00"),
+            at("11:00"),
+            1800.0,
+            3600.0,
+            5400.0,
+            "bob",
+            "Assessment",
+            0,
+            False,
+            False,
+        ),
+        (
+            "c1",
+            "Assess",
+            3,
+            2,
+            at("11:00"),
+            at("12:00"),
+            at("12:30"),
+            3600.0,
+            1800.0,
+            5400.0,
+            "bob",
+            "Assessment",
+            0,
+            True,
+            False,
+        ),
         # started by cat, completed by dan: the resource at the end, one reassignment
-        ("c1", "Decide", 4, 1, at("12:30"), at("13:00"), at("14:00"), 1800.0, 3600.0, 5400.0,
-         "dan", "Decision", 1, False, False),
+        (
+            "c1",
+            "Decide",
+            4,
+            1,
+            at("12:30"),
+            at("13:00"),
+            at("14:00"),
+            1800.0,
+            3600.0,
+            5400.0,
+            "dan",
+            "Decision",
+            1,
+            False,
+            False,
+        ),
         ("c2", "Register", 1, 1, N, at("09:00"), at("09:20"), N, 1200.0, N, "ann", "Intake", 0, False, False),
         # FIFO: 10:00 (bob) pairs with 11:00 (bob), 10:30 (eve) with 11:30 (eve): no reassignment
-        ("c2", "Assess", 2, 1, at("09:20"), at("10:00"), at("11:00"), 2400.0, 3600.0, 6000.0,
-         "bob", "Assessment", 0, False, False),
+        (
+            "c2",
+            "Assess",
+            2,
+            1,
+            at("09:20"),
+            at("10:00"),
+            at("11:00"),
+            2400.0,
+            3600.0,
+            6000.0,
+            "bob",
+            "Assessment",
+            0,
+            False,
+            False,
+        ),
         # in parallel with the visit before: ready = min(11:00 end so far, own start 10:30) -> no queue
-        ("c2", "Assess", 3, 2, at("10:30"), at("10:30"), at("11:30"), 0.0, 3600.0, 3600.0,
-         "eve", "Assessment", 0, True, False),
-        ("c2", "Decide", 4, 1, at("11:30"), at("12:00"), at("12:30"), 1800.0, 1800.0, 3600.0,
-         "cat", "Decision", 0, False, False),
+        (
+            "c2",
+            "Assess",
+            3,
+            2,
+            at("10:30"),
+            at("10:30"),
+            at("11:30"),
+            0.0,
+            3600.0,
+            3600.0,
+            "eve",
+            "Assessment",
+            0,
+            True,
+            False,
+        ),
+        (
+            "c2",
+            "Decide",
+            4,
+            1,
+            at("11:30"),
+            at("12:00"),
+            at("12:30"),
+            1800.0,
+            1800.0,
+            3600.0,
+            "cat",
+            "Decision",
+            0,
+            False,
+            False,
+        ),
         ("c3", "Register", 1, 1, N, at("09:00"), at("09:10"), N, 600.0, N, "ann", "Intake", 0, False, False),
-        ("c3", "Assess", 2, 1, at("09:10"), at("09:40"), at("10:40"), 1800.0, 3600.0, 5400.0,
-         "fay", "Assessment", 0, False, False),
-        ("c3", "Decide", 3, 1, at("10:40"), at("11:00"), at("11:20"), 1200.0, 1200.0, 2400.0,
-         "cat", "Decision", 0, False, False),
+        (
+            "c3",
+            "Assess",
+            2,
+            1,
+            at("09:10"),
+            at("09:40"),
+            at("10:40"),
+            1800.0,
+            3600.0,
+            5400.0,
+            "fay",
+            "Assessment",
+            0,
+            False,
+            False,
+        ),
+        (
+            "c3",
+            "Decide",
+            3,
+            1,
+            at("10:40"),
+            at("11:00"),
+            at("11:20"),
+            1200.0,
+            1200.0,
+            2400.0,
+            "cat",
+            "Decision",
+            0,
+            False,
+            False,
+        ),
         ("c4", "Register", 1, 1, N, at("09:00"), at("09:30"), N, 1800.0, N, "ann", "Intake", 0, False, False),
         # started, not completed: in process, no end, no process time
-        ("c4", "Assess", 2, 1, at("09:30"), at("10:00"), N, 1800.0, N, N,
-         "bob", "Assessment", 0, False, True),
+        (
+            "c4",
+            "Assess",
+            2,
+            1,
+            at("09:30"),
+            at("10:00"),
+            N,
+            1800.0,
+            N,
+            N,
+            "bob",
+            "Assessment",
+            0,
+            False,
+            True,
+        ),
     ]
     assert result.visits == 13  # one per start (4 + 4 + 3 + 2); the lone complete makes none
 
 
 def test_interval_cases(interval):
     store, result = interval
-    got = rows(store, "SELECT case_id, arrival_ts, exit_ts, lead_time_s, is_open, visits, rework_visits, "
-                      "is_first_pass, handoffs, reassignments, process_time_s, queue_time_s, last_step "
-                      "FROM cases ORDER BY case_id")
+    got = rows(
+        store,
+        "SELECT case_id, arrival_ts, exit_ts, lead_time_s, is_open, visits, rework_visits, "
+        "is_first_pass, handoffs, reassignments, process_time_s, queue_time_s, last_step "
+        "FROM cases ORDER BY case_id",
+    )
     assert got == [
         # 09:00 -> 14:00 = 5 h; process 30+60+30+60 min = 10800, queue 30+60+30 min = 7200
         ("c1", at("09:00"), at("14:00"), 18000.0, False, 4, 1, False, 2, 1, 10800.0, 7200.0, "Decide"),
@@ -150,9 +291,12 @@ def test_interval_cases(interval):
 
 def test_interval_step_metrics(interval):
     store, _ = interval
-    got = rows(store, "SELECT step, visits, cases, rework_visits, in_process, queue_time_mean_s, "
-                      "queue_time_p50_s, process_time_mean_s, process_time_p50_s, first_pass_yield "
-                      "FROM step_metrics ORDER BY step")
+    got = rows(
+        store,
+        "SELECT step, visits, cases, rework_visits, in_process, queue_time_mean_s, "
+        "queue_time_p50_s, process_time_mean_s, process_time_p50_s, first_pass_yield "
+        "FROM step_metrics ORDER BY step",
+    )
     assert got == [
         # queue [1800, 3600, 2400, 0, 1800, 1800]: mean 11400/6 = 1900, median 1800
         # process [3600, 1800, 3600, 3600, 3600] (c4 in process): mean 16200/5 = 3240, median 3600
@@ -167,21 +311,43 @@ def test_interval_step_metrics(interval):
 
 def test_interval_transitions_variants_handoffs(interval):
     store, _ = interval
-    got = rows(store, "SELECT from_step, to_step, count, cases, wait_mean_s FROM transitions "
-                      "WHERE from_step <> to_step ORDER BY from_step")
+    got = rows(
+        store,
+        "SELECT from_step, to_step, count, cases, wait_mean_s FROM transitions "
+        "WHERE from_step <> to_step ORDER BY from_step",
+    )
     assert got == [
         ("Assess", "Decide", 3, 3, 1600.0),  # 13:00-12:30, 12:00-11:30, 11:00-10:40
         ("Register", "Assess", 4, 4, 1950.0),  # 30, 40, 30, 30 min -> 7800 / 4
     ]
     assert rows(store, "SELECT count, cases FROM transitions WHERE from_step = to_step") == [(2, 2)]
-    got = rows(store, "SELECT rank, steps, step_count, cases, share, lead_time_mean_s, lead_time_p50_s, "
-                      "lead_time_share FROM variants ORDER BY rank")
+    got = rows(
+        store,
+        "SELECT rank, steps, step_count, cases, share, lead_time_mean_s, lead_time_p50_s, "
+        "lead_time_share FROM variants ORDER BY rank",
+    )
     assert got == [
         # c1 (18000) and c2 (12600) of 39000 s of lead time over 3 completed cases
-        (1, "Register > Assess > Assess > Decide", 4, 2, pytest.approx(2 / 3), 15300.0, 15300.0,
-         pytest.approx(30600 / 39000)),
-        (2, "Register > Assess > Decide", 3, 1, pytest.approx(1 / 3), 8400.0, 8400.0,
-         pytest.approx(8400 / 39000)),
+        (
+            1,
+            "Register > Assess > Assess > Decide",
+            4,
+            2,
+            pytest.approx(2 / 3),
+            15300.0,
+            15300.0,
+            pytest.approx(30600 / 39000),
+        ),
+        (
+            2,
+            "Register > Assess > Decide",
+            3,
+            1,
+            pytest.approx(1 / 3),
+            8400.0,
+            8400.0,
+            pytest.approx(8400 / 39000),
+        ),
     ]
     assert rows(store, "SELECT count(DISTINCT variant_id) FROM cases WHERE variant_id IS NOT NULL") == [(2,)]
     assert rows(store, "SELECT from_team, to_team, count, cases FROM handoffs ORDER BY from_team") == [
@@ -198,20 +364,29 @@ def test_interval_wait_between_parallel_visits_is_not_negative(interval):
 
 def test_interval_stream_summary(interval):
     store, result = interval
-    got = rows(store, "SELECT log_shape, as_of, cases, open_cases, completed_cases, lead_time_p50_s, "
-                      "process_time_total_s, flow_efficiency, first_pass_yield, rolled_fpy, end_activities, "
-                      "ends_inferred, start_activities FROM stream_summary")
-    assert got == [(
-        "interval",
-        at("14:00"),  # as_of defaults to the last event
-        4, 1, 3,
-        12600.0,  # median of 18000, 12600, 8400
-        26400.0,  # 10800 + 10200 + 5400 (completed cases only)
-        pytest.approx(26400 / 39000),
-        pytest.approx(1 / 3),  # only c3 is first pass
-        0.5,  # Register 1 x Assess 0.5 x Decide 1
-        "Decide", False, "first event",
-    )]
+    got = rows(
+        store,
+        "SELECT log_shape, as_of, cases, open_cases, completed_cases, lead_time_p50_s, "
+        "process_time_total_s, flow_efficiency, first_pass_yield, rolled_fpy, end_activities, "
+        "ends_inferred, start_activities FROM stream_summary",
+    )
+    assert got == [
+        (
+            "interval",
+            at("14:00"),  # as_of defaults to the last event
+            4,
+            1,
+            3,
+            12600.0,  # median of 18000, 12600, 8400
+            26400.0,  # 10800 + 10200 + 5400 (completed cases only)
+            pytest.approx(26400 / 39000),
+            pytest.approx(1 / 3),  # only c3 is first pass
+            0.5,  # Register 1 x Assess 0.5 x Decide 1
+            "Decide",
+            False,
+            "first event",
+        )
+    ]
     assert result.summary["completed_cases"] == 3
 
 
@@ -246,8 +421,10 @@ i3,Closed,2026-03-02T11:15:00Z,eve,Service Desk
 def test_status_classes_are_guessed_from_the_names_and_reported(store, tmp_path):
     result = run(store, tmp_path, STATUS)
     assert (result.log_shape, result.shape_detected) == ("status", True)
-    assert rows(store, "SELECT status, status_class, wait_kind, decided_by, events FROM status_classes "
-                       "ORDER BY status") == [
+    assert rows(
+        store,
+        "SELECT status, status_class, wait_kind, decided_by, events FROM status_classes ORDER BY status",
+    ) == [
         ("Awaiting Customer", "wait", "external", "default", 1),
         ("Closed", "done", None, "default", 2),
         ("In Progress", "work", None, "default", 7),
@@ -260,22 +437,31 @@ def test_status_classes_are_guessed_from_the_names_and_reported(store, tmp_path)
 def test_status_classes_from_settings_override_the_guess(store, tmp_path):
     # the team counts time in Resolved as waiting for the caller to confirm, not as done
     result = run(store, tmp_path, STATUS, status_classes={"Resolved": "wait"})
-    assert rows(store, "SELECT status_class, wait_kind, decided_by FROM status_classes "
-                       "WHERE status = 'Resolved'") == [("wait", "internal", "settings")]
+    assert rows(
+        store, "SELECT status_class, wait_kind, decided_by FROM status_classes WHERE status = 'Resolved'"
+    ) == [("wait", "internal", "settings")]
     assert all(g[0] != "Resolved" for g in result.status_guesses)  # only guesses are reported as such
     # i1's third In Progress visit now queued 14:00-15:00 in Resolved (internal wait)
-    assert rows(store, "SELECT queue_time_s, queue_internal_s, queue_external_s FROM visits "
-                       "WHERE case_id = 'i1' AND visit_no = 3") == [(3600.0, 3600.0, 0.0)]
+    assert rows(
+        store,
+        "SELECT queue_time_s, queue_internal_s, queue_external_s FROM visits "
+        "WHERE case_id = 'i1' AND visit_no = 3",
+    ) == [(3600.0, 3600.0, 0.0)]
     # i3 ends in Closed: still done; i2's last status is work: still open
     assert rows(store, "SELECT case_id, exit_ts, is_open FROM cases ORDER BY case_id") == [
-        ("i1", at("16:00"), False), ("i2", None, True), ("i3", at("11:15"), False),
+        ("i1", at("16:00"), False),
+        ("i2", None, True),
+        ("i3", at("11:15"), False),
     ]
 
 
 def test_status_periods(store, tmp_path):
     run(store, tmp_path, STATUS)
-    got = rows(store, "SELECT case_id, status, status_class, wait_kind, entered_ts, left_ts, duration_s, "
-                      "resource, team FROM status_periods ORDER BY case_id, entered_ts")
+    got = rows(
+        store,
+        "SELECT case_id, status, status_class, wait_kind, entered_ts, left_ts, duration_s, "
+        "resource, team FROM status_periods ORDER BY case_id, entered_ts",
+    )
     N = None
     assert got == [
         ("i1", "New", "wait", "internal", at("09:00"), at("09:30"), 1800.0, N, "Service Desk"),
@@ -301,9 +487,12 @@ def test_status_periods(store, tmp_path):
 def test_status_visits_split_queue_into_internal_and_external(store, tmp_path):
     run(store, tmp_path, STATUS)
     assert rows(store, "SELECT DISTINCT step FROM visits") == [("In Progress",)]
-    got = rows(store, "SELECT case_id, visit_no, ready_ts, start_ts, end_ts, queue_time_s, queue_internal_s, "
-                      "queue_external_s, process_time_s, resource, reassignments, in_process "
-                      "FROM visits ORDER BY case_id, seq")
+    got = rows(
+        store,
+        "SELECT case_id, visit_no, ready_ts, start_ts, end_ts, queue_time_s, queue_internal_s, "
+        "queue_external_s, process_time_s, resource, reassignments, in_process "
+        "FROM visits ORDER BY case_id, seq",
+    )
     N = None
     assert got == [
         # queued in New (internal) 30 min; worked 09:30-11:00, bob -> carl is one reassignment
@@ -321,14 +510,22 @@ def test_status_visits_split_queue_into_internal_and_external(store, tmp_path):
 
 def test_status_queue_split_adds_up_to_the_queue_time(store, tmp_path):
     run(store, tmp_path, STATUS)
-    assert rows(store, "SELECT case_id, visit_no FROM visits "
-                       "WHERE queue_time_s <> queue_internal_s + queue_external_s") == []
+    assert (
+        rows(
+            store,
+            "SELECT case_id, visit_no FROM visits WHERE queue_time_s <> queue_internal_s + queue_external_s",
+        )
+        == []
+    )
 
 
 def test_status_cases_exit_at_the_last_entry_into_done(store, tmp_path):
     result = run(store, tmp_path, STATUS)
-    got = rows(store, "SELECT case_id, arrival_ts, exit_ts, lead_time_s, is_open, visits, rework_visits, "
-                      "is_first_pass, reassignments, handoffs FROM cases ORDER BY case_id")
+    got = rows(
+        store,
+        "SELECT case_id, arrival_ts, exit_ts, lead_time_s, is_open, visits, rework_visits, "
+        "is_first_pass, reassignments, handoffs FROM cases ORDER BY case_id",
+    )
     assert got == [
         # 09:00 -> Closed 16:00 (not the first Resolved at 14:00: it was reopened)
         ("i1", at("09:00"), at("16:00"), 25200.0, False, 3, 2, False, 1, 0),
@@ -337,19 +534,24 @@ def test_status_cases_exit_at_the_last_entry_into_done(store, tmp_path):
         ("i3", at("09:00"), at("11:15"), 8100.0, False, 1, 0, True, 0, 0),
     ]
     assert (result.cases, result.open_cases, result.end_steps) == (3, 1, [])
-    summary = rows(store, "SELECT log_shape, completed_cases, lead_time_p50_s, flow_efficiency, "
-                          "first_pass_yield, end_activities, ends_inferred FROM stream_summary")
+    summary = rows(
+        store,
+        "SELECT log_shape, completed_cases, lead_time_p50_s, flow_efficiency, "
+        "first_pass_yield, end_activities, ends_inferred FROM stream_summary",
+    )
     # process: i1 5400 + 3600 + 1800, i3 3600 = 14400 over 25200 + 8100 = 33300 s of lead time
     assert summary == [("status", 2, 16650.0, pytest.approx(14400 / 33300), 0.5, "Closed, Resolved", False)]
 
 
 def test_status_work_statuses_merged_into_one_step_are_one_visit(store, tmp_path):
     # Active and In Progress are the same step: the change between them is no new visit
-    log = ("number,state,sys_updated_on\n"
-           "i1,New,2026-03-02T09:00:00Z\n"
-           "i1,Active,2026-03-02T09:30:00Z\n"
-           "i1,In Progress,2026-03-02T10:00:00Z\n"
-           "i1,Closed,2026-03-02T11:00:00Z\n")
+    log = (
+        "number,state,sys_updated_on\n"
+        "i1,New,2026-03-02T09:00:00Z\n"
+        "i1,Active,2026-03-02T09:30:00Z\n"
+        "i1,In Progress,2026-03-02T10:00:00Z\n"
+        "i1,Closed,2026-03-02T11:00:00Z\n"
+    )
     run(store, tmp_path, log, log_shape="status", steps=Steps(merge={"Work": ["Active", "In Progress"]}))
     assert rows(store, "SELECT step, start_ts, end_ts, queue_time_s, process_time_s FROM visits") == [
         ("Work", at("09:30"), at("11:00"), 1800.0, 5400.0),
@@ -383,9 +585,12 @@ p5,Receive,2026-03-02T13:00:00Z,ann
 def test_point_visits_have_elapsed_time_only(store, tmp_path):
     result = run(store, tmp_path, POINT, end_activities=["Approve"])
     assert (result.log_shape, result.shape_detected) == ("point", True)
-    got = rows(store, "SELECT case_id, step, visit_no, ready_ts, start_ts, end_ts, queue_time_s, "
-                      "process_time_s, elapsed_s, in_process FROM visits WHERE case_id IN ('p1', 'p2') "
-                      "ORDER BY case_id, seq")
+    got = rows(
+        store,
+        "SELECT case_id, step, visit_no, ready_ts, start_ts, end_ts, queue_time_s, "
+        "process_time_s, elapsed_s, in_process FROM visits WHERE case_id IN ('p1', 'p2') "
+        "ORDER BY case_id, seq",
+    )
     N = None
     assert got == [
         ("p1", "Receive", 1, N, N, at("09:00"), N, N, N, False),
@@ -397,15 +602,20 @@ def test_point_visits_have_elapsed_time_only(store, tmp_path):
         ("p2", "Approve", 1, at("11:00"), N, at("11:30"), N, N, 1800.0, False),
     ]
     # Check: elapsed [3600, 1800, 5400, 3600, 1800] -> mean 3240, median 3600; p2 visits twice -> FPY 3/4
-    assert rows(store, "SELECT step, visits, cases, queue_time_mean_s, process_time_mean_s, elapsed_mean_s, "
-                       "elapsed_p50_s, first_pass_yield FROM step_metrics ORDER BY step") == [
+    assert rows(
+        store,
+        "SELECT step, visits, cases, queue_time_mean_s, process_time_mean_s, elapsed_mean_s, "
+        "elapsed_p50_s, first_pass_yield FROM step_metrics ORDER BY step",
+    ) == [
         ("Approve", 2, 2, N, N, 4500.0, 4500.0, 1.0),
         ("Check", 5, 4, N, N, 3240.0, 3600.0, 0.75),
         ("Receive", 5, 5, N, N, N, N, 1.0),
     ]
     # the wait between two point visits is the later one's elapsed time
-    assert rows(store, "SELECT from_step, to_step, count, cases, wait_mean_s FROM transitions "
-                       "ORDER BY from_step, to_step") == [
+    assert rows(
+        store,
+        "SELECT from_step, to_step, count, cases, wait_mean_s FROM transitions ORDER BY from_step, to_step",
+    ) == [
         ("Check", "Approve", 2, 2, 4500.0),
         ("Check", "Check", 1, 1, 5400.0),
         ("Receive", "Check", 4, 4, 2700.0),
@@ -429,10 +639,16 @@ def test_point_exits_at_configured_end_activities(store, tmp_path):
     # handoffs between resources, as there is no team:
     # p1 ann>bob; p2 ann>bob, bob>cat, cat>bob; p3, p4 ann>bob
     assert rows(store, "SELECT case_id, handoffs FROM cases ORDER BY case_id") == [
-        ("p1", 1), ("p2", 3), ("p3", 1), ("p4", 1), ("p5", 0),
+        ("p1", 1),
+        ("p2", 3),
+        ("p3", 1),
+        ("p4", 1),
+        ("p5", 0),
     ]
     assert rows(store, "SELECT from_team, to_team, count, cases FROM handoffs ORDER BY ALL") == [
-        ("ann", "bob", 4, 4), ("bob", "cat", 1, 1), ("cat", "bob", 1, 1),
+        ("ann", "bob", 4, 4),
+        ("bob", "cat", 1, 1),
+        ("cat", "bob", 1, 1),
     ]
 
 
@@ -463,16 +679,21 @@ def test_point_exits_at_inferred_end_steps(store, tmp_path):
 def test_steps_rename_merge_and_drop(store, tmp_path):
     # m1  Receive 09:00 | Notify 09:30 (dropped) | Check A 10:00 | Approve 11:00
     # m2  Receive 09:00 | Check B 09:45 | Approve 10:00
-    log = ("case,activity,timestamp\n"
-           "m1,Receive,2026-03-02T09:00:00Z\n"
-           "m1,Notify,2026-03-02T09:30:00Z\n"
-           "m1,Check A,2026-03-02T10:00:00Z\n"
-           "m1,Approve,2026-03-02T11:00:00Z\n"
-           "m2,Receive,2026-03-02T09:00:00Z\n"
-           "m2,Check B,2026-03-02T09:45:00Z\n"
-           "m2,Approve,2026-03-02T10:00:00Z\n")
-    steps = Steps(rename={"Receive": "Intake", "Approve": "Decision"},
-                  merge={"Check": ["Check A", "Check B"]}, drop=["Notify"])
+    log = (
+        "case,activity,timestamp\n"
+        "m1,Receive,2026-03-02T09:00:00Z\n"
+        "m1,Notify,2026-03-02T09:30:00Z\n"
+        "m1,Check A,2026-03-02T10:00:00Z\n"
+        "m1,Approve,2026-03-02T11:00:00Z\n"
+        "m2,Receive,2026-03-02T09:00:00Z\n"
+        "m2,Check B,2026-03-02T09:45:00Z\n"
+        "m2,Approve,2026-03-02T10:00:00Z\n"
+    )
+    steps = Steps(
+        rename={"Receive": "Intake", "Approve": "Decision"},
+        merge={"Check": ["Check A", "Check B"]},
+        drop=["Notify"],
+    )
     # the end activity is named as in the log; it ends the case under its step name
     result = run(store, tmp_path, log, steps=steps, end_activities=["Approve"])
     got = rows(store, "SELECT case_id, step, ready_ts, end_ts, elapsed_s FROM visits ORDER BY case_id, seq")
@@ -486,24 +707,29 @@ def test_steps_rename_merge_and_drop(store, tmp_path):
     ]
     assert result.end_steps == ["Decision"]
     assert rows(store, "SELECT step, visits, cases FROM step_metrics ORDER BY step") == [
-        ("Check", 2, 2), ("Decision", 2, 2), ("Intake", 2, 2),
+        ("Check", 2, 2),
+        ("Decision", 2, 2),
+        ("Intake", 2, 2),
     ]
     assert rows(store, "SELECT steps, cases, share FROM variants") == [("Intake > Check > Decision", 2, 1.0)]
     assert rows(store, "SELECT case_id, lead_time_s FROM cases ORDER BY case_id") == [
-        ("m1", 7200.0), ("m2", 3600.0),
+        ("m1", 7200.0),
+        ("m2", 3600.0),
     ]
 
 
 def test_arrival_at_the_first_configured_start_activity(store, tmp_path):
     # s1  Email 08:00 | Receive 09:00 | Receive 10:00 | Approve 11:00  -> arrives 09:00, first Receive
     # s2  Check 09:00 | Approve 10:00                                   -> no Receive: its first event
-    log = ("case,activity,timestamp\n"
-           "s1,Email,2026-03-02T08:00:00Z\n"
-           "s1,Receive,2026-03-02T09:00:00Z\n"
-           "s1,Receive,2026-03-02T10:00:00Z\n"
-           "s1,Approve,2026-03-02T11:00:00Z\n"
-           "s2,Check,2026-03-02T09:00:00Z\n"
-           "s2,Approve,2026-03-02T10:00:00Z\n")
+    log = (
+        "case,activity,timestamp\n"
+        "s1,Email,2026-03-02T08:00:00Z\n"
+        "s1,Receive,2026-03-02T09:00:00Z\n"
+        "s1,Receive,2026-03-02T10:00:00Z\n"
+        "s1,Approve,2026-03-02T11:00:00Z\n"
+        "s2,Check,2026-03-02T09:00:00Z\n"
+        "s2,Approve,2026-03-02T10:00:00Z\n"
+    )
     run(store, tmp_path, log, start_activities=["Receive"], end_activities=["Approve"])
     assert rows(store, "SELECT case_id, arrival_ts, exit_ts, lead_time_s FROM cases ORDER BY case_id") == [
         ("s1", at("09:00"), at("11:00"), 7200.0),
@@ -518,16 +744,21 @@ def test_lead_time_target_breached_by_completed_and_by_open_cases(store, tmp_pat
     # t2  Mon 09:00 -> Wed 09:00: exactly 2 days        -> not over
     # t3  Mon 09:00, open: 3 days 1 h old at as_of      -> breached
     # t4  Wed 09:00, open: 1 day 1 h old at as_of       -> not yet
-    log = ("case,activity,timestamp\n"
-           "t1,Receive,2026-03-02T09:00:00Z\n"
-           "t1,Approve,2026-03-05T09:00:00Z\n"
-           "t2,Receive,2026-03-02T09:00:00Z\n"
-           "t2,Approve,2026-03-04T09:00:00Z\n"
-           "t3,Receive,2026-03-02T09:00:00Z\n"
-           "t4,Receive,2026-03-04T09:00:00Z\n")
+    log = (
+        "case,activity,timestamp\n"
+        "t1,Receive,2026-03-02T09:00:00Z\n"
+        "t1,Approve,2026-03-05T09:00:00Z\n"
+        "t2,Receive,2026-03-02T09:00:00Z\n"
+        "t2,Approve,2026-03-04T09:00:00Z\n"
+        "t3,Receive,2026-03-02T09:00:00Z\n"
+        "t4,Receive,2026-03-04T09:00:00Z\n"
+    )
     run(store, tmp_path, log, end_activities=["Approve"], lead_time_target="2d", as_of=at("10:00", day=5))
     assert rows(store, "SELECT case_id, is_open, target_breached FROM cases ORDER BY case_id") == [
-        ("t1", False, True), ("t2", False, False), ("t3", True, True), ("t4", True, False),
+        ("t1", False, True),
+        ("t2", False, False),
+        ("t3", True, True),
+        ("t4", True, False),
     ]
     assert rows(store, "SELECT lead_time_target_s, target_breached, as_of FROM stream_summary") == [
         (172800.0, 2, at("10:00", day=5)),
@@ -535,8 +766,12 @@ def test_lead_time_target_breached_by_completed_and_by_open_cases(store, tmp_pat
 
 
 def test_no_lead_time_target_breaches_nothing(store, tmp_path):
-    run(store, tmp_path, "case,activity,timestamp\nt1,Receive,2026-03-02T09:00:00Z\n"
-                         "t1,Approve,2026-03-09T09:00:00Z\n", end_activities=["Approve"])
+    run(
+        store,
+        tmp_path,
+        "case,activity,timestamp\nt1,Receive,2026-03-02T09:00:00Z\nt1,Approve,2026-03-09T09:00:00Z\n",
+        end_activities=["Approve"],
+    )
     assert rows(store, "SELECT target_breached FROM cases") == [(None,)]
     assert rows(store, "SELECT lead_time_target_s FROM stream_summary") == [(None,)]
 
@@ -544,11 +779,13 @@ def test_no_lead_time_target_breaches_nothing(store, tmp_path):
 def test_empty_cells_are_missing_values_not_names(store, tmp_path):
     # e1  Register 09:00 (no lifecycle: a point visit) | Assess 10:00-11:00 started by nobody named,
     #     completed by bob | Decide 12:00 (team Decision). No team elsewhere: owners are resources.
-    log = ("case,activity,lifecycle,timestamp,resource,team\n"
-           "e1,Register,,2026-03-02T09:00:00Z,ann,\n"
-           "e1,Assess,start,2026-03-02T10:00:00Z,,\n"
-           "e1,Assess,complete,2026-03-02T11:00:00Z,bob,\n"
-           "e1,Decide,,2026-03-02T12:00:00Z,bob,Decision\n")
+    log = (
+        "case,activity,lifecycle,timestamp,resource,team\n"
+        "e1,Register,,2026-03-02T09:00:00Z,ann,\n"
+        "e1,Assess,start,2026-03-02T10:00:00Z,,\n"
+        "e1,Assess,complete,2026-03-02T11:00:00Z,bob,\n"
+        "e1,Decide,,2026-03-02T12:00:00Z,bob,Decision\n"
+    )
     run(store, tmp_path, log, end_activities=["Decide"])
     got = rows(store, "SELECT step, start_ts, end_ts, resource, team, reassignments FROM visits ORDER BY seq")
     assert got == [
@@ -558,27 +795,37 @@ def test_empty_cells_are_missing_values_not_names(store, tmp_path):
     ]
     assert rows(store, "SELECT lead_time_s, handoffs FROM cases") == [(10800.0, 2)]
     assert rows(store, "SELECT from_team, to_team FROM handoffs ORDER BY ALL") == [
-        ("ann", "bob"), ("bob", "Decision"),
+        ("ann", "bob"),
+        ("bob", "Decision"),
     ]
 
 
 def test_rolled_fpy_is_zero_when_a_step_never_passes_first_time(store, tmp_path):
     # k1  A 09:00 | A 10:00 | E 11:00: A's FPY is 0/1, E's 1/1 -> rolled FPY 0 x 1 = 0
-    run(store, tmp_path, "case,activity,timestamp\nk1,A,2026-03-02T09:00:00Z\nk1,A,2026-03-02T10:00:00Z\n"
-                         "k1,E,2026-03-02T11:00:00Z\n", end_activities=["E"])
+    run(
+        store,
+        tmp_path,
+        "case,activity,timestamp\nk1,A,2026-03-02T09:00:00Z\nk1,A,2026-03-02T10:00:00Z\n"
+        "k1,E,2026-03-02T11:00:00Z\n",
+        end_activities=["E"],
+    )
     assert rows(store, "SELECT step, first_pass_yield FROM step_metrics ORDER BY step") == [
-        ("A", 0.0), ("E", 1.0),
+        ("A", 0.0),
+        ("E", 1.0),
     ]
     assert rows(store, "SELECT first_pass_yield, rolled_fpy FROM stream_summary") == [(0.0, 0.0)]
 
 
 def test_a_scheduled_event_is_no_point_visit(store, tmp_path):
     # k1  A scheduled 09:00, completed 10:00 | E 11:00: A is visited once, ending 10:00
-    log = ("case,activity,lifecycle,timestamp\n"
-           "k1,A,schedule,2026-03-02T09:00:00Z\n"
-           "k1,A,complete,2026-03-02T10:00:00Z\n"
-           "k1,E,complete,2026-03-02T11:00:00Z\n")
+    log = (
+        "case,activity,lifecycle,timestamp\n"
+        "k1,A,schedule,2026-03-02T09:00:00Z\n"
+        "k1,A,complete,2026-03-02T10:00:00Z\n"
+        "k1,E,complete,2026-03-02T11:00:00Z\n"
+    )
     run(store, tmp_path, log, end_activities=["E"])
     assert rows(store, "SELECT step, end_ts FROM visits ORDER BY seq") == [
-        ("A", at("10:00")), ("E", at("11:00")),
+        ("A", at("10:00")),
+        ("E", at("11:00")),
     ]

@@ -32,8 +32,9 @@ MAR_2, MAR_3, MAR_4 = date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4)
 
 def flow(con, folder: Path, log: str, *, end=("A",), shape="interval", timezone="UTC", as_of=None):
     path = write(folder / "log.csv", log)
-    stream = StreamSettings(name="s", source=Source(path=str(path)), end_activities=list(end),
-                            log_shape=shape, timezone=timezone)
+    stream = StreamSettings(
+        name="s", source=Source(path=str(path)), end_activities=list(end), log_shape=shape, timezone=timezone
+    )
     ingest(con, stream)
     return compute_flow(con, stream, as_of=as_of)
 
@@ -51,15 +52,19 @@ def daily_avg(con) -> list[float]:
 
 
 def law(con, kind: str = "all") -> list[dict]:
-    cur = con.execute("SELECT * EXCLUDE (stream) FROM littles_law WHERE window_kind = $kind "
-                      "ORDER BY window_start", {"kind": kind})
+    cur = con.execute(
+        "SELECT * EXCLUDE (stream) FROM littles_law WHERE window_kind = $kind ORDER BY window_start",
+        {"kind": kind},
+    )
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def step_daily(con, step: str) -> list[tuple]:
-    return con.execute("SELECT day, queue_wip_end, active_wip_end FROM step_wip_daily WHERE step = $step "
-                       "ORDER BY day", {"step": step}).fetchall()
+    return con.execute(
+        "SELECT day, queue_wip_end, active_wip_end FROM step_wip_daily WHERE step = $step ORDER BY day",
+        {"step": step},
+    ).fetchall()
 
 
 def step_avgs(con) -> dict[str, tuple]:
@@ -79,6 +84,7 @@ def utc(text: str) -> datetime:
 
 
 # --- the empty stream and one case ------------------------------------------------------
+
 
 def test_a_stream_with_no_events_is_refused(store):
     with pytest.raises(EmptyStreamError, match="no events"):
@@ -139,7 +145,9 @@ def test_an_open_case_gives_no_throughput_so_a_data_gap(store, tmp_path):
 #                                                                       exit 03-04 12:00, lead 40 h
 #   c3: A 03-03 06..08, waits 08:00 .. 03-04 00:00, B from 03-04 00:00, still in process (open)
 # as_of = last event = 03-04 12:00.
-THREE_CASES = INTERVAL + """\
+THREE_CASES = (
+    INTERVAL
+    + """\
 c1,A,start,2026-03-02T08:00:00Z
 c1,A,complete,2026-03-02T10:00:00Z
 c1,B,start,2026-03-02T14:00:00Z
@@ -152,6 +160,7 @@ c3,A,start,2026-03-03T06:00:00Z
 c3,A,complete,2026-03-03T08:00:00Z
 c3,B,start,2026-03-04T00:00:00Z
 """
+)
 
 
 def test_daily_wip_of_three_cases(store, tmp_path):
@@ -163,11 +172,13 @@ def test_daily_wip_of_three_cases(store, tmp_path):
         (date(2026, 3, 3), 2, 1, 1),  # c3 arrives, c1 exits
         (date(2026, 3, 4), 1, 0, 1),  # c2 exits at as_of; c3 remains
     ]
-    assert daily_avg(store) == pytest.approx([
-        (12 * 1 + 4 * 2) / 24,           # 08..20 one case, 20..24 two
-        (6 * 2 + 4 * 3 + 14 * 2) / 24,   # 00..06 two, 06..10 three, 10..24 two
-        2.0,                             # [00:00, 12:00] two throughout
-    ])
+    assert daily_avg(store) == pytest.approx(
+        [
+            (12 * 1 + 4 * 2) / 24,  # 08..20 one case, 20..24 two
+            (6 * 2 + 4 * 3 + 14 * 2) / 24,  # 00..06 two, 06..10 three, 10..24 two
+            2.0,  # [00:00, 12:00] two throughout
+        ]
+    )
 
 
 def test_step_wip_of_three_cases(store, tmp_path):
@@ -199,7 +210,8 @@ def test_littles_law_with_a_case_still_open_says_wip_growing(store, tmp_path):
     assert whole["why"] == (
         "average WIP 1.85 vs 1.27 predicted (throughput 0.92/day x mean lead time 1.38 days), ratio 1.45: "
         "WIP rose from 0 to 1 over the window, and cases still in progress hold time that no departure's "
-        "lead time reflects yet")
+        "lead time reflects yet"
+    )
     # All of it lies in March: the month window is the same window.
     assert law(store, "month") == [whole | {"window_kind": "month"}]
     summary = rows(store, "SELECT wip_avg, throughput_per_day FROM stream_summary")
@@ -224,7 +236,9 @@ def test_littles_law_when_every_case_has_exited_is_consistent(store, tmp_path):
 # c2: A 04-02 00..06, B 06..12 (exit 04-02 12:00, lead 12 h)
 # as_of = 04-03 00:00, exactly a midnight: the last day, 04-03, is a span of no length.
 # Events at 03-25, 03-30, 04-02 (x4) and 04-03: the longest silence is 5 days, no quiet stretch.
-TWO_MONTHS = INTERVAL + """\
+TWO_MONTHS = (
+    INTERVAL
+    + """\
 c1,A,start,2026-03-25T00:00:00Z
 c1,A,complete,2026-03-30T00:00:00Z
 c1,B,start,2026-03-30T00:00:00Z
@@ -234,14 +248,17 @@ c2,A,complete,2026-04-02T06:00:00Z
 c2,B,start,2026-04-02T06:00:00Z
 c2,B,complete,2026-04-02T12:00:00Z
 """
+)
 
 
 def test_month_windows_no_departures_shrinking_and_consistent(store, tmp_path):
     flow(store, tmp_path, TWO_MONTHS, end=("B",))
     days = daily(store)
     assert days[0] == (date(2026, 3, 25), 1, 1, 0)
-    assert days[-2:] == [(date(2026, 4, 2), 1, 1, 1),  # c2 in and out; c1 still in when 04-02 closes
-                         (date(2026, 4, 3), 0, 0, 1)]  # c1 exits at as_of = 00:00
+    assert days[-2:] == [
+        (date(2026, 4, 2), 1, 1, 1),  # c2 in and out; c1 still in when 04-02 closes
+        (date(2026, 4, 3), 0, 0, 1),
+    ]  # c1 exits at as_of = 00:00
     assert len(days) == 10 and daily_avg(store)[-1] == 0.0  # no-length last day: WIP(as_of) = 0
     march, april = law(store, "month")
     # March: [03-25 00:00, 04-01 00:00), c1 in all 7 days, nobody exits.
@@ -251,9 +268,14 @@ def test_month_windows_no_departures_shrinking_and_consistent(store, tmp_path):
     # Departures 2 -> 1/day; mean lead time (9 + 0.5)/2 = 4.75 days -> predicted 4.75, ratio 0.26 < 0.8.
     # WIP fell from 1 (c1 on hand when March closed) to 0: c1's lead time was mostly spent in March.
     assert (april["window_start"], april["wip_start"], april["wip_end"], april["departures"]) == (
-        utc("2026-04-01T00:00"), 1, 0, 2)
+        utc("2026-04-01T00:00"),
+        1,
+        0,
+        2,
+    )
     assert [april["wip_avg"], april["throughput_per_day"], april["predicted_wip"], april["ratio"]] == (
-        pytest.approx([1.25, 1.0, 4.75, 1.25 / 4.75]))
+        pytest.approx([1.25, 1.0, 4.75, 1.25 / 4.75])
+    )
     assert april["verdict"] == "WIP shrinking"
     assert "WIP fell from 1 to 0" in april["why"]
     # The whole 9 days: area 9 + 0.5 case-days; throughput 2/9 x 4.75 days = 9.5/9 predicted: ratio 1.
@@ -283,21 +305,26 @@ def test_a_week_without_any_event_while_work_is_open_is_a_data_gap(store, tmp_pa
     assert whole["ratio"] == pytest.approx(1.0)
     assert whole["verdict"] == "data gap"
     assert whole["why"].startswith(
-        "no event at all for 18.0 days from 2026-03-02 00:00 while 1 cases were in progress")
+        "no event at all for 18.0 days from 2026-03-02 00:00 while 1 cases were in progress"
+    )
 
 
 # --- days in the stream's timezone -------------------------------------------------------
+
 
 def test_days_and_months_bucket_in_the_stream_timezone(store, tmp_path):
     # Europe/Amsterdam: CET (UTC+1) until 2026-03-29 02:00, then CEST (UTC+2); 03-29 lasts 23 hours.
     #   c1: 2026-03-28 23:00Z = 03-29 00:00 local  ..  2026-03-29 22:00Z = 03-30 00:00 local (lead 23 h)
     #   c2: 2026-04-01 08:00Z = 10:00 local  ..  10:00Z = 12:00 local (lead 2 h); as_of = 04-01 10:00Z.
-    log = INTERVAL + """\
+    log = (
+        INTERVAL
+        + """\
 c1,A,start,2026-03-28T23:00:00Z
 c1,A,complete,2026-03-29T22:00:00Z
 c2,A,start,2026-04-01T08:00:00Z
 c2,A,complete,2026-04-01T10:00:00Z
 """
+    )
     flow(store, tmp_path, log, timezone="Europe/Amsterdam")
     # c1 arrives at the local midnight opening 03-29 and exits at the one opening 03-30: it belongs to
     # 03-29 only, and is still on hand when 03-29 closes.  In UTC it would span 03-28 and 03-29.
@@ -316,12 +343,19 @@ c2,A,complete,2026-04-01T10:00:00Z
     assert (april["window_start"], april["window_end"]) == (utc("2026-03-31T22:00"), utc("2026-04-01T10:00"))
     # March: 71 h, c1 in it 23 h, c1's lead time 23 h: 23/71 actual = 1/71 per hour x 23 h predicted.
     assert [march["wip_avg"], march["predicted_wip"], march["verdict"]] == [
-        pytest.approx(23 / 71), pytest.approx(23 / 71), "consistent"]
+        pytest.approx(23 / 71),
+        pytest.approx(23 / 71),
+        "consistent",
+    ]
     assert [april["wip_avg"], april["departures"], april["verdict"]] == [
-        pytest.approx(2 / 12), 1, "consistent"]
+        pytest.approx(2 / 12),
+        1,
+        "consistent",
+    ]
 
 
 # --- point logs: no queue / active split -------------------------------------------------
+
 
 def test_point_log_counts_elapsed_time_as_queue_and_leaves_active_unobserved(store, tmp_path):
     # c1: A 03-02 10:00, B 16:00 (exit).   c2: A 03-02 12:00, B 03-03 12:00 (exit) = as_of.
@@ -347,8 +381,8 @@ c2,B,2026-03-03T12:00:00Z
 BASE = datetime(2026, 3, 27, tzinfo=UTC)  # spans the end of March and European DST
 
 case_strategy = st.tuples(
-    st.integers(0, 120),         # arrival, hours after BASE
-    st.integers(0, 72),          # duration, hours
+    st.integers(0, 120),  # arrival, hours after BASE
+    st.integers(0, 72),  # duration, hours
     st.sampled_from(["closed", "in process", "left at a non-end step"]),
 )
 
@@ -408,7 +442,10 @@ def check_laws(con, cases, as_of: datetime, zone: ZoneInfo) -> None:
         previous = wip_end
     open_cases = sum(1 for _, _, k in cases if k != "closed")
     assert (sum(d[3] for d in days), sum(d[4] for d in days), days[-1][1]) == (
-        len(cases), len(cases) - open_cases, open_cases)
+        len(cases),
+        len(cases) - open_cases,
+        open_cases,
+    )
     # the time-average over the whole window = case-hours inside it / its length, and the daily
     # averages weighted by each day's length (23 or 25 h on DST days) add up to the same area
     expected_h = _expected_area_h(cases, as_of)

@@ -41,8 +41,16 @@ def test_loads_canonical_columns_offsets_and_naive_times(store, tmp_path):
     result = ingest(store, settings_for(path, timezone="Europe/Amsterdam"))
     assert (result.events_read, result.events_loaded, result.events_rejected) == (4, 4, 0)
     rows = events(store)
-    assert rows[0] == ("c1", "Register", "start", datetime(2026, 3, 2, 8, 0, tzinfo=UTC), "ann", "Intake",
-                       "100.50", 2)
+    assert rows[0] == (
+        "c1",
+        "Register",
+        "start",
+        datetime(2026, 3, 2, 8, 0, tzinfo=UTC),
+        "ann",
+        "Intake",
+        "100.50",
+        2,
+    )
     assert rows[2][3] == datetime(2026, 3, 2, 11, 0, tzinfo=UTC)
     # naive "2026-03-03 10:00" read in Europe/Amsterdam (UTC+1 in March) = 09:00 UTC, and said so
     assert rows[3][3] == datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
@@ -87,8 +95,11 @@ def test_bad_timestamps_are_rejected_with_line_and_reason_good_rows_load(store, 
     rejects = store.execute(
         "SELECT line, column_name, value, reason, raw->>'case' FROM rejects ORDER BY line"
     ).fetchall()
-    assert [(r[0], r[1], r[2]) for r in rejects] == [(3, "time", "not a time"), (4, "time", "2026-13-45T10:00:00Z"),
-                                                     (5, "case", "")]
+    assert [(r[0], r[1], r[2]) for r in rejects] == [
+        (3, "time", "not a time"),
+        (4, "time", "2026-13-45T10:00:00Z"),
+        (5, "case", ""),
+    ]
     assert rejects[0][3].startswith("unparseable timestamp: expected ISO 8601")
     assert rejects[2][3].startswith("missing case id")
     assert rejects[0][4] == "c1"
@@ -115,7 +126,9 @@ def test_timestamp_formats(store, tmp_path, stamp, expected):
 
 
 def test_day_first_decided_from_the_data(store, tmp_path):
-    path = write(tmp_path / "t.csv", "case,activity,time\nc1,A,01/02/2016 10:00:05\nc1,B,13/02/2016 10:00:05\n")
+    path = write(
+        tmp_path / "t.csv", "case,activity,time\nc1,A,01/02/2016 10:00:05\nc1,B,13/02/2016 10:00:05\n"
+    )
     ingest(store, settings_for(path))
     assert store.execute("SELECT ts FROM events ORDER BY source_line").fetchall()[0][0] == datetime(
         2016, 2, 1, 10, 0, 5, tzinfo=UTC
@@ -151,8 +164,13 @@ def test_status_and_sub_status_columns_combine_into_the_activity(store, tmp_path
 def test_a_failed_load_leaves_the_store_exactly_as_before(store, tmp_path, monkeypatch):
     path = write(tmp_path / "claims.csv", CLAIMS)
     ingest(store, settings_for(path))
-    before = [store.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ("events", "rejects", "runs")]
-    newer = write(tmp_path / "newer.csv", CLAIMS + "c9,A,start,2026-03-05T10:00Z,ann,Intake,1\nc9,A,complete,x,ann,Intake,1\n")
+    before = [
+        store.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ("events", "rejects", "runs")
+    ]
+    newer = write(
+        tmp_path / "newer.csv",
+        CLAIMS + "c9,A,start,2026-03-05T10:00Z,ann,Intake,1\nc9,A,complete,x,ann,Intake,1\n",
+    )
     real = store_module.read_sql
 
     def failing(relative):
@@ -163,7 +181,9 @@ def test_a_failed_load_leaves_the_store_exactly_as_before(store, tmp_path, monke
     monkeypatch.setattr("pipeline.ingest.read_sql", failing)
     with pytest.raises(RuntimeError):
         ingest(store, settings_for(newer))
-    after = [store.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ("events", "rejects", "runs")]
+    after = [
+        store.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ("events", "rejects", "runs")
+    ]
     assert after == before
 
 

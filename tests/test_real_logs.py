@@ -37,9 +37,15 @@ def test_real_log_loads_with_its_published_counts(real_logs, store, tmp_path, fi
 
 
 def test_bpic2013_status_is_concept_name_plus_lifecycle(real_logs, store, tmp_path):
-    result = discover(store, real_logs / "bpic2013_incidents.xes.gz", "vinst", streams_dir=tmp_path / "streams")
+    result = discover(
+        store, real_logs / "bpic2013_incidents.xes.gz", "vinst", streams_dir=tmp_path / "streams"
+    )
     assert result.settings.columns.activity == ["concept:name", "lifecycle:transition"]
     assert result.settings.columns.team == "org:group"
     statuses = {r[0] for r in store.execute("SELECT DISTINCT activity FROM events").fetchall()}
-    assert {"Queued / Awaiting Assignment", "Accepted / In Progress", "Accepted / Wait - User",
-            "Completed / Closed"} <= statuses
+    assert {
+        "Queued / Awaiting Assignment",
+        "Accepted / In Progress",
+        "Accepted / Wait - User",
+        "Completed / Closed",
+    } <= statuses

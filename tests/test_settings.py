@@ -10,8 +10,10 @@ from pipeline.settings import Columns, Source, StreamSettings, read_settings, wr
 
 def test_written_settings_read_back_equal(tmp_path):
     s = StreamSettings(
-        name="claims", timezone="Europe/Amsterdam", lead_time_target="10d",
-        source=Source(path="logs/claims \"2026\".csv", delimiter=";"),
+        name="claims",
+        timezone="Europe/Amsterdam",
+        lead_time_target="10d",
+        source=Source(path='logs/claims "2026".csv', delimiter=";"),
         columns=Columns(case_id="case", activity=["status", "sub"], timestamp="time"),
         status_classes={"Awaiting Customer": "wait", "Done": "done"},
         end_activities=["Close Claim"],
@@ -26,7 +28,7 @@ def test_written_settings_read_back_equal(tmp_path):
     assert back.steps == s.steps
     assert back.end_activities == ["Close Claim"]
     assert back.lead_time_target_s == 10 * 86400
-    assert back.source_path() == tmp_path / "logs" / "claims \"2026\".csv"
+    assert back.source_path() == tmp_path / "logs" / 'claims "2026".csv'
 
 
 def _bad(tmp_path, text):
@@ -42,7 +44,10 @@ def _bad(tmp_path, text):
     [
         ('[columns]\ncase = "x"\n', "unknown key 'case'; allowed keys: case_id, activity"),
         ('[status_classes]\n"New" = "queue"\n', "'New' = 'queue': expected one of work, wait, done"),
-        ('[flow]\nlog_shape = "events"\n', "log_shape = 'events': expected one of auto, interval, status, point"),
+        (
+            '[flow]\nlog_shape = "events"\n',
+            "log_shape = 'events': expected one of auto, interval, status, point",
+        ),
         ('[flow]\nend_activities = "Close"\n', "end_activities = 'Close': expected a list of strings"),
     ],
 )
@@ -52,11 +57,14 @@ def test_invalid_values_name_key_value_and_what_is_allowed(tmp_path, text, expec
 
 def test_bad_timezone_and_duration(tmp_path):
     path = tmp_path / "s.toml"
-    path.write_text('[stream]\nname = "s"\ntimezone = "Mars/Olympus"\n[source]\npath = "x"\n', encoding="utf-8")
+    path.write_text(
+        '[stream]\nname = "s"\ntimezone = "Mars/Olympus"\n[source]\npath = "x"\n', encoding="utf-8"
+    )
     with pytest.raises(SettingsError, match="timezone = 'Mars/Olympus': expected an IANA time zone"):
         read_settings(path)
-    path.write_text('[stream]\nname = "s"\nlead_time_target = "ten days"\n[source]\npath = "x"\n',
-                    encoding="utf-8")
+    path.write_text(
+        '[stream]\nname = "s"\nlead_time_target = "ten days"\n[source]\npath = "x"\n', encoding="utf-8"
+    )
     with pytest.raises(SettingsError, match="lead_time_target = 'ten days': expected a duration"):
         read_settings(path)
 

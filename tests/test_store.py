@@ -9,7 +9,9 @@ def test_migrations_are_applied_once_and_recorded(tmp_path):
     db = tmp_path / "s.duckdb"
     con = open_store(db)
     versions = [v for v, _, _ in migrations()]
-    assert con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall() == [(v,) for v in versions]
+    assert con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall() == [
+        (v,) for v in versions
+    ]
     con.close()
     con = open_store(db)  # reopening applies nothing twice
     assert con.execute("SELECT count(*) FROM schema_migrations").fetchall()[0] == (len(versions),)

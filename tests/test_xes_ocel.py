@@ -85,19 +85,53 @@ def one_trace(events: str, case: str = "c1") -> str:
 def test_tiny_xes_exact_rows(tmp_path):
     frame = read_xes(write_text(tmp_path / "tiny.xes", TINY_XES))
     assert frame.columns == [
-        "case:concept:name", "concept:name", "time:timestamp", "lifecycle:transition", "org:resource",
-        "org:group", "amount", "cost", "urgent", "case:priority", "case:region", "_line",
+        "case:concept:name",
+        "concept:name",
+        "time:timestamp",
+        "lifecycle:transition",
+        "org:resource",
+        "org:group",
+        "amount",
+        "cost",
+        "urgent",
+        "case:priority",
+        "case:region",
+        "_line",
     ]
     assert frame.schema["time:timestamp"] == pl.Datetime("ns", "UTC")
     assert frame.schema["_line"] == pl.UInt64
     assert frame.schema["case:concept:name"] == pl.String
     assert frame.rows() == [
         ("007", "Register", utc(2024, 3, 1, 8, 0), "start", "Ann", None, 12, 1.5, False, 3, "North", 1),
-        ("007", "Register", utc(2024, 3, 1, 8, 30, 0, 250_000), "complete", "Ann", None, None, None, None,
-         3, "North", 2),
+        (
+            "007",
+            "Register",
+            utc(2024, 3, 1, 8, 30, 0, 250_000),
+            "complete",
+            "Ann",
+            None,
+            None,
+            None,
+            None,
+            3,
+            "North",
+            2,
+        ),
         # <global> defaults are declarations, not values: missing attributes stay null.
-        ("2", "Check & file", utc(2024, 3, 1, 7, 0), "complete", None, "Back office", None, None, True,
-         None, None, 3),
+        (
+            "2",
+            "Check & file",
+            utc(2024, 3, 1, 7, 0),
+            "complete",
+            None,
+            "Back office",
+            None,
+            None,
+            True,
+            None,
+            None,
+            3,
+        ),
     ]
 
 
@@ -113,17 +147,21 @@ def test_gzipped_xes_reads_the_same(tmp_path):
 
 
 def test_empty_event_and_trace_elements_are_kept_as_they_are(tmp_path):
-    text = xes_body('<trace/><trace><string key="concept:name" value="a"/><event/>'
-                    '<event><string key="concept:name" value="x"/></event></trace>')
+    text = xes_body(
+        '<trace/><trace><string key="concept:name" value="a"/><event/>'
+        '<event><string key="concept:name" value="x"/></event></trace>'
+    )
     frame = read_xes(write_text(tmp_path / "e.xes", text))
     rows = frame.select("case:concept:name", "concept:name", "_line").rows()
     assert rows == [("a", None, 1), ("a", "x", 2)]
 
 
 def test_key_with_values_of_several_types_becomes_text_without_quotes(tmp_path):
-    text = one_trace('<event><string key="x" value="he said &quot;hi&quot;"/></event>'
-                     '<event><int key="x" value="5"/></event>'
-                     '<event><int key="n" value="1"/></event><event><float key="n" value="2.5"/></event>')
+    text = one_trace(
+        '<event><string key="x" value="he said &quot;hi&quot;"/></event>'
+        '<event><int key="x" value="5"/></event>'
+        '<event><int key="n" value="1"/></event><event><float key="n" value="2.5"/></event>'
+    )
     frame = read_xes(write_text(tmp_path / "m.xes", text))
     assert frame["x"].to_list() == ['he said "hi"', "5", None, None]
     assert frame["n"].to_list() == [None, None, 1.0, 2.5]  # int + float widen to float
@@ -131,23 +169,32 @@ def test_key_with_values_of_several_types_becomes_text_without_quotes(tmp_path):
 
 def test_declared_latin1_is_transcoded(tmp_path):
     path = tmp_path / "latin.xes"
-    path.write_bytes(one_trace("<event><string key='concept:name' value='Café'/></event>")
-                     .replace("UTF-8", "ISO-8859-1").encode("latin-1"))
+    path.write_bytes(
+        one_trace("<event><string key='concept:name' value='Café'/></event>")
+        .replace("UTF-8", "ISO-8859-1")
+        .encode("latin-1")
+    )
     assert read_xes(path)["concept:name"].to_list() == ["Café"]
 
 
 def test_dates_without_offset_stay_naive_for_the_stream_time_zone(tmp_path):
-    text = one_trace("<event><date key='time:timestamp' value='2024-03-01T10:00:00'/></event>"
-                     "<event><date key='time:timestamp' value='2024-03-01T11:30:00.5'/></event>")
+    text = one_trace(
+        "<event><date key='time:timestamp' value='2024-03-01T10:00:00'/></event>"
+        "<event><date key='time:timestamp' value='2024-03-01T11:30:00.5'/></event>"
+    )
     frame = read_xes(write_text(tmp_path / "naive.xes", text))
     assert frame.schema["time:timestamp"] == pl.Datetime("ns")
-    assert frame["time:timestamp"].to_list() == [datetime(2024, 3, 1, 10),
-                                                 datetime(2024, 3, 1, 11, 30, 0, 500_000)]
+    assert frame["time:timestamp"].to_list() == [
+        datetime(2024, 3, 1, 10),
+        datetime(2024, 3, 1, 11, 30, 0, 500_000),
+    ]
 
 
 def test_dates_with_and_without_offset_are_refused(tmp_path):
-    text = one_trace("<event><date key='time:timestamp' value='2024-03-01T10:00:00'/></event>"
-                     "<event><date key='time:timestamp' value='2024-03-01T10:00:00+01:00'/></event>")
+    text = one_trace(
+        "<event><date key='time:timestamp' value='2024-03-01T10:00:00'/></event>"
+        "<event><date key='time:timestamp' value='2024-03-01T10:00:00+01:00'/></event>"
+    )
     with pytest.raises(SourceError, match="with and without a UTC offset"):
         read_xes(write_text(tmp_path / "mixed.xes", text))
 
@@ -218,24 +265,42 @@ XES_FAILURES = {
     "binary": (bytes(range(256)) * 20, "not XML"),
     "not_xes_xml": (b'<?xml version="1.0"?><catalog><book/></catalog>', "no <log> root"),
     "malformed": (xes_body("<trace><string key='a' value='b'></trace>").encode(), "not well-formed XML"),
-    "cut_between_elements": (xes_body("<trace><string key='concept:name' value='a'/><event/></trace>")
-                             .encode()[:-7], "truncated"),
+    "cut_between_elements": (
+        xes_body("<trace><string key='concept:name' value='a'/><event/></trace>").encode()[:-7],
+        "truncated",
+    ),
     "trailing_junk": (xes_body("").encode() + b"<junk/>", "truncated|trailing"),
     "no_traces": (xes_body('<string key="concept:name" value="x"/>').encode(), "contains no events"),
-    "traces_without_events": (xes_body("<trace><string key='concept:name' value='a'/></trace>").encode(),
-                              "contains no events"),
+    "traces_without_events": (
+        xes_body("<trace><string key='concept:name' value='a'/></trace>").encode(),
+        "contains no events",
+    ),
     "bad_int": (one_trace("<event><int key='n' value='abc'/></event>").encode(), "declared XES type"),
-    "bad_date": (one_trace("<event><date key='time:timestamp' value='yesterday'/></event>").encode(),
-                 "declared XES type"),
-    "bad_boolean": (one_trace("<event><boolean key='b' value='maybe'/></event>").encode(),
-                    "declared XES type"),
-    "event_outside_trace": (xes_body("<event><string key='concept:name' value='x'/></event>"
-                                     "<trace><string key='concept:name' value='a'/><event/></trace>")
-                            .encode(), "outside any trace"),
-    "date_out_of_range": (one_trace("<event><date key='time:timestamp' value='3000-01-01T00:00:00Z'/>"
-                                    "</event>").encode(), "1677-2262"),
-    "invalid_utf8": (one_trace("<event><string key='concept:name' value='Caf\udce9'/></event>")
-                     .encode("utf-8", "surrogateescape"), "not valid utf-8"),
+    "bad_date": (
+        one_trace("<event><date key='time:timestamp' value='yesterday'/></event>").encode(),
+        "declared XES type",
+    ),
+    "bad_boolean": (
+        one_trace("<event><boolean key='b' value='maybe'/></event>").encode(),
+        "declared XES type",
+    ),
+    "event_outside_trace": (
+        xes_body(
+            "<event><string key='concept:name' value='x'/></event>"
+            "<trace><string key='concept:name' value='a'/><event/></trace>"
+        ).encode(),
+        "outside any trace",
+    ),
+    "date_out_of_range": (
+        one_trace("<event><date key='time:timestamp' value='3000-01-01T00:00:00Z'/></event>").encode(),
+        "1677-2262",
+    ),
+    "invalid_utf8": (
+        one_trace("<event><string key='concept:name' value='Caf\udce9'/></event>").encode(
+            "utf-8", "surrogateescape"
+        ),
+        "not valid utf-8",
+    ),
 }
 
 
@@ -298,8 +363,19 @@ OCEL_EVENTS = [  # id, type, time, price, clerk; e5 is last in the file but earl
     ("e5", "Create Order", "2024-01-01T09:00:00", 3.0, "Ann"),
 ]
 OCEL_OBJECTS = {"o1": "Order", "o2": "Order", "i1": "Item", "i2": "Item", "i3": "Item"}
-OCEL_LINKS = [("e1", "o1"), ("e1", "i1"), ("e1", "i2"), ("e2", "i1"), ("e2", "o1"), ("e3", "i2"),
-              ("e4", "o1"), ("e4", "i1"), ("e4", "i2"), ("e5", "o2"), ("e5", "i3")]
+OCEL_LINKS = [
+    ("e1", "o1"),
+    ("e1", "i1"),
+    ("e1", "i2"),
+    ("e2", "i1"),
+    ("e2", "o1"),
+    ("e3", "i2"),
+    ("e4", "o1"),
+    ("e4", "i1"),
+    ("e4", "i2"),
+    ("e5", "o2"),
+    ("e5", "i3"),
+]
 EXPECTED_ITEM_ROWS = [  # case, activity, time, eid, clerk, price, _line
     ("i1", "Create Order", utc(2024, 1, 1, 10), "e1", "Ann", 10.5, 1),
     ("i2", "Create Order", utc(2024, 1, 1, 10), "e1", "Ann", 10.5, 1),
@@ -315,20 +391,29 @@ def build_pm4py_ocel():
     pd = pytest.importorskip("pandas")
     obj = pytest.importorskip("pm4py.objects.ocel.obj")
     by_id = {e[0]: e for e in OCEL_EVENTS}
-    events = pd.DataFrame({
-        "ocel:eid": [e[0] for e in OCEL_EVENTS],
-        "ocel:activity": [e[1] for e in OCEL_EVENTS],
-        "ocel:timestamp": [pd.Timestamp(e[2], tz="UTC") for e in OCEL_EVENTS],
-        "price": [e[3] for e in OCEL_EVENTS],
-        "clerk": [e[4] for e in OCEL_EVENTS],
-    })
+    events = pd.DataFrame(
+        {
+            "ocel:eid": [e[0] for e in OCEL_EVENTS],
+            "ocel:activity": [e[1] for e in OCEL_EVENTS],
+            "ocel:timestamp": [pd.Timestamp(e[2], tz="UTC") for e in OCEL_EVENTS],
+            "price": [e[3] for e in OCEL_EVENTS],
+            "clerk": [e[4] for e in OCEL_EVENTS],
+        }
+    )
     objects = pd.DataFrame({"ocel:oid": list(OCEL_OBJECTS), "ocel:type": list(OCEL_OBJECTS.values())})
-    relations = pd.DataFrame([
-        {"ocel:eid": eid, "ocel:activity": by_id[eid][1],
-         "ocel:timestamp": pd.Timestamp(by_id[eid][2], tz="UTC"),
-         "ocel:oid": oid, "ocel:type": OCEL_OBJECTS[oid], "ocel:qualifier": "q"}
-        for eid, oid in OCEL_LINKS
-    ])
+    relations = pd.DataFrame(
+        [
+            {
+                "ocel:eid": eid,
+                "ocel:activity": by_id[eid][1],
+                "ocel:timestamp": pd.Timestamp(by_id[eid][2], tz="UTC"),
+                "ocel:oid": oid,
+                "ocel:type": OCEL_OBJECTS[oid],
+                "ocel:qualifier": "q",
+            }
+            for eid, oid in OCEL_LINKS
+        ]
+    )
     return obj.OCEL(events=events, objects=objects, relations=relations)
 
 
@@ -348,8 +433,15 @@ def ocel_files(tmp_path_factory):
 @pytest.mark.parametrize("fmt", ["json", "xml", "sqlite"])
 def test_ocel_round_trip_exact_rows(ocel_files, fmt):
     frame = read_ocel(ocel_files[1][fmt], "Item")
-    assert frame.columns == ["case:concept:name", "concept:name", "time:timestamp", "ocel:eid",
-                             "clerk", "price", "_line"]
+    assert frame.columns == [
+        "case:concept:name",
+        "concept:name",
+        "time:timestamp",
+        "ocel:eid",
+        "clerk",
+        "price",
+        "_line",
+    ]
     assert frame.schema["time:timestamp"] == pl.Datetime("us", "UTC")
     assert frame.schema["_line"] == pl.UInt64
     assert frame.rows() == EXPECTED_ITEM_ROWS
@@ -419,25 +511,39 @@ def ocel_json(**overrides) -> str:
         "objectTypes": [{"name": "Case", "attributes": []}],
         "eventTypes": [{"name": "Do", "attributes": [{"name": "n", "type": "integer"}]}],
         "objects": [{"id": "c1", "type": "Case"}],
-        "events": [{"id": "a", "type": "Do", "time": "2024-05-01T12:00:00Z",
-                    "attributes": [{"name": "n", "value": 1}],
-                    "relationships": [{"objectId": "c1", "qualifier": ""}]}],
+        "events": [
+            {
+                "id": "a",
+                "type": "Do",
+                "time": "2024-05-01T12:00:00Z",
+                "attributes": [{"name": "n", "value": 1}],
+                "relationships": [{"objectId": "c1", "qualifier": ""}],
+            }
+        ],
     }
     data.update(overrides)
     return json.dumps(data)
 
 
 def test_ocel_times_without_offset_stay_naive(tmp_path):
-    events = [{"id": "a", "type": "Do", "time": "2024-05-01T12:00:00",
-               "relationships": [{"objectId": "c1", "qualifier": ""}]}]
+    events = [
+        {
+            "id": "a",
+            "type": "Do",
+            "time": "2024-05-01T12:00:00",
+            "relationships": [{"objectId": "c1", "qualifier": ""}],
+        }
+    ]
     frame = read_ocel(write_text(tmp_path / "naive.jsonocel", ocel_json(events=events)), "Case")
     assert frame.schema["time:timestamp"] == pl.Datetime("us")
     assert frame["time:timestamp"].to_list() == [datetime(2024, 5, 1, 12)]
 
 
 def test_ocel_times_with_and_without_offset_are_refused(tmp_path):
-    events = [{"id": eid, "type": "Do", "time": time, "relationships": [{"objectId": "c1", "qualifier": ""}]}
-              for eid, time in (("a", "2024-05-01T12:00:00"), ("b", "2024-05-01T12:00:00+02:00"))]
+    events = [
+        {"id": eid, "type": "Do", "time": time, "relationships": [{"objectId": "c1", "qualifier": ""}]}
+        for eid, time in (("a", "2024-05-01T12:00:00"), ("b", "2024-05-01T12:00:00+02:00"))
+    ]
     with pytest.raises(SourceError, match="with and without a UTC offset"):
         read_ocel(write_text(tmp_path / "mixed.jsonocel", ocel_json(events=events)), "Case")
 
@@ -456,11 +562,23 @@ OCEL_FAILURES = {
     "list.json": (b"[1, 2]", "not an OCEL 2.0 log"),
     "ocel1.jsonocel": (b'{"ocel:global-log": {}, "ocel:events": {}, "ocel:objects": {}}', "OCEL 1.0"),
     "no_time.jsonocel": (ocel_json(events=[{"id": "a", "type": "Do"}]).encode(), "no timestamp"),
-    "bad_time.jsonocel": (ocel_json(events=[{"id": "a", "type": "Do", "time": "soon"}]).encode(),
-                          "unreadable timestamp"),
-    "bad_int.jsonocel": (ocel_json(events=[{"id": "a", "type": "Do", "time": "2024-05-01T12:00:00Z",
-                                            "attributes": [{"name": "n", "value": "many"}]}]).encode(),
-                         "not a valid integer"),
+    "bad_time.jsonocel": (
+        ocel_json(events=[{"id": "a", "type": "Do", "time": "soon"}]).encode(),
+        "unreadable timestamp",
+    ),
+    "bad_int.jsonocel": (
+        ocel_json(
+            events=[
+                {
+                    "id": "a",
+                    "type": "Do",
+                    "time": "2024-05-01T12:00:00Z",
+                    "attributes": [{"name": "n", "value": "many"}],
+                }
+            ]
+        ).encode(),
+        "not a valid integer",
+    ),
     "no_events.jsonocel": (ocel_json(events=[]).encode(), "contains no events"),
     "malformed.xmlocel": (OCEL_XML.replace("</events>", "").encode(), "not well-formed XML"),
     "truncated.xmlocel": (OCEL_XML.encode()[:-30], "truncated"),

@@ -67,3 +67,7 @@ SELECT p.case_id, p.step, p.entered_ts AS start_ts, p.left_ts AS end_ts, p.resou
 FROM flow_status_periods AS p
 LEFT JOIN waits AS w USING (case_id, work_no)
 WHERE p.status_class = 'work' AND p.step IS NOT NULL;
+
+-- Status logs have no lifecycle pairing: no lone completes.
+CREATE OR REPLACE TEMP TABLE flow_lifecycle AS
+SELECT *, FALSE AS is_lone FROM flow_events WHERE FALSE;

@@ -1,0 +1,19 @@
+-- Interval and point logs have no statuses: their raw visits get empty queue splits, and
+-- flow_status_periods is empty (same columns as int_visits_status.sql makes).
+CREATE OR REPLACE TEMP TABLE flow_raw_visits AS
+SELECT *, CAST(NULL AS DOUBLE) AS queue_internal_s, CAST(NULL AS DOUBLE) AS queue_external_s
+FROM flow_raw_visits;
+
+CREATE OR REPLACE TEMP TABLE flow_status_periods AS
+SELECT
+    CAST(NULL AS VARCHAR) AS case_id,
+    CAST(NULL AS VARCHAR) AS status,
+    CAST(NULL AS VARCHAR) AS status_class,
+    CAST(NULL AS VARCHAR) AS wait_kind,
+    CAST(NULL AS TIMESTAMPTZ) AS entered_ts,
+    CAST(NULL AS TIMESTAMPTZ) AS left_ts,
+    CAST(NULL AS DOUBLE) AS duration_s,
+    CAST(NULL AS VARCHAR) AS resource,
+    CAST(NULL AS VARCHAR) AS team,
+    0 AS period_no
+WHERE FALSE;
