@@ -43,6 +43,7 @@ StreamsDirOption = Annotated[
     Path, typer.Option("--streams-dir", help="Folder of the streams' settings files (<name>.toml).")
 ]
 DEFAULT_DB = Path("vsm.duckdb")
+REPORTS = Path("reports")  # per stream: the discovered model (BPMN, PNML) and the report
 DEFAULT_STREAMS = Path("streams")
 
 
@@ -102,6 +103,15 @@ TimezoneOption = Annotated[
 DelimiterOption = Annotated[str, typer.Option("--delimiter", help="CSV delimiter (default: detected).")]
 EncodingOption = Annotated[str, typer.Option("--encoding", help="CSV encoding (default: detected).")]
 ObjectType = Annotated[str, typer.Option("--object-type", help="OCEL: the object type that is the case.")]
+CoverageOption = Annotated[
+    float | None,
+    typer.Option(
+        "--coverage",
+        min=0.01,
+        max=1.0,
+        help="Map the most visited steps covering this share of visits; fold the rest into 'other'.",
+    ),
+]
 
 
 def _columns(case, activity, timestamp, lifecycle, resource, team, start):
@@ -185,6 +195,14 @@ def _print_flow(flow) -> None:
     if flow.log_shape != "status":
         how = "inferred (set [flow] end_activities to change)" if flow.ends_inferred else "from settings"
         say(f"  end steps {how}: {', '.join(flow.end_steps) or 'none'}")
+    if flow.main_path:
+        say(f"  main path: {' > '.join(flow.main_path)}")
+    if flow.start_steps:
+        say(f"  discovered start steps: {', '.join(flow.start_steps)}")
+    if flow.folded_steps:
+        say(f"  {len(flow.folded_steps)} rare steps drawn as 'other' ([discovery] coverage / --coverage)")
+    for path in flow.model_files:
+        say(f"  model: {path}")
     guessed = [g for g in flow.status_guesses]
     if guessed:
         say("  status classes guessed from the names (set [status_classes] to change):")
@@ -260,6 +278,7 @@ def ingest(
     compute: Annotated[
         bool, typer.Option("--compute/--no-compute", help="Recompute the flow after loading.")
     ] = True,
+    coverage: CoverageOption = None,
     db: DbOption = DEFAULT_DB,
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
     debug: DebugOption = False,
@@ -273,9 +292,13 @@ def ingest(
         from pipeline.store import open_store
 
         settings = load_settings(stream, streams_dir)
+        if coverage is not None:
+            settings.discovery.coverage = coverage
         with open_store(db) as con, _progress() as stage:
             result = load(con, settings, source=source, on_stage=stage)
-            flow = compute_flow(con, settings, on_stage=stage) if compute else None
+            flow = (
+                compute_flow(con, settings, model_dir=REPORTS / stream, on_stage=stage) if compute else None
+            )
         _print_load(result)
         if flow:
             _print_flow(flow)
@@ -300,13 +323,16 @@ def discover(
     delimiter: DelimiterOption = "",
     encoding: EncodingOption = "",
     object_type: ObjectType = "",
+    coverage: CoverageOption = None,
     db: DbOption = DEFAULT_DB,
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
     debug: DebugOption = False,
 ) -> None:
-    """One shot for a new value stream: detect settings (written once), load the log, compute its flow."""
+    """One shot for a new value stream: detect settings (written once), load the log, compute its flow,
+    write its report (reports/<stream>/index.html)."""
 
     def run():
+        from pipeline.report import report_time, write_report
         from pipeline.settings import parse_timezone
         from pipeline.store import open_store
         from pipeline.streams import discover as one_shot
@@ -329,14 +355,19 @@ def discover(
                 source_options=_source_options(fmt, delimiter, encoding, object_type, timestamp_format),
                 timezone=timezone,
                 streams_dir=streams_dir,
+                coverage=coverage,
+                model_dir=REPORTS / stream,
                 on_stage=stage,
             )
+            stage("writing the report")
+            page = write_report(con, stream, REPORTS, result.settings, report_time())
         if result.settings_written:
             out.print(f"Wrote settings {result.settings.path}", markup=False, highlight=False)
         for note in result.notes:
             out.print(f"  note: {note}", markup=False, highlight=False)
         _print_load(result.load)
         _print_flow(result.flow)
+        out.print(f"Report: {page}", markup=False, highlight=False)
 
     _boundary(debug, run)
 
@@ -344,6 +375,7 @@ def discover(
 @app.command()
 def compute(
     stream: Annotated[str, typer.Argument(help="The value stream (streams/<name>.toml).")],
+    coverage: CoverageOption = None,
     db: DbOption = DEFAULT_DB,
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
     debug: DebugOption = False,
@@ -356,9 +388,36 @@ def compute(
         from pipeline.store import open_store
 
         settings = load_settings(stream, streams_dir)
+        if coverage is not None:
+            settings.discovery.coverage = coverage
         with open_store(db) as con, _progress() as stage:
-            flow = compute_flow(con, settings, on_stage=stage)
+            flow = compute_flow(con, settings, model_dir=REPORTS / stream, on_stage=stage)
         _print_flow(flow)
+
+    _boundary(debug, run)
+
+
+@app.command()
+def report(
+    stream: Annotated[str, typer.Argument(help="The value stream (streams/<name>.toml).")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder of the reports: writes <out>/<stream>/index.html.")
+    ] = REPORTS,
+    db: DbOption = DEFAULT_DB,
+    streams_dir: StreamsDirOption = DEFAULT_STREAMS,
+    debug: DebugOption = False,
+) -> None:
+    """Write the stream's report from the store: <out>/<stream>/index.html, map.svg and map.png."""
+
+    def run():
+        from pipeline.report import report_time, write_report
+        from pipeline.settings import load_settings
+        from pipeline.store import open_store
+
+        settings = load_settings(stream, streams_dir)
+        with open_store(db, read_only=True) as con:
+            page = write_report(con, stream, out_dir, settings, report_time())
+        out.print(f"Wrote {page}", markup=False, highlight=False)
 
     _boundary(debug, run)
 

@@ -72,7 +72,7 @@ def _collect_parallel(node: TreeNode, pairs: set[frozenset[str]]) -> None:
     if node.operator == PARALLEL:
         below = [child.steps() for child in node.children]
         for i, left in enumerate(below):
-            for right in below[i + 1:]:
+            for right in below[i + 1 :]:
                 pairs.update(frozenset((a, b)) for a in left for b in right if a != b)
     for child in node.children:
         _collect_parallel(child, pairs)
@@ -168,7 +168,7 @@ def _layout_bpmn(bpmn) -> None:
     for flow in bpmn.get_flows():
         outgoing[flow.get_source()].append(flow.get_target())
     forward = _forward_arcs(nodes, outgoing, [n for n in nodes if isinstance(n, BPMN.StartEvent)])
-    for source, target in forward:
+    for _, target in forward:
         incoming[target] += 1
     column = {n: 0 for n in nodes}
     ready = [n for n in nodes if incoming[n] == 0]

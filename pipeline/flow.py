@@ -12,14 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from pipeline.discovery import write_model
 from pipeline.errors import VsmError
 from pipeline.settings import StreamSettings
 from pipeline.statuses import classify_statuses, guess_log_shape
 from pipeline.store import query_frame, read_sql
+from pipeline.stream_map import StreamMap, build_map
+from pipeline.variant_steps import start_end_steps
 
 # Result table -> the temp relation that holds its rows (without the stream column).
 RESULTS = {
@@ -37,6 +41,9 @@ RESULTS = {
     "quality_findings": "flow_quality_findings",
     "aging_wip": "flow_aging_wip",
     "stream_summary": "flow_stream_summary",
+    "map_steps": "flow_map_steps",
+    "rework_loops": "flow_rework_loops",
+    "decision_points": "flow_decision_points",
 }
 
 
@@ -57,6 +64,31 @@ class FlowResult:
     ends_inferred: bool
     status_guesses: list[tuple[str, str, str | None, str]] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
+    start_steps: list[str] = field(default_factory=list)  # discovered: where cases start
+    main_path: list[str] = field(default_factory=list)
+    folded_steps: list[str] = field(default_factory=list)  # drawn as "other" on the map
+    model_files: list[Path] = field(default_factory=list)  # BPMN and PNML
+
+
+def discover_map(
+    con: duckdb.DuckDBPyConnection, settings: StreamSettings, model_dir: Path | None
+) -> tuple[StreamMap, list[Path]]:
+    """Run discovery on the completed cases' variants; stage map_steps, rework_loops, decision_points."""
+    variants = query_frame(con, "SELECT steps, cases, lead_time_mean_s FROM flow_variants")
+    d = settings.discovery
+    stream_map = build_map(
+        variants, noise_threshold=d.noise_threshold, coverage=d.coverage, max_steps=d.max_steps
+    )
+    for table, frame in (
+        ("map_steps", stream_map.map_steps),
+        ("rework_loops", stream_map.rework_loops),
+        ("decision_points", stream_map.decision_points),
+    ):
+        con.register(f"flow_{table}_in", frame.to_arrow())
+        con.execute(f"CREATE OR REPLACE TEMP TABLE flow_{table} AS SELECT * FROM flow_{table}_in")
+        con.unregister(f"flow_{table}_in")
+    files = write_model(stream_map.model, model_dir, settings.name) if model_dir else []
+    return stream_map, files
 
 
 def step_map(activities: list[str], settings: StreamSettings) -> pl.DataFrame:
@@ -85,9 +117,12 @@ def compute_flow(
     settings: StreamSettings,
     *,
     as_of: datetime | None = None,
+    model_dir: Path | None = None,
     on_stage: Callable[[str], None] = lambda _: None,
 ) -> FlowResult:
-    """Compute every result table of the stream and publish them atomically."""
+    """Compute every result table of the stream and publish them atomically.
+
+    `model_dir`: where to write the discovered model (<stream>.bpmn, <stream>.pnml)."""
     stream = settings.name
     activities = query_frame(con, read_sql("flow/int_activities.sql"), {"stream": stream})
     if activities.is_empty():
@@ -99,12 +134,12 @@ def compute_flow(
     # 24 h), so every duration goes through this macro: true elapsed seconds.
     con.execute("CREATE OR REPLACE TEMP MACRO seconds_between(a, b) AS epoch(b) - epoch(a)")
     try:
-        return _compute(con, settings, activities, as_of, on_stage)
+        return _compute(con, settings, activities, as_of, model_dir, on_stage)
     finally:
         con.execute("SET TimeZone = 'UTC'")
 
 
-def _compute(con, settings, activities, as_of, on_stage) -> FlowResult:
+def _compute(con, settings, activities, as_of, model_dir, on_stage) -> FlowResult:
     stream = settings.name
     on_stage("mapping steps")
     mapping = step_map(activities["activity"].to_list(), settings)
@@ -138,7 +173,12 @@ def _compute(con, settings, activities, as_of, on_stage) -> FlowResult:
     _run(con, "fct_visits")
 
     on_stage("finding exits")
-    _run(con, "int_end_steps", {"end_steps": settings.end_activities})
+    starts = query_frame(con, read_sql("flow/int_case_paths.sql"))
+    discovered = start_end_steps(starts)
+    start_steps = discovered.filter("is_start")["step"].to_list()
+    ends_inferred = not settings.end_activities and shape != "status"
+    end_steps = discovered.filter("is_end")["step"].to_list() if ends_inferred else settings.end_activities
+    _run(con, "int_end_steps", {"end_steps": end_steps})
     _run(con, "int_exits_status" if shape == "status" else "int_exits_end_steps")
     as_of = (
         as_of
@@ -172,10 +212,14 @@ def _compute(con, settings, activities, as_of, on_stage) -> FlowResult:
             name,
             params
             | {
-                "ends_inferred": not settings.end_activities and shape != "status",
-                "start_activities": ", ".join(settings.start_activities) or "first event",
+                "ends_inferred": ends_inferred,
+                "start_activities": ", ".join(settings.start_activities)
+                or f"first event (discovered start steps: {', '.join(start_steps) or 'none'})",
             },
         )
+
+    on_stage("discovering the map")
+    stream_map, model_files = discover_map(con, settings, model_dir)
 
     on_stage("publishing results")
     summary = query_frame(con, "SELECT * FROM flow_stream_summary").to_dicts()[0]
@@ -198,6 +242,10 @@ def _compute(con, settings, activities, as_of, on_stage) -> FlowResult:
             .iter_rows()
         ],
         summary=summary,
+        start_steps=start_steps,
+        main_path=stream_map.main_path,
+        folded_steps=stream_map.folded_steps,
+        model_files=model_files,
     )
     for name in ("flow_step_map", "flow_status_classes_in"):
         con.unregister(name)

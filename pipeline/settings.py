@@ -57,6 +57,15 @@ class Steps:
 
 
 @dataclass
+class Discovery:
+    """How the map is discovered (docs/discovery.md)."""
+
+    noise_threshold: float = 0.2  # inductive miner (IMf) noise filter, 0..1; 0 = plain IM
+    coverage: float = 0.995  # keep the most visited steps covering this share of visits ...
+    max_steps: int = 30  # ... and at most this many; the rest is folded into "other"
+
+
+@dataclass
 class StreamSettings:
     name: str
     source: Source = field(default_factory=Source)
@@ -67,6 +76,7 @@ class StreamSettings:
     end_activities: list[str] = field(default_factory=list)
     status_classes: dict[str, str] = field(default_factory=dict)
     steps: Steps = field(default_factory=Steps)
+    discovery: Discovery = field(default_factory=Discovery)
     lead_time_target: str = ""  # e.g. "10d", "36h"; empty = none
     path: Path | None = None  # the settings file this came from
 
@@ -168,7 +178,7 @@ def _choice(value: str, allowed: tuple[str, ...], key: str) -> str:
 
 
 def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
-    _check_keys(data, ("stream", "source", "columns", "flow", "status_classes", "steps"), where)
+    _check_keys(data, ("stream", "source", "columns", "flow", "status_classes", "steps", "discovery"), where)
     stream = data.get("stream", {})
     _check_keys(stream, ("name", "timezone", "lead_time_target"), f"{where} [stream]")
     name = _take(stream, "name", str, f"{where} [stream]", "")
@@ -243,7 +253,27 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
         merge={k: list(v) for k, v in merge.items()},
         drop=_take(steps, "drop", list, f"{where} [steps]", []),
     )
+    settings.discovery = _discovery(data.get("discovery", {}), where)
     return settings
+
+
+def _number(table: dict, key: str, low: float, high: float, default: float, integer: bool = False):
+    value = table.get(key, default)
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
+        what = "a whole number" if integer else "a number"
+        raise SettingsError(f"[discovery] {key} = {value!r}: expected {what} from {low:g} to {high:g}")
+    return value
+
+
+def _discovery(table: dict, where: str) -> Discovery:
+    _check_keys(table, ("noise_threshold", "coverage", "max_steps"), f"{where} [discovery]")
+    d = Discovery()
+    return Discovery(
+        noise_threshold=float(_number(table, "noise_threshold", 0.0, 1.0, d.noise_threshold)),
+        coverage=float(_number(table, "coverage", 0.01, 1.0, d.coverage)),
+        max_steps=int(_number(table, "max_steps", 2, 10_000, d.max_steps, integer=True)),
+    )
 
 
 # ---------------------------------------------------------------- writing
@@ -315,6 +345,14 @@ def render_settings(s: StreamSettings) -> str:
         "rename = {" + ", ".join(f"{_toml_str(k)} = {_toml_str(v)}" for k, v in s.steps.rename.items()) + "}",
         "merge = {" + ", ".join(f"{_toml_str(k)} = {_toml_list(v)}" for k, v in s.steps.merge.items()) + "}",
         f"drop = {_toml_list(s.steps.drop)}",
+        "",
+        "[discovery]",
+        "# Inductive-miner noise threshold (0..1; 0 = no filtering) for the BPMN / PNML model.",
+        f"noise_threshold = {s.discovery.noise_threshold}",
+        "# The map keeps the most visited steps covering this share of visits, at most max_steps",
+        '# of them; the rest is drawn as "other" (--coverage on the command line).',
+        f"coverage = {s.discovery.coverage}",
+        f"max_steps = {s.discovery.max_steps}",
         "",
     ]
     return "\n".join(lines)

@@ -1,10 +1,10 @@
 """The structure a value stream map is drawn from: main path, side steps, rework loops, decision points.
 
 Every function here is pure: frames in, frames out, no pm4py types (the model comes from
-`pipeline.discovery` as our own `Model`). The input is the `variants` table of a stream
-(completed cases): `steps` (step names joined by ' > '), `cases`, and, for rework loops,
-`lead_time_mean_s`. All figures are therefore over completed cases and agree with `variants`.
-The rules are documented in docs/discovery.md; the constants below are the knobs they name.
+`pipeline.discovery` as our own `Model`). The input is a stream's `variants` (completed
+cases): `steps` (step names joined by ' > '), `cases`, and, for rework loops,
+`lead_time_mean_s`. So every figure is over completed cases and agrees with `variants`.
+The rules are stated in docs/discovery.md; the constants below are the knobs they name.
 """
 
 from __future__ import annotations
@@ -14,25 +14,25 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from pipeline.discovery import (
-    DEFAULT_NOISE_THRESHOLD,
-    LOOP,
-    SEQUENCE,
-    STEP_SEPARATOR,
-    Model,
-    TreeNode,
-    discover_model,
+from pipeline.discovery import DEFAULT_NOISE_THRESHOLD, Model, discover_model
+from pipeline.variant_steps import (
+    DEFAULT_COVERAGE,
+    DEFAULT_MAX_STEPS,
+    OTHER,
+    counts_by,
+    fold_rare_steps,
+    fold_variants,
+    lead_time_of,
+    step_stats,
+    step_visits,
+    transitions_of,
+    visit_rows,
+    weighted_lead_time,
 )
 
-OTHER = "other"  # the step that folded rare steps become
-DEFAULT_COVERAGE = 0.995  # keep the most visited steps that together cover 99.5% of visits ...
-DEFAULT_MAX_STEPS = 30  # ... but at most 30 of them, so a map of a 400-activity log stays readable
-MAIN_PATH_MIN_EDGE_SHARE = 0.1  # an edge counts for the main path at >= 10% of its source's busiest way out
+MAIN_PATH_MIN_EDGE_SHARE = 0.1  # an edge counts for the main path at >= 10% of the work leaving its source
 MIN_BRANCH_SHARE = 0.05  # a branch of a decision point carries >= 5% of the work leaving the step
 PARALLEL_MIN_ORDER_SHARE = 0.1  # parallel steps: each order seen in >= 10% of the cases doing both
-START_MIN_CASE_SHARE = 0.05  # a start step starts >= 5% of cases
-END_MIN_CASE_SHARE = 0.05  # an end step ends >= 5% of cases ...
-END_MIN_ENDING_SHARE = 0.25  # ... and >= 25% of the cases visiting it end there
 
 
 @dataclass
@@ -44,255 +44,269 @@ class StreamMap:
     map_steps: pl.DataFrame
     rework_loops: pl.DataFrame
     decision_points: pl.DataFrame
-    folded_steps: list[str] = field(default_factory=list)  # steps shown as "other"
+    folded_steps: list[str] = field(default_factory=list)  # steps drawn as OTHER
 
 
 def build_map(
-    variants: pl.DataFrame, *, noise_threshold: float = DEFAULT_NOISE_THRESHOLD,
-    coverage: float = DEFAULT_COVERAGE, max_steps: int = DEFAULT_MAX_STEPS,
+    variants: pl.DataFrame,
+    *,
+    noise_threshold: float = DEFAULT_NOISE_THRESHOLD,
+    coverage: float = DEFAULT_COVERAGE,
+    max_steps: int = DEFAULT_MAX_STEPS,
 ) -> StreamMap:
     """Fold rare steps, discover the model, and derive the map's structure from `variants`."""
     mapping = fold_rare_steps(step_visits(variants), coverage, max_steps)
     folded = fold_variants(variants, mapping)
     model = discover_model(folded, noise_threshold)
+    flow = _Flow.of(folded)
     return StreamMap(
         model=model,
-        main_path=main_path(folded, model),
-        map_steps=map_steps(folded, model),
+        main_path=_main_path(flow),
+        map_steps=_map_steps(flow),
         rework_loops=rework_loops(folded),
-        decision_points=decision_points(folded, model),
+        decision_points=_decision_points(flow, model, MIN_BRANCH_SHARE),
         folded_steps=sorted(step for step, to in mapping.items() if to == OTHER and step != OTHER),
     )
 
 
-# --- visits of the variants ------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Flow:
+    """What the map's rules read, computed once from the variants."""
 
-def _visit_rows(variants: pl.DataFrame) -> pl.DataFrame:
-    """One row per step of each variant: variant, cases, seq (0-based), step, first_seq (the
-    step's first position in the variant), next_step and next_first_seq (null at the end)."""
-    return (
-        variants.select(pl.col("steps"), pl.col("cases").cast(pl.Int64))
-        .with_row_index("variant")
-        .with_columns(pl.col("steps").str.split(STEP_SEPARATOR).alias("step"))
-        .explode("step")
-        .filter(pl.col("step").is_not_null() & (pl.col("step") != ""))
-        .with_columns(pl.int_range(pl.len()).over("variant").alias("seq"))
-        .with_columns(pl.col("seq").min().over("variant", "step").alias("first_seq"))
-        .with_columns(
-            pl.col("step").shift(-1).over("variant").alias("next_step"),
-            pl.col("first_seq").shift(-1).over("variant").alias("next_first_seq"),
+    cases: int
+    stats: pl.DataFrame
+    order: list[str]  # steps by where cases first reach them
+    moves: dict[tuple[str, str], int]  # every directly-follows transition: count
+    forward: dict[tuple[str, str], int]  # transitions that are not rework (to a step not reached before)
+    starts: dict[str, int]
+    ends: dict[str, int]
+    rows: pl.DataFrame
+
+    @staticmethod
+    def of(variants: pl.DataFrame) -> _Flow:
+        rows = visit_rows(variants)
+        stats = step_stats(rows)
+        moves = transitions_of(rows)
+        positions = stats.select("step", "first_index_p50", "first_index_mean").iter_rows()
+        order = [s for s, *_ in sorted(positions, key=lambda r: (r[1], r[2], r[0]))]
+        return _Flow(
+            cases=int(variants["cases"].sum()) if variants.height else 0,
+            stats=stats,
+            order=order,
+            moves=counts_by(moves, ["from_step", "to_step"]),
+            forward=counts_by(moves.filter(~pl.col("backward")), ["from_step", "to_step"]),
+            starts=counts_by(rows.filter(pl.col("seq") == 0), ["step"]),
+            ends=counts_by(rows.filter(pl.col("next_step").is_null()), ["step"]),
+            rows=rows,
         )
-        .drop("steps")
-    )
 
 
-def _transitions(rows: pl.DataFrame) -> pl.DataFrame:
-    """Directly-follows transitions with `backward`: the case returns to a step it first reached
-    no later than the step it leaves (a self-loop included)."""
-    return (
-        rows.filter(pl.col("next_step").is_not_null())
-        .select("variant", "cases", pl.col("step").alias("from_step"), pl.col("next_step").alias("to_step"),
-                (pl.col("next_first_seq") <= pl.col("first_seq")).alias("backward"))
-    )
+def step_order(variants: pl.DataFrame) -> list[str]:
+    """Every step by where cases first reach it: median position of the first visit, then the
+    mean, then the name."""
+    return _Flow.of(variants).order
 
 
-def step_visits(variants: pl.DataFrame) -> pl.DataFrame:
-    """step, visits, cases (completed cases visiting it), first_index_p50 and first_index_mean
-    (median and mean 0-based position of its first visit in those cases). Most visited first."""
-    first = (
-        _visit_rows(variants).filter(pl.col("seq") == pl.col("first_seq"))
-        .group_by("step", "seq").agg(pl.col("cases").sum())
-        .sort("step", "seq")
-        .with_columns((pl.col("cases").cum_sum() / pl.col("cases").sum()).over("step").alias("below"))
-        .group_by("step").agg(
-            pl.col("cases").sum(),
-            pl.col("seq").filter(pl.col("below") >= 0.5).first().alias("first_index_p50"),
-            ((pl.col("cases") * pl.col("seq")).sum() / pl.col("cases").sum()).alias("first_index_mean"),
-        )
-    )
-    visits = _visit_rows(variants).group_by("step").agg(pl.col("cases").sum().alias("visits"))
-    return (
-        visits.join(first, on="step")
-        .select("step", "visits", "cases", "first_index_p50", "first_index_mean")
-        .sort(["visits", "step"], descending=[True, False])
-    )
+# --- the main path -----------------------------------------------------------------------------
 
 
-def _counts(frame: pl.DataFrame, keys: list[str]) -> dict:
-    grouped = frame.group_by(keys).agg(pl.col("cases").sum())
-    return {tuple(r[:-1]) if len(keys) > 1 else r[0]: r[-1] for r in grouped.iter_rows()}
+def main_path(variants: pl.DataFrame) -> list[str]:
+    """The chain of steps most work flows along, from a start step to an end step (docs/discovery.md).
 
-
-# --- the order of the map and its main path ----------------------------------------------------
-
-def step_order(variants: pl.DataFrame, model: Model) -> list[str]:
-    """Every step in the order the model draws them (see docs/discovery.md, "Order")."""
-    stats = step_visits(variants)
-    first_index = {s: (p50, mean) for s, p50, mean in stats.select("step", "first_index_p50", "first_index_mean").iter_rows()}
-    import os
-    if os.environ.get("ORDER") == "median":
-        return sorted(first_index, key=lambda s: (first_index[s], s))
-    ordered = _tree_order(model.tree, first_index)
-    if os.environ.get("ORDER") == "mediantree":
-        tr = {s: i for i, s in enumerate(ordered)}
-        return sorted(first_index, key=lambda s: (first_index[s][0], tr.get(s, 1e9), s))
-    seen = set(ordered)
-    rest = sorted((s for s in first_index if s not in seen), key=lambda s: (first_index[s], s))
-    return list(dict.fromkeys(ordered + rest))
-
-
-def _tree_order(node: TreeNode, first_index: dict[str, tuple[float, float]]) -> list[str]:
-    if node.operator is None:
-        return [node.label] if node.label is not None and node.label in first_index else []
-    parts = [_tree_order(child, first_index) for child in node.children]
-    if node.operator == SEQUENCE:
-        return [s for part in parts for s in part]
-    if node.operator == LOOP:
-        return parts[0] + _merge(parts[1:], first_index)
-    return _merge(parts, first_index)  # choice or parallel: interleave the branches by position
-
-
-def _merge(parts: list[list[str]], first_index: dict[str, tuple[float, float]]) -> list[str]:
-    """Interleave lists, keeping each list's own order, taking the head that comes first in the cases."""
-    parts = [list(p) for p in parts if p]
-    merged = []
-    while parts:
-        i = min(range(len(parts)), key=lambda i: (first_index[parts[i][0]], parts[i][0]))
-        merged.append(parts[i].pop(0))
-        if not parts[i]:
-            del parts[i]
-    return merged
-
-
-def main_path(variants: pl.DataFrame, model: Model) -> list[str]:
-    """The heaviest forward chain of directly-follows edges from a start step to an end step.
-
-    Steps are ordered by `step_order`; an edge u -> v is forward when u comes before v, and
-    counts when it carries at least MAIN_PATH_MIN_EDGE_SHARE of u's busiest way out (its
-    busiest forward edge, or cases ending at u). The path maximises the number of
-    transitions it carries (cases starting at its first step and ending at its last count
-    too), so it follows where most work flows, across every step that work passes, and a rare
-    variant (a light edge) cannot move it.
+    Steps are ordered by `step_order`; a directly-follows edge u -> v is forward when u comes
+    first, and counts when it carries at least MAIN_PATH_MIN_EDGE_SHARE of the work leaving u
+    (its transitions to other steps plus the cases ending at u). A chain carries the cases
+    starting at its first step, each edge no more cases than the chain brought to it, and the
+    cases ending at its last step, again no more than it brought; the heaviest chain wins.
+    Then a step most work goes around (u -> v directly, in cases never visiting it, more
+    often than from it to v) is dropped to a side step.
     """
-    rows = _visit_rows(variants)
-    order = step_order(variants, model)
-    if not order:
+    return _main_path(_Flow.of(variants))
+
+
+def _main_path(flow: _Flow) -> list[str]:
+    if not flow.order:
         return []
-    rank = {s: i for i, s in enumerate(order)}
-    moves = _transitions(rows)
-    edges = {(u, v): n for (u, v), n in _counts(moves, ["from_step", "to_step"]).items() if rank[u] < rank[v]}
-    starts = _counts(rows.filter(pl.col("seq") == 0), ["step"])
-    ends = _counts(rows.filter(pl.col("next_step").is_null()), ["step"])
-    busiest = defaultdict(int, ends)
-    for (u, _), n in edges.items():
-        busiest[u] = max(busiest[u], n)
-    floor = {u: MAIN_PATH_MIN_EDGE_SHARE * n for u, n in busiest.items()}
-    most_starts = max(starts.values(), default=0)
-    # best[v] = (transitions carried by the heaviest chain reaching v, previous step, count of its last edge)
-    best: dict[str, tuple[int, str | None, int]] = {
-        s: (n, None, n) for s, n in starts.items() if n >= MAIN_PATH_MIN_EDGE_SHARE * most_starts
-    }
+    rank = {s: i for i, s in enumerate(flow.order)}
+    outflow = defaultdict(int, flow.ends)
+    for (u, v), n in flow.moves.items():
+        if u != v:
+            outflow[u] += n
+    floor = {u: MAIN_PATH_MIN_EDGE_SHARE * n for u, n in outflow.items()}
+    most_starts = max(flow.starts.values(), default=0)
     incoming = defaultdict(list)
-    for (u, v), n in edges.items():
-        if n >= floor[u]:
+    for (u, v), n in flow.moves.items():
+        if rank[u] < rank[v] and n >= floor[u]:
             incoming[v].append((u, n))
-    for v in order:  # order is topological for forward edges
-        for u, n in sorted(incoming[v], key=lambda e: rank[e[0]]):
-            if u in best and best[u][0] + n > best.get(v, (-1, None, 0))[0]:
-                best[v] = (best[u][0] + n, u, n)
-    # Ending counts no more cases than the chain brought to the step: a step where many cases
-    # end, but few of them along this chain, must not pull the path to itself.
-    finals = {v: w + min(ends[v], n_in) for v, (w, _, n_in) in best.items()
-              if ends.get(v, 0) > 0 and ends[v] >= floor[v]}
+    # Chains reaching each step, as labels (transitions carried, cases still carried, step, previous
+    # label). Only labels no other label beats on both counts are kept (a Pareto front).
+    labels: dict[str, list[_Chain]] = {}
+    for v in flow.order:  # the order is topological for forward edges
+        found = [
+            _Chain(n, n, v, None)
+            for s, n in flow.starts.items()
+            if s == v and n >= MAIN_PATH_MIN_EDGE_SHARE * most_starts
+        ]
+        for u, n in incoming[v]:
+            for chain in labels.get(u, []):
+                carried = min(chain.carried, n)
+                found.append(_Chain(chain.weight + carried, carried, v, chain))
+        labels[v] = _pareto(found)
+    # Ending counts no more cases than the chain carries: a step where many cases end, but few
+    # of them along this chain, must not pull the path to itself.
+    finals = [
+        (chain.weight + min(flow.ends[v], chain.carried), chain)
+        for v, chains in labels.items()
+        for chain in chains
+        if flow.ends.get(v, 0) > 0 and flow.ends[v] >= floor[v]
+    ]
     if not finals:  # no forward chain reaches an end: take the heaviest chain wherever it stops
-        finals = {v: w for v, (w, _, _) in best.items()}
-    last = min(finals, key=lambda v: (-finals[v], rank[v]))
-    path = [last]
-    while best[path[-1]][1] is not None:
-        path.append(best[path[-1]][1])
-    return path[::-1]
+        finals = [(chain.weight, chain) for chains in labels.values() for chain in chains]
+    if not finals:
+        return []
+    chain = min(finals, key=lambda f: (-f[0], rank[f[1].step], -f[1].carried))[1]
+    return _without_detours(list(_steps_of(chain))[::-1], flow)
+
+
+def _without_detours(path: list[str], flow: _Flow) -> list[str]:
+    """Drop a step w from u -> w -> v when more work goes from u straight to v, in cases that
+    never visit w, than from w to v: most work goes around w, so it is a side step (BPIC
+    2012's lead handling before pre-acceptance). Steps done in either order (parallel) stay:
+    the cases going u -> v there visit w too."""
+    for i in range(1, len(path) - 1):
+        u, w, v = path[i - 1 : i + 2]
+        around = flow.rows.filter(
+            (pl.col("step") == u)
+            & (pl.col("next_step") == v)
+            & ~pl.col("variant").is_in(flow.rows.filter(pl.col("step") == w)["variant"].implode())
+        )["cases"].sum()
+        if around > flow.moves.get((w, v), 0):
+            return _without_detours(path[:i] + path[i + 1 :], flow)
+    return path
+
+
+@dataclass(frozen=True)
+class _Chain:
+    weight: int  # transitions carried so far, each edge counting no more cases than reached it
+    carried: int  # cases the chain still carries: its start count, capped by every edge since
+    step: str
+    previous: _Chain | None
+
+
+def _pareto(chains: list[_Chain]) -> list[_Chain]:
+    """The chains no other chain beats on both weight and carried cases (deterministic order)."""
+    kept: list[_Chain] = []
+    for chain in sorted(chains, key=lambda c: (-c.carried, -c.weight, _steps_of(c))):
+        if not kept or chain.weight > kept[-1].weight:
+            kept.append(chain)
+    return kept
+
+
+def _steps_of(chain: _Chain | None) -> tuple[str, ...]:
+    steps = []
+    while chain is not None:
+        steps.append(chain.step)
+        chain = chain.previous
+    return tuple(steps)
 
 
 # --- the map's boxes ---------------------------------------------------------------------------
 
-def map_steps(variants: pl.DataFrame, model: Model) -> pl.DataFrame:
-    """One row per step: step, position (1 = first box of the map), on_main_path, case_share
-    (cases visiting it / completed cases), cases, visits, anchor_step (the main-path step a
-    side step is drawn after; null for main-path steps and for side steps before the first).
 
-    Main-path steps keep the main path's order; each side step is drawn after its anchor, the
+def map_steps(variants: pl.DataFrame) -> pl.DataFrame:
+    """One row per step: step, position (1 = leftmost box), on_main_path, case_share (cases
+    visiting it / completed cases), cases, visits, anchor_step.
+
+    Main-path steps keep the main path's order. Each side step is drawn after its anchor: the
     main-path step from which work most often reaches it going forward (through other side
-    steps if need be), side steps of one anchor in the model's order.
+    steps if need be); side steps reached only from later steps, or only at the start, are
+    drawn after the last main-path step that comes before them in `step_order` (null anchor:
+    before the first). Side steps of one anchor follow `step_order`.
     """
-    stats = step_visits(variants)
-    total = int(variants["cases"].sum()) if variants.height else 0
-    spine = main_path(variants, model)
-    order = step_order(variants, model)
-    rank = {s: i for i, s in enumerate(order)}
-    forward = _transitions(_visit_rows(variants)).filter(~pl.col("backward"))
+    return _map_steps(_Flow.of(variants))
+
+
+def _map_steps(flow: _Flow) -> pl.DataFrame:
+    spine = _main_path(flow)
+    rank = {s: i for i, s in enumerate(flow.order)}
     into = defaultdict(dict)
-    for (u, v), n in _counts(forward, ["from_step", "to_step"]).items():
-        into[v][u] = n
+    for (u, v), n in flow.forward.items():
+        if u != v:
+            into[v][u] = n
     anchor: dict[str, str | None] = {s: s for s in spine}
-    for s in order:
+    for s in flow.order:
         if s in anchor:
             continue
-        known = {u: n for u, n in into[s].items() if u in anchor}
+        known = {u: n for u, n in into[s].items() if u in anchor and anchor[u] is not None}
         if known:
-            u = min(known, key=lambda u: (-known[u], rank[u]))
-            anchor[s] = anchor[u]
-        else:  # reached only from steps drawn later, or a start: after the last main-path step before it
+            anchor[s] = anchor[min(known, key=lambda u: (-known[u], rank[u]))]
+        else:
             before = [p for p in spine if rank[p] < rank[s]]
             anchor[s] = before[-1] if before else None
-    placed = [s for s in order if anchor[s] is None]
+    placed = [s for s in flow.order if anchor[s] is None]
     for p in spine:
-        placed += [p] + [s for s in order if anchor[s] == p and s != p]
-    frame = pl.DataFrame({
-        "step": placed,
-        "position": list(range(1, len(placed) + 1)),
-        "on_main_path": [s in set(spine) for s in placed],
-        "anchor_step": [None if s in set(spine) else anchor[s] for s in placed],
-    }, schema={"step": pl.String, "position": pl.Int32, "on_main_path": pl.Boolean, "anchor_step": pl.String})
+        placed += [p] + [s for s in flow.order if anchor[s] == p and s != p]
+    on_path = set(spine)
+    frame = pl.DataFrame(
+        {
+            "step": placed,
+            "position": list(range(1, len(placed) + 1)),
+            "on_main_path": [s in on_path for s in placed],
+            "anchor_step": [None if s in on_path else anchor[s] for s in placed],
+        },
+        schema={
+            "step": pl.String,
+            "position": pl.Int32,
+            "on_main_path": pl.Boolean,
+            "anchor_step": pl.String,
+        },
+    )
     return (
-        frame.join(stats.select("step", "cases", "visits"), on="step", how="left")
-        .with_columns((pl.col("cases") / total).alias("case_share"))
+        frame.join(flow.stats.select("step", "cases", "visits"), on="step", how="left")
+        .with_columns((pl.col("cases") / flow.cases).alias("case_share"))
         .select("step", "position", "on_main_path", "case_share", "cases", "visits", "anchor_step")
+        .sort("position")
     )
 
 
+# --- rework loops ------------------------------------------------------------------------------
+
+
 def rework_loops(variants: pl.DataFrame) -> pl.DataFrame:
-    """One row per backward transition (from_step -> to_step): the case goes back to a step it
-    first reached no later than the step it leaves, or repeats a step.
+    """One row per backward transition from_step -> to_step: the case goes to a step it first
+    reached no later than the step it leaves (so it is visiting to_step again; a repeat of the
+    same step included).
 
     cases: completed cases with it; visits: how many times it happens; case_share: cases /
     completed cases; lead_time_mean_s: mean lead time of those cases; added_lead_time_s: that
-    minus the mean lead time of completed first-pass cases (no step visited twice).
-    Busiest first. Needs `lead_time_mean_s` in `variants` (null figures without it).
+    minus the mean lead time of completed first-pass cases (no step visited twice), null when
+    there are none. Busiest first. Lead times need `lead_time_mean_s` in `variants`.
     """
-    lead = variants["lead_time_mean_s"] if "lead_time_mean_s" in variants.columns else pl.Series([None] * variants.height)
-    with_lead = variants.select("cases").with_row_index("variant").with_columns(
-        lead.cast(pl.Float64).alias("lead_time_mean_s"))
-    rows = _visit_rows(variants)
-    total = int(variants["cases"].sum()) if variants.height else 0
-    repeated = set(rows.filter(pl.col("seq") != pl.col("first_seq"))["variant"].to_list())
-    first_pass = with_lead.filter(~pl.col("variant").is_in(list(repeated)))
-    first_pass_mean = _weighted_mean(first_pass)
-    loops = _transitions(rows).filter(pl.col("backward"))
-    per_variant = loops.group_by("from_step", "to_step", "variant").agg(pl.len().alias("times"), pl.col("cases").first())
+    per_variant = variants.select(pl.col("cases").cast(pl.Int64), lead_time_of(variants))
+    per_variant = per_variant.with_row_index("variant")
+    rows = visit_rows(variants)
+    reworked = rows.filter(pl.col("seq") != pl.col("first_seq"))["variant"].unique()
+    first_pass_mean = _weighted_mean(per_variant.filter(~pl.col("variant").is_in(reworked.implode())))
+    total = int(per_variant["cases"].sum()) if variants.height else 0
     return (
-        per_variant.join(with_lead.select("variant", "lead_time_mean_s"), on="variant")
+        transitions_of(rows)
+        .filter(pl.col("backward"))
+        .group_by("from_step", "to_step", "variant")
+        .agg(pl.len().alias("times"))
+        .join(per_variant, on="variant")
         .group_by("from_step", "to_step")
         .agg(
-            pl.col("cases").sum().alias("cases"),
+            pl.col("cases").sum(),
             (pl.col("cases") * pl.col("times")).sum().alias("visits"),
-            ((pl.col("cases") * pl.col("lead_time_mean_s")).sum()
-             / pl.col("cases").filter(pl.col("lead_time_mean_s").is_not_null()).sum()).alias("lead_time_mean_s"),
+            weighted_lead_time(),
         )
         .with_columns(
             (pl.col("cases") / total).alias("case_share"),
             (pl.col("lead_time_mean_s") - first_pass_mean).alias("added_lead_time_s"),
         )
-        .select("from_step", "to_step", "cases", "visits", "case_share", "lead_time_mean_s", "added_lead_time_s")
+        .select(
+            "from_step", "to_step", "cases", "visits", "case_share", "lead_time_mean_s", "added_lead_time_s"
+        )
         .sort(["visits", "cases", "from_step", "to_step"], descending=[True, True, False, False])
     )
 
@@ -305,57 +319,79 @@ def _weighted_mean(frame: pl.DataFrame) -> float | None:
 
 # --- decision points ---------------------------------------------------------------------------
 
+
 def parallel_steps(variants: pl.DataFrame, model: Model) -> set[frozenset[str]]:
     """Pairs the model puts in parallel and the cases confirm: of the cases doing both, each
     order (by first visit) is seen in at least PARALLEL_MIN_ORDER_SHARE of them."""
+    return _parallel_steps(_Flow.of(variants), model)
+
+
+def _parallel_steps(flow: _Flow, model: Model) -> set[frozenset[str]]:
     candidates = model.parallel_pairs()
     if not candidates:
         return set()
     pairs = pl.DataFrame([sorted(p) for p in candidates], schema=["a", "b"], orient="row")
-    first = _visit_rows(variants).filter(pl.col("seq") == pl.col("first_seq")).select("variant", "cases", "step", "seq")
+    first = flow.rows.filter(pl.col("seq") == pl.col("first_seq")).select("variant", "cases", "step", "seq")
     both = (
-        first.join(pairs, left_on="step", right_on="a").rename({"step": "a", "seq": "seq_a"})
-        .join(first.select("variant", pl.col("step").alias("b"), pl.col("seq").alias("seq_b")), on=["variant", "b"])
+        first.join(pairs, left_on="step", right_on="a")
+        .rename({"step": "a", "seq": "seq_a"})
+        .join(
+            first.select("variant", pl.col("step").alias("b"), pl.col("seq").alias("seq_b")),
+            on=["variant", "b"],
+        )
         .group_by("a", "b")
-        .agg(pl.col("cases").sum().alias("together"), pl.col("cases").filter(pl.col("seq_a") < pl.col("seq_b")).sum()
-             .alias("a_first"))
+        .agg(
+            pl.col("cases").sum().alias("together"),
+            pl.col("cases").filter(pl.col("seq_a") < pl.col("seq_b")).sum().alias("a_first"),
+        )
     )
     return {
-        frozenset((a, b)) for a, b, together, a_first in both.iter_rows()
+        frozenset((a, b))
+        for a, b, together, a_first in both.iter_rows()
         if min(a_first, together - a_first) >= PARALLEL_MIN_ORDER_SHARE * together
     }
 
 
-def decision_points(variants: pl.DataFrame, model: Model, min_share: float = MIN_BRANCH_SHARE) -> pl.DataFrame:
-    """One row per branch of each step after which forward work goes two or more ways:
-    step, to_step, share (of the forward transitions leaving the step), count.
+def decision_points(
+    variants: pl.DataFrame,
+    model: Model,
+    min_share: float = MIN_BRANCH_SHARE,
+) -> pl.DataFrame:
+    """One row per branch of each step after which work goes two or more ways forward:
+    step, to_step, share (of the step's forward transitions), count. Steps in `step_order`,
+    branches busiest first.
 
-    Rework loops are not branches (they are in `rework_loops`), nor is a case ending at the
-    step. Steps the model runs in parallel (confirmed by `parallel_steps`) are one fork, not
-    alternatives: a move between two of them is interleaving and is left out, and parallel
-    targets count as one branch, named after the busier of them. A step is a decision point
-    when at least two branches each carry `min_share`; only those branches are listed.
+    Rework (backward transitions) is not a branch, it is in `rework_loops`; nor is a case
+    ending at the step. Steps the model runs in parallel (confirmed by `parallel_steps`) are
+    one fork, not alternatives: a move between two of them is interleaving and left out, and
+    parallel targets form one branch, named after its busiest target. A step is a decision
+    point when at least two branches each carry `min_share`; only those are listed.
     """
-    parallel = parallel_steps(variants, model)
-    rank = {s: i for i, s in enumerate(step_order(variants, model))}
-    moves = _transitions(_visit_rows(variants)).filter(~pl.col("backward"))
+    return _decision_points(_Flow.of(variants), model, min_share)
+
+
+def _decision_points(flow: _Flow, model: Model, min_share: float) -> pl.DataFrame:
+    parallel = _parallel_steps(flow, model)
+    rank = {s: i for i, s in enumerate(flow.order)}
     outgoing: dict[str, dict[str, int]] = defaultdict(dict)
-    for (u, v), n in _counts(moves, ["from_step", "to_step"]).items():
-        if frozenset((u, v)) not in parallel:
+    for (u, v), n in flow.forward.items():
+        if u != v and frozenset((u, v)) not in parallel:
             outgoing[u][v] = n
     rows = []
     for step in sorted(outgoing, key=lambda s: rank[s]):
-        branches = _fork_branches(outgoing[step], parallel)
         total = sum(outgoing[step].values())
-        kept = [(to, n) for to, n in branches if n >= min_share * total]
+        kept = [(to, n) for to, n in _fork_branches(outgoing[step], parallel) if n >= min_share * total]
         if len(kept) >= 2:
             rows += [(step, to, n / total, n) for to, n in kept]
-    return pl.DataFrame(rows, schema={"step": pl.String, "to_step": pl.String, "share": pl.Float64,
-                                      "count": pl.Int64}, orient="row")
+    return pl.DataFrame(
+        rows,
+        schema={"step": pl.String, "to_step": pl.String, "share": pl.Float64, "count": pl.Int64},
+        orient="row",
+    )
 
 
 def _fork_branches(targets: dict[str, int], parallel: set[frozenset[str]]) -> list[tuple[str, int]]:
-    """Targets grouped so that parallel ones form one branch, named after its busiest target; busiest first."""
+    """Targets grouped so that parallel ones form one branch named after its busiest target; busiest first."""
     group = {t: t for t in targets}
 
     def root(t: str) -> str:
@@ -365,90 +401,12 @@ def _fork_branches(targets: dict[str, int], parallel: set[frozenset[str]]) -> li
 
     for pair in parallel:
         a, b = sorted(pair)
-        if a in group and b in group:
+        if a in group and b in group and root(a) != root(b):
             group[root(a)] = root(b)
     members = defaultdict(list)
     for t in targets:
         members[root(t)].append(t)
-    branches = [(min(ts, key=lambda t: (-targets[t], t)), sum(targets[t] for t in ts)) for ts in members.values()]
+    branches = [
+        (min(ts, key=lambda t: (-targets[t], t)), sum(targets[t] for t in ts)) for ts in members.values()
+    ]
     return sorted(branches, key=lambda b: (-b[1], b[0]))
-
-
-# --- readable maps on messy logs ---------------------------------------------------------------
-
-def fold_rare_steps(
-    step_visits: pl.DataFrame, coverage: float = DEFAULT_COVERAGE, max_steps: int = DEFAULT_MAX_STEPS,
-) -> dict[str, str]:
-    """step -> the step it is drawn as: itself, or OTHER.
-
-    `step_visits` has `step` and `visits`. The most visited steps are kept (ties by name)
-    until they cover `coverage` of all visits or `max_steps` are kept; the rest fold into
-    OTHER, unless only one would fold (that would rename it, not simplify the map).
-    """
-    ranked = step_visits.select("step", "visits").sort(["visits", "step"], descending=[True, False])
-    total = int(ranked["visits"].sum()) if ranked.height else 0
-    kept, covered = [], 0
-    for step, visits in ranked.iter_rows():
-        if len(kept) >= max_steps or covered >= coverage * total:
-            break
-        kept.append(step)
-        covered += visits
-    folded = ranked.height - len(kept)
-    return {step: step if folded <= 1 or step in kept else OTHER for step in ranked["step"]}
-
-
-def fold_variants(variants: pl.DataFrame, mapping: dict[str, str]) -> pl.DataFrame:
-    """Variants with their steps renamed by `mapping` (steps not in it keep their name).
-
-    Consecutive OTHER visits become one (they are different rare steps, not rework), and
-    variants that become equal are merged: cases add up, lead_time_mean_s is their
-    cases-weighted mean. Columns: steps, cases, lead_time_mean_s.
-    """
-    lead = (pl.col("lead_time_mean_s") if "lead_time_mean_s" in variants.columns else pl.lit(None)).cast(pl.Float64)
-    renames = {k: v for k, v in mapping.items() if k != v}
-    steps = pl.col("steps").str.split(STEP_SEPARATOR)
-    if renames:
-        steps = steps.list.eval(
-            pl.element().replace(list(renames), list(renames.values()))
-        ).list.eval(
-            pl.element().filter(~((pl.element() == OTHER) & (pl.element().shift(1) == OTHER)).fill_null(False))
-        )
-    return (
-        variants.select(steps.list.join(STEP_SEPARATOR).alias("steps"), pl.col("cases").cast(pl.Int64),
-                        lead.alias("lead_time_mean_s"))
-        .group_by("steps", maintain_order=True)
-        .agg(
-            pl.col("cases").sum(),
-            ((pl.col("cases") * pl.col("lead_time_mean_s")).sum()
-             / pl.col("cases").filter(pl.col("lead_time_mean_s").is_not_null()).sum()).alias("lead_time_mean_s"),
-        )
-    )
-
-
-# --- start and end steps -----------------------------------------------------------------------
-
-def start_end_steps(paths: pl.DataFrame) -> pl.DataFrame:
-    """Where cases start and end, and which of those steps the exit rule should use.
-
-    `paths` has `steps` (' > '-joined) and `cases`, like `variants`, but should cover every
-    case, open ones too: inferring ends from completed cases only would be circular (a case is
-    completed when it reaches an end). Columns: step, cases (cases visiting it), starts, ends
-    (cases whose first / last step it is), is_start (starts >= START_MIN_CASE_SHARE of all
-    cases), is_end (ends >= END_MIN_CASE_SHARE of all cases and >= END_MIN_ENDING_SHARE of
-    the cases visiting it).
-    """
-    rows = _visit_rows(paths)
-    total = int(paths["cases"].sum()) if paths.height else 0
-    return (
-        rows.group_by("step").agg(
-            pl.col("cases").filter(pl.col("seq") == pl.col("first_seq")).sum().alias("cases"),
-            pl.col("cases").filter(pl.col("seq") == 0).sum().alias("starts"),
-            pl.col("cases").filter(pl.col("next_step").is_null()).sum().alias("ends"),
-        )
-        .with_columns(
-            (pl.col("starts") >= START_MIN_CASE_SHARE * total).alias("is_start"),
-            ((pl.col("ends") >= END_MIN_CASE_SHARE * total) & (pl.col("ends") >= END_MIN_ENDING_SHARE * pl.col("cases"))
-             & (pl.col("ends") > 0)).alias("is_end"),
-        )
-        .sort("step")
-    )

@@ -160,8 +160,13 @@ def discover(
     streams_dir: Path = DEFAULT_STREAMS_DIR,
     on_stage: Stage = lambda _: None,
     compute: bool = True,
+    coverage: float | None = None,
+    model_dir: Path | None = None,
 ) -> DiscoverResult:
-    """The one-shot path: settings (existing, or detected and written), load, compute the flow."""
+    """The one-shot path: settings (existing, or detected and written), load, compute the flow.
+
+    `coverage` overrides the map's [discovery] coverage for this run; `model_dir` receives the
+    discovered BPMN / PNML model."""
     path = settings_path(name, streams_dir)
     notes: list[str] = []
     source_options = source_options or Source()
@@ -187,7 +192,9 @@ def discover(
         )
         settings, notes, written = result.settings, result.notes, True
     load = ingest(con, settings, source=Path(source), read=read, on_stage=on_stage)
-    flow = compute_flow(con, settings, on_stage=on_stage) if compute else None
+    if coverage is not None:
+        settings.discovery.coverage = coverage
+    flow = compute_flow(con, settings, model_dir=model_dir, on_stage=on_stage) if compute else None
     return DiscoverResult(settings, written, notes, load, flow)
 
 

@@ -384,7 +384,7 @@ def test_interval_stream_summary(interval):
             0.5,  # Register 1 x Assess 0.5 x Decide 1
             "Decide",
             False,
-            "first event",
+            "first event (discovered start steps: Register)",
         )
     ]
     assert result.summary["completed_cases"] == 3

@@ -32,6 +32,9 @@ def test_real_log_loads_with_its_published_counts(real_logs, store, tmp_path, fi
     for table in RESULTS:
         if table in ("status_classes", "status_periods") and shape != "status":
             continue
+        steps = store.execute("SELECT count(*) FROM map_steps WHERE stream = ?", [name]).fetchall()[0][0]
+        if table == "decision_points" and steps < 2:  # BPIC 2013 has one work step: nothing branches
+            continue
         filled = store.execute(f"SELECT count(*) FROM {table} WHERE stream = ?", [name]).fetchall()[0][0]
         assert filled > 0, f"{table} is empty for {name} ({shape} log)"
 

@@ -1,0 +1,409 @@
+"""Discovery and the map's structure: main path, side steps, rework loops, decision points.
+
+Tiny variant logs with a known shape, drawn in each test; the expected figures are worked out
+by hand from the drawing. Then the real logs: the main path and the top rework loops must
+agree with what their `variants` table shows.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+import polars as pl
+import pytest
+
+from pipeline.discovery import discover_model, write_model
+from pipeline.store import open_store, query_frame
+from pipeline.stream_map import (
+    build_map,
+    decision_points,
+    main_path,
+    map_steps,
+    parallel_steps,
+    rework_loops,
+)
+from pipeline.streams import discover
+from pipeline.variant_steps import OTHER, fold_rare_steps, fold_variants, start_end_steps
+
+
+def variants(*rows: tuple[str, int] | tuple[str, int, float]) -> pl.DataFrame:
+    """('A > B > C', cases[, lead_time_mean_s]) rows as a `variants` frame."""
+    return pl.DataFrame(
+        {
+            "steps": [r[0] for r in rows],
+            "cases": [r[1] for r in rows],
+            "lead_time_mean_s": [r[2] if len(r) > 2 else 100.0 for r in rows],
+        },
+        schema={"steps": pl.String, "cases": pl.Int64, "lead_time_mean_s": pl.Float64},
+    )
+
+
+def loops_of(frame: pl.DataFrame) -> list[tuple]:
+    return rework_loops(frame).select("from_step", "to_step", "cases", "visits").rows()
+
+
+def branches_of(frame: pl.DataFrame) -> list[tuple]:
+    rows = decision_points(frame, discover_model(frame)).iter_rows()
+    return [(step, to, round(share, 3)) for step, to, share, _ in rows]
+
+
+def test_empty_input_gives_an_empty_map():
+    empty = variants()
+    result = build_map(empty)
+    assert result.main_path == []
+    assert result.map_steps.is_empty() and result.rework_loops.is_empty()
+    assert result.decision_points.is_empty()
+    assert result.model.steps == () and str(result.model.tree) == "tau"
+    assert start_end_steps(empty).is_empty()
+
+
+def test_straight_line():
+    # A -> B -> C, every case the same
+    log = variants(("A > B > C", 10))
+    assert main_path(log) == ["A", "B", "C"]
+    steps = map_steps(log)
+    assert steps.select("step", "position", "on_main_path", pl.col("case_share").round(6)).rows() == [
+        ("A", 1, True, 1.0),
+        ("B", 2, True, 1.0),
+        ("C", 3, True, 1.0),
+    ]
+    assert loops_of(log) == []
+    assert branches_of(log) == []
+    assert str(discover_model(log).tree) == "->( 'A', 'B', 'C' )"
+
+
+def test_loop_back_through_a_fix_step():
+    # A -> B -> C -> B -> D in every case: C sends the work back to B, then B goes on to D.
+    # The main path is A B D; C is a side step after B; C -> B is the loop; after B the work
+    # goes to C (first time) or to D (second time): half and half.
+    log = variants(("A > B > C > B > D", 10, 500.0))
+    assert main_path(log) == ["A", "B", "D"]
+    assert map_steps(log).select("step", "on_main_path", "anchor_step").rows() == [
+        ("A", True, None),
+        ("B", True, None),
+        ("C", False, "B"),
+        ("D", True, None),
+    ]
+    assert loops_of(log) == [("C", "B", 10, 10)]
+    assert rework_loops(log)["added_lead_time_s"].to_list() == [None]  # no first-pass case to compare with
+    assert branches_of(log) == [("B", "C", 0.5), ("B", "D", 0.5)]
+
+
+def test_loop_back_on_the_main_path_adds_lead_time():
+    # 8 cases A B C D (lead time 100); 2 cases go back from C to B once: A B C B C D (lead time 300).
+    log = variants(("A > B > C > D", 8, 100.0), ("A > B > C > B > C > D", 2, 300.0))
+    assert main_path(log) == ["A", "B", "C", "D"]
+    loops = rework_loops(log)
+    assert loops.select(
+        "from_step", "to_step", "cases", "visits", "case_share", "added_lead_time_s"
+    ).rows() == [("C", "B", 2, 2, 0.2, 200.0)]
+    assert branches_of(log) == []  # the second B -> C is the loop coming back, not a branch
+
+
+def test_xor_branch_shares():
+    # after A: B in 70 cases, C in 30; both go on to D
+    log = variants(("A > B > D", 70), ("A > C > D", 30))
+    assert main_path(log) == ["A", "B", "D"]
+    assert map_steps(log).select(
+        "step", "position", "on_main_path", pl.col("case_share").round(6), "anchor_step"
+    ).rows() == [
+        ("A", 1, True, 1.0, None),
+        ("C", 2, False, 0.3, "A"),
+        ("B", 3, True, 0.7, None),
+        ("D", 4, True, 1.0, None),
+    ]
+    assert branches_of(log) == [("A", "B", 0.7), ("A", "C", 0.3)]
+    assert loops_of(log) == []
+
+
+def test_self_loop():
+    # 4 cases repeat B once (lead time 500), 6 do not (lead time 100)
+    log = variants(("A > B > B > C", 4, 500.0), ("A > B > C", 6, 100.0))
+    assert main_path(log) == ["A", "B", "C"]
+    loops = rework_loops(log).select("from_step", "to_step", "cases", "visits", "added_lead_time_s")
+    assert loops.rows() == [("B", "B", 4, 4, 400.0)]
+    assert branches_of(log) == []
+    assert map_steps(log).filter(pl.col("step") == "B")["visits"].to_list() == [14]
+
+
+def test_parallel_steps_are_one_fork_not_a_decision_nor_rework():
+    # B and C both happen between A and D, in either order (60 B first, 40 C first)
+    log = variants(("A > B > C > D", 60), ("A > C > B > D", 40))
+    model = discover_model(log)
+    assert str(model.tree) == "->( 'A', +( 'C', 'B' ), 'D' )"
+    assert parallel_steps(log, model) == {frozenset({"B", "C"})}
+    assert main_path(log) == ["A", "B", "C", "D"]
+    assert loops_of(log) == []  # C -> B in the second variant goes to a step not visited before
+    assert branches_of(log) == []
+
+
+def test_parallel_fork_against_an_alternative_is_one_branch():
+    # after A: either the fork B || C (80 cases) or E alone (20)
+    log = variants(("A > B > C > D", 50), ("A > C > B > D", 30), ("A > E > D", 20))
+    assert branches_of(log) == [("A", "B", 0.8), ("A", "E", 0.2)]
+
+
+def test_main_path_prefers_the_long_path_most_work_follows_over_an_early_exit():
+    # The most frequent variant exits early (A B X), but more work flows through A B C D E:
+    # the map's spine is the process, the early exit a side step (as in BPIC 2012's A_DECLINED).
+    log = variants(("A > B > X", 40), ("A > B > C > D > E", 35), ("A > B > C > X", 25))
+    assert main_path(log) == ["A", "B", "C", "D", "E"]
+    steps = map_steps(log)
+    assert steps.filter(~pl.col("on_main_path")).select("step", "anchor_step").rows() == [("X", "B")]
+
+
+def test_a_step_most_work_goes_around_is_a_side_step():
+    # 70 cases go A -> W, but 45 of them leave at X; the 55 that reach P come 30 straight from A
+    # (never visiting W) and 25 through W. P -> Q -> R is the process: W is a side step.
+    log = variants(("A > W > X", 45), ("A > W > P > Q > R", 25), ("A > P > Q > R", 30))
+    assert main_path(log) == ["A", "P", "Q", "R"]
+    assert map_steps(log).filter(~pl.col("on_main_path")).select("step", "anchor_step").rows() == [
+        ("W", "A"),
+        ("X", "A"),
+    ]
+
+
+STABLE_LOG = (
+    ("A > B > C > D > E", 50),
+    ("A > B > D > C > E", 20),
+    ("A > B > C > B > C > D > E", 12),
+    ("A > F > D > E", 10),
+    ("A > B > C > D", 8),
+)
+
+
+@pytest.mark.parametrize(
+    "rare",
+    [
+        "A > N > B > C > D > E",
+        "A > B > N > C > D > E",
+        "A > B > C > D > N > E",
+        "A > B > C > D > E > N",
+        "N > A > B > C > D > E",
+        "E > D > C > B > A",
+        "A > E",
+        "A > N > E",
+        "A > C > B > E > D",
+    ],
+    ids=lambda r: r.replace(" > ", ""),
+)
+def test_main_path_is_stable_when_a_rare_variant_comes_or_goes(rare):
+    log = variants(*STABLE_LOG)
+    assert main_path(log) == ["A", "B", "C", "D", "E"]
+    assert main_path(pl.concat([log, variants((rare, 1))])) == ["A", "B", "C", "D", "E"]
+    assert main_path(variants(*STABLE_LOG[:-1])) == ["A", "B", "C", "D", "E"]
+
+
+def test_bpmn_and_pnml_are_written_without_graphviz_and_parse(tmp_path):
+    log = variants(("A > B > C > D", 60), ("A > C > B > D", 40), ("A > B > B > C > D", 5))
+    paths = write_model(discover_model(log), tmp_path / "models", "claims")
+    assert [p.name for p in paths] == ["claims.bpmn", "claims.pnml"]
+    bpmn = ET.parse(paths[0]).getroot()
+    tasks = {e.get("name") for e in bpmn.iter() if e.tag.endswith("}task")}
+    assert tasks == {"A", "B", "C", "D"}
+    xs = {b.get("x") for b in bpmn.iter() if b.tag.endswith("}Bounds")}
+    assert len(xs) > 3  # laid out left to right, not all shapes piled at (0, 0)
+    pnml = ET.parse(paths[1]).getroot()
+    labels = {t.findtext("name/text") for t in pnml.iter("transition")}
+    assert {"A", "B", "C", "D"} <= labels
+
+
+def test_fold_rare_steps_keeps_the_steps_covering_the_visits():
+    visits = pl.DataFrame({"step": ["A", "B", "C", "D", "E"], "visits": [50, 30, 15, 3, 2]})
+    assert fold_rare_steps(visits, coverage=0.95) == {"A": "A", "B": "B", "C": "C", "D": OTHER, "E": OTHER}
+    assert fold_rare_steps(visits, coverage=0.95, max_steps=2) == {
+        "A": "A",
+        "B": "B",
+        "C": OTHER,
+        "D": OTHER,
+        "E": OTHER,
+    }
+    # folding a single step would only rename it: it stays
+    assert fold_rare_steps(visits, coverage=0.97) == {s: s for s in "ABCDE"}
+    assert fold_rare_steps(visits, coverage=1.0) == {s: s for s in "ABCDE"}
+
+
+def test_fold_variants_merges_consecutive_rare_steps_and_equal_variants():
+    log = variants(
+        ("A > X > Y > B", 2, 100.0), ("A > Z > B", 1, 400.0), ("A > B", 5, 50.0), ("A > X > B > Y", 1, 10.0)
+    )
+    folded = fold_variants(log, {"X": OTHER, "Y": OTHER, "Z": OTHER})
+    assert folded.rows() == [
+        ("A > other > B", 3, 200.0),
+        ("A > B", 5, 50.0),
+        ("A > other > B > other", 1, 10.0),
+    ]
+    assert loops_of(folded) == [("B", "other", 1, 1)]  # other is visited again: counted like any step
+
+
+def test_build_map_folds_by_default_only_beyond_the_cap():
+    steps = [f"S{i:02d}" for i in range(40)]
+    log = variants(*[(" > ".join(steps[:10] + [s] + steps[10:12]), 5) for s in steps[12:]])
+    result = build_map(log)
+    kept = set(result.map_steps["step"]) - {OTHER}
+    assert len(kept) == 30 and OTHER in set(result.map_steps["step"])
+    assert len(result.folded_steps) == 10
+    assert result.main_path[:10] == steps[:10]
+
+
+def test_start_and_end_steps_rule():
+    # 100 cases; open ones included. Ends: C ends 60 of 60 visiting; B ends 10 of 90 (11%: busy
+    # step that cases usually continue from); D ends 4 (under 5% of all cases).
+    paths = variants(("A > B > C", 60), ("A > B", 10), ("A > B > E", 20), ("X > D", 4), ("A > E", 6))
+    found = start_end_steps(paths).select("step", "starts", "ends", "is_start", "is_end").rows()
+    assert found == [
+        ("A", 96, 0, True, False),
+        ("B", 0, 10, False, False),
+        ("C", 0, 60, False, True),
+        ("D", 0, 4, False, False),
+        ("E", 0, 26, False, True),
+        ("X", 4, 0, False, False),
+    ]
+
+
+# --- real logs -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_variants(real_logs, tmp_path_factory):
+    """variants_of(name) -> the stream's `variants` rows, each log loaded once (vsm discover path)."""
+    folder = tmp_path_factory.mktemp("discovery")
+    con = open_store(folder / "vsm.duckdb")
+    loaded: dict[str, pl.DataFrame] = {}
+
+    def variants_of(name: str) -> pl.DataFrame:
+        if name not in loaded:
+            discover(con, real_logs / f"{name}.xes.gz", name, streams_dir=folder / "streams")
+            loaded[name] = query_frame(
+                con,
+                "SELECT steps, cases, lead_time_mean_s FROM variants WHERE stream = $s ORDER BY rank",
+                {"s": name},
+            )
+        return loaded[name]
+
+    yield variants_of
+    con.close()
+
+
+def cases_going_back(frame: pl.DataFrame, from_step: str, to_step: str) -> int:
+    """Cases of the variants moving from_step -> to_step back to a step they reached first (plain Python)."""
+    cases = 0
+    for text, n in frame.select("steps", "cases").iter_rows():
+        steps = text.split(" > ")
+        moves = zip(steps, steps[1:], strict=False)
+        if any(a == from_step and b == to_step and steps.index(b) <= steps.index(a) for a, b in moves):
+            cases += n
+    return cases
+
+
+def test_helpdesk_map_agrees_with_its_variants(real_variants):
+    log = real_variants("helpdesk")
+    result = build_map(log)
+    top = log["steps"][0]
+    assert result.main_path == top.split(" > ")
+    assert result.main_path == ["Assign seriousness", "Take in charge ticket", "Resolve ticket", "Closed"]
+    loops = result.rework_loops.head(2).select("from_step", "to_step", "cases").rows()
+    # back to Take in charge after a wait, having been taken in charge before; Assign seriousness twice
+    assert loops == [
+        ("Wait", "Take in charge ticket", cases_going_back(log, "Wait", "Take in charge ticket")),
+        (
+            "Assign seriousness",
+            "Assign seriousness",
+            cases_going_back(log, "Assign seriousness", "Assign seriousness"),
+        ),
+    ]
+    assert "Wait" in set(result.map_steps.filter(~pl.col("on_main_path"))["step"])
+
+
+def test_receipt_main_path_is_its_top_variant(real_variants):
+    log = real_variants("receipt")
+    result = build_map(log)
+    assert result.main_path == log["steps"][0].split(" > ")
+    assert result.main_path[0] == "Confirmation of receipt" and len(result.main_path) == 6
+
+
+def test_road_traffic_fines_discovery_time(real_variants, capsys):
+    log = real_variants("road_traffic_fines")
+    timed_import = "import time; t = time.perf_counter(); import pm4py; print(time.perf_counter() - t)"
+    import_s = float(
+        subprocess.run(
+            [sys.executable, "-c", timed_import], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    started = time.perf_counter()
+    result = build_map(log)
+    map_s = time.perf_counter() - started
+    with capsys.disabled():
+        print(
+            f"\nroad_traffic_fines: {log.height} variants, {int(log['cases'].sum())} cases; "
+            f"pm4py import {import_s:.2f}s (once per run), discovery + map {map_s:.2f}s"
+        )
+    assert result.main_path == [
+        "Create Fine",
+        "Send Fine",
+        "Insert Fine Notification",
+        "Add penalty",
+        "Send for Credit Collection",
+    ]
+    assert result.main_path == log["steps"][0].split(" > ")
+
+
+BPIC2012_MAIN_PATH = [
+    "A_SUBMITTED",
+    "A_PARTLYSUBMITTED",
+    "A_PREACCEPTED",
+    "W_Completeren aanvraag",
+    "A_ACCEPTED",
+    "O_SELECTED",
+    "A_FINALIZED",
+    "O_CREATED",
+    "O_SENT",
+    "W_Nabellen offertes",
+    "O_SENT_BACK",
+    "W_Valideren aanvraag",
+    "O_ACCEPTED",
+    "A_APPROVED",
+    "A_REGISTERED",
+    "A_ACTIVATED",
+]
+
+
+def first_visits(steps: str) -> list[str]:
+    return list(dict.fromkeys(steps.split(" > ")))
+
+
+def test_bpic2012_main_path_is_the_approved_loan_not_the_top_variant(real_variants):
+    log = real_variants("bpic2012")
+    result = build_map(log)
+    # The top variant is an early decline (A_SUBMITTED > A_PARTLYSUBMITTED > A_DECLINED); the map's
+    # spine is the approval path, which approved cases follow step for step (rework aside).
+    assert log["steps"][0] == "A_SUBMITTED > A_PARTLYSUBMITTED > A_DECLINED"
+    assert result.main_path == BPIC2012_MAIN_PATH
+    following = sum(
+        n
+        for steps, n in log.select("steps", "cases").iter_rows()
+        if first_visits(steps) == BPIC2012_MAIN_PATH
+    )
+    assert following >= 40
+    side = dict(result.map_steps.filter(~pl.col("on_main_path")).select("step", "anchor_step").iter_rows())
+    assert side["A_DECLINED"] == "A_PARTLYSUBMITTED" and side["W_Afhandelen leads"] == "A_PARTLYSUBMITTED"
+    loops = result.rework_loops.head(3).select("from_step", "to_step", "cases").rows()
+    assert loops == [
+        (step, step, cases_going_back(log, step, step))
+        for step in ("W_Completeren aanvraag", "W_Nabellen offertes", "W_Nabellen incomplete dossiers")
+    ]
+    after_submit = result.decision_points.filter(pl.col("step") == "A_PARTLYSUBMITTED")
+    assert set(after_submit["to_step"]) == {"W_Afhandelen leads", "A_DECLINED", "A_PREACCEPTED"}
+
+
+def test_bpic2013_incidents_one_work_step_reworked(real_variants):
+    log = real_variants("bpic2013_incidents")
+    result = build_map(log)
+    step = "Accepted / In Progress"
+    assert result.main_path == [step]
+    assert result.rework_loops.select("from_step", "to_step", "cases").rows() == [
+        (step, step, cases_going_back(log, step, step))
+    ]
