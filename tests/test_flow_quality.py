@@ -11,19 +11,14 @@ from datetime import UTC, datetime
 import pytest
 
 from pipeline.flow import EmptyStreamError, compute_flow
-from pipeline.ingest import ingest
-from pipeline.settings import Columns, Source, Steps, StreamSettings
-from tests.conftest import write
+from pipeline.settings import Columns, Steps, StreamSettings
+from tests.logs import load_log
 
 AS_OF_MAR_2_13H = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
 
 
 def load_and_flow(con, tmp_path, text: str, *, as_of: datetime | None = None, **kw) -> StreamSettings:
-    path = write(tmp_path / "log.csv", text)
-    settings = StreamSettings(name="q", source=Source(path=str(path)), **kw)
-    ingest(con, settings)
-    compute_flow(con, settings, as_of=as_of)
-    return settings
+    return load_log(con, tmp_path, text, name="q", as_of=as_of, **kw)[0]
 
 
 def findings(con) -> dict[str, tuple]:

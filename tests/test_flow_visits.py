@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 import pytest
 
 from pipeline.flow import EmptyStreamError, compute_flow
-from pipeline.ingest import ingest
-from pipeline.settings import Source, Steps, StreamSettings
-from tests.conftest import write
+from pipeline.settings import Steps, StreamSettings
+from tests.logs import load_log, rows
 
 
 def at(hhmm: str, day: int = 2) -> datetime:
@@ -22,14 +21,7 @@ def at(hhmm: str, day: int = 2) -> datetime:
 
 
 def run(store, tmp_path, log: str, *, as_of: datetime | None = None, **kw):
-    path = write(tmp_path / "log.csv", log)
-    settings = StreamSettings(name="t", source=Source(path=str(path)), **kw)
-    ingest(store, settings)
-    return compute_flow(store, settings, as_of=as_of)
-
-
-def rows(store, sql: str, params: list | None = None) -> list[tuple]:
-    return store.execute(sql, params or []).fetchall()
+    return load_log(store, tmp_path, log, as_of=as_of, **kw)[1]
 
 
 def test_a_stream_with_no_events_is_refused(store):

@@ -19,10 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.flow import EmptyStreamError, compute_flow
-from pipeline.ingest import ingest
-from pipeline.settings import Source, StreamSettings
+from pipeline.settings import StreamSettings
 from pipeline.store import open_store
-from tests.conftest import write
+from tests.logs import load_log, rows
 
 INTERVAL = "case_id,activity,lifecycle,timestamp\n"
 HOUR = 3600.0
@@ -31,16 +30,9 @@ MAR_2, MAR_3, MAR_4 = date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4)
 
 
 def flow(con, folder: Path, log: str, *, end=("A",), shape="interval", timezone="UTC", as_of=None):
-    path = write(folder / "log.csv", log)
-    stream = StreamSettings(
-        name="s", source=Source(path=str(path)), end_activities=list(end), log_shape=shape, timezone=timezone
-    )
-    ingest(con, stream)
-    return compute_flow(con, stream, as_of=as_of)
-
-
-def rows(con, query: str) -> list[tuple]:
-    return con.execute(query).fetchall()
+    return load_log(
+        con, folder, log, name="s", as_of=as_of, end_activities=list(end), log_shape=shape, timezone=timezone
+    )[1]
 
 
 def daily(con) -> list[tuple]:
