@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint clean venv
+.PHONY: run test lint clean venv chromium bench
 
 venv: $(STAMP)
 
@@ -20,8 +20,19 @@ run: $(STAMP)
 	$(BIN)/vsm discover sample_logs/incidents.csv --stream incidents
 	$(BIN)/vsm streams
 
-test: $(STAMP)
+# The report's browser tests need Chromium: installed here from Debian when missing and
+# running as root; otherwise those tests skip and say why (never fails the run).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null 2>&1 \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "chromium not installed (needs root); the browser tests will be skipped"
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
+
+# Speed at scale: vsm discover per stage against a pm4py baseline (bench/run.py; BENCH_SCALES=100k,1M,10M).
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline connectors tests sample_logs

@@ -1,0 +1,91 @@
+"""map.png: the map's SVG rendered to PNG by headless Chromium, offline.
+
+Why Chromium and not a Python library: cairosvg needs the system's libcairo anyway, and the
+report's tests need Chromium already, so one renderer draws both the page and the PNG, with
+the same fonts. Without Chromium the PNG is skipped and the report says so; map.svg is
+always written. Chromium runs with networking features off and a throwaway profile.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from pipeline.errors import VsmError
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+# Offline and self-contained: no first-run, sync, component or background fetches.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--hide-scrollbars",
+    "--mute-audio",
+)
+MAX_SIDE_PX = 8000
+SCALE = 2  # PNG pixels per SVG pixel: sharp on slides
+TIMEOUT_S = 120
+
+
+class SnapshotError(VsmError):
+    exit_code = 1
+
+
+def find_chromium() -> str | None:
+    """Path of a Chromium-family browser on PATH, or None."""
+    return next((found for name in BROWSERS if (found := shutil.which(name))), None)
+
+
+def svg_size(svg: str) -> tuple[int, int]:
+    """(width, height) in pixels of an SVG document: its width/height, else its viewBox."""
+    root = re.search(r"<svg\b[^>]*>", svg)
+    tag = root.group(0) if root else ""
+
+    def attr(name: str) -> float | None:
+        m = re.search(rf'\s{name}="\s*([0-9.]+)\s*(px)?\s*"', tag)
+        return float(m.group(1)) if m else None
+
+    width, height = attr("width"), attr("height")
+    box = re.search(r'viewBox="\s*[-0-9.]+[\s,]+[-0-9.]+[\s,]+([0-9.]+)[\s,]+([0-9.]+)\s*"', tag)
+    if (width is None or height is None) and box:
+        width, height = float(box.group(1)), float(box.group(2))
+    width, height = width or 800, height or 600
+    return min(math.ceil(width), MAX_SIDE_PX), min(math.ceil(height), MAX_SIDE_PX)
+
+
+def svg_to_png(svg_path: Path, png_path: Path, browser: str | None = None) -> str | None:
+    """Render `svg_path` to `png_path`; return None when written, else why not (no browser)."""
+    browser = browser or find_chromium()
+    if browser is None:
+        png_path.unlink(missing_ok=True)  # an old PNG would show an old map
+        return "map.png not written: no Chromium found (install Debian's chromium to get it)"
+    width, height = svg_size(svg_path.read_text(encoding="utf-8"))
+    with tempfile.TemporaryDirectory(prefix="vsm-chromium-") as profile:
+        command = [
+            browser,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--window-size={width},{height}",
+            f"--force-device-scale-factor={SCALE}",
+            f"--screenshot={png_path.resolve()}",
+            svg_path.resolve().as_uri(),
+        ]
+        png_path.unlink(missing_ok=True)
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise SnapshotError(f"{browser} did not render {svg_path} within {TIMEOUT_S} s") from exc
+    if done.returncode != 0 or not png_path.exists():
+        tail = " ".join(done.stderr.strip().splitlines()[-3:])
+        raise SnapshotError(f"{browser} could not render {svg_path} (exit {done.returncode}): {tail}")
+    return None

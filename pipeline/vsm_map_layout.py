@@ -1,0 +1,852 @@
+"""Layout and drawing of the value stream map: `MapData` in, one SVG document out.
+
+Left to right, one column per main-path step: the queue before the step (inventory
+triangle, cases waiting, queue time) and the process box (team, people, visits, process
+time, first-pass yield), joined by push arrows; a handoff mark where the top team changes
+and a decision mark where work branches. Rework loops between boxes arc over the top (each
+on its own level, so no two overlap); a step redone in place gets a small loop on its box.
+Side steps hang below their anchor, in a lane of their own. Under everything, the timeline
+ladder (mean queue time up, mean process time down) with the totals; above, the summary,
+the decision points and a legend. Sizes come from the number of boxes and rows, never from
+measuring text, so the output is a pure function of the data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pipeline.svg import esc, shorten, wrap
+from pipeline.vsm_map import (
+    MAX_REWORK_LOOPS,
+    Branch,
+    MapData,
+    MapStep,
+    ReworkLoop,
+    fmt_amount,
+    fmt_count,
+    fmt_duration,
+    fmt_pct,
+    fmt_ratio,
+)
+
+FONT_STACK = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+CHAR = 0.58  # mean advance of a character, in font sizes: enough to keep labels apart
+
+MARGIN = 20
+QUEUE_W = 88  # the gap before each box: the queue's triangle and figures
+BOX_W = 148
+COL_W = QUEUE_W + BOX_W
+BOX_H = 146
+HEAD_H = 58  # the box's name and team; its data below
+SIDE_W = 150
+SIDE_H = 76
+SIDE_REWORK_H = 90  # with a row for a loop on the side step itself
+SIDE_GAP = 14
+TOTALS_W = 216
+ARC_FIRST = 48  # first rework level above the boxes, then one level every ARC_STEP
+ARC_STEP = 24
+MIN_WIDTH = 780
+PANELS_Y = 76  # under the title and its two lines of facts
+
+INK = "#212529"
+MUTED = "#6c757d"
+LINE = "#495057"
+QUEUE_FILL, QUEUE_STROKE = "#fff3bf", "#e67700"
+BOX_FILL, HEAD_FILL = "#ffffff", "#e7f5ff"
+SIDE_FILL = "#f8f9fa"
+REWORK = "#c92a2a"
+HANDOFF = "#f08c00"
+DECISION = "#5f3dc4"
+
+
+@dataclass(frozen=True)
+class Rect:
+    x: float
+    y: float
+    w: float
+    h: float
+
+    @property
+    def cx(self) -> float:
+        return self.x + self.w / 2
+
+    @property
+    def right(self) -> float:
+        return self.x + self.w
+
+    @property
+    def bottom(self) -> float:
+        return self.y + self.h
+
+
+# ---------------------------------------------------------------- primitives
+
+
+def _n(value: float) -> str:
+    text = f"{round(value, 1) + 0.0:.1f}"  # + 0.0: never "-0"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def text(x, y, content, *, size=11, anchor="start", weight="", fill=INK, cls="", key="", italic=False) -> str:
+    attrs = f'x="{_n(x)}" y="{_n(y)}" font-size="{_n(size)}"'
+    if anchor != "start":
+        attrs += f' text-anchor="{anchor}"'
+    if weight:
+        attrs += f' font-weight="{weight}"'
+    if italic:
+        attrs += ' font-style="italic"'
+    if fill != INK:
+        attrs += f' fill="{fill}"'
+    if cls:
+        attrs += f' class="{cls}"'
+    if key:
+        attrs += f' data-key="{key}"'
+    return f"<text {attrs}>{esc(content)}</text>"
+
+
+def halo_text(x, y, content, **kw) -> str:
+    """Text with a white outline, readable where it crosses lines."""
+    return text(x, y, content, **kw).replace(
+        "<text ", '<text stroke="#fff" stroke-width="3" paint-order="stroke" stroke-linejoin="round" ', 1
+    )
+
+
+def rect(r: Rect, *, fill="none", stroke=LINE, width=1.0, dash="", radius=0.0) -> str:
+    extra = f' stroke-dasharray="{dash}"' if dash else ""
+    extra += f' rx="{_n(radius)}"' if radius else ""
+    return (
+        f'<rect x="{_n(r.x)}" y="{_n(r.y)}" width="{_n(r.w)}" height="{_n(r.h)}" fill="{fill}" '
+        f'stroke="{stroke}" stroke-width="{_n(width)}"{extra}/>'
+    )
+
+
+def line(x1, y1, x2, y2, *, stroke=LINE, width=1.0, dash="") -> str:
+    extra = f' stroke-dasharray="{dash}"' if dash else ""
+    return (
+        f'<line x1="{_n(x1)}" y1="{_n(y1)}" x2="{_n(x2)}" y2="{_n(y2)}" stroke="{stroke}" '
+        f'stroke-width="{_n(width)}"{extra}/>'
+    )
+
+
+def polygon(points: list[tuple[float, float]], *, fill: str, stroke: str = "", width: float = 1.0) -> str:
+    outline = f' stroke="{stroke}" stroke-width="{_n(width)}"' if stroke else ""
+    joined = " ".join(f"{_n(x)},{_n(y)}" for x, y in points)
+    return f'<polygon points="{joined}" fill="{fill}"{outline}/>'
+
+
+def triangle(cx: float, top: float, half: float, height: float, **kw) -> str:
+    """The inventory triangle of VSM notation: apex up."""
+    return polygon([(cx, top), (cx + half, top + height), (cx - half, top + height)], **kw)
+
+
+def diamond(cx: float, cy: float, half: float, **kw) -> str:
+    """The decision symbol."""
+    return polygon([(cx - half, cy), (cx, cy - half), (cx + half, cy), (cx, cy + half)], **kw)
+
+
+def arrowhead(x, y, angle: float, *, fill=LINE, size=7.0) -> str:
+    """A filled arrowhead with its tip at (x, y), pointing along `angle` (radians)."""
+    back = [(x - size * math.cos(angle + s), y - size * math.sin(angle + s)) for s in (0.42, -0.42)]
+    return polygon([(x, y), *back], fill=fill)
+
+
+def group(cls: str, parts: list[str], *, title: str = "", data: dict[str, str] | None = None) -> str:
+    attrs = f'class="{cls}"' + "".join(f' data-{k}="{esc(v)}"' for k, v in (data or {}).items())
+    return f"<g {attrs}>" + (f"<title>{esc(title)}</title>" if title else "") + "".join(parts) + "</g>"
+
+
+def fits(content: str, width: float, size: float) -> str:
+    """`content` cut with an ellipsis to about `width` pixels at `size`."""
+    return shorten(content, max(3, int(width / (size * CHAR))))
+
+
+def data_row(x: float, width: float, y: float, label: str, value: str, key: str, *, size=11) -> list[str]:
+    """A label on the left and its value on the right, as in a VSM data box."""
+    muted = value in ("n/a", "not observed")
+    parts = [text(x, y, label, size=size, fill=MUTED, cls="label")] if label else []
+    if value:
+        parts.append(
+            text(
+                x + width,
+                y,
+                value,
+                size=size,
+                anchor="end",
+                cls="value",
+                key=key,
+                fill=MUTED if muted else INK,
+            )
+        )
+    return parts
+
+
+# ---------------------------------------------------------------- layout
+
+
+@dataclass(frozen=True)
+class Layout:
+    width: float
+    panels_y: float
+    main_y: float
+    side_y: float
+    ladder_y: float
+    height: float
+    boxes: dict[str, Rect]  # main path and side steps, by step
+    columns: list[MapStep]  # main path, left to right
+    levels: dict[tuple[str, str], int]  # rework loops between main-path boxes
+
+    def box(self, i: int) -> Rect:
+        return self.boxes[self.columns[i].step]
+
+    def gap(self, i: int) -> Rect:
+        """The queue before main-path box i."""
+        b = self.box(i)
+        return Rect(b.x - QUEUE_W, b.y, QUEUE_W, BOX_H)
+
+
+def _side_lanes(data: MapData, index: dict[str, int]) -> dict[int, list[MapStep]]:
+    """Side steps by the main-path column they hang from (-1: before the first box)."""
+    lanes: dict[int, list[MapStep]] = {}
+    for side in data.side_steps:
+        lanes.setdefault(index.get(side.anchor_step or "", -1), []).append(side)
+    return lanes
+
+
+def _levels(loops: list[ReworkLoop], index: dict[str, int]) -> dict[tuple[str, str], int]:
+    """A level per loop between two different main-path boxes: shorter spans lower, and no
+    two loops on one level share a column (their labels and lines would overlap)."""
+    spans = sorted(
+        (
+            (abs(index[lp.to_step] - index[lp.from_step]), -lp.cases, lp.from_step, lp.to_step)
+            for lp in loops
+            if lp.from_step in index and lp.to_step in index and lp.from_step != lp.to_step
+        ),
+    )
+    taken: list[list[tuple[int, int]]] = []
+    levels = {}
+    for _, _, src, dst in spans:
+        lo, hi = sorted((index[src], index[dst]))
+        level = next(
+            (k for k, used in enumerate(taken) if all(hi < a or lo > b for a, b in used)), len(taken)
+        )
+        if level == len(taken):
+            taken.append([])
+        taken[level].append((lo, hi))
+        levels[(src, dst)] = level
+    return levels
+
+
+def layout(data: MapData, panels_height: float) -> Layout:
+    columns = data.main_path
+    index = {s.step: i for i, s in enumerate(columns)}
+    levels = _levels(list(data.loops), index)
+    has_self_loop = any(lp.from_step == lp.to_step and lp.from_step in index for lp in data.loops)
+    arc_band = ARC_FIRST + (max(levels.values()) * ARC_STEP + 18 if levels else 0 if has_self_loop else -36)
+    panels_y = PANELS_Y
+    main_y = panels_y + panels_height + arc_band
+    boxes = {s.step: Rect(MARGIN + i * COL_W + QUEUE_W, main_y, BOX_W, BOX_H) for i, s in enumerate(columns)}
+    lanes = _side_lanes(data, index)
+    side_y = main_y + BOX_H + 40
+    redone = {lp.from_step for lp in data.loops if lp.from_step == lp.to_step}
+    side_h = SIDE_REWORK_H if any(s.step in redone for s in data.side_steps) else SIDE_H
+    for column, sides in sorted(lanes.items()):
+        x = MARGIN if column < 0 else boxes[columns[column].step].x + BOX_W * 0.45
+        for k, side in enumerate(sides):
+            boxes[side.step] = Rect(x, side_y + k * (side_h + SIDE_GAP), SIDE_W, side_h)
+    rows = max((len(s) for s in lanes.values()), default=0)
+    ladder_y = (side_y + rows * (side_h + SIDE_GAP) if rows else main_y + BOX_H) + 26
+    width = max(MARGIN + len(columns) * COL_W + 24 + TOTALS_W + MARGIN, MIN_WIDTH)
+    return Layout(width, panels_y, main_y, side_y, ladder_y, ladder_y + 100, boxes, columns, levels)
+
+
+# ---------------------------------------------------------------- the main row
+
+
+def draw_queue(step: MapStep, gap: Rect, arrow_y: float) -> str:
+    cx, top = gap.cx, gap.y + 6
+    parts = [
+        triangle(cx, top, 16, 30, fill=QUEUE_FILL, stroke=QUEUE_STROKE, width=1.5),
+        text(cx, top + 26, "I", size=13, anchor="middle", weight="bold", fill=QUEUE_STROKE),
+    ]
+    x, w, y = gap.x + 8, QUEUE_W - 16, top + 50
+    rows = [("Waiting", fmt_amount(step.queue_wip_avg), "queue_wip_avg")]
+    if step.queue_time_p50_s is None and step.queue_time_mean_s is None:
+        parts.append(text(cx, y + 14, "queue time", size=10, anchor="middle", fill=MUTED))
+        parts.append(text(cx, y + 27, "not observed", size=10, anchor="middle", fill=MUTED, key="queue_time"))
+    else:
+        rows += [
+            ("p50", fmt_duration(step.queue_time_p50_s), "queue_time_p50"),
+            ("mean", fmt_duration(step.queue_time_mean_s), "queue_time_mean"),
+        ]
+        if step.queue_internal_mean_s is not None or step.queue_external_mean_s is not None:
+            rows += [
+                ("int.", fmt_duration(step.queue_internal_mean_s), "queue_internal_mean"),
+                ("ext.", fmt_duration(step.queue_external_mean_s), "queue_external_mean"),
+            ]
+    for k, (label, value, key) in enumerate(rows):
+        parts += data_row(x, w, y + 14 * k, label, value, key, size=10)
+    title = (
+        f"Queue before {step.step}: {fmt_amount(step.queue_wip_avg)} cases waiting on average; queue time "
+        f"p50 {fmt_duration(step.queue_time_p50_s)}, mean {fmt_duration(step.queue_time_mean_s)}"
+    )
+    if step.queue_internal_mean_s is not None or step.queue_external_mean_s is not None:
+        title += (
+            f" (mean internal {fmt_duration(step.queue_internal_mean_s)}, waiting on customer / vendor "
+            f"{fmt_duration(step.queue_external_mean_s)})"
+        )
+    return group("queue", parts, title=title, data={"step": step.step})
+
+
+def _team_label(teams: tuple[str, ...]) -> str:
+    if not teams:
+        return "no team recorded"
+    return teams[0] if len(teams) == 1 else f"{teams[0]} +{len(teams) - 1}"
+
+
+def draw_process(step: MapStep, box: Rect) -> str:
+    head = Rect(box.x, box.y, box.w, HEAD_H)
+    parts = [
+        rect(box, fill=BOX_FILL, stroke=LINE, width=1.5),
+        rect(head, fill=HEAD_FILL, stroke=LINE, width=1.5),
+    ]
+    names = wrap(step.step, int((BOX_W - 14) / (12 * 0.62)), 2)
+    for k, name in enumerate(names):
+        y = box.y + (18 if len(names) > 1 else 25) + 15 * k
+        parts.append(text(box.cx, y, name, size=12, anchor="middle", weight="bold", cls="name"))
+    team = "rare steps folded" if step.folded else _team_label(step.teams)
+    parts.append(
+        text(
+            box.cx,
+            box.y + 50,
+            fits(team, BOX_W - 12, 11),
+            size=11,
+            anchor="middle",
+            fill=MUTED,
+            cls="team",
+            italic=True,
+        )
+    )
+    rows = [
+        ("Visits", fmt_count(step.map_visits if step.folded else step.visits), "visits"),
+        ("People", fmt_count(step.resources), "people"),
+    ]
+    if step.process_time_p50_s is None and step.process_time_mean_s is None:
+        # Spread over two rows: "Process p50  not observed" does not fit a box's width.
+        rows += [("Process time", "", ""), ("", "not observed", "process_time")]
+    else:
+        rows += [
+            ("Process p50", fmt_duration(step.process_time_p50_s), "process_p50"),
+            ("Process mean", fmt_duration(step.process_time_mean_s), "process_mean"),
+        ]
+    rows.append(("FPY (%C&A)", fmt_pct(step.first_pass_yield), "first_pass_yield"))
+    for k, (label, value, key) in enumerate(rows):
+        parts += data_row(box.x + 8, BOX_W - 16, box.y + HEAD_H + 17 + 16 * k, label, value, key)
+    title = (
+        f"{step.step}\nteams: {', '.join(step.teams) or 'none recorded'}\n"
+        f"visits {fmt_count(step.visits)}, people {fmt_count(step.resources)}, process time p50 "
+        f"{fmt_duration(step.process_time_p50_s)}, mean {fmt_duration(step.process_time_mean_s)}, "
+        f"first-pass yield {fmt_pct(step.first_pass_yield)}"
+    )
+    if step.folded:
+        title = f"{step.step}: the rare steps folded into one box (see [discovery] coverage)"
+    return group("process", parts, title=title, data={"step": step.step})
+
+
+def draw_side(
+    step: MapStep, box: Rect, anchor: Rect | None, slot: int, share: Branch | None, again: ReworkLoop | None
+) -> str:
+    """A side step below its anchor; a loop on itself is a row of its box (no room for an arc)."""
+    parts = [rect(box, fill=SIDE_FILL, stroke=LINE, dash="5 3", radius=3)]
+    for k, name in enumerate(wrap(step.step, int((SIDE_W - 12) / (11 * 0.62)), 2)):
+        parts.append(
+            text(box.cx, box.y + 15 + 13 * k, name, size=11, anchor="middle", weight="bold", cls="name")
+        )
+    visits = fmt_count(step.map_visits if step.folded else step.visits)
+    observed = step.process_time_p50_s is not None
+    rows = [
+        ("Cases", fmt_pct(step.case_share), "case_share"),
+        ("Visits", visits, "visits"),
+        (
+            "Process p50" if observed else "Process",
+            fmt_duration(step.process_time_p50_s) if observed else "not observed",
+            "process_p50" if observed else "process_time",
+        ),
+    ]
+    for k, (label, value, key) in enumerate(rows):
+        parts += data_row(box.x + 8, SIDE_W - 16, box.y + 44 + 13 * k, label, value, key, size=10)
+    if again is not None:
+        row = [
+            text(box.x + 8, box.y + 83, "\u21ba Rework", size=10, fill=REWORK, cls="label"),
+            text(
+                box.right - 8,
+                box.y + 83,
+                f"{fmt_pct(again.case_share)} of cases",
+                size=10,
+                anchor="end",
+                fill=REWORK,
+                cls="share",
+            ),
+        ]
+        title = (
+            f"Rework {again.from_step} again: {fmt_count(again.cases)} completed cases "
+            f"({fmt_pct(again.case_share)}), {fmt_count(again.visits)} times"
+        )
+        parts.append(group("rework", row, title=title, data={"from": again.from_step, "to": again.to_step}))
+    if anchor is not None:
+        x = anchor.x + 40 - 10 * min(slot, 3)
+        mid = box.y + box.h / 2
+        parts.append(
+            f'<path d="M{_n(x)},{_n(anchor.bottom)} V{_n(mid)} H{_n(box.x - 1)}" fill="none" '
+            f'stroke="{LINE}" stroke-dasharray="4 3"/>'
+        )
+        parts.append(arrowhead(box.x, mid, 0.0, size=6))
+        if share is not None:
+            parts.append(
+                halo_text(
+                    x + 5,
+                    mid - 4,
+                    fmt_pct(share.share),
+                    size=10,
+                    fill=DECISION,
+                    cls="branch-share",
+                    key="branch_share",
+                )
+            )
+    title = (
+        f"{step.step} (side step{f' after {step.anchor_step}' if step.anchor_step else ''}): "
+        f"{fmt_pct(step.case_share)} of completed cases, {fmt_count(step.visits)} visits, process time p50 "
+        f"{fmt_duration(step.process_time_p50_s)}, first-pass yield {fmt_pct(step.first_pass_yield)}"
+    )
+    return group("side-step", parts, title=title, data={"step": step.step})
+
+
+def draw_flow(lay: Layout, data: MapData, arrow_y: float) -> list[str]:
+    """Push arrows between boxes, with the decision and handoff marks on them."""
+    parts = []
+    first = lay.gap(0)
+    parts.append(line(first.x, arrow_y, first.right - 8, arrow_y, width=2))
+    parts.append(arrowhead(first.right - 1, arrow_y, 0.0, size=8))
+    handoffs = {(h.from_step, h.to_step): h for h in data.handoffs}
+    for i in range(len(lay.columns) - 1):
+        src, dst = lay.box(i), lay.box(i + 1)
+        parts.append(line(src.right, arrow_y, dst.x - 8, arrow_y, width=2))
+        parts.append(arrowhead(dst.x - 1, arrow_y, 0.0, size=8))
+        h = handoffs.get((lay.columns[i].step, lay.columns[i + 1].step))
+        if h is not None:
+            x = dst.x - 16
+            mark = [
+                f'<circle cx="{_n(x)}" cy="{_n(arrow_y)}" r="7.5" fill="{HANDOFF}"/>',
+                text(x, arrow_y + 3.5, "H", size=10, anchor="middle", weight="bold", fill="#fff"),
+            ]
+            title = (
+                f"Handoff: {h.from_team} \u2192 {h.to_team} ({fmt_count(h.count)} handoffs in "
+                f"{fmt_count(h.cases)} cases)"
+            )
+            parts.append(group("handoff", mark, title=title, data={"from": h.from_team, "to": h.to_team}))
+    last = lay.box(len(lay.columns) - 1)
+    parts.append(line(last.right, arrow_y, last.right + 30, arrow_y, width=2))
+    parts.append(arrowhead(last.right + 38, arrow_y, 0.0, size=8))
+    parts.append(text(last.right + 44, arrow_y + 4, "Done", size=12, weight="bold"))
+    completed = data.summary.completed_cases if data.summary else None
+    parts.append(
+        text(last.right + 44, arrow_y + 19, f"{fmt_count(completed)} completed", size=10, fill=MUTED)
+    )
+    return parts
+
+
+def draw_decisions(lay: Layout, data: MapData, arrow_y: float) -> list[str]:
+    """A diamond after each main-path step where work branches, with the share going on."""
+    parts = []
+    by_step: dict[str, list[Branch]] = {}
+    for b in data.branches:
+        by_step.setdefault(b.step, []).append(b)
+    for i, col in enumerate(lay.columns):
+        branches = by_step.get(col.step)
+        if not branches:
+            continue
+        box = lay.box(i)
+        x = box.right + 8
+        mark = [diamond(x, arrow_y, 6, fill="#fff", stroke=DECISION, width=1.5)]
+        onward = next(
+            (b for b in branches if i + 1 < len(lay.columns) and b.to_step == lay.columns[i + 1].step), None
+        )
+        if onward is not None:
+            mark.append(
+                halo_text(
+                    x + 8,
+                    arrow_y - 5,
+                    fmt_pct(onward.share),
+                    size=10,
+                    fill=DECISION,
+                    cls="branch-share",
+                    key="branch_share",
+                )
+            )
+        title = f"Decision after {col.step}: " + ", ".join(
+            f"{fmt_pct(b.share)} to {b.to_step}" for b in branches
+        )
+        parts.append(group("decision", mark, title=title, data={"step": col.step}))
+    return parts
+
+
+# ---------------------------------------------------------------- rework loops
+
+
+def _main_arc(lp: ReworkLoop, src: Rect, dst: Rect, level: int) -> str:
+    sx, tx = src.x + 62 + 9 * min(level, 4), dst.x + 50 - 9 * min(level, 4)
+    y, top, r = src.y, src.y - ARC_FIRST - ARC_STEP * level, 8.0
+    turn = r if tx < sx else -r
+    d = (
+        f"M{_n(sx)},{_n(y)} V{_n(top + r)} Q{_n(sx)},{_n(top)} {_n(sx - turn)},{_n(top)} "
+        f"H{_n(tx + turn)} Q{_n(tx)},{_n(top)} {_n(tx)},{_n(top + r)} V{_n(y - 8)}"
+    )
+    label = fits(f"rework {fmt_pct(lp.case_share)} of cases", abs(sx - tx) + 40, 10)
+    return (
+        f'<path d="{d}" fill="none" stroke="{REWORK}" stroke-width="1.5"/>'
+        + arrowhead(tx, y - 1, math.pi / 2, fill=REWORK)
+        + halo_text((sx + tx) / 2, top - 5, label, size=10, anchor="middle", fill=REWORK, cls="share")
+    )
+
+
+def _self_arc(lp: ReworkLoop, box: Rect) -> str:
+    """A small loop standing on the box's top edge, clear of the arrow leaving the box."""
+    x0, x1, y = box.right - 46, box.right - 12, box.y
+    d = f"M{_n(x0)},{_n(y)} C{_n(x0)},{_n(y - 28)} {_n(x1)},{_n(y - 28)} {_n(x1)},{_n(y - 8)}"
+    label = f"rework {fmt_pct(lp.case_share)} of cases"
+    return (
+        f'<path d="{d}" fill="none" stroke="{REWORK}" stroke-width="1.5"/>'
+        + arrowhead(x1, y - 1, math.pi / 2, fill=REWORK)
+        # from the loop rightwards, over the gap: clear of the arcs that leave the box's middle
+        + halo_text(x0 + 2, y - 28, label, size=10, fill=REWORK, cls="share")
+    )
+
+
+def _routed(lp: ReworkLoop, src: Rect, dst: Rect, src_side: bool, dst_side: bool, corridor: float) -> str:
+    """A loop with a side step at an end, drawn with right angles: out of the side box's right
+    edge, along the corridor between the main row and the side steps, into the other box."""
+    if src_side:
+        points = [(src.right, src.y + 20), (src.right + 10, src.y + 20), (src.right + 10, corridor)]
+        label_at = (src.right + 14, src.y + 14)
+    else:
+        x = src.x + src.w * 0.9
+        points = [(x, src.bottom), (x, corridor)]
+        label_at = (x + 4, corridor - 5)
+    if src_side and dst_side and abs(src.right - dst.right) < 1:  # same lane: straight up or down
+        y = dst.bottom - 20
+        points = points[:2] + [(dst.right + 10, y), (dst.right + 1, y)]
+        angle = math.pi
+    elif dst_side:
+        y = dst.bottom - 20
+        points += [(dst.right + 10, corridor), (dst.right + 10, y), (dst.right + 1, y)]
+        angle = math.pi
+    else:
+        x = dst.x + dst.w * 0.8
+        points += [(x, corridor), (x, dst.bottom + 1)]
+        angle = -math.pi / 2
+    d = "M" + " L".join(f"{_n(x)},{_n(y)}" for x, y in points)
+    tip = points[-1]
+    return (
+        f'<path d="{d}" fill="none" stroke="{REWORK}" stroke-width="1.5" stroke-dasharray="6 3"/>'
+        + arrowhead(tip[0] - math.cos(angle), tip[1] - math.sin(angle), angle, fill=REWORK)
+        + halo_text(*label_at, f"rework {fmt_pct(lp.case_share)}", size=10, fill=REWORK, cls="share")
+    )
+
+
+def draw_rework(lay: Layout, data: MapData) -> list[str]:
+    """Loops between main-path boxes and on them; loops on a side step are drawn in its box."""
+    parts = []
+    main = {s.step for s in lay.columns}
+    routed = 0
+    for lp in data.loops:
+        src, dst = lay.boxes.get(lp.from_step), lay.boxes.get(lp.to_step)
+        if src is None or dst is None or (lp.from_step == lp.to_step and lp.from_step not in main):
+            continue  # not drawn here (a loop always joins drawn steps; side steps show their own)
+        if lp.from_step == lp.to_step:
+            drawing = _self_arc(lp, src)
+        elif (lp.from_step, lp.to_step) in lay.levels:
+            drawing = _main_arc(lp, src, dst, lay.levels[(lp.from_step, lp.to_step)])
+        else:
+            corridor = lay.side_y - 14 - 6 * routed
+            drawing = _routed(lp, src, dst, lp.from_step not in main, lp.to_step not in main, corridor)
+            routed += 1
+        title = (
+            f"Rework {lp.from_step} \u2192 {lp.to_step}: {fmt_count(lp.cases)} completed cases "
+            f"({fmt_pct(lp.case_share)}), {fmt_count(lp.visits)} times"
+        )
+        parts.append(group("rework", [drawing], title=title, data={"from": lp.from_step, "to": lp.to_step}))
+    return parts
+
+
+# ---------------------------------------------------------------- timeline ladder
+
+
+def _observed(fmt: Callable[[float], str], value: float | None) -> str:
+    return "not observed" if value is None else fmt(value)
+
+
+def _ladder_value(x: float, y: float, seconds: float | None, key: str) -> str:
+    shown = "not observed" if seconds is None else fmt_duration(seconds)
+    return text(
+        x, y, shown, size=10, anchor="middle", cls="value", key=key, fill=MUTED if seconds is None else INK
+    )
+
+
+def draw_ladder(lay: Layout, data: MapData) -> list[str]:
+    y_hi, y_lo = lay.ladder_y + 30, lay.ladder_y + 56
+    observed = any(s.queue_time_mean_s is not None or s.process_time_mean_s is not None for s in lay.columns)
+    caption = (
+        "Timeline per visit: mean queue time (up), mean process time (down)"
+        if observed
+        else "Timeline: queue and process times are not observed in this log (it records only when steps end)"
+    )
+    parts = [text(MARGIN, lay.ladder_y, caption, size=11, weight="bold")]
+    d = f"M{_n(lay.gap(0).x)},{_n(y_hi)}"
+    for i, step in enumerate(lay.columns if observed else []):
+        gap, box = lay.gap(i), lay.box(i)
+        d += f" H{_n(gap.right)} V{_n(y_lo)} H{_n(box.right)}"
+        d += "" if i == len(lay.columns) - 1 else f" V{_n(y_hi)}"
+        values = [
+            _ladder_value(gap.cx, y_hi - 6, step.queue_time_mean_s, "queue_time_mean"),
+            _ladder_value(box.cx, y_lo + 15, step.process_time_mean_s, "process_time_mean"),
+        ]
+        parts.append(group("ladder-step", values, data={"step": step.step}))
+    if observed:
+        parts.insert(1, f'<path d="{d}" fill="none" stroke="{LINE}" stroke-width="1.5"/>')
+    s = data.summary
+    x = lay.box(len(lay.columns) - 1).right + 24 if observed else MARGIN
+    box = Rect(x, y_hi - 16, TOTALS_W, 74)
+    rows = [
+        ("Lead time p50", fmt_duration(s.lead_time_p50_s), "lead_time_p50"),
+        ("Lead time mean", fmt_duration(s.lead_time_mean_s), "lead_time_mean"),
+        ("Process time per case", _observed(fmt_duration, s.process_time_mean_s), "process_time_per_case"),
+        ("Flow efficiency", _observed(fmt_pct, s.flow_efficiency), "flow_efficiency"),
+    ]
+    totals = [rect(box, fill="#f1f3f5", stroke=LINE)]
+    for k, (label, value, key) in enumerate(rows):
+        totals += data_row(box.x + 8, TOTALS_W - 16, box.y + 17 + 16 * k, label, value, key)
+    title = "Totals over completed cases: lead time, mean process time per case, flow efficiency"
+    parts.append(group("ladder-totals", totals, title=title))
+    return [group("ladder", parts)]
+
+
+# ---------------------------------------------------------------- panels above the map
+
+Panel = tuple[float, float, Callable[[float, float], list[str]]]  # width, height, draw at (x, y)
+
+
+def _summary_panel(data: MapData) -> Panel:
+    s = data.summary
+    handoffs = "n/a" if s.handoffs_per_case is None else f"{s.handoffs_per_case:.2f}"
+    verdict = "n/a" if s.verdict is None else f"{s.verdict} (ratio {fmt_ratio(s.ratio)})"
+    rows = [
+        ("Lead time p50", fmt_duration(s.lead_time_p50_s), "lead_time_p50"),
+        ("Lead time p85", fmt_duration(s.lead_time_p85_s), "lead_time_p85"),
+        ("Throughput", f"{fmt_amount(s.throughput_per_day)} / day", "throughput_per_day"),
+        ("Average WIP", f"{fmt_amount(s.wip_avg)} cases", "wip_avg"),
+        ("Little's Law", verdict, "littles_law"),
+        ("First-pass yield", fmt_pct(s.first_pass_yield), "first_pass_yield"),
+        ("Handoffs per case", handoffs, "handoffs_per_case"),
+    ]
+    w, h = 300, 30 + 16 * len(rows)
+
+    def draw(x: float, y: float) -> list[str]:
+        parts = [
+            rect(Rect(x, y, w, h), fill="#f8f9fa", stroke=LINE),
+            text(x + 10, y + 18, "Summary", size=12, weight="bold"),
+        ]
+        for k, (label, value, key) in enumerate(rows):
+            parts += data_row(x + 10, w - 20, y + 36 + 16 * k, label, fits(value, 170, 11), key)
+        return [group("summary", parts, title=f"Little's Law: {s.why}" if s.why else "")]
+
+    return w, h, draw
+
+
+def _decision_lines(data: MapData, chars: int) -> list[str]:
+    by_step: dict[str, list[Branch]] = {}
+    for b in data.branches:
+        by_step.setdefault(b.step, []).append(b)
+    lines = []
+    for step, branches in by_step.items():
+        entry = f"{step} \u2192 " + ", ".join(f"{b.to_step} {fmt_pct(b.share)}" for b in branches)
+        lines += wrap(entry, chars, 3)
+    return lines
+
+
+def _decision_panel(data: MapData, w: float) -> Panel | None:
+    if not data.branches:
+        return None
+    longest = max(len(line) for line in _decision_lines(data, 10_000))
+    w = min(w, max(360.0, 24 + longest * 10.5 * CHAR))
+    lines = _decision_lines(data, int((w - 20) / (10.5 * CHAR)))
+    if len(lines) > 12:
+        lines = lines[:11] + [f"\u2026 {len(lines) - 11} more lines: see the decision_points table"]
+    h = 30 + 14 * len(lines)
+
+    def draw(x: float, y: float) -> list[str]:
+        parts = [
+            rect(Rect(x, y, w, h), fill="#ffffff", stroke=LINE),
+            text(x + 10, y + 18, "Decision points: where work goes after a step", size=12, weight="bold"),
+        ]
+        parts += [text(x + 10, y + 35 + 14 * k, ln, size=10.5) for k, ln in enumerate(lines)]
+        return [group("decision-points", parts)]
+
+    return w, h, draw
+
+
+def _legend_panel(data: MapData) -> Panel:
+    split = any(
+        s.queue_internal_mean_s is not None or s.queue_external_mean_s is not None for s in data.steps
+    )
+    top = f" (the {len(data.loops)} with most cases)" if len(data.loops) == MAX_REWORK_LOOPS else ""
+    entries = [
+        (
+            "queue",
+            "Queue before a step: cases waiting (average), queue time per visit p50 / mean"
+            + ("; int. = our own queues, ext. = waiting on customer / vendor" if split else ""),
+        ),
+        ("box", "Process step: top team, people, visits, process time per visit, first-pass yield (%C&A)"),
+        ("side", "Side step, off the main path: its share of completed cases", bool(data.side_steps)),
+        ("handoff", "Handoff: the top team changes between the steps", bool(data.handoffs)),
+        ("decision", "Decision: share of the work leaving the step that goes that way", bool(data.branches)),
+        ("rework", f"Rework loop: share of completed cases that go back{top}", bool(data.loops)),
+    ]
+    w = 340
+    chars = int((w - 44) / (10 * CHAR))
+    wrapped = [(kind, wrap(label, chars, 3)) for kind, label, *shown in entries if all(shown)]
+    h = 30 + sum(13 * len(lines) + 5 for _, lines in wrapped)
+
+    def glyph(kind: str, x: float, y: float) -> str:
+        if kind == "queue":
+            return triangle(x + 8, y - 10, 7, 12, fill=QUEUE_FILL, stroke=QUEUE_STROKE)
+        if kind in ("box", "side"):
+            return rect(
+                Rect(x, y - 9, 16, 11),
+                fill=HEAD_FILL if kind == "box" else SIDE_FILL,
+                dash="" if kind == "box" else "3 2",
+            )
+        if kind == "handoff":
+            return f'<circle cx="{_n(x + 8)}" cy="{_n(y - 4)}" r="6" fill="{HANDOFF}"/>' + text(
+                x + 8, y - 1, "H", size=8, anchor="middle", weight="bold", fill="#fff"
+            )
+        if kind == "decision":
+            return diamond(x + 8, y - 4, 5, fill="#fff", stroke=DECISION, width=1.5)
+        return (
+            f'<path d="M{_n(x + 14)},{_n(y + 1)} C{_n(x + 14)},{_n(y - 12)} {_n(x + 2)},{_n(y - 12)} '
+            f'{_n(x + 2)},{_n(y - 2)}" fill="none" stroke="{REWORK}" stroke-width="1.5"/>'
+        )
+
+    def draw(x: float, y: float) -> list[str]:
+        parts = [
+            rect(Rect(x, y, w, h), fill="#ffffff", stroke="#ced4da"),
+            text(x + 10, y + 18, "Legend", size=12, weight="bold"),
+        ]
+        row = y + 34
+        for kind, lines in wrapped:
+            parts.append(glyph(kind, x + 10, row))
+            parts += [text(x + 34, row + 13 * k, ln, size=10, fill=LINE) for k, ln in enumerate(lines)]
+            row += 13 * len(lines) + 5
+        return [group("legend", parts)]
+
+    return w, h, draw
+
+
+def draw_panels(data: MapData, width: float, top: float) -> tuple[list[str], float]:
+    """Summary, decision points and legend side by side; the decision points take the width
+    left between the other two, or a row of their own when the map is narrow."""
+    summary, legend = _summary_panel(data), _legend_panel(data)
+    room = width - 2 * MARGIN - summary[0] - legend[0] - 32
+    decisions = _decision_panel(data, min(room, 620) if room >= 380 else min(620.0, width - 2 * MARGIN))
+    panels = [summary, decisions, legend] if room >= 380 else [summary, legend, decisions]
+    parts, x, y, row_h = [], MARGIN, top, 0.0
+    for w, h, draw in (p for p in panels if p):
+        if x > MARGIN and x + w > width - MARGIN:
+            x, y, row_h = MARGIN, y + row_h + 12, 0.0
+        parts += draw(x, y)
+        x, row_h = x + w + 16, max(row_h, h)
+    return parts, y + row_h - top
+
+
+# ---------------------------------------------------------------- the document
+
+
+def _document(width: float, height: float, stream: str, body: list[str]) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="vsm-map" viewBox="0 0 {_n(width)} {_n(height)}" '
+        f'width="{_n(width)}" height="{_n(height)}" role="img" aria-label="Value stream map: {esc(stream)}" '
+        f'font-family="{FONT_STACK}" fill="{INK}">'
+        f'<rect x="0" y="0" width="{_n(width)}" height="{_n(height)}" fill="#ffffff"/>'
+        + "".join(body)
+        + "</svg>\n"
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{fmt_count(n)} {word}{'' if n == 1 else 's'}"
+
+
+def _title(data: MapData) -> list[str]:
+    parts = [text(MARGIN, 28, f"Value stream map: {data.stream}", size=17, weight="bold", cls="title")]
+    s = data.summary
+    if s is not None:
+        as_of = f" \u00b7 as of {_utc(s.as_of):%Y-%m-%d %H:%M} UTC" if s.as_of is not None else ""
+        facts = [
+            f"{s.log_shape} log \u00b7 {_plural(s.completed_cases or 0, 'completed case')}, "
+            f"{fmt_count(s.open_cases)} open{as_of}",
+            f"main path of {_plural(len(data.main_path), 'step')}, "
+            f"{_plural(len(data.side_steps), 'side step')} \u00b7 times are per visit unless stated",
+        ]
+        parts += [
+            text(MARGIN, 47 + 15 * k, f, size=11, fill=MUTED, cls="subtitle") for k, f in enumerate(facts)
+        ]
+    return parts
+
+
+def placeholder(data: MapData) -> str:
+    if data.summary is None:
+        message = f"The flow has not been computed yet (vsm compute {data.stream})."
+    else:
+        message = "No completed cases yet: the map is drawn from the cases that have finished."
+    width = max(640, MARGIN * 2 + len(message) * 13 * CHAR)
+    body = [*_title(data), text(MARGIN, 84, message, size=13, cls="empty")]
+    return _document(width, 110, data.stream, body)
+
+
+def draw_map(data: MapData) -> str:
+    if data.summary is None or not data.main_path:
+        return placeholder(data)
+    width = max(MARGIN + len(data.main_path) * COL_W + 24 + TOTALS_W + MARGIN, MIN_WIDTH)
+    panels, panels_h = draw_panels(data, width, PANELS_Y)
+    lay = layout(data, panels_h)
+    arrow_y = lay.main_y + 22
+    branches = {(b.step, b.to_step): b for b in data.branches}
+    body = [*_title(data), *panels]
+    body += draw_rework(lay, data)
+    body += draw_flow(lay, data, arrow_y)
+    for i, step in enumerate(lay.columns):
+        body.append(draw_queue(step, lay.gap(i), arrow_y))
+        body.append(draw_process(step, lay.box(i)))
+    body += draw_decisions(lay, data, arrow_y)
+    slots: dict[str | None, int] = {}
+    again = {lp.from_step: lp for lp in data.loops if lp.from_step == lp.to_step}
+    for side in data.side_steps:
+        anchor = side.anchor_step if side.anchor_step in {s.step for s in lay.columns} else None
+        slot = slots[anchor] = slots.get(anchor, -1) + 1
+        body.append(
+            draw_side(
+                side,
+                lay.boxes[side.step],
+                lay.boxes.get(anchor) if anchor else None,
+                slot,
+                branches.get((anchor, side.step)),
+                again.get(side.step),
+            )
+        )
+    body += draw_ladder(lay, data)
+    return _document(lay.width, lay.height, data.stream, body)

@@ -1,0 +1,31 @@
+-- Boxes of the value stream map (grain: step drawn on the map): map_steps, main path and side
+-- steps, with the step's figures from step_metrics. Steps folded into "other" have no row in
+-- step_metrics, so their figures are NULL.
+--   position, step, on_main_path, anchor_step, case_share: as in map_steps
+--   map_cases, map_visits: map_steps.cases / visits (completed cases only)
+--   visits, resources, teams, queue_wip_avg, queue_time_p50_s, queue_time_mean_s,
+--   queue_internal_mean_s, queue_external_mean_s, process_time_p50_s, process_time_mean_s,
+--   first_pass_yield: as in step_metrics (all cases, open ones included)
+SELECT
+    m.position,
+    m.step,
+    m.on_main_path,
+    m.anchor_step,
+    m.case_share,
+    m.cases AS map_cases,
+    m.visits AS map_visits,
+    s.visits,
+    s.resources,
+    s.teams,
+    s.queue_wip_avg,
+    s.queue_time_p50_s,
+    s.queue_time_mean_s,
+    s.queue_internal_mean_s,
+    s.queue_external_mean_s,
+    s.process_time_p50_s,
+    s.process_time_mean_s,
+    s.first_pass_yield
+FROM map_steps AS m
+LEFT JOIN step_metrics AS s ON s.stream = m.stream AND s.step = m.step
+WHERE m.stream = $stream
+ORDER BY m.position, m.step
