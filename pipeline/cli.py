@@ -211,6 +211,27 @@ def _print_flow(flow) -> None:
             say(f"    {status}: {cls}{extra}" + (" [no rule matched]" if by == "fallback" else ""))
 
 
+def _refresh(stream: str, streams_dir: Path, db: Path, coverage: float | None, **steps):
+    from pipeline.settings import load_settings
+    from pipeline.store import open_store
+    from pipeline.streams import refresh
+
+    settings = load_settings(stream, streams_dir)
+    if coverage is not None:
+        settings.discovery.coverage = coverage
+    with open_store(db) as con, _progress() as stage:
+        return refresh(con, settings, reports_dir=REPORTS, on_stage=stage, **steps)
+
+
+def _print_refresh(result) -> None:
+    if result.load:
+        _print_load(result.load)
+    if result.flow:
+        _print_flow(result.flow)
+    if result.report:
+        out.print(f"Report: {result.report}", markup=False, highlight=False)
+
+
 # ---------------------------------------------------------------- commands
 
 
@@ -283,25 +304,10 @@ def ingest(
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
     debug: DebugOption = False,
 ) -> None:
-    """Load the stream's source into the store (only events not stored yet), then recompute its flow."""
+    """Load the stream's source (only events not stored yet), recompute its flow, write its report."""
 
     def run():
-        from pipeline.flow import compute_flow
-        from pipeline.ingest import ingest as load
-        from pipeline.settings import load_settings
-        from pipeline.store import open_store
-
-        settings = load_settings(stream, streams_dir)
-        if coverage is not None:
-            settings.discovery.coverage = coverage
-        with open_store(db) as con, _progress() as stage:
-            result = load(con, settings, source=source, on_stage=stage)
-            flow = (
-                compute_flow(con, settings, model_dir=REPORTS / stream, on_stage=stage) if compute else None
-            )
-        _print_load(result)
-        if flow:
-            _print_flow(flow)
+        _print_refresh(_refresh(stream, streams_dir, db, coverage, load=True, source=source, compute=compute))
 
     _boundary(debug, run)
 
@@ -332,7 +338,6 @@ def discover(
     write its report (reports/<stream>/index.html)."""
 
     def run():
-        from pipeline.report import report_time, write_report
         from pipeline.settings import parse_timezone
         from pipeline.store import open_store
         from pipeline.streams import discover as one_shot
@@ -356,18 +361,14 @@ def discover(
                 timezone=timezone,
                 streams_dir=streams_dir,
                 coverage=coverage,
-                model_dir=REPORTS / stream,
+                reports_dir=REPORTS,
                 on_stage=stage,
             )
-            stage("writing the report")
-            page = write_report(con, stream, REPORTS, result.settings, report_time())
         if result.settings_written:
             out.print(f"Wrote settings {result.settings.path}", markup=False, highlight=False)
         for note in result.notes:
             out.print(f"  note: {note}", markup=False, highlight=False)
-        _print_load(result.load)
-        _print_flow(result.flow)
-        out.print(f"Report: {page}", markup=False, highlight=False)
+        _print_refresh(result)
 
     _boundary(debug, run)
 
@@ -380,19 +381,10 @@ def compute(
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
     debug: DebugOption = False,
 ) -> None:
-    """Recompute the stream's flow results from the events in the store (after editing its settings)."""
+    """Recompute the stream's flow results and report from the store (after editing its settings)."""
 
     def run():
-        from pipeline.flow import compute_flow
-        from pipeline.settings import load_settings
-        from pipeline.store import open_store
-
-        settings = load_settings(stream, streams_dir)
-        if coverage is not None:
-            settings.discovery.coverage = coverage
-        with open_store(db) as con, _progress() as stage:
-            flow = compute_flow(con, settings, model_dir=REPORTS / stream, on_stage=stage)
-        _print_flow(flow)
+        _print_refresh(_refresh(stream, streams_dir, db, coverage, load=False))
 
     _boundary(debug, run)
 

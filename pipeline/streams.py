@@ -147,6 +147,7 @@ class DiscoverResult:
     notes: list[str]
     load: LoadResult
     flow: FlowResult | None = None
+    report: Path | None = None
 
 
 def discover(
@@ -161,12 +162,12 @@ def discover(
     on_stage: Stage = lambda _: None,
     compute: bool = True,
     coverage: float | None = None,
-    model_dir: Path | None = None,
+    reports_dir: Path | None = None,
 ) -> DiscoverResult:
     """The one-shot path: settings (existing, or detected and written), load, compute the flow.
 
-    `coverage` overrides the map's [discovery] coverage for this run; `model_dir` receives the
-    discovered BPMN / PNML model."""
+    `coverage` overrides the map's [discovery] coverage for this run; `reports_dir` receives
+    <stream>/ with the discovered BPMN / PNML model and the report (none when not given)."""
     path = settings_path(name, streams_dir)
     notes: list[str] = []
     source_options = source_options or Source()
@@ -194,8 +195,40 @@ def discover(
     load = ingest(con, settings, source=Path(source), read=read, on_stage=on_stage)
     if coverage is not None:
         settings.discovery.coverage = coverage
+    rest = refresh(con, settings, load=False, compute=compute, reports_dir=reports_dir, on_stage=on_stage)
+    return DiscoverResult(settings, written, notes, load, rest.flow, rest.report)
+
+
+@dataclass
+class RefreshResult:
+    load: LoadResult | None
+    flow: FlowResult | None
+    report: Path | None
+
+
+def refresh(
+    con: duckdb.DuckDBPyConnection,
+    settings: StreamSettings,
+    *,
+    load: bool = True,
+    source: Path | None = None,
+    compute: bool = True,
+    reports_dir: Path | None = None,
+    on_stage: Stage = lambda _: None,
+) -> RefreshResult:
+    """The nightly path: load what is new, recompute the flow, write the model and the report.
+
+    Each step publishes atomically; a failure stops the run before the next step."""
+    loaded = ingest(con, settings, source=source, on_stage=on_stage) if load else None
+    model_dir = reports_dir / settings.name if reports_dir else None
     flow = compute_flow(con, settings, model_dir=model_dir, on_stage=on_stage) if compute else None
-    return DiscoverResult(settings, written, notes, load, flow)
+    page = None
+    if flow is not None and reports_dir is not None:
+        from pipeline.report import report_time, write_report  # the report's code loads only when used
+
+        on_stage("writing the report")
+        page = write_report(con, settings.name, reports_dir, settings, report_time())
+    return RefreshResult(loaded, flow, page)
 
 
 def stream_overview(
