@@ -24,20 +24,11 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.snapshot import CHROMIUM_FLAGS
+
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-extensions",
-    "--hide-scrollbars",
-    "--remote-debugging-pipe",
-)
+# The product's own offline flags (pipeline.snapshot), plus the DevTools pipe the tests drive.
+FLAGS = (*CHROMIUM_FLAGS, "--remote-debugging-pipe")
 TIMEOUT_S = 60
 
 
