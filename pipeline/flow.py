@@ -171,6 +171,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage) -> FlowResul
         _run(con, "int_visits_interval" if shape == "interval" else "int_visits_point")
         _run(con, "int_no_status_periods")
     _run(con, "fct_visits")
+    con.execute("DROP TABLE flow_raw_visits")  # nothing reads it past here: free its memory
 
     on_stage("finding exits")
     starts = query_frame(con, read_sql("flow/int_case_paths.sql"))

@@ -159,8 +159,6 @@ def ingest(
         )
     except TimestampFormatError as exc:
         raise TimestampFormatError(f"{path}: {exc}") from exc
-    on_stage("checking rows")
-    staged = stage_frame(raw, mapping)
     result = LoadResult(
         run_id=0,
         stream=settings.name,
@@ -174,18 +172,23 @@ def ingest(
         events_rejected=0,
         events_known=0,
     )
-    on_stage("writing to the store")
-    _write(con, settings, raw, staged, ts_plan, start_plan, mapping, result, started)
+    on_stage("checking rows")
+    _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on_stage)
     return result
 
 
-def _write(con, settings, raw, staged, ts_plan, start_plan, mapping, result, started) -> None:
+def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on_stage) -> None:
+    # The staged rows live only here and are let go once checked: at ten million events they
+    # weigh gigabytes that the insert needs. Arrow string views (CompatLevel.newest) hand
+    # polars' strings to DuckDB without a copy.
+    staged = stage_frame(raw, mapping).to_arrow(compat_level=pl.CompatLevel.newest())
+    on_stage("writing to the store")
     c = mapping.columns
     params = {"stream": settings.name, "source": result.source}
     con.execute(f"SET TimeZone = '{settings.timezone}'")  # validated IANA name
     con.execute("BEGIN TRANSACTION")
     try:
-        con.register("load_staged", staged.to_arrow())
+        con.register("load_staged", staged)
         sql = read_sql("load/load_checked.sql")
         sql = sql.replace("{ts_expr}", ts_plan.sql("ts_raw"))
         sql = sql.replace(
@@ -202,6 +205,8 @@ def _write(con, settings, raw, staged, ts_plan, start_plan, mapping, result, sta
                 "start_column": c.start_timestamp,
             },
         )
+        con.unregister("load_staged")
+        del staged
         con.execute("SET TimeZone = 'UTC'")
         run_id = con.execute("SELECT nextval('run_id_seq')").fetchall()[0][0]
         result.run_id = run_id

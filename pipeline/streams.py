@@ -193,6 +193,7 @@ def discover(
         )
         settings, notes, written = result.settings, result.notes, True
     load = ingest(con, settings, source=Path(source), read=read, on_stage=on_stage)
+    del read  # the raw rows are in the store now: free them (gigabytes at 10M events) before the flow
     if coverage is not None:
         settings.discovery.coverage = coverage
     rest = refresh(con, settings, load=False, compute=compute, reports_dir=reports_dir, on_stage=on_stage)

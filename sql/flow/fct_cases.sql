@@ -1,20 +1,12 @@
 -- flow_cases (grain: case): arrival, exit, lead time, variant, rework, handoffs.
--- Handoff: two consecutive visits whose teams differ (resources, where a visit has no team).
+-- Handoff: two consecutive visits whose teams differ (resources, where a visit has no team);
+-- flow_visits.prev_owner is the visit before's.
 CREATE OR REPLACE TEMP TABLE flow_cases AS
-WITH visit_pairs AS (
-    SELECT case_id,
-        coalesce(team, resource) AS owner,
-        lag(coalesce(team, resource)) OVER (PARTITION BY case_id ORDER BY seq) AS prev_owner
-    FROM flow_visits
-),
-per_case_handoffs AS (
-    SELECT case_id, count(*) FILTER (WHERE owner <> prev_owner) AS handoffs
-    FROM visit_pairs GROUP BY case_id
-),
-per_case_visits AS (
+WITH per_case_visits AS (
     SELECT case_id,
         count(*) AS visits,
         count(*) FILTER (WHERE is_rework) AS rework_visits,
+        count(*) FILTER (WHERE coalesce(team, resource) <> prev_owner) AS handoffs,
         sum(reassignments) AS reassignments,
         sum(process_time_s) AS process_time_s,
         sum(queue_time_s) AS queue_time_s,
@@ -33,7 +25,7 @@ SELECT
     CAST(coalesce(v.visits, 0) AS INTEGER) AS visits,
     CAST(coalesce(v.rework_visits, 0) AS INTEGER) AS rework_visits,
     coalesce(v.rework_visits, 0) = 0 AS is_first_pass,
-    CAST(coalesce(h.handoffs, 0) AS INTEGER) AS handoffs,
+    CAST(coalesce(v.handoffs, 0) AS INTEGER) AS handoffs,
     CAST(coalesce(v.reassignments, 0) AS INTEGER) AS reassignments,
     v.process_time_s,
     v.queue_time_s,
@@ -44,5 +36,4 @@ SELECT
     a.last_event_ts
 FROM flow_arrivals AS a
 LEFT JOIN flow_exits AS x USING (case_id)
-LEFT JOIN per_case_visits AS v USING (case_id)
-LEFT JOIN per_case_handoffs AS h USING (case_id);
+LEFT JOIN per_case_visits AS v USING (case_id);

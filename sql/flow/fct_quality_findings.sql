@@ -61,9 +61,22 @@ future_timestamps AS (
             || CAST(max(ts) AS VARCHAR) || ', and open cases are aged to the last event' AS detail
     FROM flow_events WHERE ts > now()
 ),
+tie_candidates AS (  -- a case's instants (start-or-not) with several events: duplicates and
+                     -- ties are among these few, so only their events are grouped further
+    SELECT case_id, ts, lifecycle = 'start' AS is_start
+    FROM flow_events
+    GROUP BY case_id, ts, lifecycle = 'start'
+    HAVING count(*) > 1
+),
+tied_events AS (
+    SELECT e.*
+    FROM flow_events AS e
+    SEMI JOIN tie_candidates AS c
+        ON e.case_id = c.case_id AND e.ts = c.ts AND (e.lifecycle = 'start') IS NOT DISTINCT FROM c.is_start
+),
 duplicate_groups AS (
     SELECT case_id, ts, count(*) AS n
-    FROM flow_events GROUP BY case_id, activity, ts, lifecycle, resource, start_ts HAVING count(*) > 1
+    FROM tied_events GROUP BY case_id, activity, ts, lifecycle, resource, start_ts HAVING count(*) > 1
 ),
 duplicate_events AS (
     SELECT 'duplicate_events' AS rule, 'warning' AS severity, coalesce(sum(n - 1), 0) AS count,
@@ -74,7 +87,7 @@ duplicate_events AS (
 ),
 tie_groups AS (
     SELECT case_id, ts, count(*) AS n
-    FROM flow_events
+    FROM tied_events
     GROUP BY case_id, ts, lifecycle = 'start'
     HAVING count(*) > 1 AND count(DISTINCT (activity, lifecycle, resource)) > 1
 ),

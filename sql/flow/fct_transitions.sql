@@ -1,15 +1,15 @@
 -- flow_transitions (grain: directly-follows pair of steps): consecutive visits of a case
--- (by seq), how many times and in how many cases, and the wait before the next visit: its
--- queue time (its elapsed time in point logs), so that a visit started while the previous
--- one was still running waits zero, as in `visits`.
+-- (by seq; flow_visits.prev_step is the visit before's), how many times and in how many
+-- cases, and the wait before the next visit: its queue time (its elapsed time in point
+-- logs), so that a visit started while the previous one was still running waits zero, as
+-- in `visits`.
 CREATE OR REPLACE TEMP TABLE flow_transitions AS
 WITH pairs AS (
     SELECT case_id,
-        lag(step) OVER w AS from_step,
+        prev_step AS from_step,
         step AS to_step,
         coalesce(queue_time_s, elapsed_s) AS wait_s
     FROM flow_visits
-    WINDOW w AS (PARTITION BY case_id ORDER BY seq)
 )
 SELECT from_step, to_step,
     count(DISTINCT case_id) AS cases,

@@ -2,20 +2,25 @@
 -- seq orders a case's visits by start (end where no start is observed), then source line.
 -- ready_ts = end of the case's earlier visits (the latest, capped at this visit's start so
 -- that parallel work queues zero), or the case's arrival when it precedes the visit.
+-- Besides the columns of `visits`, prev_step / prev_owner (the step and the team, else the
+-- resource, of the visit before in the case, by seq) for transitions, handoffs and cases:
+-- taken here, in the pass that numbers the visits, rather than in a window pass each.
 CREATE OR REPLACE TEMP TABLE flow_visits AS
 WITH sequenced AS (
+    -- one sort serves seq, the end of the earlier visits and the visit before
     SELECT v.*, a.arrival_ts,
-        row_number() OVER (
+        row_number() OVER w AS seq,
+        max(v.end_ts) OVER (
             PARTITION BY v.case_id ORDER BY coalesce(v.start_ts, v.end_ts), v.end_ts NULLS LAST, v.source_line
-        ) AS seq
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ) AS prev_end_ts,
+        lag(v.step) OVER w AS prev_step,
+        lag(coalesce(v.team, v.resource)) OVER w AS prev_owner
     FROM flow_raw_visits AS v
     JOIN flow_arrivals AS a USING (case_id)
-),
-with_prev AS (
-    SELECT *,
-        max(end_ts) OVER (PARTITION BY case_id ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-            AS prev_end_ts
-    FROM sequenced
+    WINDOW w AS (
+        PARTITION BY v.case_id ORDER BY coalesce(v.start_ts, v.end_ts), v.end_ts NULLS LAST, v.source_line
+    )
 ),
 readied AS (
     SELECT *,
@@ -23,7 +28,7 @@ readied AS (
             WHEN prev_end_ts IS NOT NULL THEN least(prev_end_ts, coalesce(start_ts, end_ts))
             WHEN arrival_ts < coalesce(start_ts, end_ts) THEN arrival_ts
         END AS ready_ts
-    FROM with_prev
+    FROM sequenced
 )
 SELECT
     case_id,
@@ -42,5 +47,7 @@ SELECT
     team,
     CAST(reassignments AS INTEGER) AS reassignments,
     row_number() OVER (PARTITION BY case_id, step ORDER BY seq) > 1 AS is_rework,
-    start_ts IS NOT NULL AND end_ts IS NULL AS in_process
+    start_ts IS NOT NULL AND end_ts IS NULL AS in_process,
+    prev_step,    -- step of the visit before (seq - 1), NULL for the first
+    prev_owner    -- team, else resource, of the visit before, NULL for the first
 FROM readied;

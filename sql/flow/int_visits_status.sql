@@ -12,19 +12,21 @@ WITH classed AS (
     FROM flow_events AS e
     JOIN flow_status_classes AS c ON c.status = e.activity
 ),
-marked AS (
+marked AS (  -- one pass: where a period starts, and each row's predecessor in the case
     SELECT *,
-        CASE WHEN period_key IS DISTINCT FROM lag(period_key) OVER (PARTITION BY case_id ORDER BY ord)
-             THEN 1 ELSE 0 END AS new_period
+        CASE WHEN period_key IS DISTINCT FROM lag(period_key) OVER w THEN 1 ELSE 0 END AS new_period,
+        lag(resource) OVER w AS prev_row_resource
     FROM classed
-),
-numbered AS (
-    SELECT *, sum(new_period) OVER (PARTITION BY case_id ORDER BY ord ROWS UNBOUNDED PRECEDING) AS period_no
-    FROM marked
+    WINDOW w AS (PARTITION BY case_id ORDER BY ord)
 ),
 with_prev AS (
-    SELECT *, lag(resource) OVER (PARTITION BY case_id, period_no ORDER BY ord) AS prev_resource
-    FROM numbered
+    SELECT *,
+        CAST(sum(new_period) OVER (PARTITION BY case_id ORDER BY ord ROWS UNBOUNDED PRECEDING) AS BIGINT)
+            AS period_no,
+        -- the resource of the row before in the same period (the row before in the case,
+        -- unless this row starts the period)
+        CASE WHEN new_period = 0 THEN prev_row_resource END AS prev_resource
+    FROM marked
 ),
 periods AS (
     SELECT

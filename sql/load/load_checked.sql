@@ -3,6 +3,9 @@
 -- {ts_expr} / {start_expr} are chosen by pipeline/timestamps.py from a fixed set of parse
 -- expressions (never user text); the session TimeZone is the stream's during the load, so
 -- naive values are read in it.
+-- A timestamp is only turned into text where a message needs it (the row has no parsed
+-- time): casting ten million native timestamps to text cost seconds for nothing. A blank
+-- or missing value never parses, so "missing" is always among the unparsed.
 CREATE OR REPLACE TEMP TABLE load_checked AS
 WITH parsed AS (
     SELECT
@@ -14,38 +17,62 @@ WITH parsed AS (
         team,
         attributes,                              -- other source columns, JSON object
         field_problem,                           -- connector-level problem (ragged row), if any
-        CAST(ts_raw AS VARCHAR) AS ts_text,      -- the timestamp as found, for messages
-        CAST(start_raw AS VARCHAR) AS start_text,
+        ts_raw,                                  -- the timestamp as found
+        start_raw,
         {ts_expr} AS ts,                         -- parsed timestamp, NULL when unparseable
         {start_expr} AS start_ts                 -- parsed start timestamp, NULL when absent/unparseable
     FROM load_staged
+),
+flagged AS (
+    SELECT *,
+        ts IS NULL AND (ts_raw IS NULL OR trim(CAST(ts_raw AS VARCHAR)) = '') AS ts_missing,
+        start_ts IS NULL AND start_raw IS NOT NULL AND trim(CAST(start_raw AS VARCHAR)) <> '' AS start_unparsed
+    FROM parsed
+),
+checked AS (
+    SELECT
+        _line, case_id, activity, lifecycle, resource, team, attributes, ts, start_ts,
+        -- why the row cannot be loaded (NULL = it can), with what was expected
+        CASE
+            WHEN field_problem IS NOT NULL THEN field_problem
+            WHEN case_id IS NULL OR trim(case_id) = '' THEN 'missing case id: expected a non-empty value'
+            WHEN activity IS NULL OR trim(activity) = '' THEN 'missing activity: expected a non-empty value'
+            WHEN ts_missing THEN 'missing timestamp: expected ' || $ts_expected
+            WHEN ts IS NULL THEN 'unparseable timestamp: expected ' || $ts_expected
+            WHEN start_unparsed THEN 'unparseable start timestamp: expected ' || $start_expected
+        END AS reason,
+        -- the source column at fault
+        CASE
+            WHEN field_problem IS NOT NULL THEN NULL
+            WHEN case_id IS NULL OR trim(case_id) = '' THEN $case_column
+            WHEN activity IS NULL OR trim(activity) = '' THEN $activity_column
+            WHEN ts IS NULL THEN $ts_column
+            WHEN start_unparsed THEN $start_column
+        END AS column_name,
+        -- the offending value, as text
+        CASE
+            WHEN field_problem IS NOT NULL THEN NULL
+            WHEN case_id IS NULL OR trim(case_id) = '' THEN case_id
+            WHEN activity IS NULL OR trim(activity) = '' THEN activity
+            WHEN ts IS NULL THEN CAST(ts_raw AS VARCHAR)
+            WHEN start_unparsed THEN CAST(start_raw AS VARCHAR)
+        END AS value
+    FROM flagged
+),
+contents AS (
+    SELECT *,
+        CASE WHEN reason IS NULL THEN
+            concat_ws(chr(31), case_id, activity, CAST(epoch_us(ts) AS VARCHAR),
+                      coalesce(lifecycle, ''), coalesce(resource, ''), coalesce(team, ''),
+                      coalesce(CAST(epoch_us(start_ts) AS VARCHAR), ''))
+        END AS content
+    FROM checked
 )
 SELECT
-    *,
-    -- why the row cannot be loaded (NULL = it can), with what was expected
-    CASE
-        WHEN field_problem IS NOT NULL THEN field_problem
-        WHEN case_id IS NULL OR trim(case_id) = '' THEN 'missing case id: expected a non-empty value'
-        WHEN activity IS NULL OR trim(activity) = '' THEN 'missing activity: expected a non-empty value'
-        WHEN ts_text IS NULL OR trim(ts_text) = '' THEN 'missing timestamp: expected ' || $ts_expected
-        WHEN ts IS NULL THEN 'unparseable timestamp: expected ' || $ts_expected
-        WHEN start_text IS NOT NULL AND trim(start_text) <> '' AND start_ts IS NULL
-            THEN 'unparseable start timestamp: expected ' || $start_expected
-    END AS reason,
-    -- the source column at fault
-    CASE
-        WHEN field_problem IS NOT NULL THEN NULL
-        WHEN case_id IS NULL OR trim(case_id) = '' THEN $case_column
-        WHEN activity IS NULL OR trim(activity) = '' THEN $activity_column
-        WHEN ts_text IS NULL OR trim(ts_text) = '' OR ts IS NULL THEN $ts_column
-        WHEN start_text IS NOT NULL AND trim(start_text) <> '' AND start_ts IS NULL THEN $start_column
-    END AS column_name,
-    -- the offending value, as text
-    CASE
-        WHEN field_problem IS NOT NULL THEN NULL
-        WHEN case_id IS NULL OR trim(case_id) = '' THEN case_id
-        WHEN activity IS NULL OR trim(activity) = '' THEN activity
-        WHEN ts_text IS NULL OR trim(ts_text) = '' OR ts IS NULL THEN ts_text
-        WHEN start_text IS NOT NULL AND trim(start_text) <> '' AND start_ts IS NULL THEN start_text
-    END AS value
-FROM parsed;
+    * EXCLUDE (content),
+    -- the event's content: the stem of its stable event_id (load/insert_events.sql); only
+    -- rows that load have one
+    md5(content) AS content_id,
+    -- a cheap hash of the same content, to find repeated contents quickly
+    hash(content) AS content_hash
+FROM contents;

@@ -1,0 +1,150 @@
+"""One measured `vsm discover`, run in its own process by bench/run.py.
+
+    python bench/driver.py <log file> <stream> <result.json>
+
+Runs the real CLI command (`vsm discover <log> --stream <stream>`) in this process, in the
+current folder (its store, streams/ and reports/ land there), and records when each stage
+starts: the library reports its stages through the `on_stage` callback that the CLI shows
+as a spinner, and here a recorder takes the spinner's place. It also times each flow SQL
+file (each result table) and the parts of the report. Then it reads the figures the
+benchmark checks (events, cases, visits, ...) from the store, outside the timings, and
+writes everything as JSON. Peak memory is measured by the parent (the rusage of this process).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+STARTED = time.perf_counter()
+
+import duckdb  # noqa: E402
+
+STAGES = {  # what the library's on_stage messages start -> the benchmark's stage name
+    "reading": "read and detect",
+    "checking rows": "load: stage rows",
+    "writing to the store": "load: parse, check, insert",
+    "mapping steps": "flow: events",
+    "building visits": "flow: visits",
+    "finding exits": "flow: cases",
+    "measuring flow": "flow: result tables",
+    "discovering the map": "discovery and map",
+    "publishing results": "publish",
+    "writing the report": "report",
+}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.marks: list[tuple[str, float]] = []
+        self.parts: dict[str, float] = {}
+
+    def stage(self, message: str) -> None:
+        name = next((v for k, v in STAGES.items() if message.startswith(k)), message)
+        self.marks.append((name, time.perf_counter()))
+
+    def timed(self, module, attribute: str, label) -> None:
+        """Wrap module.attribute so that its calls add to parts[label(*args)]."""
+        original = getattr(module, attribute, None)
+        if original is None:
+            return
+
+        def wrapper(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                key = label(*args)
+                self.parts[key] = self.parts.get(key, 0.0) + time.perf_counter() - t
+
+        setattr(module, attribute, wrapper)
+
+    def stages(self, end: float) -> list[dict]:
+        out = []
+        for i, (name, t) in enumerate(self.marks):
+            nxt = self.marks[i + 1][1] if i + 1 < len(self.marks) else end
+            out.append({"stage": name, "s": round(nxt - t, 4)})
+        return out
+
+
+def instrument(rec: Recorder) -> None:
+    import pipeline.cli as cli
+    import pipeline.flow as flow
+    import pipeline.ingest as ingest
+    import pipeline.streams as streams
+
+    @contextmanager
+    def progress():
+        yield rec.stage
+
+    cli._progress = progress
+    rec.timed(flow, "_run", lambda con, name, *a: f"sql: {name}")
+    rec.timed(flow, "discover_map", lambda *a: "discovery: inductive miner and map")
+    rec.timed(streams, "read_events", lambda *a: "read: connector")
+    rec.timed(streams, "init_stream", lambda *a, **k: "read: detect settings")
+    rec.timed(ingest, "plan_timestamps", lambda *a: "read: plan timestamps")
+    try:
+        import pipeline.report as report
+    except ImportError:
+        return
+    rec.timed(report, "gather", lambda *a: "report: queries")
+    rec.timed(report, "map_svg", lambda *a: "report: map")
+    rec.timed(report, "svg_to_png", lambda *a: "report: png (chromium)")
+    rec.timed(report, "render_html", lambda *a: "report: html")
+
+
+def figures(db: Path, stream: str) -> dict:
+    """What the store holds for the stream: the counts the benchmark checks."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+
+        def one(sql: str):
+            return con.execute(sql, [stream]).fetchall()[0][0]
+
+        return {
+            "events": one("SELECT count(*) FROM events WHERE stream = ?"),
+            "rejects": one("SELECT count(*) FROM rejects WHERE stream = ?"),
+            "cases": one("SELECT count(*) FROM cases WHERE stream = ?"),
+            "completed_cases": one("SELECT count(*) FROM cases WHERE stream = ? AND NOT is_open"),
+            "visits": one("SELECT count(*) FROM visits WHERE stream = ?"),
+            "transitions": one("SELECT count(*) FROM transitions WHERE stream = ?"),
+            "transition_count": one("SELECT coalesce(sum(count), 0) FROM transitions WHERE stream = ?"),
+            "variants": one("SELECT count(*) FROM variants WHERE stream = ?"),
+            "handoff_pairs": one("SELECT count(*) FROM handoffs WHERE stream = ?"),
+            "wip_days": one("SELECT count(*) FROM wip_daily WHERE stream = ?"),
+            "map_steps": one("SELECT count(*) FROM map_steps WHERE stream = ?"),
+            "log_shape": one("SELECT log_shape FROM stream_summary WHERE stream = ?"),
+        }
+    finally:
+        con.close()
+
+
+def main(argv: list[str]) -> int:
+    source, stream, out = Path(argv[0]), argv[1], Path(argv[2])
+    rec = Recorder()
+    rec.marks.append(("python start and imports", STARTED))
+    import pipeline.cli as cli
+
+    instrument(rec)
+    rec.marks.append(("open store", time.perf_counter()))
+    # standalone_mode=False: click returns the exit code of the CLI's error boundary
+    code = cli.app(["discover", str(source), "--stream", stream], standalone_mode=False) or 0
+    end = time.perf_counter()
+    error = f"vsm discover exited with {code}" if code else None
+    result = {
+        "source": str(source),
+        "total_s": round(end - STARTED, 4),
+        "stages": rec.stages(end),
+        "parts": {k: round(v, 4) for k, v in rec.parts.items()},
+        "error": error,
+        "figures": figures(Path("vsm.duckdb"), stream) if error is None else {},
+    }
+    out.write_text(json.dumps(result, indent=1, default=str))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

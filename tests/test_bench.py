@@ -1,0 +1,136 @@
+"""The benchmark cannot rot: `make bench`'s machinery run at 100k events, its results checked.
+
+Only results are asserted (figures, files, the last line), never times: speed lives in the
+benchmark's own output.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import polars as pl
+import pytest
+
+from tests.conftest import PROJECT
+
+# bench/ is a folder of scripts, not a package: load its generator under a name of its own
+_spec = importlib.util.spec_from_file_location("vsm_bench_generate", PROJECT / "bench" / "generate.py")
+generate = sys.modules["vsm_bench_generate"] = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(generate)
+
+EVENTS = 100_000
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory):
+    """One bench run at 100k events: claims and incidents, Parquet and CSV, XES, pm4py."""
+    folder = tmp_path_factory.mktemp("bench")
+    env = {
+        **os.environ,
+        "VSM_BENCH_CACHE": str(folder / "cache"),
+        "VSM_BENCH_OUT": str(folder / "result.json"),
+        "BENCH_SCALES": "100k",
+        "BENCH_RUNS": "1",
+        "BENCH_XES_SCALE": "100k",
+    }
+    done = subprocess.run(
+        [sys.executable, str(PROJECT / "bench" / "run.py")],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout, json.loads((folder / "result.json").read_text()), folder / "cache"
+
+
+def test_prints_one_table_and_ends_with_the_ratio(bench_run):
+    stdout, _, _ = bench_run
+    lines = stdout.rstrip("\n").splitlines()
+    assert lines[0].split()[:4] == ["scale", "log", "format", "runs"]
+    assert lines[-1].startswith("pm4py/vsm time ratio at 10M events: not measured")
+    assert "at 100k events: " in lines[-1]
+    assert "where the time goes: claims Parquet 100k" in stdout
+
+
+def test_every_log_and_format_measured_and_checked_against_the_generator(bench_run):
+    _, result, cache = bench_run
+    cells = {(r["log"], r["format"]) for r in result["vsm"]}
+    assert cells == {
+        ("claims", "parquet"),
+        ("claims", "csv"),
+        ("incidents", "parquet"),
+        ("incidents", "csv"),
+        ("claims", "xes"),
+    }
+    for row in result["vsm"]:
+        assert row["failed_runs"] == []
+        assert row["wall_s"] > 0 and row["peak_bytes"] > 0
+        known = json.loads((cache / f"{row['log']}-100k-v{generate.GENERATOR_VERSION}.json").read_text())
+        assert row["figures"]["events"] == known["events"] == EVENTS
+        assert row["figures"]["cases"] == known["cases"]
+        assert row["figures"]["rejects"] == 0
+        assert row["checks"] and all(row["checks"].values()), row["checks"]
+        if row["log"] == "claims":
+            assert row["figures"]["log_shape"] == "interval"
+            assert row["figures"]["visits"] == known["visits"]
+            assert row["figures"]["completed_cases"] == known["completed_cases"]
+        else:
+            assert row["figures"]["log_shape"] == "status"
+
+
+def test_stages_cover_load_flow_discovery_and_report(bench_run):
+    _, result, _ = bench_run
+    row = next(r for r in result["vsm"] if (r["log"], r["format"]) == ("claims", "parquet"))
+    for stage in ("load: parse, check, insert", "flow: visits", "discovery and map", "report"):
+        assert stage in row["stages"], stage
+    for table in ("sql: fct_visits", "sql: fct_cases", "sql: fct_transitions", "sql: fct_variants"):
+        assert table in row["stages"], table
+    assert result["ingest"]["csv_events_per_s"] > 0 and result["ingest"]["xes_events_per_s"] > 0
+
+
+def test_pm4py_baseline_agrees_with_vsm_on_the_same_file(bench_run):
+    _, result, cache = bench_run
+    known = json.loads((cache / f"claims-100k-v{generate.GENERATOR_VERSION}.json").read_text())
+    (pm,) = result["pm4py"]
+    vsm = next(r for r in result["vsm"] if (r["log"], r["format"]) == ("claims", "parquet"))["figures"]
+    assert pm["failed_runs"] == [] and pm["wall_s"] > 0
+    assert pm["figures"]["events"] == EVENTS
+    # pm4py pairs a start with its complete and leaves visits still in process out
+    in_process = known["start_rows"] - known["complete_rows"]
+    assert pm["figures"]["visits"] == known["complete_rows"]
+    assert pm["figures"]["transitions"] == vsm["transitions"]
+    assert 0 <= vsm["transition_count"] - pm["figures"]["transition_count"] <= in_process
+    assert pm["figures"]["wip_days"] >= vsm["wip_days"] - 1
+
+
+def test_generator_is_deterministic_and_exact(tmp_path, monkeypatch):
+    logs = []
+    for name in ("a", "b"):
+        monkeypatch.setenv("VSM_BENCH_CACHE", str(tmp_path / name))
+        logs.append(generate.ensure("claims", 5_000))
+    a, b = logs
+    assert a.parquet.read_bytes() == b.parquet.read_bytes()
+    assert a.csv.read_bytes() == b.csv.read_bytes()
+    frame = pl.read_parquet(a.parquet)
+    assert frame.height == 5_000 == a.known()["events"]
+    assert frame["timestamp"].dtype == pl.Datetime("us", "UTC")
+    assert set(frame["lifecycle"].unique()) == {"start", "complete"}
+    assert frame["case_id"].n_unique() == a.known()["cases"]
+
+
+def test_scales_are_read_as_the_issue_writes_them():
+    assert [generate.parse_scale(s) for s in ("100k", "1M", "10M", "100M")] == [
+        100_000,
+        1_000_000,
+        10_000_000,
+        100_000_000,
+    ]
+    assert generate.scale_label(100_000_000) == "100M"
+    with pytest.raises(ValueError):
+        generate.parse_scale("lots")
