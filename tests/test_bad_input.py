@@ -13,27 +13,10 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from tests.conftest import PROJECT, write
+from tests.xml_bombs import BILLION_LAUGHS
 
 runner = CliRunner()
 GOOD = "case_id,activity,timestamp\nc1,A,2026-01-01T10:00:00Z\nc1,B,2026-01-01T11:00:00Z\n"
-BOMB = """<?xml version="1.0"?>
-<!DOCTYPE lolz [
- <!ENTITY lol "lol">
- <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
- <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
- <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
- <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
- <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
- <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
- <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
- <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
- <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
-]>
-<log xes.version="1.0"><trace><string key="concept:name" value="&lol9;"/>
-<event><string key="concept:name" value="&lol9;"/>
-<date key="time:timestamp" value="2026-01-01T00:00:00Z"/></event>
-</trace></log>
-"""
 
 
 @pytest.fixture
@@ -111,7 +94,7 @@ PEAK_MEMORY_WRAPPER = (
 
 def test_xml_entity_bomb_is_refused_fast_with_flat_memory(tmp_path):
     """Run as a user would, in a separate process, and read its own peak memory."""
-    write(tmp_path / "bomb.xes", BOMB)
+    write(tmp_path / "bomb.xes", BILLION_LAUGHS)
     proc = subprocess.run(
         [sys.executable, "-c", PEAK_MEMORY_WRAPPER, "discover", "bomb.xes", "--stream", "b"],
         cwd=tmp_path,

@@ -18,6 +18,7 @@ import connectors.xes as xes_module
 from connectors.ocel import read_ocel
 from connectors.xes import read_xes
 from pipeline.errors import SourceError
+from tests.xml_bombs import BILLION_LAUGHS
 
 # --- XES: a hand-written log with exact expected rows ----------------------------------------
 
@@ -206,23 +207,6 @@ def test_rust_panic_text_never_reaches_the_terminal(tmp_path, capfd):
 
 
 # --- XES: failure modes -----------------------------------------------------------------------
-
-BILLION_LAUGHS = """<?xml version="1.0"?>
-<!DOCTYPE log [
- <!ENTITY lol "lol">
- <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
- <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
- <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
- <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
- <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
- <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
- <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
- <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
- <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
-]>
-<log xes.version="1.0"><trace><string key="concept:name" value="&lol9;"/>
-<event><string key="concept:name" value="&lol9;"/></event></trace></log>
-"""
 
 
 def test_entity_bomb_is_refused_before_any_parsing(tmp_path, monkeypatch):
