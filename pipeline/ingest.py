@@ -189,6 +189,7 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
     con.execute("BEGIN TRANSACTION")
     try:
         con.register("load_staged", staged)
+        con.execute(read_sql("load/event_content.sql"))
         sql = read_sql("load/load_checked.sql")
         sql = sql.replace("{ts_expr}", ts_plan.sql("ts_raw"))
         sql = sql.replace(

@@ -2,12 +2,12 @@
 -- first-pass yield (cases visiting the step exactly once / cases visiting it), WIP and
 -- batching (from flow_step_wip_avg and flow_batching).
 CREATE OR REPLACE TEMP TABLE flow_step_metrics AS
-WITH per_case AS (
-    SELECT step, case_id, count(*) AS visits FROM flow_visits GROUP BY step, case_id
-),
-fpy AS (
-    SELECT step, count(*) AS cases, count(*) FILTER (WHERE visits = 1) / count(*) AS first_pass_yield
-    FROM per_case GROUP BY step
+WITH fpy AS (  -- a case visiting the step has one visit_no 1, and a visit_no 2 if it came back
+    SELECT step,
+        count(*) FILTER (WHERE visit_no = 1) AS cases,
+        (count(*) FILTER (WHERE visit_no = 1) - count(*) FILTER (WHERE visit_no = 2))
+            / count(*) FILTER (WHERE visit_no = 1) AS first_pass_yield
+    FROM flow_visits GROUP BY step
 ),
 team_rank AS (
     SELECT step, string_agg(team, ', ' ORDER BY n DESC, team) AS teams

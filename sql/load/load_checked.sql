@@ -58,21 +58,12 @@ checked AS (
             WHEN start_unparsed THEN CAST(start_raw AS VARCHAR)
         END AS value
     FROM flagged
-),
-contents AS (
-    SELECT *,
-        CASE WHEN reason IS NULL THEN
-            concat_ws(chr(31), case_id, activity, CAST(epoch_us(ts) AS VARCHAR),
-                      coalesce(lifecycle, ''), coalesce(resource, ''), coalesce(team, ''),
-                      coalesce(CAST(epoch_us(start_ts) AS VARCHAR), ''))
-        END AS content
-    FROM checked
 )
 SELECT
-    * EXCLUDE (content),
-    -- the event's content: the stem of its stable event_id (load/insert_events.sql); only
-    -- rows that load have one
-    md5(content) AS content_id,
-    -- a cheap hash of the same content, to find repeated contents quickly
-    hash(content) AS content_hash
-FROM contents;
+    *,
+    -- a cheap hash of the event's content (load/event_content.sql), to find repeated
+    -- contents quickly (load/insert_events.sql); NULL for a row that cannot be loaded
+    CASE WHEN reason IS NULL
+        THEN hash(event_content(case_id, activity, ts, lifecycle, resource, team, start_ts))
+    END AS content_hash
+FROM checked;
