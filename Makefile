@@ -35,8 +35,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check pipeline connectors tests sample_logs
-	$(BIN)/ruff format --check pipeline connectors tests sample_logs
+	$(BIN)/ruff check pipeline connectors tests sample_logs bench
+	$(BIN)/ruff format --check pipeline connectors tests sample_logs bench
 
 clean:
 	rm -rf $(VENV) vsm.duckdb vsm.duckdb.wal reports .pytest_cache .ruff_cache .hypothesis

@@ -12,10 +12,12 @@ log, as Parquet and CSV), then runs, each in a fresh process and a fresh folder:
 
 Times are wall-clock medians over the runs, of the whole process (Python start included);
 peak memory is the largest resident set of the process (its rusage, `ru_maxrss`), the
-worst of the runs. Each run's figures (events, cases, visits) are checked against what the
-generator knows. Prints one table, the stages of the largest claims run, the targets of
-issue 6 met or missed, and last `pm4py/vsm time ratio at 10M events: X`; writes everything
-as JSON to `$VSM_BENCH_OUT` (a .json file, or a folder; default bench/results/).
+worst of the runs. The ingest rate is events / the load's stages (read, detect settings,
+stage, parse, check and insert into the store). Each run's figures (events, cases, visits)
+are checked against what the generator knows. Prints one table, the stages of the largest
+claims run, the targets of issue 6 met or missed, and last `pm4py/vsm time ratio at 10M
+events: X`; writes everything as JSON to `$VSM_BENCH_OUT` (a .json file, or a folder;
+default bench/results/).
 
 Other settings: `BENCH_LOGS` (claims,incidents), `BENCH_FORMATS` (parquet,csv; at 100M
 only claims Parquet runs unless both are set), `BENCH_PM4PY_MAX` (largest scale the
@@ -46,7 +48,6 @@ import generate  # noqa: E402
 
 PROJECT = HERE.parent
 PYTHON = sys.executable
-RUN_TIMEOUT_S = 4 * 3600
 LOAD_STAGES = ("read and detect", "load: stage rows", "load: parse, check, insert")
 FLOW_STAGES = ("flow: events", "flow: visits", "flow: cases", "flow: result tables", "publish")
 TARGETS = {  # issue 6, on this kind of machine
@@ -148,9 +149,22 @@ def run_vsm(source: Path, work_root: Path) -> Measured:
     folder = Path(tempfile.mkdtemp(prefix="vsm-run-", dir=work_root))
     try:
         out = folder / "result.json"
-        return measure([PYTHON, str(HERE / "driver.py"), str(source), "bench", str(out)], folder, out)
+        measured = measure([PYTHON, str(HERE / "driver.py"), str(source), "bench", str(out)], folder, out)
+        measured.report["png_s"] = time_png(folder / "reports" / "bench" / "map.svg")
+        return measured
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def time_png(svg: Path) -> float | None:
+    """What `--png` (the default; the benchmark runs --no-png) adds: map.png by headless Chromium."""
+    from pipeline.snapshot import find_chromium, svg_to_png
+
+    if not svg.exists() or find_chromium() is None:
+        return None
+    started = time.perf_counter()
+    svg_to_png(svg, svg.with_suffix(".png"))
+    return round(time.perf_counter() - started, 4)
 
 
 def run_pm4py(source: Path, work_root: Path) -> Measured:
@@ -219,6 +233,9 @@ def summarise_vsm(label: str, kind: str, fmt: str, events: int, runs: list[Measu
         "flow_s": median_of(runs, lambda r: stage_sum(r.report, FLOW_STAGES)),
         "discovery_s": median_of(runs, lambda r: stage_s(r.report, "discovery and map")),
         "report_s": median_of(runs, lambda r: stage_s(r.report, "report")),
+        "png_s": median_of(
+            [r for r in runs if r.report.get("png_s") is not None], lambda r: r.report["png_s"]
+        ),
         "peak_bytes": max((r.peak_bytes for r in ok), default=None),
         "stages": median_stages(runs),
         "figures": ok[0].report.get("figures", {}) if ok else {},
@@ -271,8 +288,8 @@ def _rate(value) -> str:
 def table(results: dict) -> str:
     head = (
         f"{'scale':>6} {'log':<10} {'format':<8} {'runs':>4} {'end-to-end s':>12} {'load s':>7} "
-        f"{'flow s':>7} {'disc s':>7} {'report s':>8} {'peak GB':>8} {'events/s':>9} {'ingest ev/s':>11} "
-        f"{'checks':>7}"
+        f"{'flow s':>7} {'disc s':>7} {'report s':>8} {'+png s':>6} {'peak GB':>8} {'events/s':>9} "
+        f"{'ingest ev/s':>11} {'checks':>7}"
     )
     lines = [head, "-" * len(head)]
     for row in results["vsm"]:
@@ -280,15 +297,15 @@ def table(results: dict) -> str:
         lines.append(
             f"{row['scale']:>6} {row['log']:<10} {row['format']:<8} {row['runs']:>4} {_s(row['wall_s']):>12} "
             f"{_s(row['load_s']):>7} {_s(row['flow_s']):>7} {_s(row['discovery_s']):>7} "
-            f"{_s(row['report_s']):>8} {_gb(row['peak_bytes']):>8} {_rate(row['events_per_s']):>9} "
-            f"{_rate(row['ingest_events_per_s']):>11} {ok:>7}"
+            f"{_s(row['report_s']):>8} {_s(row.get('png_s')):>6} {_gb(row['peak_bytes']):>8} "
+            f"{_rate(row['events_per_s']):>9} {_rate(row['ingest_events_per_s']):>11} {ok:>7}"
         )
     for row in results["pm4py"]:
         st = row["stages"]
         load = (st.get("load") or 0) + (st.get("pair start/complete") or 0)
         lines.append(
             f"{row['scale']:>6} {'claims':<10} {'pm4py':<8} {row['runs']:>4} {_s(row['wall_s']):>12} "
-            f"{_s(load):>7} {_s(row['metrics_s']):>7} {'':>7} {'':>8} {_gb(row['peak_bytes']):>8} "
+            f"{_s(load):>7} {_s(row['metrics_s']):>7} {'':>7} {'':>8} {'':>6} {_gb(row['peak_bytes']):>8} "
             f"{_rate(row['events'] / row['wall_s'] if row['wall_s'] else None):>9} {'':>11} {'':>7}"
         )
     return "\n".join(lines)

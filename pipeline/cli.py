@@ -103,6 +103,13 @@ TimezoneOption = Annotated[
 DelimiterOption = Annotated[str, typer.Option("--delimiter", help="CSV delimiter (default: detected).")]
 EncodingOption = Annotated[str, typer.Option("--encoding", help="CSV encoding (default: detected).")]
 ObjectType = Annotated[str, typer.Option("--object-type", help="OCEL: the object type that is the case.")]
+PngOption = Annotated[
+    bool,
+    typer.Option(
+        "--png/--no-png",
+        help="Also write map.png, rendered by headless Chromium (about a second); --no-png for nightly runs.",
+    ),
+]
 CoverageOption = Annotated[
     float | None,
     typer.Option(
@@ -211,7 +218,7 @@ def _print_flow(flow) -> None:
             say(f"    {status}: {cls}{extra}" + (" [no rule matched]" if by == "fallback" else ""))
 
 
-def _refresh(stream: str, streams_dir: Path, db: Path, coverage: float | None, **steps):
+def _refresh(stream: str, streams_dir: Path, db: Path, coverage: float | None, png: bool, **steps):
     from pipeline.settings import load_settings
     from pipeline.store import open_store
     from pipeline.streams import refresh
@@ -220,7 +227,7 @@ def _refresh(stream: str, streams_dir: Path, db: Path, coverage: float | None, *
     if coverage is not None:
         settings.discovery.coverage = coverage
     with open_store(db) as con, _progress() as stage:
-        return refresh(con, settings, reports_dir=REPORTS, on_stage=stage, **steps)
+        return refresh(con, settings, reports_dir=REPORTS, png=png, on_stage=stage, **steps)
 
 
 def _print_refresh(result) -> None:
@@ -300,6 +307,7 @@ def ingest(
         bool, typer.Option("--compute/--no-compute", help="Recompute the flow after loading.")
     ] = True,
     coverage: CoverageOption = None,
+    png: PngOption = True,
     db: DbOption = DEFAULT_DB,
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
     debug: DebugOption = False,
@@ -307,7 +315,9 @@ def ingest(
     """Load the stream's source (only events not stored yet), recompute its flow, write its report."""
 
     def run():
-        _print_refresh(_refresh(stream, streams_dir, db, coverage, load=True, source=source, compute=compute))
+        _print_refresh(
+            _refresh(stream, streams_dir, db, coverage, png, load=True, source=source, compute=compute)
+        )
 
     _boundary(debug, run)
 
@@ -330,6 +340,7 @@ def discover(
     encoding: EncodingOption = "",
     object_type: ObjectType = "",
     coverage: CoverageOption = None,
+    png: PngOption = True,
     db: DbOption = DEFAULT_DB,
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
     debug: DebugOption = False,
@@ -362,6 +373,7 @@ def discover(
                 streams_dir=streams_dir,
                 coverage=coverage,
                 reports_dir=REPORTS,
+                png=png,
                 on_stage=stage,
             )
         if result.settings_written:
@@ -377,6 +389,7 @@ def discover(
 def compute(
     stream: Annotated[str, typer.Argument(help="The value stream (streams/<name>.toml).")],
     coverage: CoverageOption = None,
+    png: PngOption = True,
     db: DbOption = DEFAULT_DB,
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
     debug: DebugOption = False,
@@ -384,7 +397,7 @@ def compute(
     """Recompute the stream's flow results and report from the store (after editing its settings)."""
 
     def run():
-        _print_refresh(_refresh(stream, streams_dir, db, coverage, load=False))
+        _print_refresh(_refresh(stream, streams_dir, db, coverage, png, load=False))
 
     _boundary(debug, run)
 
@@ -395,6 +408,7 @@ def report(
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder of the reports: writes <out>/<stream>/index.html.")
     ] = REPORTS,
+    png: PngOption = True,
     db: DbOption = DEFAULT_DB,
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
     debug: DebugOption = False,
@@ -408,7 +422,7 @@ def report(
 
         settings = load_settings(stream, streams_dir)
         with open_store(db, read_only=True) as con:
-            page = write_report(con, stream, out_dir, settings, report_time())
+            page = write_report(con, stream, out_dir, settings, report_time(), png=png)
         out.print(f"Wrote {page}", markup=False, highlight=False)
 
     _boundary(debug, run)

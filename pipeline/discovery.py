@@ -13,6 +13,7 @@ events with the same variants.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,31 @@ import polars as pl
 
 STEP_SEPARATOR = " > "  # as in variants.steps
 DEFAULT_NOISE_THRESHOLD = 0.2  # pm4py's documented example for IMf; keeps 1-in-5 exceptions out of the model
+
+_preloading: threading.Thread | None = None
+
+
+def preload() -> None:
+    """Start importing pm4py in a background thread, once per process.
+
+    The import costs about a second (pm4py loads pandas and much else), and discovery comes
+    last in a run; started when the flow starts, it runs while DuckDB (which releases the GIL)
+    computes, so a run does not wait for it. A discovery that comes first just waits on
+    Python's import lock. Not a daemon: the process waits for the import rather than
+    exiting in the middle of one."""
+    global _preloading
+    if _preloading is None:
+        _preloading = threading.Thread(target=_import_pm4py, name="pm4py-preload")
+        _preloading.start()
+
+
+def _import_pm4py() -> None:
+    try:
+        import pm4py  # noqa: F401
+        import pm4py.algo.discovery.inductive.variants.imf  # noqa: F401
+    except Exception:  # noqa: BLE001 - the real import in discover_model reports it
+        pass
+
 
 SEQUENCE, XOR, PARALLEL, LOOP, OR, INTERLEAVING = "sequence", "xor", "parallel", "loop", "or", "interleaving"
 _FROM_PM4PY = {"->": SEQUENCE, "X": XOR, "+": PARALLEL, "*": LOOP, "O": OR, "<>": INTERLEAVING}

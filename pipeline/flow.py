@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipeline.discovery import write_model
+from pipeline.discovery import preload, write_model
 from pipeline.errors import VsmError
 from pipeline.settings import StreamSettings
 from pipeline.statuses import classify_statuses, guess_log_shape
@@ -129,6 +129,7 @@ def compute_flow(
         raise EmptyStreamError(
             f"stream {stream!r} has no events in the store; load it first (vsm ingest {stream})"
         )
+    preload()  # pm4py's import, for discovery at the end, runs while the SQL below does
     con.execute(f"SET TimeZone = '{settings.timezone}'")  # validated IANA name; days bucket in it
     # With a session TimeZone, `b - a` on TIMESTAMPTZ is a calendar interval (a DST day is
     # 24 h), so every duration goes through this macro: true elapsed seconds.

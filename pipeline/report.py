@@ -59,15 +59,24 @@ def write_report(
     out_dir: Path,
     settings: StreamSettings,
     now: datetime,
+    *,
+    png: bool = True,
 ) -> Path:
-    """Write `out_dir/<stream>/index.html`, `map.svg` and `map.png` from the store; return the page's path."""
+    """Write `out_dir/<stream>/index.html`, `map.svg` and `map.png` from the store; return the page's path.
+
+    `png=False` leaves out map.png (headless Chromium costs about a second a run), and
+    removes an older one, which would show an older map."""
     check_stream_name(stream)
     data = gather(con, stream, settings.timezone)
     folder = Path(out_dir) / stream
     folder.mkdir(parents=True, exist_ok=True)
     drawn = map_svg(con, stream)
     _write_atomically(folder / "map.svg", _standalone_svg(drawn))
-    note = svg_to_png(folder / "map.svg", folder / "map.png")
+    if png:
+        note = svg_to_png(folder / "map.svg", folder / "map.png")
+    else:
+        (folder / "map.png").unlink(missing_ok=True)
+        note = "map.png not written (--no-png)"
     page = folder / "index.html"
     _write_atomically(page, render_html(stream, data, drawn, settings, now, [note] if note else []))
     return page

@@ -163,6 +163,7 @@ def discover(
     compute: bool = True,
     coverage: float | None = None,
     reports_dir: Path | None = None,
+    png: bool = True,
 ) -> DiscoverResult:
     """The one-shot path: settings (existing, or detected and written), load, compute the flow.
 
@@ -196,7 +197,9 @@ def discover(
     del read  # the raw rows are in the store now: free them (gigabytes at 10M events) before the flow
     if coverage is not None:
         settings.discovery.coverage = coverage
-    rest = refresh(con, settings, load=False, compute=compute, reports_dir=reports_dir, on_stage=on_stage)
+    rest = refresh(
+        con, settings, load=False, compute=compute, reports_dir=reports_dir, png=png, on_stage=on_stage
+    )
     return DiscoverResult(settings, written, notes, load, rest.flow, rest.report)
 
 
@@ -215,6 +218,7 @@ def refresh(
     source: Path | None = None,
     compute: bool = True,
     reports_dir: Path | None = None,
+    png: bool = True,
     on_stage: Stage = lambda _: None,
 ) -> RefreshResult:
     """The nightly path: load what is new, recompute the flow, write the model and the report.
@@ -228,7 +232,7 @@ def refresh(
         from pipeline.report import report_time, write_report  # the report's code loads only when used
 
         on_stage("writing the report")
-        page = write_report(con, settings.name, reports_dir, settings, report_time())
+        page = write_report(con, settings.name, reports_dir, settings, report_time(), png=png)
     return RefreshResult(loaded, flow, page)
 
 

@@ -217,5 +217,22 @@ def test_cli_report_regenerates_from_the_store_and_discover_writes_it(tmp_path, 
     assert again.exit_code == 0, again.output
     assert "elsewhere/claims/index.html" in again.output
     assert (tmp_path / "elsewhere" / "claims" / "map.svg").exists()
+    nightly = runner.invoke(app, ["compute", "claims", "--no-png"])
+    assert nightly.exit_code == 0, nightly.output
+    assert not (tmp_path / "reports" / "claims" / "map.png").exists()
+    assert (tmp_path / "reports" / "claims" / "map.svg").exists()
     unknown = runner.invoke(app, ["report", "nosuch"])
     assert unknown.exit_code == 2 and "Error:" in unknown.output
+
+
+def test_no_png_leaves_map_png_out_and_removes_an_older_one(reports, tmp_path):
+    from pipeline.settings import load_settings
+
+    settings = load_settings("claims", reports["claims"].parents[2] / "streams")
+    stale = tmp_path / "claims" / "map.png"
+    stale.parent.mkdir()
+    stale.write_bytes(b"\x89PNG an older map")
+    page = write_report(reports["con"], "claims", tmp_path, settings, NOW, png=False)
+    assert not stale.exists()
+    assert (tmp_path / "claims" / "map.svg").exists()
+    assert "map.png not written (--no-png)" in page.read_text(encoding="utf-8")
