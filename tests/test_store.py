@@ -25,3 +25,49 @@ def test_events_table_has_the_spec_columns(store):
     for name in ("stream", "case_id", "activity", "ts", "lifecycle", "resource", "team"):
         assert name in cols
     assert cols["ts"] == "TIMESTAMP WITH TIME ZONE"
+
+
+def test_migration_004_keeps_the_identity_of_events_loaded_before_it(tmp_path):
+    """A store made before event ids became numbers: its events, ids written the old way
+    (md5 hex of the content + '.' + ordinal among identical rows), are recognised by a
+    re-load after the migration, duplicates included, and a new row still loads."""
+    import duckdb
+
+    from pipeline.ingest import ingest
+    from pipeline.settings import Source, StreamSettings
+    from tests.conftest import write
+
+    db = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+        "applied_at TIMESTAMPTZ NOT NULL)"
+    )
+    for version, name, path in migrations():
+        if version < 4:
+            con.execute(path.read_text(encoding="utf-8"))
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+    old_id = (
+        "md5(concat_ws(chr(31), case_id, activity, CAST(epoch_us(ts) AS VARCHAR), '', '', '', '')) "
+        "|| '.' || ordinal"
+    )
+    con.execute(
+        f"INSERT INTO events SELECT 't', {old_id}, case_id, activity, ts, NULL, NULL, NULL, NULL, NULL, "
+        "'old.csv', line, 1 FROM (VALUES ('c1', 'A', TIMESTAMPTZ '2026-01-01 00:00:00+00', 1, 2), "
+        "('c1', 'A', TIMESTAMPTZ '2026-01-01 00:00:00+00', 2, 3), "
+        "('c1', 'B', TIMESTAMPTZ '2026-01-01 01:00:00+00', 1, 4)) AS v(case_id, activity, ts, ordinal, line)"
+    )
+    con.close()
+
+    store = open_store(db)
+    assert store.execute("SELECT typeof(event_id) FROM events LIMIT 1").fetchall() == [("UHUGEINT",)]
+    log = "case,activity,time\nc1,A,2026-01-01T00:00:00Z\nc1,A,2026-01-01T00:00:00Z\nc1,B,2026-01-01T01:00:00Z\n"
+    settings = StreamSettings(name="t", source=Source(path=str(write(tmp_path / "same.csv", log))))
+    again = ingest(store, settings)
+    assert (again.events_loaded, again.events_known) == (0, 3)
+    newer = write(tmp_path / "newer.csv", log + "c1,A,2026-01-01T00:00:00Z\n")  # a third identical row
+    third = ingest(store, StreamSettings(name="t", source=Source(path=str(newer))))
+    assert (third.events_loaded, third.events_known) == (1, 3)
+    assert store.execute("SELECT count(DISTINCT event_id), count(*) FROM events").fetchall() == [(4, 4)]
+    store.close()

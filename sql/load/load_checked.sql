@@ -25,6 +25,9 @@ WITH parsed AS (
 ),
 flagged AS (
     SELECT *,
+        -- case id and activity come stripped of white space (pipeline/ingest.py stage_frame)
+        coalesce(case_id, '') = '' AS case_missing,
+        coalesce(activity, '') = '' AS activity_missing,
         ts IS NULL AND (ts_raw IS NULL OR trim(CAST(ts_raw AS VARCHAR)) = '') AS ts_missing,
         start_ts IS NULL AND start_raw IS NOT NULL AND trim(CAST(start_raw AS VARCHAR)) <> '' AS start_unparsed
     FROM parsed
@@ -35,8 +38,8 @@ checked AS (
         -- why the row cannot be loaded (NULL = it can), with what was expected
         CASE
             WHEN field_problem IS NOT NULL THEN field_problem
-            WHEN case_id IS NULL OR trim(case_id) = '' THEN 'missing case id: expected a non-empty value'
-            WHEN activity IS NULL OR trim(activity) = '' THEN 'missing activity: expected a non-empty value'
+            WHEN case_missing THEN 'missing case id: expected a non-empty value'
+            WHEN activity_missing THEN 'missing activity: expected a non-empty value'
             WHEN ts_missing THEN 'missing timestamp: expected ' || $ts_expected
             WHEN ts IS NULL THEN 'unparseable timestamp: expected ' || $ts_expected
             WHEN start_unparsed THEN 'unparseable start timestamp: expected ' || $start_expected
@@ -44,16 +47,16 @@ checked AS (
         -- the source column at fault
         CASE
             WHEN field_problem IS NOT NULL THEN NULL
-            WHEN case_id IS NULL OR trim(case_id) = '' THEN $case_column
-            WHEN activity IS NULL OR trim(activity) = '' THEN $activity_column
+            WHEN case_missing THEN $case_column
+            WHEN activity_missing THEN $activity_column
             WHEN ts IS NULL THEN $ts_column
             WHEN start_unparsed THEN $start_column
         END AS column_name,
         -- the offending value, as text
         CASE
             WHEN field_problem IS NOT NULL THEN NULL
-            WHEN case_id IS NULL OR trim(case_id) = '' THEN case_id
-            WHEN activity IS NULL OR trim(activity) = '' THEN activity
+            WHEN case_missing THEN case_id
+            WHEN activity_missing THEN activity
             WHEN ts IS NULL THEN CAST(ts_raw AS VARCHAR)
             WHEN start_unparsed THEN CAST(start_raw AS VARCHAR)
         END AS value
@@ -61,9 +64,11 @@ checked AS (
 )
 SELECT
     *,
-    -- a cheap hash of the event's content (load/event_content.sql), to find repeated
-    -- contents quickly (load/insert_events.sql); NULL for a row that cannot be loaded
+    -- a cheap hash of the event's content (the columns of load/event_content.sql), to find
+    -- repeated contents quickly (load/insert_events.sql); NULL for a row that cannot be
+    -- loaded. Hashed as values, not as that text: equal contents hash alike all the same,
+    -- and building ten million texts cost more than the hash
     CASE WHEN reason IS NULL
-        THEN hash(event_content(case_id, activity, ts, lifecycle, resource, team, start_ts))
+        THEN hash(case_id, activity, ts, lifecycle, resource, team, start_ts)
     END AS content_hash
 FROM checked;
