@@ -25,8 +25,8 @@ import duckdb  # noqa: E402
 
 STAGES = {  # what the library's on_stage messages start -> the benchmark's stage name
     "reading": "read and detect",
-    "checking rows": "load: stage rows",
-    "writing to the store": "load: parse, check, insert",
+    "checking rows": "load: stage, parse, check",
+    "writing to the store": "load: insert",
     "mapping steps": "flow: events",
     "building visits": "flow: visits",
     "finding exits": "flow: cases",

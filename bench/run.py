@@ -48,7 +48,7 @@ import generate  # noqa: E402
 
 PROJECT = HERE.parent
 PYTHON = sys.executable
-LOAD_STAGES = ("read and detect", "load: stage rows", "load: parse, check, insert")
+LOAD_STAGES = ("read and detect", "load: stage, parse, check", "load: insert")
 FLOW_STAGES = ("flow: events", "flow: visits", "flow: cases", "flow: result tables", "publish")
 TARGETS = {  # issue 6, on this kind of machine
     "10M Parquet end to end (s)": 15.0,

@@ -16,7 +16,7 @@ Mapping raw columns to canonical ones happens later, in the pipeline, not here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +30,20 @@ RESERVED_COLUMNS = (LINE_COLUMN, FIELD_COUNT_COLUMN, EXTRA_FIELDS_COLUMN)
 
 
 @dataclass(frozen=True)
+class BatchedFrame:
+    """A source too large to hold at once, read in batches of raw rows.
+
+    `head` is the first batch (what column and timestamp detection look at); `batches()`
+    reads the whole source again from its start, one raw frame (with `_line`) at a time;
+    `height` is the number of records in all. A connector returns one only when the source
+    holds more rows than the batch size asked for: smaller sources come as one frame."""
+
+    head: pl.DataFrame
+    height: int
+    batches: Callable[[], Iterator[pl.DataFrame]]
+
+
+@dataclass(frozen=True)
 class FileConnector:
     """A declared file connector: its name, the file suffixes it claims, and its reader."""
 
@@ -38,6 +52,9 @@ class FileConnector:
     read: Callable[..., pl.DataFrame]
     options: tuple[str, ...] = field(default=())  # keyword options `read` accepts
     description: str = ""
+    # read_batches(path, batch_rows, **options) -> pl.DataFrame | BatchedFrame: a reader that
+    # streams a large source in batches (bounded memory), where the format allows it
+    read_batches: Callable[..., pl.DataFrame | BatchedFrame] | None = None
 
     def claims(self, path: Path) -> bool:
         name = path.name.lower()

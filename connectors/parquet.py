@@ -5,31 +5,71 @@ See `connectors.base` for the contract.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 
-from connectors.base import LINE_COLUMN
+from connectors.base import LINE_COLUMN, BatchedFrame
 from pipeline.errors import SourceError
 
 
-def read_parquet(path: Path) -> pl.DataFrame:
-    """The raw frame of a Parquet file; `SourceError` if it is empty, not Parquet or truncated."""
-    path = Path(path)
+def _check_size(path: Path) -> None:
     try:
         size = path.stat().st_size
     except OSError as error:
         raise SourceError(path, f"cannot be read: {error.strerror or error}") from error
     if size == 0:
         raise SourceError(path, "is empty (0 bytes)")
+
+
+def _unreadable(path: Path, error: BaseException) -> SourceError:
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return SourceError(path, f"is not a readable Parquet file (truncated or another format?): {detail}")
+
+
+def read_parquet_batches(path: Path, batch_rows: int) -> pl.DataFrame | BatchedFrame:
+    """The raw rows of a Parquet file; a file of more than `batch_rows` rows streams in
+    batches (pyarrow reads it row group by row group), so it never sits in memory whole."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    _check_size(path)
+    try:
+        rows = pq.ParquetFile(path).metadata.num_rows
+    except (pa.ArrowException, OSError) as error:
+        raise _unreadable(path, error) from error
+    if rows <= batch_rows:
+        return read_parquet(path)
+
+    def batches() -> Iterator[pl.DataFrame]:
+        first = 1
+        try:
+            with pq.ParquetFile(path) as file:
+                if LINE_COLUMN in file.schema_arrow.names:
+                    raise SourceError(path, f"has a column named {LINE_COLUMN!r}, which is reserved")
+                for batch in file.iter_batches(batch_size=batch_rows):
+                    frame = pl.from_arrow(batch)
+                    yield frame.with_columns(
+                        pl.int_range(first, first + frame.height, dtype=pl.UInt64).alias(LINE_COLUMN)
+                    )
+                    first += frame.height
+        except (pa.ArrowException, OSError) as error:
+            raise _unreadable(path, error) from error
+
+    return BatchedFrame(head=next(batches()), height=rows, batches=batches)
+
+
+def read_parquet(path: Path) -> pl.DataFrame:
+    """The raw frame of a Parquet file; `SourceError` if it is empty, not Parquet or truncated."""
+    path = Path(path)
+    _check_size(path)
     try:
         # glob=False: a '[' or '*' in a file name is part of the name, not a pattern.
         frame = pl.read_parquet(path, glob=False, hive_partitioning=False)
     except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as error:
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SourceError(
-            path, f"is not a readable Parquet file (truncated or another format?): {detail}"
-        ) from error
+        raise _unreadable(path, error) from error
     if LINE_COLUMN in frame.columns:
         raise SourceError(path, f"has a column named {LINE_COLUMN!r}, which is reserved")
     if frame.height == 0:

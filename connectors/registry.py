@@ -11,13 +11,13 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import FileConnector
+from connectors.base import BatchedFrame, FileConnector
 from pipeline.errors import SourceError
 
 
 def _lazy(module: str, function: str):
-    def read(path: Path, **options) -> pl.DataFrame:
-        return getattr(importlib.import_module(module), function)(path, **options)
+    def read(path: Path, *args, **options) -> pl.DataFrame:
+        return getattr(importlib.import_module(module), function)(path, *args, **options)
 
     read.__name__ = function
     return read
@@ -34,7 +34,12 @@ CONNECTORS: dict[str, FileConnector] = {
             "delimited text; delimiter and encoding detected",
         ),
         FileConnector(
-            "parquet", (".parquet", ".pq"), _lazy("connectors.parquet", "read_parquet"), (), "Apache Parquet"
+            "parquet",
+            (".parquet", ".pq"),
+            _lazy("connectors.parquet", "read_parquet"),
+            (),
+            "Apache Parquet; a large file streams in batches of row groups",
+            read_batches=_lazy("connectors.parquet", "read_parquet_batches"),
         ),
         FileConnector(
             "jsonl",
@@ -76,7 +81,11 @@ def connector_for(path: Path, fmt: str = "auto", *, object_type: str = "") -> Fi
     )
 
 
-def read_source(path: Path, fmt: str = "auto", **options) -> tuple[FileConnector, pl.DataFrame]:
+def read_source(
+    path: Path, fmt: str = "auto", *, batch_rows: int | None = None, **options
+) -> tuple[FileConnector, pl.DataFrame | BatchedFrame]:
+    """The source's connector and raw rows; with `batch_rows`, a connector that can stream
+    returns a `BatchedFrame` for a source with more rows than that."""
     path = Path(path)
     if not path.exists():
         raise SourceError(path, "no such file")
@@ -88,4 +97,6 @@ def read_source(path: Path, fmt: str = "auto", **options) -> tuple[FileConnector
         raise SourceError(
             path, "an OCEL log needs --object-type: the object type whose objects are the cases"
         )
+    if batch_rows and connector.read_batches is not None:
+        return connector, connector.read_batches(path, batch_rows, **given)
     return connector, connector.read(path, **given)

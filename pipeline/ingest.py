@@ -14,15 +14,21 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from connectors.base import FIELD_COUNT_COLUMN, LINE_COLUMN
+from connectors.base import FIELD_COUNT_COLUMN, LINE_COLUMN, BatchedFrame
 from connectors.registry import read_source
 from pipeline.columns import Mapping, detect_columns, source_columns
 from pipeline.errors import SourceError, TimestampFormatError
 from pipeline.settings import StreamSettings
 from pipeline.store import query_frame, read_sql
-from pipeline.timestamps import TimestampPlan, plan_timestamps
+from pipeline.timestamps import plan_timestamps
 
 Stage = Callable[[str], None]
+Raw = pl.DataFrame | BatchedFrame  # a source's raw rows: whole, or (large) in batches
+
+# A source of more rows than this, where its connector can stream (Parquet), is loaded in
+# batches of this many rows: memory stays bounded (a 100M-event log never sits in memory
+# whole) and at 10M events the load's peak is a fraction of the whole frame's.
+BATCH_ROWS = 2_000_000
 
 
 @dataclass
@@ -50,12 +56,13 @@ class LoadResult:
         )
 
 
-def read_events(settings: StreamSettings, source: Path | None = None) -> tuple[str, pl.DataFrame]:
-    """Read the stream's source with its connector: (connector name, raw frame)."""
+def read_events(settings: StreamSettings, source: Path | None = None) -> tuple[str, Raw]:
+    """Read the stream's source with its connector: (connector name, raw rows)."""
     path = Path(source) if source else settings.source_path()
     connector, raw = read_source(
         path,
         settings.source.format,
+        batch_rows=BATCH_ROWS,
         delimiter=settings.source.delimiter,
         encoding=settings.source.encoding,
         object_type=settings.source.object_type,
@@ -63,6 +70,11 @@ def read_events(settings: StreamSettings, source: Path | None = None) -> tuple[s
     if raw.height == 0:
         raise SourceError(path, "contains no events")
     return connector.name, raw
+
+
+def sample(raw: Raw) -> pl.DataFrame:
+    """The rows that settings are detected from: all of them, or a batched source's first batch."""
+    return raw.head if isinstance(raw, BatchedFrame) else raw
 
 
 def stage_frame(raw: pl.DataFrame, mapping: Mapping) -> pl.DataFrame:
@@ -118,8 +130,7 @@ def field_problem(raw: pl.DataFrame) -> pl.Expr:
     )
 
 
-def timezone_note(plans: list[TimestampPlan], tz: str) -> str:
-    naive = sum(p.naive_values for p in plans)
+def timezone_note(naive: int, tz: str) -> str:
     if not naive:
         return ""
     return f"{naive:,} timestamp values have no UTC offset and were read as {tz} local time"
@@ -130,7 +141,7 @@ def ingest(
     settings: StreamSettings,
     *,
     source: Path | None = None,
-    read: tuple[str, pl.DataFrame] | None = None,
+    read: tuple[str, Raw] | None = None,
     on_stage: Stage = lambda _: None,
 ) -> LoadResult:
     """Load the stream's source (or `source`) into the store, atomically.
@@ -144,15 +155,18 @@ def ingest(
         on_stage(f"reading {path}")
         read = read_events(settings, path)
     connector, raw = read
-    mapping = detect_columns(raw, settings.columns, source=str(path))
+    head = sample(raw)  # a batched source is planned from its first batch
+    mapping = detect_columns(head, settings.columns, source=str(path))
     c = mapping.columns
     try:
         ts_plan = plan_timestamps(
-            raw[c.timestamp], column=c.timestamp, user_format=settings.source.timestamp_format
+            head[c.timestamp], column=c.timestamp, user_format=settings.source.timestamp_format
         )
         start_plan = (
             plan_timestamps(
-                raw[c.start_timestamp], column=c.start_timestamp, user_format=settings.source.timestamp_format
+                head[c.start_timestamp],
+                column=c.start_timestamp,
+                user_format=settings.source.timestamp_format,
             )
             if c.start_timestamp
             else None
@@ -166,7 +180,9 @@ def ingest(
         connector=connector,
         mapping=mapping.describe(),
         timestamp_format=ts_plan.description,
-        timezone_note=timezone_note([p for p in (ts_plan, start_plan) if p], settings.timezone),
+        timezone_note=timezone_note(
+            sum(p.naive_values for p in (ts_plan, start_plan) if p), settings.timezone
+        ),
         events_read=raw.height,
         events_loaded=0,
         events_rejected=0,
@@ -178,51 +194,63 @@ def ingest(
 
 
 def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on_stage) -> None:
-    # The staged rows live only here and are let go once checked: at ten million events they
-    # weigh gigabytes that the insert needs. Arrow string views (CompatLevel.newest) hand
-    # polars' strings to DuckDB without a copy.
-    staged = stage_frame(raw, mapping).to_arrow(compat_level=pl.CompatLevel.newest())
-    on_stage("writing to the store")
     c = mapping.columns
     params = {"stream": settings.name, "source": result.source}
+    query = read_sql("load/load_checked.sql")
+    query = query.replace("{ts_expr}", ts_plan.sql("ts_raw"))
+    query = query.replace(
+        "{start_expr}", start_plan.sql("start_raw") if start_plan else "CAST(NULL AS TIMESTAMPTZ)"
+    )
+    checks = {
+        "ts_expected": ts_plan.description,
+        "start_expected": start_plan.description if start_plan else "",
+        "case_column": c.case_id,
+        "activity_column": " + ".join(c.activity),
+        "ts_column": c.timestamp,
+        "start_column": c.start_timestamp,
+    }
+    batched = isinstance(raw, BatchedFrame)
+    # The checked rows are built outside the transaction: they are this connection's temp
+    # tables, not the store, and appended inside one, every batch costs memory beyond
+    # DuckDB's limit (measured: twice the rows' size), which a 100M-event load cannot afford.
+    # The store changes (events, rejects, runs) are one transaction below.
     con.execute(f"SET TimeZone = '{settings.timezone}'")  # validated IANA name
+    try:
+        con.execute(read_sql("load/event_content.sql"))
+        con.execute("CREATE OR REPLACE TEMP TABLE load_reject_raw (_line UBIGINT, raw VARCHAR)")
+        naive = 0
+        for i, frame in enumerate(raw.batches() if batched else [raw]):
+            _check_batch(con, query, checks, frame, mapping, first=i == 0)
+            if batched:
+                naive += sum(p.naive_in(frame[p.column]) for p in (ts_plan, start_plan) if p)
+        if batched:
+            result.timezone_note = timezone_note(naive, settings.timezone)
+        con.execute("SET TimeZone = 'UTC'")
+        on_stage("writing to the store")
+        _insert(con, params, raw.height, result, started)
+    finally:
+        con.execute("SET TimeZone = 'UTC'")
+        for name in ("load_staged", "load_reject_batch"):
+            try:
+                con.unregister(name)
+            except duckdb.Error:
+                pass  # not registered: the failure came before, or after the batch
+        con.execute("DROP TABLE IF EXISTS load_checked")
+        con.execute("DROP TABLE IF EXISTS load_reject_raw")
+
+
+def _insert(con, params: dict, rows: int, result: LoadResult, started: datetime) -> None:
+    """Add the checked rows to the store: new events, rejects and the `runs` row, together."""
     con.execute("BEGIN TRANSACTION")
     try:
-        con.register("load_staged", staged)
-        con.execute(read_sql("load/event_content.sql"))
-        sql = read_sql("load/load_checked.sql")
-        sql = sql.replace("{ts_expr}", ts_plan.sql("ts_raw"))
-        sql = sql.replace(
-            "{start_expr}", start_plan.sql("start_raw") if start_plan else "CAST(NULL AS TIMESTAMPTZ)"
-        )
-        con.execute(
-            sql,
-            {
-                "ts_expected": ts_plan.description,
-                "start_expected": start_plan.description if start_plan else "",
-                "case_column": c.case_id,
-                "activity_column": " + ".join(c.activity),
-                "ts_column": c.timestamp,
-                "start_column": c.start_timestamp,
-            },
-        )
-        con.unregister("load_staged")
-        del staged
-        con.execute("SET TimeZone = 'UTC'")
         run_id = con.execute("SELECT nextval('run_id_seq')").fetchall()[0][0]
         result.run_id = run_id
         params["run_id"] = run_id
-
-        bad_lines = query_frame(con, "SELECT _line FROM load_checked WHERE reason IS NOT NULL")["_line"]
-        reject_raw = raw.filter(pl.col(LINE_COLUMN).cast(pl.UInt64).is_in(bad_lines.implode())).select(
-            pl.col(LINE_COLUMN).cast(pl.UInt64).alias("_line"),
-            pl.struct([col for col in raw.columns if col != LINE_COLUMN]).struct.json_encode().alias("raw"),
-        )
-        con.register("load_reject_raw", reject_raw.to_arrow())
+        bad_lines = con.execute("SELECT count(*) FROM load_checked WHERE reason IS NOT NULL").fetchall()[0][0]
         result.events_loaded = con.execute(read_sql("load/insert_events.sql"), params).fetchall()[0][0]
         con.execute(read_sql("load/insert_rejects.sql"), params)
-        result.events_rejected = len(bad_lines)
-        clean = len(raw) - len(bad_lines)
+        result.events_rejected = bad_lines
+        clean = rows - bad_lines
         result.events_known = clean - result.events_loaded
         result.reject_reasons = [
             (r[0], r[1], r[2])
@@ -249,11 +277,39 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def _check_batch(con, query: str, checks: dict, raw: pl.DataFrame, mapping: Mapping, *, first: bool) -> None:
+    """Parse and check one batch of raw rows into load_checked, and keep the whole raw row of
+    each row that cannot load (for `rejects`) in load_reject_raw.
+
+    The staged rows live only here: at ten million events they weigh gigabytes. Arrow string
+    views (CompatLevel.newest) hand polars' strings to DuckDB without a copy."""
+    staged = stage_frame(raw, mapping).to_arrow(compat_level=pl.CompatLevel.newest())
+    con.register("load_staged", staged)
+    try:
+        con.execute(
+            ("CREATE OR REPLACE TEMP TABLE load_checked AS " if first else "INSERT INTO load_checked ")
+            + query,
+            checks,
+        )
     finally:
-        con.execute("SET TimeZone = 'UTC'")
-        for name in ("load_staged", "load_reject_raw"):
-            try:
-                con.unregister(name)
-            except duckdb.Error:
-                pass  # not registered yet: the failure came earlier
-        con.execute("DROP TABLE IF EXISTS load_checked")
+        con.unregister("load_staged")
+    del staged
+    lines = raw[LINE_COLUMN].cast(pl.UInt64)
+    bad_lines = query_frame(
+        con,
+        "SELECT _line FROM load_checked WHERE reason IS NOT NULL AND _line BETWEEN $lo AND $hi",
+        {"lo": lines.min(), "hi": lines.max()},
+    )["_line"]
+    if bad_lines.is_empty():
+        return
+    reject_raw = raw.filter(lines.is_in(bad_lines.implode())).select(
+        pl.col(LINE_COLUMN).cast(pl.UInt64).alias("_line"),
+        pl.struct([col for col in raw.columns if col != LINE_COLUMN]).struct.json_encode().alias("raw"),
+    )
+    con.register("load_reject_batch", reject_raw.to_arrow())
+    try:
+        con.execute("INSERT INTO load_reject_raw SELECT _line, raw FROM load_reject_batch")
+    finally:
+        con.unregister("load_reject_batch")

@@ -2,10 +2,16 @@
 
 The schema lives in `sql/migrations/NNN_name.sql`; each file is applied once, in order,
 inside a transaction, and recorded in `schema_migrations`.
+
+Memory: DuckDB keeps intermediate tables in memory up to its limit and spills the rest to
+`<store>.tmp/` beside the file. The limit is `VSM_MEMORY_LIMIT` (a DuckDB size such as
+`4GB`), else 30% of this machine's memory: a nightly run shares its server, and a log of
+a hundred million events then computes out of core instead of exhausting memory.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -54,9 +60,37 @@ def open_store(path: Path | str = DEFAULT_DB, *, read_only: bool = False) -> duc
     except duckdb.Error as exc:
         raise StoreError(f"{path}: cannot open the DuckDB store: {exc}") from exc
     con.execute("SET TimeZone = 'UTC'")
+    _limit_memory(con)
     if not read_only:
         apply_migrations(con)
     return con
+
+
+MEMORY_ENV = "VSM_MEMORY_LIMIT"
+_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+
+
+def memory_limit() -> str:
+    """DuckDB's memory limit for this process: $VSM_MEMORY_LIMIT, else 30% of physical memory."""
+    given = os.environ.get(MEMORY_ENV, "").strip()
+    if given:
+        if not _SIZE.match(given):
+            raise StoreError(f"{MEMORY_ENV}={given!r}: expected a size such as 4GB or 512MB")
+        return given.replace(" ", "")
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return ""  # unknown: DuckDB's own default (80%)
+    return f"{max(total * 3 // 10 // 2**20, 256)}MiB"
+
+
+def _limit_memory(con: duckdb.DuckDBPyConnection) -> None:
+    limit = memory_limit()
+    if limit:
+        con.execute(f"SET memory_limit = '{limit}'")  # checked above: digits and a unit
+    # No query here relies on the order rows were inserted in (every order is an ORDER BY);
+    # without that promise DuckDB builds and spills large tables with less memory.
+    con.execute("SET preserve_insertion_order = false")
 
 
 def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:

@@ -12,7 +12,7 @@ import polars as pl
 from pipeline.columns import detect_columns
 from pipeline.errors import SettingsError
 from pipeline.flow import FlowResult, compute_flow
-from pipeline.ingest import LoadResult, Stage, ingest, read_events
+from pipeline.ingest import LoadResult, Raw, Stage, ingest, read_events, sample
 from pipeline.settings import (
     DEFAULT_STREAMS_DIR,
     Columns,
@@ -117,7 +117,7 @@ def init_stream(
     timezone: str = "UTC",
     streams_dir: Path = DEFAULT_STREAMS_DIR,
     force: bool = False,
-    read: tuple[str, pl.DataFrame] | None = None,
+    read: tuple[str, Raw] | None = None,
 ) -> InitResult:
     """Detect and write `streams/<name>.toml`. Refuses to overwrite unless `force`."""
     path = settings_path(name, streams_dir)
@@ -130,7 +130,7 @@ def init_stream(
     settings, notes = detect_settings(
         name,
         Path(source),
-        read[1],
+        sample(read[1]),
         columns=columns,
         source_options=source_options,
         timezone=timezone,

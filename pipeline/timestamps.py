@@ -43,6 +43,22 @@ class TimestampPlan:
     naive_values: int = 0  # values read in the stream's timezone (no offset in the source)
     column: str = ""
 
+    def naive_in(self, values: pl.Series) -> int:
+        """How many of `values` this plan reads without an offset (in the stream's timezone):
+        what `naive_values` counts, for another part of the same column (a batch)."""
+        if self.kind == "native":
+            tz = getattr(values.dtype, "time_zone", None)
+            return 0 if tz else len(values) - values.null_count()
+        if self.kind in ("epoch_s", "epoch_ms"):
+            return 0
+        text = values.cast(pl.String).str.strip_chars()
+        present = text.filter(text.is_not_null() & (text != ""))
+        if self.kind == "iso":
+            return int((present.str.contains(ISO) & ~present.str.contains(OFFSET)).sum())
+        if any("%z" in f or "%Z" in f for f in self.formats):
+            return 0
+        return len(present)
+
     def sql(self, ref: str) -> str:
         """DuckDB expression turning column `ref` (a fixed internal name) into TIMESTAMPTZ."""
         if self.kind == "native":

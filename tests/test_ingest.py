@@ -191,3 +191,58 @@ def test_empty_file_is_refused(store, tmp_path):
     path = write(tmp_path / "empty.csv", "")
     with pytest.raises(SourceError, match="empty"):
         ingest(store, settings_for(path))
+
+
+def test_a_large_parquet_loads_in_batches_exactly_as_whole(tmp_path, monkeypatch):
+    """A Parquet source of more rows than BATCH_ROWS streams in batches. Loaded with batches
+    of 3 rows, it must store what the whole-frame load stores: the same event ids (identical
+    rows in different batches keep their ordinals), the same rejects with their lines and raw
+    rows, the same counts and the same note on naive times, counted over every batch."""
+    import polars as pl
+
+    import pipeline.ingest as ingest_module
+    from connectors.base import BatchedFrame
+    from pipeline.store import open_store
+
+    frame = pl.DataFrame(
+        {
+            "case": ["c1", "c1", "c2", "c1", "c2", "c2", "c3", "c1", "c3", "c3"],
+            "activity": ["A", "B", "A", "B", "B", "C", "A", "B", "", "B"],
+            "time": [
+                "2026-01-01 09:00",
+                "2026-01-01 10:00",
+                "2026-01-02T09:00:00+01:00",
+                "2026-01-01 10:00",  # identical to line 2, in another batch
+                "not a time",
+                "2026-01-02 11:00",
+                "2026-01-03 09:00",
+                "2026-01-01 10:00",  # identical again, a third batch
+                "2026-01-03 10:00",
+                "2026-01-03 11:00",
+            ],
+            "note": [f"n{i}" for i in range(10)],
+        }
+    )
+    path = tmp_path / "log.parquet"
+    frame.write_parquet(path, row_group_size=4)
+    stored = {}
+    for batch_rows in (1_000, 3):
+        monkeypatch.setattr(ingest_module, "BATCH_ROWS", batch_rows)
+        name, raw = ingest_module.read_events(settings_for(path))
+        assert isinstance(raw, BatchedFrame) == (batch_rows == 3)
+        con = open_store(tmp_path / f"{batch_rows}.duckdb")
+        result = ingest(con, settings_for(path))
+        stored[batch_rows] = (
+            (result.events_read, result.events_loaded, result.events_rejected, result.timezone_note),
+            con.execute(
+                "SELECT event_id, case_id, activity, ts, source_line FROM events ORDER BY 1"
+            ).fetchall(),
+            con.execute("SELECT line, column_name, value, reason, raw FROM rejects ORDER BY line").fetchall(),
+        )
+        con.close()
+    assert stored[3] == stored[1_000]
+    counts, events_, rejects = stored[3]
+    assert counts == (10, 8, 2, "8 timestamp values have no UTC offset and were read as UTC local time")
+    assert len({e[0] for e in events_}) == 8  # the three identical rows: three ids
+    assert [(r[0], r[1]) for r in rejects] == [(5, "time"), (9, "activity")]
+    assert '"note":"n4"' in rejects[0][4]

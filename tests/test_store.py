@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pipeline.store import migrations, open_store
 
 
@@ -62,7 +64,10 @@ def test_migration_004_keeps_the_identity_of_events_loaded_before_it(tmp_path):
 
     store = open_store(db)
     assert store.execute("SELECT typeof(event_id) FROM events LIMIT 1").fetchall() == [("UHUGEINT",)]
-    log = "case,activity,time\nc1,A,2026-01-01T00:00:00Z\nc1,A,2026-01-01T00:00:00Z\nc1,B,2026-01-01T01:00:00Z\n"
+    log = (
+        "case,activity,time\n"
+        "c1,A,2026-01-01T00:00:00Z\nc1,A,2026-01-01T00:00:00Z\nc1,B,2026-01-01T01:00:00Z\n"
+    )
     settings = StreamSettings(name="t", source=Source(path=str(write(tmp_path / "same.csv", log))))
     again = ingest(store, settings)
     assert (again.events_loaded, again.events_known) == (0, 3)
@@ -71,3 +76,24 @@ def test_migration_004_keeps_the_identity_of_events_loaded_before_it(tmp_path):
     assert (third.events_loaded, third.events_known) == (1, 3)
     assert store.execute("SELECT count(DISTINCT event_id), count(*) FROM events").fetchall() == [(4, 4)]
     store.close()
+
+
+def test_memory_limit_comes_from_the_environment_and_a_bad_one_is_refused(tmp_path, monkeypatch):
+    import pytest
+
+    from pipeline.errors import StoreError
+
+    monkeypatch.setenv("VSM_MEMORY_LIMIT", "1GB")
+    con = open_store(tmp_path / "a.duckdb")
+    assert con.execute("SELECT current_setting('memory_limit')").fetchall() == [("953.6 MiB",)]
+    con.close()
+    monkeypatch.setenv("VSM_MEMORY_LIMIT", "lots")
+    with pytest.raises(StoreError, match="VSM_MEMORY_LIMIT='lots': expected a size such as 4GB"):
+        open_store(tmp_path / "b.duckdb")
+    monkeypatch.delenv("VSM_MEMORY_LIMIT")
+    con = open_store(tmp_path / "c.duckdb")  # 30% of this machine's memory
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    shown = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    value, unit = shown.split()
+    assert abs(float(value) * {"GiB": 2**30, "MiB": 2**20}[unit] - total * 0.3) < total * 0.01
+    con.close()

@@ -1,44 +1,64 @@
--- flow_lifecycle (grain: start/complete event of a started step; once paired, only the lone
--- completes are kept) and flow_raw_visits for interval logs (grain: visit, before sequencing).
+-- flow_raw_visits for interval logs (grain: visit, before sequencing) and flow_lifecycle
+-- (grain: lone complete, for the quality findings).
 -- Starts pair with completes of the same step in the same case, first in first out. With
 -- x = starts - completes so far (in time order), the completes that find no open start
 -- ("lone") are counted by L = -min(0, running min of x); the k-th paired complete closes
 -- the k-th start. Steps never started in the stream are point visits (end only).
 -- A start-time column (one row per visit) gives visits directly.
--- Speed: x and the counts take one window pass over the events. L is 0 wherever x never
--- drops below 0, which is every (case, step) of a well-formed log, so its two further
--- passes (running min, then its lag) run only over the (case, step)s where x does.
-CREATE OR REPLACE TEMP TABLE flow_lifecycle AS
+-- Speed: in a (case, step) where x never drops below 0 (every one of a well-formed log),
+-- L is 0 and the k-th complete closes the k-th start, so starts and completes are numbered
+-- apart (two sorts of half the rows, not one of all) and joined on k. x drops below 0 at
+-- the k-th complete exactly when the k-th start is missing or later; only those (case,
+-- step)s take the general rule, the running sums over their events.
+CREATE OR REPLACE TEMP TABLE flow_lifecycle_events AS
 WITH started_steps AS (
     SELECT DISTINCT step FROM flow_events WHERE lifecycle = 'start' AND step IS NOT NULL
+)
+SELECT case_id, step, ts, lifecycle, resource, team, source_line, ord
+FROM flow_events
+WHERE start_ts IS NULL AND step IN (SELECT step FROM started_steps)
+  AND lifecycle IN ('start', 'complete');
+
+CREATE OR REPLACE TEMP TABLE flow_pairs AS
+WITH starts AS (
+    SELECT *, row_number() OVER (PARTITION BY case_id, step ORDER BY ord) AS k
+    FROM flow_lifecycle_events WHERE lifecycle = 'start'
 ),
-counted AS (
-    SELECT e.case_id, e.step, e.ts, e.lifecycle, e.resource, e.team, e.source_line, e.ord,
-        -- BIGINT, not sum()'s HUGEINT: ten million rows of counts weigh half as much
+completes AS (
+    SELECT case_id, step, ts, resource, team, ord,
+        row_number() OVER (PARTITION BY case_id, step ORDER BY ord) AS k
+    FROM flow_lifecycle_events WHERE lifecycle = 'complete'
+)
+SELECT
+    coalesce(s.case_id, c.case_id) AS case_id,
+    coalesce(s.step, c.step) AS step,
+    s.ts AS start_ts, c.ts AS end_ts,
+    s.resource AS start_resource, c.resource AS end_resource,
+    s.team AS start_team, c.team AS end_team,
+    s.source_line, s.ord AS start_ord, c.ord AS end_ord
+FROM starts AS s
+FULL JOIN completes AS c ON c.case_id = s.case_id AND c.step = s.step AND c.k = s.k;
+
+-- The (case, step)s where some complete finds no open start: x drops below 0 there.
+CREATE OR REPLACE TEMP TABLE flow_unbalanced AS
+SELECT DISTINCT case_id, step FROM flow_pairs
+WHERE end_ord IS NOT NULL AND (start_ord IS NULL OR start_ord > end_ord);
+
+-- The general rule, over the events of those (case, step)s only.
+CREATE OR REPLACE TEMP TABLE flow_lifecycle AS
+WITH counted AS (
+    SELECT e.*,
         CAST(sum(CASE WHEN lifecycle = 'start' THEN 1 ELSE -1 END) OVER w AS BIGINT) AS x,
         CAST(sum(CASE WHEN lifecycle = 'start' THEN 1 ELSE 0 END) OVER w AS BIGINT) AS starts_so_far,
         CAST(sum(CASE WHEN lifecycle = 'complete' THEN 1 ELSE 0 END) OVER w AS BIGINT) AS completes_so_far
-    FROM flow_events AS e
-    WHERE e.start_ts IS NULL AND e.step IN (SELECT step FROM started_steps)
-      AND e.lifecycle IN ('start', 'complete')
+    FROM flow_lifecycle_events AS e
+    SEMI JOIN flow_unbalanced USING (case_id, step)
     WINDOW w AS (PARTITION BY case_id, step ORDER BY ord ROWS UNBOUNDED PRECEDING)
-)
-SELECT *,
-    CAST(0 AS BIGINT) AS lone_so_far,  -- L, for now as if no complete were lone
-    FALSE AS is_lone,
-    CASE WHEN lifecycle = 'start' THEN starts_so_far ELSE completes_so_far END AS k
-FROM counted;
-
--- The (case, step)s where x drops below 0: L and what depends on it, done right.
-CREATE OR REPLACE TEMP TABLE flow_lifecycle_unbalanced AS
-WITH unbalanced AS (
-    SELECT DISTINCT case_id, step FROM flow_lifecycle WHERE x < 0
 ),
 with_lone AS (
-    SELECT * EXCLUDE (lone_so_far, is_lone, k),
+    SELECT *,
         -least(0, min(x) OVER (PARTITION BY case_id, step ORDER BY ord ROWS UNBOUNDED PRECEDING)) AS lone_so_far
-    FROM flow_lifecycle
-    SEMI JOIN unbalanced USING (case_id, step)
+    FROM counted
 )
 SELECT *,
     lifecycle = 'complete'
@@ -47,21 +67,25 @@ SELECT *,
     CASE WHEN lifecycle = 'start' THEN starts_so_far ELSE completes_so_far - lone_so_far END AS k
 FROM with_lone;
 
-DELETE FROM flow_lifecycle
-WHERE (case_id, step) IN (SELECT DISTINCT (case_id, step) FROM flow_lifecycle_unbalanced);
-
-INSERT INTO flow_lifecycle BY NAME SELECT * FROM flow_lifecycle_unbalanced;
-
-DROP TABLE flow_lifecycle_unbalanced;
-
 CREATE OR REPLACE TEMP TABLE flow_raw_visits AS
-WITH starts AS (
+WITH balanced AS (
+    SELECT case_id, step, start_ts, end_ts,
+           coalesce(end_resource, start_resource) AS resource,
+           coalesce(end_team, start_team) AS team,
+           CASE WHEN end_resource IS NOT NULL AND start_resource IS NOT NULL
+                     AND end_resource <> start_resource THEN 1 ELSE 0 END AS reassignments,
+           source_line
+    FROM flow_pairs
+    ANTI JOIN flow_unbalanced USING (case_id, step)
+    WHERE start_ord IS NOT NULL
+),
+starts AS (
     SELECT * FROM flow_lifecycle WHERE lifecycle = 'start'
 ),
 completes AS (
     SELECT * FROM flow_lifecycle WHERE lifecycle = 'complete' AND NOT is_lone
 ),
-paired AS (
+unbalanced AS (
     SELECT s.case_id, s.step, s.ts AS start_ts, c.ts AS end_ts,
            coalesce(c.resource, s.resource) AS resource,
            coalesce(c.team, s.team) AS team,
@@ -76,18 +100,23 @@ point_like AS (  -- steps never started in this stream: the visit ends at its ev
            0 AS reassignments, source_line
     FROM flow_events
     WHERE step IS NOT NULL AND start_ts IS NULL
-      AND step NOT IN (SELECT DISTINCT step FROM flow_lifecycle)
+      AND step NOT IN (SELECT DISTINCT step FROM flow_lifecycle_events)
       AND (lifecycle IS NULL OR lifecycle = 'complete')
 ),
 start_column AS (  -- a start-time column: each row is a whole visit
     SELECT case_id, step, start_ts, ts AS end_ts, resource, team, 0 AS reassignments, source_line
     FROM flow_events WHERE step IS NOT NULL AND start_ts IS NOT NULL
 )
-SELECT * FROM paired
+SELECT * FROM balanced
+UNION ALL SELECT * FROM unbalanced
 UNION ALL SELECT * FROM point_like
 UNION ALL SELECT * FROM start_column;
 
--- Once paired, only the lone completes are read (quality findings): the rest is let go, as
--- it weighs as much as the events.
+-- Once paired, only the lone completes are read (quality findings).
 CREATE OR REPLACE TEMP TABLE flow_lifecycle AS
-SELECT * FROM flow_lifecycle WHERE is_lone;
+SELECT case_id, step, ts, lifecycle, resource, team, source_line, ord, is_lone
+FROM flow_lifecycle WHERE is_lone;
+
+DROP TABLE flow_pairs;
+DROP TABLE flow_unbalanced;
+DROP TABLE flow_lifecycle_events;

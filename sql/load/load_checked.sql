@@ -1,12 +1,13 @@
 -- load_checked: one row per source record of the load in progress (grain: record), parsed
--- and checked. Built from `load_staged` (the connector's rows with canonical names).
+-- and checked. A query over `load_staged` (one batch of the connector's rows with canonical
+-- names); pipeline/ingest.py creates the temp table load_checked from the first batch and
+-- appends each further batch of a large source.
 -- {ts_expr} / {start_expr} are chosen by pipeline/timestamps.py from a fixed set of parse
 -- expressions (never user text); the session TimeZone is the stream's during the load, so
 -- naive values are read in it.
 -- A timestamp is only turned into text where a message needs it (the row has no parsed
 -- time): casting ten million native timestamps to text cost seconds for nothing. A blank
 -- or missing value never parses, so "missing" is always among the unparsed.
-CREATE OR REPLACE TEMP TABLE load_checked AS
 WITH parsed AS (
     SELECT
         _line,                                   -- where the record is in the source
