@@ -5,16 +5,20 @@
 -- between two work visits are the second visit's queue, split by wait kind; time in a done
 -- status before a reopen counts as external (the customer had the case).
 CREATE OR REPLACE TEMP TABLE flow_status_periods AS
-WITH classed AS (
-    SELECT e.*, c.status_class, c.wait_kind,
-        CASE WHEN c.status_class = 'work' THEN 'w:' || coalesce(e.step, e.activity)
-             ELSE 's:' || e.activity END AS period_key
+WITH classed AS (  -- only the columns read below: every one rides along two sorts
+    SELECT e.case_id, e.activity, e.step, e.ts, e.resource, e.team, e.source_line, e.ord,
+        c.status_class, c.wait_kind,
+        -- a period is a run of rows with the same (is_work, period_key): work statuses of
+        -- one step, or one status (compared as two values, not built into ten million texts)
+        c.status_class = 'work' AS is_work,
+        CASE WHEN c.status_class = 'work' THEN coalesce(e.step, e.activity) ELSE e.activity END AS period_key
     FROM flow_events AS e
     JOIN flow_status_classes AS c ON c.status = e.activity
 ),
 marked AS (  -- one pass: where a period starts, and each row's predecessor in the case
     SELECT *,
-        CASE WHEN period_key IS DISTINCT FROM lag(period_key) OVER w THEN 1 ELSE 0 END AS new_period,
+        CASE WHEN is_work IS DISTINCT FROM lag(is_work) OVER w
+                  OR period_key IS DISTINCT FROM lag(period_key) OVER w THEN 1 ELSE 0 END AS new_period,
         lag(resource) OVER w AS prev_row_resource
     FROM classed
     WINDOW w AS (PARTITION BY case_id ORDER BY ord)
