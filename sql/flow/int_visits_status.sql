@@ -23,16 +23,28 @@ marked AS (  -- one pass: where a period starts, and each row's predecessor in t
     FROM classed
     WINDOW w AS (PARTITION BY case_id ORDER BY ord)
 ),
-with_prev AS (
+with_prev AS (  -- a second pass in the same order: everything a period needs from its rows
     SELECT *,
-        CAST(sum(new_period) OVER (PARTITION BY case_id ORDER BY ord ROWS UNBOUNDED PRECEDING) AS BIGINT)
-            AS period_no,
+        CAST(sum(new_period) OVER w AS BIGINT) AS period_no,
+        -- work periods so far, this one included; waits feed visit work_no + 1
+        CAST(sum(CASE WHEN new_period = 1 AND is_work THEN 1 ELSE 0 END) OVER w AS BIGINT) AS work_no,
+        -- the row after: whether it starts a new period (this row then ends its period), and
+        -- when it happened (the instant this row's period is left)
+        lead(new_period) OVER (PARTITION BY case_id ORDER BY ord) AS next_new_period,
+        lead(ts) OVER (PARTITION BY case_id ORDER BY ord) AS next_ts,
         -- the resource of the row before in the same period (the row before in the case,
         -- unless this row starts the period)
         CASE WHEN new_period = 0 THEN prev_row_resource END AS prev_resource
     FROM marked
+    WINDOW w AS (PARTITION BY case_id ORDER BY ord ROWS UNBOUNDED PRECEDING)
 ),
-periods AS (
+single_row AS (  -- most periods are one row: that row is the period, nothing to aggregate
+    SELECT case_id, period_no, activity AS status, step, status_class, wait_kind, ts AS entered_ts,
+        resource, team, CAST(0 AS BIGINT) AS reassignments, source_line, next_ts AS left_ts, work_no
+    FROM with_prev
+    WHERE new_period = 1 AND coalesce(next_new_period, 1) = 1
+),
+several_rows AS (  -- a period of several rows: first status and step, last resource and team
     SELECT
         case_id, period_no,
         arg_min(activity, ord) AS status,
@@ -44,17 +56,15 @@ periods AS (
         arg_max(team, ord) AS team,
         count(*) FILTER (WHERE resource IS NOT NULL AND prev_resource IS NOT NULL
                          AND resource <> prev_resource) AS reassignments,
-        min(source_line) AS source_line
+        min(source_line) AS source_line,
+        max(next_ts) FILTER (WHERE coalesce(next_new_period, 1) = 1) AS left_ts,  -- at its last row
+        any_value(work_no) AS work_no
     FROM with_prev
+    WHERE new_period = 0 OR next_new_period = 0
     GROUP BY case_id, period_no
 )
-SELECT *,
-    lead(entered_ts) OVER (PARTITION BY case_id ORDER BY period_no) AS left_ts,
-    seconds_between(entered_ts, lead(entered_ts) OVER (PARTITION BY case_id ORDER BY period_no)) AS duration_s,
-    -- visits before this period (a work period counts itself); waits feed visit work_no + 1
-    sum(CASE WHEN status_class = 'work' THEN 1 ELSE 0 END)
-        OVER (PARTITION BY case_id ORDER BY period_no ROWS UNBOUNDED PRECEDING) AS work_no
-FROM periods;
+SELECT *, seconds_between(entered_ts, left_ts) AS duration_s
+FROM (SELECT * FROM single_row UNION ALL SELECT * FROM several_rows);
 
 CREATE OR REPLACE TEMP TABLE flow_raw_visits AS
 WITH waits AS (
