@@ -114,6 +114,11 @@ def halo_text(x, y, content, **kw) -> str:
     )
 
 
+def branch_share_text(x: float, y: float, share: float | None) -> str:
+    """The share of a step's cases taking a branch, as drawn at a decision and a side step."""
+    return halo_text(x, y, fmt_pct(share), size=10, fill=DECISION, cls="branch-share", key="branch_share")
+
+
 def rect(r: Rect, *, fill="none", stroke=LINE, width=1.0, dash="", radius=0.0) -> str:
     extra = f' stroke-dasharray="{dash}"' if dash else ""
     extra += f' rx="{_n(radius)}"' if radius else ""
@@ -404,17 +409,7 @@ def draw_side(
         )
         parts.append(arrowhead(box.x, mid, 0.0, size=6))
         if share is not None:
-            parts.append(
-                halo_text(
-                    x + 5,
-                    mid - 4,
-                    fmt_pct(share.share),
-                    size=10,
-                    fill=DECISION,
-                    cls="branch-share",
-                    key="branch_share",
-                )
-            )
+            parts.append(branch_share_text(x + 5, mid - 4, share.share))
     title = (
         f"{step.step} (side step{f' after {step.anchor_step}' if step.anchor_step else ''}): "
         f"{fmt_pct(step.case_share)} of completed cases, {fmt_count(step.visits)} visits, process time p50 "
@@ -474,17 +469,7 @@ def draw_decisions(lay: Layout, data: MapData, arrow_y: float) -> list[str]:
             (b for b in branches if i + 1 < len(lay.columns) and b.to_step == lay.columns[i + 1].step), None
         )
         if onward is not None:
-            mark.append(
-                halo_text(
-                    x + 8,
-                    arrow_y - 5,
-                    fmt_pct(onward.share),
-                    size=10,
-                    fill=DECISION,
-                    cls="branch-share",
-                    key="branch_share",
-                )
-            )
+            mark.append(branch_share_text(x + 8, arrow_y - 5, onward.share))
         title = f"Decision after {col.step}: " + ", ".join(
             f"{fmt_pct(b.share)} to {b.to_step}" for b in branches
         )
