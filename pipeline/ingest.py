@@ -229,13 +229,8 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
         con.execute("SET TimeZone = 'UTC'")
         on_stage("writing to the store")
         _insert(con, params, raw.height, result, started)
-    finally:
+    finally:  # _check_batch lets go of its registered frames itself
         con.execute("SET TimeZone = 'UTC'")
-        for name in ("load_staged", "load_reject_batch"):
-            try:
-                con.unregister(name)
-            except duckdb.Error:
-                pass  # not registered: the failure came before, or after the batch
         con.execute("DROP TABLE IF EXISTS load_checked")
         con.execute("DROP TABLE IF EXISTS load_reject_raw")
 
