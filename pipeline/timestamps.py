@@ -51,10 +51,9 @@ class TimestampPlan:
             return 0 if tz else len(values) - values.null_count()
         if self.kind in ("epoch_s", "epoch_ms"):
             return 0
-        text = values.cast(pl.String).str.strip_chars()
-        present = text.filter(text.is_not_null() & (text != ""))
+        present = _present(values.cast(pl.String).str.strip_chars())
         if self.kind == "iso":
-            return int((present.str.contains(ISO) & ~present.str.contains(OFFSET)).sum())
+            return _iso_naive(present)
         if any("%z" in f or "%Z" in f for f in self.formats):
             return 0
         return len(present)
@@ -111,8 +110,18 @@ def _plan_epoch(numbers: pl.Series, column: str) -> TimestampPlan:
     )
 
 
+def _present(text: pl.Series) -> pl.Series:
+    """The values given: neither null nor blank (`text` comes stripped)."""
+    return text.filter(text.is_not_null() & (text != ""))
+
+
+def _iso_naive(present: pl.Series) -> int:
+    """ISO values with no offset, read in the stream's timezone (unreadable ones are rejects)."""
+    return int((present.str.contains(ISO) & ~present.str.contains(OFFSET)).sum())
+
+
 def _plan_strings(values: pl.Series, column: str) -> TimestampPlan:
-    present = values.filter(values.is_not_null() & (values != ""))
+    present = _present(values)
     if present.is_empty():
         raise TimestampFormatError(f"timestamp column {column!r} is empty")
     sample = present.head(SAMPLE)
@@ -130,11 +139,11 @@ def _plan_strings(values: pl.Series, column: str) -> TimestampPlan:
             "e.g. --timestamp-format '%d.%m.%Y %H:%M'"
         )
     if kind == "iso":
-        naive = int(
-            (present.str.contains(ISO) & ~present.str.contains(OFFSET)).sum()
-        )  # unreadable ones are rejects
         return TimestampPlan(
-            "iso", "ISO 8601 (yyyy-mm-dd[THH:MM[:SS[.fff]]][offset])", naive_values=naive, column=column
+            "iso",
+            "ISO 8601 (yyyy-mm-dd[THH:MM[:SS[.fff]]][offset])",
+            naive_values=_iso_naive(present),
+            column=column,
         )
     if kind == "ymd_slash":
         return TimestampPlan(
