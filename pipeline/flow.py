@@ -23,7 +23,7 @@ from pipeline.settings import StreamSettings
 from pipeline.statuses import classify_statuses, guess_log_shape
 from pipeline.store import query_frame, read_sql
 from pipeline.stream_map import StreamMap, build_map
-from pipeline.variant_steps import start_end_steps
+from pipeline.variant_steps import start_end_rule
 
 # Result table -> the temp relation that holds its rows (without the stream column).
 RESULTS = {
@@ -175,8 +175,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage) -> FlowResul
     con.execute("DROP TABLE flow_raw_visits")  # nothing reads it past here: free its memory
 
     on_stage("finding exits")
-    starts = query_frame(con, read_sql("flow/int_case_paths.sql"))
-    discovered = start_end_steps(starts)
+    discovered = start_end_rule(query_frame(con, read_sql("flow/int_step_ends.sql")))
     start_steps = discovered.filter("is_start")["step"].to_list()
     ends_inferred = not settings.end_activities and shape != "status"
     end_steps = discovered.filter("is_end")["step"].to_list() if ends_inferred else settings.end_activities
@@ -280,9 +279,13 @@ def publish(con: duckdb.DuckDBPyConnection, stream: str, message: str = "") -> N
                     {"t": table},
                 ).fetchall()
             ]
-            select = ", ".join("$stream" if c == "stream" else f'"{c}"' for c in columns)
+            # the flow's case_id is the case's number (int_flow_events.sql): its text goes out
+            select = ", ".join(
+                "$stream" if c == "stream" else "k.case_id" if c == "case_id" else f't."{c}"' for c in columns
+            )
+            names = " LEFT JOIN flow_case_names AS k ON k.case_no = t.case_id" if "case_id" in columns else ""
             con.execute(f"DELETE FROM {table} WHERE stream = $stream", {"stream": stream})
-            con.execute(f"INSERT INTO {table} SELECT {select} FROM {temp}", {"stream": stream})
+            con.execute(f"INSERT INTO {table} SELECT {select} FROM {temp} AS t{names}", {"stream": stream})
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

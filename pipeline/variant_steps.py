@@ -160,27 +160,30 @@ def start_end_steps(paths: pl.DataFrame) -> pl.DataFrame:
     `paths` has `steps` (' > '-joined) and `cases`, like `variants`, but should cover every
     case, open ones too: inferring ends from completed cases only would be circular (a case is
     completed when it reaches an end). Order each case's steps as the exit rule reads them (by
-    when their visits end, in interval logs). Columns: step, cases (cases visiting it), starts, ends
-    (cases whose first / last step it is), is_start (starts >= START_MIN_CASE_SHARE of all
-    cases), is_end (ends >= END_MIN_CASE_SHARE of all cases and >= END_MIN_ENDING_SHARE of
-    the cases visiting it).
+    when their visits end, in interval logs). The counts go to `start_end_rule`.
     """
     rows = visit_rows(paths)
-    total = int(paths["cases"].sum()) if paths.height else 0
-    return (
-        rows.group_by("step")
-        .agg(
-            pl.col("cases").filter(pl.col("seq") == pl.col("first_seq")).sum().alias("cases"),
-            pl.col("cases").filter(pl.col("seq") == 0).sum().alias("starts"),
-            pl.col("cases").filter(pl.col("next_step").is_null()).sum().alias("ends"),
-        )
-        .with_columns(
-            (pl.col("starts") >= START_MIN_CASE_SHARE * total).alias("is_start"),
-            (
-                (pl.col("ends") >= END_MIN_CASE_SHARE * total)
-                & (pl.col("ends") >= END_MIN_ENDING_SHARE * pl.col("cases"))
-                & (pl.col("ends") > 0)
-            ).alias("is_end"),
-        )
-        .sort("step")
+    counts = rows.group_by("step").agg(
+        pl.col("cases").filter(pl.col("seq") == pl.col("first_seq")).sum().alias("cases"),
+        pl.col("cases").filter(pl.col("seq") == 0).sum().alias("starts"),
+        pl.col("cases").filter(pl.col("next_step").is_null()).sum().alias("ends"),
     )
+    return start_end_rule(counts)
+
+
+def start_end_rule(counts: pl.DataFrame) -> pl.DataFrame:
+    """Which steps start and end cases, from per-step counts (flow/int_step_ends.sql, or
+    `start_end_steps` from paths): step, cases (cases visiting it), starts, ends (cases whose
+    first / last step it is). Adds is_start (starts >= START_MIN_CASE_SHARE of all cases) and
+    is_end (ends >= END_MIN_CASE_SHARE of all cases and >= END_MIN_ENDING_SHARE of the cases
+    visiting it). Every case has one first step, so all cases = the sum of starts.
+    """
+    total = int(counts["starts"].sum()) if counts.height else 0
+    return counts.with_columns(
+        (pl.col("starts") >= START_MIN_CASE_SHARE * total).alias("is_start"),
+        (
+            (pl.col("ends") >= END_MIN_CASE_SHARE * total)
+            & (pl.col("ends") >= END_MIN_ENDING_SHARE * pl.col("cases"))
+            & (pl.col("ends") > 0)
+        ).alias("is_end"),
+    ).sort("step")

@@ -75,6 +75,30 @@ def test_clean_log_fires_no_rule_and_has_no_aging_wip(store, tmp_path):
     assert batching(store) == [("A", 0.0, None), ("B", 0.0, None)]
 
 
+# Three cases start A at the same instant and never complete it. The flow numbers cases
+# (int_flow_events.sql); ties between them must still go to the first case id as text:
+# "c10" < "c100" < "c9", neither the file's order (c9 first) nor the numbers' (9 < 10 < 100).
+TIED_CASES = """case_id,activity,lifecycle,timestamp,resource,team
+c9,A,start,2026-03-02T09:00:00Z,ann,T1
+c10,A,start,2026-03-02T09:00:00Z,bob,T1
+c100,A,start,2026-03-02T09:00:00Z,cyd,T1
+"""
+
+
+def test_ties_between_cases_go_to_the_first_case_id_as_text(store, tmp_path):
+    load_and_flow(
+        store, tmp_path, TIED_CASES, end_activities=["B"], log_shape="interval", as_of=AS_OF_MAR_2_13H
+    )
+    found = findings(store)
+    assert found["open_cases"][:3] == ("info", 3, "c10")
+    assert found["unmatched_starts"][:3] == ("info", 3, "c10")
+    assert [(r[0], r[2]) for r in aging(store)] == [("c10", "A"), ("c100", "A"), ("c9", "A")]
+    visits = store.execute(
+        "SELECT case_id, resource FROM visits WHERE stream = 'q' ORDER BY case_id"
+    ).fetchall()
+    assert visits == [("c10", "bob"), ("c100", "cyd"), ("c9", "ann")]
+
+
 # ---------------------------------------------------------------- every rule on a messy interval log
 
 # line  case activity lifecycle timestamp                                 why

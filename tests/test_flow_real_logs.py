@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.flow import compute_flow
-from pipeline.store import open_store
+from pipeline.store import open_store, query_frame, read_sql
 from pipeline.streams import discover
+from pipeline.variant_steps import start_end_rule, start_end_steps
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +151,25 @@ def test_bpic2013_is_a_status_log_with_the_expected_classes(flow):
     # the only work status is the only step
     steps = rows(con, "SELECT DISTINCT step FROM visits WHERE stream = ?", [name])
     assert steps == [("Accepted / In Progress",)]
+
+
+@pytest.mark.parametrize("file", ["bpic2012.xes.gz", "helpdesk.xes.gz"])
+def test_start_and_end_step_counts_equal_those_of_the_case_paths(flow, file):
+    # int_step_ends.sql counts each case's first and last step (by visit end) with arg_min /
+    # arg_max; the second method builds every case's path text, in the same order, and counts
+    # from the paths in polars (variant_steps.start_end_steps).
+    con, name, _ = flow(file)
+    cur = con.cursor()  # its own temp schema: a view named like the flow's table
+    try:
+        cur.execute(f"CREATE TEMP VIEW flow_visits AS SELECT * FROM visits WHERE stream = '{name}'")
+        counted = start_end_rule(query_frame(cur, read_sql("flow/int_step_ends.sql")))
+        paths = query_frame(
+            cur,
+            "SELECT steps, count(*) AS cases FROM (SELECT case_id, "
+            "string_agg(step, ' > ' ORDER BY end_ts NULLS LAST, seq) AS steps FROM flow_visits "
+            "GROUP BY case_id) GROUP BY steps",
+        )
+    finally:
+        cur.close()
+    assert counted.height >= 5 and counted["is_end"].any() and counted["is_start"].any()
+    assert counted.to_dicts() == start_end_steps(paths).to_dicts()

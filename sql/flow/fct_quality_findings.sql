@@ -1,6 +1,7 @@
 -- flow_quality_findings (grain: rule that fires): what in the stream's data a person should
 -- know before trusting its figures. A rule is listed only when it finds something (count > 0).
--- `example` is the case to look at first (its earliest occurrence), or as noted.
+-- `example` is the case to look at first (its earliest occurrence), or as noted. Case ids are
+-- numbers in the flow (int_flow_events.sql): case_name() gives back the case's text.
 --
 -- error: rows or visits the figures cannot use as they are
 --   rejected_rows          rows of the source that could not be loaded (rejects table, all
@@ -56,7 +57,7 @@ rejected_rows AS (
 ),
 future_timestamps AS (
     SELECT 'future_timestamps' AS rule, 'warning' AS severity, count(*) AS count,
-        arg_max(case_id, (ts, case_id)) AS example,
+        case_name(arg_max(case_id, (ts, case_id))) AS example,
         'events later than the clock at this run (' || CAST(now() AS VARCHAR) || '); the latest is '
             || CAST(max(ts) AS VARCHAR) || ', and open cases are aged to the last event' AS detail
     FROM flow_events WHERE ts > now()
@@ -80,7 +81,7 @@ duplicate_groups AS (
 ),
 duplicate_events AS (
     SELECT 'duplicate_events' AS rule, 'warning' AS severity, coalesce(sum(n - 1), 0) AS count,
-        arg_min(case_id, (ts, case_id)) AS example,
+        case_name(arg_min(case_id, (ts, case_id))) AS example,
         count(*) || ' sets of identical events (same case, activity, time, lifecycle, resource); '
             || 'every copy is kept and counts as an event' AS detail
     FROM duplicate_groups
@@ -95,7 +96,7 @@ same_time_ties AS (
     SELECT 'same_time_ties' AS rule,
         CASE WHEN $log_shape = 'interval' THEN 'info' ELSE 'warning' END AS severity,
         coalesce(sum(n), 0) AS count,
-        arg_min(case_id, (ts, case_id)) AS example,
+        case_name(arg_min(case_id, (ts, case_id))) AS example,
         count(*) || ' times at which a case has several events; they are ordered as in the file'
             || CASE WHEN $log_shape = 'interval' THEN ' (starts before completes)'
                     ELSE ', which decides the order of steps and gives zero durations between them' END AS detail
@@ -103,14 +104,14 @@ same_time_ties AS (
 ),
 complete_before_start AS (
     SELECT 'complete_before_start' AS rule, 'error' AS severity, count(*) AS count,
-        arg_min(case_id, (start_ts, case_id)) AS example,
+        case_name(arg_min(case_id, (start_ts, case_id))) AS example,
         'visits that end before they start (a start time later than the row''s timestamp); '
             || 'their process time is negative' AS detail
     FROM flow_visits WHERE end_ts < start_ts
 ),
 negative_durations AS (
     SELECT 'negative_durations' AS rule, 'error' AS severity, count(*) AS count,
-        arg_min(case_id, (coalesce(start_ts, end_ts), case_id)) AS example,
+        case_name(arg_min(case_id, (coalesce(start_ts, end_ts), case_id))) AS example,
         'visits with a negative duration: ' || count(*) FILTER (WHERE queue_time_s < 0) || ' queue, '
             || count(*) FILTER (WHERE process_time_s < 0) || ' process, '
             || count(*) FILTER (WHERE elapsed_s < 0) || ' elapsed' AS detail
@@ -118,20 +119,20 @@ negative_durations AS (
 ),
 unmatched_completes AS (
     SELECT 'unmatched_completes' AS rule, 'warning' AS severity, count(*) AS count,
-        arg_min(case_id, (ts, case_id)) AS example,
+        case_name(arg_min(case_id, (ts, case_id))) AS example,
         'completes with no open start of the same step in the case; they make no visit and are '
             || 'left off the map' AS detail
     FROM flow_lifecycle WHERE is_lone
 ),
 unmatched_starts AS (
     SELECT 'unmatched_starts' AS rule, 'info' AS severity, count(*) AS count,
-        arg_min(case_id, (start_ts, case_id)) AS example,
+        case_name(arg_min(case_id, (start_ts, case_id))) AS example,
         'visits started and not completed: counted as work in process, their cases stay open' AS detail
     FROM flow_visits WHERE in_process AND $log_shape = 'interval'
 ),
 ignored_lifecycle AS (
     SELECT 'ignored_lifecycle' AS rule, 'info' AS severity, count(*) AS count,
-        arg_min(case_id, (ts, case_id)) AS example,
+        case_name(arg_min(case_id, (ts, case_id))) AS example,
         'events whose lifecycle is neither start nor complete make no visit: '
             || string_agg(DISTINCT lifecycle, ', ' ORDER BY lifecycle) AS detail
     FROM flow_events
@@ -163,7 +164,7 @@ events_after_exit AS (
     SELECT 'events_after_exit' AS rule,
         CASE WHEN count(step) > 0 THEN 'warning' ELSE 'info' END AS severity,
         count(*) AS count,
-        arg_min(case_id, (ts, case_id)) AS example,
+        case_name(arg_min(case_id, (ts, case_id))) AS example,
         count(*) || ' events in ' || count(DISTINCT case_id) || ' cases come after the case''s exit and '
             || 'are not in its lead time (' || count(*) - count(step) || ' of dropped activities)' AS detail
     FROM after_exit
@@ -184,7 +185,7 @@ timezone_assumption AS (
 ),
 open_cases AS (
     SELECT 'open_cases' AS rule, 'info' AS severity, count(*) FILTER (WHERE is_open) AS count,
-        arg_min(case_id, (arrival_ts, case_id)) FILTER (WHERE is_open) AS example,
+        case_name(arg_min(case_id, (arrival_ts, case_id)) FILTER (WHERE is_open)) AS example,
         count(*) FILTER (WHERE is_open) || ' of ' || count(*) || ' cases ('
             || printf('%.1f%%', 100.0 * count(*) FILTER (WHERE is_open) / count(*)) || ') are open at '
             || CAST(CAST($as_of AS TIMESTAMPTZ) AS VARCHAR) || ': not yet at an end' AS detail
@@ -196,7 +197,7 @@ dropped_activities AS (
 ),
 dropped_steps AS (
     SELECT 'dropped_steps' AS rule, 'info' AS severity, coalesce(sum(n), 0) AS count,
-        arg_min(first_case, (first_ts, first_case)) AS example,
+        case_name(arg_min(first_case, (first_ts, first_case))) AS example,
         'events of activities dropped from the map by [steps]: '
             || array_to_string(list(activity || ' (' || n || ')' ORDER BY n DESC, activity)[1:20], ', ')
             || CASE WHEN count(*) > 20 THEN ', … (' || (count(*) - 20) || ' more)' ELSE '' END AS detail

@@ -7,9 +7,21 @@
 -- sort of the flow) for what one multiplication gives. Layout, most significant first:
 -- epoch microseconds (signed; 2^54 covers years past 2200), 1 bit start/other, 40 bits of
 -- source line (10^12 lines), 32 bits of run id; 126 bits in all, inside HUGEINT.
+-- `case_id` in flow_events, and in every flow_* table made from it, is the case's number in
+-- flow_case_names, not its text: the flow sorts and groups by case many times over, and
+-- integer keys sort and hash several times cheaper than text. Numbers follow the order of
+-- the texts, so min/arg_min and ORDER BY over cases pick the same case either way. The
+-- text comes back where it is shown: publish() (pipeline/flow.py) and the examples of
+-- fct_quality_findings.sql (case_name()).
+CREATE OR REPLACE TEMP TABLE flow_case_names AS
+SELECT CAST(row_number() OVER (ORDER BY case_id) AS UINTEGER) AS case_no, case_id
+FROM (SELECT DISTINCT case_id FROM events WHERE stream = $stream);
+
+CREATE OR REPLACE TEMP MACRO case_name(n) AS (SELECT case_id FROM flow_case_names WHERE case_no = n);
+
 CREATE OR REPLACE TEMP TABLE flow_events AS
 SELECT
-    e.case_id,
+    k.case_no AS case_id,
     e.activity,
     m.step,                          -- NULL when the activity is dropped from the map
     e.ts,
@@ -23,4 +35,5 @@ SELECT
         * CAST(4294967296 AS HUGEINT) + e.run_id AS ord
 FROM events AS e
 JOIN flow_step_map AS m USING (activity)
+JOIN flow_case_names AS k USING (case_id)
 WHERE e.stream = $stream;

@@ -6,7 +6,7 @@ FROM flow_raw_visits;
 
 CREATE OR REPLACE TEMP TABLE flow_status_periods AS
 SELECT
-    CAST(NULL AS VARCHAR) AS case_id,
+    CAST(NULL AS UINTEGER) AS case_id,  -- a case number (flow_case_names)
     CAST(NULL AS VARCHAR) AS status,
     CAST(NULL AS VARCHAR) AS status_class,
     CAST(NULL AS VARCHAR) AS wait_kind,
