@@ -169,7 +169,12 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage) -> FlowResul
     if shape == "status":
         _run(con, "int_visits_status")
     else:
-        _run(con, "int_visits_interval" if shape == "interval" else "int_visits_point")
+        started = mapping.join(activities.filter(pl.col("starts") > 0).select("activity"), on="activity")
+        _run(
+            con,
+            "int_visits_interval" if shape == "interval" else "int_visits_point",
+            {"started_steps": sorted(started["step"].drop_nulls().unique().to_list())},
+        )
         _run(con, "int_no_status_periods")
     _run(con, "fct_visits")
     con.execute("DROP TABLE flow_raw_visits")  # nothing reads it past here: free its memory

@@ -10,24 +10,24 @@
 -- apart (two sorts of half the rows, not one of all) and joined on k. x drops below 0 at
 -- the k-th complete exactly when the k-th start is missing or later; only those (case,
 -- step)s take the general rule, the running sums over their events.
-CREATE OR REPLACE TEMP TABLE flow_lifecycle_events AS
-WITH started_steps AS (
-    SELECT DISTINCT step FROM flow_events WHERE lifecycle = 'start' AND step IS NOT NULL
-)
+-- flow_lifecycle_events(started): the starts and completes of the steps with lifecycle
+-- starts (the started_steps parameter, from the activities: pipeline/flow.py). A table
+-- macro, not a copy: copying ten million events cost more than the scans that read them.
+CREATE OR REPLACE TEMP MACRO flow_lifecycle_events(started) AS TABLE
 SELECT case_id, step, ts, lifecycle, resource, team, source_line, ord
 FROM flow_events
-WHERE start_ts IS NULL AND step IN (SELECT step FROM started_steps)
+WHERE start_ts IS NULL AND list_contains(CAST(started AS VARCHAR[]), step)
   AND lifecycle IN ('start', 'complete');
 
 CREATE OR REPLACE TEMP TABLE flow_pairs AS
 WITH starts AS (
     SELECT *, row_number() OVER (PARTITION BY case_id, step ORDER BY ord) AS k
-    FROM flow_lifecycle_events WHERE lifecycle = 'start'
+    FROM flow_lifecycle_events($started_steps) WHERE lifecycle = 'start'
 ),
 completes AS (
     SELECT case_id, step, ts, resource, team, ord,
         row_number() OVER (PARTITION BY case_id, step ORDER BY ord) AS k
-    FROM flow_lifecycle_events WHERE lifecycle = 'complete'
+    FROM flow_lifecycle_events($started_steps) WHERE lifecycle = 'complete'
 )
 SELECT
     coalesce(s.case_id, c.case_id) AS case_id,
@@ -51,7 +51,7 @@ WITH counted AS (
         CAST(sum(CASE WHEN lifecycle = 'start' THEN 1 ELSE -1 END) OVER w AS BIGINT) AS x,
         CAST(sum(CASE WHEN lifecycle = 'start' THEN 1 ELSE 0 END) OVER w AS BIGINT) AS starts_so_far,
         CAST(sum(CASE WHEN lifecycle = 'complete' THEN 1 ELSE 0 END) OVER w AS BIGINT) AS completes_so_far
-    FROM flow_lifecycle_events AS e
+    FROM flow_lifecycle_events($started_steps) AS e
     SEMI JOIN flow_unbalanced USING (case_id, step)
     WINDOW w AS (PARTITION BY case_id, step ORDER BY ord ROWS UNBOUNDED PRECEDING)
 ),
@@ -100,7 +100,7 @@ point_like AS (  -- steps never started in this stream: the visit ends at its ev
            0 AS reassignments, source_line
     FROM flow_events
     WHERE step IS NOT NULL AND start_ts IS NULL
-      AND step NOT IN (SELECT DISTINCT step FROM flow_lifecycle_events)
+      AND step NOT IN (SELECT DISTINCT step FROM flow_lifecycle_events($started_steps))
       AND (lifecycle IS NULL OR lifecycle = 'complete')
 ),
 start_column AS (  -- a start-time column: each row is a whole visit
@@ -119,4 +119,4 @@ FROM flow_lifecycle WHERE is_lone;
 
 DROP TABLE flow_pairs;
 DROP TABLE flow_unbalanced;
-DROP TABLE flow_lifecycle_events;
+DROP MACRO TABLE flow_lifecycle_events;
