@@ -125,3 +125,71 @@ def test_laws_of_sequential_interval_logs(cases):
             assert 0.0 <= fpy <= 1.0, step
     finally:
         con.close()
+
+
+# --- pairing starts with completes, on any mix of them ---------------------------------------
+
+# (step, start or complete, minute): any order, overlaps, lone completes and same-minute ties
+lifecycle_event = st.tuples(st.sampled_from("AB"), st.sampled_from(["start", "complete"]), st.integers(0, 30))
+lifecycle_logs = st.lists(st.lists(lifecycle_event, min_size=1, max_size=8), min_size=1, max_size=4)
+
+
+def fifo_visits(cases: list[list[tuple]]) -> tuple[list[tuple], int]:
+    """The pairing worked out here, one event at a time: in time order (starts before
+    completes at the same minute, then file order), a complete closes the earliest open start
+    of its step in its case, or is lone if none is open. (case, step, start, end) visits, and
+    the number of lone completes."""
+    visits, lone = [], 0
+    for n, events in enumerate(cases):
+        ordered = sorted(enumerate(events), key=lambda e: (e[1][2], e[1][1] != "start", e[0]))
+        open_starts: dict[str, list[datetime]] = {}
+        for _, (step, kind, minute) in ordered:
+            at = BASE + timedelta(minutes=minute)
+            if kind == "start":
+                open_starts.setdefault(step, []).append(at)
+            elif open_starts.get(step):
+                visits.append((f"k{n}", step, open_starts[step].pop(0), at))
+            else:
+                lone += 1
+        visits += [(f"k{n}", step, s, None) for step, starts in open_starts.items() for s in starts]
+    return sorted(visits, key=str), lone
+
+
+@settings(max_examples=60, deadline=None)
+@given(lifecycle_logs)
+def test_pairing_is_first_in_first_out_on_any_mix_of_starts_and_completes(cases):
+    if not any(kind == "start" for events in cases for _, kind, _ in events):
+        cases = [[("A", "start", 0)], *cases]  # an interval log has starts
+    folder = Path(tempfile.mkdtemp())
+    path = folder / "log.csv"
+    lines = ["case,activity,lifecycle,timestamp"]
+    for n, events in enumerate(cases):
+        lines += [
+            f"k{n},{step},{kind},{(BASE + timedelta(minutes=m)).isoformat()}" for step, kind, m in events
+        ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    con = open_store(folder / "vsm.duckdb")
+    try:
+        s = StreamSettings(
+            name="p", source=Source(path=str(path)), end_activities=["E"], log_shape="interval"
+        )
+        ingest(con, s)
+        compute_flow(con, s)
+        got = con.execute("SELECT case_id, step, start_ts, end_ts FROM visits").fetchall()
+        [(lone,)] = con.execute(
+            "SELECT coalesce(sum(count), 0) FROM quality_findings WHERE rule = 'unmatched_completes'"
+        ).fetchall()
+        expected, expected_lone = fifo_visits(cases)
+        # a step never started anywhere is a point step: its completes are visits of their own
+        started = {step for events in cases for step, kind, _ in events if kind == "start"}
+        expected += [
+            (f"k{n}", step, None, BASE + timedelta(minutes=m))
+            for n, events in enumerate(cases)
+            for step, kind, m in events
+            if step not in started
+        ]
+        expected_lone -= sum(1 for events in cases for step, _, _ in events if step not in started)
+        assert sorted(got, key=str) == sorted(expected, key=str)
+        assert lone == expected_lone
+    finally:
+        con.close()
