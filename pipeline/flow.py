@@ -199,6 +199,12 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage) -> FlowResul
         "log_shape": shape,
         "timezone": settings.timezone,
     }
+    # what the quality findings and the quiet stretches need of the events, then the events
+    # go: the flow's largest table, it would otherwise be held through every table below
+    _run(con, "int_event_days", params)
+    _run(con, "int_event_findings", params)
+    events = con.execute("SELECT count(*) FROM flow_events").fetchall()[0][0]
+    con.execute("DROP TABLE flow_events")
     _run(con, "fct_cases", params)
 
     on_stage("measuring flow")
@@ -229,7 +235,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage) -> FlowResul
 
     on_stage("publishing results")
     summary = query_frame(con, "SELECT * FROM flow_stream_summary").to_dicts()[0]
-    publish(con, stream, _run_message(shape, detected, summary))
+    publish(con, stream, _run_message(shape, detected, summary), events=events)
     end_steps = [r[0] for r in con.execute("SELECT step FROM flow_end_steps ORDER BY step").fetchall()]
     result = FlowResult(
         stream=stream,
@@ -266,14 +272,15 @@ def _run_message(shape: str, detected: bool, summary: dict) -> str:
     )
 
 
-def publish(con: duckdb.DuckDBPyConnection, stream: str, message: str = "") -> None:
-    """Replace the stream's rows in every result table and record the run, all or nothing."""
+def publish(con: duckdb.DuckDBPyConnection, stream: str, message: str = "", *, events: int = 0) -> None:
+    """Replace the stream's rows in every result table and record the run (`events`: how many
+    the flow read), all or nothing."""
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(
             "INSERT INTO runs SELECT nextval('run_id_seq'), $stream, 'compute', NULL, now(), now(), 'ok', "
-            "(SELECT count(*) FROM flow_events), 0, 0, 0, $message",
-            {"stream": stream, "message": message},
+            "$events, 0, 0, 0, $message",
+            {"stream": stream, "message": message, "events": events},
         )
         for table, temp in RESULTS.items():
             columns = [

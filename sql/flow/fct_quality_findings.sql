@@ -1,5 +1,7 @@
 -- flow_quality_findings (grain: rule that fires): what in the stream's data a person should
 -- know before trusting its figures. A rule is listed only when it finds something (count > 0).
+-- The rules read off the events (future_timestamps, duplicate_events, same_time_ties,
+-- ignored_lifecycle, events_after_exit, dropped_steps) come from int_event_findings.sql.
 -- `example` is the case to look at first (its earliest occurrence), or as noted. Case ids are
 -- numbers in the flow (int_flow_events.sql): case_name() gives back the case's text.
 --
@@ -55,53 +57,6 @@ rejected_rows AS (
             || string_agg(kind || ' (' || n || ')', ', ' ORDER BY n DESC, kind) AS detail
     FROM reject_kinds
 ),
-future_timestamps AS (
-    SELECT 'future_timestamps' AS rule, 'warning' AS severity, count(*) AS count,
-        case_name(arg_max(case_id, (ts, case_id))) AS example,
-        'events later than the clock at this run (' || CAST(now() AS VARCHAR) || '); the latest is '
-            || CAST(max(ts) AS VARCHAR) || ', and open cases are aged to the last event' AS detail
-    FROM flow_events WHERE ts > now()
-),
-tie_candidates AS (  -- a case's instants (start-or-not) with several events: duplicates and
-                     -- ties are among these few, so only their events are grouped further
-    SELECT case_id, ts, lifecycle = 'start' AS is_start
-    FROM flow_events
-    GROUP BY case_id, ts, lifecycle = 'start'
-    HAVING count(*) > 1
-),
-tied_events AS (
-    SELECT e.*
-    FROM flow_events AS e
-    SEMI JOIN tie_candidates AS c
-        ON e.case_id = c.case_id AND e.ts = c.ts AND (e.lifecycle = 'start') IS NOT DISTINCT FROM c.is_start
-),
-duplicate_groups AS (
-    SELECT case_id, ts, count(*) AS n
-    FROM tied_events GROUP BY case_id, activity, ts, lifecycle, resource, start_ts HAVING count(*) > 1
-),
-duplicate_events AS (
-    SELECT 'duplicate_events' AS rule, 'warning' AS severity, coalesce(sum(n - 1), 0) AS count,
-        case_name(arg_min(case_id, (ts, case_id))) AS example,
-        count(*) || ' sets of identical events (same case, activity, time, lifecycle, resource); '
-            || 'every copy is kept and counts as an event' AS detail
-    FROM duplicate_groups
-),
-tie_groups AS (
-    SELECT case_id, ts, count(*) AS n
-    FROM tied_events
-    GROUP BY case_id, ts, lifecycle = 'start'
-    HAVING count(*) > 1 AND count(DISTINCT (activity, lifecycle, resource)) > 1
-),
-same_time_ties AS (
-    SELECT 'same_time_ties' AS rule,
-        CASE WHEN $log_shape = 'interval' THEN 'info' ELSE 'warning' END AS severity,
-        coalesce(sum(n), 0) AS count,
-        case_name(arg_min(case_id, (ts, case_id))) AS example,
-        count(*) || ' times at which a case has several events; they are ordered as in the file'
-            || CASE WHEN $log_shape = 'interval' THEN ' (starts before completes)'
-                    ELSE ', which decides the order of steps and gives zero durations between them' END AS detail
-    FROM tie_groups
-),
 complete_before_start AS (
     SELECT 'complete_before_start' AS rule, 'error' AS severity, count(*) AS count,
         case_name(arg_min(case_id, (start_ts, case_id))) AS example,
@@ -130,16 +85,6 @@ unmatched_starts AS (
         'visits started and not completed: counted as work in process, their cases stay open' AS detail
     FROM flow_visits WHERE in_process AND $log_shape = 'interval'
 ),
-ignored_lifecycle AS (
-    SELECT 'ignored_lifecycle' AS rule, 'info' AS severity, count(*) AS count,
-        case_name(arg_min(case_id, (ts, case_id))) AS example,
-        'events whose lifecycle is neither start nor complete make no visit: '
-            || string_agg(DISTINCT lifecycle, ', ' ORDER BY lifecycle) AS detail
-    FROM flow_events
-    WHERE ($log_shape = 'interval' AND lifecycle IS NOT NULL AND lifecycle NOT IN ('start', 'complete'))
-       OR ($log_shape = 'point' AND lifecycle IN ('schedule', 'assign', 'reassign', 'suspend', 'resume',
-                                                  'withdraw', 'ate_abort', 'pi_abort', 'start'))
-),
 guessed_statuses AS (
     SELECT status, events, status_class || coalesce(' (' || wait_kind || ')', '')
             || CASE WHEN decided_by = 'fallback' THEN ' (no rule matched)' ELSE '' END AS guess
@@ -152,22 +97,6 @@ unmapped_statuses AS (
             || array_to_string(list(status || ' → ' || guess ORDER BY events DESC, status)[1:20], ', ')
             || CASE WHEN count(*) > 20 THEN ', … (' || (count(*) - 20) || ' more)' ELSE '' END AS detail
     FROM guessed_statuses
-),
-after_exit AS (
-    SELECT e.case_id, e.ts, e.step
-    FROM flow_events AS e
-    JOIN flow_cases AS c USING (case_id)
-    WHERE e.ts > c.exit_ts
-      AND e.activity NOT IN (SELECT status FROM flow_status_classes WHERE status_class = 'done')
-),
-events_after_exit AS (
-    SELECT 'events_after_exit' AS rule,
-        CASE WHEN count(step) > 0 THEN 'warning' ELSE 'info' END AS severity,
-        count(*) AS count,
-        case_name(arg_min(case_id, (ts, case_id))) AS example,
-        count(*) || ' events in ' || count(DISTINCT case_id) || ' cases come after the case''s exit and '
-            || 'are not in its lead time (' || count(*) - count(step) || ' of dropped activities)' AS detail
-    FROM after_exit
 ),
 timezone_note AS (
     SELECT regexp_extract(message, '[0-9,]+ timestamp values have no UTC offset and were read as [^;]+', 0)
@@ -191,33 +120,16 @@ open_cases AS (
             || CAST(CAST($as_of AS TIMESTAMPTZ) AS VARCHAR) || ': not yet at an end' AS detail
     FROM flow_cases
 ),
-dropped_activities AS (
-    SELECT activity, count(*) AS n, arg_min(case_id, (ts, case_id)) AS first_case, min(ts) AS first_ts
-    FROM flow_events WHERE step IS NULL GROUP BY activity
-),
-dropped_steps AS (
-    SELECT 'dropped_steps' AS rule, 'info' AS severity, coalesce(sum(n), 0) AS count,
-        case_name(arg_min(first_case, (first_ts, first_case))) AS example,
-        'events of activities dropped from the map by [steps]: '
-            || array_to_string(list(activity || ' (' || n || ')' ORDER BY n DESC, activity)[1:20], ', ')
-            || CASE WHEN count(*) > 20 THEN ', … (' || (count(*) - 20) || ' more)' ELSE '' END AS detail
-    FROM dropped_activities
-),
 all_rules AS (
     SELECT * FROM rejected_rows
     UNION ALL SELECT * FROM complete_before_start
     UNION ALL SELECT * FROM negative_durations
-    UNION ALL SELECT * FROM future_timestamps
-    UNION ALL SELECT * FROM duplicate_events
-    UNION ALL SELECT * FROM same_time_ties
     UNION ALL SELECT * FROM unmatched_completes
     UNION ALL SELECT * FROM unmapped_statuses
-    UNION ALL SELECT * FROM events_after_exit
     UNION ALL SELECT * FROM unmatched_starts
-    UNION ALL SELECT * FROM ignored_lifecycle
     UNION ALL SELECT * FROM timezone_assumption
     UNION ALL SELECT * FROM open_cases
-    UNION ALL SELECT * FROM dropped_steps
+    UNION ALL SELECT * FROM flow_event_findings  -- int_event_findings.sql
 )
 SELECT
     rule,                               -- snake_case rule name (see above)

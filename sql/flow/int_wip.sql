@@ -239,16 +239,17 @@ GROUP BY step;
 
 -- flow_quiet_stretches (grain: stretch of 7 days or more between consecutive events, or
 -- between the last event and as_of, with WIP > 0 during it). Events are first bucketed
--- per UTC day (first and last instant): a silence of a week cannot lie inside one day,
--- so consecutive buckets are enough, and no sort of every event is needed.
+-- per UTC day (first and last instant, flow_event_days): a silence of a week cannot lie
+-- inside one day, so consecutive buckets are enough, and no sort of every event is needed.
 CREATE OR REPLACE TEMP TABLE flow_quiet_stretches AS
 WITH buckets AS (
-    SELECT min(ts) AS first_ts, max(ts) AS last_ts
+    SELECT min(first_ts) AS first_ts, max(last_ts) AS last_ts
     FROM (
-        SELECT ts FROM flow_events WHERE ts <= $as_of
-        UNION ALL SELECT CAST($as_of AS TIMESTAMPTZ)
+        SELECT day, first_ts, last_ts FROM flow_event_days
+        UNION ALL SELECT epoch_us(CAST($as_of AS TIMESTAMPTZ)) // 86400000000, CAST($as_of AS TIMESTAMPTZ),
+            CAST($as_of AS TIMESTAMPTZ)
     )
-    GROUP BY epoch_us(ts) // 86400000000
+    GROUP BY day
 ),
 gaps AS (
     SELECT last_ts AS quiet_from, lead(first_ts) OVER (ORDER BY first_ts) AS quiet_to FROM buckets
