@@ -1,9 +1,6 @@
--- Interval and point logs have no statuses: their raw visits get empty queue splits, and
--- flow_status_periods is empty (same columns as int_visits_status.sql makes).
-CREATE OR REPLACE TEMP TABLE flow_raw_visits AS
-SELECT *, CAST(NULL AS DOUBLE) AS queue_internal_s, CAST(NULL AS DOUBLE) AS queue_external_s
-FROM flow_raw_visits;
-
+-- Interval and point logs have no statuses: flow_status_periods is empty (same columns as
+-- int_visits_status.sql makes), and their raw visits come with empty queue splits
+-- (queue_internal_s, queue_external_s NULL: int_visits_interval.sql, int_visits_point.sql).
 CREATE OR REPLACE TEMP TABLE flow_status_periods AS
 SELECT
     CAST(NULL AS UINTEGER) AS case_id,  -- a case number (flow_case_names)

@@ -103,10 +103,14 @@ start_column AS (  -- a start-time column: each row is a whole visit
     SELECT case_id, step, start_ts, ts AS end_ts, resource, team, 0 AS reassignments, source_line
     FROM flow_events WHERE step IS NOT NULL AND start_ts IS NOT NULL
 )
-SELECT * FROM balanced
-UNION ALL SELECT * FROM unbalanced
-UNION ALL SELECT * FROM point_like
-UNION ALL SELECT * FROM start_column;
+SELECT *,  -- interval logs have no statuses: no split of the queue (int_no_status_periods.sql)
+    CAST(NULL AS DOUBLE) AS queue_internal_s, CAST(NULL AS DOUBLE) AS queue_external_s
+FROM (
+    SELECT * FROM balanced
+    UNION ALL SELECT * FROM unbalanced
+    UNION ALL SELECT * FROM point_like
+    UNION ALL SELECT * FROM start_column
+);
 
 -- Once paired, only the lone completes are read (quality findings).
 CREATE OR REPLACE TEMP TABLE flow_lifecycle AS
