@@ -303,6 +303,103 @@ def test_missing_file_is_a_source_error(tmp_path):
         read_xes(tmp_path / "absent.xes")
 
 
+# --- XES: a large copy is parsed in two halves at once ------------------------------------------
+
+
+def many_traces(n: int, second_half_extra: str = "", first_half_amount: str = "int") -> str:
+    """n traces of two events; the first half's `amount` has type `first_half_amount`, the
+    second half's events also carry `second_half_extra` (an attribute the first half lacks)."""
+    traces = []
+    for i in range(n):
+        late = i >= n // 2
+        amount = "float" if late else first_half_amount
+        value = f"{i}.5" if amount == "float" else (f"x{i}" if amount == "string" else str(i))
+        extra = second_half_extra if late else ""
+        traces.append(
+            f'<trace><string key="concept:name" value="c{i}"/><int key="size" value="{i % 7}"/>'
+            f'<event><string key="concept:name" value="A"/><date key="time:timestamp" '
+            f'value="2024-03-01T10:{i % 60:02d}:00+02:00"/><{amount} key="amount" value="{value}"/>{extra}</event>'
+            f'<event><string key="concept:name" value="B"/><date key="time:timestamp" '
+            f'value="2024-03-02T10:{i % 60:02d}:00Z"/><string key="org:resource" value="r{i % 3}"/></event>'
+            "</trace>"
+        )
+    head = '<global scope="event"><string key="org:resource" value="UNKNOWN"/></global>'
+    return xes_body(head + '<string key="concept:name" value="log"/>' + "".join(traces))
+
+
+@pytest.fixture
+def halves(monkeypatch):
+    """read_xes(path) -> (frame, parsed in halves?), once split at any size, once whole."""
+    import connectors.xes as xes
+
+    calls = []
+    original = xes._parse_halves
+
+    def spy(*args):
+        result = original(*args)
+        calls.append(result is not None)
+        return result
+
+    monkeypatch.setattr(xes, "_parse_halves", spy)
+
+    def read(path: Path, split: bool) -> tuple[pl.DataFrame, bool]:
+        calls.clear()
+        monkeypatch.setattr(xes, "SPLIT_MIN_BYTES", 0 if split else 1 << 60)
+        return read_xes(path), calls == [True]
+
+    return read
+
+
+@pytest.mark.parametrize(
+    ("extra", "first_amount", "in_halves"),
+    [
+        ('<boolean key="late" value="true"/>', "int", True),  # int + float amount: Float64
+        ("", "float", True),
+        ("", "string", False),  # amount text in one half, number in the other: parsed whole
+    ],
+    ids=["extra_key_and_int_float", "same_types", "types_disagree"],
+)
+def test_xes_parsed_in_halves_equals_one_parse(tmp_path, halves, extra, first_amount, in_halves):
+    path = write_text(tmp_path / "many.xes", many_traces(40, extra, first_amount))
+    whole, split_used = halves(path, split=False)
+    assert not split_used
+    frame, split_used = halves(path, split=True)
+    assert split_used == in_halves
+    assert frame.equals(whole)
+    assert frame.height == 80 and frame["_line"].to_list() == list(range(1, 81))
+    assert frame["case:concept:name"].to_list()[::2] == [f"c{i}" for i in range(40)]
+    if first_amount == "int":
+        assert frame.schema["amount"] == pl.Float64 and frame["amount"][0] == 0.0
+        assert frame["late"].to_list() == [None] * 40 + [True, None] * 20
+
+
+def test_xes_bad_value_in_the_second_half_is_reported_as_by_one_parse(tmp_path, halves):
+    late = '<string key="concept:name" value="c31"/><int key="size" value="3"/>'  # trace 31 of 40
+    text = many_traces(40).replace(late, late.replace('value="3"', 'value="three"'))
+    assert text.count('value="three"') == 1
+    path = write_text(tmp_path / "bad.xes", text)
+    with pytest.raises(SourceError) as whole:
+        halves(path, split=False)
+    with pytest.raises(SourceError) as split:
+        halves(path, split=True)
+    assert "declared XES type" in str(split.value) and str(split.value) == str(whole.value)
+
+
+def test_xes_with_a_comment_among_the_traces_is_not_cut(tmp_path, halves):
+    # a comment could hold the text "<trace": the copy is parsed whole
+    text = many_traces(40).replace("<trace>", "<!-- <trace> --><trace>", 1)
+    path = write_text(tmp_path / "commented.xes", text)
+    frame, split_used = halves(path, split=True)
+    assert not split_used
+    assert frame.equals(halves(path, split=False)[0])
+
+
+def test_real_xes_parsed_in_halves_equals_one_parse(real_logs, halves):
+    frame, split_used = halves(real_logs / "bpic2012.xes.gz", split=True)
+    assert split_used
+    assert frame.equals(halves(real_logs / "bpic2012.xes.gz", split=False)[0])
+
+
 # --- XES: real public logs --------------------------------------------------------------------
 
 REAL_XES = [
