@@ -318,7 +318,8 @@ def many_traces(n: int, second_half_extra: str = "", first_half_amount: str = "i
         traces.append(
             f'<trace><string key="concept:name" value="c{i}"/><int key="size" value="{i % 7}"/>'
             f'<event><string key="concept:name" value="A"/><date key="time:timestamp" '
-            f'value="2024-03-01T10:{i % 60:02d}:00+02:00"/><{amount} key="amount" value="{value}"/>{extra}</event>'
+            f'value="2024-03-01T10:{i % 60:02d}:00+02:00"/>'
+            f'<{amount} key="amount" value="{value}"/>{extra}</event>'
             f'<event><string key="concept:name" value="B"/><date key="time:timestamp" '
             f'value="2024-03-02T10:{i % 60:02d}:00Z"/><string key="org:resource" value="r{i % 3}"/></event>'
             "</trace>"
