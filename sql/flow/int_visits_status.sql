@@ -4,23 +4,30 @@
 -- consecutive work statuses mapped to the same step are one visit. The wait periods
 -- between two work visits are the second visit's queue, split by wait kind; time in a done
 -- status before a reopen counts as external (the customer had the case).
+-- flow_status_keys (grain: status): what a status's rows need to know, looked up once per
+-- status instead of riding along the sorts below: its class, wait kind and step, and its
+-- period key. A period is a run of rows with the same key: work statuses of one step share
+-- one, every other status has its own (numbers: compared, not texts built per row).
+CREATE OR REPLACE TEMP TABLE flow_status_keys AS
+SELECT c.status, m.step, c.status_class, c.wait_kind,
+    c.status_class = 'work' AS is_work,
+    CAST(dense_rank() OVER (ORDER BY c.status_class = 'work',
+        CASE WHEN c.status_class = 'work' THEN coalesce(m.step, c.status) ELSE c.status END) AS INTEGER)
+        AS period_key
+FROM flow_status_classes AS c
+JOIN flow_step_map AS m ON m.activity = c.status;
+
 CREATE OR REPLACE TEMP TABLE flow_status_periods AS
-WITH classed AS (  -- only the columns read below: every one rides along two sorts
-    SELECT e.case_id, e.activity, e.step, e.ts, e.resource, e.team, e.source_line, e.ord,
-        c.status_class, c.wait_kind,
-        -- a period is a run of rows with the same (is_work, period_key): work statuses of
-        -- one step, or one status (compared as two values, not built into ten million texts)
-        c.status_class = 'work' AS is_work,
-        CASE WHEN c.status_class = 'work' THEN coalesce(e.step, e.activity) ELSE e.activity END AS period_key
+WITH keyed AS (  -- only the columns read below: every one rides along two sorts
+    SELECT e.case_id, e.activity, e.ts, e.resource, e.team, e.source_line, e.ord, k.is_work, k.period_key
     FROM flow_events AS e
-    JOIN flow_status_classes AS c ON c.status = e.activity
+    JOIN flow_status_keys AS k ON k.status = e.activity
 ),
 marked AS (  -- one pass: where a period starts, and each row's predecessor in the case
     SELECT *,
-        CASE WHEN is_work IS DISTINCT FROM lag(is_work) OVER w
-                  OR period_key IS DISTINCT FROM lag(period_key) OVER w THEN 1 ELSE 0 END AS new_period,
+        CASE WHEN period_key IS DISTINCT FROM lag(period_key) OVER w THEN 1 ELSE 0 END AS new_period,
         lag(resource) OVER w AS prev_row_resource
-    FROM classed
+    FROM keyed
     WINDOW w AS (PARTITION BY case_id ORDER BY ord)
 ),
 with_prev AS (  -- a second pass in the same order: everything a period needs from its rows
@@ -39,18 +46,15 @@ with_prev AS (  -- a second pass in the same order: everything a period needs fr
     WINDOW w AS (PARTITION BY case_id ORDER BY ord ROWS UNBOUNDED PRECEDING)
 ),
 single_row AS (  -- most periods are one row: that row is the period, nothing to aggregate
-    SELECT case_id, period_no, activity AS status, step, status_class, wait_kind, ts AS entered_ts,
+    SELECT case_id, period_no, activity AS status, ts AS entered_ts,
         resource, team, CAST(0 AS BIGINT) AS reassignments, source_line, next_ts AS left_ts, work_no
     FROM with_prev
     WHERE new_period = 1 AND coalesce(next_new_period, 1) = 1
 ),
-several_rows AS (  -- a period of several rows: first status and step, last resource and team
+several_rows AS (  -- a period of several rows: first status (and so step), last resource and team
     SELECT
         case_id, period_no,
         arg_min(activity, ord) AS status,
-        arg_min(step, ord) AS step,
-        any_value(status_class) AS status_class,
-        any_value(wait_kind) AS wait_kind,
         min(ts) AS entered_ts,
         arg_max(resource, ord) AS resource,
         arg_max(team, ord) AS team,
@@ -63,8 +67,11 @@ several_rows AS (  -- a period of several rows: first status and step, last reso
     WHERE new_period = 0 OR next_new_period = 0
     GROUP BY case_id, period_no
 )
-SELECT *, seconds_between(entered_ts, left_ts) AS duration_s
-FROM (SELECT * FROM single_row UNION ALL SELECT * FROM several_rows);
+SELECT p.case_id, p.period_no, p.status, k.step, k.status_class, k.wait_kind, p.entered_ts,
+    p.resource, p.team, p.reassignments, p.source_line, p.left_ts, p.work_no,
+    seconds_between(p.entered_ts, p.left_ts) AS duration_s
+FROM (SELECT * FROM single_row UNION ALL SELECT * FROM several_rows) AS p
+JOIN flow_status_keys AS k USING (status);
 
 CREATE OR REPLACE TEMP TABLE flow_raw_visits AS
 WITH waits AS (
