@@ -1,6 +1,11 @@
 -- flow_cases (grain: case): arrival, exit, lead time, variant, rework, handoffs.
 -- Handoff: two consecutive visits whose teams differ (resources, where a visit has no team);
 -- flow_visits.prev_owner is the visit before's.
+-- A case's path (its steps by seq, ' > '-joined) is written once per distinct path, not once
+-- per case: an ordered string_agg per case cost more than all the other sums together. Cases
+-- are grouped by a fingerprint of their path that needs no order: the number of visits and
+-- two sums of hashes of (seq, step), 128 bits that differ for different paths except with
+-- a chance of about 2^-128 per pair; each fingerprint's text comes from one of its cases.
 CREATE OR REPLACE TEMP TABLE flow_cases AS
 WITH per_case_visits AS (
     SELECT case_id,
@@ -11,8 +16,17 @@ WITH per_case_visits AS (
         sum(process_time_s) AS process_time_s,
         sum(queue_time_s) AS queue_time_s,
         arg_max(step, seq) AS last_step,
-        string_agg(step, ' > ' ORDER BY seq) AS steps
+        (count(*), sum(CAST(hash(seq, step) AS HUGEINT)), sum(CAST(hash(step, seq) AS HUGEINT))) AS path_key
     FROM flow_visits GROUP BY case_id
+),
+path_texts AS (  -- one case per path fingerprint, and that case's path
+    SELECT r.path_key, string_agg(v.step, ' > ' ORDER BY v.seq) AS steps
+    FROM (SELECT path_key, min(case_id) AS case_id FROM per_case_visits GROUP BY path_key) AS r
+    JOIN flow_visits AS v USING (case_id)
+    GROUP BY r.path_key
+),
+v AS (
+    SELECT p.*, t.steps FROM per_case_visits AS p JOIN path_texts AS t USING (path_key)
 )
 SELECT
     a.case_id,
@@ -36,4 +50,4 @@ SELECT
     a.last_event_ts
 FROM flow_arrivals AS a
 LEFT JOIN flow_exits AS x USING (case_id)
-LEFT JOIN per_case_visits AS v USING (case_id);
+LEFT JOIN v USING (case_id);
