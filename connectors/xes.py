@@ -149,19 +149,19 @@ def read_xes(path: Path) -> pl.DataFrame:
     path = Path(path)
     with tempfile.TemporaryDirectory(prefix="vsm-xes-") as tmp:
         plain = Path(tmp) / "log.xes"  # no .gz suffix: rustxes picks gzip by file name
-        dates = _write_clean_copy(path, plain)
-        frame, diagnostics = _parse(path, plain, dates)
+        body = _write_clean_copy(path, plain)
+        frame, diagnostics = _parse(path, plain, body)
     if diagnostics.repairs:
         raise SourceError(path, _repair_message(diagnostics.repairs))
     if frame.height == 0:
         raise SourceError(path, "contains no events (an XES log needs <trace> elements with <event>s)")
-    if dates.with_offset and dates.without_offset:
+    if body.with_offset and body.without_offset:
         raise SourceError(
             path,
             "mixes <date> values with and without a UTC offset, so the ones without "
             "cannot be placed in time; give every date an offset (XES requires one)",
         )
-    return _normalise(path, frame, diagnostics, naive_dates=dates.without_offset)
+    return _normalise(path, frame, diagnostics, naive_dates=body.without_offset)
 
 
 # --- streaming the file into a clean plain copy -------------------------------------------
@@ -169,18 +169,18 @@ def read_xes(path: Path) -> pl.DataFrame:
 
 def _write_clean_copy(path: Path, target: Path) -> _BodyScan:
     """Decompress, check, transcode and patch `path` into `target` (plain UTF-8 XES)."""
-    dates = _BodyScan()
+    body = _BodyScan()
     with _open_source(path) as raw, open(target, "wb") as out:
         chunks = _decompressed_chunks(path, raw)
         head, rest = _peek(chunks, PROLOG_BYTES)
         encoding = check_xml_prolog(path, head)
         text = _as_utf8(path, chain([head], rest), encoding)
         tail = b""
-        for piece in _patch_xes(path, text, dates):
+        for piece in _patch_xes(path, text, body):
             out.write(piece)
             tail = (tail + piece)[-TAIL_BYTES:]
     _check_complete(path, tail)
-    return dates
+    return body
 
 
 def _check_complete(path: Path, tail: bytes) -> None:
@@ -328,10 +328,11 @@ def _as_utf8(path: Path, chunks: Iterable[bytes], encoding: str) -> Iterator[byt
         raise SourceError(path, f"ends in the middle of a {encoding} character (truncated?)") from exc
 
 
-def _patch_xes(path: Path, chunks: Iterable[bytes], dates: _BodyScan) -> Iterator[bytes]:
+def _patch_xes(path: Path, chunks: Iterable[bytes], seen: _BodyScan) -> Iterator[bytes]:
     """Drop <global> declarations from the header, then expand empty <event/>/<trace/>.
 
-    Body pieces (whole tags only) are shown to `dates`; log-level dates are not in the rows.
+    Body pieces (whole tags only) are shown to `seen` (dates, comments); log-level dates are
+    not in the rows.
     """
     chunks = iter(chunks)
     header = bytearray()
@@ -341,11 +342,11 @@ def _patch_xes(path: Path, chunks: Iterable[bytes], dates: _BodyScan) -> Iterato
         found = _FIRST_TRACE.search(header, scan_from)
         if found:
             kept = _GLOBAL.sub(b"", bytes(header[: found.start()]))
-            dates.header_bytes = len(kept)
+            seen.header_bytes = len(kept)
             yield kept
             body = chain([bytes(header[found.start() :])], chunks)
             for piece in _expand_self_closed(body):
-                dates.scan(piece)
+                seen.scan(piece)
                 yield piece
             return
         if len(header) > MAX_HEADER_BYTES:
@@ -369,7 +370,7 @@ def _expand_self_closed(chunks: Iterable[bytes]) -> Iterator[bytes]:
     yield _SELF_CLOSED.sub(rb"<\1></\1>", carry)
 
 
-# --- running rustxes ----------------------------------------------------------------------
+# --- parsing: the whole copy, or two halves at once ------------------------------------------
 
 
 def _parse(path: Path, plain: Path, body: _BodyScan) -> tuple[pl.DataFrame, _Diagnostics]:
