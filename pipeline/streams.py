@@ -10,6 +10,7 @@ import duckdb
 import polars as pl
 
 from pipeline.columns import detect_columns
+from pipeline.discovery import preload
 from pipeline.errors import SettingsError
 from pipeline.flow import FlowResult, compute_flow
 from pipeline.ingest import LoadResult, Raw, Stage, ingest, read_events, sample
@@ -193,6 +194,8 @@ def discover(
             read=read,
         )
         settings, notes, written = result.settings, result.notes, True
+    if compute:
+        preload()  # pm4py's import (for discovery, last) overlaps the load's single-threaded parts
     load = ingest(con, settings, source=Path(source), read=read, on_stage=on_stage)
     del read  # the raw rows are in the store now: free them (gigabytes at 10M events) before the flow
     if coverage is not None:
@@ -224,6 +227,8 @@ def refresh(
     """The nightly path: load what is new, recompute the flow, write the model and the report.
 
     Each step publishes atomically; a failure stops the run before the next step."""
+    if compute and load:
+        preload()  # as in discover(): pm4py's import overlaps the load
     loaded = ingest(con, settings, source=source, on_stage=on_stage) if load else None
     model_dir = reports_dir / settings.name if reports_dir else None
     flow = compute_flow(con, settings, model_dir=model_dir, on_stage=on_stage) if compute else None
