@@ -30,8 +30,9 @@ def preload() -> None:
     """Start importing pm4py in a background thread, once per process.
 
     The import costs about a second (pm4py loads pandas and much else), and discovery comes
-    last in a run; started when the flow starts, it runs while DuckDB (which releases the GIL)
-    computes, so a run does not wait for it. A discovery that comes first just waits on
+    last in a run; started before the load (pipeline/streams.py) or when the flow starts
+    (`vsm compute`), it runs while polars and DuckDB (which release the GIL) work, so a run
+    does not wait for it. A discovery that comes first just waits on
     Python's import lock. Not a daemon: the process waits for the import rather than
     exiting in the middle of one."""
     global _preloading
