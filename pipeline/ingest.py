@@ -14,9 +14,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from connectors.base import FIELD_COUNT_COLUMN, LINE_COLUMN, BatchedFrame
+from connectors.base import FIELD_COUNT_COLUMN, LINE_COLUMN, RESERVED_COLUMNS, BatchedFrame
 from connectors.registry import read_source
-from pipeline.columns import Mapping, detect_columns, source_columns
+from pipeline.columns import Mapping, detect_columns
 from pipeline.errors import SourceError, TimestampFormatError
 from pipeline.settings import StreamSettings
 from pipeline.store import query_frame, read_sql
@@ -77,57 +77,78 @@ def sample(raw: Raw) -> pl.DataFrame:
     return raw.head if isinstance(raw, BatchedFrame) else raw
 
 
-def stage_frame(raw: pl.DataFrame, mapping: Mapping) -> pl.DataFrame:
-    """Canonical names for the mapped columns, the rest packed as a JSON object."""
+def stage_sql(schema: pl.Schema, mapping: Mapping, relation: str) -> str:
+    """The staged rows that load/load_checked.sql checks, as a query over `relation` (the raw
+    rows: the source's columns, typed as in `schema`, and `_line`): canonical names for the
+    mapped columns, their text stripped of white space (load/staging.sql), an empty
+    optional cell as a missing value, and the other columns packed as a JSON object.
+
+    Staged by DuckDB, not polars: one parallel pass that writes the checked rows directly,
+    where polars built a staged copy of every row first, and a Parquet source DuckDB reads
+    itself never passes through Python (10M events: Parquet staged and checked in 3.3 s, not
+    5.5 s; CSV in the same time, with 1.3 GB less memory at its peak)."""
     c = mapping.columns
     used = set(mapping.used())
-    others = [col for col in source_columns(raw) if col not in used]
+    others = [col for col in schema if col not in RESERVED_COLUMNS and col not in used]
 
-    def text(name: str) -> pl.Expr:
-        if not name:
-            return pl.lit(None, dtype=pl.String)
-        return pl.col(name).cast(pl.String).str.strip_chars()
+    def text(name: str) -> str:
+        return f"strip_text(CAST({_ident(name)} AS VARCHAR))" if name else "CAST(NULL AS VARCHAR)"
 
-    def optional(name: str) -> pl.Expr:  # an empty cell is a missing value, not a resource named ''
-        value = text(name)
-        return pl.when(value == "").then(None).otherwise(value)
+    def optional(name: str) -> str:  # an empty cell is a missing value, not a resource named ''
+        return f"nullif({text(name)}, '')" if name else "CAST(NULL AS VARCHAR)"
 
     if len(c.activity) == 1:
         activity = text(c.activity[0])
-    else:  # status + sub-status, e.g. "Accepted / In Progress"
-        activity = pl.concat_str([text(a) for a in c.activity], separator=" / ", ignore_nulls=True)
-    attributes = (
-        pl.struct([pl.col(o) for o in others]).struct.json_encode()
-        if others
-        else pl.lit(None, dtype=pl.String)
-    )
-    return raw.select(
-        pl.col(LINE_COLUMN).cast(pl.UInt64).alias("_line"),
-        text(c.case_id).alias("case_id"),
-        activity.alias("activity"),
-        optional(c.lifecycle).str.to_lowercase().alias("lifecycle"),
-        optional(c.resource).alias("resource"),
-        optional(c.team).alias("team"),
-        attributes.alias("attributes"),
-        field_problem(raw).alias("field_problem"),
-        pl.col(c.timestamp).alias("ts_raw"),
-        (pl.col(c.start_timestamp) if c.start_timestamp else pl.lit(None, dtype=pl.String)).alias(
-            "start_raw"
-        ),
-    )
-
-
-def field_problem(raw: pl.DataFrame) -> pl.Expr:
-    """Reason for records whose field count differs from the header's (CSV), else null."""
-    if FIELD_COUNT_COLUMN not in raw.columns:
-        return pl.lit(None, dtype=pl.String)
-    expected = len(source_columns(raw))
-    found = pl.col(FIELD_COUNT_COLUMN)
+    else:  # status + sub-status, e.g. "Accepted / In Progress"; a missing part is left out
+        activity = "concat_ws(' / ', " + ", ".join(text(a) for a in c.activity) + ")"
+    if others:
+        pairs = ", ".join(f"{_literal(o)}, {_json_value(o, schema[o])}" for o in others)
+        attributes = f"json_object({pairs})"
+    else:
+        attributes = "CAST(NULL AS JSON)"
+    if FIELD_COUNT_COLUMN in schema:  # CSV: a record whose field count differs from the header's
+        expected = len([col for col in schema if col not in RESERVED_COLUMNS])
+        found = _ident(FIELD_COUNT_COLUMN)
+        field_problem = (
+            f"CASE WHEN {found} <> {expected} THEN "
+            f"'expected {expected} fields (as in the header), found ' || CAST({found} AS VARCHAR) END"
+        )
+    else:
+        field_problem = "CAST(NULL AS VARCHAR)"
+    start = _ident(c.start_timestamp) if c.start_timestamp else "CAST(NULL AS VARCHAR)"
     return (
-        pl.when(found != expected)
-        .then(pl.format("expected {} fields (as in the header), found {}", pl.lit(expected), found))
-        .otherwise(None)
+        f"SELECT CAST({_ident(LINE_COLUMN)} AS UBIGINT) AS _line, {text(c.case_id)} AS case_id, "
+        f"{activity} AS activity, lower({optional(c.lifecycle)}) AS lifecycle, "
+        f"{optional(c.resource)} AS resource, {optional(c.team)} AS team, {attributes} AS attributes, "
+        f"{field_problem} AS field_problem, {_ident(c.timestamp)} AS ts_raw, {start} AS start_raw "
+        f"FROM {relation}"
     )
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _json_value(name: str, dtype: pl.DataType) -> str:
+    """A source column as a JSON attribute value, written as polars writes it: NaN and
+    infinities (not JSON) as null, also inside a list of numbers; an instant with a time
+    zone as UTC text in ISO form ('2011-10-31T14:25:02.728+00:00'), not in the session's."""
+    column = _ident(name)
+    if dtype.is_float():
+        return f"CASE WHEN isfinite({column}) THEN {column} END"
+    if isinstance(dtype, pl.List) and dtype.inner.is_float():
+        return f"list_transform({column}, lambda v: CASE WHEN isfinite(v) THEN v END)"
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone:  # as UTC, as polars writes it
+        return f"time_text(timezone('UTC', {column}), 'T') || '+00:00'"
+    if isinstance(dtype, pl.Datetime):
+        return f"time_text({column}, ' ')"
+    if dtype == pl.Binary:
+        return f"CAST({column} AS VARCHAR)"
+    return column
 
 
 def timezone_note(naive: int, tz: str) -> str:
@@ -196,11 +217,16 @@ def ingest(
 def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on_stage) -> None:
     c = mapping.columns
     params = {"stream": settings.name, "source": result.source}
+    batched = isinstance(raw, BatchedFrame)
+    relation = raw.relation if batched else ""
+    head = sample(raw)
     query = read_sql("load/load_checked.sql")
     query = query.replace("{ts_expr}", ts_plan.sql("ts_raw"))
     query = query.replace(
         "{start_expr}", start_plan.sql("start_raw") if start_plan else "CAST(NULL AS TIMESTAMPTZ)"
     )
+    # last: the staging names source columns, whose names may hold anything
+    query = query.replace("{staged}", stage_sql(head.schema, mapping, relation or "load_raw"))
     checks = {
         "ts_expected": ts_plan.description,
         "start_expected": start_plan.description if start_plan else "",
@@ -209,7 +235,7 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
         "ts_column": c.timestamp,
         "start_column": c.start_timestamp,
     }
-    batched = isinstance(raw, BatchedFrame)
+    plans = [p for p in (ts_plan, start_plan) if p]
     # The checked rows are built outside the transaction: they are this connection's temp
     # tables, not the store, and appended inside one, every batch costs memory beyond
     # DuckDB's limit (measured: twice the rows' size), which a 100M-event load cannot afford.
@@ -217,15 +243,22 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
     con.execute(f"SET TimeZone = '{settings.timezone}'")  # validated IANA name
     try:
         con.execute(read_sql("load/event_content.sql"))
+        con.execute(read_sql("load/staging.sql"))
         con.execute("CREATE OR REPLACE TEMP TABLE load_reject_raw (_line UBIGINT, raw VARCHAR)")
-        naive = 0
-        for i, frame in enumerate(raw.batches() if batched else [raw]):
-            _check_batch(con, query, checks, frame, mapping, first=i == 0)
+        if relation:  # DuckDB reads the source itself, in one statement
+            con.execute("CREATE OR REPLACE TEMP TABLE load_checked AS " + query, checks)
+            con.execute("SET TimeZone = 'UTC'")  # raw rows and times come out as read
+            result.timezone_note = timezone_note(_naive_in(con, relation, plans), settings.timezone)
+            _keep_reject_raw(con, relation)
+        else:
+            naive = 0
+            for i, frame in enumerate(raw.batches() if batched else [raw]):
+                _check_batch(con, query, checks, frame, first=i == 0)
+                if batched:
+                    naive += sum(p.naive_in(frame[p.column]) for p in plans)
             if batched:
-                naive += sum(p.naive_in(frame[p.column]) for p in (ts_plan, start_plan) if p)
-        if batched:
-            result.timezone_note = timezone_note(naive, settings.timezone)
-            _release_arrow_memory()
+                result.timezone_note = timezone_note(naive, settings.timezone)
+                _release_arrow_memory()
         con.execute("SET TimeZone = 'UTC'")
         on_stage("writing to the store")
         _insert(con, params, raw.height, result, started)
@@ -233,6 +266,17 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
         con.execute("SET TimeZone = 'UTC'")
         con.execute("DROP TABLE IF EXISTS load_checked")
         con.execute("DROP TABLE IF EXISTS load_reject_raw")
+
+
+def _naive_in(con, relation: str, plans) -> int:
+    """How many timestamp values of the source (read through `relation`) have no offset and
+    are read in the stream's timezone: each plan's column, streamed through in batches."""
+    naive = 0
+    for plan in plans:
+        reader = con.sql(f"SELECT {_ident(plan.column)} FROM {relation}").to_arrow_reader(BATCH_ROWS)
+        for batch in reader:
+            naive += plan.naive_in(pl.Series(batch.column(0)))
+    return naive
 
 
 def _release_arrow_memory() -> None:
@@ -283,14 +327,12 @@ def _insert(con, params: dict, rows: int, result: LoadResult, started: datetime)
         raise
 
 
-def _check_batch(con, query: str, checks: dict, raw: pl.DataFrame, mapping: Mapping, *, first: bool) -> None:
-    """Parse and check one batch of raw rows into load_checked, and keep the whole raw row of
-    each row that cannot load (for `rejects`) in load_reject_raw.
+def _check_batch(con, query: str, checks: dict, raw: pl.DataFrame, *, first: bool) -> None:
+    """Stage, parse and check one batch of raw rows into load_checked, and keep the whole raw
+    row of each row that cannot load (for `rejects`) in load_reject_raw.
 
-    The staged rows live only here: at ten million events they weigh gigabytes. Arrow string
-    views (CompatLevel.newest) hand polars' strings to DuckDB without a copy."""
-    staged = stage_frame(raw, mapping).to_arrow(compat_level=pl.CompatLevel.newest())
-    con.register("load_staged", staged)
+    Arrow string views (CompatLevel.newest) hand polars' strings to DuckDB without a copy."""
+    con.register("load_raw", raw.to_arrow(compat_level=pl.CompatLevel.newest()))
     try:
         con.execute(
             ("CREATE OR REPLACE TEMP TABLE load_checked AS " if first else "INSERT INTO load_checked ")
@@ -298,19 +340,35 @@ def _check_batch(con, query: str, checks: dict, raw: pl.DataFrame, mapping: Mapp
             checks,
         )
     finally:
-        con.unregister("load_staged")
-    del staged
+        con.unregister("load_raw")
     lines = raw[LINE_COLUMN].cast(pl.UInt64)
     bad_lines = query_frame(
         con,
         "SELECT _line FROM load_checked WHERE reason IS NOT NULL AND _line BETWEEN $lo AND $hi",
         {"lo": lines.min(), "hi": lines.max()},
     )["_line"]
-    if bad_lines.is_empty():
-        return
-    reject_raw = raw.filter(lines.is_in(bad_lines.implode())).select(
+    if not bad_lines.is_empty():
+        _add_reject_raw(con, raw.filter(lines.is_in(bad_lines.implode())))
+
+
+def _keep_reject_raw(con, relation: str) -> None:
+    """Keep the whole raw rows of the rows that cannot load, read again through `relation`
+    (a source DuckDB reads itself), a batch of them at a time, and written through polars
+    exactly as a batched load writes them."""
+    bad = con.execute("SELECT count(*) FROM load_checked WHERE reason IS NOT NULL").fetchall()[0][0]
+    for offset in range(0, bad, BATCH_ROWS):
+        lines = (
+            "SELECT _line FROM load_checked WHERE reason IS NOT NULL "
+            f"ORDER BY _line LIMIT {BATCH_ROWS} OFFSET {offset}"
+        )
+        _add_reject_raw(con, con.sql(f"SELECT * FROM {relation} WHERE _line IN ({lines})").pl())
+
+
+def _add_reject_raw(con, bad: pl.DataFrame) -> None:
+    """Add raw rows that cannot load to load_reject_raw: line, and the whole row as JSON."""
+    reject_raw = bad.select(
         pl.col(LINE_COLUMN).cast(pl.UInt64).alias("_line"),
-        pl.struct([col for col in raw.columns if col != LINE_COLUMN]).struct.json_encode().alias("raw"),
+        pl.struct([col for col in bad.columns if col != LINE_COLUMN]).struct.json_encode().alias("raw"),
     )
     con.register("load_reject_batch", reject_raw.to_arrow())
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline import store as store_module
 from pipeline.errors import ColumnError, SourceError, TimestampFormatError
@@ -235,7 +237,7 @@ def test_a_large_parquet_loads_in_batches_exactly_as_whole(tmp_path, monkeypatch
         stored[batch_rows] = (
             (result.events_read, result.events_loaded, result.events_rejected, result.timezone_note),
             con.execute(
-                "SELECT event_id, case_id, activity, ts, source_line FROM events ORDER BY 1"
+                "SELECT event_id, case_id, activity, ts, source_line, attributes FROM events ORDER BY 1"
             ).fetchall(),
             con.execute("SELECT line, column_name, value, reason, raw FROM rejects ORDER BY line").fetchall(),
         )
@@ -246,3 +248,113 @@ def test_a_large_parquet_loads_in_batches_exactly_as_whole(tmp_path, monkeypatch
     assert len({e[0] for e in events_}) == 8  # the three identical rows: three ids
     assert [(r[0], r[1]) for r in rejects] == [(5, "time"), (9, "activity")]
     assert '"note":"n4"' in rejects[0][4]
+
+
+def test_a_large_parquet_with_a_column_named_like_duckdbs_row_number_loads_in_batches(tmp_path, monkeypatch):
+    """DuckDB reads a large Parquet file itself, numbering rows in a column `file_row_number`;
+    a file that has such a column of its own is read batch by batch instead, and loses nothing."""
+    import polars as pl
+
+    import pipeline.ingest as ingest_module
+    from pipeline.store import open_store
+
+    path = tmp_path / "log.parquet"
+    pl.DataFrame(
+        {
+            "case": ["c1", "c1", "c2", "c2"],
+            "activity": ["A", "B", "A", "B"],
+            "time": ["2026-01-01 09:00", "2026-01-01 10:00", "2026-01-02 09:00", "2026-01-02 10:00"],
+            "file_row_number": [7, 8, 9, 10],
+        }
+    ).write_parquet(path)
+    monkeypatch.setattr(ingest_module, "BATCH_ROWS", 3)
+    _, raw = ingest_module.read_events(settings_for(path))
+    assert raw.relation == ""
+    con = open_store(tmp_path / "s.duckdb")
+    assert ingest(con, settings_for(path)).events_loaded == 4
+    assert con.execute(
+        "SELECT source_line, attributes->>'file_row_number' FROM events ORDER BY 1"
+    ).fetchall() == [(1, "7"), (2, "8"), (3, "9"), (4, "10")]
+
+
+WHITE_SPACE = (  # Unicode White_Space, what polars strips
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(alphabet=st.sampled_from(WHITE_SPACE + "ab é日\x1c-_.\u0301"), max_size=6), max_size=40)
+)
+def test_staged_text_is_stripped_as_polars_strips_it(values):
+    """strip_text (load/staging.sql) against polars' strip_chars() on the same values: every
+    Unicode White_Space character goes, whichever end, and nothing else (not U+001C, which
+    Python's str.strip() would take, nor a combining mark)."""
+    import duckdb
+    import polars as pl
+
+    from pipeline.store import read_sql
+
+    con = duckdb.connect()
+    con.execute(read_sql("load/staging.sql"))
+    series = pl.Series("v", values, dtype=pl.String)
+    con.register("t", pl.DataFrame({"i": range(len(values)), "v": series}).to_arrow())
+    got = [r[0] for r in con.execute("SELECT strip_text(v) FROM t ORDER BY i").fetchall()]
+    assert got == series.str.strip_chars().to_list()
+
+
+def test_attributes_are_written_as_polars_writes_json(tmp_path):
+    """The columns left over become the event's attributes, a JSON object made in DuckDB
+    (pipeline/ingest.py stage_sql). Checked against polars' own JSON of the same columns:
+    numbers, NaN and infinities (null), flags, dates, naive and zoned instants (milliseconds
+    kept as three digits, zones as UTC), lists with NaN in them, text with quotes and
+    control characters, and nulls."""
+    from datetime import date
+    from datetime import datetime as dt
+
+    import polars as pl
+
+    from pipeline.store import open_store
+
+    extra = pl.DataFrame(
+        {
+            "n": [1, None, -3],
+            "x": [2980.8, float("nan"), float("inf")],
+            "flag": [True, None, False],
+            "day": [date(2024, 1, 2), None, date(1999, 12, 31)],
+            "at": [dt(2024, 1, 1, 0, 1, 10, 860000), dt(1960, 5, 1, 3, 4, 5, 123), None],
+            "zoned": pl.Series(
+                [dt(2011, 10, 31, 14, 25, 2, 728000), dt(2011, 1, 1), None]
+            ).dt.replace_time_zone("UTC"),
+            "scores": [[1.5, float("nan")], None, []],
+            "note": ['say "hi"\n\ttab \\ /', "", None],
+        }
+    )
+    frame = pl.DataFrame(
+        {
+            "case": ["c1", "c1", "c2"],
+            "activity": ["A", "B", "A"],
+            "time": ["2026-01-01 09:00", "2026-01-01 10:00", "2026-01-02 09:00"],
+        }
+    ).hstack(extra)
+    path = tmp_path / "log.parquet"
+    frame.write_parquet(path)
+    con = open_store(tmp_path / "s.duckdb")
+    ingest(con, settings_for(path, timezone="America/New_York"))
+    stored = [r[0] for r in con.execute("SELECT attributes FROM events ORDER BY source_line").fetchall()]
+    expected = extra.select(pl.struct(pl.all()).struct.json_encode())[:, 0].to_list()
+    assert stored == expected
+    assert '"x":null' in stored[1] and '"zoned":"2011-10-31T14:25:02.728+00:00"' in stored[0]
+
+    local = frame.select(
+        "case", "activity", "time", pl.col("zoned").dt.convert_time_zone("Europe/Amsterdam").alias("local")
+    )
+    local.write_parquet(path)
+    con = open_store(tmp_path / "local.duckdb")
+    ingest(con, settings_for(path, timezone="America/New_York"))
+    assert con.execute("SELECT attributes->>'local' FROM events ORDER BY source_line").fetchall() == [
+        ("2011-10-31T14:25:02.728+00:00",),
+        ("2011-01-01T00:00:00+00:00",),
+        (None,),
+    ]

@@ -1,6 +1,7 @@
 -- load_checked: one row per source record of the load in progress (grain: record), parsed
--- and checked. A query over `load_staged` (one batch of the connector's rows with canonical
--- names); pipeline/ingest.py creates the temp table load_checked from the first batch and
+-- and checked. A query over `load_staged`: {staged} is pipeline/ingest.py stage_sql(), the
+-- raw rows (one batch of the connector's, or a source DuckDB reads itself) with canonical
+-- names. pipeline/ingest.py creates the temp table load_checked from the first batch and
 -- appends each further batch of a large source.
 -- {ts_expr} / {start_expr} are chosen by pipeline/timestamps.py from a fixed set of parse
 -- expressions (never user text); the session TimeZone is the stream's during the load, so
@@ -22,11 +23,11 @@ WITH parsed AS (
         start_raw,
         {ts_expr} AS ts,                         -- parsed timestamp, NULL when unparseable
         {start_expr} AS start_ts                 -- parsed start timestamp, NULL when absent/unparseable
-    FROM load_staged
+    FROM ({staged}) AS load_staged
 ),
 flagged AS (
     SELECT *,
-        -- case id and activity come stripped of white space (pipeline/ingest.py stage_frame)
+        -- case id and activity come stripped of white space (pipeline/ingest.py stage_sql)
         coalesce(case_id, '') = '' AS case_missing,
         coalesce(activity, '') = '' AS activity_missing,
         ts IS NULL AND (ts_raw IS NULL OR trim(CAST(ts_raw AS VARCHAR)) = '') AS ts_missing,
