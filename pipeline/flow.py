@@ -46,6 +46,9 @@ RESULTS = {
     "decision_points": "flow_decision_points",
 }
 
+# Result columns that hold a resource's or team's number in the flow (flow_owner_names).
+OWNER_COLUMNS = ("resource", "team", "from_team", "to_team")
+
 
 class EmptyStreamError(VsmError):
     exit_code = 3
@@ -291,11 +294,21 @@ def publish(con: duckdb.DuckDBPyConnection, stream: str, message: str = "", *, e
                     {"t": table},
                 ).fetchall()
             ]
-            # the flow's case_id is the case's number (int_flow_events.sql): its text goes out
-            select = ", ".join(
-                "$stream" if c == "stream" else "k.case_id" if c == "case_id" else f't."{c}"' for c in columns
-            )
-            names = " LEFT JOIN flow_case_names AS k ON k.case_no = t.case_id" if "case_id" in columns else ""
+            # the flow's case_id, resource and team are numbers (int_flow_events.sql): their
+            # texts go out
+            select, names = [], ""
+            for c in columns:
+                if c == "stream":
+                    select.append("$stream")
+                elif c == "case_id":
+                    select.append("k.case_id")
+                    names += " LEFT JOIN flow_case_names AS k ON k.case_no = t.case_id"
+                elif c in OWNER_COLUMNS:
+                    select.append(f'"o_{c}".name')
+                    names += f' LEFT JOIN flow_owner_names AS "o_{c}" ON "o_{c}".owner_no = t."{c}"'
+                else:
+                    select.append(f't."{c}"')
+            select = ", ".join(select)
             con.execute(f"DELETE FROM {table} WHERE stream = $stream", {"stream": stream})
             con.execute(f"INSERT INTO {table} SELECT {select} FROM {temp} AS t{names}", {"stream": stream})
         con.execute("COMMIT")

@@ -9,9 +9,10 @@ WITH fpy AS (  -- a case visiting the step has one visit_no 1, and a visit_no 2 
             / count(*) FILTER (WHERE visit_no = 1) AS first_pass_yield
     FROM flow_visits GROUP BY step
 ),
-team_rank AS (
-    SELECT step, string_agg(team, ', ' ORDER BY n DESC, team) AS teams
+team_rank AS (  -- team numbers follow their names' order (int_flow_events.sql)
+    SELECT step, string_agg(o.name, ', ' ORDER BY n DESC, team) AS teams
     FROM (SELECT step, team, count(*) AS n FROM flow_visits WHERE team IS NOT NULL GROUP BY step, team)
+    JOIN flow_owner_names AS o ON o.owner_no = team
     GROUP BY step
 ),
 times AS (

@@ -10,7 +10,7 @@ SELECT
     CAST(NULL AS TIMESTAMPTZ) AS entered_ts,
     CAST(NULL AS TIMESTAMPTZ) AS left_ts,
     CAST(NULL AS DOUBLE) AS duration_s,
-    CAST(NULL AS VARCHAR) AS resource,
-    CAST(NULL AS VARCHAR) AS team,
+    CAST(NULL AS UINTEGER) AS resource,  -- numbers of flow_owner_names
+    CAST(NULL AS UINTEGER) AS team,
     0 AS period_no
 WHERE FALSE;
