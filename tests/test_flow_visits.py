@@ -821,3 +821,66 @@ def test_a_scheduled_event_is_no_point_visit(store, tmp_path):
         ("A", at("10:00")),
         ("E", at("11:00")),
     ]
+
+
+def test_names_the_flow_holds_as_numbers_keep_the_order_of_their_texts(store):
+    """Activities and steps ride the flow as ENUMs (pipeline/flow.py enum_type): their order
+    must be DuckDB's order of the texts, or min/max and tie-breaks would pick other rows."""
+    import polars as pl
+
+    from pipeline.flow import enum_type
+
+    names = [
+        "b",
+        "B",
+        "a b",
+        "ab",
+        "Zoë",
+        "Zoe",
+        "é",
+        "e\u0301",
+        "日本",
+        "🙂",
+        "it's",
+        "",
+        "a",
+        "A1",
+        "a10",
+        "a9",
+    ]
+    enum = enum_type(pl.Series(names + [None]))
+    got = rows(
+        store, f"SELECT CAST(n AS {enum}) AS e FROM unnest($names) AS t(n) ORDER BY e", {"names": names}
+    )
+    assert [r[0] for r in got] == [
+        r[0] for r in rows(store, "SELECT n FROM unnest(?) AS t(n) ORDER BY n", [names])
+    ]
+    assert enum_type(pl.Series([None], dtype=pl.String)) == "VARCHAR"
+
+
+def test_a_team_and_a_resource_of_the_same_name_are_one_owner(store, tmp_path):
+    """Resources and teams ride the flow as numbers from one list of both names: a visit by
+    team "ann" after a visit by resource "ann" (no team) is no handoff, as with the texts;
+    a visit by "bob" after one by team "ann" is one. The names come back as text. ("abe"
+    numbers the resources apart from the teams: with a list each, "ann" would be 2 and 1.)"""
+    _, result = load_log(
+        store,
+        tmp_path,
+        "case,activity,timestamp,resource,team\n"
+        "c1,A,2026-03-02T09:00:00Z,ann,\n"
+        "c1,B,2026-03-02T10:00:00Z,zed,ann\n"
+        "c1,C,2026-03-02T11:00:00Z,bob,\n"
+        "c2,A,2026-03-02T09:30:00Z,abe,\n",
+    )
+    assert rows(store, "SELECT from_team, to_team, count FROM handoffs") == [("ann", "bob", 1)]
+    assert rows(store, "SELECT case_id, handoffs FROM cases ORDER BY 1") == [("c1", 1), ("c2", 0)]
+    assert rows(store, "SELECT step, resource, team FROM visits WHERE case_id = 'c1' ORDER BY seq") == [
+        ("A", "ann", None),
+        ("B", "zed", "ann"),
+        ("C", "bob", None),
+    ]
+    assert rows(store, "SELECT step, resources, teams FROM step_metrics ORDER BY step") == [
+        ("A", 2, None),
+        ("B", 1, "ann"),
+        ("C", 1, None),
+    ]

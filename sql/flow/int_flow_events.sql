@@ -37,8 +37,8 @@ FROM (
 CREATE OR REPLACE TEMP TABLE flow_events AS
 SELECT
     k.case_no AS case_id,
-    e.activity,
-    m.step,                          -- NULL when the activity is dropped from the map
+    m.activity,                      -- ENUM of the activities (pipeline/flow.py enum_type)
+    m.step,                          -- NULL when the activity is dropped from the map (ENUM too)
     e.ts,
     e.lifecycle,
     r.owner_no AS resource,          -- numbers of flow_owner_names
@@ -49,7 +49,7 @@ SELECT
         * CAST(1099511627776 AS HUGEINT) + coalesce(e.source_line, 0))
         * CAST(4294967296 AS HUGEINT) + e.run_id AS ord
 FROM events AS e
-JOIN flow_step_map AS m USING (activity)
+JOIN flow_step_map AS m ON m.activity = e.activity
 JOIN flow_case_names AS k USING (case_id)
 LEFT JOIN flow_owner_names AS r ON r.name = e.resource
 LEFT JOIN flow_owner_names AS t ON t.name = e.team
