@@ -35,12 +35,14 @@ class BatchedFrame:
 
     `head` is the first batch (what column and timestamp detection look at); `batches()`
     reads the whole source again from its start, one raw frame (with `_line`) at a time;
-    `height` is the number of records in all. A connector returns one only when the source
-    holds more rows than the batch size asked for: smaller sources come as one frame.
+    `height` is the number of records in all. A connector returns one when the source holds
+    more rows than the batch size asked for (smaller sources come as one frame), or when it
+    has a `relation`.
 
     `relation`, when given, is a DuckDB table expression that reads the same raw rows (the
     source's columns and `_line`) straight from the file: the load then reads the source
-    through DuckDB in one statement, not batch by batch through Python."""
+    through DuckDB in one statement, not batch by batch through Python, and `head` only
+    serves detection."""
 
     head: pl.DataFrame
     height: int

@@ -29,8 +29,11 @@ def _unreadable(path: Path, error: BaseException) -> SourceError:
 
 
 def read_parquet_batches(path: Path, batch_rows: int) -> pl.DataFrame | BatchedFrame:
-    """The raw rows of a Parquet file; a file of more than `batch_rows` rows streams in
-    batches (pyarrow reads it row group by row group), so it never sits in memory whole."""
+    """The raw rows of a Parquet file, with the DuckDB relation that reads it (`_relation`):
+    the load reads the file through DuckDB, and the frame, or for a file of more than
+    `batch_rows` rows its first batch, serves to detect columns and timestamp formats. Where
+    there is no relation, a large file streams in batches (pyarrow reads it row group by row
+    group), so it never sits in memory whole, and a small one comes as one frame."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -40,8 +43,12 @@ def read_parquet_batches(path: Path, batch_rows: int) -> pl.DataFrame | BatchedF
         rows = pq.ParquetFile(path).metadata.num_rows
     except (pa.ArrowException, OSError) as error:
         raise _unreadable(path, error) from error
+    relation = _relation(path)
     if rows <= batch_rows:
-        return read_parquet(path)
+        frame = read_parquet(path)
+        if not relation:
+            return frame
+        return BatchedFrame(head=frame, height=rows, batches=lambda: iter([frame]), relation=relation)
 
     def batches() -> Iterator[pl.DataFrame]:
         first = 1
@@ -58,7 +65,7 @@ def read_parquet_batches(path: Path, batch_rows: int) -> pl.DataFrame | BatchedF
         except (pa.ArrowException, OSError) as error:
             raise _unreadable(path, error) from error
 
-    return BatchedFrame(head=next(batches()), height=rows, batches=batches, relation=_relation(path))
+    return BatchedFrame(head=next(batches()), height=rows, batches=batches, relation=relation)
 
 
 def _relation(path: Path) -> str:

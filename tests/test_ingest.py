@@ -195,16 +195,21 @@ def test_empty_file_is_refused(store, tmp_path):
         ingest(store, settings_for(path))
 
 
-def test_a_large_parquet_loads_in_batches_exactly_as_whole(tmp_path, monkeypatch):
-    """A Parquet source of more rows than BATCH_ROWS streams in batches. Loaded with batches
-    of 3 rows, it must store what the whole-frame load stores: the same event ids (identical
-    rows in different batches keep their ordinals), the same rejects with their lines and raw
-    rows, the same counts and the same note on naive times, counted over every batch."""
+def test_a_parquet_file_loads_alike_read_by_duckdb_in_batches_or_whole(tmp_path, monkeypatch):
+    """A Parquet file is read by DuckDB itself (the connector's relation); where it cannot
+    be, polars reads it whole, or in batches when it has more rows than BATCH_ROWS. All four
+    ways (polars whole, polars in batches of 3 rows, DuckDB with either batch size) must
+    store the same: the same event ids (identical rows in different batches keep their
+    ordinals), the same attributes, the same rejects with their lines and raw rows, the same
+    counts and the same note on naive times, counted over every row."""
     import polars as pl
 
     import pipeline.ingest as ingest_module
+    from connectors import parquet
     from connectors.base import BatchedFrame
     from pipeline.store import open_store
+
+    real_relation = parquet._relation
 
     frame = pl.DataFrame(
         {
@@ -228,13 +233,15 @@ def test_a_large_parquet_loads_in_batches_exactly_as_whole(tmp_path, monkeypatch
     path = tmp_path / "log.parquet"
     frame.write_parquet(path, row_group_size=4)
     stored = {}
-    for batch_rows in (1_000, 3):
+    for batch_rows, read_by in ((1_000, "polars"), (3, "polars"), (3, "duckdb"), (1_000, "duckdb")):
         monkeypatch.setattr(ingest_module, "BATCH_ROWS", batch_rows)
+        monkeypatch.setattr(parquet, "_relation", real_relation if read_by == "duckdb" else lambda path: "")
         name, raw = ingest_module.read_events(settings_for(path))
-        assert isinstance(raw, BatchedFrame) == (batch_rows == 3)
-        con = open_store(tmp_path / f"{batch_rows}.duckdb")
+        assert isinstance(raw, BatchedFrame) == (batch_rows == 3 or read_by == "duckdb")
+        assert bool(isinstance(raw, BatchedFrame) and raw.relation) == (read_by == "duckdb")
+        con = open_store(tmp_path / f"{batch_rows}{read_by}.duckdb")
         result = ingest(con, settings_for(path))
-        stored[batch_rows] = (
+        stored[(batch_rows, read_by)] = (
             (result.events_read, result.events_loaded, result.events_rejected, result.timezone_note),
             con.execute(
                 "SELECT event_id, case_id, activity, ts, source_line, attributes FROM events ORDER BY 1"
@@ -242,8 +249,10 @@ def test_a_large_parquet_loads_in_batches_exactly_as_whole(tmp_path, monkeypatch
             con.execute("SELECT line, column_name, value, reason, raw FROM rejects ORDER BY line").fetchall(),
         )
         con.close()
-    assert stored[3] == stored[1_000]
-    counts, events_, rejects = stored[3]
+    assert stored[(3, "polars")] == stored[(1_000, "polars")]
+    assert stored[(3, "duckdb")] == stored[(1_000, "polars")]
+    assert stored[(1_000, "duckdb")] == stored[(1_000, "polars")]
+    counts, events_, rejects = stored[(3, "polars")]
     assert counts == (10, 8, 2, "8 timestamp values have no UTC offset and were read as UTC local time")
     assert len({e[0] for e in events_}) == 8  # the three identical rows: three ids
     assert [(r[0], r[1]) for r in rejects] == [(5, "time"), (9, "activity")]
