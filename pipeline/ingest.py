@@ -246,7 +246,7 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
         con.execute(read_sql("load/staging.sql"))
         con.execute("CREATE OR REPLACE TEMP TABLE load_reject_raw (_line UBIGINT, raw VARCHAR)")
         if relation:  # DuckDB reads the source itself, in one statement
-            con.execute("CREATE OR REPLACE TEMP TABLE load_checked AS " + query, checks)
+            _check_relation(con, query, checks, Path(result.source))
             con.execute("SET TimeZone = 'UTC'")  # raw rows and times come out as read
             result.timezone_note = timezone_note(_naive_in(con, relation, plans), settings.timezone)
             _keep_reject_raw(con, relation)
@@ -266,6 +266,19 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
         con.execute("SET TimeZone = 'UTC'")
         con.execute("DROP TABLE IF EXISTS load_checked")
         con.execute("DROP TABLE IF EXISTS load_reject_raw")
+
+
+def _check_relation(con, query: str, checks: dict, path: Path) -> None:
+    """Stage, parse and check a source DuckDB reads itself into load_checked. A file that
+    breaks off past the part read for detection (a damaged page) is a SourceError."""
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE load_checked AS " + query, checks)
+    except duckdb.Error as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if "Failed to read file" not in message:
+            raise
+        detail = message.split(": ", 2)[-1]
+        raise SourceError(path, f"cannot be read to its end (damaged or truncated?): {detail}") from error
 
 
 def _naive_in(con, relation: str, plans) -> int:

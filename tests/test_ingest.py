@@ -367,3 +367,33 @@ def test_attributes_are_written_as_polars_writes_json(tmp_path):
         ("2011-01-01T00:00:00+00:00",),
         (None,),
     ]
+
+
+def test_a_parquet_file_damaged_past_the_part_read_for_detection_is_refused_by_name(tmp_path, monkeypatch):
+    """DuckDB reads the whole file after detection has read only its first batch: a damaged
+    page further on must stop the load with the file's name and nothing stored, not with a
+    database error."""
+    import polars as pl
+
+    import pipeline.ingest as ingest_module
+    from pipeline.store import open_store
+
+    rows = 200_000
+    path = tmp_path / "damaged.parquet"
+    pl.DataFrame(
+        {
+            "case": [f"c{i}" for i in range(rows)],
+            "activity": ["A"] * rows,
+            "time": ["2026-01-01 09:00"] * rows,
+        }
+    ).write_parquet(path, row_group_size=50_000, compression="zstd")
+    data = bytearray(path.read_bytes())
+    for i in range(len(data) * 2 // 3, len(data) * 2 // 3 + 2000):  # inside a later row group
+        data[i] = (data[i] * 7 + 13) % 256
+    path.write_bytes(bytes(data))
+    monkeypatch.setattr(ingest_module, "BATCH_ROWS", 50_000)
+    con = open_store(tmp_path / "s.duckdb")
+    with pytest.raises(SourceError, match=r"damaged\.parquet: cannot be read to its end"):
+        ingest(con, settings_for(path))
+    assert con.execute("SELECT count(*) FROM events").fetchall() == [(0,)]
+    assert con.execute("SELECT count(*) FROM runs").fetchall() == [(0,)]
