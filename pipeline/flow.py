@@ -161,9 +161,10 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage) -> FlowResul
     on_stage("mapping steps")
     mapping = step_map(activities["activity"].to_list(), settings)
     con.register("flow_step_map_in", mapping.to_arrow())
+    activity_type = enum_type(mapping["activity"])
     con.execute(
         "CREATE OR REPLACE TEMP TABLE flow_step_map AS "
-        f"SELECT CAST(activity AS {enum_type(mapping['activity'])}) AS activity, "
+        f"SELECT CAST(activity AS {activity_type}) AS activity, "
         f"CAST(step AS {enum_type(mapping['step'])}) AS step FROM flow_step_map_in"
     )
     _run(con, "int_flow_events", {"stream": stream})
@@ -183,7 +184,12 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage) -> FlowResul
     if shape != "status":
         classes = classes.clear()
     con.register("flow_status_classes_in", classes.to_arrow())
-    con.execute("CREATE OR REPLACE TEMP TABLE flow_status_classes AS SELECT * FROM flow_status_classes_in")
+    con.execute(  # statuses are activities: the same ENUM, so they join and compare as numbers
+        "CREATE OR REPLACE TEMP TABLE flow_status_classes AS SELECT * REPLACE ("
+        f"CAST(status AS {activity_type}) AS status, "
+        f"CAST(status_class AS {enum_type(classes['status_class'])}) AS status_class, "
+        f"CAST(wait_kind AS {enum_type(classes['wait_kind'])}) AS wait_kind) FROM flow_status_classes_in"
+    )
 
     on_stage("building visits")
     _run(con, "int_arrivals", {"start_steps": settings.start_activities})
