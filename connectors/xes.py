@@ -24,7 +24,9 @@ fast but lenient in ways that would break the connector contract, so this module
   the log's header, and the second half is parsed by a second Python process meanwhile.
   The halves must agree (same column types, same mixed-type keys, no failure); otherwise
   the whole copy is parsed at once, as for a small file, so the result and any error are
-  exactly those of one parse.
+  exactly those of one parse. A plain UTF-8 file is cut before its copy is made: the second
+  half is cleaned first and its process started, then this one cleans the first half while
+  the other parses (`_parse_cut_early`), so the cleaning is split between them too.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
@@ -150,8 +152,15 @@ def read_xes(path: Path) -> pl.DataFrame:
     path = Path(path)
     with tempfile.TemporaryDirectory(prefix="vsm-xes-") as tmp:
         plain = Path(tmp) / "log.xes"  # no .gz suffix: rustxes picks gzip by file name
-        body = _write_clean_copy(path, plain)
-        frame, diagnostics = _parse(path, plain, body)
+        early = _parse_cut_early(path, plain)
+        if isinstance(early, tuple):
+            frame, diagnostics, body = early
+        elif early:  # cut early, but the halves disagree or one failed: one parse decides
+            body = _write_clean_copy(path, plain)
+            frame, diagnostics = _run_rustxes(path, plain)
+        else:
+            body = _write_clean_copy(path, plain)
+            frame, diagnostics = _parse(path, plain, body)
     if diagnostics.repairs:
         raise SourceError(path, _repair_message(diagnostics.repairs))
     if frame.height == 0:
@@ -418,6 +427,82 @@ def _split_in_two(plain: Path, second: Path, body: _BodyScan) -> bool:
     return True
 
 
+def _parse_cut_early(path: Path, first: Path) -> tuple[pl.DataFrame, _Diagnostics, _BodyScan] | bool:
+    """A large plain UTF-8 file, cut in two before any copy is made: the second half (from
+    the first ``<trace`` past 45%, after the header without its ``<global>``s) is cleaned
+    first and handed to the child process, then this process cleans the first half into
+    `first` and parses it. (frame, notes, what the body scan saw) when the halves agree;
+    True when they were parsed but disagree or one failed or a comment or CDATA section
+    follows the header (the caller parses the whole copy at once); False when the file is
+    not for this (gzipped, another encoding, small, no cut, or a problem the ordinary pass
+    reports as it always does)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return False
+    if size < SPLIT_MIN_BYTES or (os.cpu_count() or 1) < 2:
+        return False
+    second = first.with_name("second.xes")
+    tail_seen = _BodyScan()
+    try:
+        with open(path, "rb") as f:
+            head = f.read(PROLOG_BYTES)
+            if head[:2] == GZIP_MAGIC or check_xml_prolog(path, head) != "utf-8":
+                return False
+            first_trace = _next_trace(f, 0)
+            if first_trace is None or first_trace > MAX_HEADER_BYTES:
+                return False
+            # past 45%: the second half's cleaning comes first, and this process then cleans
+            # its own half too (measured on 1M events: 40% 3.4 s, 45% 3.1 s, 50% 3.25 s)
+            cut = _next_trace(f, max(size * 9 // 20, first_trace + 1))
+            if cut is None:
+                return False
+            f.seek(0)
+            header = _GLOBAL.sub(b"", f.read(first_trace))
+            f.seek(cut)
+            tail = b""
+            with open(second, "wb") as out:
+                out.write(header)
+                chunks = iter(lambda: f.read(CHUNK_BYTES), b"")
+                for piece in _expand_self_closed(_as_utf8(path, chunks, "utf-8")):
+                    tail_seen.scan(piece)
+                    out.write(piece)
+                    tail = (tail + piece)[-TAIL_BYTES:]
+        _check_complete(path, tail)
+    except SourceError:
+        return False  # the ordinary pass meets it again and says it with the whole file's offsets
+    if tail_seen.opaque:
+        return False
+    head_seen = _BodyScan()
+
+    def write_first() -> None:
+        with open(path, "rb") as f, open(first, "wb") as out:
+            left = cut
+
+            def chunks() -> Iterator[bytes]:
+                nonlocal left
+                while left > 0 and (chunk := f.read(min(CHUNK_BYTES, left))):
+                    left -= len(chunk)
+                    yield chunk
+
+            for piece in _patch_xes(path, _as_utf8(path, chunks(), "utf-8"), head_seen):
+                out.write(piece)
+            out.write(b"</log>\n")
+        if head_seen.opaque:  # it could hide a "<trace": the cut is not safe
+            raise SourceError(path, "a comment or CDATA section follows the header")
+
+    parsed = _parse_halves(path, first, second, write_first)
+    second.unlink(missing_ok=True)
+    if parsed is None:
+        return True
+    seen = _BodyScan(
+        with_offset=head_seen.with_offset or tail_seen.with_offset,
+        without_offset=head_seen.without_offset or tail_seen.without_offset,
+        header_bytes=head_seen.header_bytes,
+    )
+    return (*parsed, seen)
+
+
 def _next_trace(f: BinaryIO, start: int) -> int | None:
     """Offset of the first ``<trace`` tag at or after `start` in the open file `f`."""
     offset = start
@@ -432,9 +517,13 @@ def _next_trace(f: BinaryIO, start: int) -> int | None:
         offset += CHUNK_BYTES
 
 
-def _parse_halves(path: Path, first: Path, second: Path) -> tuple[pl.DataFrame, _Diagnostics] | None:
+def _parse_halves(
+    path: Path, first: Path, second: Path, write_first: Callable[[], None] | None = None
+) -> tuple[pl.DataFrame, _Diagnostics] | None:
     """Parse `second` in a child process (python -m connectors.xes) while this one parses
-    `first`; the two frames in document order, or None when the halves disagree or fail."""
+    `first` (written by `write_first` once the child runs, when given); the two frames in
+    document order, or None when the halves disagree or fail (a SourceError from
+    `write_first` included)."""
     arrow = second.with_suffix(".arrow")
     child = subprocess.Popen(
         [sys.executable, "-m", "connectors.xes", str(second), str(arrow)],
@@ -443,6 +532,8 @@ def _parse_halves(path: Path, first: Path, second: Path) -> tuple[pl.DataFrame, 
     )
     try:
         try:
+            if write_first is not None:
+                write_first()
             head, head_notes = _run_rustxes(path, first)
         except SourceError:
             head = None

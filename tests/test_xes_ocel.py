@@ -374,6 +374,28 @@ def test_xes_parsed_in_halves_equals_one_parse(tmp_path, halves, extra, first_am
         assert frame["late"].to_list() == [None] * 40 + [True, None] * 20
 
 
+def test_plain_xes_is_cut_before_its_copy_is_made_and_gzip_after(tmp_path, halves, monkeypatch):
+    """A plain UTF-8 file is cut before any clean copy (each process cleans its half); a
+    gzipped one is copied whole first, then cut. Both equal one parse."""
+    import gzip
+
+    import connectors.xes as xes
+
+    copies = []
+    original = xes._write_clean_copy
+    monkeypatch.setattr(xes, "_write_clean_copy", lambda *a: copies.append(a) or original(*a))
+    text = many_traces(40)
+    plain = write_text(tmp_path / "plain.xes", text)
+    zipped = tmp_path / "zipped.xes.gz"
+    zipped.write_bytes(gzip.compress(text.encode("utf-8")))
+    whole, _ = halves(plain, split=False)
+    copies.clear()
+    frame, split_used = halves(plain, split=True)
+    assert split_used and copies == [] and frame.equals(whole)
+    frame, split_used = halves(zipped, split=True)
+    assert split_used and len(copies) == 1 and frame.equals(whole)
+
+
 def test_xes_bad_value_in_the_second_half_is_reported_as_by_one_parse(tmp_path, halves):
     late = '<string key="concept:name" value="c31"/><int key="size" value="3"/>'  # trace 31 of 40
     text = many_traces(40).replace(late, late.replace('value="3"', 'value="three"'))
