@@ -46,6 +46,9 @@ RESULTS = {
     "decision_points": "flow_decision_points",
 }
 
+# More activities or steps than this are held as text, not as an ENUM (enum_type).
+ENUM_MAX_NAMES = 100_000
+
 # Result columns that hold a resource's or team's number in the flow (flow_owner_names).
 OWNER_COLUMNS = ("resource", "team", "from_team", "to_team")
 
@@ -106,13 +109,15 @@ def step_map(activities: list[str], settings: StreamSettings) -> pl.DataFrame:
 
 def enum_type(names: pl.Series) -> str:
     """The SQL type the flow holds activities and steps in: an ENUM of the names in text
-    order (so comparisons, min/max and ORDER BY go as with the text), VARCHAR when there is
-    none (every activity dropped). They ride through every window and sort of the flow: as
-    small numbers they sort and hash several times cheaper than as text (10M events: the
-    flow 17.9 s -> 14.2 s), and they read as text wherever text is needed (string
-    functions, published columns)."""
+    order (so comparisons, min/max and ORDER BY go as with the text). VARCHAR when there is
+    none (every activity dropped) or more than ENUM_MAX_NAMES: the type is spelled out in
+    SQL (50,000 names take 0.35 s), and a column of that many activities is rather a mapping
+    mistake. Names ride through every window and sort of the flow: as small numbers they
+    sort and hash several times cheaper than as text (10M events: the flow 17.9 s ->
+    14.2 s), and they read as text wherever text is needed (string functions, published
+    columns)."""
     values = sorted(set(names.drop_nulls().to_list()))  # code-point order is UTF-8 byte order
-    if not values:
+    if not values or len(values) > ENUM_MAX_NAMES:
         return "VARCHAR"
     return "ENUM(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
 

@@ -856,6 +856,7 @@ def test_names_the_flow_holds_as_numbers_keep_the_order_of_their_texts(store):
         r[0] for r in rows(store, "SELECT n FROM unnest(?) AS t(n) ORDER BY n", [names])
     ]
     assert enum_type(pl.Series([None], dtype=pl.String)) == "VARCHAR"
+    assert enum_type(pl.Series([f"a{i}" for i in range(100_001)])) == "VARCHAR"
 
 
 def test_a_team_and_a_resource_of_the_same_name_are_one_owner(store, tmp_path):
