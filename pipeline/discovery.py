@@ -32,13 +32,22 @@ def preload() -> None:
     The import costs about a second (pm4py loads pandas and much else), and discovery comes
     last in a run; started before the load (pipeline/streams.py) or when the flow starts
     (`vsm compute`), it runs while polars and DuckDB (which release the GIL) work, so a run
-    does not wait for it. A discovery that comes first just waits on
-    Python's import lock. Not a daemon: the process waits for the import rather than
-    exiting in the middle of one."""
+    does not wait for it. A discovery that comes first waits for it to finish
+    (`_await_preload`). Not a daemon: the process waits for the import rather than exiting
+    in the middle of one."""
     global _preloading
     if _preloading is None:
         _preloading = threading.Thread(target=_import_pm4py, name="pm4py-preload")
         _preloading.start()
+
+
+def _await_preload() -> None:
+    """Wait for the background import, if one runs, before importing from pm4py here. Two
+    threads importing pm4py's interlinked packages at once can each hold a module the other
+    needs: Python then raises _DeadlockError in one of them (seen on a small log, whose
+    flow reaches discovery within the second the import takes)."""
+    if _preloading is not None:
+        _preloading.join()
 
 
 def _import_pm4py() -> None:
@@ -134,6 +143,7 @@ def _inductive_miner(log: Counter, noise_threshold: float):
     # pm4py's own entry points accept a Counter of traces only through a type check that a plain
     # Counter fails (it then treats it as a DataFrame), so the miner classes are called directly:
     # the same steps as pm4py.algo.discovery.inductive.algorithm.apply for a variant log.
+    _await_preload()
     from pm4py.algo.discovery.inductive.dtypes.im_ds import IMDataStructureUVCL
     from pm4py.algo.discovery.inductive.variants.im import IMUVCL
     from pm4py.algo.discovery.inductive.variants.imf import IMFUVCL
@@ -154,6 +164,7 @@ def _from_pm4py(node) -> TreeNode:
 
 
 def _to_pm4py(node: TreeNode, parent=None):
+    _await_preload()
     from pm4py.objects.process_tree.obj import Operator, ProcessTree
 
     if node.operator is None:
@@ -169,6 +180,7 @@ def write_model(model: Model, folder: Path, stream: str) -> list[Path]:
     The BPMN gets a simple left-to-right layered layout of our own, because pm4py's layout
     needs the graphviz binaries, which a server may not have.
     """
+    _await_preload()
     import pm4py
 
     folder.mkdir(parents=True, exist_ok=True)

@@ -407,3 +407,31 @@ def test_bpic2013_incidents_one_work_step_reworked(real_variants):
     assert result.rework_loops.select("from_step", "to_step", "cases").rows() == [
         (step, step, cases_going_back(log, step, step))
     ]
+
+
+def test_discovery_waits_for_the_background_import_of_pm4py(monkeypatch, tmp_path):
+    """discover/refresh start importing pm4py in a thread (discovery.preload) before the load;
+    on a small log the flow reaches discovery within that second. Importing pm4py in two
+    threads at once can deadlock (Python raised _DeadlockError once in 22 `vsm discover`
+    runs of sample_logs/incidents.csv), so discovery and model writing must wait for the
+    thread to finish first."""
+    import threading
+
+    from pipeline import discovery
+
+    def slow_import(done: list) -> None:
+        time.sleep(0.3)
+        done.append(True)
+
+    for call in (
+        lambda: discovery.discover_model(pl.DataFrame({"steps": ["A > B"], "cases": [2]})),
+        lambda: discovery.write_model(
+            discovery.discover_model(pl.DataFrame({"steps": ["A"], "cases": [1]})), tmp_path, "s"
+        ),
+    ):
+        done: list = []
+        thread = threading.Thread(target=slow_import, args=(done,))
+        thread.start()
+        monkeypatch.setattr(discovery, "_preloading", thread)
+        call()
+        assert done == [True]
