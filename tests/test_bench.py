@@ -124,6 +124,18 @@ def test_generator_is_deterministic_and_exact(tmp_path, monkeypatch):
     assert frame["case_id"].n_unique() == a.known()["cases"]
 
 
+def test_the_csv_is_written_only_when_a_run_reads_it(tmp_path, monkeypatch):
+    """At 100M the benchmark runs Parquet only: its 8.8 GB CSV is not generated. Asked for
+    later, the CSV comes with a Parquet file identical to the first."""
+    monkeypatch.setenv("VSM_BENCH_CACHE", str(tmp_path))
+    parquet_only = generate.ensure("claims", 5_000, csv=False)
+    assert parquet_only.parquet.exists() and not parquet_only.csv.exists()
+    first = parquet_only.parquet.read_bytes()
+    both = generate.ensure("claims", 5_000)
+    assert both.csv.exists() and both.parquet.read_bytes() == first
+    assert pl.read_csv(both.csv).height == 5_000
+
+
 def test_scales_are_read_as_the_issue_writes_them():
     assert [generate.parse_scale(s) for s in ("100k", "1M", "10M", "100M")] == [
         100_000,
