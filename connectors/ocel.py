@@ -32,6 +32,7 @@ from lxml import etree
 from connectors.base import LINE_COLUMN
 from connectors.xes import PROLOG_BYTES, check_xml_prolog
 from pipeline.errors import SourceError
+from pipeline.store import sql_identifier
 
 CASE_ID = "case:concept:name"
 ACTIVITY = "concept:name"
@@ -330,7 +331,7 @@ def _sqlite_event_details(
         table = f"event_{suffix}"
         if table not in tables:
             raise SourceError(path, f"lists event type {event_type!r} but has no table {table!r}")
-        cursor = connection.execute(f"SELECT * FROM {_quote(table)}")
+        cursor = connection.execute(f"SELECT * FROM {sql_identifier(table)}")
         columns = [description[0] for description in cursor.description]
         if "ocel_id" not in columns or "ocel_time" not in columns:
             raise SourceError(path, f"table {table!r} lacks the columns ocel_id / ocel_time")
@@ -347,10 +348,6 @@ def _sqlite_event_details(
                 {name: record[name] for name in names},
             )
     return details
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 # --- values -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import polars as pl
 
 from connectors.base import LINE_COLUMN, BatchedFrame
 from pipeline.errors import SourceError
+from pipeline.store import sql_literal
 
 
 def _check_size(path: Path) -> None:
@@ -77,10 +78,9 @@ def _relation(path: Path) -> str:
 
     if any(ch in str(path) for ch in "*?[") or "file_row_number" in pq.read_schema(path).names:
         return ""
-    literal = "'" + str(path).replace("'", "''") + "'"
     return (
         f"(SELECT * EXCLUDE (file_row_number), CAST(file_row_number + 1 AS UBIGINT) AS {LINE_COLUMN} "
-        f"FROM read_parquet({literal}, file_row_number = true))"
+        f"FROM read_parquet({sql_literal(str(path))}, file_row_number = true))"
     )
 
 

@@ -21,7 +21,7 @@ from pipeline.discovery import preload, write_model
 from pipeline.errors import VsmError
 from pipeline.settings import StreamSettings
 from pipeline.statuses import classify_statuses, guess_log_shape
-from pipeline.store import query_frame, read_sql
+from pipeline.store import query_frame, read_sql, sql_literal
 from pipeline.stream_map import StreamMap, build_map
 from pipeline.variant_steps import start_end_rule
 
@@ -119,7 +119,7 @@ def enum_type(names: pl.Series) -> str:
     values = sorted(set(names.drop_nulls().to_list()))  # code-point order is UTF-8 byte order
     if not values or len(values) > ENUM_MAX_NAMES:
         return "VARCHAR"
-    return "ENUM(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+    return "ENUM(" + ", ".join(sql_literal(v) for v in values) + ")"
 
 
 def _run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> None:

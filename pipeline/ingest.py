@@ -19,7 +19,7 @@ from connectors.registry import read_source
 from pipeline.columns import Mapping, detect_columns
 from pipeline.errors import SourceError, TimestampFormatError
 from pipeline.settings import StreamSettings
-from pipeline.store import query_frame, read_sql
+from pipeline.store import query_frame, read_sql, sql_identifier, sql_literal
 from pipeline.timestamps import plan_timestamps
 
 Stage = Callable[[str], None]
@@ -92,7 +92,7 @@ def stage_sql(schema: pl.Schema, mapping: Mapping, relation: str) -> str:
     others = [col for col in schema if col not in RESERVED_COLUMNS and col not in used]
 
     def text(name: str) -> str:
-        return f"strip_text(CAST({_ident(name)} AS VARCHAR))" if name else "CAST(NULL AS VARCHAR)"
+        return f"strip_text(CAST({sql_identifier(name)} AS VARCHAR))" if name else "CAST(NULL AS VARCHAR)"
 
     def optional(name: str) -> str:  # an empty cell is a missing value, not a resource named ''
         return f"nullif({text(name)}, '')" if name else "CAST(NULL AS VARCHAR)"
@@ -102,42 +102,34 @@ def stage_sql(schema: pl.Schema, mapping: Mapping, relation: str) -> str:
     else:  # status + sub-status, e.g. "Accepted / In Progress"; a missing part is left out
         activity = "concat_ws(' / ', " + ", ".join(text(a) for a in c.activity) + ")"
     if others:
-        pairs = ", ".join(f"{_literal(o)}, {_json_value(o, schema[o])}" for o in others)
+        pairs = ", ".join(f"{sql_literal(o)}, {_json_value(o, schema[o])}" for o in others)
         attributes = f"json_object({pairs})"
     else:
         attributes = "CAST(NULL AS JSON)"
     if FIELD_COUNT_COLUMN in schema:  # CSV: a record whose field count differs from the header's
         expected = len([col for col in schema if col not in RESERVED_COLUMNS])
-        found = _ident(FIELD_COUNT_COLUMN)
+        found = sql_identifier(FIELD_COUNT_COLUMN)
         field_problem = (
             f"CASE WHEN {found} <> {expected} THEN "
             f"'expected {expected} fields (as in the header), found ' || CAST({found} AS VARCHAR) END"
         )
     else:
         field_problem = "CAST(NULL AS VARCHAR)"
-    start = _ident(c.start_timestamp) if c.start_timestamp else "CAST(NULL AS VARCHAR)"
+    start = sql_identifier(c.start_timestamp) if c.start_timestamp else "CAST(NULL AS VARCHAR)"
     return (
-        f"SELECT CAST({_ident(LINE_COLUMN)} AS UBIGINT) AS _line, {text(c.case_id)} AS case_id, "
+        f"SELECT CAST({sql_identifier(LINE_COLUMN)} AS UBIGINT) AS _line, {text(c.case_id)} AS case_id, "
         f"{activity} AS activity, lower({optional(c.lifecycle)}) AS lifecycle, "
         f"{optional(c.resource)} AS resource, {optional(c.team)} AS team, {attributes} AS attributes, "
-        f"{field_problem} AS field_problem, {_ident(c.timestamp)} AS ts_raw, {start} AS start_raw "
+        f"{field_problem} AS field_problem, {sql_identifier(c.timestamp)} AS ts_raw, {start} AS start_raw "
         f"FROM {relation}"
     )
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _json_value(name: str, dtype: pl.DataType) -> str:
     """A source column as a JSON attribute value, written as polars writes it: NaN and
     infinities (not JSON) as null, also inside a list of numbers; an instant with a time
     zone as UTC text in ISO form ('2011-10-31T14:25:02.728+00:00'), not in the session's."""
-    column = _ident(name)
+    column = sql_identifier(name)
     if dtype.is_float():
         return f"CASE WHEN isfinite({column}) THEN {column} END"
     if isinstance(dtype, pl.List) and dtype.inner.is_float():
@@ -286,7 +278,7 @@ def _naive_in(con, relation: str, plans) -> int:
     are read in the stream's timezone: each plan's column, streamed through in batches."""
     naive = 0
     for plan in plans:
-        reader = con.sql(f"SELECT {_ident(plan.column)} FROM {relation}").to_arrow_reader(BATCH_ROWS)
+        reader = con.sql(f"SELECT {sql_identifier(plan.column)} FROM {relation}").to_arrow_reader(BATCH_ROWS)
         for batch in reader:
             naive += plan.naive_in(pl.Series(batch.column(0)))
     return naive

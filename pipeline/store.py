@@ -32,6 +32,17 @@ def read_sql(relative: str) -> str:
     return (SQL_DIR / relative).read_text(encoding="utf-8")
 
 
+def sql_literal(text: str) -> str:
+    """`text` as an SQL string literal (a single quote in it doubled)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def sql_identifier(name: str) -> str:
+    """`name` as a quoted SQL identifier, whatever characters it holds (a double quote in it
+    doubled)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def query_frame(
     con: duckdb.DuckDBPyConnection, query: str, params: dict | list | None = None
 ) -> pl.DataFrame:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from pipeline.errors import TimestampFormatError
+from pipeline.store import sql_literal
 
 ISO = (
     r"^\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?"  # date, optional time
@@ -65,7 +66,7 @@ class TimestampPlan:
         if self.kind == "iso":
             return f"TRY_CAST(REPLACE(CAST({ref} AS VARCHAR), ',', '.') AS TIMESTAMPTZ)"
         if self.kind == "strptime":
-            fmts = ", ".join("'" + f.replace("'", "''") + "'" for f in self.formats)
+            fmts = ", ".join(sql_literal(f) for f in self.formats)
             return f"CAST(TRY_STRPTIME(CAST({ref} AS VARCHAR), [{fmts}]) AS TIMESTAMPTZ)"
         scale = "1000.0" if self.kind == "epoch_ms" else "1.0"
         return f"TO_TIMESTAMP(TRY_CAST({ref} AS DOUBLE) / {scale})"
