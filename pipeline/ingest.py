@@ -14,9 +14,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from connectors.base import FIELD_COUNT_COLUMN, LINE_COLUMN, RESERVED_COLUMNS, BatchedFrame
+from connectors.base import FIELD_COUNT_COLUMN, LINE_COLUMN, BatchedFrame
 from connectors.registry import read_source
-from pipeline.columns import Mapping, detect_columns
+from pipeline.columns import Mapping, detect_columns, source_columns
 from pipeline.errors import SourceError, TimestampFormatError
 from pipeline.settings import StreamSettings
 from pipeline.store import query_frame, read_sql, sql_identifier, sql_literal
@@ -77,9 +77,9 @@ def sample(raw: Raw) -> pl.DataFrame:
     return raw.head if isinstance(raw, BatchedFrame) else raw
 
 
-def stage_sql(schema: pl.Schema, mapping: Mapping, relation: str) -> str:
+def stage_sql(head: pl.DataFrame, mapping: Mapping, relation: str) -> str:
     """The staged rows that load/load_checked.sql checks, as a query over `relation` (the raw
-    rows: the source's columns, typed as in `schema`, and `_line`): canonical names for the
+    rows: the source's columns, typed as in `head`, and `_line`): canonical names for the
     mapped columns, their text stripped of white space (load/staging.sql), an empty
     optional cell as a missing value, and the other columns packed as a JSON object.
 
@@ -89,7 +89,8 @@ def stage_sql(schema: pl.Schema, mapping: Mapping, relation: str) -> str:
     5.5 s; CSV in the same time, with 1.3 GB less memory at its peak)."""
     c = mapping.columns
     used = set(mapping.used())
-    others = [col for col in schema if col not in RESERVED_COLUMNS and col not in used]
+    columns = source_columns(head)
+    others = [col for col in columns if col not in used]
 
     def text(name: str) -> str:
         return f"strip_text(CAST({sql_identifier(name)} AS VARCHAR))" if name else "CAST(NULL AS VARCHAR)"
@@ -102,12 +103,12 @@ def stage_sql(schema: pl.Schema, mapping: Mapping, relation: str) -> str:
     else:  # status + sub-status, e.g. "Accepted / In Progress"; a missing part is left out
         activity = "concat_ws(' / ', " + ", ".join(text(a) for a in c.activity) + ")"
     if others:
-        pairs = ", ".join(f"{sql_literal(o)}, {_json_value(o, schema[o])}" for o in others)
+        pairs = ", ".join(f"{sql_literal(o)}, {_json_value(o, head.schema[o])}" for o in others)
         attributes = f"json_object({pairs})"
     else:
         attributes = "CAST(NULL AS JSON)"
-    if FIELD_COUNT_COLUMN in schema:  # CSV: a record whose field count differs from the header's
-        expected = len([col for col in schema if col not in RESERVED_COLUMNS])
+    if FIELD_COUNT_COLUMN in head.columns:  # CSV: a record whose field count differs from the header's
+        expected = len(columns)
         found = sql_identifier(FIELD_COUNT_COLUMN)
         field_problem = (
             f"CASE WHEN {found} <> {expected} THEN "
@@ -218,7 +219,7 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
         "{start_expr}", start_plan.sql("start_raw") if start_plan else "CAST(NULL AS TIMESTAMPTZ)"
     )
     # last: the staging names source columns, whose names may hold anything
-    query = query.replace("{staged}", stage_sql(head.schema, mapping, relation or "load_raw"))
+    query = query.replace("{staged}", stage_sql(head, mapping, relation or "load_raw"))
     checks = {
         "ts_expected": ts_plan.description,
         "start_expected": start_plan.description if start_plan else "",
