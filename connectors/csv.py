@@ -34,7 +34,7 @@ import numpy as np
 import polars as pl
 
 from connectors.base import EXTRA_FIELDS_COLUMN, FIELD_COUNT_COLUMN, LINE_COLUMN, RESERVED_COLUMNS
-from pipeline.errors import SourceError
+from pipeline.errors import SourceError, first_line
 
 CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
 SAMPLE_BYTES = 64 * 1024  # what delimiter sniffing and the header look at
@@ -381,8 +381,7 @@ def _diagnose(path: Path, data: bytes, delimiter: str, error: BaseException) -> 
         deque(reader, maxlen=0)
     except csv.Error as bad:
         return SourceError(path, f"malformed CSV at line {reader.line_num}: {bad}")
-    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return SourceError(path, f"cannot be parsed as CSV: {first_line}")
+    return SourceError(path, f"cannot be parsed as CSV: {first_line(error)}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from connectors.base import LINE_COLUMN
-from pipeline.errors import SourceError
+from pipeline.errors import SourceError, first_line
 
 BINARY_PROBE_BYTES = 8 * 1024
 SNIPPET_CHARS = 60
@@ -95,8 +95,7 @@ def _diagnose(path: Path, data: bytes, error: BaseException) -> SourceError:
             if len(snippet) > SNIPPET_CHARS:
                 snippet = snippet[:SNIPPET_CHARS] + "..."
             return SourceError(path, f"line {number} {problem}: {snippet}")
-    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return SourceError(path, f"cannot be read as JSON Lines: {first_line}")
+    return SourceError(path, f"cannot be read as JSON Lines: {first_line(error)}")
 
 
 def _line_problem(raw: bytes) -> str | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from connectors.base import LINE_COLUMN, BatchedFrame
-from pipeline.errors import SourceError
+from pipeline.errors import SourceError, first_line
 from pipeline.store import sql_literal
 
 
@@ -25,8 +25,9 @@ def _check_size(path: Path) -> None:
 
 
 def _unreadable(path: Path, error: BaseException) -> SourceError:
-    detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return SourceError(path, f"is not a readable Parquet file (truncated or another format?): {detail}")
+    return SourceError(
+        path, f"is not a readable Parquet file (truncated or another format?): {first_line(error)}"
+    )
 
 
 def read_parquet_batches(path: Path, batch_rows: int) -> pl.DataFrame | BatchedFrame:

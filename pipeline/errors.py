@@ -22,6 +22,13 @@ class SourceError(VsmError):
         super().__init__(f"{self.path}: {message}")
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of a library's error message (its type's name when it says nothing):
+    what a SourceError quotes of a parser's own complaint."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 class ColumnError(VsmError):
     """A required column (case, activity, timestamp) was not found or was mapped to a missing column."""
 

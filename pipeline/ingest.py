@@ -17,7 +17,7 @@ import polars as pl
 from connectors.base import FIELD_COUNT_COLUMN, LINE_COLUMN, BatchedFrame
 from connectors.registry import read_source
 from pipeline.columns import Mapping, detect_columns, source_columns
-from pipeline.errors import SourceError, TimestampFormatError
+from pipeline.errors import SourceError, TimestampFormatError, first_line
 from pipeline.settings import StreamSettings
 from pipeline.store import query_frame, read_sql, sql_identifier, sql_literal
 from pipeline.timestamps import plan_timestamps
@@ -267,7 +267,7 @@ def _check_relation(con, query: str, checks: dict, path: Path) -> None:
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE load_checked AS " + query, checks)
     except duckdb.Error as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        message = first_line(error)
         if "Failed to read file" not in message:
             raise
         detail = message.split(": ", 2)[-1]
