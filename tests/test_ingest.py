@@ -235,7 +235,9 @@ def test_a_parquet_file_loads_alike_read_by_duckdb_in_batches_or_whole(tmp_path,
     stored = {}
     for batch_rows, read_by in ((1_000, "polars"), (3, "polars"), (3, "duckdb"), (1_000, "duckdb")):
         monkeypatch.setattr(ingest_module, "BATCH_ROWS", batch_rows)
-        monkeypatch.setattr(parquet, "_relation", real_relation if read_by == "duckdb" else lambda path: "")
+        monkeypatch.setattr(
+            parquet, "_relation", real_relation if read_by == "duckdb" else lambda path, names: ""
+        )
         name, raw = ingest_module.read_events(settings_for(path))
         assert isinstance(raw, BatchedFrame) == (batch_rows == 3 or read_by == "duckdb")
         assert bool(isinstance(raw, BatchedFrame) and raw.relation) == (read_by == "duckdb")
