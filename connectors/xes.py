@@ -180,17 +180,24 @@ def read_xes(path: Path) -> pl.DataFrame:
 def _write_clean_copy(path: Path, target: Path) -> _BodyScan:
     """Decompress, check, transcode and patch `path` into `target` (plain UTF-8 XES)."""
     body = _BodyScan()
-    with _open_source(path) as raw, open(target, "wb") as out:
+    with _open_source(path) as raw:
         chunks = _decompressed_chunks(path, raw)
         head, rest = _peek(chunks, PROLOG_BYTES)
         encoding = check_xml_prolog(path, head)
-        text = _as_utf8(path, chain([head], rest), encoding)
-        tail = b""
-        for piece in _patch_xes(path, text, body):
-            out.write(piece)
-            tail = (tail + piece)[-TAIL_BYTES:]
+        tail = _write_patched(path, _as_utf8(path, chain([head], rest), encoding), target, body)
     _check_complete(path, tail)
     return body
+
+
+def _write_patched(path: Path, text: Iterable[bytes], target: Path, seen: _BodyScan) -> bytes:
+    """Write UTF-8 `text` (an XES document, or its header and part of its traces) into
+    `target` through `_patch_xes`; the last TAIL_BYTES written, for `_check_complete`."""
+    tail = b""
+    with open(target, "wb") as out:
+        for piece in _patch_xes(path, text, seen):
+            out.write(piece)
+            tail = (tail + piece)[-TAIL_BYTES:]
+    return tail
 
 
 def _check_complete(path: Path, tail: bytes) -> None:
@@ -458,16 +465,10 @@ def _parse_cut_early(path: Path, first: Path) -> tuple[pl.DataFrame, _Diagnostic
             if cut is None:
                 return False
             f.seek(0)
-            header = _GLOBAL.sub(b"", f.read(first_trace))
+            header = f.read(first_trace)  # _patch_xes drops its <global>s, as for the whole
             f.seek(cut)
-            tail = b""
-            with open(second, "wb") as out:
-                out.write(header)
-                chunks = iter(lambda: f.read(CHUNK_BYTES), b"")
-                for piece in _expand_self_closed(_as_utf8(path, chunks, "utf-8")):
-                    tail_seen.scan(piece)
-                    out.write(piece)
-                    tail = (tail + piece)[-TAIL_BYTES:]
+            traces = iter(lambda: f.read(CHUNK_BYTES), b"")
+            tail = _write_patched(path, _as_utf8(path, chain([header], traces), "utf-8"), second, tail_seen)
         _check_complete(path, tail)
     except SourceError:
         return False  # the ordinary pass meets it again and says it with the whole file's offsets
@@ -476,7 +477,7 @@ def _parse_cut_early(path: Path, first: Path) -> tuple[pl.DataFrame, _Diagnostic
     head_seen = _BodyScan()
 
     def write_first() -> None:
-        with open(path, "rb") as f, open(first, "wb") as out:
+        with open(path, "rb") as f:
             left = cut
 
             def chunks() -> Iterator[bytes]:
@@ -485,8 +486,8 @@ def _parse_cut_early(path: Path, first: Path) -> tuple[pl.DataFrame, _Diagnostic
                     left -= len(chunk)
                     yield chunk
 
-            for piece in _patch_xes(path, _as_utf8(path, chunks(), "utf-8"), head_seen):
-                out.write(piece)
+            _write_patched(path, _as_utf8(path, chunks(), "utf-8"), first, head_seen)
+        with open(first, "ab") as out:
             out.write(b"</log>\n")
         if head_seen.opaque:  # it could hide a "<trace": the cut is not safe
             raise SourceError(path, "a comment or CDATA section follows the header")
