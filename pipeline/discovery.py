@@ -163,8 +163,7 @@ def _from_pm4py(node) -> TreeNode:
     return TreeNode(_FROM_PM4PY[node.operator.value], None, tuple(_from_pm4py(c) for c in node.children))
 
 
-def _to_pm4py(node: TreeNode, parent=None):
-    _await_preload()
+def _to_pm4py(node: TreeNode, parent=None):  # from write_model, which awaits the import
     from pm4py.objects.process_tree.obj import Operator, ProcessTree
 
     if node.operator is None:
