@@ -144,6 +144,7 @@ def main(argv: list[str]) -> int:
         "figures": figures(Path("vsm.duckdb"), stream) if error is None else {},
     }
     out.write_text(json.dumps(result, indent=1, default=str))
+    cli.prepare_exit()  # as `vsm` itself ends (pipeline/cli.py main)
     return code
 
 

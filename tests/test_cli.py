@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import os
+import subprocess
+import sys
 
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from pipeline.cli import app, main
 from tests.conftest import PROJECT, write
 
 runner = CliRunner()
@@ -42,6 +47,48 @@ def test_discover_sample_claims_then_query(workdir):
     again = vsm("ingest", "claims")
     assert again.exit_code == 0, again.output
     assert "new 0; already in the store 8,836" in again.output
+
+
+def test_the_command_as_a_process_leaves_everything_written(workdir):
+    """`vsm` ends with the garbage collector's exit pass spared (pipeline/cli.py prepare_exit):
+    run as its own process, what it wrote is all there once the process is gone."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.argv = ['vsm'] + sys.argv[1:]\nfrom pipeline.cli import main\nmain()",
+            "discover",
+            "sample_logs/claims.csv",
+            "--stream",
+            "claims",
+            "--no-png",
+        ],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ | {"PYTHONPATH": str(PROJECT)},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    con = duckdb.connect(str(workdir / "vsm.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM events").fetchall()[0][0] == 8836
+        assert con.execute("SELECT count(*) FROM cases").fetchall()[0][0] == 720
+    finally:
+        con.close()
+    assert (workdir / "reports" / "claims" / "index.html").read_text().rstrip().endswith("</html>")
+
+
+def test_main_freezes_the_collector_on_its_way_out(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["vsm", "--help"])
+    gc.unfreeze()
+    try:
+        with pytest.raises(SystemExit) as ended:
+            main()
+        assert ended.value.code == 0
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_discover_sample_incidents_reads_day_first_times_in_the_stream_timezone(workdir):
