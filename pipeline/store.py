@@ -99,6 +99,13 @@ def _limit_memory(con: duckdb.DuckDBPyConnection) -> None:
     limit = memory_limit()
     if limit:
         con.execute(f"SET memory_limit = '{limit}'")  # checked above: digits and a unit
+        # Keep the memory DuckDB's blocks take up to that limit instead of handing it back
+        # to the system after each query and having every page of it faulted in again by
+        # the next one (zeroed by the kernel each time). The process's peak stays what it
+        # was (the buffer pool never holds more than the limit anyway) and the store's
+        # close releases it. 10M events: about 650,000 fewer page faults, system time
+        # 7.4 s -> 4.3 s (median of 3).
+        con.execute(f"SET block_allocator_memory = '{limit}'")
     # No query here relies on the order rows were inserted in (every order is an ORDER BY);
     # without that promise DuckDB builds and spills large tables with less memory.
     con.execute("SET preserve_insertion_order = false")

@@ -86,6 +86,8 @@ def test_memory_limit_comes_from_the_environment_and_a_bad_one_is_refused(tmp_pa
     monkeypatch.setenv("VSM_MEMORY_LIMIT", "1GB")
     con = open_store(tmp_path / "a.duckdb")
     assert con.execute("SELECT current_setting('memory_limit')").fetchall() == [("953.6 MiB",)]
+    # the memory DuckDB's blocks take is kept up to the same limit (pipeline/store.py)
+    assert con.execute("SELECT current_setting('block_allocator_memory')").fetchall() == [("953.6 MiB",)]
     con.close()
     monkeypatch.setenv("VSM_MEMORY_LIMIT", "lots")
     with pytest.raises(StoreError, match="VSM_MEMORY_LIMIT='lots': expected a size such as 4GB"):
