@@ -288,6 +288,38 @@ def test_a_large_parquet_with_a_column_named_like_duckdbs_row_number_loads_in_ba
     ).fetchall() == [(1, "7"), (2, "8"), (3, "9"), (4, "10")]
 
 
+@pytest.mark.parametrize("zone", [None, "Asia/Tokyo"])
+def test_typed_parquet_times_count_as_naive_by_their_type(tmp_path, monkeypatch, zone):
+    """A Parquet timestamp column is naive or zoned by its type: DuckDB's read counts its
+    non-null values from the type (pipeline/ingest.py _naive_in), and says what polars'
+    read, value by value, says."""
+    import polars as pl
+
+    from connectors import parquet
+    from pipeline.store import open_store
+
+    times = [datetime(2026, 1, 1, 9), None, datetime(2026, 1, 1, 10), datetime(2026, 1, 2, 8)]
+    frame = pl.DataFrame({"case": ["c1", "c1", "c2", "c2"], "activity": ["A", "B", "A", "B"], "time": times})
+    if zone:
+        frame = frame.with_columns(pl.col("time").dt.replace_time_zone(zone))
+    path = tmp_path / "log.parquet"
+    frame.write_parquet(path)
+    real_relation = parquet._relation
+    notes = {}
+    for read_by in ("duckdb", "polars"):
+        monkeypatch.setattr(
+            parquet, "_relation", real_relation if read_by == "duckdb" else lambda path, names: ""
+        )
+        con = open_store(tmp_path / f"{read_by}.duckdb")
+        result = ingest(con, settings_for(path))
+        con.close()
+        assert (result.events_read, result.events_rejected) == (4, 1)  # the missing time
+        notes[read_by] = result.timezone_note
+    assert notes["duckdb"] == notes["polars"]
+    expected = "" if zone else "3 timestamp values have no UTC offset and were read as UTC local time"
+    assert notes["duckdb"] == expected
+
+
 WHITE_SPACE = (  # Unicode White_Space, what polars strips
     "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
     "\u2028\u2029\u202f\u205f\u3000"
