@@ -104,7 +104,7 @@ def _limit_memory(con: duckdb.DuckDBPyConnection) -> None:
         # the next one (zeroed by the kernel each time). The process's peak stays what it
         # was (the buffer pool never holds more than the limit anyway) and the store's
         # close releases it. 10M events: about 650,000 fewer page faults, system time
-        # 7.4 s -> 4.3 s (median of 3).
+        # 7.4 s -> 4.3 s (means of 3 interleaved runs).
         con.execute(f"SET block_allocator_memory = '{limit}'")
     # No query here relies on the order rows were inserted in (every order is an ORDER BY);
     # without that promise DuckDB builds and spills large tables with less memory.
