@@ -20,7 +20,7 @@ from pipeline.columns import Mapping, detect_columns, source_columns
 from pipeline.errors import SourceError, TimestampFormatError, first_line
 from pipeline.settings import StreamSettings
 from pipeline.store import query_frame, read_sql, sql_identifier, sql_literal
-from pipeline.timestamps import plan_timestamps
+from pipeline.timestamps import naive_type, plan_timestamps
 
 Stage = Callable[[str], None]
 Raw = pl.DataFrame | BatchedFrame  # a source's raw rows: whole, or (large) in batches
@@ -241,7 +241,8 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
         if relation:  # DuckDB reads the source itself, in one statement
             _check_relation(con, query, checks, Path(result.source))
             con.execute("SET TimeZone = 'UTC'")  # raw rows and times come out as read
-            result.timezone_note = timezone_note(_naive_in(con, relation, plans), settings.timezone)
+            naive = _naive_in(con, relation, plans, head.schema)
+            result.timezone_note = timezone_note(naive, settings.timezone)
             _keep_reject_raw(con, relation)
         else:
             naive = 0
@@ -274,15 +275,16 @@ def _check_relation(con, query: str, checks: dict, path: Path) -> None:
         raise SourceError(path, f"cannot be read to its end (damaged or truncated?): {detail}") from error
 
 
-def _naive_in(con, relation: str, plans) -> int:
-    """How many timestamp values of the source (read through `relation`) have no offset and
-    are read in the stream's timezone: a typed column by its type, counted in SQL; a text
-    column streamed through in batches, its values judged as the plan reads them."""
+def _naive_in(con, relation: str, plans, schema: pl.Schema) -> int:
+    """How many timestamp values of the source (read through `relation`, its columns typed
+    as in `schema`) have no offset and are read in the stream's timezone: a typed column by
+    its type (timestamps.naive_type), its values counted in SQL; a text column streamed
+    through in batches, its values judged as the plan reads them."""
     naive = 0
     for plan in plans:
         column = sql_identifier(plan.column)
-        if plan.kind == "native":  # typed instants: naive unless the type holds a zone; counted in SQL
-            if str(con.sql(f"SELECT {column} FROM {relation}").types[0]) != "TIMESTAMP WITH TIME ZONE":
+        if plan.kind == "native":
+            if naive_type(schema[plan.column]):
                 naive += con.execute(f"SELECT count({column}) FROM {relation}").fetchall()[0][0]
             continue
         reader = con.sql(f"SELECT {column} FROM {relation}").to_arrow_reader(BATCH_ROWS)

@@ -48,8 +48,7 @@ class TimestampPlan:
         """How many of `values` this plan reads without an offset (in the stream's timezone):
         what `naive_values` counts, for another part of the same column (a batch)."""
         if self.kind == "native":
-            tz = getattr(values.dtype, "time_zone", None)
-            return 0 if tz else len(values) - values.null_count()
+            return len(values) - values.null_count() if naive_type(values.dtype) else 0
         if self.kind in ("epoch_s", "epoch_ms"):
             return 0
         present = _present(values.cast(pl.String).str.strip_chars())
@@ -72,6 +71,12 @@ class TimestampPlan:
         return f"TO_TIMESTAMP(TRY_CAST({ref} AS DOUBLE) / {scale})"
 
 
+def naive_type(dtype: pl.DataType) -> bool:
+    """Whether a typed column (a 'native' plan's) holds instants without an offset, read in
+    the stream's timezone: any but a datetime with a time zone (a date never has one)."""
+    return not getattr(dtype, "time_zone", None)
+
+
 def _time_formats(date_part: str, sep: str) -> tuple[str, ...]:
     d = date_part.replace("/", sep)
     return (f"{d} %H:%M:%S.%f", f"{d} %H:%M:%S", f"{d} %H:%M", f"{d}T%H:%M:%S", f"{d}T%H:%M", d)
@@ -81,7 +86,7 @@ def plan_timestamps(values: pl.Series, *, column: str, user_format: str = "") ->
     """Choose how to read `values` (the whole column). Raises TimestampFormatError when unsure."""
     dtype = values.dtype
     if isinstance(dtype, pl.Datetime):
-        naive = 0 if dtype.time_zone else len(values) - values.null_count()
+        naive = len(values) - values.null_count() if naive_type(dtype) else 0
         return TimestampPlan("native", "a datetime", naive_values=naive, column=column)
     if isinstance(dtype, pl.Date):
         return TimestampPlan(
