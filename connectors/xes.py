@@ -450,7 +450,7 @@ def _parse_cut_early(path: Path, first: Path) -> tuple[pl.DataFrame, _Diagnostic
     if size < SPLIT_MIN_BYTES or (os.cpu_count() or 1) < 2:
         return False
     second = first.with_name("second.xes")
-    tail_seen = _BodyScan()
+    seen = _BodyScan()  # what both halves' cleaning sees, the second's first
     try:
         with open(path, "rb") as f:
             head = f.read(PROLOG_BYTES)
@@ -468,13 +468,12 @@ def _parse_cut_early(path: Path, first: Path) -> tuple[pl.DataFrame, _Diagnostic
             header = f.read(first_trace)  # _patch_xes drops its <global>s, as for the whole
             f.seek(cut)
             traces = iter(lambda: f.read(CHUNK_BYTES), b"")
-            tail = _write_patched(path, _as_utf8(path, chain([header], traces), "utf-8"), second, tail_seen)
+            tail = _write_patched(path, _as_utf8(path, chain([header], traces), "utf-8"), second, seen)
         _check_complete(path, tail)
     except SourceError:
         return False  # the ordinary pass meets it again and says it with the whole file's offsets
-    if tail_seen.opaque:
+    if seen.opaque:
         return False
-    head_seen = _BodyScan()
 
     def write_first() -> None:
         with open(path, "rb") as f:
@@ -486,21 +485,16 @@ def _parse_cut_early(path: Path, first: Path) -> tuple[pl.DataFrame, _Diagnostic
                     left -= len(chunk)
                     yield chunk
 
-            _write_patched(path, _as_utf8(path, chunks(), "utf-8"), first, head_seen)
+            _write_patched(path, _as_utf8(path, chunks(), "utf-8"), first, seen)
         with open(first, "ab") as out:
             out.write(b"</log>\n")
-        if head_seen.opaque:  # it could hide a "<trace": the cut is not safe
+        if seen.opaque:  # in the first half (the second's was checked): it could hide a "<trace"
             raise SourceError(path, "a comment or CDATA section follows the header")
 
     parsed = _parse_halves(path, first, second, write_first)
     second.unlink(missing_ok=True)
     if parsed is None:
         return True
-    seen = _BodyScan(
-        with_offset=head_seen.with_offset or tail_seen.with_offset,
-        without_offset=head_seen.without_offset or tail_seen.without_offset,
-        header_bytes=head_seen.header_bytes,
-    )
     return (*parsed, seen)
 
 
