@@ -7,7 +7,8 @@ fresh folder:
 
 - `vsm discover <log> --stream bench` (bench/driver.py: the real CLI command, with each
   stage's start recorded), `BENCH_RUNS` times (default 3 up to 1M events, 1 above);
-- the pm4py baseline (bench/pm4py_baseline.py) on the claims Parquet file, as often;
+- the pm4py baseline (bench/pm4py_baseline.py) on the claims Parquet file, as often, each
+  run right after vsm's run on that file (`Settings.jobs`: the ratio's two sides side by side);
 - once, `vsm discover` on the claims log as XES (`BENCH_XES_SCALE`, default 1M) for the XES
   ingest rate.
 
@@ -113,6 +114,25 @@ class Settings:
             kinds = kinds if self.explicit_logs else ["claims"]
             formats = formats if self.explicit_formats else ["parquet"]
         return [(k, f) for k in kinds for f in formats]
+
+    def jobs(self, events: int) -> list[tuple[str, str, str, int]]:
+        """The runs at one scale, in order: (tool, log, format, run number). The pm4py
+        baseline's runs alternate with vsm's on the same file (claims Parquet), so that the
+        two sides of the ratio are measured side by side: this machine slows down under a
+        long load (10M claims Parquet: 23.9 s run alone, 28.5 s inside a whole benchmark;
+        three runs back to back took 43.0, 43.3 and 46.6 CPU-seconds for the same work)."""
+        runs = self.runs_at(events)
+        cells = self.cells(events)
+        baseline = events <= self.pm4py_max and "claims" in self.kinds
+        jobs = []
+        for kind, fmt in cells:
+            for run in range(1, runs + 1):
+                jobs.append(("vsm", kind, fmt, run))
+                if baseline and (kind, fmt) == ("claims", "parquet"):
+                    jobs.append(("pm4py", kind, fmt, run))
+        if baseline and ("claims", "parquet") not in cells:  # e.g. BENCH_FORMATS=csv
+            jobs += [("pm4py", "claims", "parquet", run) for run in range(1, runs + 1)]
+        return jobs
 
 
 @dataclass
@@ -449,26 +469,30 @@ def bench(settings: Settings) -> dict:
         label = generate.scale_label(events)
         runs = settings.runs_at(events)
         cells = settings.cells(events)
+        # the CSV is written only where a run reads it (not at 100M unless asked for)
+        logs = {
+            kind: generate.ensure(kind, events, csv=(kind, "csv") in cells, say=say)
+            for kind in dict.fromkeys([k for k, _ in cells] + ["claims"])
+            if kind in settings.kinds
+        }
+        measured: dict[tuple[str, str, str], list[Measured]] = {}
+        for tool, kind, fmt, run in settings.jobs(events):
+            source = logs[kind].csv if fmt == "csv" else logs[kind].parquet
+            if tool == "vsm":
+                say(f"vsm discover {kind} {fmt} {label} (run {run} of {runs})")
+                done = run_vsm(source, work_root)
+            else:
+                say(f"pm4py baseline {kind} {fmt} {label} (run {run} of {runs})")
+                done = run_pm4py(source, work_root)
+            if done.code:
+                say(f"  failed (exit {done.code}):\n{done.log}")
+            measured.setdefault((tool, kind, fmt), []).append(done)
         for kind, fmt in cells:
-            # the CSV is written only where a run reads it (not at 100M unless asked for)
-            log = generate.ensure(kind, events, csv=(kind, "csv") in cells, say=say)
-            source = log.parquet if fmt == "parquet" else log.csv
-            measured = []
-            for i in range(runs):
-                say(f"vsm discover {kind} {fmt} {label} (run {i + 1} of {runs})")
-                measured.append(run_vsm(source, work_root))
-                if measured[-1].code:
-                    say(f"  failed (exit {measured[-1].code}):\n{measured[-1].log}")
-            results["vsm"].append(summarise_vsm(label, kind, fmt, events, measured, log.known()))
-        if events <= settings.pm4py_max and "claims" in settings.kinds:
-            log = generate.ensure("claims", events, csv=False, say=say)
-            measured = []
-            for i in range(runs):
-                say(f"pm4py baseline claims parquet {label} (run {i + 1} of {runs})")
-                measured.append(run_pm4py(log.parquet, work_root))
-                if measured[-1].code:
-                    say(f"  failed (exit {measured[-1].code}):\n{measured[-1].log}")
-            results["pm4py"].append(summarise_pm4py(label, events, measured))
+            results["vsm"].append(
+                summarise_vsm(label, kind, fmt, events, measured[("vsm", kind, fmt)], logs[kind].known())
+            )
+        if ("pm4py", "claims", "parquet") in measured:
+            results["pm4py"].append(summarise_pm4py(label, events, measured[("pm4py", "claims", "parquet")]))
     if settings.xes_events:
         xes = generate.ensure_xes(settings.xes_events, say=say)
         say(f"vsm discover claims xes {generate.scale_label(settings.xes_events)}")

@@ -22,6 +22,13 @@ _spec = importlib.util.spec_from_file_location("vsm_bench_generate", PROJECT / "
 generate = sys.modules["vsm_bench_generate"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(generate)
 
+# and its runner, whose folder it puts first on sys.path (to import the generator): not for long
+_spec = importlib.util.spec_from_file_location("vsm_bench_run", PROJECT / "bench" / "run.py")
+bench_run_module = sys.modules["vsm_bench_run"] = importlib.util.module_from_spec(_spec)
+_path = list(sys.path)
+_spec.loader.exec_module(bench_run_module)
+sys.path[:] = _path
+
 EVENTS = 100_000
 
 
@@ -165,3 +172,26 @@ def test_a_near_miss_never_reads_as_the_target():
     assert any("pm4py/vsm at 10M (x)" in line and "MISSED (99.0% of the target)" in line for line in lines)
     assert any("10M Parquet end to end (s)" in line and "MISSED (1.00x the target)" in line for line in lines)
     assert any("CSV ingest" in line and "MISSED (99.5% of the target)" in line for line in lines)
+
+
+def test_pm4py_runs_alternate_with_vsm_on_the_same_file():
+    """The ratio's two sides are measured side by side: the machine slows under a long run."""
+    settings = bench_run_module.Settings.from_env({"BENCH_RUNS": "3"})
+    jobs = settings.jobs(10_000_000)
+    assert jobs[:6] == [
+        ("vsm", "claims", "parquet", 1),
+        ("pm4py", "claims", "parquet", 1),
+        ("vsm", "claims", "parquet", 2),
+        ("pm4py", "claims", "parquet", 2),
+        ("vsm", "claims", "parquet", 3),
+        ("pm4py", "claims", "parquet", 3),
+    ]
+    assert jobs[6:] == [
+        ("vsm", kind, fmt, run)
+        for kind, fmt in (("claims", "csv"), ("incidents", "parquet"), ("incidents", "csv"))
+        for run in (1, 2, 3)
+    ]
+    # no Parquet run of vsm to pair with: the baseline comes after; above its limit, none
+    csv_only = bench_run_module.Settings.from_env({"BENCH_RUNS": "2", "BENCH_FORMATS": "csv"})
+    assert [j for j in csv_only.jobs(1_000_000) if j[0] == "pm4py"] == csv_only.jobs(1_000_000)[-2:]
+    assert all(tool == "vsm" for tool, *_ in settings.jobs(100_000_000))
