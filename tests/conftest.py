@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,22 @@ def store(tmp_path):
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.write_bytes(text.encode(encoding))
     return path
+
+
+def run_vsm_process(
+    *args: str, cwd: Path, before: str = "", timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """`vsm <args>` as its own process, entered as the console script enters it
+    (pipeline.cli.main), with this checkout's code; `before`: Python run first in it."""
+    script = before + "import sys\nsys.argv = ['vsm'] + sys.argv[1:]\nfrom pipeline.cli import main\nmain()\n"
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ | {"PYTHONPATH": str(PROJECT)},
+    )
 
 
 def pytest_addoption(parser):

@@ -4,15 +4,12 @@ code, no traceback, rows kept in rejects, and a failed load that changes nothing
 from __future__ import annotations
 
 import gzip
-import os
-import subprocess
-import sys
 
 import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from tests.conftest import PROJECT, write
+from tests.conftest import run_vsm_process, write
 from tests.xml_bombs import BILLION_LAUGHS
 
 runner = CliRunner()
@@ -80,33 +77,26 @@ GOOD_XES = (
 )
 
 
-# Runs the CLI and, as it exits, reports the process's own peak resident memory (KiB).
+# Run first in the CLI's process (run_vsm_process): as it exits, it reports its own peak
+# resident memory (KiB).
 # (RUSAGE_CHILDREN in the test would be the largest of all children so far, Chromium's too.)
 # The peak is VmHWM, the high-water mark of this process's own memory. Not ru_maxrss: Linux
 # keeps it across exec, so the child would report the parent's size at fork time (pytest
 # holds 800 MB after the real XES logs, and the test then failed when run after them).
-PEAK_MEMORY_WRAPPER = (
+PEAK_MEMORY_REPORT = (
     "import atexit, sys\n"
     "def peak():\n"
     "    hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
     "    sys.stderr.write('PEAK_KIB %d\\n' % int(hwm.split()[1]))\n"
     "atexit.register(peak)\n"
-    "sys.argv = ['vsm'] + sys.argv[1:]\n"
-    "from pipeline.cli import main\n"
-    "main()\n"
 )
 
 
 def test_xml_entity_bomb_is_refused_fast_with_flat_memory(tmp_path):
     """Run as a user would, in a separate process, and read its own peak memory."""
     write(tmp_path / "bomb.xes", BILLION_LAUGHS)
-    proc = subprocess.run(
-        [sys.executable, "-c", PEAK_MEMORY_WRAPPER, "discover", "bomb.xes", "--stream", "b"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=os.environ | {"PYTHONPATH": str(PROJECT)},
+    proc = run_vsm_process(
+        "discover", "bomb.xes", "--stream", "b", cwd=tmp_path, before=PEAK_MEMORY_REPORT, timeout=120
     )
     assert proc.returncode == 3, proc.stderr
     assert "entit" in proc.stderr.lower() and "Traceback" not in proc.stderr

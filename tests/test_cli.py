@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
-import subprocess
 import sys
 
 import duckdb
@@ -13,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app, main
-from tests.conftest import PROJECT, write
+from tests.conftest import PROJECT, run_vsm_process, write
 
 runner = CliRunner()
 
@@ -52,22 +50,8 @@ def test_discover_sample_claims_then_query(workdir):
 def test_the_command_as_a_process_leaves_everything_written(workdir):
     """`vsm` ends with the garbage collector's exit pass spared (pipeline/cli.py prepare_exit):
     run as its own process, what it wrote is all there once the process is gone."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; sys.argv = ['vsm'] + sys.argv[1:]\nfrom pipeline.cli import main\nmain()",
-            "discover",
-            "sample_logs/claims.csv",
-            "--stream",
-            "claims",
-            "--no-png",
-        ],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=os.environ | {"PYTHONPATH": str(PROJECT)},
+    done = run_vsm_process(
+        "discover", "sample_logs/claims.csv", "--stream", "claims", "--no-png", cwd=workdir
     )
     assert done.returncode == 0, done.stdout + done.stderr
     con = duckdb.connect(str(workdir / "vsm.duckdb"), read_only=True)
