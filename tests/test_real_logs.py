@@ -37,6 +37,45 @@ def test_real_log_loads_with_its_published_counts(real_logs, store, tmp_path, fi
             continue
         filled = store.execute(f"SELECT count(*) FROM {table} WHERE stream = ?", [name]).fetchall()[0][0]
         assert filled > 0, f"{table} is empty for {name} ({shape} log)"
+    assert_trustworthy(store, name)
+
+
+def one(store, sql: str, name: str):
+    return store.execute(sql, [name]).fetchall()[0][0]
+
+
+def assert_trustworthy(store, name: str) -> None:
+    """What an operations analyst checks first on a map of a real log (issue 14)."""
+    negative = one(
+        store,
+        "SELECT count(*) FROM visits WHERE stream = ? AND (queue_time_s < 0 OR process_time_s < 0 "
+        "OR elapsed_s < 0 OR queue_internal_s < 0 OR queue_external_s < 0)",
+        name,
+    )
+    assert negative == 0, f"{name}: {negative} visits with a negative duration"
+    assert one(store, "SELECT count(*) FROM cases WHERE stream = ? AND lead_time_s < 0", name) == 0
+    assert one(store, "SELECT count(*) FROM status_periods WHERE stream = ? AND duration_s < 0", name) == 0
+    # a case's work cannot take longer than the case: lead time >= its process time
+    over = one(
+        store,
+        "SELECT count(*) FROM cases WHERE stream = ? AND NOT is_open AND lead_time_s < process_time_s - 1e-6",
+        name,
+    )
+    assert over == 0, f"{name}: {over} completed cases whose process time exceeds their lead time"
+    # WIP changes by what arrives and what leaves, day by day
+    broken = one(
+        store,
+        "SELECT count(*) FROM (SELECT wip_end - coalesce(lag(wip_end) OVER (ORDER BY day), 0) AS change, "
+        "arrivals - departures AS net FROM wip_daily WHERE stream = ?) WHERE change <> net",
+        name,
+    )
+    assert broken == 0, f"{name}: {broken} days where the change of wip_end is not arrivals - departures"
+    verdict, why = store.execute(
+        "SELECT verdict, why FROM littles_law WHERE stream = ? AND window_kind = 'all'", [name]
+    ).fetchall()[0]
+    assert verdict != "data gap", f"{name}: Little's Law says data gap: {why}"
+    steps = one(store, "SELECT count(*) FROM map_steps WHERE stream = ?", name)
+    assert steps >= 3, f"{name}: the map has {steps} steps"
 
 
 def test_bpic2013_status_is_concept_name_plus_lifecycle(real_logs, store, tmp_path):
