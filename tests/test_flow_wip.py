@@ -301,6 +301,34 @@ def test_a_week_without_any_event_while_work_is_open_is_a_data_gap(store, tmp_pa
     )
 
 
+def test_a_quiet_stretch_with_little_work_on_hand_is_a_lull_not_a_gap(store, tmp_path):
+    # c0 arrives 01-01 and completes 01-31: 30 silent days with 1 case on hand. Then c1..c100 start
+    # every 0.1 day from 01-31 and each takes 10 days: events every 2.4 hours, no other silence.
+    # Window 01-01 .. 02-19 21:36 (last complete: 01-31 + 9.9 d + 10 d) = 49.9 days.
+    # Area 30 + 100 x 10 = 1030 case-days -> average WIP 1030 / 49.9 = 20.64; the quiet stretch held
+    # 1 case, under a tenth of that (2.06): a lull before the log really begins, not missing events.
+    # Throughput 101 / 49.9 per day x mean lead 1030 / 101 days = 1030 / 49.9 predicted: ratio 1.
+    start = datetime(2026, 1, 31, tzinfo=UTC)
+    lines = ["c0,A,start,2026-01-01T00:00:00Z", "c0,A,complete,2026-01-31T00:00:00Z"]
+    for i in range(1, 101):
+        t = start + timedelta(days=0.1 * (i - 1))
+        lines += [
+            f"c{i},A,start,{t:%Y-%m-%dT%H:%M:%SZ}",
+            f"c{i},A,complete,{t + timedelta(days=10):%Y-%m-%dT%H:%M:%SZ}",
+        ]
+    flow(store, tmp_path, INTERVAL + "\n".join(lines) + "\n")
+    (whole,) = law(store)
+    assert [whole["wip_avg"], whole["ratio"]] == pytest.approx([1030 / 49.9, 1.0])
+    assert whole["verdict"] == "consistent"
+    assert (
+        "(no event for 30.0 days from 2026-01-01 00:00, while only 1 cases were in progress" in whole["why"]
+    )
+    # January alone: 31 days, c0 in for 30 days and c1..c10 for the last day's 24 hours in part:
+    # the stretch held 1 case against an average near 1: there it is a gap.
+    january = law(store, "month")[0]
+    assert january["verdict"] == "data gap" and january["why"].startswith("no event at all for 30.0 days")
+
+
 # --- days in the stream's timezone -------------------------------------------------------
 
 

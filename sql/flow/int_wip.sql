@@ -46,7 +46,11 @@
 -- The verdict, first rule that applies:
 --   'data gap'      the window has no length, or no case exited in it (no throughput,
 --                   no lead time), or it holds a quiet stretch: 7 days or more with no
---                   event at all (of any activity, dropped ones included) while WIP > 0.
+--                   event at all (of any activity, dropped ones included) while WIP was at
+--                   least a tenth of the window's average WIP. A quiet stretch with less
+--                   WIP on hand (one early case waiting through a year before the log really
+--                   begins) is a lull, not missing events: `why` mentions it, the verdict
+--                   is judged on the ratio.
 --   'consistent'    |ratio - 1| <= 0.2 (or WIP and predicted WIP both zero).
 --   'WIP growing'   ratio > 1.2 and WIP rose over the window: cases still in progress
 --                   hold time that no departure's lead time reflects yet.
@@ -300,9 +304,8 @@ lead_times AS (
     JOIN exit_days AS x ON x.day BETWEEN wn.first_day AND wn.last_day
     GROUP BY ALL
 ),
-quiet AS (  -- the longest quiet stretch inside each window
-    SELECT window_kind, window_start,
-        arg_max(quiet_from, quiet_s) AS quiet_from, max(quiet_s) AS quiet_s, arg_max(wip, quiet_s) AS quiet_wip
+quiet_all AS (  -- the quiet stretches inside each window, clipped to it
+    SELECT window_kind, window_start, wip, quiet_from, quiet_s
     FROM (
         SELECT wn.window_kind, wn.window_start, q.wip,
             greatest(q.quiet_from, wn.window_start) AS quiet_from,
@@ -310,7 +313,6 @@ quiet AS (  -- the longest quiet stretch inside each window
         FROM windows AS wn CROSS JOIN flow_quiet_stretches AS q
     )
     WHERE quiet_s >= 7 * 86400
-    GROUP BY ALL
 ),
 measured AS (
     SELECT
@@ -320,21 +322,31 @@ measured AS (
             AS wip_avg,
         o.wip_start, f.wip_end, f.arrivals, f.departures,
         f.departures / nullif((epoch(wn.window_end) - epoch(wn.window_start)) / 86400, 0) AS throughput_per_day,
-        l.lead_time_mean_s,
-        q.quiet_from, q.quiet_s, q.quiet_wip
+        l.lead_time_mean_s
     FROM windows AS wn
     JOIN flow_wip_marks AS s ON s.mark_ts = wn.window_start
     JOIN flow_wip_marks AS e ON e.mark_ts = wn.window_end
     JOIN flows AS f USING (window_kind, window_start)
     JOIN opening AS o USING (window_kind, window_start)
     LEFT JOIN lead_times AS l USING (window_kind, window_start)
-    LEFT JOIN quiet AS q USING (window_kind, window_start)
+),
+quiet AS (  -- per window, the longest material quiet stretch and the longest minor one
+    SELECT m.window_kind, m.window_start,
+        arg_max(q.quiet_from, q.quiet_s) FILTER (WHERE q.wip >= 0.1 * m.wip_avg) AS quiet_from,
+        max(q.quiet_s) FILTER (WHERE q.wip >= 0.1 * m.wip_avg) AS quiet_s,
+        arg_max(q.wip, q.quiet_s) FILTER (WHERE q.wip >= 0.1 * m.wip_avg) AS quiet_wip,
+        arg_max(q.quiet_from, q.quiet_s) FILTER (WHERE q.wip < 0.1 * m.wip_avg) AS minor_from,
+        max(q.quiet_s) FILTER (WHERE q.wip < 0.1 * m.wip_avg) AS minor_s,
+        arg_max(q.wip, q.quiet_s) FILTER (WHERE q.wip < 0.1 * m.wip_avg) AS minor_wip
+    FROM measured AS m JOIN quiet_all AS q USING (window_kind, window_start)
+    GROUP BY ALL
 ),
 predicted AS (
-    SELECT *,
+    SELECT m.*, q.quiet_from, q.quiet_s, q.quiet_wip, q.minor_from, q.minor_s, q.minor_wip,
         throughput_per_day * lead_time_mean_s / 86400 AS predicted_wip,
         wip_avg / nullif(throughput_per_day * lead_time_mean_s / 86400, 0) AS ratio
-    FROM measured
+    FROM measured AS m
+    LEFT JOIN quiet AS q USING (window_kind, window_start)
 ),
 judged AS (
     SELECT *,
@@ -347,7 +359,10 @@ judged AS (
         END AS verdict,
         printf('average WIP %.2f vs %.2f predicted (throughput %.2f/day x mean lead time %.2f days), ratio %s',
             wip_avg, predicted_wip, throughput_per_day, lead_time_mean_s / 86400,
-            coalesce(printf('%.2f', ratio), 'undefined')) AS numbers
+            coalesce(printf('%.2f', ratio), 'undefined'))
+        || CASE WHEN minor_s IS NOT NULL THEN printf(
+            ' (no event for %.1f days from %s, while only %d cases were in progress, under a tenth of the average WIP: a lull, not a gap in the log)',
+            minor_s / 86400, strftime(minor_from, '%Y-%m-%d %H:%M'), minor_wip) ELSE '' END AS numbers
     FROM predicted
 )
 SELECT
