@@ -17,7 +17,8 @@ A container is told by the file's first bytes (gzip ``1f 8b``, Zstandard ``28 b5
 - decompression bombs: output is capped at `inflation_limit(compressed size)` (200 times
   the compressed size, at least 256 MiB) while it streams, and a zip member whose declared
   size is over it is refused before a byte is written;
-- nested containers (a ``.zip`` inside a ``.gz``) are refused, not unpacked level by level.
+- nested containers (a ``.zip`` inside a ``.gz``, a ``.tar.gz``) are refused, not unpacked
+  level by level; so is a plain tar archive.
   ``.xes.gz`` stays with the XES connector, which streams gzip itself, and an Excel workbook
   (itself a zip) with the Excel connector.
 
@@ -40,8 +41,9 @@ from pipeline.errors import SettingsError, SourceError, first_line
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # an archive with files, an empty archive
+TAR_MAGIC, TAR_MAGIC_AT = b"ustar", 257
 CONTAINER_SUFFIXES = {"gzip": (".gz", ".gzip"), "zstd": (".zst", ".zstd"), "zip": (".zip",)}
-CONTAINER_NAMES = {"gzip": "gzip", "zstd": "Zstandard", "zip": "zip"}
+CONTAINER_NAMES = {"gzip": "gzip", "zstd": "Zstandard", "zip": "zip", "tar": "tar"}
 CHUNK_BYTES = 1 << 20
 MAX_RATIO = 200  # event logs compress 5-30x; a bomb, hundreds to millions of times
 MIN_LIMIT_BYTES = 256 << 20  # a small file may always inflate this far
@@ -49,18 +51,21 @@ _JUNK_NAMES = (".ds_store", "thumbs.db", "desktop.ini")
 
 
 def container_of(path: Path) -> str:
-    """'gzip', 'zstd', 'zip', or '' for a file that is none of them (told by its first bytes)."""
+    """'gzip', 'zstd', 'zip', 'tar', or '' for a file that is none of them (told by its first
+    bytes; a tar archive by the 'ustar' mark at byte 257)."""
     try:
         with open(path, "rb") as file:
-            head = file.read(4)
+            head = file.read(TAR_MAGIC_AT + len(TAR_MAGIC))
     except OSError as error:
         raise SourceError(path, f"cannot be read: {error.strerror or error}") from error
     if head.startswith(GZIP_MAGIC):
         return "gzip"
-    if head == ZSTD_MAGIC:
+    if head.startswith(ZSTD_MAGIC):
         return "zstd"
-    if head in ZIP_MAGICS:
+    if head[:4] in ZIP_MAGICS:
         return "zip"
+    if head[TAR_MAGIC_AT:] == TAR_MAGIC:
+        return "tar"
     return ""
 
 
@@ -103,6 +108,8 @@ def unpacked(path: Path, kind: str, member: str, is_log: Callable[[str], bool], 
     `member` names a zip member ('' = the one log inside); `is_log(name)` tells whether a
     member's name is that of a log (for choosing, and for the error listing the choices)."""
     path = Path(path)
+    if kind == "tar":
+        raise SourceError(path, "is a tar archive, which is not read: unpack it (tar -xf) and load the log")
     if kind != "zip":
         if member:
             raise SettingsError(

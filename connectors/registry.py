@@ -144,7 +144,7 @@ def read_source(
                 if nested and not _reads_itself(inner.path, nested, fmt, object_type):
                     raise SourceError(
                         inner.label,
-                        f"holds another compressed file ({nested}); nested archives are not read: "
+                        f"holds another archive or compressed file ({nested}); nested archives are not read: "
                         f"unpack {path.name} and load what it holds",
                     )
                 try:

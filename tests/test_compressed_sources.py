@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import tarfile
 import tempfile
 import zipfile
 from datetime import UTC, datetime
@@ -316,9 +317,23 @@ def test_a_nested_archive_is_refused(tmp_path):
     inner = gzip.compress(CSV.encode())
     path = _zip(tmp_path / "claims.zip", {"claims.csv.gz": inner})
     with pytest.raises(
-        SourceError, match=r"\(member claims.csv.gz\): holds another compressed file \(gzip\)"
+        SourceError, match=r"\(member claims.csv.gz\): holds another archive or compressed file \(gzip\)"
     ):
         read_source(path)
+
+
+def test_a_tar_gz_is_refused_with_what_to_do(tmp_path):
+    info = tarfile.TarInfo("claims.csv")
+    info.size = len(CSV)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        archive.addfile(info, io.BytesIO(CSV.encode()))
+    path = _write(tmp_path / "claims.tar.gz", gzip.compress(buffer.getvalue()))
+    with pytest.raises(SourceError, match=r"claims.tar.gz: holds another archive or compressed file \(tar\)"):
+        read_source(path)
+    plain = _write(tmp_path / "claims.tar", buffer.getvalue())
+    with pytest.raises(SourceError, match=r"claims.tar: is a tar archive, which is not read: unpack it"):
+        read_source(plain)
 
 
 # --------------------------------------------------------------------------- options act or are refused
