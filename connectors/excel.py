@@ -29,10 +29,7 @@ from connectors.base import LINE_COLUMN, RESERVED_COLUMNS
 from connectors.compressed import MAX_RATIO, inflation_limit
 from pipeline.errors import SourceError, first_line
 
-
-def sheet_names(path: Path) -> list[str]:
-    """The workbook's sheets, in their order."""
-    return list(_open(Path(path)).sheet_names)
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 (.xls) and other OLE documents
 
 
 def read_excel(path: Path, sheet: str = "") -> pl.DataFrame:
@@ -86,6 +83,11 @@ def _check_parts(path: Path) -> None:
         raise SourceError(path, f"cannot be read: {error.strerror or error}") from error
     if size == 0:
         raise SourceError(path, "is empty (0 bytes)")
+    with open(path, "rb") as file:
+        if file.read(len(OLE_MAGIC)) == OLE_MAGIC:
+            raise SourceError(
+                path, "is an old binary Excel file (.xls); save it as .xlsx or CSV and load that"
+            )
     try:
         with zipfile.ZipFile(path) as workbook:
             declared = sum(info.file_size for info in workbook.infolist())

@@ -228,6 +228,17 @@ def test_excel_column_with_values_but_no_header_is_refused(tmp_path):
         read_source(_xlsx(tmp_path / "claims.xlsx", rows))
 
 
+def test_an_old_xls_or_a_text_file_is_no_workbook(tmp_path):
+    old = _write(tmp_path / "claims.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)
+    with pytest.raises(
+        SourceError, match=r"claims.xls: is an old binary Excel file \(.xls\); save it as .xlsx"
+    ):
+        read_source(old, "excel")
+    text = _write(tmp_path / "claims.xlsx", CSV.encode())
+    with pytest.raises(SourceError, match=r"claims.xlsx: is not a readable Excel workbook"):
+        read_source(text)
+
+
 # --------------------------------------------------------------------------- errors
 
 
