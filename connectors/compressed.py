@@ -120,7 +120,7 @@ def unpacked(path: Path, kind: str, member: str, is_log: Callable[[str], bool], 
         target = folder / _safe_name(name)
         label = str(path)
         with _open_stream(path, kind) as stream:
-            _copy_capped(path, label, stream, target, inflation_limit(path.stat().st_size), kind)
+            _copy_capped(label, stream, target, inflation_limit(path.stat().st_size), kind)
         yield Unpacked(target, name, label)
         return
     try:
@@ -137,7 +137,7 @@ def unpacked(path: Path, kind: str, member: str, is_log: Callable[[str], bool], 
         except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as error:
             raise SourceError(label, f"cannot be taken out of the archive: {first_line(error)}") from error
         with stream:
-            _copy_capped(path, label, stream, target, inflation_limit(info.compress_size), "zip")
+            _copy_capped(label, stream, target, inflation_limit(info.compress_size), "zip")
         yield Unpacked(target, info.filename, label)
 
 
@@ -171,7 +171,7 @@ def _zstd():
     return zstd
 
 
-def _copy_capped(path: Path, label: str, stream: BinaryIO, target: Path, limit: int, kind: str) -> None:
+def _copy_capped(label: str, stream: BinaryIO, target: Path, limit: int, kind: str) -> None:
     """Stream `stream` into `target`, refusing output beyond `limit` and damaged input."""
     written = 0
     try:
