@@ -94,7 +94,12 @@ LifecycleColumn = Annotated[str, typer.Option("--lifecycle-column", help="Column
 ResourceColumn = Annotated[str, typer.Option("--resource-column", help="Column with the person.")]
 TeamColumn = Annotated[str, typer.Option("--team-column", help="Column with the team / group.")]
 StartColumn = Annotated[str, typer.Option("--start-column", help="Column with a start timestamp per row.")]
-FormatOption = Annotated[str, typer.Option("--format", help="auto, csv, parquet, jsonl, xes or ocel.")]
+FormatOption = Annotated[
+    str,
+    typer.Option(
+        "--format", help="auto, csv, parquet, jsonl, xes, ocel or excel (also inside .gz, .zst, .zip)."
+    ),
+]
 TimestampFormat = Annotated[
     str, typer.Option("--timestamp-format", help="strftime format of the timestamps, e.g. '%d/%m/%Y %H:%M'.")
 ]
@@ -104,6 +109,11 @@ TimezoneOption = Annotated[
 DelimiterOption = Annotated[str, typer.Option("--delimiter", help="CSV delimiter (default: detected).")]
 EncodingOption = Annotated[str, typer.Option("--encoding", help="CSV encoding (default: detected).")]
 ObjectType = Annotated[str, typer.Option("--object-type", help="OCEL: the object type that is the case.")]
+MemberOption = Annotated[
+    str,
+    typer.Option("--member", help="A .zip holding several files: the one to read (default: its one log)."),
+]
+SheetOption = Annotated[str, typer.Option("--sheet", help="Excel: the sheet to read (default: the first).")]
 PngOption = Annotated[
     bool,
     typer.Option(
@@ -136,7 +146,7 @@ def _columns(case, activity, timestamp, lifecycle, resource, team, start):
     )
 
 
-def _source_options(fmt, delimiter, encoding, object_type, timestamp_format):
+def _source_options(fmt, delimiter, encoding, object_type, timestamp_format, member="", sheet=""):
     from pipeline.settings import Source
 
     if delimiter == "\\t":
@@ -146,6 +156,8 @@ def _source_options(fmt, delimiter, encoding, object_type, timestamp_format):
         delimiter=delimiter,
         encoding=encoding,
         object_type=object_type,
+        member=member,
+        sheet=sheet,
         timestamp_format=timestamp_format,
     )
 
@@ -260,6 +272,8 @@ def init(
     delimiter: DelimiterOption = "",
     encoding: EncodingOption = "",
     object_type: ObjectType = "",
+    member: MemberOption = "",
+    sheet: SheetOption = "",
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing settings.")] = False,
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
     debug: DebugOption = False,
@@ -283,7 +297,9 @@ def init(
                 team_column,
                 start_column,
             ),
-            source_options=_source_options(fmt, delimiter, encoding, object_type, timestamp_format),
+            source_options=_source_options(
+                fmt, delimiter, encoding, object_type, timestamp_format, member, sheet
+            ),
             timezone=timezone,
             streams_dir=streams_dir,
             force=force,
@@ -340,6 +356,8 @@ def discover(
     delimiter: DelimiterOption = "",
     encoding: EncodingOption = "",
     object_type: ObjectType = "",
+    member: MemberOption = "",
+    sheet: SheetOption = "",
     coverage: CoverageOption = None,
     png: PngOption = True,
     db: DbOption = DEFAULT_DB,
@@ -369,7 +387,9 @@ def discover(
                     team_column,
                     start_column,
                 ),
-                source_options=_source_options(fmt, delimiter, encoding, object_type, timestamp_format),
+                source_options=_source_options(
+                    fmt, delimiter, encoding, object_type, timestamp_format, member, sheet
+                ),
                 timezone=timezone,
                 streams_dir=streams_dir,
                 coverage=coverage,

@@ -66,6 +66,8 @@ def read_events(settings: StreamSettings, source: Path | None = None) -> tuple[s
         delimiter=settings.source.delimiter,
         encoding=settings.source.encoding,
         object_type=settings.source.object_type,
+        member=settings.source.member,
+        sheet=settings.source.sheet,
     )
     if raw.height == 0:
         raise SourceError(path, "contains no events")

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pipeline.errors import SettingsError
 
 DEFAULT_STREAMS_DIR = Path("streams")
-FORMATS = ("auto", "csv", "parquet", "jsonl", "xes", "ocel")
+FORMATS = ("auto", "csv", "parquet", "jsonl", "xes", "ocel", "excel")
 LOG_SHAPES = ("auto", "interval", "status", "point")
 STATUS_CLASSES = ("work", "wait", "done")
 ROLES = ("case_id", "activity", "timestamp", "lifecycle", "resource", "team", "start_timestamp")
@@ -46,6 +46,8 @@ class Source:
     delimiter: str = ""  # CSV: empty = detect
     encoding: str = ""  # CSV: empty = detect
     object_type: str = ""  # OCEL: the object type that is the case
+    member: str = ""  # zip archive: the file inside to read; empty = the one log it holds
+    sheet: str = ""  # Excel: the sheet to read; empty = the first
     timestamp_format: str = ""  # strftime format (e.g. %d/%m/%Y %H:%M); empty = detect
 
 
@@ -202,6 +204,11 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
     _choice(settings.source.format, FORMATS, "[source] format")
     if not settings.source.path:
         raise SettingsError(f"{where} [source]: path is missing: expected the event log file")
+    if settings.source.sheet and settings.source.format not in ("auto", "excel"):
+        raise SettingsError(
+            f"[source] sheet = {settings.source.sheet!r}: only an Excel source has sheets, "
+            f"and format is {settings.source.format!r}; leave sheet empty"
+        )
     if settings.source.delimiter and len(settings.source.delimiter) != 1:
         raise SettingsError(
             f"[source] delimiter = {settings.source.delimiter!r}: "
@@ -313,6 +320,10 @@ def render_settings(s: StreamSettings) -> str:
         f"encoding = {_toml_str(s.source.encoding)}",
         "# OCEL only: the object type whose objects are the cases.",
         f"object_type = {_toml_str(s.source.object_type)}",
+        "# .zip only: the file inside to read (name, or path in the archive); empty = its one log.",
+        f"member = {_toml_str(s.source.member)}",
+        "# Excel only: the sheet to read; empty = the first.",
+        f"sheet = {_toml_str(s.source.sheet)}",
         '# strftime format for the timestamp column, e.g. "%d/%m/%Y %H:%M"; empty = detect.',
         f"timestamp_format = {_toml_str(s.source.timestamp_format)}",
         "",

@@ -100,6 +100,8 @@ def detect_settings(
             delimiter=options.delimiter,
             encoding=options.encoding,
             object_type=options.object_type,
+            member=options.member,
+            sheet=options.sheet,
             timestamp_format=options.timestamp_format,
         ),
         columns=cols,

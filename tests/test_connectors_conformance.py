@@ -7,12 +7,16 @@ Adding a connector to connectors/registry.py without a writer here fails this te
 
 from __future__ import annotations
 
+import gzip
 import json
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
+import xlsxwriter
+from backports import zstd
 
 from connectors.registry import CONNECTORS
 from pipeline.ingest import ingest
@@ -99,22 +103,65 @@ def write_ocel(folder: Path) -> Path:
     return path
 
 
+def write_excel(folder: Path) -> Path:
+    path = folder / "log.xlsx"
+    book = xlsxwriter.Workbook(path)
+    sheet = book.add_worksheet("log")
+    sheet.write_row(0, 0, _frame().columns)
+    for r, (case, activity, ts, resource) in enumerate(LOG, start=1):
+        # typed cells as Excel writes them: the instant in UTC wall-clock time, no offset
+        sheet.write_row(r, 0, [case, activity])
+        sheet.write_datetime(
+            r, 2, ts.replace(tzinfo=None), book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        )
+        sheet.write(r, 3, resource)
+    book.close()
+    return path
+
+
 WRITERS = {
     "csv": write_csv,
     "parquet": write_parquet,
     "jsonl": write_jsonl,
     "xes": write_xes,
     "ocel": write_ocel,
+    "excel": write_excel,
 }
+
+
+def _gzip(path: Path) -> Path:
+    packed = path.with_name(path.name + ".gz")
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    return packed
+
+
+def _zstd(path: Path) -> Path:
+    packed = path.with_name(path.name + ".zst")
+    packed.write_bytes(zstd.compress(path.read_bytes()))
+    return packed
+
+
+def _zip(path: Path) -> Path:
+    packed = path.with_name("export.zip")
+    with zipfile.ZipFile(packed, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.write(path, f"exports/{path.name}")
+    return packed
+
+
+# Every connector's log also inside each container (connectors/compressed.py)
+PACKERS = {"gz": _gzip, "zst": _zstd, "zip": _zip}
 
 
 def test_every_registered_connector_has_a_writer_here():
     assert set(CONNECTORS) == set(WRITERS)
 
 
+@pytest.mark.parametrize("packer", [None, *sorted(PACKERS)])
 @pytest.mark.parametrize("name", sorted(CONNECTORS))
-def test_connector_conforms(name, store, tmp_path):
+def test_connector_conforms(name, packer, store, tmp_path):
     path = WRITERS[name](tmp_path)
+    if packer:
+        path = PACKERS[packer](path)
     settings = StreamSettings(
         name="conf", source=Source(path=str(path), object_type="claim" if name == "ocel" else "")
     )
