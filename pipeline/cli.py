@@ -99,7 +99,7 @@ TimestampFormat = Annotated[
     str, typer.Option("--timestamp-format", help="strftime format of the timestamps, e.g. '%d/%m/%Y %H:%M'.")
 ]
 TimezoneOption = Annotated[
-    str, typer.Option("--timezone", help="IANA zone for naive timestamps (default UTC).")
+    str | None, typer.Option("--timezone", help="IANA zone for naive timestamps (default UTC).")
 ]
 DelimiterOption = Annotated[str, typer.Option("--delimiter", help="CSV delimiter (default: detected).")]
 EncodingOption = Annotated[str, typer.Option("--encoding", help="CSV encoding (default: detected).")]
@@ -256,7 +256,7 @@ def init(
     start_column: StartColumn = "",
     fmt: FormatOption = "auto",
     timestamp_format: TimestampFormat = "",
-    timezone: TimezoneOption = "UTC",
+    timezone: TimezoneOption = None,
     delimiter: DelimiterOption = "",
     encoding: EncodingOption = "",
     object_type: ObjectType = "",
@@ -270,7 +270,6 @@ def init(
         from pipeline.settings import parse_timezone
         from pipeline.streams import init_stream
 
-        parse_timezone(timezone)
         result = init_stream(
             name,
             source,
@@ -284,7 +283,7 @@ def init(
                 start_column,
             ),
             source_options=_source_options(fmt, delimiter, encoding, object_type, timestamp_format),
-            timezone=timezone,
+            timezone=parse_timezone(timezone or "UTC"),
             streams_dir=streams_dir,
             force=force,
         )
@@ -336,7 +335,7 @@ def discover(
     start_column: StartColumn = "",
     fmt: FormatOption = "auto",
     timestamp_format: TimestampFormat = "",
-    timezone: TimezoneOption = "UTC",
+    timezone: TimezoneOption = None,
     delimiter: DelimiterOption = "",
     encoding: EncodingOption = "",
     object_type: ObjectType = "",
@@ -347,14 +346,17 @@ def discover(
     debug: DebugOption = False,
 ) -> None:
     """One shot for a new value stream: detect settings (written once), load the log, compute its flow,
-    write its report (reports/<stream>/index.html)."""
+    write its report (reports/<stream>/index.html). Once streams/<name>.toml exists, the run reads
+    it: a column or source option that differs from it is refused (edit the file, or `vsm init
+    --force`)."""
 
     def run():
         from pipeline.settings import parse_timezone
         from pipeline.store import open_store
         from pipeline.streams import discover as one_shot
 
-        parse_timezone(timezone)
+        if timezone is not None:
+            parse_timezone(timezone)
         with open_store(db) as con, _progress() as stage:
             result = one_shot(
                 con,
