@@ -315,6 +315,12 @@ def ingest(
     """Load the stream's source (only events not stored yet), recompute its flow, write its report."""
 
     def run():
+        if coverage is not None and not compute:
+            from pipeline.errors import SettingsError
+
+            raise SettingsError(
+                "--coverage shapes the map, which --no-compute does not draw: drop one of them"
+            )
         _print_refresh(
             _refresh(stream, streams_dir, db, coverage, png, load=True, source=source, compute=compute)
         )

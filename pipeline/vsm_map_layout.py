@@ -707,7 +707,7 @@ def _legend_panel(data: MapData) -> Panel:
             "queue",
             "Queue before a step: cases waiting (average); queue time p50 / mean over all the step's "
             "visits (zero where one did not wait)"
-            + ("; int. = our own queues + ext. = waiting on customer / vendor = mean" if split else ""),
+            + ("; int. (our own queues) + ext. (waiting on customer / vendor) = mean" if split else ""),
         ),
         (
             "box",

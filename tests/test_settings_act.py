@@ -529,3 +529,14 @@ def test_coverage_acts_on_discover_ingest_and_compute(tmp_path, monkeypatch):
     assert folded in vsm("compute", "r", "--coverage", "0.9").output
     assert folded in vsm("ingest", "r", "--coverage", "0.9").output
     assert "coverage = 0.995" in (tmp_path / "streams" / "r.toml").read_text()  # the file keeps its own
+
+
+def test_coverage_without_compute_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "rare.csv", RARE)
+    assert vsm("discover", "rare.csv", "--stream", "r").exit_code == 0
+    result = vsm("ingest", "r", "--no-compute", "--coverage", "0.9")
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "Error: --coverage shapes the map, which --no-compute does not draw: drop one of them"
+    )
