@@ -440,24 +440,38 @@ def report(
 @app.command()
 def sql(
     query: Annotated[str, typer.Argument(help="A SQL query over the results tables.")],
-    csv: Annotated[bool, typer.Option("--csv", help="Print CSV (all rows).")] = False,
-    json: Annotated[bool, typer.Option("--json", help="Print a JSON array of rows (all rows).")] = False,
-    limit: Annotated[int, typer.Option("--limit", help="Rows shown in table output.")] = 100,
+    csv: Annotated[bool, typer.Option("--csv", help="Print CSV (all rows unless --limit).")] = False,
+    json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON array of rows (all rows unless --limit).")
+    ] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            min=0,
+            help="Rows shown in table output (default 100); with --csv / --json, rows printed.",
+        ),
+    ] = None,
     db: DbOption = DEFAULT_DB,
     debug: DebugOption = False,
 ) -> None:
     """Run a read-only SQL query on the store (table output, or --csv / --json)."""
 
     def run():
+        from pipeline.errors import SettingsError
         from pipeline.query import run_query
 
+        if csv and json:
+            raise SettingsError("--csv and --json: choose one output")
         frame = run_query(db, query)
+        if (csv or json) and limit is not None:
+            frame = frame.head(limit)
         if csv:
             sys.stdout.write(frame.write_csv())
         elif json:
             sys.stdout.write(frame.write_json() + "\n")
         else:
-            _print_table(frame, limit)
+            _print_table(frame, 100 if limit is None else limit)
 
     _boundary(debug, run)
 

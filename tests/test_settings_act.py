@@ -540,3 +540,16 @@ def test_coverage_without_compute_is_refused(tmp_path, monkeypatch):
     assert result.output.strip() == (
         "Error: --coverage shapes the map, which --no-compute does not draw: drop one of them"
     )
+
+
+def test_sql_output_options_act_or_are_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "log.csv", BASE)
+    assert vsm("discover", "log.csv", "--stream", "t").exit_code == 0
+    query = "SELECT case_id FROM cases ORDER BY case_id"
+    sql = lambda *options: runner.invoke(app, ["sql", query, *options])  # noqa: E731
+    assert sql("--csv").output.splitlines() == ["case_id", "c1", "c2"]
+    assert sql("--csv", "--limit", "1").output.splitlines() == ["case_id", "c1"]
+    assert sql("--json", "--limit", "1").output.strip() == '[{"case_id":"c1"}]'
+    both = sql("--csv", "--json")
+    assert (both.exit_code, both.output.strip()) == (2, "Error: --csv and --json: choose one output")
