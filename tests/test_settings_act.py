@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from pipeline.cli import app
@@ -35,6 +36,7 @@ from pipeline.settings import (
     render_settings,
     settings_from_dict,
 )
+from pipeline.streams import OPTION_KEYS
 from tests.conftest import write
 
 Case = Callable[[object, Path], None]
@@ -553,3 +555,17 @@ def test_sql_output_options_act_or_are_refused(tmp_path, monkeypatch):
     assert sql("--json", "--limit", "1").output.strip() == '[{"case_id":"c1"}]'
     both = sql("--csv", "--json")
     assert (both.exit_code, both.output.strip()) == (2, "Error: --csv and --json: choose one output")
+
+
+# discover's options that are not settings: they act on the run itself.
+RUN_OPTIONS = {"--stream", "--coverage", "--png", "--db", "--streams-dir", "--debug"}
+
+
+def test_every_discover_option_is_a_run_option_or_checked_against_the_settings_file():
+    # a new column or source option must join OPTION_KEYS (pipeline/streams.py), or an
+    # existing settings file would silently win over it
+    command = typer.main.get_command(app).commands["discover"]
+    options = {p.opts[0] for p in command.params if p.opts[0].startswith("--")}
+    unclassified = sorted(options - RUN_OPTIONS - set(OPTION_KEYS.values()))
+    assert not unclassified, f"discover options neither in OPTION_KEYS nor RUN_OPTIONS: {unclassified}"
+    assert set(OPTION_KEYS.values()) <= options
