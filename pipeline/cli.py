@@ -104,7 +104,7 @@ TimestampFormat = Annotated[
     str, typer.Option("--timestamp-format", help="strftime format of the timestamps, e.g. '%d/%m/%Y %H:%M'.")
 ]
 TimezoneOption = Annotated[
-    str, typer.Option("--timezone", help="IANA zone for naive timestamps (default UTC).")
+    str | None, typer.Option("--timezone", help="IANA zone for naive timestamps (default UTC).")
 ]
 DelimiterOption = Annotated[str, typer.Option("--delimiter", help="CSV delimiter (default: detected).")]
 EncodingOption = Annotated[str, typer.Option("--encoding", help="CSV encoding (default: detected).")]
@@ -268,7 +268,7 @@ def init(
     start_column: StartColumn = "",
     fmt: FormatOption = "auto",
     timestamp_format: TimestampFormat = "",
-    timezone: TimezoneOption = "UTC",
+    timezone: TimezoneOption = None,
     delimiter: DelimiterOption = "",
     encoding: EncodingOption = "",
     object_type: ObjectType = "",
@@ -284,7 +284,6 @@ def init(
         from pipeline.settings import parse_timezone
         from pipeline.streams import init_stream
 
-        parse_timezone(timezone)
         result = init_stream(
             name,
             source,
@@ -300,7 +299,7 @@ def init(
             source_options=_source_options(
                 fmt, delimiter, encoding, object_type, timestamp_format, member, sheet
             ),
-            timezone=timezone,
+            timezone=parse_timezone(timezone or "UTC"),
             streams_dir=streams_dir,
             force=force,
         )
@@ -332,6 +331,12 @@ def ingest(
     """Load the stream's source (only events not stored yet), recompute its flow, write its report."""
 
     def run():
+        if coverage is not None and not compute:
+            from pipeline.errors import SettingsError
+
+            raise SettingsError(
+                "--coverage shapes the map, which --no-compute does not draw: drop one of them"
+            )
         _print_refresh(
             _refresh(stream, streams_dir, db, coverage, png, load=True, source=source, compute=compute)
         )
@@ -352,7 +357,7 @@ def discover(
     start_column: StartColumn = "",
     fmt: FormatOption = "auto",
     timestamp_format: TimestampFormat = "",
-    timezone: TimezoneOption = "UTC",
+    timezone: TimezoneOption = None,
     delimiter: DelimiterOption = "",
     encoding: EncodingOption = "",
     object_type: ObjectType = "",
@@ -365,14 +370,17 @@ def discover(
     debug: DebugOption = False,
 ) -> None:
     """One shot for a new value stream: detect settings (written once), load the log, compute its flow,
-    write its report (reports/<stream>/index.html)."""
+    write its report (reports/<stream>/index.html). Once streams/<name>.toml exists, the run reads
+    it: a column or source option that differs from it is refused (edit the file, or `vsm init
+    --force`)."""
 
     def run():
         from pipeline.settings import parse_timezone
         from pipeline.store import open_store
         from pipeline.streams import discover as one_shot
 
-        parse_timezone(timezone)
+        if timezone is not None:
+            parse_timezone(timezone)
         with open_store(db) as con, _progress() as stage:
             result = one_shot(
                 con,
@@ -452,24 +460,38 @@ def report(
 @app.command()
 def sql(
     query: Annotated[str, typer.Argument(help="A SQL query over the results tables.")],
-    csv: Annotated[bool, typer.Option("--csv", help="Print CSV (all rows).")] = False,
-    json: Annotated[bool, typer.Option("--json", help="Print a JSON array of rows (all rows).")] = False,
-    limit: Annotated[int, typer.Option("--limit", help="Rows shown in table output.")] = 100,
+    csv: Annotated[bool, typer.Option("--csv", help="Print CSV (all rows unless --limit).")] = False,
+    json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON array of rows (all rows unless --limit).")
+    ] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            min=0,
+            help="Rows shown in table output (default 100); with --csv / --json, rows printed.",
+        ),
+    ] = None,
     db: DbOption = DEFAULT_DB,
     debug: DebugOption = False,
 ) -> None:
     """Run a read-only SQL query on the store (table output, or --csv / --json)."""
 
     def run():
+        from pipeline.errors import SettingsError
         from pipeline.query import run_query
 
+        if csv and json:
+            raise SettingsError("--csv and --json: choose one output")
         frame = run_query(db, query)
+        if (csv or json) and limit is not None:
+            frame = frame.head(limit)
         if csv:
             sys.stdout.write(frame.write_csv())
         elif json:
             sys.stdout.write(frame.write_json() + "\n")
         else:
-            _print_table(frame, limit)
+            _print_table(frame, 100 if limit is None else limit)
 
     _boundary(debug, run)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -144,6 +144,7 @@ def compute_flow(
     """Compute every result table of the stream and publish them atomically.
 
     `model_dir`: where to write the discovered model (<stream>.bpmn, <stream>.pnml)."""
+    started_at = datetime.now(UTC)  # the run's started_at: when the compute began, not when it published
     stream = settings.name
     activities = query_frame(con, read_sql("flow/int_activities.sql"), {"stream": stream})
     if activities.is_empty():
@@ -156,12 +157,12 @@ def compute_flow(
     # 24 h), so every duration goes through this macro: true elapsed seconds.
     con.execute("CREATE OR REPLACE TEMP MACRO seconds_between(a, b) AS epoch(b) - epoch(a)")
     try:
-        return _compute(con, settings, activities, as_of, model_dir, on_stage)
+        return _compute(con, settings, activities, as_of, model_dir, on_stage, started_at)
     finally:
         con.execute("SET TimeZone = 'UTC'")
 
 
-def _compute(con, settings, activities, as_of, model_dir, on_stage) -> FlowResult:
+def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at) -> FlowResult:
     stream = settings.name
     on_stage("mapping steps")
     mapping = step_map(activities["activity"].to_list(), settings)
@@ -267,7 +268,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage) -> FlowResul
 
     on_stage("publishing results")
     summary = query_frame(con, "SELECT * FROM flow_stream_summary").to_dicts()[0]
-    publish(con, stream, _run_message(shape, detected, summary), events=events)
+    publish(con, stream, _run_message(shape, detected, summary), events=events, started_at=started_at)
     end_steps = [r[0] for r in con.execute("SELECT step FROM flow_end_steps ORDER BY step").fetchall()]
     result = FlowResult(
         stream=stream,
@@ -304,16 +305,21 @@ def _run_message(shape: str, detected: bool, summary: dict) -> str:
     )
 
 
-def publish(con: duckdb.DuckDBPyConnection, stream: str, message: str = "", *, events: int = 0) -> None:
+def publish(
+    con: duckdb.DuckDBPyConnection,
+    stream: str,
+    message: str = "",
+    *,
+    events: int = 0,
+    started_at: datetime | None = None,
+) -> None:
     """Replace the stream's rows in every result table and record the run (`events`: how many
-    the flow read), all or nothing."""
+    the flow read; `started_at`: when the compute began, default now), all or nothing. The
+    run's finished_at is when its results were written, just before they commit (the SQL
+    now() would be the transaction's start, the same instant for both)."""
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(
-            "INSERT INTO runs SELECT nextval('run_id_seq'), $stream, 'compute', NULL, now(), now(), 'ok', "
-            "$events, 0, 0, 0, $message",
-            {"stream": stream, "message": message, "events": events},
-        )
+        run_id = con.execute("SELECT nextval('run_id_seq')").fetchall()[0][0]
         for table, temp in RESULTS.items():
             columns = [
                 c
@@ -340,6 +346,19 @@ def publish(con: duckdb.DuckDBPyConnection, stream: str, message: str = "", *, e
             select = ", ".join(select)
             con.execute(f"DELETE FROM {table} WHERE stream = $stream", {"stream": stream})
             con.execute(f"INSERT INTO {table} SELECT {select} FROM {temp} AS t{names}", {"stream": stream})
+        finished_at = datetime.now(UTC)
+        con.execute(
+            "INSERT INTO runs SELECT $run_id, $stream, 'compute', NULL, $started, $finished, 'ok', "
+            "$events, 0, 0, 0, $message",
+            {
+                "run_id": run_id,
+                "stream": stream,
+                "message": message,
+                "events": events,
+                "started": started_at or finished_at,
+                "finished": finished_at,
+            },
+        )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

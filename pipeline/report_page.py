@@ -282,9 +282,17 @@ def _aging_section(data: ReportData) -> str:
     )
 
 
+NO_STEPS = "(no work steps)"  # a completed case with no visit to a step: its variant's steps are ''
+
+
 def _variant_steps(steps: str) -> Html:
     """A variant as a chain of step names; a step repeated in a row shows once with ×n, and a
-    long chain keeps its first and last steps around a count of the ones left out."""
+    long chain keeps its first and last steps around a count of the ones left out. The empty
+    variant (cases that completed without visiting any step) is named, not a blank chip."""
+    if not steps:
+        why = "completed cases that visited no step: only wait / done statuses, or dropped activities"
+        chip = f'<span class="step empty">{esc(NO_STEPS)}</span>'
+        return Html(f'<span class="chain" title="{esc(why)}">{chip}</span>')
     names = steps.split(" > ")
     runs: list[list] = []
     for name in names:
@@ -369,12 +377,17 @@ def _verdict(verdict: str | None) -> Html:
 LITTLES_LAW_MONTHS = 12  # monthly rows shown; earlier months are summed up in one line
 
 
+def _months(n: int) -> str:
+    return "month" if n == 1 else f"{n} months"
+
+
 def _earlier_months(months: pl.DataFrame) -> str:
     verdicts = months.group_by("verdict").len().sort(["len", "verdict"], descending=[True, False])
     counts = ", ".join(f"{n} {v}" for v, n in verdicts.iter_rows())
     return (
-        f" The {months.height} months before {months['window_end'][-1]:%Y-%m} are not listed ({counts}); "
-        "all are in the littles_law table (vsm sql)."
+        f" The {_months(months.height)} before {months['window_end'][-1]:%Y-%m} "
+        f"{'is' if months.height == 1 else 'are'} not listed ({counts}); "
+        f"{'it is' if months.height == 1 else 'all are'} in the littles_law table (vsm sql)."
     )
 
 
@@ -497,6 +510,7 @@ th,td{padding:5px 8px;text-align:left;vertical-align:top;border-bottom:1px solid
 td{overflow-wrap:break-word}
 th.num,td.num{text-align:right;font-variant-numeric:tabular-nums}td.num,td.nowrap{white-space:nowrap}
 .chain .step{background:#e7f0fa;border-radius:3px;padding:0 4px;white-space:nowrap;line-height:1.9}
+.chain .step.empty{background:#f1f3f5;color:#6c757d;font-style:italic}
 .chain .arrow{color:#868e96}.chain .more{color:#6c757d;white-space:nowrap}
 td.why{min-width:280px;width:34%}td.window{white-space:nowrap}
 .sev,.verdict{border-radius:3px;padding:1px 6px;white-space:nowrap;font-size:12px}

@@ -143,6 +143,66 @@ def init_stream(
     return InitResult(settings, path, notes)
 
 
+# discover's options on a stream whose settings exist: (settings table, key) -> the option.
+# An option given with a value the settings file does not hold is refused, not ignored
+# (check_options_agree). A new column or source option adds its row here.
+OPTION_KEYS: dict[tuple[str, str], str] = {
+    ("columns", "case_id"): "--case-column",
+    ("columns", "activity"): "--activity-column",
+    ("columns", "timestamp"): "--timestamp-column",
+    ("columns", "lifecycle"): "--lifecycle-column",
+    ("columns", "resource"): "--resource-column",
+    ("columns", "team"): "--team-column",
+    ("columns", "start_timestamp"): "--start-column",
+    ("source", "format"): "--format",
+    ("source", "delimiter"): "--delimiter",
+    ("source", "encoding"): "--encoding",
+    ("source", "object_type"): "--object-type",
+    ("source", "timestamp_format"): "--timestamp-format",
+    ("source", "member"): "--member",
+    ("source", "sheet"): "--sheet",
+    ("stream", "timezone"): "--timezone",
+}
+
+
+def _shown(value) -> str:
+    if isinstance(value, list):
+        return repr(value[0]) if len(value) == 1 else repr(value)
+    return repr(value)
+
+
+def check_options_agree(
+    settings: StreamSettings,
+    columns: Columns | None,
+    source_options: Source | None,
+    timezone: str | None,
+) -> None:
+    """Refuse options that differ from the stream's settings file, which a run reads instead
+    of them: one line naming each differing option and how to change the settings. An option
+    not given (empty; "auto" for the format) or given with the stored value is fine."""
+    given = {"columns": columns or Columns(), "source": source_options or Source()}
+    defaults = {"columns": Columns(), "source": Source()}
+    stored = {"columns": settings.columns, "source": settings.source}
+    differences = []
+    for (table, key), option in OPTION_KEYS.items():
+        if table == "stream":
+            value, have = timezone, settings.timezone
+            if value is None:
+                continue
+        else:
+            value, have = getattr(given[table], key), getattr(stored[table], key)
+            if value == getattr(defaults[table], key):
+                continue
+        if value != have:
+            differences.append(f"[{table}] {key} = {_shown(have)}; {option} {_shown(value)} differs")
+    if differences:
+        path = settings.path or settings_path(settings.name)
+        raise SettingsError(
+            f"{path} exists with " + "; ".join(differences) + ": edit the file, or write it anew with "
+            f"`vsm init {settings.name} --source FILE --force ...`"
+        )
+
+
 @dataclass
 class DiscoverResult:
     settings: StreamSettings
@@ -177,6 +237,7 @@ def discover(
     source_options = source_options or Source()
     if path.exists():
         settings = read_settings(path)
+        check_options_agree(settings, columns, source_options, timezone)
         if Path(settings.source_path()).resolve() != Path(source).resolve():
             notes.append(f"stream {name!r} was set up with {settings.source.path}; loading {source} into it")
         on_stage(f"reading {source}")

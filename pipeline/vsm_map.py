@@ -40,6 +40,7 @@ class MapStep:
     queue_time_mean_s: float | None = None
     queue_internal_mean_s: float | None = None
     queue_external_mean_s: float | None = None
+    queue_visits: int | None = None  # the visits the queue figures are over (observed start)
     process_time_p50_s: float | None = None
     process_time_mean_s: float | None = None
     first_pass_yield: float | None = None

@@ -293,16 +293,32 @@ def draw_queue(step: MapStep, gap: Rect, arrow_y: float) -> str:
             ]
     for k, (label, value, key) in enumerate(rows):
         parts += data_row(x, w, y + 14 * k, label, value, key, size=10)
+    observed = step.queue_time_p50_s is not None or step.queue_time_mean_s is not None
+    over = _queue_population(step)
+    if observed and over:
+        # one population for p50, mean and its parts (fct_step_metrics.sql), said under them
+        below = y + 14 * (len(rows) - 1) + 15
+        parts.append(text(cx, below, "times over all", size=8.5, anchor="middle", fill=MUTED, cls="over"))
+        parts.append(text(cx, below + 10, over, size=8.5, anchor="middle", fill=MUTED, key="queue_visits"))
     title = (
         f"Queue before {step.step}: {fmt_amount(step.queue_wip_avg)} cases waiting on average; queue time "
         f"p50 {fmt_duration(step.queue_time_p50_s)}, mean {fmt_duration(step.queue_time_mean_s)}"
     )
     if step.queue_internal_mean_s is not None or step.queue_external_mean_s is not None:
         title += (
-            f" (mean internal {fmt_duration(step.queue_internal_mean_s)}, waiting on customer / vendor "
-            f"{fmt_duration(step.queue_external_mean_s)})"
+            f" = internal {fmt_duration(step.queue_internal_mean_s)} + waiting on customer / vendor "
+            f"{fmt_duration(step.queue_external_mean_s)}"
         )
+    if observed and over:
+        title += f"; over all {over} of the step, zero where a visit did not wait"
     return group("queue", parts, title=title, data={"step": step.step})
+
+
+def _queue_population(step: MapStep) -> str:
+    """'N visits': the visits the queue's figures are over ('' when not known)."""
+    if step.queue_visits is None:
+        return ""
+    return f"{fmt_count(step.queue_visits)} visit{'' if step.queue_visits == 1 else 's'}"
 
 
 def _team_label(teams: tuple[str, ...]) -> str:
@@ -346,7 +362,7 @@ def draw_process(step: MapStep, box: Rect) -> str:
             ("Process p50", fmt_duration(step.process_time_p50_s), "process_p50"),
             ("Process mean", fmt_duration(step.process_time_mean_s), "process_mean"),
         ]
-    rows.append(("FPY (%C&A)", fmt_pct(step.first_pass_yield), "first_pass_yield"))
+    rows.append(("First-pass yield", fmt_pct(step.first_pass_yield), "first_pass_yield"))
     for k, (label, value, key) in enumerate(rows):
         parts += data_row(box.x + 8, BOX_W - 16, box.y + HEAD_H + 17 + 16 * k, label, value, key)
     title = (
@@ -689,10 +705,15 @@ def _legend_panel(data: MapData) -> Panel:
     entries = [
         (
             "queue",
-            "Queue before a step: cases waiting (average), queue time per visit p50 / mean"
-            + ("; int. = our own queues, ext. = waiting on customer / vendor" if split else ""),
+            "Queue before a step: cases waiting (average); queue time p50 / mean over all the step's "
+            "visits (zero where one did not wait)"
+            + ("; int. (our own queues) + ext. (waiting on customer / vendor) = mean" if split else ""),
         ),
-        ("box", "Process step: top team, people, visits, process time per visit, first-pass yield (%C&A)"),
+        (
+            "box",
+            "Process step: top team, people, visits, process time per visit, first-pass yield "
+            "(share of cases that visit it once)",
+        ),
         ("side", "Side step, off the main path: its share of completed cases", bool(data.side_steps)),
         ("handoff", "Handoff: the top team changes between the steps", bool(data.handoffs)),
         ("decision", "Decision: share of the work leaving the step that goes that way", bool(data.branches)),
@@ -700,7 +721,7 @@ def _legend_panel(data: MapData) -> Panel:
     ]
     w = 340
     chars = int((w - 44) / (10 * CHAR))
-    wrapped = [(kind, wrap(label, chars, 3)) for kind, label, *shown in entries if all(shown)]
+    wrapped = [(kind, wrap(label, chars, 4)) for kind, label, *shown in entries if all(shown)]
     h = 30 + sum(13 * len(lines) + 5 for _, lines in wrapped)
 
     def glyph(kind: str, x: float, y: float) -> str:

@@ -1,6 +1,11 @@
 -- flow_step_metrics (grain: step): volume, queue / process / elapsed time percentiles,
 -- first-pass yield (cases visiting the step exactly once / cases visiting it), WIP and
 -- batching (from flow_step_wip_avg and flow_batching).
+-- Queue figures (mean, p50, p90 and the internal / external means) share one population:
+-- every visit of the step whose start is observed, counting zero for a visit that started
+-- at the case's arrival (nothing before it, queue_time_s NULL). So on a status log the
+-- internal and external means add up to the queue mean. A step none of whose visits had
+-- anything before it (the first step of every case) has its queue not observed: NULL.
 CREATE OR REPLACE TEMP TABLE flow_step_metrics AS
 WITH fpy AS (  -- a case visiting the step has one visit_no 1, and a visit_no 2 if it came back
     SELECT step,
@@ -20,11 +25,12 @@ times AS (
         count(*) AS visits,
         count(*) FILTER (WHERE is_rework) AS rework_visits,
         count(*) FILTER (WHERE in_process) AS in_process,
-        avg(queue_time_s) AS queue_time_mean_s,
-        quantile_cont(queue_time_s, 0.5) AS queue_time_p50_s,
-        quantile_cont(queue_time_s, 0.9) AS queue_time_p90_s,
-        avg(queue_internal_s) AS queue_internal_mean_s,
-        avg(queue_external_s) AS queue_external_mean_s,
+        count(queue_time_s) > 0 AS queue_observed,
+        avg(coalesce(queue_time_s, 0)) FILTER (WHERE start_ts IS NOT NULL) AS queue_time_mean_all_s,
+        quantile_cont(coalesce(queue_time_s, 0), 0.5) FILTER (WHERE start_ts IS NOT NULL) AS queue_time_p50_all_s,
+        quantile_cont(coalesce(queue_time_s, 0), 0.9) FILTER (WHERE start_ts IS NOT NULL) AS queue_time_p90_all_s,
+        avg(queue_internal_s) FILTER (WHERE start_ts IS NOT NULL) AS queue_internal_mean_all_s,
+        avg(queue_external_s) FILTER (WHERE start_ts IS NOT NULL) AS queue_external_mean_all_s,
         avg(process_time_s) AS process_time_mean_s,
         quantile_cont(process_time_s, 0.5) AS process_time_p50_s,
         quantile_cont(process_time_s, 0.9) AS process_time_p90_s,
@@ -35,8 +41,11 @@ times AS (
 )
 SELECT
     t.step, t.visits, f.cases, t.rework_visits, t.in_process,
-    t.queue_time_mean_s, t.queue_time_p50_s, t.queue_time_p90_s,
-    t.queue_internal_mean_s, t.queue_external_mean_s,
+    CASE WHEN t.queue_observed THEN t.queue_time_mean_all_s END AS queue_time_mean_s,
+    CASE WHEN t.queue_observed THEN t.queue_time_p50_all_s END AS queue_time_p50_s,
+    CASE WHEN t.queue_observed THEN t.queue_time_p90_all_s END AS queue_time_p90_s,
+    CASE WHEN t.queue_observed THEN t.queue_internal_mean_all_s END AS queue_internal_mean_s,
+    CASE WHEN t.queue_observed THEN t.queue_external_mean_all_s END AS queue_external_mean_s,
     t.process_time_mean_s, t.process_time_p50_s, t.process_time_p90_s,
     t.elapsed_mean_s, t.elapsed_p50_s,
     f.first_pass_yield,

@@ -6,6 +6,8 @@
 --   visits, resources, teams, queue_wip_avg, queue_time_p50_s, queue_time_mean_s,
 --   queue_internal_mean_s, queue_external_mean_s, process_time_p50_s, process_time_mean_s,
 --   first_pass_yield: as in step_metrics (all cases, open ones included)
+--   queue_visits: the visits the queue figures are over (those with an observed start,
+--   fct_step_metrics.sql), for the map's caption "over all N visits"
 SELECT
     m.position,
     m.step,
@@ -24,8 +26,13 @@ SELECT
     s.queue_external_mean_s,
     s.process_time_p50_s,
     s.process_time_mean_s,
-    s.first_pass_yield
+    s.first_pass_yield,
+    q.queue_visits
 FROM map_steps AS m
 LEFT JOIN step_metrics AS s ON s.stream = m.stream AND s.step = m.step
+LEFT JOIN (
+    SELECT step, count(*) FILTER (WHERE start_ts IS NOT NULL) AS queue_visits
+    FROM visits WHERE stream = $stream GROUP BY step
+) AS q ON q.step = m.step
 WHERE m.stream = $stream
 ORDER BY m.position, m.step
