@@ -215,6 +215,9 @@ def _print_flow(flow) -> None:
     if flow.log_shape != "status":
         how = "inferred (set [flow] end_activities to change)" if flow.ends_inferred else "from settings"
         say(f"  end steps {how}: {', '.join(flow.end_steps) or 'none'}")
+    else:
+        say(f"  steps by {flow.step_by} ({flow.step_by_reason})")
+        say(f"  cases end on entering: {', '.join(flow.end_steps) or 'none'} ([flow] end_activities)")
     if flow.main_path:
         say(f"  main path: {' > '.join(flow.main_path)}")
     if flow.start_steps:

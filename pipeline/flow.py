@@ -18,9 +18,9 @@ import duckdb
 import polars as pl
 
 from pipeline.discovery import preload, write_model
-from pipeline.errors import VsmError
+from pipeline.errors import SettingsError, VsmError
 from pipeline.settings import StreamSettings
-from pipeline.statuses import classify_statuses, guess_log_shape
+from pipeline.statuses import classify_statuses, guess_log_shape, status_steps
 from pipeline.store import query_frame, read_sql, sql_literal
 from pipeline.stream_map import StreamMap, build_map
 from pipeline.variant_steps import start_end_rule
@@ -74,6 +74,8 @@ class FlowResult:
     main_path: list[str] = field(default_factory=list)
     folded_steps: list[str] = field(default_factory=list)  # drawn as "other" on the map
     model_files: list[Path] = field(default_factory=list)  # BPMN and PNML
+    step_by: str = "activity"  # what a step is: activity, team or team_activity (choose_step_by)
+    step_by_reason: str = ""  # why: from the settings, or what "auto" saw
 
 
 def discover_map(
@@ -105,6 +107,46 @@ def step_map(activities: list[str], settings: StreamSettings) -> pl.DataFrame:
     return pl.DataFrame(
         {"activity": activities, "step": steps}, schema={"activity": pl.String, "step": pl.String}
     )
+
+
+# [flow] step_by = "auto" picks team steps on a status log with a team column and at most
+# this many work statuses (after [steps]): one or two boxes would say nothing of the flow.
+AUTO_TEAM_MAX_WORK_STATUSES = 2
+
+
+def choose_step_by(setting: str, shape: str, work_statuses: list[str], team_events: int) -> tuple[str, str]:
+    """(step_by, why): what a step is on this stream's map.
+
+    activity: each activity (each work status of a status log); team: each team, a visit
+    being a stretch of a case with one team (int_visits_team.sql); team_activity: team and
+    work status. "auto" picks team on a status log whose events have teams and whose work
+    statuses are at most AUTO_TEAM_MAX_WORK_STATUSES, else activity. Team steps need a status
+    log with teams: otherwise the setting is refused."""
+    if setting in ("team", "team_activity"):
+        if shape != "status":
+            raise SettingsError(
+                f"[flow] step_by = {setting!r}: team steps are built from a status log; this log is "
+                f'{shape} (set [flow] step_by = "activity", or log_shape = "status" if it is one)'
+            )
+        if team_events == 0:
+            raise SettingsError(
+                f"[flow] step_by = {setting!r}: no event of the stream has a team (set [columns] team)"
+            )
+        return setting, "from settings"
+    if setting == "activity":
+        return "activity", "from settings"
+    n = len(work_statuses)
+    if shape == "status" and team_events > 0 and n <= AUTO_TEAM_MAX_WORK_STATUSES:
+        return "team", (
+            f"auto: a status log with a team column and {n} work status{'es' if n != 1 else ''} "
+            f"({', '.join(work_statuses) or 'none'}); set [flow] step_by to change"
+        )
+    why = (
+        "not a status log"
+        if shape != "status"
+        else ("no event has a team" if team_events == 0 else f"{n} work statuses")
+    )
+    return "activity", f"auto: {why}"
 
 
 def enum_type(names: pl.Series) -> str:
@@ -187,8 +229,19 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at) 
     )
 
     classes = classify_statuses(activities.select("activity", "events"), settings.status_classes)
-    if shape != "status":
-        classes = classes.clear()
+    if shape == "status":  # [steps] merge / drop and [flow] end_activities act on the statuses
+        classes = status_steps(classes, mapping, settings.status_classes, settings.end_activities)
+    else:
+        classes = classes.clear().with_columns(is_exit=pl.lit(False))
+    work = classes.filter(pl.col("status_class") == "work").join(
+        mapping, left_on="status", right_on="activity"
+    )
+    step_by, step_by_reason = choose_step_by(
+        settings.step_by,
+        shape,
+        sorted(work["step"].drop_nulls().unique().to_list()),
+        int(activities["with_team"].sum()),
+    )
     con.register("flow_status_classes_in", classes.to_arrow())
     con.execute(  # statuses are activities: the same ENUM, so they join and compare as numbers
         "CREATE OR REPLACE TEMP TABLE flow_status_classes AS SELECT * REPLACE ("
@@ -200,7 +253,9 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at) 
     on_stage("building visits")
     _run(con, "int_arrivals", {"start_steps": settings.start_activities})
     if shape == "status":
-        _run(con, "int_visits_status")
+        _run(con, "int_visits_status", {"team_activity": step_by == "team_activity"})
+        if step_by == "team":
+            _run(con, "int_visits_team")
     else:
         started = mapping.join(activities.filter(pl.col("starts") > 0).select("activity"), on="activity")
         _run(
@@ -215,7 +270,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at) 
     on_stage("finding exits")
     discovered = start_end_rule(query_frame(con, read_sql("flow/int_step_ends.sql")))
     start_steps = discovered.filter("is_start")["step"].to_list()
-    ends_inferred = not settings.end_activities and shape != "status"
+    ends_inferred = not settings.end_activities and shape != "status"  # status: the done statuses
     end_steps = discovered.filter("is_end")["step"].to_list() if ends_inferred else settings.end_activities
     _run(con, "int_end_steps", {"end_steps": end_steps})
     _run(con, "int_exits_status" if shape == "status" else "int_exits_end_steps")
@@ -231,6 +286,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at) 
         "target_s": settings.lead_time_target_s,
         "log_shape": shape,
         "timezone": settings.timezone,
+        "step_by": step_by,
     }
     # what the quality findings and the quiet stretches need of the events, then the events
     # go: the flow's largest table, it would otherwise be held through every table below
@@ -268,7 +324,8 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at) 
 
     on_stage("publishing results")
     summary = query_frame(con, "SELECT * FROM flow_stream_summary").to_dicts()[0]
-    publish(con, stream, _run_message(shape, detected, summary), events=events, started_at=started_at)
+    message = _run_message(shape, detected, summary, step_by_reason)
+    publish(con, stream, message, events=events, started_at=started_at)
     end_steps = [r[0] for r in con.execute("SELECT step FROM flow_end_steps ORDER BY step").fetchall()]
     result = FlowResult(
         stream=stream,
@@ -278,7 +335,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at) 
         cases=summary["cases"],
         open_cases=summary["open_cases"],
         visits=con.execute("SELECT count(*) FROM flow_visits").fetchall()[0][0],
-        end_steps=end_steps if shape != "status" else [],
+        end_steps=end_steps if shape != "status" else classes.filter("is_exit")["status"].sort().to_list(),
         ends_inferred=bool(summary["ends_inferred"]),
         status_guesses=[
             tuple(r)
@@ -291,17 +348,20 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at) 
         main_path=stream_map.main_path,
         folded_steps=stream_map.folded_steps,
         model_files=model_files,
+        step_by=step_by,
+        step_by_reason=step_by_reason,
     )
     for name in ("flow_step_map_in", "flow_status_classes_in"):
         con.unregister(name)
     return result
 
 
-def _run_message(shape: str, detected: bool, summary: dict) -> str:
+def _run_message(shape: str, detected: bool, summary: dict, step_by_reason: str = "") -> str:
     ends = summary["end_activities"] or "none"
     return (
         f"log shape {shape} ({'detected' if detected else 'from settings'}); {summary['cases']} cases, "
-        f"{summary['open_cases']} open; end steps {'inferred' if summary['ends_inferred'] else 'set'}: {ends}"
+        f"{summary['open_cases']} open; end steps {'inferred' if summary['ends_inferred'] else 'set'}: "
+        f"{ends}; steps by {summary['step_by']} ({step_by_reason})"
     )
 
 

@@ -19,6 +19,7 @@ from pipeline.errors import SettingsError
 DEFAULT_STREAMS_DIR = Path("streams")
 FORMATS = ("auto", "csv", "parquet", "jsonl", "xes", "ocel", "excel")
 LOG_SHAPES = ("auto", "interval", "status", "point")
+STEP_BY = ("auto", "activity", "team", "team_activity")  # [flow] step_by: what a step is
 STATUS_CLASSES = ("work", "wait", "done")
 ROLES = ("case_id", "activity", "timestamp", "lifecycle", "resource", "team", "start_timestamp")
 _STREAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -74,6 +75,7 @@ class StreamSettings:
     columns: Columns = field(default_factory=Columns)
     timezone: str = "UTC"
     log_shape: str = "auto"
+    step_by: str = "auto"  # status logs: steps are work statuses, teams, or both (pipeline/flow.py)
     start_activities: list[str] = field(default_factory=list)
     end_activities: list[str] = field(default_factory=list)
     status_classes: dict[str, str] = field(default_factory=dict)
@@ -230,9 +232,12 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
             setattr(settings.columns, role, _take(cols, role, str, f"{where} [columns]", ""))
 
     flow = data.get("flow", {})
-    _check_keys(flow, ("log_shape", "start_activities", "end_activities"), f"{where} [flow]")
+    _check_keys(flow, ("log_shape", "step_by", "start_activities", "end_activities"), f"{where} [flow]")
     settings.log_shape = _choice(
         _take(flow, "log_shape", str, f"{where} [flow]", "auto"), LOG_SHAPES, "[flow] log_shape"
+    )
+    settings.step_by = _choice(
+        _take(flow, "step_by", str, f"{where} [flow]", "auto"), STEP_BY, "[flow] step_by"
     )
     settings.start_activities = _take(flow, "start_activities", list, f"{where} [flow]", [])
     settings.end_activities = _take(flow, "end_activities", list, f"{where} [flow]", [])
@@ -340,6 +345,10 @@ def render_settings(s: StreamSettings) -> str:
         "[flow]",
         f"# One of: {', '.join(LOG_SHAPES)} (auto = detect from lifecycle / start column / statuses).",
         f"log_shape = {_toml_str(s.log_shape)}",
+        "# Status logs: what a step is. activity = each work status; team = each assignment group",
+        "# (a visit is a stretch of the case with one team); team_activity = team / work status;",
+        "# auto = team when the log has a team column and at most two work statuses, else activity.",
+        f"step_by = {_toml_str(s.step_by)}",
         "# Empty = inferred by the run, which reports what it inferred.",
         f"start_activities = {_toml_list(s.start_activities)}",
         f"end_activities = {_toml_list(s.end_activities)}",

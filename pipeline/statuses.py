@@ -14,6 +14,8 @@ import re
 
 import polars as pl
 
+from pipeline.errors import SettingsError
+
 # Order matters: the first rule that matches decides. (pattern, class, wait kind)
 RULES: tuple[tuple[str, str, str | None], ...] = (
     (
@@ -95,6 +97,59 @@ def classify_statuses(statuses: pl.DataFrame, settings_classes: dict[str, str]) 
         },
         orient="row",
     )
+
+
+def status_steps(
+    classes: pl.DataFrame,
+    mapping: pl.DataFrame,
+    settings_classes: dict[str, str],
+    end_activities: list[str],
+) -> pl.DataFrame:
+    """The classes of a status log's statuses once [steps] and [flow] end_activities apply.
+
+    classes: classify_statuses' frame (one row per status as loaded); mapping: step_map's
+    (activity -> step, NULL when dropped). Statuses mapped to one name (a [steps] merge, or a
+    rename onto another status) are one status: they must share a class, which the settings
+    may give under the merged name; statuses of different classes merged without that are
+    refused. Adds `is_exit`: the status ends a case, i.e. it is done and, when end_activities
+    are set, named there (as loaded or as mapped). An end activity that names no status, or a
+    status that is not done, is refused: it could end nothing."""
+    steps = dict(mapping.iter_rows())
+    rows = classes.to_dicts()
+    members: dict[str, list[dict]] = {}
+    for row in rows:
+        if steps.get(row["status"]) is not None:
+            members.setdefault(steps[row["status"]], []).append(row)
+    for name, group in members.items():
+        if name in settings_classes:
+            cls = settings_classes[name]
+            for r in (r for r in group if r["decided_by"] != "settings"):
+                r["status_class"], r["decided_by"] = cls, "settings"
+                r["wait_kind"] = (guess_class(name)[1] or "internal") if cls == "wait" else None
+        found = sorted({r["status_class"] for r in group})
+        if len(found) > 1:
+            said = ", ".join(f"{r['status']}: {r['status_class']}" for r in group)
+            raise SettingsError(
+                f"[steps] {name!r} joins statuses of different classes ({said}); "
+                f'set [status_classes] "{name}" = "work", "wait" or "done"'
+            )
+    names = {r["status"] for r in rows} | set(members)
+    unknown = [a for a in end_activities if a not in names]
+    if unknown:
+        raise SettingsError(
+            f"[flow] end_activities: {unknown[0]!r} is no status of this log; expected done statuses such as "
+            + ", ".join(sorted({r["status"] for r in rows if r["status_class"] == "done"})[:5] or ["none"])
+        )
+    for row in rows:
+        step = steps.get(row["status"])
+        named = row["status"] in end_activities or (step is not None and step in end_activities)
+        if named and row["status_class"] != "done":
+            raise SettingsError(
+                f"[flow] end_activities: {row['status']!r} is a {row['status_class']} status; a status log's "
+                f'cases end in done statuses (set [status_classes] "{row["status"]}" = "done" to make it one)'
+            )
+        row["is_exit"] = step is not None and row["status_class"] == "done" and (not end_activities or named)
+    return pl.DataFrame(rows, schema=classes.schema | {"is_exit": pl.Boolean})
 
 
 def guess_log_shape(has_start_column: bool, lifecycle_starts: int, activities: list[str]) -> str:

@@ -399,14 +399,13 @@ def test_bpic2012_main_path_is_the_approved_loan_not_the_top_variant(real_varian
     assert set(after_submit["to_step"]) == {"W_Afhandelen leads", "A_DECLINED", "A_PREACCEPTED"}
 
 
-def test_bpic2013_incidents_one_work_step_reworked(real_variants):
+def test_bpic2013_incidents_team_steps_reworked(real_variants):
+    # one work status and a team column: [flow] step_by auto maps the support groups, and a
+    # case back at a group that had it is rework (G96 is the busiest group that keeps its box)
     log = real_variants("bpic2013_incidents")
     result = build_map(log)
-    step = "Accepted / In Progress"
-    assert result.main_path == [step]
-    assert result.rework_loops.select("from_step", "to_step", "cases").rows() == [
-        (step, step, cases_going_back(log, step, step))
-    ]
+    loops = {(a, b): n for a, b, n in result.rework_loops.select("from_step", "to_step", "cases").rows()}
+    assert loops[("G96", "G96")] == cases_going_back(log, "G96", "G96") > 0
 
 
 def test_discovery_waits_for_the_background_import_of_pm4py(monkeypatch, tmp_path):

@@ -148,9 +148,13 @@ def test_bpic2013_is_a_status_log_with_the_expected_classes(flow):
     assert classes["Accepted / In Progress"] == ("work", None)
     assert classes["Accepted / Wait - User"] == ("wait", "external")
     assert classes["Completed / Closed"] == ("done", None)
-    # the only work status is the only step
-    steps = rows(con, "SELECT DISTINCT step FROM visits WHERE stream = ?", [name])
-    assert steps == [("Accepted / In Progress",)]
+    # one work status and a team column (org:group): the steps are the support groups
+    # ([flow] step_by auto -> team), not one "Accepted / In Progress" box
+    assert result.step_by == "team"
+    assert rows(
+        con, "SELECT count(*) FROM visits WHERE stream = ? AND step <> coalesce(team, '(no team)')", [name]
+    ) == [(0,)]
+    assert rows(con, "SELECT count(DISTINCT step) > 100 FROM visits WHERE stream = ?", [name]) == [(True,)]
 
 
 @pytest.mark.parametrize("file", ["bpic2012.xes.gz", "helpdesk.xes.gz"])

@@ -428,7 +428,7 @@ def test_status_classes_are_guessed_from_the_names_and_reported(store, tmp_path)
 
 def test_status_classes_from_settings_override_the_guess(store, tmp_path):
     # the team counts time in Resolved as waiting for the caller to confirm, not as done
-    result = run(store, tmp_path, STATUS, status_classes={"Resolved": "wait"})
+    result = run(store, tmp_path, STATUS, status_classes={"Resolved": "wait"}, step_by="activity")
     assert rows(
         store, "SELECT status_class, wait_kind, decided_by FROM status_classes WHERE status = 'Resolved'"
     ) == [("wait", "internal", "settings")]
@@ -477,7 +477,7 @@ def test_status_periods(store, tmp_path):
 
 
 def test_status_visits_split_queue_into_internal_and_external(store, tmp_path):
-    run(store, tmp_path, STATUS)
+    run(store, tmp_path, STATUS, step_by="activity")
     assert rows(store, "SELECT DISTINCT step FROM visits") == [("In Progress",)]
     got = rows(
         store,
@@ -501,7 +501,7 @@ def test_status_visits_split_queue_into_internal_and_external(store, tmp_path):
 
 
 def test_status_queue_split_adds_up_to_the_queue_time(store, tmp_path):
-    run(store, tmp_path, STATUS)
+    run(store, tmp_path, STATUS, step_by="activity")
     assert (
         rows(
             store,
@@ -511,28 +511,31 @@ def test_status_queue_split_adds_up_to_the_queue_time(store, tmp_path):
     )
 
 
-def test_status_cases_exit_at_the_last_entry_into_done(store, tmp_path):
-    result = run(store, tmp_path, STATUS)
+def test_status_cases_exit_at_the_first_entry_into_done_after_the_last_work(store, tmp_path):
+    result = run(store, tmp_path, STATUS, step_by="activity")
     got = rows(
         store,
         "SELECT case_id, arrival_ts, exit_ts, lead_time_s, is_open, visits, rework_visits, "
         "is_first_pass, reassignments, handoffs FROM cases ORDER BY case_id",
     )
     assert got == [
-        # 09:00 -> Closed 16:00 (not the first Resolved at 14:00: it was reopened)
-        ("i1", at("09:00"), at("16:00"), 25200.0, False, 3, 2, False, 1, 0),
+        # 09:00 -> Resolved 15:30 (not the first Resolved at 14:00: it was reopened; not
+        # Closed at 16:00: closing a resolved ticket does not extend the customer's wait)
+        ("i1", at("09:00"), at("15:30"), 23400.0, False, 3, 2, False, 1, 0),
         # left Resolved at 12:00 and has not come back: open
         ("i2", at("09:00"), None, None, True, 2, 1, False, 0, 0),
-        ("i3", at("09:00"), at("11:15"), 8100.0, False, 1, 0, True, 0, 0),
+        # Resolved 10:15, not Closed 11:15
+        ("i3", at("09:00"), at("10:15"), 4500.0, False, 1, 0, True, 0, 0),
     ]
-    assert (result.cases, result.open_cases, result.end_steps) == (3, 1, [])
+    assert (result.cases, result.open_cases, result.end_steps) == (3, 1, ["Closed", "Resolved"])
     summary = rows(
         store,
         "SELECT log_shape, completed_cases, lead_time_p50_s, flow_efficiency, "
         "first_pass_yield, end_activities, ends_inferred FROM stream_summary",
     )
-    # process: i1 5400 + 3600 + 1800, i3 3600 = 14400 over 25200 + 8100 = 33300 s of lead time
-    assert summary == [("status", 2, 16650.0, pytest.approx(14400 / 33300), 0.5, "Closed, Resolved", False)]
+    # process: i1 5400 + 3600 + 1800, i3 3600 = 14400 over 23400 + 4500 = 27900 s of lead time;
+    # p50 of 23400 and 4500 = 13950
+    assert summary == [("status", 2, 13950.0, pytest.approx(14400 / 27900), 0.5, "Closed, Resolved", False)]
 
 
 def test_status_work_statuses_merged_into_one_step_are_one_visit(store, tmp_path):

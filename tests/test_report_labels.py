@@ -47,7 +47,9 @@ q3,Resolved,2026-03-02T11:00:00Z,,Desk
 
 
 def _load(store, tmp_path, log: str = DESK, name: str = "desk") -> StreamSettings:
-    settings = StreamSettings(name=name, source=Source(path=str(write(tmp_path / f"{name}.csv", log))))
+    path = write(tmp_path / f"{name}.csv", log)
+    # by status: this log has one team and one work status, which `auto` would map by team
+    settings = StreamSettings(name=name, source=Source(path=str(path)), step_by="activity")
     ingest(store, settings)
     compute_flow(store, settings)
     return settings

@@ -398,6 +398,23 @@ def _start_activities(store, tmp_path):
     assert one(store, LEAD_TIMES, "from_b") == [("c1", 7200.0), ("c2", 7200.0)]  # B -> C
 
 
+@case("flow", "step_by")
+def _step_by(store, tmp_path):
+    # A status log with teams and one work status: auto maps by team (Desk, then L2), activity
+    # by status (one box "In Progress").
+    log = """case,status,timestamp,team
+c1,New,2026-03-02T09:00:00Z,Desk
+c1,In Progress,2026-03-02T10:00:00Z,Desk
+c1,In Progress,2026-03-02T11:00:00Z,L2
+c1,Resolved,2026-03-02T12:00:00Z,L2
+"""
+    auto = run(store, tmp_path, log)
+    assert auto.step_by == "team"
+    assert one(store, STEPS) == [("Desk",), ("L2",)]
+    run(store, tmp_path, log, name="bystatus", flow={"step_by": "activity"})
+    assert one(store, STEPS, "bystatus") == [("In Progress",)]
+
+
 @case("flow", "end_activities")
 def _end_activities(store, tmp_path):
     inferred = run(store, tmp_path, BASE)

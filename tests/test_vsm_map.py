@@ -211,7 +211,7 @@ def test_small_interval_stream_matches_its_golden_map(store, tmp_path, request):
 
 
 def test_small_status_stream_matches_its_golden_map(store, tmp_path, request):
-    svg = load(store, tmp_path, STATUS, name="desk")
+    svg = load(store, tmp_path, STATUS, name="desk", step_by="activity")
     check_golden(request, "status_map.svg", svg)
 
 
@@ -307,7 +307,7 @@ def test_the_summary_box_shows_stream_summary_and_littles_law(store, tmp_path):
 
 
 def test_rework_labels_are_the_loops_shares(store, tmp_path):
-    root = parse(load(store, tmp_path, STATUS, name="desk"))
+    root = parse(load(store, tmp_path, STATUS, name="desk", step_by="activity"))
     loops = rows(store, "SELECT from_step, to_step, case_share FROM rework_loops WHERE stream = ?", ["desk"])
     assert loops
     drawn = {(g.get("data-from"), g.get("data-to")): g for g in groups(root, "rework")}
@@ -317,7 +317,7 @@ def test_rework_labels_are_the_loops_shares(store, tmp_path):
 
 
 def test_status_queues_are_split_into_internal_and_waiting_on_the_customer(store, tmp_path):
-    root = parse(load(store, tmp_path, STATUS, name="desk"))
+    root = parse(load(store, tmp_path, STATUS, name="desk", step_by="activity"))
     ((internal, external),) = rows(
         store,
         "SELECT queue_internal_mean_s, queue_external_mean_s FROM step_metrics WHERE stream = ? AND step = ?",

@@ -1,5 +1,7 @@
 -- flow_stream_summary (grain: stream): the headline figures of the map's summary box and
 -- what the run inferred. Lead-time figures and flow efficiency are over completed cases.
+-- end_activities: status logs: the statuses that end a case (the done statuses, or those of
+-- them named in [flow] end_activities).
 CREATE OR REPLACE TEMP TABLE flow_stream_summary AS
 WITH completed AS (
     SELECT * FROM flow_cases WHERE NOT is_open
@@ -28,9 +30,11 @@ SELECT
     (SELECT avg(handoffs) FROM flow_cases) AS handoffs_per_case,
     $start_activities AS start_activities,
     CASE WHEN $log_shape = 'status'
-         THEN (SELECT string_agg(status, ', ' ORDER BY status) FROM flow_status_classes WHERE status_class = 'done')
+         THEN (SELECT string_agg(status, ', ' ORDER BY status) FROM flow_status_classes WHERE is_exit)
          ELSE (SELECT string_agg(step, ', ' ORDER BY step) FROM flow_end_steps) END AS end_activities,
     CAST($ends_inferred AS BOOLEAN) AS ends_inferred,
     CAST($target_s AS DOUBLE) AS lead_time_target_s,
     CASE WHEN $target_s IS NOT NULL THEN (SELECT count(*) FILTER (WHERE target_breached) FROM flow_cases) END
-        AS target_breached;
+        AS target_breached,
+    -- what a step is: activity, team or team_activity (pipeline/flow.py choose_step_by)
+    CAST($step_by AS VARCHAR) AS step_by;

@@ -1,25 +1,31 @@
 -- Status logs: flow_status_periods (grain: a period a case spent in one status) and
 -- flow_raw_visits (grain: visit = a period in a work status).
--- Consecutive rows in the same status (a reassignment, a field update) are one period;
--- consecutive work statuses mapped to the same step are one visit. The wait periods
--- between two work visits are the second visit's queue, split by wait kind; time in a done
--- status before a reopen counts as external (the customer had the case).
--- flow_status_keys (grain: status): what a status's rows need to know, looked up once per
--- status instead of riding along the sorts below: its class, wait kind and step, and its
--- period key. A period is a run of rows with the same key: work statuses of one step share
--- one, every other status has its own (numbers: compared, not texts built per row).
+-- A status's name is its name after [steps]: statuses merged into one name (or renamed onto
+-- one) are one status, and a dropped status (step NULL: [steps] drop, or a placeholder such
+-- as ServiceNow's "-100") has no period: its rows are skipped, so the time stays in the
+-- status before. Consecutive rows in the same status (a reassignment, a field update) are
+-- one period; consecutive work statuses mapped to the same step are one visit. The wait
+-- periods between two work visits are the second visit's queue, split by wait kind; time in
+-- a done status before a reopen counts as external (the customer had the case).
+-- With [flow] step_by = "team_activity": a change of team also starts a new
+-- period, and a visit's step is "team / work status" ("(no team)" for rows without one).
+-- flow_status_keys (grain: status as loaded, dropped ones left out): what a status's rows
+-- need to know, looked up once per status instead of riding along the sorts below: its name
+-- after [steps] (`step`, for every class), class, wait kind, whether it ends a case, and its
+-- period key (numbers: compared, not texts built per row): statuses of one name share one.
 CREATE OR REPLACE TEMP TABLE flow_status_keys AS
-SELECT c.status, m.step, c.status_class, c.wait_kind,
+SELECT c.status, m.step, c.status_class, c.wait_kind, c.is_exit,
     c.status_class = 'work' AS is_work,
-    CAST(dense_rank() OVER (ORDER BY c.status_class = 'work',
-        CASE WHEN c.status_class = 'work' THEN coalesce(m.step, c.status) ELSE c.status END) AS INTEGER)
-        AS period_key
+    CAST(dense_rank() OVER (ORDER BY m.step) AS INTEGER) AS period_key
 FROM flow_status_classes AS c
-JOIN flow_step_map AS m ON m.activity = c.status;
+JOIN flow_step_map AS m ON m.activity = c.status
+WHERE m.step IS NOT NULL;
 
 CREATE OR REPLACE TEMP TABLE flow_status_periods AS
 WITH keyed AS (  -- only the columns read below: every one rides along two sorts
-    SELECT e.case_id, e.activity, e.ts, e.resource, e.team, e.source_line, e.ord, k.is_work, k.period_key
+    SELECT e.case_id, e.activity, e.ts, e.resource, e.team, e.source_line, e.ord, k.is_work,
+        CAST(k.period_key AS BIGINT) * 4294967296 + CASE WHEN $team_activity THEN coalesce(e.team, 0) ELSE 0 END
+            AS period_key  -- the status's key, and its team's number under team_activity
     FROM flow_events AS e
     JOIN flow_status_keys AS k ON k.status = e.activity
 ),
@@ -67,8 +73,8 @@ several_rows AS (  -- a period of several rows: first status (and so step), last
     WHERE new_period = 0 OR next_new_period = 0
     GROUP BY case_id, period_no
 )
-SELECT p.case_id, p.period_no, p.status, k.step, k.status_class, k.wait_kind, p.entered_ts,
-    p.resource, p.team, p.reassignments, p.source_line, p.left_ts, p.work_no,
+SELECT p.case_id, p.period_no, k.step AS status, k.step, k.status_class, k.wait_kind, k.is_exit,
+    p.entered_ts, p.resource, p.team, p.reassignments, p.source_line, p.left_ts, p.work_no,
     seconds_between(p.entered_ts, p.left_ts) AS duration_s
 FROM (SELECT * FROM single_row UNION ALL SELECT * FROM several_rows) AS p
 JOIN flow_status_keys AS k USING (status);
@@ -83,12 +89,15 @@ WITH waits AS (
     WHERE status_class IN ('wait', 'done')
     GROUP BY ALL
 )
-SELECT p.case_id, p.step, p.entered_ts AS start_ts, p.left_ts AS end_ts, p.resource, p.team,
+SELECT p.case_id,
+       CASE WHEN $team_activity THEN coalesce(o.name, '(no team)') || ' / ' || p.step ELSE p.step END AS step,
+       p.entered_ts AS start_ts, p.left_ts AS end_ts, p.resource, p.team,
        p.reassignments, p.source_line,
        coalesce(w.queue_internal_s, 0) AS queue_internal_s,
        coalesce(w.queue_external_s, 0) AS queue_external_s
 FROM flow_status_periods AS p
 LEFT JOIN waits AS w USING (case_id, work_no)
+LEFT JOIN flow_owner_names AS o ON $team_activity AND o.owner_no = p.team
 WHERE p.status_class = 'work' AND p.step IS NOT NULL;
 
 -- Status logs have no lifecycle pairing: no lone completes.
