@@ -119,7 +119,9 @@ def main_path(variants: pl.DataFrame) -> list[str]:
     starting at its first step, each edge no more cases than the chain brought to it, and the
     cases ending at its last step, again no more than it brought; the heaviest chain wins.
     Then a step most work goes around (u -> v directly, in cases never visiting it, more
-    often than from it to v) is dropped to a side step.
+    often than from it to v) is dropped to a side step. OTHER (the folded rare steps) is never
+    on the main path: it is many unrelated steps, not one a case goes through (a status log
+    mapped by its 600 teams would otherwise draw "other" as the whole path).
     """
     return _main_path(_Flow.of(variants))
 
@@ -136,7 +138,7 @@ def _main_path(flow: _Flow) -> list[str]:
     most_starts = max(flow.starts.values(), default=0)
     incoming = defaultdict(list)
     for (u, v), n in flow.moves.items():
-        if rank[u] < rank[v] and n >= floor[u]:
+        if rank[u] < rank[v] and n >= floor[u] and OTHER not in (u, v):
             incoming[v].append((u, n))
     # Chains reaching each step, as labels (transitions carried, cases still carried, step, previous
     # label). Only labels no other label beats on both counts are kept (a Pareto front).
@@ -145,7 +147,7 @@ def _main_path(flow: _Flow) -> list[str]:
         found = [
             _Chain(n, n, v, None)
             for s, n in flow.starts.items()
-            if s == v and n >= MAIN_PATH_MIN_EDGE_SHARE * most_starts
+            if s == v and s != OTHER and n >= MAIN_PATH_MIN_EDGE_SHARE * most_starts
         ]
         for u, n in incoming[v]:
             for chain in labels.get(u, []):
@@ -158,7 +160,7 @@ def _main_path(flow: _Flow) -> list[str]:
         (chain.weight + min(flow.ends[v], chain.carried), chain)
         for v, chains in labels.items()
         for chain in chains
-        if flow.ends.get(v, 0) > 0 and flow.ends[v] >= floor[v]
+        if v != OTHER and flow.ends.get(v, 0) > 0 and flow.ends[v] >= floor[v]
     ]
     if not finals:  # no forward chain reaches an end: take the heaviest chain wherever it stops
         finals = [(chain.weight, chain) for chains in labels.values() for chain in chains]

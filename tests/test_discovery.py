@@ -146,6 +146,14 @@ def test_parallel_fork_against_an_alternative_is_one_branch():
     assert branches_of(log) == [("A", "B", 0.8), ("A", "E", 0.2)]
 
 
+def test_other_is_never_on_the_main_path():
+    # 10 cases go A > other > C (each through some rare, folded step), 3 go A > B > C. "other" is
+    # many unrelated steps, not one: the main path is the heaviest chain of named steps, A B C
+    # (A -> B carries 3 of the 13 cases leaving A, over the 10% floor).
+    log = variants(("A > other > C", 10), ("A > B > C", 3))
+    assert main_path(log) == ["A", "B", "C"]
+
+
 def test_main_path_prefers_the_long_path_most_work_follows_over_an_early_exit():
     # The most frequent variant exits early (A B X), but more work flows through A B C D E:
     # the map's spine is the process, the early exit a side step (as in BPIC 2012's A_DECLINED).
