@@ -519,8 +519,10 @@ def test_status_cases_exit_at_the_last_entry_into_done(store, tmp_path):
         "is_first_pass, reassignments, handoffs FROM cases ORDER BY case_id",
     )
     assert got == [
-        # 09:00 -> Closed 16:00 (not the first Resolved at 14:00: it was reopened)
-        ("i1", at("09:00"), at("16:00"), 25200.0, False, 3, 2, False, 1, 0),
+        # 09:00 -> Closed 16:00 (not the first Resolved at 14:00: it was reopened); at 10:30
+        # the group changes Service Desk -> Network: one handoff, and bob -> carl comes with
+        # it (a new team's assignee), so no reassignment within a team
+        ("i1", at("09:00"), at("16:00"), 25200.0, False, 3, 2, False, 0, 1),
         # left Resolved at 12:00 and has not come back: open
         ("i2", at("09:00"), None, None, True, 2, 1, False, 0, 0),
         ("i3", at("09:00"), at("11:15"), 8100.0, False, 1, 0, True, 0, 0),
