@@ -20,7 +20,9 @@ def day(text: str) -> str:
 
 
 def findings(con) -> dict[str, tuple]:
-    return {r[0]: r[1:] for r in rows(con, "SELECT rule, severity, count, example, detail FROM quality_findings")}
+    return {
+        r[0]: r[1:] for r in rows(con, "SELECT rule, severity, count, example, detail FROM quality_findings")
+    }
 
 
 # ---------------------------------------------------------------- status logs: between events
@@ -181,8 +183,14 @@ p3,End,11:00,End,
 def test_point_log_start_and_end_markers_make_no_handoffs(store, tmp_path):
     _, result = load_log(store, tmp_path, POINT_MARKERS)
     assert result.log_shape == "point"
-    assert rows(store, "SELECT case_id, handoffs FROM cases ORDER BY case_id") == [("p1", 1), ("p2", 0), ("p3", 1)]
-    assert rows(store, "SELECT from_team, to_team, count, cases FROM handoffs") == [("Intake", "Assessment", 2, 2)]
+    assert rows(store, "SELECT case_id, handoffs FROM cases ORDER BY case_id") == [
+        ("p1", 1),
+        ("p2", 0),
+        ("p3", 1),
+    ]
+    assert rows(store, "SELECT from_team, to_team, count, cases FROM handoffs") == [
+        ("Intake", "Assessment", 2, 2)
+    ]
     severity, count, example, detail = findings(store)["boundary_markers"]
     # 3 Start and 3 End events left out. Start: at the instant of Register in all 3 cases,
     # and by "Start" (its own name); End: by "End", at the instant of Assess in only 2 of 3
@@ -224,7 +232,9 @@ m3,End,09:45,System,System
 
 
 def test_status_log_markers_by_system_make_no_handoffs(store, tmp_path):
-    load_log(store, tmp_path, STATUS_MARKERS, log_shape="status", status_classes={"Start": "wait", "End": "done"})
+    load_log(
+        store, tmp_path, STATUS_MARKERS, log_shape="status", status_classes={"Start": "wait", "End": "done"}
+    )
     assert rows(store, "SELECT case_id, handoffs, reassignments FROM cases ORDER BY case_id") == [
         ("m1", 0, 0),
         ("m2", 1, 0),
@@ -235,7 +245,9 @@ def test_status_log_markers_by_system_make_no_handoffs(store, tmp_path):
     ]
     _, count, _, detail = findings(store)["boundary_markers"]
     assert count == 6
-    assert "Start (start: first event of 3 of 3 cases" in detail and "End (end: last event of 3 of 3" in detail
+    assert (
+        "Start (start: first event of 3 of 3 cases" in detail and "End (end: last event of 3 of 3" in detail
+    )
 
 
 # Interval log: each case opens with Begin, started and completed by "bot" at the instant
@@ -268,11 +280,18 @@ c3,Register,complete,09:10,cat,Intake
 def test_interval_log_zero_time_start_marker_makes_no_handoffs(store, tmp_path):
     _, result = load_log(store, tmp_path, INTERVAL_MARKERS)
     assert result.log_shape == "interval"
-    assert rows(store, "SELECT case_id, handoffs FROM cases ORDER BY case_id") == [("c1", 1), ("c2", 1), ("c3", 0)]
+    assert rows(store, "SELECT case_id, handoffs FROM cases ORDER BY case_id") == [
+        ("c1", 1),
+        ("c2", 1),
+        ("c3", 0),
+    ]
     assert rows(store, "SELECT from_team, to_team, count FROM handoffs") == [("Intake", "Assessment", 2)]
     _, count, _, detail = findings(store)["boundary_markers"]
     assert count == 3
-    assert "Begin (start: first event of 3 of 3 cases, at the same instant as the next event in 3 of 3)" in detail
+    assert (
+        "Begin (start: first event of 3 of 3 cases, at the same instant as the next event in 3 of 3)"
+        in detail
+    )
 
 
 # Every case opens with Register, but it takes time (the next event is an hour later) and is
@@ -294,4 +313,8 @@ r3,Decide,10:00,dan,Intake
 def test_a_first_activity_that_takes_time_by_a_person_is_no_marker(store, tmp_path):
     load_log(store, tmp_path, NO_MARKERS)
     assert "boundary_markers" not in findings(store)
-    assert rows(store, "SELECT case_id, handoffs FROM cases ORDER BY case_id") == [("r1", 1), ("r2", 1), ("r3", 0)]
+    assert rows(store, "SELECT case_id, handoffs FROM cases ORDER BY case_id") == [
+        ("r1", 1),
+        ("r2", 1),
+        ("r3", 0),
+    ]
