@@ -238,6 +238,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage) -> FlowResul
     # handoffs read the events in status logs (and the markers read them in every log)
     _run(con, "int_boundary_markers")
     _run(con, "int_handoffs", params)
+    con.execute("DROP TABLE flow_case_bounds")  # per case, read by the markers only
     _run(con, "int_handoff_counter", params)
     events = con.execute("SELECT count(*) FROM flow_events").fetchall()[0][0]
     con.execute("DROP TABLE flow_events")

@@ -318,3 +318,45 @@ def test_a_first_activity_that_takes_time_by_a_person_is_no_marker(store, tmp_pa
         ("r2", 1),
         ("r3", 0),
     ]
+
+
+# ---------------------------------------------------------------- a real status log
+
+
+def test_bpic2013_handoffs_equal_a_plain_count_case_by_case(real_logs, tmp_path):
+    # The set-wise SQL against the rule applied the plain way, one case at a time, on the
+    # events as loaded (time, then line in the file): the last known team and assignee.
+    from pipeline.flow import compute_flow
+    from pipeline.store import open_store
+    from pipeline.streams import discover
+
+    con = open_store(tmp_path / "vsm.duckdb")
+    found = discover(con, real_logs / "bpic2013_incidents.xes.gz", "inc", streams_dir=tmp_path / "streams")
+    assert compute_flow(con, found.settings).log_shape == "status"
+    expected: dict[str, tuple[int, int]] = {}
+    events = rows(
+        con,
+        "SELECT case_id, team, resource FROM events WHERE stream = 'inc' ORDER BY case_id, ts, source_line",
+    )
+    state: dict[str, tuple] = {}
+    for case, team, resource in events:
+        handoffs, reassignments, known_team, last_resource, team_at_resource = state.get(
+            case, (0, 0, None, None, None)
+        )
+        if team is not None:
+            if known_team is not None and team != known_team:
+                handoffs += 1
+            known_team = team
+        if resource is not None:
+            if last_resource is not None and resource != last_resource and team_at_resource == known_team:
+                reassignments += 1
+            last_resource, team_at_resource = resource, known_team
+        state[case] = (handoffs, reassignments, known_team, last_resource, team_at_resource)
+    expected = {case: s[:2] for case, s in state.items()}
+    got = {
+        c: (h, r)
+        for c, h, r in rows(con, "SELECT case_id, handoffs, reassignments FROM cases WHERE stream = 'inc'")
+    }
+    assert got == expected
+    assert sum(h for h, _ in got.values()) > 0.5 * len(got)  # teams do change hands here
+    con.close()
