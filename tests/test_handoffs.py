@@ -5,6 +5,9 @@ logs drawn here with every count worked out by hand. Times are UTC on 2026-03-02
 
 from __future__ import annotations
 
+from pipeline.flow import compute_flow
+from pipeline.store import open_store
+from pipeline.streams import discover
 from tests.logs import load_log, rows
 
 
@@ -326,14 +329,9 @@ def test_a_first_activity_that_takes_time_by_a_person_is_no_marker(store, tmp_pa
 def test_bpic2013_handoffs_equal_a_plain_count_case_by_case(real_logs, tmp_path):
     # The set-wise SQL against the rule applied the plain way, one case at a time, on the
     # events as loaded (time, then line in the file): the last known team and assignee.
-    from pipeline.flow import compute_flow
-    from pipeline.store import open_store
-    from pipeline.streams import discover
-
     con = open_store(tmp_path / "vsm.duckdb")
     found = discover(con, real_logs / "bpic2013_incidents.xes.gz", "inc", streams_dir=tmp_path / "streams")
     assert compute_flow(con, found.settings).log_shape == "status"
-    expected: dict[str, tuple[int, int]] = {}
     events = rows(
         con,
         "SELECT case_id, team, resource FROM events WHERE stream = 'inc' ORDER BY case_id, ts, source_line",
