@@ -4,7 +4,7 @@
 -- no part.
 --
 -- Status logs (each event: the case entered a status, with the assignment at that moment):
--- the case's mapped events in `ord` order. An event with no team is skipped: its team is
+-- the case's mapped events (dropped activities aside) in `ord` order. An event with no team is skipped: its team is
 -- the last known one (an export that blanks the group while it is changed does not count
 -- two handoffs).
 --   handoff       an event whose team differs from the case's last known team (the first
