@@ -292,6 +292,11 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at) 
     # go: the flow's largest table, it would otherwise be held through every table below
     _run(con, "int_event_days", params)
     _run(con, "int_event_findings", params)
+    # handoffs read the events in status logs (and the markers read them in every log)
+    _run(con, "int_boundary_markers")
+    _run(con, "int_handoffs", params)
+    con.execute("DROP TABLE flow_case_bounds")  # per case, read by the markers only
+    _run(con, "int_handoff_counter", params)
     events = con.execute("SELECT count(*) FROM flow_events").fetchall()[0][0]
     con.execute("DROP TABLE flow_events")
     _run(con, "fct_cases", params)

@@ -38,7 +38,7 @@ H1,{status},2026-03-02 10:00:00,ann,{team}
 H1,In Progress,2026-03-02 15:00:00,bob,{other_team}
 H1,Resolved,2026-03-03 10:00:00,bob,{other_team}
 H2,New,2026-03-02 11:00:00,ann,{team}
-H2,{status},2026-03-03 09:00:00,{resource},
+H2,{status},2026-03-03 09:00:00,{resource},{resource}
 H2,In Progress,2026-03-04 09:00:00,bob,{other_team}
 H2,Resolved,2026-03-05 09:00:00,bob,{other_team}
 H3,New,2026-03-04 08:00:00,ann,{team}

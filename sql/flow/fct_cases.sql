@@ -1,6 +1,6 @@
 -- flow_cases (grain: case): arrival, exit, lead time, variant, rework, handoffs.
--- Handoff: two consecutive visits whose teams differ (resources, where a visit has no team);
--- flow_visits.prev_owner is the visit before's.
+-- Handoffs and reassignments are counted in flow_handoff_pairs (int_handoffs.sql: between
+-- events in status logs, between visits otherwise; boundary markers left out).
 -- A case's path (its steps by seq, ' > '-joined) is written once per distinct path, not once
 -- per case: an ordered string_agg per case cost more than all the other sums together. Cases
 -- are grouped by a fingerprint of their path that needs no order: the number of visits and
@@ -11,8 +11,6 @@ WITH per_case_visits AS (
     SELECT case_id,
         count(*) AS visits,
         count(*) FILTER (WHERE is_rework) AS rework_visits,
-        count(*) FILTER (WHERE coalesce(team, resource) <> prev_owner) AS handoffs,
-        sum(reassignments) AS reassignments,
         sum(process_time_s) AS process_time_s,
         sum(queue_time_s) AS queue_time_s,
         arg_max(step, seq) AS last_step,
@@ -27,6 +25,12 @@ path_texts AS (  -- one case per path fingerprint, and that case's path
 ),
 v AS (
     SELECT p.*, t.steps FROM per_case_visits AS p JOIN path_texts AS t USING (path_key)
+),
+h AS (
+    SELECT case_id,
+        count(*) FILTER (WHERE kind = 'handoff') AS handoffs,
+        count(*) FILTER (WHERE kind = 'reassignment') AS reassignments
+    FROM flow_handoff_pairs GROUP BY case_id
 )
 SELECT
     a.case_id,
@@ -39,8 +43,8 @@ SELECT
     CAST(coalesce(v.visits, 0) AS INTEGER) AS visits,
     CAST(coalesce(v.rework_visits, 0) AS INTEGER) AS rework_visits,
     coalesce(v.rework_visits, 0) = 0 AS is_first_pass,
-    CAST(coalesce(v.handoffs, 0) AS INTEGER) AS handoffs,
-    CAST(coalesce(v.reassignments, 0) AS INTEGER) AS reassignments,
+    CAST(coalesce(h.handoffs, 0) AS INTEGER) AS handoffs,
+    CAST(coalesce(h.reassignments, 0) AS INTEGER) AS reassignments,
     v.process_time_s,
     v.queue_time_s,
     CASE WHEN $target_s IS NULL THEN NULL
@@ -50,4 +54,5 @@ SELECT
     a.last_event_ts
 FROM flow_arrivals AS a
 LEFT JOIN flow_exits AS x USING (case_id)
-LEFT JOIN v USING (case_id);
+LEFT JOIN v USING (case_id)
+LEFT JOIN h USING (case_id);

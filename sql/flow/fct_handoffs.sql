@@ -1,11 +1,12 @@
--- flow_handoffs (grain: pair of teams): work passed between teams (resources where a
--- visit has no team) from one visit of a case to the next (flow_visits.prev_owner).
+-- flow_handoffs (grain: pair of teams): how often work passed from one team to another
+-- (resources where there is no team), over all cases: the handoffs of flow_handoff_pairs
+-- (int_handoffs.sql: between events in status logs, between visits otherwise).
 CREATE OR REPLACE TEMP TABLE flow_handoffs AS
-WITH pairs AS (
-    SELECT case_id, prev_owner AS from_team, coalesce(team, resource) AS to_team
-    FROM flow_visits
-)
-SELECT from_team, to_team, count(*) AS count, count(DISTINCT case_id) AS cases
-FROM pairs
-WHERE from_team <> to_team
-GROUP BY from_team, to_team;
+SELECT
+    from_owner AS from_team,           -- team (else resource) that had the case
+    to_owner AS to_team,               -- team (else resource) it passed to
+    count(*) AS count,                 -- handoffs
+    count(DISTINCT case_id) AS cases   -- cases with at least one
+FROM flow_handoff_pairs
+WHERE kind = 'handoff'
+GROUP BY from_owner, to_owner;

@@ -31,6 +31,11 @@
 --                          or by no rule ('fallback'); count = statuses; example = the status with
 --                          most events; detail lists each with its guessed class, to confirm in
 --                          [status_classes].
+--   handoff_crosscheck     (a log with its own reassignment counter, int_handoff_counter.sql)
+--                          the column's total over the cases that have it and the flow's
+--                          handoffs in those cases differ by more than 10% of the column's
+--                          total (info when they agree); count = those cases; detail = both
+--                          figures, and the reassignments, in case the column counts those.
 --   events_after_exit      events later than their case's exit_ts, not in its lead time (status
 --                          logs: repeats of a done status are not counted). info when all of them
 --                          are activities dropped from the map.
@@ -44,6 +49,9 @@
 --                          time"); count = such values in that load; example = NULL.
 --   open_cases             cases open at $as_of; example = the oldest; detail = share.
 --   dropped_steps          events of activities dropped by the step mapping; detail lists them.
+--   boundary_markers       artificial start/end activities (int_boundary_markers.sql) left out
+--                          of handoffs and reassignments; count = their boundary events;
+--                          example = a case; detail names each with the evidence.
 CREATE OR REPLACE TEMP TABLE flow_quality_findings AS
 WITH reject_kinds AS (
     SELECT regexp_replace(reason, ':.*', '') AS kind, count(*) AS n
@@ -120,6 +128,46 @@ open_cases AS (
             || CAST(CAST($as_of AS TIMESTAMPTZ) AS VARCHAR) || ': not yet at an end' AS detail
     FROM flow_cases
 ),
+boundary_markers AS (
+    SELECT 'boundary_markers' AS rule, 'info' AS severity, coalesce(sum(boundary_cases), 0) AS count,
+        case_name(min(example_case)) AS example,
+        'artificial ' || string_agg(side, '/' ORDER BY side DESC) || ' activities left out of handoffs and '
+            || 'reassignments: '
+            || string_agg(CAST(activity AS VARCHAR) || ' (' || side || ': ' || CASE side WHEN 'start' THEN 'first'
+                   ELSE 'last' END || ' event of ' || boundary_cases || ' of ' || cases || ' cases'
+                   || CASE WHEN with_neighbour > 0 AND same_instant >= 0.9 * with_neighbour
+                           THEN ', at the same instant as the ' || CASE side WHEN 'start' THEN 'next'
+                                ELSE 'previous' END || ' event in ' || same_instant || ' of ' || with_neighbour
+                           ELSE '' END
+                   || CASE WHEN pseudo_owner >= 0.9 * boundary_cases
+                           THEN ', by a pseudo-resource or team in ' || pseudo_owner ELSE '' END
+                   || ')', ', ' ORDER BY side DESC, activity)
+            || '; they stay on the map as steps ([steps] drop takes them off)' AS detail
+    FROM flow_boundary_markers
+),
+counter_compared AS (  -- the log's own counter against the flow's handoffs, case by case
+    SELECT any_value(k.source_column) AS source_column, count(*) AS cases,
+        sum(k.counted) AS counted, sum(c.handoffs) AS handoffs, sum(c.reassignments) AS reassignments,
+        min(k.case_id) AS example_case
+    FROM flow_handoff_counter AS k
+    JOIN flow_cases AS c USING (case_id)
+),
+handoff_crosscheck AS (
+    SELECT 'handoff_crosscheck' AS rule,
+        CASE WHEN abs(handoffs - counted) > 0.1 * counted THEN 'warning' ELSE 'info' END AS severity,
+        coalesce(cases, 0) AS count,
+        case_name(example_case) AS example,
+        'the log''s own column ' || source_column || ' counts ' || printf('%,d', CAST(counted AS BIGINT))
+            || ' reassignments in ' || printf('%,d', cases) || ' cases (' || printf('%.2f', counted / cases)
+            || ' per case); the flow counts ' || printf('%,d', handoffs) || ' handoffs ('
+            || printf('%.2f', handoffs / cases) || ' per case) and ' || printf('%,d', reassignments)
+            || ' reassignments within a team in them: '
+            || CASE WHEN abs(handoffs - counted) > 0.1 * counted
+                    THEN 'they differ by more than 10%; check the team column, or whether the column '
+                         || 'counts something else'
+                    ELSE 'they agree within 10%' END AS detail
+    FROM counter_compared
+),
 all_rules AS (
     SELECT * FROM rejected_rows
     UNION ALL SELECT * FROM complete_before_start
@@ -129,6 +177,8 @@ all_rules AS (
     UNION ALL SELECT * FROM unmatched_starts
     UNION ALL SELECT * FROM timezone_assumption
     UNION ALL SELECT * FROM open_cases
+    UNION ALL SELECT * FROM boundary_markers
+    UNION ALL SELECT * FROM handoff_crosscheck
     UNION ALL SELECT * FROM flow_event_findings  -- int_event_findings.sql
 )
 SELECT
