@@ -46,11 +46,13 @@
 -- The verdict, first rule that applies:
 --   'data gap'      the window has no length, or no case exited in it (no throughput,
 --                   no lead time), or it holds a quiet stretch: 7 days or more with no
---                   event at all (of any activity, dropped ones included) while WIP was at
---                   least a tenth of the window's average WIP. A quiet stretch with less
---                   WIP on hand (one early case waiting through a year before the log really
---                   begins) is a lull, not missing events: `why` mentions it, the verdict
---                   is judged on the ratio.
+--                   event at all (of any activity, dropped ones included) that is material:
+--                   the WIP on hand was at least a tenth of the window's average WIP, and
+--                   WIP x its length at least 1% of the window's case-time (average WIP x
+--                   length). A quieter stretch (one early case waiting through a year before
+--                   the log really begins; a few long cases waiting in 2011 of a log that is
+--                   mostly 2012) is a lull, not missing events: `why` mentions it, and the
+--                   verdict is judged on the ratio.
 --   'consistent'    |ratio - 1| <= 0.2 (or WIP and predicted WIP both zero).
 --   'WIP growing'   ratio > 1.2 and WIP rose over the window: cases still in progress
 --                   hold time that no departure's lead time reflects yet.
@@ -330,15 +332,20 @@ measured AS (
     JOIN opening AS o USING (window_kind, window_start)
     LEFT JOIN lead_times AS l USING (window_kind, window_start)
 ),
-quiet AS (  -- per window, the longest material quiet stretch and the longest minor one
-    SELECT m.window_kind, m.window_start,
-        arg_max(q.quiet_from, q.quiet_s) FILTER (WHERE q.wip >= 0.1 * m.wip_avg) AS quiet_from,
-        max(q.quiet_s) FILTER (WHERE q.wip >= 0.1 * m.wip_avg) AS quiet_s,
-        arg_max(q.wip, q.quiet_s) FILTER (WHERE q.wip >= 0.1 * m.wip_avg) AS quiet_wip,
-        arg_max(q.quiet_from, q.quiet_s) FILTER (WHERE q.wip < 0.1 * m.wip_avg) AS minor_from,
-        max(q.quiet_s) FILTER (WHERE q.wip < 0.1 * m.wip_avg) AS minor_s,
-        arg_max(q.wip, q.quiet_s) FILTER (WHERE q.wip < 0.1 * m.wip_avg) AS minor_wip
+quiet_judged AS (  -- material: it held a tenth of the average WIP and 1% of the window's case-time
+    SELECT q.*,
+        q.wip >= 0.1 * m.wip_avg AND q.wip * q.quiet_s >= 0.01 * m.wip_avg * m.window_days * 86400 AS material
     FROM measured AS m JOIN quiet_all AS q USING (window_kind, window_start)
+),
+quiet AS (  -- per window, the longest material quiet stretch and the longest minor one
+    SELECT window_kind, window_start,
+        arg_max(quiet_from, quiet_s) FILTER (WHERE material) AS quiet_from,
+        max(quiet_s) FILTER (WHERE material) AS quiet_s,
+        arg_max(wip, quiet_s) FILTER (WHERE material) AS quiet_wip,
+        arg_max(quiet_from, quiet_s) FILTER (WHERE NOT material) AS minor_from,
+        max(quiet_s) FILTER (WHERE NOT material) AS minor_s,
+        arg_max(wip, quiet_s) FILTER (WHERE NOT material) AS minor_wip
+    FROM quiet_judged
     GROUP BY ALL
 ),
 predicted AS (
@@ -361,7 +368,7 @@ judged AS (
             wip_avg, predicted_wip, throughput_per_day, lead_time_mean_s / 86400,
             coalesce(printf('%.2f', ratio), 'undefined'))
         || CASE WHEN minor_s IS NOT NULL THEN printf(
-            ' (no event for %.1f days from %s, while only %d cases were in progress, under a tenth of the average WIP: a lull, not a gap in the log)',
+            ' (no event for %.1f days from %s, while only %d cases were in progress, too little of the window''s work to be a gap in the log: a lull)',
             minor_s / 86400, strftime(minor_from, '%Y-%m-%d %H:%M'), minor_wip) ELSE '' END AS numbers
     FROM predicted
 )
