@@ -31,6 +31,11 @@
 --                          or by no rule ('fallback'); count = statuses; example = the status with
 --                          most events; detail lists each with its guessed class, to confirm in
 --                          [status_classes].
+--   placeholder_statuses   statuses that only hold a place (pipeline/nulls.py: a missing-value
+--                          token such as '?', a negative number such as ServiceNow's -100, or a
+--                          number among worded statuses) and that no setting names: dropped from
+--                          the map like [steps] drop; count = events; example = the status with
+--                          most events; detail lists each with its events.
 --   events_after_exit      events later than their case's exit_ts, not in its lead time (status
 --                          logs: repeats of a done status are not counted). info when all of them
 --                          are activities dropped from the map.
@@ -44,6 +49,10 @@
 --                          time"); count = such values in that load; example = NULL.
 --   open_cases             cases open at $as_of; example = the oldest; detail = share.
 --   dropped_steps          events of activities dropped by the step mapping; detail lists them.
+--   missing_values         the latest load of the stream read missing-value tokens ('?', 'NULL',
+--                          ...; [source] null_values) as missing in optional columns and
+--                          attributes (its runs message: "N values were missing-value tokens,
+--                          read as missing: '?' in 'team' (n), ..."); count = N; example = NULL.
 CREATE OR REPLACE TEMP TABLE flow_quality_findings AS
 WITH reject_kinds AS (
     SELECT regexp_replace(reason, ':.*', '') AS kind, count(*) AS n
@@ -112,6 +121,28 @@ timezone_assumption AS (
         max(note || ' (load run ' || run_id || ')') AS detail
     FROM timezone_note
 ),
+placeholder_statuses AS (
+    SELECT 'placeholder_statuses' AS rule, 'warning' AS severity, coalesce(sum(events), 0) AS count,
+        arg_max(status, (events, status)) AS example,
+        'statuses that only hold a place, not drawn as a work step: '
+            || string_agg('''' || status || ''' (' || events || ' events)', ', ' ORDER BY events DESC, status)
+            || '; treated as dropped; name it in [status_classes] or [steps] to keep it' AS detail
+    FROM flow_placeholder_statuses
+),
+missing_note AS (
+    SELECT regexp_extract(message, '[0-9,]+ values were missing-value tokens, read as missing: [^;]+', 0)
+               AS note, run_id
+    FROM runs
+    WHERE stream = $stream AND kind = 'ingest' AND message LIKE '%values were missing-value tokens%'
+    ORDER BY run_id DESC LIMIT 1
+),
+missing_values AS (
+    SELECT 'missing_values' AS rule, 'info' AS severity,
+        coalesce(max(CAST(replace(regexp_extract(note, '^([0-9,]+)', 1), ',', '') AS BIGINT)), 0) AS count,
+        CAST(NULL AS VARCHAR) AS example,
+        max(note || ' (load run ' || run_id || ')') AS detail
+    FROM missing_note
+),
 open_cases AS (
     SELECT 'open_cases' AS rule, 'info' AS severity, count(*) FILTER (WHERE is_open) AS count,
         case_name(arg_min(case_id, (arrival_ts, case_id)) FILTER (WHERE is_open)) AS example,
@@ -129,6 +160,8 @@ all_rules AS (
     UNION ALL SELECT * FROM unmatched_starts
     UNION ALL SELECT * FROM timezone_assumption
     UNION ALL SELECT * FROM open_cases
+    UNION ALL SELECT * FROM placeholder_statuses
+    UNION ALL SELECT * FROM missing_values
     UNION ALL SELECT * FROM flow_event_findings  -- int_event_findings.sql
 )
 SELECT
