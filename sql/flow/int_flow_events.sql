@@ -16,6 +16,9 @@
 -- unless two events of one case at one instant in one load repeat a sequence value and
 -- lie a multiple of 32,768 lines apart). A sequence outside that range counts as none. At
 -- one instant, events without a sequence come before those with one.
+-- `source_line` in flow_events is that tie key too, not the bare line: the visits are
+-- sequenced by (time, source_line) (fct_visits.sql), so ties order there as here. (The
+-- flow shows no line; the line itself stays in `events`.)
 -- `case_id` in flow_events, and in every flow_* table made from it, is the case's number in
 -- flow_case_names, not its text: the flow sorts and groups by case many times over, and
 -- integer keys sort and hash several times cheaper than text. Numbers follow the order of
@@ -43,6 +46,11 @@ FROM (
     SELECT team FROM events WHERE stream = $stream AND team IS NOT NULL
 );
 
+CREATE OR REPLACE TEMP MACRO tie_key(sequence, line) AS
+    CASE WHEN sequence BETWEEN 0 AND 16777215
+        THEN CAST(549755813888 AS UBIGINT) + CAST(sequence AS UBIGINT) * 32768 + coalesce(line, 0) % 32768
+        ELSE coalesce(line, 0) END;
+
 CREATE OR REPLACE TEMP TABLE flow_events AS
 SELECT
     k.case_no AS case_id,
@@ -53,13 +61,10 @@ SELECT
     r.owner_no AS resource,          -- numbers of flow_owner_names
     t.owner_no AS team,
     e.start_ts,
-    e.source_line,
+    tie_key(e.sequence, e.source_line) AS source_line,  -- the tie key (above)
     CASE WHEN e.sequence BETWEEN 0 AND 16777215 THEN e.sequence END AS sequence,  -- as it orders ties
     ((CAST(epoch_us(e.ts) AS HUGEINT) * 2 + CASE WHEN e.lifecycle = 'start' THEN 0 ELSE 1 END)
-        * CAST(1099511627776 AS HUGEINT)
-        + CASE WHEN e.sequence BETWEEN 0 AND 16777215
-            THEN CAST(549755813888 AS HUGEINT) + e.sequence * 32768 + coalesce(e.source_line, 0) % 32768
-            ELSE coalesce(e.source_line, 0) END)
+        * CAST(1099511627776 AS HUGEINT) + tie_key(e.sequence, e.source_line))
         * CAST(4294967296 AS HUGEINT) + e.run_id AS ord
 FROM events AS e
 JOIN flow_step_map AS m ON m.activity = e.activity
