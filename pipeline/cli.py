@@ -96,7 +96,9 @@ TeamColumn = Annotated[str, typer.Option("--team-column", help="Column with the 
 StartColumn = Annotated[str, typer.Option("--start-column", help="Column with a start timestamp per row.")]
 SequenceColumn = Annotated[
     str,
-    typer.Option("--sequence-column", help="Column of whole numbers ordering a case's events at one instant."),
+    typer.Option(
+        "--sequence-column", help="Column of whole numbers ordering a case's events at one instant."
+    ),
 ]
 FormatOption = Annotated[str, typer.Option("--format", help="auto, csv, parquet, jsonl, xes or ocel.")]
 TimestampFormat = Annotated[

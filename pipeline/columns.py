@@ -112,7 +112,16 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
     ),
 }
 REQUIRED = ("case_id", "activity", "timestamp")
-ROLE_ORDER = ("case_id", "activity", "timestamp", "lifecycle", "resource", "team", "start_timestamp", "sequence")
+ROLE_ORDER = (
+    "case_id",
+    "activity",
+    "timestamp",
+    "lifecycle",
+    "resource",
+    "team",
+    "start_timestamp",
+    "sequence",
+)
 
 # Name patterns (normalised names), tried after the exact candidate names.
 PATTERNS: dict[str, tuple[str, ...]] = {
@@ -121,6 +130,7 @@ PATTERNS: dict[str, tuple[str, ...]] = {
 }
 # Detection looks at the first rows only: enough to judge names, types and content.
 DETECT_ROWS = 200_000
+CONTENT_ROWS = 5_000  # text is judged a time or not on its first values
 # Text that reads as a time: ISO 8601, dd/mm/yyyy or mm/dd/yyyy, yyyy/mm/dd (timestamps.py).
 TIME_TEXT = "|".join((ISO, NUMERIC_DATE, YMD_SLASH))
 
@@ -139,7 +149,16 @@ class Mapping:
 
     def used(self) -> list[str]:
         c = self.columns
-        out = [c.case_id, *c.activity, c.timestamp, c.lifecycle, c.resource, c.team, c.start_timestamp, c.sequence]
+        out = [
+            c.case_id,
+            *c.activity,
+            c.timestamp,
+            c.lifecycle,
+            c.resource,
+            c.team,
+            c.start_timestamp,
+            c.sequence,
+        ]
         return [x for x in out if x]
 
     def describe(self) -> str:
@@ -196,7 +215,9 @@ def detect_columns(frame: pl.DataFrame, given: Columns | None = None, *, source:
         ranked: list[str] = []
         if role in ("activity", "timestamp"):
             case = chosen.get("case_id") or ""
-            free = [c for c in available if c not in taken or c in (value if isinstance(value, list) else [value])]
+            free = [
+                c for c in available if c not in taken or c in (value if isinstance(value, list) else [value])
+            ]
             ranked = (rank_activity if role == "activity" else rank_timestamp)(sample, free, str(case))
         if value:
             chosen[role] = value
@@ -210,7 +231,9 @@ def detect_columns(frame: pl.DataFrame, given: Columns | None = None, *, source:
         elif role == "sequence":
             found = _sequence_column(sample, by_norm, taken, str(chosen.get("case_id") or ""))
         else:
-            found = next((by_norm[n] for n in CANDIDATES[role] if n in by_norm and by_norm[n] not in taken), "")
+            found = next(
+                (by_norm[n] for n in CANDIDATES[role] if n in by_norm and by_norm[n] not in taken), ""
+            )
         if found:
             taken.add(found)
         chosen[role] = [found] if role == "activity" and found else found
@@ -273,9 +296,12 @@ def reads_as_times(values: pl.Series) -> bool:
         return True
     if values.dtype not in (pl.String, pl.Categorical):
         return False
-    present = _present_text(values)
+    if values.head(CONTENT_ROWS).drop_nulls().is_empty():
+        return False
+    present = _present_text(values.head(CONTENT_ROWS))  # a glance first: most text is no time
     if present.is_empty() or present.str.contains(TIME_TEXT).mean() < 0.9:
         return False
+    present = _present_text(values)
     try:
         plan_timestamps(present, column=values.name)
     except TimestampFormatError as exc:  # day/month undecided is still a time column

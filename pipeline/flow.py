@@ -105,9 +105,7 @@ def step_map(activities: list[str], settings: StreamSettings) -> pl.DataFrame:
     merged = {a: step for step, members in settings.steps.merge.items() for a in members}
     dropped = set(settings.steps.drop)
     named = set(merged) | dropped | set(settings.steps.rename) | set(settings.status_classes)
-    placeholders = set(
-        placeholder_statuses(activities, null_values(settings.source.null_values), named)
-    )
+    placeholders = set(placeholder_statuses(activities, null_values(settings.source.null_values), named))
     steps = [
         None if a in dropped or a in placeholders else merged.get(a, settings.steps.rename.get(a, a))
         for a in activities

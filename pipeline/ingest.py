@@ -120,7 +120,8 @@ def stage_sql(head: pl.DataFrame, mapping: Mapping, relation: str, tokens: list[
         value = _json_value(name, head.schema[name])
         if tokens and head.schema[name] in (pl.String, pl.Categorical):
             # an empty text stays what the source wrote: only a written token stands in for none
-            return f"CASE WHEN {text(name)} <> '' AND list_contains($null_values, {text(name)}) THEN NULL ELSE {value} END"
+            token = f"{text(name)} <> '' AND list_contains($null_values, {text(name)})"
+            return f"CASE WHEN {token} THEN NULL ELSE {value} END"
         return value
 
     if len(c.activity) == 1:
@@ -421,7 +422,9 @@ def _check_batch(
             + query,
             checks,
         )
-        _count_tokens(con, "load_raw", list(counted), checks["null_values"], counts if counts is not None else {})
+        _count_tokens(
+            con, "load_raw", list(counted), checks["null_values"], counts if counts is not None else {}
+        )
     finally:
         con.unregister("load_raw")
     lines = raw[LINE_COLUMN].cast(pl.UInt64)

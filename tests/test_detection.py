@@ -21,13 +21,20 @@ from tests.conftest import write
 # three columns end in _at and read as day-first times, but only `sys_updated_at` changes
 # within a case (INC1: 01:23, 01:23, 08:53); `sys_created_at` and `opened_at` are the case's
 # own, constant. `sys_mod_count` holds whole numbers that change within a case: the sequence.
-SERVICENOW = """number,incident_state,active,sys_mod_count,sys_created_at,sys_updated_at,opened_at,assignment_group,assigned_to
+SERVICENOW_HEADER = (
+    "number,incident_state,active,sys_mod_count,sys_created_at,sys_updated_at,opened_at,"
+    "assignment_group,assigned_to\n"
+)
+SERVICENOW = (
+    SERVICENOW_HEADER
+    + """\
 INC1,New,true,0,29/2/2016 01:16,29/2/2016 01:23,29/2/2016 01:16,?,?
 INC1,Active,true,2,29/2/2016 01:16,29/2/2016 01:23,29/2/2016 01:16,Desk,ann
 INC1,Resolved,false,3,29/2/2016 01:16,29/2/2016 08:53,29/2/2016 01:16,Desk,ann
 INC2,New,true,0,13/3/2016 10:00,13/3/2016 10:00,13/3/2016 10:00,?,?
 INC2,Closed,false,1,13/3/2016 10:00,14/3/2016 10:00,13/3/2016 10:00,Net,bob
 """
+)
 
 # An ITIL incident export: `incident_activity_number` is one per row (an id), the activity
 # is `incident_activity_type` (both match *_activity*); the time is `data_stamp` (*_stamp).
@@ -58,7 +65,9 @@ def test_servicenow_export_is_mapped_and_says_what_else_was_possible():
     assert (c.team, c.resource, c.sequence) == ("assignment_group", "assigned_to", "sys_mod_count")
     # the constant times come after, in the file's order
     assert mapping.alternatives["timestamp"] == ["sys_created_at", "opened_at"]
-    assert "timestamp <- 'sys_updated_at' (also possible: 'sys_created_at', 'opened_at')" in mapping.describe()
+    assert (
+        "timestamp <- 'sys_updated_at' (also possible: 'sys_created_at', 'opened_at')" in mapping.describe()
+    )
 
 
 def test_servicenow_export_loads_without_options(store, tmp_path):
@@ -67,9 +76,12 @@ def test_servicenow_export_loads_without_options(store, tmp_path):
     assert result.events_loaded == 5 and result.events_rejected == 0
     assert "day-first" in result.timestamp_format
     # 29/2/2016 08:53 (day first) is INC1's last update
-    assert store.execute("SELECT max(ts) FROM events WHERE case_id = 'INC1'").fetchall()[0][0].strftime(
-        "%Y-%m-%d %H:%M"
-    ) == "2016-02-29 08:53"
+    assert (
+        store.execute("SELECT max(ts) FROM events WHERE case_id = 'INC1'")
+        .fetchall()[0][0]
+        .strftime("%Y-%m-%d %H:%M")
+        == "2016-02-29 08:53"
+    )
     message = store.execute("SELECT message FROM runs").fetchall()[0][0]
     assert "also possible: 'sys_created_at', 'opened_at'" in message
 
@@ -98,7 +110,11 @@ def test_parquet_with_one_datetime_column_under_no_known_name(store, tmp_path):
 
 def test_exact_name_that_is_constant_loses_to_a_varying_pattern_column():
     # `created_at` is on the exact list but constant within c1; `changed_on` varies
-    text = "case,activity,created_at,changed_on\nc1,A,2026-01-01,2026-01-01 09:00\nc1,B,2026-01-01,2026-01-02 09:00\n"
+    text = (
+        "case,activity,created_at,changed_on\n"
+        "c1,A,2026-01-01,2026-01-01 09:00\n"
+        "c1,B,2026-01-01,2026-01-02 09:00\n"
+    )
     mapping = detect_columns(frame(text))
     assert mapping.columns.timestamp == "changed_on"
     assert mapping.alternatives["timestamp"] == ["created_at"]
@@ -127,4 +143,4 @@ def test_discover_prints_the_alternatives(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["discover", "incidents.csv", "--stream", "inc", "--no-png"])
     assert result.exit_code == 0, result.output
     assert "timestamp <- 'sys_updated_at' (also possible: 'sys_created_at', 'opened_at')" in result.output
-    assert "sequence = \"sys_mod_count\"" in (tmp_path / "streams" / "inc.toml").read_text()
+    assert 'sequence = "sys_mod_count"' in (tmp_path / "streams" / "inc.toml").read_text()

@@ -61,7 +61,9 @@ def test_missing_values_finding_and_no_team_named_question_mark(store, tmp_path)
         "SELECT severity, count, detail FROM quality_findings WHERE rule = 'missing_values'"
     ).fetchall()
     assert finding[0][:2] == ("info", 4)
-    assert finding[0][2].startswith("4 values were missing-value tokens, read as missing: 'NULL' in 'contact'")
+    assert finding[0][2].startswith(
+        "4 values were missing-value tokens, read as missing: 'NULL' in 'contact'"
+    )
     teams = store.execute("SELECT DISTINCT team FROM visits WHERE team IS NOT NULL ORDER BY 1").fetchall()
     assert ("?",) not in teams and ("N/A",) not in teams
 
@@ -107,7 +109,10 @@ def test_null_values_setting_is_validated_and_written_back():
     assert given.source.null_values == ["?", "n.v."]
     again = settings_from_dict(tomllib.loads(render_settings(given)))
     assert again.source.null_values == ["?", "n.v."]
-    assert settings_from_dict(tomllib.loads(render_settings(settings_from_dict(base)))).source.null_values is None
+    assert (
+        settings_from_dict(tomllib.loads(render_settings(settings_from_dict(base)))).source.null_values
+        is None
+    )
 
 
 # ---------------------------------------------------------------- placeholder statuses

@@ -39,7 +39,10 @@ def run(store, tmp_path, text: str, **kw) -> StreamSettings:
 
 
 def steps(store, case: str) -> list[str]:
-    return [r[0] for r in store.execute("SELECT step FROM visits WHERE case_id = ? ORDER BY seq", [case]).fetchall()]
+    return [
+        r[0]
+        for r in store.execute("SELECT step FROM visits WHERE case_id = ? ORDER BY seq", [case]).fetchall()
+    ]
 
 
 def ties(store) -> tuple:
@@ -85,7 +88,9 @@ def test_without_a_sequence_ties_keep_the_file_order(store, tmp_path):
 
 
 def test_a_sequence_that_is_no_whole_number_is_a_reject(store, tmp_path):
-    text = "case,activity,time,seq\nc1,A,2026-03-02 09:00,1\nc1,B,2026-03-02 09:00,x2\nc1,C,2026-03-02 09:00,3\n"
+    text = (
+        "case,activity,time,seq\nc1,A,2026-03-02 09:00,1\nc1,B,2026-03-02 09:00,x2\nc1,C,2026-03-02 09:00,3\n"
+    )
     path = write(tmp_path / "log.csv", text)
     from pipeline.settings import Columns
 
@@ -99,6 +104,9 @@ def test_a_sequence_that_is_no_whole_number_is_a_reject(store, tmp_path):
 
 def test_sequence_setting_is_a_column_role():
     base = {"stream": {"name": "t"}, "source": {"path": "x.csv"}}
-    assert settings_from_dict(base | {"columns": {"sequence": "sys_mod_count"}}).columns.sequence == "sys_mod_count"
+    assert (
+        settings_from_dict(base | {"columns": {"sequence": "sys_mod_count"}}).columns.sequence
+        == "sys_mod_count"
+    )
     with pytest.raises(SettingsError, match="sequence = 3: expected a str"):
         settings_from_dict(base | {"columns": {"sequence": 3}})
