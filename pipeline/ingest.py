@@ -396,11 +396,9 @@ def _count_tokens(con, relation: str, columns: list[str], tokens: list[str], cou
     `relation`: one pass, a histogram of the tokens per column."""
     if not columns:
         return
+    texts = [f"strip_text(CAST({sql_identifier(col)} AS VARCHAR))" for col in columns]
     found = [
-        f"histogram(CASE WHEN strip_text({sql_identifier(col)}) <> '' "
-        f"AND list_contains($null_values, strip_text({sql_identifier(col)})) "
-        f"THEN strip_text({sql_identifier(col)}) END)"
-        for col in columns
+        f"histogram(CASE WHEN {t} <> '' AND list_contains($null_values, {t}) THEN {t} END)" for t in texts
     ]
     row = con.execute(f"SELECT {', '.join(found)} FROM {relation}", {"null_values": tokens}).fetchall()[0]
     for col, histogram in zip(columns, row, strict=True):

@@ -338,7 +338,7 @@ def render_settings(s: StreamSettings) -> str:
         + "; [] = none.",
         f"null_values = {_toml_list(s.source.null_values)}"
         if s.source.null_values is not None
-        else "# null_values = []",
+        else '# null_values = ["?", "NULL", "N/A"]',
         "",
         "[columns]",
         "# Source column for each role; activity may be a list, joined with ' / ' (status + sub-status).",
