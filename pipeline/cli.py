@@ -300,9 +300,7 @@ def init(
             force=force,
         )
         out.print(f"Wrote {result.path}", markup=False, highlight=False)
-        from pipeline.columns import Mapping
-
-        out.print(f"  columns: {Mapping(result.settings.columns).describe()}", markup=False, highlight=False)
+        out.print(f"  columns: {result.mapping()}", markup=False, highlight=False)
         for note in result.notes:
             out.print(f"  note: {note}", markup=False, highlight=False)
 

@@ -144,3 +144,11 @@ def test_discover_prints_the_alternatives(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "timestamp <- 'sys_updated_at' (also possible: 'sys_created_at', 'opened_at')" in result.output
     assert 'sequence = "sys_mod_count"' in (tmp_path / "streams" / "inc.toml").read_text()
+
+
+def test_init_prints_the_alternatives(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "incidents.csv", SERVICENOW)
+    result = CliRunner().invoke(app, ["init", "inc", "--source", "incidents.csv"])
+    assert result.exit_code == 0, result.output
+    assert "timestamp <- 'sys_updated_at' (also possible: 'sys_created_at', 'opened_at')" in result.output

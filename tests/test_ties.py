@@ -110,3 +110,21 @@ def test_sequence_setting_is_a_column_role():
     )
     with pytest.raises(SettingsError, match="sequence = 3: expected a str"):
         settings_from_dict(base | {"columns": {"sequence": 3}})
+
+
+def test_rows_that_differ_only_in_their_sequence_are_no_duplicates(store, tmp_path):
+    # c1's two A rows at 09:00 are updates 1 and 2 (another field changed): not copies. Without
+    # the sequence they are one duplicate.
+    text = (
+        "case,activity,time,sys_mod_count\n"
+        "c1,A,2026-03-02 09:00,1\nc1,A,2026-03-02 09:00,2\nc1,C,2026-03-02 10:00,3\n"
+    )
+    run(store, tmp_path, text)
+    assert store.execute(
+        "SELECT count(*) FROM quality_findings WHERE rule = 'duplicate_events'"
+    ).fetchall() == [(0,)]
+    store.execute("DELETE FROM events; DELETE FROM quality_findings")
+    run(store, tmp_path, "\n".join(line.rsplit(",", 1)[0] for line in text.splitlines()) + "\n")
+    assert store.execute("SELECT count FROM quality_findings WHERE rule = 'duplicate_events'").fetchall() == [
+        (1,)
+    ]

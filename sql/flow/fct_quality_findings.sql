@@ -18,10 +18,12 @@
 --   future_timestamps      events later than the wall clock (now()) at the run; $as_of is the
 --                          last event, so open-case ages run to it. example = case of the latest.
 --   duplicate_events       identical events (same case, activity, ts, lifecycle, resource, and
---                          start time where a start-time column gives one); count = surplus
+--                          start time and sequence where the log gives them); count = surplus
 --                          copies. They are kept: each copy counts.
 --   same_time_ties         events of a case that share their timestamp (and start-or-not) with a
---                          different event of the case: their order is the file's order; count =
+--                          different event of the case: ordered by the sequence where every event
+--                          of the tie has its own, else by the file's order (the detail counts
+--                          the events of each kind; info when the sequence ordered all); count =
 --                          events in such ties (pure duplicates are left to duplicate_events).
 --                          warning for point and status logs, whose order makes the durations;
 --                          info for interval logs, whose visits carry their own start and end.

@@ -27,7 +27,8 @@ tied_events AS (
 ),
 duplicate_groups AS (
     SELECT case_id, ts, count(*) AS n
-    FROM tied_events GROUP BY case_id, activity, ts, lifecycle, resource, start_ts HAVING count(*) > 1
+    -- rows that differ in their sequence (an update number) are separate updates, not copies
+    FROM tied_events GROUP BY case_id, activity, ts, lifecycle, resource, start_ts, sequence HAVING count(*) > 1
 ),
 duplicate_events AS (
     SELECT 'duplicate_events' AS rule, 'warning' AS severity, coalesce(sum(n - 1), 0) AS count,
