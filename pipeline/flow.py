@@ -299,7 +299,10 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage) -> FlowResul
         ends_inferred=bool(summary["ends_inferred"]),
         status_guesses=[
             tuple(r)
-            for r in classes.filter(pl.col("decided_by") != "settings")
+            for r in classes.filter(
+                (pl.col("decided_by") != "settings")
+                & ~pl.col("status").is_in(placeholders["activity"].implode())
+            )
             .select("status", "status_class", "wait_kind", "decided_by")
             .iter_rows()
         ],

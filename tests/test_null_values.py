@@ -157,7 +157,13 @@ i2,Closed,2026-03-02T10:00:00Z
 def test_placeholder_status_is_flagged_and_no_step(store, tmp_path):
     settings = StreamSettings(name="t", source=Source(path=str(write(tmp_path / "log.csv", PLACEHOLDER))))
     ingest(store, settings)
-    compute_flow(store, settings)
+    flow = compute_flow(store, settings)
+    # not offered as a status to classify either: it is no status at all
+    assert "-100" not in [g[0] for g in flow.status_guesses]
+    unmapped = store.execute(
+        "SELECT detail FROM quality_findings WHERE rule = 'unmapped_statuses'"
+    ).fetchall()
+    assert all("-100" not in d for (d,) in unmapped)
     finding = store.execute(
         "SELECT severity, count, example, detail FROM quality_findings WHERE rule = 'placeholder_statuses'"
     ).fetchall()

@@ -100,6 +100,7 @@ guessed_statuses AS (
     SELECT status, events, status_class || coalesce(' (' || wait_kind || ')', '')
             || CASE WHEN decided_by = 'fallback' THEN ' (no rule matched)' ELSE '' END AS guess
     FROM flow_status_classes WHERE decided_by IN ('default', 'fallback')
+        AND CAST(status AS VARCHAR) NOT IN (SELECT status FROM flow_placeholder_statuses)  -- placeholder_statuses
 ),
 unmapped_statuses AS (
     SELECT 'unmapped_statuses' AS rule, 'warning' AS severity, count(*) AS count,
