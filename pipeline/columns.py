@@ -328,6 +328,8 @@ def rank_timestamp(sample: pl.DataFrame, columns: list[str], case: str) -> list[
     for position, column in enumerate(columns):
         values = sample[column]
         level, index = _name_level("timestamp", column)
+        if level == 0 and normalise(column) in _other_roles_names("timestamp"):
+            continue  # a start column (`start`, `start_date`) is its own role, however it reads
         timely = reads_as_times(values) or (level > 0 and _epoch_like(values))
         if not timely and level < 2:
             continue

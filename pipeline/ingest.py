@@ -380,10 +380,10 @@ def _insert(con, params: dict, rows: int, result: LoadResult, started: datetime)
 
 def _token_columns(head: pl.DataFrame, mapping: Mapping) -> list[str]:
     """The text columns in which missing-value tokens are read as missing and counted: the
-    optional roles (lifecycle, resource, team, sequence) and the attributes. (In the case id,
-    activity or timestamp a token rejects the row, and the rejects count it.)"""
+    optional roles (lifecycle, resource, team, start timestamp, sequence) and the attributes.
+    (In the case id, activity or timestamp a token rejects the row, and the rejects count it.)"""
     c = mapping.columns
-    required = {c.case_id, *c.activity, c.timestamp, c.start_timestamp}
+    required = {c.case_id, *c.activity, c.timestamp}
     return [
         col
         for col in source_columns(head)

@@ -152,3 +152,9 @@ def test_init_prints_the_alternatives(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["init", "inc", "--source", "incidents.csv"])
     assert result.exit_code == 0, result.output
     assert "timestamp <- 'sys_updated_at' (also possible: 'sys_created_at', 'opened_at')" in result.output
+
+
+def test_a_start_column_is_not_taken_for_the_timestamp_by_its_content():
+    # `start` reads as times and comes first, but it is the start role's name; `end` is the time
+    c = detect_columns(frame("case,activity,start,end\nc1,A,2026-03-02 08:00,2026-03-02 09:00\n")).columns
+    assert (c.timestamp, c.start_timestamp) == ("end", "start")

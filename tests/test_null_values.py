@@ -181,3 +181,62 @@ def test_placeholder_status_is_flagged_and_no_step(store, tmp_path):
     assert store.execute("SELECT count(*) FROM quality_findings WHERE rule = 'dropped_steps'").fetchall() == [
         (0,)
     ]
+
+
+def test_tokens_are_counted_over_every_row_whichever_way_parquet_is_read(tmp_path, monkeypatch):
+    """Polars whole, polars in batches of 3 rows, DuckDB reading the file itself with either
+    batch size: the same teams stored and the same counts of tokens (over all 7 rows: '?'
+    three times in `group`, 'NULL' once; 'N/A' once in `note`), and the same sequences."""
+    import polars as pl
+
+    import pipeline.ingest as ingest_module
+    from connectors import parquet
+    from pipeline.store import open_store
+
+    real_relation = parquet._relation
+    path = tmp_path / "log.parquet"
+    pl.DataFrame(
+        {
+            "case": ["c1", "c1", "c1", "c2", "c2", "c3", "c3"],
+            "activity": ["A", "B", "C", "A", "B", "A", "B"],
+            "time": [f"2026-01-0{d} 09:00" for d in (1, 2, 3, 1, 2, 1, 2)],
+            "group": ["?", "g1", "?", "NULL", "g2", "?", "g3"],
+            "note": ["x", "N/A", "y", "z", "w", "v", "u"],
+            "version": [1, 2, 3, 1, 2, 1, 2],
+        }
+    ).write_parquet(path, row_group_size=3)
+    found = {}
+    for batch_rows, read_by in ((1_000, "polars"), (3, "polars"), (3, "duckdb"), (1_000, "duckdb")):
+        monkeypatch.setattr(ingest_module, "BATCH_ROWS", batch_rows)
+        monkeypatch.setattr(
+            parquet, "_relation", real_relation if read_by == "duckdb" else lambda path, names: ""
+        )
+        con = open_store(tmp_path / f"{batch_rows}{read_by}.duckdb")
+        settings = StreamSettings(name="t", source=Source(path=str(path)), columns=Columns(team="group"))
+        result = ingest(con, settings)
+        found[(batch_rows, read_by)] = (
+            result.missing_values,
+            con.execute(
+                "SELECT team, sequence, attributes->>'note' FROM events ORDER BY source_line"
+            ).fetchall(),
+        )
+        con.close()
+    assert len(set(map(repr, found.values()))) == 1
+    missing, rows = found[(3, "duckdb")]
+    assert missing == [("group", "?", 3), ("group", "NULL", 1), ("note", "N/A", 1)]
+    assert [r[0] for r in rows] == [None, "g1", None, None, "g2", None, "g3"]
+    assert [r[1] for r in rows] == [1, 2, 3, 1, 2, 1, 2]
+    assert rows[1][2] is None
+
+
+def test_a_start_written_as_a_token_is_a_missing_start(store, tmp_path):
+    # line 3's start is '?': no start (a point in time), not an unparseable start
+    text = "case,activity,start,end\nc1,A,2026-03-02 08:00,2026-03-02 09:00\nc1,B,?,2026-03-02 10:00\n"
+    path = write(tmp_path / "log.csv", text)
+    result = ingest(store, StreamSettings(name="t", source=Source(path=str(path))))
+    assert (result.events_loaded, result.events_rejected) == (2, 0)
+    assert result.missing_values == [("start", "?", 1)]
+    assert store.execute("SELECT activity, start_ts IS NULL FROM events ORDER BY 1").fetchall() == [
+        ("A", False),
+        ("B", True),
+    ]

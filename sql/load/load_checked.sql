@@ -37,7 +37,10 @@ flagged AS (
         ts IS NULL AND (ts_raw IS NULL OR trim(CAST(ts_raw AS VARCHAR)) = ''
                         OR list_contains(CAST($null_values AS VARCHAR[]), strip_text(CAST(ts_raw AS VARCHAR))))
             AS ts_missing,
-        start_ts IS NULL AND start_raw IS NOT NULL AND trim(CAST(start_raw AS VARCHAR)) <> '' AS start_unparsed,
+        start_ts IS NULL AND start_raw IS NOT NULL AND trim(CAST(start_raw AS VARCHAR)) <> ''
+            -- a start written as a token is a missing start, as an empty one is
+            AND NOT list_contains(CAST($null_values AS VARCHAR[]), strip_text(CAST(start_raw AS VARCHAR)))
+            AS start_unparsed,
         sequence IS NULL AND null_token(sequence_raw, CAST($null_values AS VARCHAR[])) IS NOT NULL
             AS sequence_unparsed
     FROM parsed
