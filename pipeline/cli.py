@@ -94,6 +94,12 @@ LifecycleColumn = Annotated[str, typer.Option("--lifecycle-column", help="Column
 ResourceColumn = Annotated[str, typer.Option("--resource-column", help="Column with the person.")]
 TeamColumn = Annotated[str, typer.Option("--team-column", help="Column with the team / group.")]
 StartColumn = Annotated[str, typer.Option("--start-column", help="Column with a start timestamp per row.")]
+SequenceColumn = Annotated[
+    str,
+    typer.Option(
+        "--sequence-column", help="Column of whole numbers ordering a case's events at one instant."
+    ),
+]
 FormatOption = Annotated[
     str,
     typer.Option(
@@ -132,7 +138,7 @@ CoverageOption = Annotated[
 ]
 
 
-def _columns(case, activity, timestamp, lifecycle, resource, team, start):
+def _columns(case, activity, timestamp, lifecycle, resource, team, start, sequence=""):
     from pipeline.settings import Columns
 
     return Columns(
@@ -143,6 +149,7 @@ def _columns(case, activity, timestamp, lifecycle, resource, team, start):
         resource=resource,
         team=team,
         start_timestamp=start,
+        sequence=sequence,
     )
 
 
@@ -172,6 +179,8 @@ def _print_load(load) -> None:
     out.print(f"  timestamps: {load.timestamp_format}", markup=False, highlight=False)
     if load.timezone_note:
         out.print(f"  note: {load.timezone_note}", markup=False, highlight=False)
+    if load.missing_note:
+        out.print(f"  note: {load.missing_note}", markup=False, highlight=False)
     out.print(
         f"  events read {load.events_read:,}; new {load.events_loaded:,}; "
         f"already in the store {load.events_known:,}; rejected {load.events_rejected:,}",
@@ -269,6 +278,7 @@ def init(
     resource_column: ResourceColumn = "",
     team_column: TeamColumn = "",
     start_column: StartColumn = "",
+    sequence_column: SequenceColumn = "",
     fmt: FormatOption = "auto",
     timestamp_format: TimestampFormat = "",
     timezone: TimezoneOption = None,
@@ -298,6 +308,7 @@ def init(
                 resource_column,
                 team_column,
                 start_column,
+                sequence_column,
             ),
             source_options=_source_options(
                 fmt, delimiter, encoding, object_type, timestamp_format, member, sheet
@@ -307,9 +318,7 @@ def init(
             force=force,
         )
         out.print(f"Wrote {result.path}", markup=False, highlight=False)
-        from pipeline.columns import Mapping
-
-        out.print(f"  columns: {Mapping(result.settings.columns).describe()}", markup=False, highlight=False)
+        out.print(f"  columns: {result.mapping()}", markup=False, highlight=False)
         for note in result.notes:
             out.print(f"  note: {note}", markup=False, highlight=False)
 
@@ -358,6 +367,7 @@ def discover(
     resource_column: ResourceColumn = "",
     team_column: TeamColumn = "",
     start_column: StartColumn = "",
+    sequence_column: SequenceColumn = "",
     fmt: FormatOption = "auto",
     timestamp_format: TimestampFormat = "",
     timezone: TimezoneOption = None,
@@ -397,6 +407,7 @@ def discover(
                     resource_column,
                     team_column,
                     start_column,
+                    sequence_column,
                 ),
                 source_options=_source_options(
                     fmt, delimiter, encoding, object_type, timestamp_format, member, sheet

@@ -19,6 +19,7 @@ import polars as pl
 
 from pipeline.discovery import preload, write_model
 from pipeline.errors import SettingsError, VsmError
+from pipeline.nulls import null_values, placeholder_statuses
 from pipeline.settings import StreamSettings
 from pipeline.statuses import classify_statuses, guess_log_shape, status_steps
 from pipeline.store import query_frame, read_sql, sql_literal
@@ -100,12 +101,20 @@ def discover_map(
 
 
 def step_map(activities: list[str], settings: StreamSettings) -> pl.DataFrame:
-    """activity -> step (null when dropped), from the [steps] settings: drop, then merge, then rename."""
+    """activity -> step (null when dropped), from the [steps] settings: drop, then merge, then
+    rename. A placeholder status (pipeline/nulls.py: `-100`, '?') that neither [steps] nor
+    [status_classes] names is dropped too, and flagged (`placeholder`)."""
     merged = {a: step for step, members in settings.steps.merge.items() for a in members}
     dropped = set(settings.steps.drop)
-    steps = [None if a in dropped else merged.get(a, settings.steps.rename.get(a, a)) for a in activities]
+    named = set(merged) | dropped | set(settings.steps.rename) | set(settings.status_classes)
+    placeholders = set(placeholder_statuses(activities, null_values(settings.source.null_values), named))
+    steps = [
+        None if a in dropped or a in placeholders else merged.get(a, settings.steps.rename.get(a, a))
+        for a in activities
+    ]
     return pl.DataFrame(
-        {"activity": activities, "step": steps}, schema={"activity": pl.String, "step": pl.String}
+        {"activity": activities, "step": steps, "placeholder": [a in placeholders for a in activities]},
+        schema={"activity": pl.String, "step": pl.String, "placeholder": pl.Boolean},
     )
 
 
@@ -213,7 +222,13 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at) 
     con.execute(
         "CREATE OR REPLACE TEMP TABLE flow_step_map AS "
         f"SELECT CAST(activity AS {activity_type}) AS activity, "
-        f"CAST(step AS {enum_type(mapping['step'])}) AS step FROM flow_step_map_in"
+        f"CAST(step AS {enum_type(mapping['step'])}) AS step, placeholder FROM flow_step_map_in"
+    )
+    placeholders = mapping.filter("placeholder").join(activities.select("activity", "events"), on="activity")
+    con.register("flow_placeholder_statuses_in", placeholders.select("activity", "events").to_arrow())
+    con.execute(  # the placeholder statuses dropped from the map, with their events (fct_quality_findings)
+        "CREATE OR REPLACE TEMP TABLE flow_placeholder_statuses AS "
+        "SELECT CAST(activity AS VARCHAR) AS status, events FROM flow_placeholder_statuses_in"
     )
     _run(con, "int_flow_events", {"stream": stream})
 
@@ -287,6 +302,9 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at) 
         "log_shape": shape,
         "timezone": settings.timezone,
         "step_by": step_by,
+        "sequence_column": repr(settings.columns.sequence)
+        if settings.columns.sequence
+        else "(none: [columns] sequence names one)",
     }
     # what the quality findings and the quiet stretches need of the events, then the events
     # go: the flow's largest table, it would otherwise be held through every table below
@@ -344,7 +362,10 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at) 
         ends_inferred=bool(summary["ends_inferred"]),
         status_guesses=[
             tuple(r)
-            for r in classes.filter(pl.col("decided_by") != "settings")
+            for r in classes.filter(
+                (pl.col("decided_by") != "settings")
+                & ~pl.col("status").is_in(placeholders["activity"].implode())
+            )
             .select("status", "status_class", "wait_kind", "decided_by")
             .iter_rows()
         ],
@@ -356,7 +377,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at) 
         step_by=step_by,
         step_by_reason=step_by_reason,
     )
-    for name in ("flow_step_map_in", "flow_status_classes_in"):
+    for name in ("flow_step_map_in", "flow_status_classes_in", "flow_placeholder_statuses_in"):
         con.unregister(name)
     return result
 

@@ -18,6 +18,7 @@ from connectors.base import FIELD_COUNT_COLUMN, LINE_COLUMN, BatchedFrame
 from connectors.registry import read_source
 from pipeline.columns import Mapping, detect_columns, source_columns
 from pipeline.errors import SourceError, TimestampFormatError, first_line
+from pipeline.nulls import null_values
 from pipeline.settings import StreamSettings
 from pipeline.store import query_frame, read_sql, sql_identifier, sql_literal
 from pipeline.timestamps import naive_type, plan_timestamps
@@ -45,14 +46,26 @@ class LoadResult:
     events_rejected: int
     events_known: int
     reject_reasons: list[tuple[str, int, int]] = field(default_factory=list)  # reason, count, first line
+    missing_values: list[tuple[str, str, int]] = field(default_factory=list)  # column, token, values
+
+    @property
+    def missing_note(self) -> str:
+        """Which missing-value tokens were read as missing where ('' when none)."""
+        if not self.missing_values:
+            return ""
+        total = sum(n for _, _, n in self.missing_values)
+        found = ", ".join(f"{token!r} in {column!r} ({n:,})" for column, token, n in self.missing_values)
+        return f"{total:,} values were missing-value tokens, read as missing: {found}"
 
     @property
     def status(self) -> str:
         return "ok_with_rejects" if self.events_rejected else "ok"
 
     def message(self) -> str:
-        return f"connector {self.connector}; {self.mapping}; timestamps read as {self.timestamp_format}" + (
-            f"; {self.timezone_note}" if self.timezone_note else ""
+        return (
+            f"connector {self.connector}; {self.mapping}; timestamps read as {self.timestamp_format}"
+            + (f"; {self.timezone_note}" if self.timezone_note else "")
+            + (f"; {self.missing_note}" if self.missing_note else "")
         )
 
 
@@ -79,11 +92,14 @@ def sample(raw: Raw) -> pl.DataFrame:
     return raw.head if isinstance(raw, BatchedFrame) else raw
 
 
-def stage_sql(head: pl.DataFrame, mapping: Mapping, relation: str) -> str:
+def stage_sql(head: pl.DataFrame, mapping: Mapping, relation: str, tokens: list[str] | None = None) -> str:
     """The staged rows that load/load_checked.sql checks, as a query over `relation` (the raw
     rows: the source's columns, typed as in `head`, and `_line`): canonical names for the
     mapped columns, their text stripped of white space (load/staging.sql), an empty
-    optional cell as a missing value, and the other columns packed as a JSON object.
+    optional cell as a missing value, and the other columns packed as a JSON object. A
+    missing-value token (`tokens`, bound as $null_values) in an optional column or a text
+    attribute is a missing value too; in the case id, activity and timestamp it stays, for
+    load_checked.sql to reject the row.
 
     Staged by DuckDB, not polars: one parallel pass that writes the checked rows directly,
     where polars built a staged copy of every row first, and a Parquet source DuckDB reads
@@ -98,14 +114,24 @@ def stage_sql(head: pl.DataFrame, mapping: Mapping, relation: str) -> str:
         return f"strip_text(CAST({sql_identifier(name)} AS VARCHAR))" if name else "CAST(NULL AS VARCHAR)"
 
     def optional(name: str) -> str:  # an empty cell is a missing value, not a resource named ''
-        return f"nullif({text(name)}, '')" if name else "CAST(NULL AS VARCHAR)"
+        if not name:
+            return "CAST(NULL AS VARCHAR)"
+        return f"null_token({text(name)}, $null_values)" if tokens else f"nullif({text(name)}, '')"
+
+    def attribute(name: str) -> str:
+        value = _json_value(name, head.schema[name])
+        if tokens and head.schema[name] in (pl.String, pl.Categorical):
+            # an empty text stays what the source wrote: only a written token stands in for none
+            token = f"{text(name)} <> '' AND list_contains($null_values, {text(name)})"
+            return f"CASE WHEN {token} THEN NULL ELSE {value} END"
+        return value
 
     if len(c.activity) == 1:
         activity = text(c.activity[0])
     else:  # status + sub-status, e.g. "Accepted / In Progress"; a missing part is left out
         activity = "concat_ws(' / ', " + ", ".join(text(a) for a in c.activity) + ")"
     if others:
-        pairs = ", ".join(f"{sql_literal(o)}, {_json_value(o, head.schema[o])}" for o in others)
+        pairs = ", ".join(f"{sql_literal(o)}, {attribute(o)}" for o in others)
         attributes = f"json_object({pairs})"
     else:
         attributes = "CAST(NULL AS JSON)"
@@ -119,11 +145,13 @@ def stage_sql(head: pl.DataFrame, mapping: Mapping, relation: str) -> str:
     else:
         field_problem = "CAST(NULL AS VARCHAR)"
     start = sql_identifier(c.start_timestamp) if c.start_timestamp else "CAST(NULL AS VARCHAR)"
+    sequence = text(c.sequence) if c.sequence else "CAST(NULL AS VARCHAR)"
     return (
         f"SELECT CAST({sql_identifier(LINE_COLUMN)} AS UBIGINT) AS _line, {text(c.case_id)} AS case_id, "
         f"{activity} AS activity, lower({optional(c.lifecycle)}) AS lifecycle, "
         f"{optional(c.resource)} AS resource, {optional(c.team)} AS team, {attributes} AS attributes, "
-        f"{field_problem} AS field_problem, {sql_identifier(c.timestamp)} AS ts_raw, {start} AS start_raw "
+        f"{field_problem} AS field_problem, {sql_identifier(c.timestamp)} AS ts_raw, {start} AS start_raw, "
+        f"{sequence} AS sequence_raw "
         f"FROM {relation}"
     )
 
@@ -221,8 +249,13 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
         "{start_expr}", start_plan.sql("start_raw") if start_plan else "CAST(NULL AS TIMESTAMPTZ)"
     )
     # last: the staging names source columns, whose names may hold anything
-    query = query.replace("{staged}", stage_sql(head, mapping, relation or "load_raw"))
+    tokens = null_values(settings.source.null_values)
+    query = query.replace("{staged}", stage_sql(head, mapping, relation or "load_raw", tokens))
+    counted = _token_columns(head, mapping) if tokens else []
+    counts: dict[tuple[str, str], int] = {}
     checks = {
+        "null_values": tokens,
+        "sequence_column": c.sequence,
         "ts_expected": ts_plan.description,
         "start_expected": start_plan.description if start_plan else "",
         "case_column": c.case_id,
@@ -242,6 +275,7 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
         con.execute("CREATE OR REPLACE TEMP TABLE load_reject_raw (_line UBIGINT, raw VARCHAR)")
         if relation:  # DuckDB reads the source itself, in one statement
             _check_relation(con, query, checks, Path(result.source))
+            _count_tokens(con, relation, counted, tokens, counts)
             con.execute("SET TimeZone = 'UTC'")  # raw rows and times come out as read
             naive = _naive_in(con, relation, plans, head.schema)
             result.timezone_note = timezone_note(naive, settings.timezone)
@@ -249,13 +283,16 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
         else:
             naive = 0
             for i, frame in enumerate(raw.batches() if batched else [raw]):
-                _check_batch(con, query, checks, frame, first=i == 0)
+                _check_batch(con, query, checks, frame, first=i == 0, counted=counted, counts=counts)
                 if batched:
                     naive += sum(p.naive_in(frame[p.column]) for p in plans)
             if batched:
                 result.timezone_note = timezone_note(naive, settings.timezone)
                 _release_arrow_memory()
         con.execute("SET TimeZone = 'UTC'")
+        result.missing_values = sorted(
+            ((column, token, n) for (column, token), n in counts.items()), key=lambda x: (-x[2], x[0], x[1])
+        )
         on_stage("writing to the store")
         _insert(con, params, raw.height, result, started)
     finally:  # _check_batch lets go of its registered frames itself
@@ -343,7 +380,37 @@ def _insert(con, params: dict, rows: int, result: LoadResult, started: datetime)
         raise
 
 
-def _check_batch(con, query: str, checks: dict, raw: pl.DataFrame, *, first: bool) -> None:
+def _token_columns(head: pl.DataFrame, mapping: Mapping) -> list[str]:
+    """The text columns in which missing-value tokens are read as missing and counted: the
+    optional roles (lifecycle, resource, team, start timestamp, sequence) and the attributes.
+    (In the case id, activity or timestamp a token rejects the row, and the rejects count it.)"""
+    c = mapping.columns
+    required = {c.case_id, *c.activity, c.timestamp}
+    return [
+        col
+        for col in source_columns(head)
+        if col not in required and head.schema[col] in (pl.String, pl.Categorical)
+    ]
+
+
+def _count_tokens(con, relation: str, columns: list[str], tokens: list[str], counts: dict) -> None:
+    """Add to `counts` ((column, token) -> values) the missing-value tokens of `columns` in
+    `relation`: one pass, a histogram of the tokens per column."""
+    if not columns:
+        return
+    texts = [f"strip_text(CAST({sql_identifier(col)} AS VARCHAR))" for col in columns]
+    found = [
+        f"histogram(CASE WHEN {t} <> '' AND list_contains($null_values, {t}) THEN {t} END)" for t in texts
+    ]
+    row = con.execute(f"SELECT {', '.join(found)} FROM {relation}", {"null_values": tokens}).fetchall()[0]
+    for col, histogram in zip(columns, row, strict=True):
+        for token, n in (histogram or {}).items():
+            counts[(col, token)] = counts.get((col, token), 0) + n
+
+
+def _check_batch(
+    con, query: str, checks: dict, raw: pl.DataFrame, *, first: bool, counted=(), counts=None
+) -> None:
     """Stage, parse and check one batch of raw rows into load_checked, and keep the whole raw
     row of each row that cannot load (for `rejects`) in load_reject_raw.
 
@@ -354,6 +421,9 @@ def _check_batch(con, query: str, checks: dict, raw: pl.DataFrame, *, first: boo
             ("CREATE OR REPLACE TEMP TABLE load_checked AS " if first else "INSERT INTO load_checked ")
             + query,
             checks,
+        )
+        _count_tokens(
+            con, "load_raw", list(counted), checks["null_values"], counts if counts is not None else {}
         )
     finally:
         con.unregister("load_raw")

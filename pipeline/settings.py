@@ -15,13 +15,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.errors import SettingsError
+from pipeline.nulls import BUILTIN_NULL_VALUES
 
 DEFAULT_STREAMS_DIR = Path("streams")
 FORMATS = ("auto", "csv", "parquet", "jsonl", "xes", "ocel", "excel")
 LOG_SHAPES = ("auto", "interval", "status", "point")
 STEP_BY = ("auto", "activity", "team", "team_activity")  # [flow] step_by: what a step is
 STATUS_CLASSES = ("work", "wait", "done")
-ROLES = ("case_id", "activity", "timestamp", "lifecycle", "resource", "team", "start_timestamp")
+ROLES = ("case_id", "activity", "timestamp", "lifecycle", "resource", "team", "start_timestamp", "sequence")
 _STREAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -38,6 +39,7 @@ class Columns:
     resource: str = ""
     team: str = ""
     start_timestamp: str = ""
+    sequence: str = ""  # whole numbers that order a case's events at the same instant
 
 
 @dataclass
@@ -50,6 +52,8 @@ class Source:
     member: str = ""  # zip archive: the file inside to read; empty = the one log it holds
     sheet: str = ""  # Excel: the sheet to read; empty = the first
     timestamp_format: str = ""  # strftime format (e.g. %d/%m/%Y %H:%M); empty = detect
+    # Values read as missing ("?", "NULL", ...); None = the built-in list (pipeline/nulls.py)
+    null_values: list[str] | None = None
 
 
 @dataclass
@@ -200,6 +204,10 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
     source_keys = tuple(f.name for f in fields(Source))
     _check_keys(source, source_keys, f"{where} [source]")
     for key in source_keys:
+        if key == "null_values":
+            if key in source:
+                settings.source.null_values = _null_values(source[key])
+            continue
         setattr(
             settings.source, key, _take(source, key, str, f"{where} [source]", getattr(settings.source, key))
         )
@@ -269,6 +277,15 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
     return settings
 
 
+def _null_values(value) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SettingsError(
+            f'[source] null_values = {value!r}: expected a list of strings such as ["?", "NULL", "N/A"] '
+            "([] = none)"
+        )
+    return list(value)
+
+
 def _number(table: dict, key: str, low: float, high: float, default: float, integer: bool = False):
     value = table.get(key, default)
     kind = int if integer else (int, float)
@@ -303,6 +320,7 @@ def _toml_list(values: list[str]) -> str:
 def render_settings(s: StreamSettings) -> str:
     """The settings as a commented TOML file, for a person to read and edit."""
     c = s.columns
+    null_values = list(BUILTIN_NULL_VALUES) if s.source.null_values is None else s.source.null_values
     activity = _toml_str(c.activity[0]) if len(c.activity) == 1 else _toml_list(c.activity)
     lines = [
         f"# Value stream {s.name!r}: written by `vsm init`, edit freely.",
@@ -331,6 +349,10 @@ def render_settings(s: StreamSettings) -> str:
         f"sheet = {_toml_str(s.source.sheet)}",
         '# strftime format for the timestamp column, e.g. "%d/%m/%Y %H:%M"; empty = detect.',
         f"timestamp_format = {_toml_str(s.source.timestamp_format)}",
+        "# Values read as missing (resource, team, lifecycle, attributes; a row whose case, activity",
+        "# or timestamp is one is rejected). Written out as the built-in list; left out = that",
+        "# list; [] = none.",
+        f"null_values = {_toml_list(null_values)}",
         "",
         "[columns]",
         "# Source column for each role; activity may be a list, joined with ' / ' (status + sub-status).",
@@ -341,6 +363,9 @@ def render_settings(s: StreamSettings) -> str:
         f"resource = {_toml_str(c.resource)}",
         f"team = {_toml_str(c.team)}",
         f"start_timestamp = {_toml_str(c.start_timestamp)}",
+        "# Whole numbers (an update or event number) that order a case's events at the same instant;",
+        "# empty = file order.",
+        f"sequence = {_toml_str(c.sequence)}",
         "",
         "[flow]",
         f"# One of: {', '.join(LOG_SHAPES)} (auto = detect from lifecycle / start column / statuses).",

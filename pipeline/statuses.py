@@ -114,7 +114,7 @@ def status_steps(
     refused. Adds `is_exit`: the status ends a case, i.e. it is done and, when end_activities
     are set, named there (as loaded or as mapped). An end activity that names no status, or a
     status that is not done, is refused: it could end nothing."""
-    steps = dict(mapping.iter_rows())
+    steps = dict(mapping.select("activity", "step").iter_rows())
     rows = classes.to_dicts()
     members: dict[str, list[dict]] = {}
     for row in rows:

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipeline.columns import detect_columns
+from pipeline.columns import Mapping, detect_columns
 from pipeline.discovery import preload
 from pipeline.errors import SettingsError
 from pipeline.flow import FlowResult, compute_flow
@@ -53,6 +53,11 @@ class InitResult:
     settings: StreamSettings
     path: Path
     notes: list[str] = field(default_factory=list)
+    alternatives: dict[str, list[str]] = field(default_factory=dict)  # role -> other candidates
+
+    def mapping(self) -> str:
+        """The columns used for each role, and what else was possible."""
+        return Mapping(self.settings.columns, self.alternatives).describe()
 
 
 def _relative_to_project(source: Path, streams_dir: Path) -> str:
@@ -74,8 +79,9 @@ def detect_settings(
     source_options: Source | None = None,
     timezone: str = "UTC",
     streams_dir: Path = DEFAULT_STREAMS_DIR,
-) -> tuple[StreamSettings, list[str]]:
-    """Settings for a new stream from what its source shows; notes say what was inferred."""
+) -> tuple[StreamSettings, list[str], dict[str, list[str]]]:
+    """Settings for a new stream from what its source shows; notes say what was inferred, and
+    the alternatives (role -> other candidate columns) what else was possible."""
     check_stream_name(name)
     given = columns or Columns()
     mapping = detect_columns(raw, given, source=str(source))
@@ -108,7 +114,7 @@ def detect_settings(
         timezone=timezone,
     )
     settings.path = settings_path(name, streams_dir)
-    return settings, notes
+    return settings, notes, mapping.alternatives
 
 
 def init_stream(
@@ -130,7 +136,7 @@ def init_stream(
     probe.source.path = str(source)
     if read is None:
         read = read_events(probe, Path(source))
-    settings, notes = detect_settings(
+    settings, notes, alternatives = detect_settings(
         name,
         Path(source),
         sample(read[1]),
@@ -140,7 +146,7 @@ def init_stream(
         streams_dir=streams_dir,
     )
     write_settings(settings, path)
-    return InitResult(settings, path, notes)
+    return InitResult(settings, path, notes, alternatives)
 
 
 # discover's options on a stream whose settings exist: (settings table, key) -> the option.
@@ -154,6 +160,7 @@ OPTION_KEYS: dict[tuple[str, str], str] = {
     ("columns", "resource"): "--resource-column",
     ("columns", "team"): "--team-column",
     ("columns", "start_timestamp"): "--start-column",
+    ("columns", "sequence"): "--sequence-column",
     ("source", "format"): "--format",
     ("source", "delimiter"): "--delimiter",
     ("source", "encoding"): "--encoding",

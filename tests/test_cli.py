@@ -92,7 +92,7 @@ def test_discover_sample_incidents_reads_day_first_times_in_the_stream_timezone(
 
 
 def test_errors_are_one_line_with_exit_codes_and_no_traceback(workdir):
-    write(workdir / "cols.csv", "ticket,when\nT1,2026-01-01\n")
+    write(workdir / "cols.csv", "ticket,when\nT1,soon\n")  # 'when' holds no time
     result = vsm("discover", "cols.csv", "--stream", "x")
     assert result.exit_code == 3
     assert result.output.strip().startswith(

@@ -300,6 +300,18 @@ def _sheet(store, tmp_path):
         run(store, tmp_path, BASE, name="csv", source={"sheet": "c1"})
 
 
+@case("source", "null_values")
+def _null_values(store, tmp_path):
+    # "?" is no team by default (the built-in list); with null_values = ["n/a"] it is one again,
+    # and "n/a" is missing instead
+    log = BASE.replace("ann,Front", "ann,?").replace("cat,Back", "cat,n/a")
+    teams = "SELECT DISTINCT team FROM events WHERE stream = $stream ORDER BY team NULLS FIRST"
+    run(store, tmp_path, log)
+    assert one(store, teams) == [(None,), ("Back",)]
+    run(store, tmp_path, log, name="own", source={"null_values": ["n/a"]})
+    assert one(store, teams, "own") == [(None,), ("?",), ("Back",)]
+
+
 # ---------------------------------------------------------------- [columns]
 
 # Every role has a second column the detection does not pick: `order` (two cases' worth of
@@ -376,6 +388,21 @@ def _start_timestamp(store, tmp_path):
     spans = "SELECT process_time_s FROM visits WHERE stream = $stream ORDER BY end_ts"
     run(store, tmp_path, WIDE, name="began", columns={"start_timestamp": "began"})
     assert one(store, spans, "began") == [(1800.0,), (1800.0,), (3600.0,), (1800.0,)]
+
+
+@case("columns", "sequence")
+def _sequence(store, tmp_path):
+    # A and B at the same minute: the file says A first, the update number `rev` says B first
+    ties = """case,activity,timestamp,rev
+c1,A,2026-03-02T09:00:00Z,2
+c1,B,2026-03-02T09:00:00Z,1
+c1,C,2026-03-02T10:00:00Z,3
+"""
+    order = "SELECT step FROM visits WHERE stream = $stream ORDER BY seq"
+    run(store, tmp_path, ties)
+    assert one(store, order) == [("A",), ("B",), ("C",)]
+    run(store, tmp_path, ties, name="byrev", columns={"sequence": "rev"})
+    assert one(store, order, "byrev") == [("B",), ("A",), ("C",)]
 
 
 # ---------------------------------------------------------------- [flow]

@@ -18,10 +18,12 @@
 --   future_timestamps      events later than the wall clock (now()) at the run; $as_of is the
 --                          last event, so open-case ages run to it. example = case of the latest.
 --   duplicate_events       identical events (same case, activity, ts, lifecycle, resource, and
---                          start time where a start-time column gives one); count = surplus
+--                          start time and sequence where the log gives them); count = surplus
 --                          copies. They are kept: each copy counts.
 --   same_time_ties         events of a case that share their timestamp (and start-or-not) with a
---                          different event of the case: their order is the file's order; count =
+--                          different event of the case: ordered by the sequence where every event
+--                          of the tie has its own, else by the file's order (the detail counts
+--                          the events of each kind; info when the sequence ordered all); count =
 --                          events in such ties (pure duplicates are left to duplicate_events).
 --                          warning for point and status logs, whose order makes the durations;
 --                          info for interval logs, whose visits carry their own start and end.
@@ -36,6 +38,11 @@
 --                          handoffs in those cases differ by more than 10% of the column's
 --                          total (info when they agree); count = those cases; detail = both
 --                          figures, and the reassignments, in case the column counts those.
+--   placeholder_statuses   statuses that only hold a place (pipeline/nulls.py: a missing-value
+--                          token such as '?', a negative number such as ServiceNow's -100, or a
+--                          number among worded statuses) and that no setting names: dropped from
+--                          the map like [steps] drop; count = events; example = the status with
+--                          most events; detail lists each with its events.
 --   events_after_exit      events later than their case's exit_ts, not in its lead time (status
 --                          logs: repeats of a done status are not counted). info when all of them
 --                          are activities dropped from the map.
@@ -52,6 +59,10 @@
 --   boundary_markers       artificial start/end activities (int_boundary_markers.sql) left out
 --                          of handoffs and reassignments; count = their boundary events;
 --                          example = a case; detail names each with the evidence.
+--   missing_values         the latest load of the stream read missing-value tokens ('?', 'NULL',
+--                          ...; [source] null_values) as missing in optional columns and
+--                          attributes (its runs message: "N values were missing-value tokens,
+--                          read as missing: '?' in 'team' (n), ..."); count = N; example = NULL.
 CREATE OR REPLACE TEMP TABLE flow_quality_findings AS
 WITH reject_kinds AS (
     SELECT regexp_replace(reason, ':.*', '') AS kind, count(*) AS n
@@ -97,6 +108,7 @@ guessed_statuses AS (
     SELECT status, events, status_class || coalesce(' (' || wait_kind || ')', '')
             || CASE WHEN decided_by = 'fallback' THEN ' (no rule matched)' ELSE '' END AS guess
     FROM flow_status_classes WHERE decided_by IN ('default', 'fallback')
+        AND CAST(status AS VARCHAR) NOT IN (SELECT status FROM flow_placeholder_statuses)  -- placeholder_statuses
 ),
 unmapped_statuses AS (
     SELECT 'unmapped_statuses' AS rule, 'warning' AS severity, count(*) AS count,
@@ -119,6 +131,28 @@ timezone_assumption AS (
         CAST(NULL AS VARCHAR) AS example,
         max(note || ' (load run ' || run_id || ')') AS detail
     FROM timezone_note
+),
+placeholder_statuses AS (
+    SELECT 'placeholder_statuses' AS rule, 'warning' AS severity, coalesce(sum(events), 0) AS count,
+        arg_max(status, (events, status)) AS example,
+        'statuses that only hold a place, not drawn as a work step: '
+            || string_agg('''' || status || ''' (' || events || ' events)', ', ' ORDER BY events DESC, status)
+            || '; treated as dropped; name it in [status_classes] or [steps] to keep it' AS detail
+    FROM flow_placeholder_statuses
+),
+missing_note AS (
+    SELECT regexp_extract(message, '[0-9,]+ values were missing-value tokens, read as missing: [^;]+', 0)
+               AS note, run_id
+    FROM runs
+    WHERE stream = $stream AND kind = 'ingest' AND message LIKE '%values were missing-value tokens%'
+    ORDER BY run_id DESC LIMIT 1
+),
+missing_values AS (
+    SELECT 'missing_values' AS rule, 'info' AS severity,
+        coalesce(max(CAST(replace(regexp_extract(note, '^([0-9,]+)', 1), ',', '') AS BIGINT)), 0) AS count,
+        CAST(NULL AS VARCHAR) AS example,
+        max(note || ' (load run ' || run_id || ')') AS detail
+    FROM missing_note
 ),
 open_cases AS (
     SELECT 'open_cases' AS rule, 'info' AS severity, count(*) FILTER (WHERE is_open) AS count,
@@ -179,6 +213,8 @@ all_rules AS (
     UNION ALL SELECT * FROM open_cases
     UNION ALL SELECT * FROM boundary_markers
     UNION ALL SELECT * FROM handoff_crosscheck
+    UNION ALL SELECT * FROM placeholder_statuses
+    UNION ALL SELECT * FROM missing_values
     UNION ALL SELECT * FROM flow_event_findings  -- int_event_findings.sql
 )
 SELECT

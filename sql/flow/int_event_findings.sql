@@ -27,7 +27,8 @@ tied_events AS (
 ),
 duplicate_groups AS (
     SELECT case_id, ts, count(*) AS n
-    FROM tied_events GROUP BY case_id, activity, ts, lifecycle, resource, start_ts HAVING count(*) > 1
+    -- rows that differ in their sequence (an update number) are separate updates, not copies
+    FROM tied_events GROUP BY case_id, activity, ts, lifecycle, resource, start_ts, sequence HAVING count(*) > 1
 ),
 duplicate_events AS (
     SELECT 'duplicate_events' AS rule, 'warning' AS severity, coalesce(sum(n - 1), 0) AS count,
@@ -36,20 +37,24 @@ duplicate_events AS (
             || 'every copy is kept and counts as an event' AS detail
     FROM duplicate_groups
 ),
-tie_groups AS (
-    SELECT case_id, ts, count(*) AS n
+tie_groups AS (  -- by_sequence: every event of the tie has its own sequence value, which orders it
+    SELECT case_id, ts, count(*) AS n,
+        count(sequence) = count(*) AND count(DISTINCT sequence) = count(*) AS by_sequence
     FROM tied_events
     GROUP BY case_id, ts, lifecycle = 'start'
     HAVING count(*) > 1 AND count(DISTINCT (activity, lifecycle, resource)) > 1
 ),
 same_time_ties AS (
     SELECT 'same_time_ties' AS rule,
-        CASE WHEN $log_shape = 'interval' THEN 'info' ELSE 'warning' END AS severity,
+        CASE WHEN $log_shape = 'interval' OR bool_and(by_sequence) THEN 'info' ELSE 'warning' END AS severity,
         coalesce(sum(n), 0) AS count,
         case_name(arg_min(case_id, (ts, case_id))) AS example,
-        count(*) || ' times at which a case has several events; they are ordered as in the file'
+        count(*) || ' times at which a case has several events; their order: '
+            || coalesce(sum(n) FILTER (WHERE by_sequence), 0) || ' events by the sequence column '
+            || $sequence_column || ', ' || coalesce(sum(n) FILTER (WHERE NOT by_sequence), 0)
+            || ' by file order'
             || CASE WHEN $log_shape = 'interval' THEN ' (starts before completes)'
-                    ELSE ', which decides the order of steps and gives zero durations between them' END AS detail
+                    ELSE '; it decides the order of steps, with zero durations between them' END AS detail
     FROM tie_groups
 ),
 ignored_lifecycle AS (
@@ -80,7 +85,9 @@ events_after_exit AS (
 ),
 dropped_activities AS (
     SELECT activity, count(*) AS n, arg_min(case_id, (ts, case_id)) AS first_case, min(ts) AS first_ts
-    FROM flow_events WHERE step IS NULL GROUP BY activity
+    FROM flow_events WHERE step IS NULL
+        AND activity NOT IN (SELECT activity FROM flow_step_map WHERE placeholder)  -- placeholder_statuses
+    GROUP BY activity
 ),
 dropped_steps AS (
     SELECT 'dropped_steps' AS rule, 'info' AS severity, coalesce(sum(n), 0) AS count,

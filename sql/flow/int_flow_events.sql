@@ -1,12 +1,24 @@
 -- flow_events: the stream's events with their step (grain: event). Step mapping comes
 -- from flow_step_map (activity -> step, dropped), built from the stream's [steps] settings.
 -- `ord` orders a case's events: time, then starts before completes at the same instant, then
--- source line (ties keep the export's order, as pm4py does), then the load (run_id), which
--- together name one source row. It is that order packed into one number, not a rank: every
--- later step orders by it, and a rank would cost a sort of all events here (the largest
--- sort of the flow) for what one multiplication gives. Layout, most significant first:
--- epoch microseconds (signed; 2^54 covers years past 2200), 1 bit start/other, 40 bits of
--- source line (10^12 lines), 32 bits of run id; 126 bits in all, inside HUGEINT.
+-- the tie key, then the load (run_id). The tie key is the event's sequence where the source
+-- gives one (an update or event number, [columns] sequence: events.sequence), else its
+-- source line (ties keep the export's order, as pm4py does). It is that order packed into
+-- one number, not a rank: every later step orders by it, and a rank would cost a sort of all
+-- events here (the largest sort of the flow) for what one multiplication gives. Layout, most
+-- significant first: epoch microseconds (signed; 2^54 covers years past 2200), 1 bit
+-- start/other, 40 bits of tie key, 32 bits of run id; 126 bits in all, inside HUGEINT.
+-- The tie key: without a sequence, the source line (below 2^39: 5 * 10^11 lines), so
+-- (time, start, line, run) names one source row, as before. With a sequence from 0 to
+-- 2^24 - 1 (16.7 million: update counts and event numbers of a case fit): 2^39 (above
+-- every line) + sequence * 2^15 + the line's last 15 bits, so the sequence orders the tie
+-- and, for two events with the same sequence, the line still does (it names the row
+-- unless two events of one case at one instant in one load repeat a sequence value and
+-- lie a multiple of 32,768 lines apart). A sequence outside that range counts as none. At
+-- one instant, events without a sequence come before those with one.
+-- `source_line` in flow_events is that tie key too, not the bare line: the visits are
+-- sequenced by (time, source_line) (fct_visits.sql), so ties order there as here. (The
+-- flow shows no line; the line itself stays in `events`.)
 -- `case_id` in flow_events, and in every flow_* table made from it, is the case's number in
 -- flow_case_names, not its text: the flow sorts and groups by case many times over, and
 -- integer keys sort and hash several times cheaper than text. Numbers follow the order of
@@ -34,6 +46,11 @@ FROM (
     SELECT team FROM events WHERE stream = $stream AND team IS NOT NULL
 );
 
+CREATE OR REPLACE TEMP MACRO tie_key(sequence, line) AS
+    CASE WHEN sequence BETWEEN 0 AND 16777215
+        THEN CAST(549755813888 AS UBIGINT) + CAST(sequence AS UBIGINT) * 32768 + coalesce(line, 0) % 32768
+        ELSE coalesce(line, 0) END;
+
 CREATE OR REPLACE TEMP TABLE flow_events AS
 SELECT
     k.case_no AS case_id,
@@ -44,9 +61,10 @@ SELECT
     r.owner_no AS resource,          -- numbers of flow_owner_names
     t.owner_no AS team,
     e.start_ts,
-    e.source_line,
+    tie_key(e.sequence, e.source_line) AS source_line,  -- the tie key (above)
+    CASE WHEN e.sequence BETWEEN 0 AND 16777215 THEN e.sequence END AS sequence,  -- as it orders ties
     ((CAST(epoch_us(e.ts) AS HUGEINT) * 2 + CASE WHEN e.lifecycle = 'start' THEN 0 ELSE 1 END)
-        * CAST(1099511627776 AS HUGEINT) + coalesce(e.source_line, 0))
+        * CAST(1099511627776 AS HUGEINT) + tie_key(e.sequence, e.source_line))
         * CAST(4294967296 AS HUGEINT) + e.run_id AS ord
 FROM events AS e
 JOIN flow_step_map AS m ON m.activity = e.activity

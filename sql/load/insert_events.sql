@@ -32,6 +32,6 @@ identified AS (
     WHERE c.reason IS NULL
 )
 SELECT $stream, i.event_id, i.case_id, i.activity, i.ts, i.lifecycle, i.resource, i.team, i.start_ts,
-       i.attributes, $source, i._line, $run_id
+       i.attributes, $source, i._line, $run_id, i.sequence
 FROM identified AS i
 ANTI JOIN (SELECT event_id FROM events WHERE stream = $stream) AS known USING (event_id);

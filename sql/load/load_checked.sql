@@ -9,6 +9,8 @@
 -- A timestamp is only turned into text where a message needs it (the row has no parsed
 -- time): casting ten million native timestamps to text cost seconds for nothing. A blank
 -- or missing value never parses, so "missing" is always among the unparsed.
+-- $null_values: the missing-value tokens ([source] null_values, pipeline/nulls.py); a case
+-- id, activity or timestamp that is one makes the row a reject ("missing case id: '?' ...").
 WITH parsed AS (
     SELECT
         _line,                                   -- where the record is in the source
@@ -21,6 +23,8 @@ WITH parsed AS (
         field_problem,                           -- connector-level problem (ragged row), if any
         ts_raw,                                  -- the timestamp as found
         start_raw,
+        sequence_raw,                            -- the sequence as found (text), if a column gives one
+        TRY_CAST(null_token(sequence_raw, CAST($null_values AS VARCHAR[])) AS BIGINT) AS sequence,
         {ts_expr} AS ts,                         -- parsed timestamp, NULL when unparseable
         {start_expr} AS start_ts                 -- parsed start timestamp, NULL when absent/unparseable
     FROM ({staged}) AS load_staged
@@ -28,23 +32,38 @@ WITH parsed AS (
 flagged AS (
     SELECT *,
         -- case id and activity come stripped of white space (pipeline/ingest.py stage_sql)
-        coalesce(case_id, '') = '' AS case_missing,
-        coalesce(activity, '') = '' AS activity_missing,
-        ts IS NULL AND (ts_raw IS NULL OR trim(CAST(ts_raw AS VARCHAR)) = '') AS ts_missing,
-        start_ts IS NULL AND start_raw IS NOT NULL AND trim(CAST(start_raw AS VARCHAR)) <> '' AS start_unparsed
+        coalesce(case_id, '') = '' OR list_contains(CAST($null_values AS VARCHAR[]), case_id) AS case_missing,
+        coalesce(activity, '') = '' OR list_contains(CAST($null_values AS VARCHAR[]), activity) AS activity_missing,
+        ts IS NULL AND (ts_raw IS NULL OR trim(CAST(ts_raw AS VARCHAR)) = ''
+                        OR list_contains(CAST($null_values AS VARCHAR[]), strip_text(CAST(ts_raw AS VARCHAR))))
+            AS ts_missing,
+        start_ts IS NULL AND start_raw IS NOT NULL AND trim(CAST(start_raw AS VARCHAR)) <> ''
+            -- a start written as a token is a missing start, as an empty one is
+            AND NOT list_contains(CAST($null_values AS VARCHAR[]), strip_text(CAST(start_raw AS VARCHAR)))
+            AS start_unparsed,
+        sequence IS NULL AND null_token(sequence_raw, CAST($null_values AS VARCHAR[])) IS NOT NULL
+            AS sequence_unparsed
     FROM parsed
 ),
 checked AS (
     SELECT
-        _line, case_id, activity, lifecycle, resource, team, attributes, ts, start_ts,
+        _line, case_id, activity, lifecycle, resource, team, attributes, ts, start_ts, sequence,
         -- why the row cannot be loaded (NULL = it can), with what was expected
         CASE
             WHEN field_problem IS NOT NULL THEN field_problem
+            WHEN case_missing AND coalesce(case_id, '') <> ''
+                THEN 'missing case id: ' || quoted(case_id) || ' is a missing-value token ([source] null_values)'
             WHEN case_missing THEN 'missing case id: expected a non-empty value'
+            WHEN activity_missing AND coalesce(activity, '') <> ''
+                THEN 'missing activity: ' || quoted(activity) || ' is a missing-value token ([source] null_values)'
             WHEN activity_missing THEN 'missing activity: expected a non-empty value'
+            WHEN ts_missing AND trim(coalesce(CAST(ts_raw AS VARCHAR), '')) <> ''
+                THEN 'missing timestamp: ' || quoted(strip_text(CAST(ts_raw AS VARCHAR)))
+                     || ' is a missing-value token ([source] null_values)'
             WHEN ts_missing THEN 'missing timestamp: expected ' || $ts_expected
             WHEN ts IS NULL THEN 'unparseable timestamp: expected ' || $ts_expected
             WHEN start_unparsed THEN 'unparseable start timestamp: expected ' || $start_expected
+            WHEN sequence_unparsed THEN 'unparseable sequence: expected a whole number'
         END AS reason,
         -- the source column at fault
         CASE
@@ -53,6 +72,7 @@ checked AS (
             WHEN activity_missing THEN $activity_column
             WHEN ts IS NULL THEN $ts_column
             WHEN start_unparsed THEN $start_column
+            WHEN sequence_unparsed THEN $sequence_column
         END AS column_name,
         -- the offending value, as text
         CASE
@@ -61,6 +81,7 @@ checked AS (
             WHEN activity_missing THEN activity
             WHEN ts IS NULL THEN CAST(ts_raw AS VARCHAR)
             WHEN start_unparsed THEN CAST(start_raw AS VARCHAR)
+            WHEN sequence_unparsed THEN sequence_raw
         END AS value
     FROM flagged
 )

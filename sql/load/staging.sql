@@ -27,3 +27,11 @@ CREATE OR REPLACE TEMP MACRO time_text(t, sep) AS
         WHEN epoch_us(t) % 1000 = 0 THEN strftime(t, '.%g')
         ELSE strftime(t, '.%f')
     END;
+
+-- null_token(s, tokens): s, or NULL when it is empty or one of the missing-value tokens
+-- ([source] null_values, pipeline/nulls.py): an optional value written as '?' is missing.
+CREATE OR REPLACE TEMP MACRO null_token(s, tokens) AS
+    CASE WHEN s = '' OR list_contains(tokens, s) THEN NULL ELSE s END;
+
+-- quoted(s): s in single quotes, for messages ('?').
+CREATE OR REPLACE TEMP MACRO quoted(s) AS '''' || s || '''';
