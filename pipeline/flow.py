@@ -208,6 +208,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage) -> FlowResul
             {"started_steps": sorted(started["step"].drop_nulls().unique().to_list())},
         )
         _run(con, "int_no_status_periods")
+    _run(con, "int_visit_sessions" if shape == "interval" else "int_visit_one_session")
     _run(con, "fct_visits")
     con.execute("DROP TABLE flow_raw_visits")  # nothing reads it past here: free its memory
 
@@ -228,6 +229,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage) -> FlowResul
         "stream": stream,
         "as_of": as_of,
         "target_s": settings.lead_time_target_s,
+        "stale_after_s": settings.stale_after_s,
         "log_shape": shape,
         "timezone": settings.timezone,
     }
