@@ -217,7 +217,9 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage) -> FlowResul
     start_steps = discovered.filter("is_start")["step"].to_list()
     ends_inferred = not settings.end_activities and shape != "status"
     end_steps = discovered.filter("is_end")["step"].to_list() if ends_inferred else settings.end_activities
-    _run(con, "int_end_steps", {"end_steps": end_steps})
+    # configured end activities are terminal: work after them is trailing (int_exits_end_steps.sql)
+    terminal = discovered.filter("is_terminal")["step"].to_list() if ends_inferred else end_steps
+    _run(con, "int_end_steps", {"end_steps": end_steps, "terminal_steps": terminal})
     _run(con, "int_exits_status" if shape == "status" else "int_exits_end_steps")
     as_of = (
         as_of
@@ -302,7 +304,8 @@ def _run_message(shape: str, detected: bool, summary: dict) -> str:
     ends = summary["end_activities"] or "none"
     return (
         f"log shape {shape} ({'detected' if detected else 'from settings'}); {summary['cases']} cases, "
-        f"{summary['open_cases']} open; end steps {'inferred' if summary['ends_inferred'] else 'set'}: {ends}"
+        f"{summary['open_cases']} open ({summary['stale_cases']} stale); "
+        f"end steps {'inferred' if summary['ends_inferred'] else 'set'}: {ends}"
     )
 
 

@@ -185,17 +185,19 @@ def start_end_rule(counts: pl.DataFrame) -> pl.DataFrame:
     is_end: a common end (ends >= END_MIN_CASE_SHARE of all cases and >= END_MIN_ENDING_SHARE
     of the cases visiting it), or a rare terminal outcome (ends >= RARE_END_MIN_ENDING_SHARE
     of the cases visiting it, and >= RARE_END_MIN_CASES and >= RARE_END_MIN_CASE_SHARE of all
-    cases). Every case has one first step, so all cases = the sum of starts.
+    cases). is_terminal: an end step where most cases that reach it stop (ends >=
+    RARE_END_MIN_ENDING_SHARE of the cases visiting it): work after it is trailing, not a
+    continuation (flow/int_exits_end_steps.sql). Every case has one first step, so all
+    cases = the sum of starts.
     """
     total = int(counts["starts"].sum()) if counts.height else 0
     ends = pl.col("ends")
     common_end = (ends >= END_MIN_CASE_SHARE * total) & (ends >= END_MIN_ENDING_SHARE * pl.col("cases"))
-    rare_end = (
-        (ends >= RARE_END_MIN_ENDING_SHARE * pl.col("cases"))
-        & (ends >= RARE_END_MIN_CASES)
-        & (ends >= RARE_END_MIN_CASE_SHARE * total)
-    )
+    most_stop = ends >= RARE_END_MIN_ENDING_SHARE * pl.col("cases")
+    rare_end = most_stop & (ends >= RARE_END_MIN_CASES) & (ends >= RARE_END_MIN_CASE_SHARE * total)
+    is_end = (common_end | rare_end) & (ends > 0)
     return counts.with_columns(
         (pl.col("starts") >= START_MIN_CASE_SHARE * total).alias("is_start"),
-        ((common_end | rare_end) & (ends > 0)).alias("is_end"),
+        is_end.alias("is_end"),
+        (is_end & most_stop).alias("is_terminal"),
     ).sort("step")

@@ -79,6 +79,40 @@ def test_the_exit_is_the_last_end_step_even_when_work_follows(store, tmp_path):
     ) == [("warning", 2, "e2")]
 
 
+def test_work_after_a_terminal_end_trails_but_after_a_passing_end_it_continues(store, tmp_path):
+    # Inferred ends on a point log of 35 cases (Receive 09:00, Check 10:00, then):
+    #   a00-a23  Approve 11:00                  (24)
+    #   b0-b8    nothing: they stop at Check     (9)
+    #   c        Approve 11:00, Notify 12:00     (1)
+    #   d        Fix 11:00                       (1)
+    # Check ends 9 of the 35 cases visiting it (>= 5% of cases, >= a quarter): an end step, but
+    # most cases that reach it go on (9 < 35 / 2), so work begun after it continues the case.
+    # Approve ends 24 of the 25 visiting it: an end where most stop, so what follows it trails.
+    # Notify and Fix end one case each (< 5% of 35, < 5 cases): not end steps.
+    lines = ["case,activity,timestamp"]
+    tails = [(f"a{n:02}", ["Approve"]) for n in range(24)] + [(f"b{n}", []) for n in range(9)]
+    for case, tail in [*tails, ("c", ["Approve", "Notify"]), ("d", ["Fix"])]:
+        lines += [f"{case},Receive,2026-03-02T09:00:00Z", f"{case},Check,2026-03-02T10:00:00Z"]
+        lines += [f"{case},{step},2026-03-02T{11 + i}:00:00Z" for i, step in enumerate(tail)]
+    result = load_log(store, tmp_path, "\n".join(lines) + "\n")[1]
+    assert (result.end_steps, result.ends_inferred) == (["Approve", "Check"], True)
+    assert rows(
+        store,
+        "SELECT case_id, exit_ts, is_open FROM cases WHERE case_id IN ('a00', 'b0', 'c', 'd') ORDER BY 1",
+    ) == [
+        ("a00", at("11:00"), False),
+        ("b0", at("10:00"), False),
+        # Notify after Approve trails: c exits at Approve (before: open, its final step was Notify)
+        ("c", at("11:00"), False),
+        # Fix began after Check, where most cases go on: d went on, it is open (exiting at Check
+        # would close every case in progress that passed Check)
+        ("d", None, True),
+    ]
+    assert rows(store, "SELECT count, example FROM quality_findings WHERE rule = 'work_after_exit'") == [
+        (1, "c")
+    ]
+
+
 # ---------------------------------------------------------------- rare terminal outcomes
 
 
@@ -100,6 +134,9 @@ def test_a_rare_outcome_where_most_cases_stop_is_an_end_step():
         "Reject": True,  # 30 < 5% of cases, but 30 of 40 visiting (75%) stop there, and 30 >= 5
         "Tiny": False,  # all 4 stop there, but fewer than 5 cases
     }
+    # terminal (work after it trails): an end where most cases that reach it stop
+    terminal = dict(start_end_rule(counts).select("step", "is_terminal").iter_rows())
+    assert terminal == {"Approve": True, "Pause": False, "Receive": False, "Reject": True, "Tiny": False}
     # and at least 0.1% of all cases: 9 of 10,000 is not enough, 10 is
     many = pl.DataFrame(
         {"step": ["S", "X", "Y"], "cases": [10_000, 9, 10], "starts": [10_000, 0, 0], "ends": [0, 9, 10]}

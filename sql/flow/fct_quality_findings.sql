@@ -35,8 +35,8 @@
 --                          logs: repeats of a done status are not counted). info when all of them
 --                          are activities dropped from the map.
 --   work_after_exit        (interval, point) visits of completed cases that end after the case's
---                          exit (its last end step's visit end), or are in process and started at
---                          or after it: a parallel step finishing later, a trailing event. The
+--                          exit (int_exits_end_steps.sql), or are in process and started at or
+--                          after it: a parallel step finishing later, trailing work. The
 --                          case is completed at its exit; these visits are not in its lead time,
 --                          path or process time (they stay in the step figures). count = visits.
 --   stale_cases            open cases with no event for longer than stale_after before $as_of:
