@@ -109,7 +109,9 @@ def figures(db: Path, stream: str) -> dict:
             "rejects": one("SELECT count(*) FROM rejects WHERE stream = ?"),
             "cases": one("SELECT count(*) FROM cases WHERE stream = ?"),
             "completed_cases": one("SELECT count(*) FROM cases WHERE stream = ? AND NOT is_open"),
-            "visits": one("SELECT count(*) FROM visits WHERE stream = ?"),
+            # work sessions, one per start as the generator counts them (back-to-back sessions
+            # of one step are one visit: docs/metrics.md)
+            "visits": one("SELECT coalesce(sum(sessions), 0) FROM visits WHERE stream = ?"),
             "transitions": one("SELECT count(*) FROM transitions WHERE stream = ?"),
             "transition_count": one("SELECT coalesce(sum(count), 0) FROM transitions WHERE stream = ?"),
             "variants": one("SELECT count(*) FROM variants WHERE stream = ?"),

@@ -118,6 +118,9 @@ def main(argv: list[str]) -> int:
             "visits": int(len(visits)),
             "transitions": len(frequency),
             "transition_count": int(sum(frequency.values())),
+            # a step following itself: back-to-back sessions, which vsm makes one visit
+            "self_transitions": sum(1 for a, b in frequency if a == b),
+            "self_transition_count": int(sum(n for (a, b), n in frequency.items() if a == b)),
             "variants": len(variants),
             "activities_with_process_time": len(service_mean),
             "case_durations": len(durations),

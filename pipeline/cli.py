@@ -214,6 +214,11 @@ def _print_flow(flow) -> None:
         f"  cases {s['cases']:,}: completed {s['completed_cases']:,}, open {s['open_cases']:,} "
         f"(as of {s['as_of']:%Y-%m-%d %H:%M} UTC); visits {flow.visits:,}"
     )
+    if s.get("stale_cases"):
+        say(
+            f"  {s['stale_cases']:,} open cases are stale (no event for over {_days(s['stale_after_s'])}; "
+            "[flow] stale_after): counted apart from WIP and Little's Law"
+        )
     say(
         f"  lead time p50 {_days(s['lead_time_p50_s'])}, p85 {_days(s['lead_time_p85_s'])}; "
         f"flow efficiency {_pct(s['flow_efficiency'])}; first-pass yield {_pct(s['first_pass_yield'])}"

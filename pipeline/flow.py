@@ -279,6 +279,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at) 
             {"started_steps": sorted(started["step"].drop_nulls().unique().to_list())},
         )
         _run(con, "int_no_status_periods")
+    _run(con, "int_visit_sessions" if shape == "interval" else "int_visit_one_session")
     _run(con, "fct_visits")
     con.execute("DROP TABLE flow_raw_visits")  # nothing reads it past here: free its memory
 
@@ -287,7 +288,9 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at) 
     start_steps = discovered.filter("is_start")["step"].to_list()
     ends_inferred = not settings.end_activities and shape != "status"  # status: the done statuses
     end_steps = discovered.filter("is_end")["step"].to_list() if ends_inferred else settings.end_activities
-    _run(con, "int_end_steps", {"end_steps": end_steps})
+    # configured end activities are terminal: work after them is trailing (int_exits_end_steps.sql)
+    terminal = discovered.filter("is_terminal")["step"].to_list() if ends_inferred else end_steps
+    _run(con, "int_end_steps", {"end_steps": end_steps, "terminal_steps": terminal})
     _run(con, "int_exits_status" if shape == "status" else "int_exits_end_steps")
     as_of = (
         as_of
@@ -299,6 +302,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at) 
         "stream": stream,
         "as_of": as_of,
         "target_s": settings.lead_time_target_s,
+        "stale_after_s": settings.stale_after_s,
         "log_shape": shape,
         "timezone": settings.timezone,
         "step_by": step_by,
@@ -386,8 +390,9 @@ def _run_message(shape: str, detected: bool, summary: dict, step_by_reason: str 
     ends = summary["end_activities"] or "none"
     return (
         f"log shape {shape} ({'detected' if detected else 'from settings'}); {summary['cases']} cases, "
-        f"{summary['open_cases']} open; end steps {'inferred' if summary['ends_inferred'] else 'set'}: "
-        f"{ends}; steps by {summary['step_by']} ({step_by_reason})"
+        f"{summary['open_cases']} open ({summary['stale_cases']} stale); end steps "
+        f"{'inferred' if summary['ends_inferred'] else 'set'}: {ends}; "
+        f"steps by {summary['step_by']} ({step_by_reason})"
     )
 
 

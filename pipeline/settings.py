@@ -86,11 +86,16 @@ class StreamSettings:
     steps: Steps = field(default_factory=Steps)
     discovery: Discovery = field(default_factory=Discovery)
     lead_time_target: str = ""  # e.g. "10d", "36h"; empty = none
+    stale_after: str = ""  # [flow]: an open case quiet this long is stale; empty = p99 lead time
     path: Path | None = None  # the settings file this came from
 
     @property
     def lead_time_target_s(self) -> float | None:
         return parse_duration(self.lead_time_target, "lead_time_target") if self.lead_time_target else None
+
+    @property
+    def stale_after_s(self) -> float | None:
+        return parse_duration(self.stale_after, "[flow] stale_after") if self.stale_after else None
 
     def source_path(self) -> Path:
         p = Path(self.source.path)
@@ -240,7 +245,9 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
             setattr(settings.columns, role, _take(cols, role, str, f"{where} [columns]", ""))
 
     flow = data.get("flow", {})
-    _check_keys(flow, ("log_shape", "step_by", "start_activities", "end_activities"), f"{where} [flow]")
+    _check_keys(
+        flow, ("log_shape", "step_by", "start_activities", "end_activities", "stale_after"), f"{where} [flow]"
+    )
     settings.log_shape = _choice(
         _take(flow, "log_shape", str, f"{where} [flow]", "auto"), LOG_SHAPES, "[flow] log_shape"
     )
@@ -249,6 +256,9 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
     )
     settings.start_activities = _take(flow, "start_activities", list, f"{where} [flow]", [])
     settings.end_activities = _take(flow, "end_activities", list, f"{where} [flow]", [])
+    settings.stale_after = _take(flow, "stale_after", str, f"{where} [flow]", "")
+    if settings.stale_after and parse_duration(settings.stale_after, "[flow] stale_after") <= 0:
+        raise SettingsError(f"[flow] stale_after = {settings.stale_after!r}: expected a duration above zero")
 
     classes = data.get("status_classes", {})
     for status, cls in classes.items():
@@ -377,6 +387,9 @@ def render_settings(s: StreamSettings) -> str:
         "# Empty = inferred by the run, which reports what it inferred.",
         f"start_activities = {_toml_list(s.start_activities)}",
         f"end_activities = {_toml_list(s.end_activities)}",
+        '# An open case with no event for this long before the last event (e.g. "90d") is stale:',
+        "# counted apart from WIP and Little's Law. Empty = the p99 lead time of completed cases.",
+        f"stale_after = {_toml_str(s.stale_after)}",
         "",
         "# Status logs: class of each status, one of work / wait / done. Unlisted statuses get a",
         "# default guessed from the name, which the run reports.",

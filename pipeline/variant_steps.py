@@ -17,6 +17,13 @@ DEFAULT_MAX_STEPS = 30  # ... and at most 30 of them: what keeps a 400-activity 
 START_MIN_CASE_SHARE = 0.05  # a start step starts >= 5% of cases
 END_MIN_CASE_SHARE = 0.05  # an end step ends >= 5% of cases ...
 END_MIN_ENDING_SHARE = 0.25  # ... and >= 25% of the cases visiting it end there
+# A rare terminal outcome (a rejection, a withdrawal) is an end step too when most cases
+# reaching it stop there: >= 50% of the cases visiting it end there, and it ends at least
+# 5 cases and at least 0.1% of all cases (so that a handful of cases caught mid-way at the
+# end of the log do not make a step an end).
+RARE_END_MIN_ENDING_SHARE = 0.5
+RARE_END_MIN_CASES = 5
+RARE_END_MIN_CASE_SHARE = 0.001
 
 
 def visit_rows(variants: pl.DataFrame) -> pl.DataFrame:
@@ -175,15 +182,22 @@ def start_end_rule(counts: pl.DataFrame) -> pl.DataFrame:
     """Which steps start and end cases, from per-step counts (flow/int_step_ends.sql, or
     `start_end_steps` from paths): step, cases (cases visiting it), starts, ends (cases whose
     first / last step it is). Adds is_start (starts >= START_MIN_CASE_SHARE of all cases) and
-    is_end (ends >= END_MIN_CASE_SHARE of all cases and >= END_MIN_ENDING_SHARE of the cases
-    visiting it). Every case has one first step, so all cases = the sum of starts.
+    is_end: a common end (ends >= END_MIN_CASE_SHARE of all cases and >= END_MIN_ENDING_SHARE
+    of the cases visiting it), or a rare terminal outcome (ends >= RARE_END_MIN_ENDING_SHARE
+    of the cases visiting it, and >= RARE_END_MIN_CASES and >= RARE_END_MIN_CASE_SHARE of all
+    cases). is_terminal: an end step where most cases that reach it stop (ends >=
+    RARE_END_MIN_ENDING_SHARE of the cases visiting it): work after it is trailing, not a
+    continuation (flow/int_exits_end_steps.sql). Every case has one first step, so all
+    cases = the sum of starts.
     """
     total = int(counts["starts"].sum()) if counts.height else 0
+    ends = pl.col("ends")
+    common_end = (ends >= END_MIN_CASE_SHARE * total) & (ends >= END_MIN_ENDING_SHARE * pl.col("cases"))
+    most_stop = ends >= RARE_END_MIN_ENDING_SHARE * pl.col("cases")
+    rare_end = most_stop & (ends >= RARE_END_MIN_CASES) & (ends >= RARE_END_MIN_CASE_SHARE * total)
+    is_end = (common_end | rare_end) & (ends > 0)
     return counts.with_columns(
         (pl.col("starts") >= START_MIN_CASE_SHARE * total).alias("is_start"),
-        (
-            (pl.col("ends") >= END_MIN_CASE_SHARE * total)
-            & (pl.col("ends") >= END_MIN_ENDING_SHARE * pl.col("cases"))
-            & (pl.col("ends") > 0)
-        ).alias("is_end"),
+        is_end.alias("is_end"),
+        (is_end & most_stop).alias("is_terminal"),
     ).sort("step")

@@ -398,11 +398,13 @@ def test_bpic2012_main_path_is_the_approved_loan_not_the_top_variant(real_varian
     assert following >= 40
     side = dict(result.map_steps.filter(~pl.col("on_main_path")).select("step", "anchor_step").iter_rows())
     assert side["A_DECLINED"] == "A_PARTLYSUBMITTED" and side["W_Afhandelen leads"] == "A_PARTLYSUBMITTED"
+    # Back-to-back sessions of a work item are one visit (docs/metrics.md), so the top loops are
+    # no longer W_ items following themselves but real returns: first, validation sending the
+    # file back to chase missing documents.
     loops = result.rework_loops.head(3).select("from_step", "to_step", "cases").rows()
-    assert loops == [
-        (step, step, cases_going_back(log, step, step))
-        for step in ("W_Completeren aanvraag", "W_Nabellen offertes", "W_Nabellen incomplete dossiers")
-    ]
+    assert loops[0][:2] == ("W_Nabellen incomplete dossiers", "W_Valideren aanvraag")
+    assert loops == [(a, b, cases_going_back(log, a, b)) for a, b, _ in loops]
+    assert all(a != b for a, b in result.rework_loops.select("from_step", "to_step").rows())
     after_submit = result.decision_points.filter(pl.col("step") == "A_PARTLYSUBMITTED")
     assert set(after_submit["to_step"]) == {"W_Afhandelen leads", "A_DECLINED", "A_PREACCEPTED"}
 

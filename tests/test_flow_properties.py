@@ -72,6 +72,18 @@ def flow_of(cases: list[list[Visit]]):
     return con
 
 
+def sessions_merged(visits: list[Visit]) -> list[Visit]:
+    """The case's visits once consecutive sessions of one step are one visit
+    (int_visit_sessions.sql): from the first session's start to the last one's end."""
+    merged: list[Visit] = []
+    for v in visits:
+        if merged and merged[-1].step == v.step:
+            merged[-1] = Visit(v.step, merged[-1].start, v.end)
+        else:
+            merged.append(v)
+    return merged
+
+
 def per_case(con, sql: str) -> dict[str, tuple]:
     return {r[0]: r[1:] for r in con.execute(sql).fetchall()}
 
@@ -85,11 +97,12 @@ def test_laws_of_sequential_interval_logs(cases):
         got = per_case(con, "SELECT case_id, is_open, lead_time_s, is_first_pass, arrival_ts FROM cases")
         sums = per_case(
             con,
-            "SELECT case_id, sum(coalesce(queue_time_s, 0)) + sum(process_time_s) "
+            "SELECT case_id, sum(coalesce(queue_time_s, 0)) + sum(process_time_s) + sum(paused_s) "
             "FROM visits GROUP BY case_id",
         )
         assert set(got) == set(generated)
-        for case_id, visits in generated.items():
+        for case_id, sessions in generated.items():
+            visits = sessions_merged(sessions)
             is_open, lead_time_s, is_first_pass, arrival_ts = got[case_id]
             completes = visits[-1].step == "E"
             assert is_open == (not completes)
@@ -98,14 +111,16 @@ def test_laws_of_sequential_interval_logs(cases):
             if completes:
                 # lead time = last end - first start
                 assert lead_time_s == (visits[-1].end - visits[0].start).total_seconds()
-                if is_first_pass:  # queue + process time of its visits add up to its lead time
+                if is_first_pass:  # queue + process + paused time of its visits add up to its lead time
                     assert sums[case_id][0] == lead_time_s
             else:
                 assert lead_time_s is None
 
-        # one visit per start event
-        starts = sum(len(v) for v in cases)
-        assert con.execute("SELECT count(*) FROM visits").fetchall() == [(starts,)]
+        # one visit per run of sessions of one step, one session per start event
+        merged = [sessions_merged(v) for v in cases]
+        assert con.execute("SELECT count(*), sum(sessions) FROM visits").fetchall() == [
+            (sum(len(v) for v in merged), sum(len(v) for v in cases))
+        ]
 
         completed = sum(v[-1].step == "E" for v in cases)
         [(variant_cases, share)] = con.execute(
@@ -115,7 +130,7 @@ def test_laws_of_sequential_interval_logs(cases):
         if completed:
             assert abs(share - 1.0) < 1e-9
         expected_variants = {}
-        for visits in cases:
+        for visits in merged:
             if visits[-1].step == "E":
                 key = " > ".join(v.step for v in visits)
                 expected_variants[key] = expected_variants.get(key, 0) + 1
@@ -142,17 +157,38 @@ def fifo_visits(cases: list[list[tuple]]) -> tuple[list[tuple], int]:
     visits, lone = [], 0
     for n, events in enumerate(cases):
         ordered = sorted(enumerate(events), key=lambda e: (e[1][2], e[1][1] != "start", e[0]))
-        open_starts: dict[str, list[datetime]] = {}
-        for _, (step, kind, minute) in ordered:
+        open_starts: dict[str, list[tuple[datetime, int]]] = {}
+        for line, (step, kind, minute) in ordered:
             at = BASE + timedelta(minutes=minute)
             if kind == "start":
-                open_starts.setdefault(step, []).append(at)
+                open_starts.setdefault(step, []).append((at, line))
             elif open_starts.get(step):
-                visits.append((f"k{n}", step, open_starts[step].pop(0), at))
+                start, start_line = open_starts[step].pop(0)
+                visits.append((f"k{n}", step, start, at, start_line))
             else:
                 lone += 1
-        visits += [(f"k{n}", step, s, None) for step, starts in open_starts.items() for s in starts]
+        visits += [
+            (f"k{n}", step, s, None, line) for step, starts in open_starts.items() for s, line in starts
+        ]
     return sorted(visits, key=str), lone
+
+
+def merge_sessions(visits: list[tuple]) -> list[tuple]:
+    """(case, step, start, end, line) sessions -> (case, step, start, end) visits: in the
+    flow's order (start, else end; end, open last; line), consecutive sessions of one step
+    with observed starts are one visit from the first start to the last end (None while one
+    is open), as int_visit_sessions.sql makes them."""
+    far = BASE + timedelta(days=3650)
+    ordered = sorted(visits, key=lambda v: (v[0], v[2] or v[3], v[3] is None, v[3] or far, v[4]))
+    merged: list[list] = []
+    for case, step, start, end, _ in ordered:
+        last = merged[-1] if merged else None
+        if last and last[0] == case and last[1] == step and start is not None and last[4] is not None:
+            last[3] = None if last[3] is None or end is None else max(last[3], end)
+            last[4] = start
+        else:
+            merged.append([case, step, start, end, start])
+    return [tuple(m[:4]) for m in merged]
 
 
 @settings(max_examples=60, deadline=None)
@@ -183,11 +219,12 @@ def test_pairing_is_first_in_first_out_on_any_mix_of_starts_and_completes(cases)
         # a step never started anywhere is a point step: its completes are visits of their own
         started = {step for events in cases for step, kind, _ in events if kind == "start"}
         expected += [
-            (f"k{n}", step, None, BASE + timedelta(minutes=m))
+            (f"k{n}", step, None, BASE + timedelta(minutes=m), line)
             for n, events in enumerate(cases)
-            for step, kind, m in events
+            for line, (step, kind, m) in enumerate(events)
             if step not in started
         ]
+        expected = merge_sessions(expected)
         expected_lone -= sum(1 for events in cases for step, _, _ in events if step not in started)
         assert sorted(got, key=str) == sorted(expected, key=str)
         assert lone == expected_lone

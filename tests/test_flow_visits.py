@@ -93,171 +93,45 @@ def test_interval_visits(interval):
         "FROM visits ORDER BY case_id, seq",
     )
     N = None
+    # fmt: off
     assert got == [
         # A first visit starting at the case's arrival has no queue (ready_ts NULL).
         ("c1", "Register", 1, 1, N, at("09:00"), at("09:30"), N, 1800.0, N, "ann", "Intake", 0, False, False),
-        (
-            "c1",
-            "Assess",
-            2,
-            1,
-            at("09:30"),
-            at("10:00"),
-            at("11:00"),
-            1800.0,
-            3600.0,
-            5400.0,
-            "bob",
-            "Assessment",
-            0,
-            False,
-            False,
-        ),
-        (
-            "c1",
-            "Assess",
-            3,
-            2,
-            at("11:00"),
-            at("12:00"),
-            at("12:30"),
-            3600.0,
-            1800.0,
-            5400.0,
-            "bob",
-            "Assessment",
-            0,
-            True,
-            False,
-        ),
+        # Two sessions of Assess back to back (10:00-11:00, 12:00-12:30, no other step between):
+        # one visit, not rework. Process = the time worked, 60 + 30 min = 5400; the hour between
+        # the sessions is paused_s; queue 1800 + process 5400 + paused 3600 = elapsed 10800.
+        ("c1", "Assess", 2, 1, at("09:30"), at("10:00"), at("12:30"), 1800.0, 5400.0, 10800.0,
+         "bob", "Assessment", 0, False, False),
         # started by cat, completed by dan: the resource at the end, one reassignment
-        (
-            "c1",
-            "Decide",
-            4,
-            1,
-            at("12:30"),
-            at("13:00"),
-            at("14:00"),
-            1800.0,
-            3600.0,
-            5400.0,
-            "dan",
-            "Decision",
-            1,
-            False,
-            False,
-        ),
+        ("c1", "Decide", 3, 1, at("12:30"), at("13:00"), at("14:00"), 1800.0, 3600.0, 5400.0,
+         "dan", "Decision", 1, False, False),
         ("c2", "Register", 1, 1, N, at("09:00"), at("09:20"), N, 1200.0, N, "ann", "Intake", 0, False, False),
-        # FIFO: 10:00 (bob) pairs with 11:00 (bob), 10:30 (eve) with 11:30 (eve): no reassignment
-        (
-            "c2",
-            "Assess",
-            2,
-            1,
-            at("09:20"),
-            at("10:00"),
-            at("11:00"),
-            2400.0,
-            3600.0,
-            6000.0,
-            "bob",
-            "Assessment",
-            0,
-            False,
-            False,
-        ),
-        # in parallel with the visit before: ready = min(11:00 end so far, own start 10:30) -> no queue
-        (
-            "c2",
-            "Assess",
-            3,
-            2,
-            at("10:30"),
-            at("10:30"),
-            at("11:30"),
-            0.0,
-            3600.0,
-            3600.0,
-            "eve",
-            "Assessment",
-            0,
-            True,
-            False,
-        ),
-        (
-            "c2",
-            "Decide",
-            4,
-            1,
-            at("11:30"),
-            at("12:00"),
-            at("12:30"),
-            1800.0,
-            1800.0,
-            3600.0,
-            "cat",
-            "Decision",
-            0,
-            False,
-            False,
-        ),
+        # FIFO: 10:00 (bob) pairs with 11:00 (bob), 10:30 (eve) with 11:30 (eve): two sessions that
+        # overlap, one visit 10:00-11:30; the time covered by a session, 90 min, is its process
+        # time (overlaps count once); the resource is the last session's (eve), and the change
+        # from bob to eve is a reassignment.
+        ("c2", "Assess", 2, 1, at("09:20"), at("10:00"), at("11:30"), 2400.0, 5400.0, 7800.0,
+         "eve", "Assessment", 1, False, False),
+        ("c2", "Decide", 3, 1, at("11:30"), at("12:00"), at("12:30"), 1800.0, 1800.0, 3600.0,
+         "cat", "Decision", 0, False, False),
         ("c3", "Register", 1, 1, N, at("09:00"), at("09:10"), N, 600.0, N, "ann", "Intake", 0, False, False),
-        (
-            "c3",
-            "Assess",
-            2,
-            1,
-            at("09:10"),
-            at("09:40"),
-            at("10:40"),
-            1800.0,
-            3600.0,
-            5400.0,
-            "fay",
-            "Assessment",
-            0,
-            False,
-            False,
-        ),
-        (
-            "c3",
-            "Decide",
-            3,
-            1,
-            at("10:40"),
-            at("11:00"),
-            at("11:20"),
-            1200.0,
-            1200.0,
-            2400.0,
-            "cat",
-            "Decision",
-            0,
-            False,
-            False,
-        ),
+        ("c3", "Assess", 2, 1, at("09:10"), at("09:40"), at("10:40"), 1800.0, 3600.0, 5400.0,
+         "fay", "Assessment", 0, False, False),
+        ("c3", "Decide", 3, 1, at("10:40"), at("11:00"), at("11:20"), 1200.0, 1200.0, 2400.0,
+         "cat", "Decision", 0, False, False),
         ("c4", "Register", 1, 1, N, at("09:00"), at("09:30"), N, 1800.0, N, "ann", "Intake", 0, False, False),
         # started, not completed: in process, no end, no process time
-        (
-            "c4",
-            "Assess",
-            2,
-            1,
-            at("09:30"),
-            at("10:00"),
-            N,
-            1800.0,
-            N,
-            N,
-            "bob",
-            "Assessment",
-            0,
-            False,
-            True,
-        ),
+        ("c4", "Assess", 2, 1, at("09:30"), at("10:00"), N, 1800.0, N, N,
+         "bob", "Assessment", 0, False, True),
     ]
-    assert result.visits == 13  # one per start (4 + 4 + 3 + 2); the lone complete makes none
+    # fmt: on
+    assert rows(store, "SELECT case_id, sessions, paused_s FROM visits WHERE step = 'Assess' ORDER BY 1") == [
+        ("c1", 2, 3600.0),
+        ("c2", 2, 0.0),
+        ("c3", 1, 0.0),
+        ("c4", 1, 0.0),
+    ]
+    assert result.visits == 11  # 13 sessions (one per start; the lone complete makes none), 11 visits
 
 
 def test_interval_cases(interval):
@@ -269,10 +143,10 @@ def test_interval_cases(interval):
         "FROM cases ORDER BY case_id",
     )
     assert got == [
-        # 09:00 -> 14:00 = 5 h; process 30+60+30+60 min = 10800, queue 30+60+30 min = 7200
-        ("c1", at("09:00"), at("14:00"), 18000.0, False, 4, 1, False, 2, 1, 10800.0, 7200.0, "Decide"),
-        # 09:00 -> 12:30; the two Assess visits overlap, so process 20+60+60+30 min > lead - queue
-        ("c2", at("09:00"), at("12:30"), 12600.0, False, 4, 1, False, 2, 0, 10200.0, 4200.0, "Decide"),
+        # 09:00 -> 14:00 = 5 h; process 30+90+60 min = 10800, queue 30+30 min = 3600, paused 3600
+        ("c1", at("09:00"), at("14:00"), 18000.0, False, 3, 0, True, 2, 1, 10800.0, 3600.0, "Decide"),
+        # 09:00 -> 12:30; queue 40+30 min = 4200 + process 20+90+30 min = 8400 = lead time
+        ("c2", at("09:00"), at("12:30"), 12600.0, False, 3, 0, True, 2, 1, 8400.0, 4200.0, "Decide"),
         # first pass: queue 30+20 min + process 10+60+20 min = 2 h 20 = lead time
         ("c3", at("09:00"), at("11:20"), 8400.0, False, 3, 0, True, 2, 0, 5400.0, 3000.0, "Decide"),
         ("c4", at("09:00"), None, None, True, 2, 0, True, 1, 0, 1800.0, 1800.0, "Assess"),
@@ -290,10 +164,10 @@ def test_interval_step_metrics(interval):
         "FROM step_metrics ORDER BY step",
     )
     assert got == [
-        # queue [1800, 3600, 2400, 0, 1800, 1800]: mean 11400/6 = 1900, median 1800
-        # process [3600, 1800, 3600, 3600, 3600] (c4 in process): mean 16200/5 = 3240, median 3600
-        # c1 and c2 visit it twice, c3 and c4 once: FPY 2/4
-        ("Assess", 6, 4, 2, 1, 1900.0, 1800.0, 3240.0, 3600.0, 0.5),
+        # queue [1800, 2400, 1800, 1800]: mean 7800/4 = 1950, median 1800
+        # process [5400, 5400, 3600] (c4 in process): mean 14400/3 = 4800, median 5400
+        # every case visits it once (sessions are not rework): FPY 1
+        ("Assess", 4, 4, 0, 1, 1950.0, 1800.0, 4800.0, 5400.0, 1.0),
         # queue [1800, 1800, 1200]: mean 1600; process [3600, 1800, 1200]: mean 2200, median 1800
         ("Decide", 3, 3, 0, 0, 1600.0, 1800.0, 2200.0, 1800.0, 1.0),
         # no queue observed; process [1800, 1200, 600, 1800]: mean 1350, median (1200+1800)/2
@@ -312,46 +186,29 @@ def test_interval_transitions_variants_handoffs(interval):
         ("Assess", "Decide", 3, 3, 1600.0),  # 13:00-12:30, 12:00-11:30, 11:00-10:40
         ("Register", "Assess", 4, 4, 1950.0),  # 30, 40, 30, 30 min -> 7800 / 4
     ]
-    assert rows(store, "SELECT count, cases FROM transitions WHERE from_step = to_step") == [(2, 2)]
+    # sessions of one step are one visit: no step follows itself
+    assert rows(store, "SELECT count, cases FROM transitions WHERE from_step = to_step") == []
     got = rows(
         store,
         "SELECT rank, steps, step_count, cases, share, lead_time_mean_s, lead_time_p50_s, "
         "lead_time_share FROM variants ORDER BY rank",
     )
-    assert got == [
-        # c1 (18000) and c2 (12600) of 39000 s of lead time over 3 completed cases
-        (
-            1,
-            "Register > Assess > Assess > Decide",
-            4,
-            2,
-            pytest.approx(2 / 3),
-            15300.0,
-            15300.0,
-            pytest.approx(30600 / 39000),
-        ),
-        (
-            2,
-            "Register > Assess > Decide",
-            3,
-            1,
-            pytest.approx(1 / 3),
-            8400.0,
-            8400.0,
-            pytest.approx(8400 / 39000),
-        ),
-    ]
-    assert rows(store, "SELECT count(DISTINCT variant_id) FROM cases WHERE variant_id IS NOT NULL") == [(2,)]
+    # c1 (18000), c2 (12600) and c3 (8400): 39000 s over 3 completed cases
+    assert got == [(1, "Register > Assess > Decide", 3, 3, 1.0, 13000.0, 12600.0, 1.0)]
+    assert rows(store, "SELECT count(DISTINCT variant_id) FROM cases WHERE variant_id IS NOT NULL") == [(1,)]
     assert rows(store, "SELECT from_team, to_team, count, cases FROM handoffs ORDER BY from_team") == [
         ("Assessment", "Decision", 3, 3),
         ("Intake", "Assessment", 4, 4),
     ]
 
 
-def test_interval_wait_between_parallel_visits_is_not_negative(interval):
+def test_interval_overlapping_sessions_pause_nothing(interval):
     store, _ = interval
-    # c1: 12:00 - 11:00 = 3600; c2: the second Assess starts while the first is open: no wait
-    assert rows(store, "SELECT wait_mean_s FROM transitions WHERE from_step = to_step") == [(1800.0,)]
+    # c2's Assess sessions overlap (10:00-11:00, 10:30-11:30): nothing paused, never negative,
+    # and the time worked is the 90 min they cover, not 60 + 60
+    assert rows(
+        store, "SELECT paused_s, process_time_s FROM visits WHERE case_id = 'c2' AND step = 'Assess'"
+    ) == [(0.0, 5400.0)]
 
 
 def test_interval_stream_summary(interval):
@@ -370,10 +227,10 @@ def test_interval_stream_summary(interval):
             1,
             3,
             12600.0,  # median of 18000, 12600, 8400
-            26400.0,  # 10800 + 10200 + 5400 (completed cases only)
-            pytest.approx(26400 / 39000),
-            pytest.approx(1 / 3),  # only c3 is first pass
-            0.5,  # Register 1 x Assess 0.5 x Decide 1
+            24600.0,  # 10800 + 8400 + 5400 (completed cases only)
+            pytest.approx(24600 / 39000),
+            1.0,  # every completed case is first pass (sessions are not rework)
+            1.0,  # Register 1 x Assess 1 x Decide 1
             "Decide",
             False,
             "first event (discovered start steps: Register)",

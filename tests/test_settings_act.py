@@ -384,10 +384,12 @@ def _team(store, tmp_path):
 
 @case("columns", "start_timestamp")
 def _start_timestamp(store, tmp_path):
-    # each row is then a whole visit, from `began` to `timestamp`
-    spans = "SELECT process_time_s FROM visits WHERE stream = $stream ORDER BY end_ts"
+    # each row is then a whole session, from `began` to `timestamp`; a case's back-to-back
+    # sessions of one step are one visit: c1 A 08:30-09:00 + 09:00-09:30 = 1 h worked,
+    # c2 B 10:00-11:00 + 11:30-12:00 = 1.5 h worked (30 min paused between)
+    spans = "SELECT process_time_s, sessions, paused_s FROM visits WHERE stream = $stream ORDER BY end_ts"
     run(store, tmp_path, WIDE, name="began", columns={"start_timestamp": "began"})
-    assert one(store, spans, "began") == [(1800.0,), (1800.0,), (3600.0,), (1800.0,)]
+    assert one(store, spans, "began") == [(3600.0, 2, 0.0), (5400.0, 2, 1800.0)]
 
 
 @case("columns", "sequence")
@@ -423,6 +425,19 @@ def _start_activities(store, tmp_path):
     assert one(store, LEAD_TIMES) == [("c1", 10800.0), ("c2", 14400.0)]
     run(store, tmp_path, BASE, name="from_b", flow={"start_activities": ["B"]})
     assert one(store, LEAD_TIMES, "from_b") == [("c1", 7200.0), ("c2", 7200.0)]  # B -> C
+
+
+@case("flow", "stale_after")
+def _stale_after(store, tmp_path):
+    # c3 did A at 09:00 and was never heard of again (C ends a case); as_of is c2's end, 13:30. By default
+    # (the p99 lead time of c1 and c2, under 4 h) 4.5 quiet hours make it stale; with
+    # stale_after = "1d" it is an open case in WIP.
+    log = BASE + "c3,A,2026-03-02T09:00:00Z,ann,Front\n"
+    stale = "SELECT case_id, is_open, is_stale FROM cases WHERE stream = $stream AND is_open"
+    run(store, tmp_path, log, flow={"end_activities": ["C"]})
+    assert one(store, stale) == [("c3", True, True)]
+    run(store, tmp_path, log, name="patient", flow={"end_activities": ["C"], "stale_after": "1d"})
+    assert one(store, stale, "patient") == [("c3", True, False)]
 
 
 @case("flow", "step_by")

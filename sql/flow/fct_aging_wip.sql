@@ -2,6 +2,8 @@
 -- been in the stream and in its current place, and how its age compares with the lead times
 -- of completed cases.
 -- Current place, first that applies:
+--   stale:      the case is stale (flow_cases.is_stale: no event for longer than
+--               stale_after); current_step and time_in_step_s as below. Not in WIP.
 --   in process: it has a visit started and not ended; the latest-started such visit is its
 --               current step, entered at that start.
 --   waiting:    (status logs) its current status is a wait status; current_step is that
@@ -14,7 +16,7 @@
 -- equal values, so a lead time equal to the age does not count as below); no per-case scan.
 CREATE OR REPLACE TEMP TABLE flow_aging_wip AS
 WITH open_cases AS (
-    SELECT case_id, arrival_ts, seconds_between(arrival_ts, CAST($as_of AS TIMESTAMPTZ)) AS age_s
+    SELECT case_id, arrival_ts, is_stale, seconds_between(arrival_ts, CAST($as_of AS TIMESTAMPTZ)) AS age_s
     FROM flow_cases
     WHERE is_open
 ),
@@ -51,8 +53,9 @@ SELECT
     CASE WHEN p.case_id IS NOT NULL THEN p.step
          WHEN w.case_id IS NOT NULL THEN w.step
          ELSE d.step END AS current_step,
-    -- in process | waiting | queued
-    CASE WHEN p.case_id IS NOT NULL THEN 'in process'
+    -- stale | in process | waiting | queued
+    CASE WHEN o.is_stale THEN 'stale'
+         WHEN p.case_id IS NOT NULL THEN 'in process'
          WHEN w.case_id IS NOT NULL THEN 'waiting'
          ELSE 'queued' END AS current_state,
     o.arrival_ts,

@@ -46,6 +46,14 @@
 --   events_after_exit      events later than their case's exit_ts, not in its lead time (status
 --                          logs: repeats of a done status are not counted). info when all of them
 --                          are activities dropped from the map.
+--   work_after_exit        (interval, point) visits of completed cases that end after the case's
+--                          exit (int_exits_end_steps.sql), or are in process and started at or
+--                          after it: a parallel step finishing later, trailing work. The
+--                          case is completed at its exit; these visits are not in its lead time,
+--                          path or process time (they stay in the step figures). count = visits.
+--   stale_cases            open cases with no event for longer than stale_after before $as_of:
+--                          counted apart from WIP and Little's Law (aging_wip state 'stale');
+--                          example = the quietest; detail = the limit and where it came from.
 -- info: how the data was read
 --   unmatched_starts       (interval) visits started and not completed: in process, open work.
 --   ignored_lifecycle      interval logs: events whose lifecycle is neither start nor complete
@@ -202,6 +210,27 @@ handoff_crosscheck AS (
                     ELSE 'they agree within 10%' END AS detail
     FROM counter_compared
 ),
+work_after_exit AS (
+    SELECT 'work_after_exit' AS rule, 'warning' AS severity, count(*) AS count,
+        case_name(arg_min(v.case_id, (coalesce(v.end_ts, v.start_ts), v.case_id))) AS example,
+        count(*) || ' visits in ' || count(DISTINCT v.case_id) || ' completed cases end after the case''s '
+            || 'exit (the end of its last end-step visit) or are in process since: the case counts as '
+            || 'completed at its exit, and these visits are not in its lead time, path or process time' AS detail
+    FROM flow_visits AS v
+    JOIN flow_exits AS x USING (case_id)
+    WHERE $log_shape <> 'status' AND (v.end_ts > x.exit_ts OR (v.in_process AND v.start_ts >= x.exit_ts))
+),
+stale_cases AS (
+    SELECT 'stale_cases' AS rule, 'warning' AS severity, count(*) AS count,
+        case_name(arg_min(case_id, (last_event_ts, case_id))) AS example,
+        count(*) || ' open cases have had no event for more than '
+            || printf('%.1f', (SELECT stale_after_s FROM flow_stale_after) / 86400) || ' days ('
+            || CASE WHEN $stale_after_s IS NULL THEN 'the p99 lead time of completed cases; set [flow] stale_after'
+                    ELSE '[flow] stale_after' END
+            || ') before ' || CAST(CAST($as_of AS TIMESTAMPTZ) AS VARCHAR)
+            || ': they are stale, counted apart from WIP and Little''s Law (aging WIP state ''stale'')' AS detail
+    FROM flow_cases WHERE is_stale
+),
 all_rules AS (
     SELECT * FROM rejected_rows
     UNION ALL SELECT * FROM complete_before_start
@@ -215,6 +244,8 @@ all_rules AS (
     UNION ALL SELECT * FROM handoff_crosscheck
     UNION ALL SELECT * FROM placeholder_statuses
     UNION ALL SELECT * FROM missing_values
+    UNION ALL SELECT * FROM work_after_exit
+    UNION ALL SELECT * FROM stale_cases
     UNION ALL SELECT * FROM flow_event_findings  -- int_event_findings.sql
 )
 SELECT

@@ -15,7 +15,7 @@ SELECT
     (SELECT min(arrival_ts) FROM flow_cases) AS window_start,
     CAST($as_of AS TIMESTAMPTZ) AS window_end,
     (SELECT count(*) FROM flow_cases) AS cases,
-    (SELECT count(*) FROM flow_cases WHERE is_open) AS open_cases,
+    (SELECT count(*) FROM flow_cases WHERE is_open) AS open_cases,  -- stale ones included
     (SELECT count(*) FROM completed) AS completed_cases,
     (SELECT avg(lead_time_s) FROM completed) AS lead_time_mean_s,
     (SELECT quantile_cont(lead_time_s, 0.5) FROM completed) AS lead_time_p50_s,
@@ -36,5 +36,7 @@ SELECT
     CAST($target_s AS DOUBLE) AS lead_time_target_s,
     CASE WHEN $target_s IS NOT NULL THEN (SELECT count(*) FILTER (WHERE target_breached) FROM flow_cases) END
         AS target_breached,
+    (SELECT count(*) FROM flow_cases WHERE is_stale) AS stale_cases,  -- open, quiet too long: not in WIP
+    (SELECT stale_after_s FROM flow_stale_after) AS stale_after_s,
     -- what a step is: activity, team or team_activity (pipeline/flow.py choose_step_by)
     CAST($step_by AS VARCHAR) AS step_by;

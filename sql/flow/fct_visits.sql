@@ -1,4 +1,7 @@
 -- flow_visits (grain: visit): sequenced visits with ready time and durations.
+-- A visit may have several work sessions (interval logs, int_visit_sessions.sql): its
+-- process time is end - start less the time paused between sessions (paused_s), so that
+-- queue + process + paused = elapsed.
 -- seq orders a case's visits by start (end where no start is observed), then source line.
 -- ready_ts = end of the case's earlier visits (the latest, capped at this visit's start so
 -- that parallel work queues zero), or the case's arrival when it precedes the visit.
@@ -39,8 +42,10 @@ SELECT
     start_ts,
     end_ts,
     seconds_between(ready_ts, start_ts) AS queue_time_s,
-    seconds_between(start_ts, end_ts) AS process_time_s,
+    seconds_between(start_ts, end_ts) - paused_s AS process_time_s,  -- time worked
     seconds_between(ready_ts, end_ts) AS elapsed_s,
+    sessions,     -- work sessions merged into the visit (1 normally)
+    CASE WHEN start_ts IS NOT NULL THEN paused_s END AS paused_s,  -- between sessions; NULL: no start observed
     queue_internal_s,
     queue_external_s,
     resource,

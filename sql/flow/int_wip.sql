@@ -11,6 +11,12 @@
 -- 25 hours. Durations are taken as epoch(b) - epoch(a): under a session TimeZone with
 -- DST, epoch(b - a) counts calendar days as 24 h and is off by the DST hour.
 --
+-- Stale cases (flow_cases.is_stale: open, and quiet longer than stale_after at as_of) are
+-- left out of every relation here, as if they had never arrived: not in WIP, arrivals,
+-- departures, step WIP or Little's Law, which so cover the active work only and keep
+-- wip_end(d) - wip_end(d-1) = arrivals(d) - departures(d). They are counted apart
+-- (stream_summary.stale_cases, aging_wip state 'stale').
+--
 -- WIP(t) = cases with arrival <= t < exit (open cases: arrival <= t). Nothing is expanded
 -- per day: arrivals are +1 and exits -1 change events, running sums give WIP after each
 -- change instant and the area under WIP(t) (exact integer case-microseconds, see
@@ -94,7 +100,7 @@ SELECT
     CASE WHEN exit_ts <= $as_of THEN greatest(exit_ts, arrival_ts) END AS exit_ts,
     CASE WHEN exit_ts <= $as_of THEN epoch(exit_ts) - epoch(arrival_ts) END AS lead_time_s
 FROM flow_cases
-WHERE arrival_ts <= $as_of;
+WHERE arrival_ts <= $as_of AND NOT is_stale;
 
 -- flow_wip_curve (grain: instant where WIP changes): WIP just after the instant, and the
 -- running sum of delta x epoch_us(instant). The area under WIP(t) up to any instant b at or
@@ -174,6 +180,7 @@ WITH spans AS (
             AS queue_end_ts,  -- no start observed: the elapsed span
         CASE WHEN end_ts IS NOT NULL THEN greatest(end_ts, start_ts) END AS active_end_ts
     FROM flow_visits
+    ANTI JOIN (SELECT case_id FROM flow_cases WHERE is_stale) USING (case_id)
 ),
 changes AS (
     SELECT step, ready_ts AS ts, 1 AS queue_delta, 0 AS active_delta FROM spans WHERE ready_ts IS NOT NULL
@@ -234,6 +241,7 @@ WITH clipped AS (
         END AS active_s,
         epoch(w.window_end) - epoch(w.window_start) AS window_s
     FROM flow_visits AS v CROSS JOIN flow_wip_window AS w
+    ANTI JOIN (SELECT case_id FROM flow_cases WHERE is_stale) AS s USING (case_id)
 )
 SELECT
     step,
