@@ -31,6 +31,10 @@ BUILTIN_NULL_VALUES = (
     "(null)",
     "nan",
     "NaN",
+    "EMPTY",  # the WABO receipt log's group on a fifth of its events
+    "empty",
+    "(empty)",
+    "<empty>",
 )
 _NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
 

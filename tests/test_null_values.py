@@ -10,6 +10,7 @@ import pytest
 from pipeline.errors import SettingsError
 from pipeline.flow import compute_flow, step_map
 from pipeline.ingest import ingest
+from pipeline.nulls import BUILTIN_NULL_VALUES
 from pipeline.settings import Columns, Source, Steps, StreamSettings, render_settings, settings_from_dict
 from tests.conftest import write
 
@@ -68,6 +69,21 @@ def test_missing_values_finding_and_no_team_named_question_mark(store, tmp_path)
     assert ("?",) not in teams and ("N/A",) not in teams
 
 
+def test_a_team_written_empty_is_no_team(store, tmp_path):
+    # The WABO receipt log writes its missing group as EMPTY: t1 goes Desk -> EMPTY -> Desk, one
+    # team all along (no handoff), and no team is called EMPTY.
+    log = """ticket,status,time,group,owner
+t1,Active,2026-03-02T08:00:00Z,Desk,ann
+t1,Active,2026-03-02T09:00:00Z,EMPTY,ann
+t1,Closed,2026-03-02T11:00:00Z,Desk,ann
+"""
+    settings = settings_for(write(tmp_path / "log.csv", log))
+    assert ingest(store, settings).missing_values == [("group", "EMPTY", 1)]
+    compute_flow(store, settings)
+    assert store.execute("SELECT DISTINCT team FROM events ORDER BY team").fetchall() == [("Desk",), (None,)]
+    assert store.execute("SELECT handoffs FROM cases").fetchall() == [(0,)]
+
+
 def test_a_token_in_a_required_column_rejects_the_row_with_the_reason(store, tmp_path):
     text = (
         "ticket,status,time\n"
@@ -109,10 +125,9 @@ def test_null_values_setting_is_validated_and_written_back():
     assert given.source.null_values == ["?", "n.v."]
     again = settings_from_dict(tomllib.loads(render_settings(given)))
     assert again.source.null_values == ["?", "n.v."]
-    assert (
-        settings_from_dict(tomllib.loads(render_settings(settings_from_dict(base)))).source.null_values
-        is None
-    )
+    # the default is written out as the built-in list, for a person to see and edit: same effect
+    written = settings_from_dict(tomllib.loads(render_settings(settings_from_dict(base))))
+    assert written.source.null_values == list(BUILTIN_NULL_VALUES)
 
 
 # ---------------------------------------------------------------- placeholder statuses
