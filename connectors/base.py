@@ -66,3 +66,16 @@ class FileConnector:
     def claims(self, path: Path) -> bool:
         name = path.name.lower()
         return any(name.endswith(s) for s in self.suffixes)
+
+
+def check_not_empty(path: Path) -> None:
+    """A SourceError when `path` cannot be read or holds nothing (0 bytes): said before a
+    reader of a binary format gives its own, less clear, error."""
+    from pipeline.errors import SourceError
+
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise SourceError(path, f"cannot be read: {error.strerror or error}") from error
+    if size == 0:
+        raise SourceError(path, "is empty (0 bytes)")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import LINE_COLUMN, RESERVED_COLUMNS
+from connectors.base import LINE_COLUMN, RESERVED_COLUMNS, check_not_empty
 from connectors.compressed import MAX_RATIO, inflation_limit
 from pipeline.errors import SourceError, first_line
 
@@ -77,12 +77,8 @@ def _open(path: Path):
 
 
 def _check_parts(path: Path) -> None:
-    try:
-        size = path.stat().st_size
-    except OSError as error:
-        raise SourceError(path, f"cannot be read: {error.strerror or error}") from error
-    if size == 0:
-        raise SourceError(path, "is empty (0 bytes)")
+    check_not_empty(path)
+    size = path.stat().st_size
     with open(path, "rb") as file:
         if file.read(len(OLE_MAGIC)) == OLE_MAGIC:
             raise SourceError(

@@ -10,18 +10,9 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import LINE_COLUMN, BatchedFrame
+from connectors.base import LINE_COLUMN, BatchedFrame, check_not_empty
 from pipeline.errors import SourceError, first_line
 from pipeline.store import sql_literal
-
-
-def _check_size(path: Path) -> None:
-    try:
-        size = path.stat().st_size
-    except OSError as error:
-        raise SourceError(path, f"cannot be read: {error.strerror or error}") from error
-    if size == 0:
-        raise SourceError(path, "is empty (0 bytes)")
 
 
 def _unreadable(path: Path, error: BaseException) -> SourceError:
@@ -40,7 +31,7 @@ def read_parquet_batches(path: Path, batch_rows: int) -> pl.DataFrame | BatchedF
     import pyarrow.parquet as pq
 
     path = Path(path)
-    _check_size(path)
+    check_not_empty(path)
     try:
         with pq.ParquetFile(path) as file:
             rows, names = file.metadata.num_rows, file.schema_arrow.names
@@ -92,7 +83,7 @@ def read_parquet(path: Path, n_rows: int | None = None) -> pl.DataFrame:
     """The raw frame of a Parquet file (its first `n_rows` rows, if given); `SourceError` if
     it is empty, not Parquet or truncated."""
     path = Path(path)
-    _check_size(path)
+    check_not_empty(path)
     try:
         # glob=False: a '[' or '*' in a file name is part of the name, not a pattern.
         frame = pl.read_parquet(path, n_rows=n_rows, glob=False, hive_partitioning=False)

@@ -52,8 +52,9 @@ class Source:
     member: str = ""  # zip archive: the file inside to read; empty = the one log it holds
     sheet: str = ""  # Excel: the sheet to read; empty = the first
     timestamp_format: str = ""  # strftime format (e.g. %d/%m/%Y %H:%M); empty = detect
-    # Values read as missing ("?", "NULL", ...); None = the built-in list (pipeline/nulls.py)
-    null_values: list[str] | None = None
+    # Values read as missing ("?", "NULL", ...): the built-in list unless the settings give one
+    # (pipeline/nulls.py); None reads as the built-in list too
+    null_values: list[str] | None = field(default_factory=lambda: list(BUILTIN_NULL_VALUES))
 
 
 @dataclass

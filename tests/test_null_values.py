@@ -120,7 +120,7 @@ def test_null_values_setting_is_validated_and_written_back():
     base = {"stream": {"name": "t"}, "source": {"path": "x.csv"}}
     with pytest.raises(SettingsError, match=r"\[source\] null_values = '\?': expected a list of strings"):
         settings_from_dict(base | {"source": {"path": "x.csv", "null_values": "?"}})
-    assert settings_from_dict(base).source.null_values is None
+    assert settings_from_dict(base).source.null_values == list(BUILTIN_NULL_VALUES)
     given = settings_from_dict(base | {"source": {"path": "x.csv", "null_values": ["?", "n.v."]}})
     assert given.source.null_values == ["?", "n.v."]
     again = settings_from_dict(tomllib.loads(render_settings(given)))

@@ -361,3 +361,23 @@ def test_step_by_is_validated_and_written_back():
     assert settings.step_by == "team"
     assert settings_from_dict(tomllib.loads(render_settings(settings))).step_by == "team"
     assert settings_from_dict(base).step_by == "auto"
+
+
+def test_an_open_case_waiting_inside_a_team_is_waiting_at_that_team(store, tmp_path):
+    # t4 New 09:00 SD | In Progress 09:30 SD ann | Awaiting Customer 10:00 SD ann, still there
+    # t5 New 09:00 SD | In Progress 11:00 SD | Resolved 12:00 SD: as_of 12:00, lead 3 h
+    # t4 is at the Service Desk, waiting on the customer: current step the team, state waiting,
+    # in that team since it got the case at 09:00: 3 h. (Quiet since 10:00, 2 h: under the p99
+    # lead time of 3 h, not stale.)
+    log = """number,state,sys_updated_on,assigned_to,assignment_group
+t4,New,2026-03-02T09:00:00Z,,Service Desk
+t4,In Progress,2026-03-02T09:30:00Z,ann,Service Desk
+t4,Awaiting Customer,2026-03-02T10:00:00Z,ann,Service Desk
+t5,New,2026-03-02T09:00:00Z,,Service Desk
+t5,In Progress,2026-03-02T11:00:00Z,,Service Desk
+t5,Resolved,2026-03-02T12:00:00Z,,Service Desk
+"""
+    assert run(store, tmp_path, log).step_by == "team"
+    assert rows(store, "SELECT case_id, current_step, current_state, time_in_step_s FROM aging_wip") == [
+        ("t4", SD, "waiting", 10800.0)
+    ]

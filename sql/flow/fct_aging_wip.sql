@@ -4,10 +4,13 @@
 -- Current place, first that applies:
 --   stale:      the case is stale (flow_cases.is_stale: no event for longer than
 --               stale_after); current_step and time_in_step_s as below. Not in WIP.
---   in process: it has a visit started and not ended; the latest-started such visit is its
---               current step, entered at that start.
 --   waiting:    (status logs) its current status is a wait status; current_step is that
---               status's name, entered when the case entered the status.
+--               status's name, entered when the case entered the status. With steps by
+--               team ([flow] step_by = "team") the case is waiting AT its current team: the
+--               step is the team's visit still open, entered when the team got the case.
+--   in process: it has a visit started and not ended; the latest-started such visit is its
+--               current step, entered at that start (steps by team: when the team got it;
+--               a team visit's start_ts is a bookkeeping instant, int_visits_team.sql).
 --   queued:     otherwise it is between steps: current_step is the step it left last (the
 --               visit that ended last), i.e. "queued after <current_step>", entered at that
 --               visit's end; a case with no ended visit is queued since its arrival, with no
@@ -21,7 +24,9 @@ WITH open_cases AS (
     WHERE is_open
 ),
 in_process AS (
-    SELECT case_id, arg_max(step, (start_ts, seq)) AS step, max(start_ts) AS entered_ts
+    SELECT case_id, arg_max(step, (start_ts, seq)) AS step,
+        CASE WHEN $step_by = 'team' THEN arg_max(coalesce(ready_ts, start_ts), (start_ts, seq))
+             ELSE max(start_ts) END AS entered_ts
     FROM flow_visits
     WHERE in_process
     GROUP BY case_id
@@ -49,14 +54,15 @@ ranked AS (
 )
 SELECT
     o.case_id,
-    -- step in process, wait status, or the step it is queued after
+    -- step in process (or the team the case waits at), wait status, or the step it is queued after
     CASE WHEN p.case_id IS NOT NULL THEN p.step
          WHEN w.case_id IS NOT NULL THEN w.step
          ELSE d.step END AS current_step,
-    -- stale | in process | waiting | queued
+    -- stale | waiting | in process | queued (a work-status visit in process has no current
+    -- wait status: both apply only to a team's visit, where the case waits inside it)
     CASE WHEN o.is_stale THEN 'stale'
-         WHEN p.case_id IS NOT NULL THEN 'in process'
          WHEN w.case_id IS NOT NULL THEN 'waiting'
+         WHEN p.case_id IS NOT NULL THEN 'in process'
          ELSE 'queued' END AS current_state,
     o.arrival_ts,
     -- $as_of - arrival
