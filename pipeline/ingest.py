@@ -361,11 +361,13 @@ def _insert(con, params: dict, rows: int, result: LoadResult, started: datetime)
             ).fetchall()
         ]
         con.execute(
-            "INSERT INTO runs VALUES ($run_id, $stream, 'ingest', $source, $started, now(), $status, "
+            "INSERT INTO runs VALUES ($run_id, $stream, 'ingest', $source, $started, $finished, $status, "
             "$read, $loaded, $rejected, $known, $message)",
             params
             | {
                 "started": started,
+                # after the events and rejects are in: now() would be the transaction's start
+                "finished": datetime.now(UTC),
                 "status": result.status,
                 "read": result.events_read,
                 "loaded": result.events_loaded,
