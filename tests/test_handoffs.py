@@ -358,3 +358,32 @@ def test_bpic2013_handoffs_equal_a_plain_count_case_by_case(real_logs, tmp_path)
     assert got == expected
     assert sum(h for h, _ in got.values()) > 0.5 * len(got)  # teams do change hands here
     con.close()
+
+
+# Point log with a team column, the WABO receipt way: a blank group between two events of
+# one group.
+#   b1  Register 09:00 ann Group 1 | Check 10:00 bob (blank) | Decide 11:00 ann Group 1
+#       -> Group 1 all along (the blank keeps the team before it; bob never stands in): 0
+#   b2  Register 09:00 ann Group 1 | Check 10:00 cat Group 2 | Decide 11:00 cat (blank) -> 1
+# Without a team column the resources are the owners: b1 ann > bob > ann 2, b2 ann > cat 1.
+BLANK_GROUPS = day("""
+case,activity,timestamp,resource,team
+b1,Register,09:00,ann,Group 1
+b1,Check,10:00,bob,
+b1,Decide,11:00,ann,Group 1
+b2,Register,09:00,ann,Group 1
+b2,Check,10:00,cat,Group 2
+b2,Decide,11:00,cat,
+""")
+
+
+def test_point_log_a_visit_without_a_team_keeps_the_team_before_it(store, tmp_path):
+    load_log(store, tmp_path, BLANK_GROUPS, end_activities=["Decide"])
+    assert rows(store, "SELECT case_id, handoffs FROM cases ORDER BY case_id") == [("b1", 0), ("b2", 1)]
+    assert rows(store, "SELECT from_team, to_team, count FROM handoffs") == [("Group 1", "Group 2", 1)]
+    no_teams = "\n".join(line.rsplit(",", 1)[0] for line in BLANK_GROUPS.splitlines()) + "\n"
+    load_log(store, tmp_path, no_teams, name="people", end_activities=["Decide"])
+    assert rows(store, "SELECT case_id, handoffs FROM cases WHERE stream = 'people' ORDER BY 1") == [
+        ("b1", 2),
+        ("b2", 1),
+    ]

@@ -14,11 +14,13 @@
 --                 a new team is part of the handoff, not a reassignment).
 --   A stream with no team at all: the resource is the owner (a change of resource is a
 --   handoff, as in the visit rule), and there are no reassignments.
--- Interval and point logs (events record work): two consecutive visits of a case (by seq)
--- whose teams differ, a visit's resource standing in where it has no team
--- (flow_visits.prev_owner); a reassignment is a change of resource within one visit
--- (visits.reassignments: the complete's resource differs from the start's). The pairs into
--- and out of a boundary marker's visit are left out, and its own reassignments.
+-- Interval and point logs (events record work): a visit (by seq) whose team differs from the
+-- case's last known team, as for status events: a visit with no team keeps the team before
+-- it (the WABO receipt log blanks a fifth of its groups: Group 1, blank, Group 1 is no
+-- handoff, and a person's name never stands in for a team). A stream with no team at all:
+-- the resource is the owner. A reassignment is a change of resource within one visit
+-- (visits.reassignments: the complete's resource differs from the start's). A boundary
+-- marker's visit takes no part: no pair into or out of it, none of its reassignments.
 CREATE OR REPLACE TEMP TABLE flow_handoff_pairs AS
 WITH status_events AS (
     SELECT e.case_id, e.ord, e.ts, e.resource, e.team
@@ -71,18 +73,27 @@ marker_visits AS (  -- the visit of a case's boundary marker: its first (last) v
     WHERE $log_shape <> 'status'
     GROUP BY v.case_id, b.side
 ),
-visits_left_out AS (  -- a visit whose pair with the visit before is left out: the marker's
-                      -- own, and the one after it
-    SELECT case_id, seq FROM marker_visits
-    UNION
-    SELECT case_id, seq + 1 FROM marker_visits
+work_visits AS (  -- the visits that take part, with their owner
+    SELECT v.case_id, v.seq, coalesce(v.start_ts, v.end_ts) AS ts, v.team, v.resource
+    FROM flow_visits AS v
+    ANTI JOIN marker_visits AS x ON x.case_id = v.case_id AND x.seq = v.seq
+    WHERE $log_shape <> 'status'
+),
+visit_stream_owner AS (
+    SELECT count(team) > 0 AS by_team FROM work_visits
+),
+visits_known AS (  -- one sort: the owner known before each visit
+    SELECT case_id, ts, owner,
+        last_value(owner IGNORE NULLS) OVER (
+            PARTITION BY case_id ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ) AS prev_owner
+    FROM (SELECT w.*, CASE WHEN o.by_team THEN w.team ELSE w.resource END AS owner
+          FROM work_visits AS w, visit_stream_owner AS o)
 ),
 visit_handoffs AS (
-    SELECT v.case_id, 'handoff' AS kind, v.prev_owner AS from_owner,
-        coalesce(v.team, v.resource) AS to_owner, coalesce(v.start_ts, v.end_ts) AS ts
-    FROM flow_visits AS v
-    ANTI JOIN visits_left_out AS x ON x.case_id = v.case_id AND x.seq = v.seq
-    WHERE $log_shape <> 'status' AND coalesce(v.team, v.resource) <> v.prev_owner
+    SELECT case_id, 'handoff' AS kind, prev_owner AS from_owner, owner AS to_owner, ts
+    FROM visits_known
+    WHERE owner <> prev_owner
 ),
 visit_reassignments AS (
     SELECT v.case_id, 'reassignment' AS kind, CAST(NULL AS UINTEGER) AS from_owner,
