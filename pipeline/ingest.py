@@ -122,8 +122,7 @@ def stage_sql(head: pl.DataFrame, mapping: Mapping, relation: str, tokens: list[
         value = _json_value(name, head.schema[name])
         if tokens and head.schema[name] in (pl.String, pl.Categorical):
             # an empty text stays what the source wrote: only a written token stands in for none
-            token = f"{text(name)} <> '' AND list_contains($null_values, {text(name)})"
-            return f"CASE WHEN {token} THEN NULL ELSE {value} END"
+            return f"CASE WHEN is_token({text(name)}, $null_values) THEN NULL ELSE {value} END"
         return value
 
     if len(c.activity) == 1:
@@ -401,9 +400,7 @@ def _count_tokens(con, relation: str, columns: list[str], tokens: list[str], cou
     if not columns:
         return
     texts = [f"strip_text(CAST({sql_identifier(col)} AS VARCHAR))" for col in columns]
-    found = [
-        f"histogram(CASE WHEN {t} <> '' AND list_contains($null_values, {t}) THEN {t} END)" for t in texts
-    ]
+    found = [f"histogram(CASE WHEN is_token({t}, $null_values) THEN {t} END)" for t in texts]
     row = con.execute(f"SELECT {', '.join(found)} FROM {relation}", {"null_values": tokens}).fetchall()[0]
     for col, histogram in zip(columns, row, strict=True):
         for token, n in (histogram or {}).items():

@@ -28,10 +28,14 @@ CREATE OR REPLACE TEMP MACRO time_text(t, sep) AS
         ELSE strftime(t, '.%f')
     END;
 
--- null_token(s, tokens): s, or NULL when it is empty or one of the missing-value tokens
--- ([source] null_values, pipeline/nulls.py): an optional value written as '?' is missing.
+-- is_token(s, tokens): s is written (not empty) and is one of the missing-value tokens
+-- ([source] null_values, pipeline/nulls.py): the values the load reads as missing and counts.
+CREATE OR REPLACE TEMP MACRO is_token(s, tokens) AS s <> '' AND list_contains(tokens, s);
+
+-- null_token(s, tokens): s, or NULL when it is empty or a missing-value token: an optional
+-- value written as '?' is missing.
 CREATE OR REPLACE TEMP MACRO null_token(s, tokens) AS
-    CASE WHEN s = '' OR list_contains(tokens, s) THEN NULL ELSE s END;
+    CASE WHEN s = '' OR is_token(s, tokens) THEN NULL ELSE s END;
 
 -- quoted(s): s in single quotes, for messages ('?').
 CREATE OR REPLACE TEMP MACRO quoted(s) AS '''' || s || '''';
