@@ -71,6 +71,24 @@
 --                          ...; [source] null_values) as missing in optional columns and
 --                          attributes (its runs message: "N values were missing-value tokens,
 --                          read as missing: '?' in 'team' (n), ..."); count = N; example = NULL.
+-- load_note_finding(rule_name, stream_name, pattern): a finding read off the stream's latest
+-- load whose runs message holds a note matching `pattern` (a regular expression for a note
+-- that starts with its count, e.g. '12 timestamp values have ...'): count = that number,
+-- detail = the note and its load run; count 0 when no load said it (the rule does not
+-- fire). The load writes these notes (pipeline/ingest.py LoadResult.message).
+CREATE OR REPLACE TEMP MACRO load_note_finding(rule_name, stream_name, pattern) AS TABLE
+WITH latest AS (
+    SELECT regexp_extract(message, pattern, 0) AS note, run_id
+    FROM runs
+    WHERE stream = stream_name AND kind = 'ingest' AND regexp_matches(message, pattern)
+    ORDER BY run_id DESC LIMIT 1
+)
+SELECT rule_name AS rule, 'info' AS severity,
+    coalesce(max(CAST(replace(regexp_extract(note, '^([0-9,]+)', 1), ',', '') AS BIGINT)), 0) AS count,
+    CAST(NULL AS VARCHAR) AS example,
+    max(note || ' (load run ' || run_id || ')') AS detail
+FROM latest;
+
 CREATE OR REPLACE TEMP TABLE flow_quality_findings AS
 WITH reject_kinds AS (
     SELECT regexp_replace(reason, ':.*', '') AS kind, count(*) AS n
@@ -126,19 +144,9 @@ unmapped_statuses AS (
             || CASE WHEN count(*) > 20 THEN ', … (' || (count(*) - 20) || ' more)' ELSE '' END AS detail
     FROM guessed_statuses
 ),
-timezone_note AS (
-    SELECT regexp_extract(message, '[0-9,]+ timestamp values have no UTC offset and were read as [^;]+', 0)
-               AS note, run_id
-    FROM runs
-    WHERE stream = $stream AND kind = 'ingest' AND message LIKE '%have no UTC offset and were read as%'
-    ORDER BY run_id DESC LIMIT 1
-),
 timezone_assumption AS (
-    SELECT 'timezone_assumption' AS rule, 'info' AS severity,
-        coalesce(max(CAST(replace(regexp_extract(note, '^([0-9,]+)', 1), ',', '') AS BIGINT)), 0) AS count,
-        CAST(NULL AS VARCHAR) AS example,
-        max(note || ' (load run ' || run_id || ')') AS detail
-    FROM timezone_note
+    SELECT * FROM load_note_finding('timezone_assumption', $stream,
+        '[0-9,]+ timestamp values have no UTC offset and were read as [^;]+')
 ),
 placeholder_statuses AS (
     SELECT 'placeholder_statuses' AS rule, 'warning' AS severity, coalesce(sum(events), 0) AS count,
@@ -148,19 +156,9 @@ placeholder_statuses AS (
             || '; treated as dropped; name it in [status_classes] or [steps] to keep it' AS detail
     FROM flow_placeholder_statuses
 ),
-missing_note AS (
-    SELECT regexp_extract(message, '[0-9,]+ values were missing-value tokens, read as missing: [^;]+', 0)
-               AS note, run_id
-    FROM runs
-    WHERE stream = $stream AND kind = 'ingest' AND message LIKE '%values were missing-value tokens%'
-    ORDER BY run_id DESC LIMIT 1
-),
 missing_values AS (
-    SELECT 'missing_values' AS rule, 'info' AS severity,
-        coalesce(max(CAST(replace(regexp_extract(note, '^([0-9,]+)', 1), ',', '') AS BIGINT)), 0) AS count,
-        CAST(NULL AS VARCHAR) AS example,
-        max(note || ' (load run ' || run_id || ')') AS detail
-    FROM missing_note
+    SELECT * FROM load_note_finding('missing_values', $stream,
+        '[0-9,]+ values were missing-value tokens, read as missing: [^;]+')
 ),
 open_cases AS (
     SELECT 'open_cases' AS rule, 'info' AS severity, count(*) FILTER (WHERE is_open) AS count,
