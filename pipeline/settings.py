@@ -8,6 +8,7 @@ are resolved against the project folder, i.e. the parent of the `streams/` folde
 from __future__ import annotations
 
 import json
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -422,6 +423,10 @@ def write_settings(s: StreamSettings, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = render_settings(s)
     settings_from_dict(tomllib.loads(text), where=str(path))  # what we write must read back
-    path.write_text(text, encoding="utf-8")
+    # whole or not at all: a run killed while writing must not leave half a file that the
+    # next run reads (written beside it, then renamed over it)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
     s.path = path
     return path

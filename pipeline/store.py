@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipeline.errors import StoreError
+from pipeline.errors import StoreError, first_line
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
@@ -69,12 +69,62 @@ def open_store(path: Path | str = DEFAULT_DB, *, read_only: bool = False) -> duc
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as exc:
-        raise StoreError(f"{path}: cannot open the DuckDB store: {exc}") from exc
+        if not _is_replay_failure(exc):
+            raise StoreError(f"{path}: cannot open the DuckDB store: {first_line(exc)}") from exc
+        _replay_log(path, exc)
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as again:
+            raise StoreError(f"{path}: cannot open the DuckDB store: {first_line(again)}") from again
+    if read_only and not _has_schema(con):
+        con.close()
+        raise StoreError(
+            f"{path}: no store here yet (the file holds no tables: the first run stopped before "
+            "setting it up); run `vsm ingest` or `vsm discover`"
+        )
     con.execute("SET TimeZone = 'UTC'")
     _limit_memory(con)
-    if not read_only:
-        apply_migrations(con)
+    if not read_only and apply_migrations(con):
+        # The new schema goes into the database file now, not only into its write-ahead log:
+        # a first run killed after this still finds its tables in the file.
+        con.execute("CHECKPOINT")
     return con
+
+
+def _has_schema(con: duckdb.DuckDBPyConnection) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = 'schema_migrations'"
+    ).fetchall()
+    return found[0][0] > 0
+
+
+def _is_replay_failure(error: duckdb.Error) -> bool:
+    return "while replaying WAL" in str(error)
+
+
+def _replay_log(path: Path, error: duckdb.Error) -> None:
+    """Bring the committed work of the store's write-ahead log (`<store>.wal`) into the file.
+
+    A connection replays the log before DuckDB's built-in functions are loaded, so a logged
+    statement that evaluates one of them again (an `ALTER ... USING chr(...)`, as migration 004
+    was written before it was made to replay without them) fails there, and DuckDB then tries
+    to download the extension. Attached to a database that is already running, the same log
+    replays with every built-in function at hand; a checkpoint then writes it into the file
+    and empties the log. Only committed transactions are replayed, as on any open."""
+    wal = Path(f"{path}.wal")
+    try:
+        with duckdb.connect() as con:
+            con.execute(f"ATTACH {sql_literal(str(path))} AS replayed")
+            con.execute("CHECKPOINT replayed")
+            con.execute("DETACH replayed")
+    except duckdb.Error as exc:
+        raise StoreError(
+            f"{path}: its write-ahead log {wal} cannot be replayed ({first_line(error)}); "
+            f"replaying it in a running database failed too ({first_line(exc)}); "
+            f"keep both files and restore the store from a backup, or move {wal.name} away to "
+            f"lose the work not yet checkpointed"
+        ) from exc
 
 
 MEMORY_ENV = "VSM_MEMORY_LIMIT"
