@@ -61,21 +61,31 @@ def migrations() -> list[tuple[int, str, Path]]:
     return found
 
 
+# Never fetch an extension: the store uses only the ones built into DuckDB, and a server
+# running the nightly load may have no network. DuckDB replays the write-ahead log before
+# its built-in functions are loaded; a logged statement that evaluates one again (an
+# `ALTER ... USING chr(...)`, as migration 004 was written before it was made to replay
+# without them) then has DuckDB download the extension, which offline fails and left a
+# killed first run's store unopenable. Not allowed to install, it loads the built-in one.
+_CONFIG = {"autoinstall_known_extensions": False}
+
+
 def open_store(path: Path | str = DEFAULT_DB, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the store and apply pending migrations."""
     path = Path(path)
     if read_only and not path.exists():
         raise StoreError(f"{path}: no store here yet (run `vsm ingest` or `vsm discover` first)")
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(str(path), read_only=read_only, config=_CONFIG)
     except duckdb.Error as exc:
-        if not _is_replay_failure(exc):
-            raise StoreError(f"{path}: cannot open the DuckDB store: {first_line(exc)}") from exc
-        _replay_log(path, exc)
-        try:
-            con = duckdb.connect(str(path), read_only=read_only)
-        except duckdb.Error as again:
-            raise StoreError(f"{path}: cannot open the DuckDB store: {first_line(again)}") from again
+        if "while replaying WAL" in str(exc):
+            wal = Path(f"{path}.wal")
+            raise StoreError(
+                f"{path}: its write-ahead log {wal} cannot be replayed ({first_line(exc)}); keep both "
+                f"files and restore the store from a backup, or move {wal.name} away to lose the work "
+                "not yet checkpointed"
+            ) from exc
+        raise StoreError(f"{path}: cannot open the DuckDB store: {first_line(exc)}") from exc
     if read_only and not _has_schema(con):
         con.close()
         raise StoreError(
@@ -97,34 +107,6 @@ def _has_schema(con: duckdb.DuckDBPyConnection) -> bool:
         "AND schema_name = 'main' AND table_name = 'schema_migrations'"
     ).fetchall()
     return found[0][0] > 0
-
-
-def _is_replay_failure(error: duckdb.Error) -> bool:
-    return "while replaying WAL" in str(error)
-
-
-def _replay_log(path: Path, error: duckdb.Error) -> None:
-    """Bring the committed work of the store's write-ahead log (`<store>.wal`) into the file.
-
-    A connection replays the log before DuckDB's built-in functions are loaded, so a logged
-    statement that evaluates one of them again (an `ALTER ... USING chr(...)`, as migration 004
-    was written before it was made to replay without them) fails there, and DuckDB then tries
-    to download the extension. Attached to a database that is already running, the same log
-    replays with every built-in function at hand; a checkpoint then writes it into the file
-    and empties the log. Only committed transactions are replayed, as on any open."""
-    wal = Path(f"{path}.wal")
-    try:
-        with duckdb.connect() as con:
-            con.execute(f"ATTACH {sql_literal(str(path))} AS replayed")
-            con.execute("CHECKPOINT replayed")
-            con.execute("DETACH replayed")
-    except duckdb.Error as exc:
-        raise StoreError(
-            f"{path}: its write-ahead log {wal} cannot be replayed ({first_line(error)}); "
-            f"replaying it in a running database failed too ({first_line(exc)}); "
-            f"keep both files and restore the store from a backup, or move {wal.name} away to "
-            f"lose the work not yet checkpointed"
-        ) from exc
 
 
 MEMORY_ENV = "VSM_MEMORY_LIMIT"
