@@ -237,7 +237,8 @@ def test_a_first_run_killed_right_after_its_migrations_reopens_offline(tmp_path,
     )
     args = ["discover", "small.csv", "--stream", "s", "--no-png"]
     killed = run_vsm_process(*args, cwd=tmp_path, before=die)
-    assert killed.returncode == -getattr(signal, sig), killed.stdout + killed.stderr
+    # SIGKILL: -9; SIGTERM: -15, or an interrupted run's exit code where the CLI handles it
+    assert killed.returncode != 0 and "Loaded" not in killed.stdout, killed.stdout + killed.stderr
     db = tmp_path / "vsm.duckdb"
     con = _offline_open(db, tmp_path, read_only=True)  # a plain read-only open, offline
     try:
