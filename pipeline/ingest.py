@@ -369,14 +369,20 @@ KEY_COLUMNS = {
 }
 
 
-def _replace_events(con, params: dict, event_key: tuple[str, ...]) -> int:
+def _replace_events(con, params: dict, event_key: tuple[str, ...]) -> int | None:
     """Inside the load's transaction: delete the stored events of which this load holds a
     newer version (load/replace_events.sql: same event key, paired by ordinal among the
-    changed ones), for the insert to add the newer one; and store the version_hash of events
-    this load has unchanged where it was missing (events loaded before migration 008).
-    How many were replaced."""
+    changed ones), for load/insert_events.sql to add the newer one; and store the
+    version_hash of events this load has unchanged where it was missing (events loaded
+    before migration 008). How many were replaced; None when the stream has no events yet
+    (nothing to compare with: load/insert_first_events.sql adds every row)."""
     stream = {"stream": params["stream"]}
     con.execute(read_sql("load/identify_events.sql"))
+    if not con.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM events WHERE stream = $stream LIMIT 1)", stream
+    ).fetchall()[0][0]:
+        return None
+    con.execute(read_sql("load/identified_events.sql"))
     con.execute(read_sql("load/fresh_events.sql"), stream)
     if con.execute("SELECT count(*) FROM load_fresh WHERE id_stored").fetchall()[0][0]:
         con.execute(read_sql("load/unchanged_events.sql"), stream)
@@ -404,8 +410,10 @@ def _insert(con, params: dict, rows: int, result: LoadResult, started: datetime)
         result.run_id = run_id
         params["run_id"] = run_id
         bad_lines = con.execute("SELECT count(*) FROM load_checked WHERE reason IS NOT NULL").fetchall()[0][0]
-        result.events_replaced = _replace_events(con, params, result.event_key)
-        inserted = con.execute(read_sql("load/insert_events.sql"), params).fetchall()[0][0]
+        replaced = _replace_events(con, params, result.event_key)
+        insert = "load/insert_first_events.sql" if replaced is None else "load/insert_events.sql"
+        result.events_replaced = replaced or 0
+        inserted = con.execute(read_sql(insert), params).fetchall()[0][0]
         # a replacing row is always inserted (load/replace_events.sql pairs no other)
         result.events_loaded = inserted - result.events_replaced
         con.execute(read_sql("load/insert_rejects.sql"), params)
