@@ -186,3 +186,37 @@ def test_a_failed_load_replaces_nothing(store, tmp_path, monkeypatch):
 def test_a_wrong_event_key_is_refused(tmp_path, key, expected):
     with pytest.raises(SettingsError, match=expected):
         settings(tmp_path, V1, event_key=key)
+
+
+def test_events_loaded_before_migration_008_are_matched_by_their_values(store, tmp_path):
+    # events stored without a version_hash (as before migration 008): a re-load compares
+    # them by attributes and sequence, finds all 3 unchanged, and fills their version_hash
+    ingest(store, settings(tmp_path, V1))
+    store.execute("UPDATE events SET version_hash = NULL")
+    again = ingest(store, settings(tmp_path, V1))
+    assert (again.events_loaded, again.events_replaced, again.events_known) == (0, 0, 3)
+    assert store.execute("SELECT count(version_hash) FROM events").fetchall() == [(3,)]
+    # and a correction of such an event still replaces it
+    store.execute("UPDATE events SET version_hash = NULL")
+    fixed = ingest(store, settings(tmp_path, V2))
+    assert (fixed.events_loaded, fixed.events_replaced, fixed.events_known) == (0, 1, 2)
+    assert [r for _, _, r, _ in stored(store)] == ["ann", "bea", "cat"]
+
+
+def test_the_load_prints_how_many_it_replaced(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "v1.csv", V1)
+    write(tmp_path / "v2.csv", V2)
+    runner = CliRunner()
+    first = runner.invoke(app, ["discover", "v1.csv", "--stream", "t", "--no-png"])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(app, ["ingest", "t", "--source", "v2.csv", "--no-png"])
+    assert second.exit_code == 0, second.output
+    assert (
+        "events read 3; new 0; already in the store 2; rejected 0; "
+        "1 replaced by a newer version (same case_id, activity, timestamp, lifecycle)"
+    ) in second.output
