@@ -183,7 +183,12 @@ def _print_load(load) -> None:
         out.print(f"  note: {load.missing_note}", markup=False, highlight=False)
     out.print(
         f"  events read {load.events_read:,}; new {load.events_loaded:,}; "
-        f"already in the store {load.events_known:,}; rejected {load.events_rejected:,}",
+        f"already in the store {load.events_known:,}; rejected {load.events_rejected:,}"
+        + (
+            f"; {load.events_replaced:,} replaced by a newer version (same {', '.join(load.event_key)})"
+            if load.events_replaced
+            else ""
+        ),
         markup=False,
         highlight=False,
     )

@@ -439,7 +439,9 @@ def publish(
             con.execute(f"INSERT INTO {table} SELECT {select} FROM {temp} AS t{names}", {"stream": stream})
         finished_at = datetime.now(UTC)
         con.execute(
-            "INSERT INTO runs SELECT $run_id, $stream, 'compute', NULL, $started, $finished, 'ok', "
+            "INSERT INTO runs (run_id, stream, kind, source, started_at, finished_at, status, events_read, "
+            "events_loaded, events_rejected, events_known, message) "
+            "SELECT $run_id, $stream, 'compute', NULL, $started, $finished, 'ok', "
             "$events, 0, 0, 0, $message",
             {
                 "run_id": run_id,

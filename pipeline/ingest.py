@@ -45,6 +45,8 @@ class LoadResult:
     events_loaded: int
     events_rejected: int
     events_known: int
+    events_replaced: int = 0  # stored events replaced by this load's newer version ([columns] event_key)
+    event_key: tuple[str, ...] = ()  # the roles of the event key ([columns] event_key; () = none)
     reject_reasons: list[tuple[str, int, int]] = field(default_factory=list)  # reason, count, first line
     missing_values: list[tuple[str, str, int]] = field(default_factory=list)  # column, token, values
 
@@ -61,11 +63,22 @@ class LoadResult:
     def status(self) -> str:
         return "ok_with_rejects" if self.events_rejected else "ok"
 
+    @property
+    def replaced_note(self) -> str:
+        """How many stored events this load replaced by a newer version ('' when none)."""
+        if not self.events_replaced:
+            return ""
+        return (
+            f"{self.events_replaced:,} stored events replaced by a newer version "
+            f"(same {', '.join(self.event_key)})"
+        )
+
     def message(self) -> str:
         return (
             f"connector {self.connector}; {self.mapping}; timestamps read as {self.timestamp_format}"
             + (f"; {self.timezone_note}" if self.timezone_note else "")
             + (f"; {self.missing_note}" if self.missing_note else "")
+            + (f"; {self.replaced_note}" if self.replaced_note else "")
         )
 
 
@@ -230,6 +243,7 @@ def ingest(
         events_loaded=0,
         events_rejected=0,
         events_known=0,
+        event_key=tuple(settings.columns.event_key),
     )
     on_stage("checking rows")
     _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on_stage)
@@ -296,8 +310,8 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
         _insert(con, params, raw.height, result, started)
     finally:  # _check_batch lets go of its registered frames itself
         con.execute("SET TimeZone = 'UTC'")
-        con.execute("DROP TABLE IF EXISTS load_checked")
-        con.execute("DROP TABLE IF EXISTS load_reject_raw")
+        for table in ("load_checked", "load_reject_raw", *LOAD_TABLES):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _check_relation(con, query: str, checks: dict, path: Path) -> None:
@@ -339,19 +353,73 @@ def _release_arrow_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
+# The temp tables of the insert step (load/identify_events.sql, fresh_events.sql, replace_events.sql).
+LOAD_TABLES = ("load_identified", "load_fresh", "load_replaced")
+
+# Each role's column in load_checked and in events (they are named alike), for the event key.
+KEY_COLUMNS = {
+    "case_id": "case_id",
+    "activity": "activity",
+    "timestamp": "ts",
+    "lifecycle": "lifecycle",
+    "resource": "resource",
+    "team": "team",
+    "start_timestamp": "start_ts",
+    "sequence": "sequence",
+}
+
+
+def _replace_events(con, params: dict, event_key: tuple[str, ...]) -> int | None:
+    """Inside the load's transaction: delete the stored events of which this load holds a
+    newer version (load/replace_events.sql: same event key, paired by ordinal among the
+    changed ones), for load/insert_events.sql to add the newer one; and store the
+    version_hash of events this load has unchanged where it was missing (events loaded
+    before migration 008). How many were replaced; None when the stream has no events yet
+    (nothing to compare with: load/insert_first_events.sql adds every row)."""
+    stream = {"stream": params["stream"]}
+    con.execute(read_sql("load/identify_events.sql"))
+    if not con.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM events WHERE stream = $stream LIMIT 1)", stream
+    ).fetchall()[0][0]:
+        return None
+    con.execute(read_sql("load/identified_events.sql"))
+    con.execute(read_sql("load/fresh_events.sql"), stream)
+    if con.execute("SELECT count(*) FROM load_fresh WHERE id_stored").fetchall()[0][0]:
+        con.execute(read_sql("load/unchanged_events.sql"), stream)
+        con.execute(read_sql("load/refresh_versions.sql"), stream)
+    changed = con.execute("SELECT count(*) FROM load_fresh WHERE NOT unchanged").fetchall()[0][0]
+    if not event_key or not changed:
+        return 0
+    columns = [KEY_COLUMNS[role] for role in event_key]
+    query = read_sql("load/replace_events.sql")
+    query = query.replace("{key_match}", " AND ".join(f"f.{c} IS NOT DISTINCT FROM s.{c}" for c in columns))
+    query = query.replace("{key}", ", ".join(columns))
+    con.execute(query, stream)
+    replaced = con.execute("SELECT count(*) FROM load_replaced").fetchall()[0][0]
+    if replaced:
+        con.execute(read_sql("load/delete_replaced.sql"), stream)
+    return replaced
+
+
 def _insert(con, params: dict, rows: int, result: LoadResult, started: datetime) -> None:
-    """Add the checked rows to the store: new events, rejects and the `runs` row, together."""
+    """Add the checked rows to the store: new events (replacing older versions of keyed
+    events), rejects and the `runs` row, together."""
     con.execute("BEGIN TRANSACTION")
     try:
         run_id = con.execute("SELECT nextval('run_id_seq')").fetchall()[0][0]
         result.run_id = run_id
         params["run_id"] = run_id
         bad_lines = con.execute("SELECT count(*) FROM load_checked WHERE reason IS NOT NULL").fetchall()[0][0]
-        result.events_loaded = con.execute(read_sql("load/insert_events.sql"), params).fetchall()[0][0]
+        replaced = _replace_events(con, params, result.event_key)
+        insert = "load/insert_first_events.sql" if replaced is None else "load/insert_events.sql"
+        result.events_replaced = replaced or 0
+        inserted = con.execute(read_sql(insert), params).fetchall()[0][0]
+        # a replacing row is always inserted (load/replace_events.sql pairs no other)
+        result.events_loaded = inserted - result.events_replaced
         con.execute(read_sql("load/insert_rejects.sql"), params)
         result.events_rejected = bad_lines
         clean = rows - bad_lines
-        result.events_known = clean - result.events_loaded
+        result.events_known = clean - inserted
         result.reject_reasons = [
             (r[0], r[1], r[2])
             for r in con.execute(
@@ -360,8 +428,10 @@ def _insert(con, params: dict, rows: int, result: LoadResult, started: datetime)
             ).fetchall()
         ]
         con.execute(
-            "INSERT INTO runs VALUES ($run_id, $stream, 'ingest', $source, $started, $finished, $status, "
-            "$read, $loaded, $rejected, $known, $message)",
+            "INSERT INTO runs (run_id, stream, kind, source, started_at, finished_at, status, events_read, "
+            "events_loaded, events_rejected, events_known, message, events_replaced) "
+            "VALUES ($run_id, $stream, 'ingest', $source, $started, $finished, $status, "
+            "$read, $loaded, $rejected, $known, $message, $replaced)",
             params
             | {
                 "started": started,
@@ -373,6 +443,7 @@ def _insert(con, params: dict, rows: int, result: LoadResult, started: datetime)
                 "rejected": result.events_rejected,
                 "known": result.events_known,
                 "message": result.message(),
+                "replaced": result.events_replaced,
             },
         )
         con.execute("COMMIT")

@@ -24,6 +24,9 @@ LOG_SHAPES = ("auto", "interval", "status", "point")
 STEP_BY = ("auto", "activity", "team", "team_activity")  # [flow] step_by: what a step is
 STATUS_CLASSES = ("work", "wait", "done")
 ROLES = ("case_id", "activity", "timestamp", "lifecycle", "resource", "team", "start_timestamp", "sequence")
+# [columns] event_key: the roles that name one event across exports, so that a newer export's
+# version of it (a resource fixed, an attribute changed) replaces the stored one
+DEFAULT_EVENT_KEY = ("case_id", "activity", "timestamp", "lifecycle")
 _STREAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -41,6 +44,8 @@ class Columns:
     team: str = ""
     start_timestamp: str = ""
     sequence: str = ""  # whole numbers that order a case's events at the same instant
+    # roles naming one event across exports (a newer version replaces it); [] = none
+    event_key: list[str] = field(default_factory=lambda: list(DEFAULT_EVENT_KEY))
 
 
 @dataclass
@@ -233,7 +238,8 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
         )
 
     cols = data.get("columns", {})
-    _check_keys(cols, ROLES, f"{where} [columns]")
+    _check_keys(cols, (*ROLES, "event_key"), f"{where} [columns]")
+    settings.columns.event_key = _event_key(_take(cols, "event_key", list, f"{where} [columns]", None))
     for role in ROLES:
         if role == "activity":
             value = cols.get("activity", [])
@@ -325,6 +331,25 @@ def _toml_str(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _event_key(value: list[str] | None) -> list[str]:
+    """[columns] event_key: role names, each once, the case among them; [] = no key."""
+    if value is None:
+        return list(DEFAULT_EVENT_KEY)
+    wrong = [v for v in value if v not in ROLES]
+    if wrong:
+        raise SettingsError(
+            f"[columns] event_key = {value!r}: {wrong[0]!r} is not a role; expected role names from "
+            f"{', '.join(ROLES)} (default {list(DEFAULT_EVENT_KEY)!r}; [] = no key)"
+        )
+    if len(set(value)) != len(value):
+        raise SettingsError(f"[columns] event_key = {value!r}: expected each role once")
+    if value and "case_id" not in value:
+        raise SettingsError(
+            f"[columns] event_key = {value!r}: expected the case_id among them (an event belongs to its case)"
+        )
+    return list(value)
+
+
 def _toml_list(values: list[str]) -> str:
     return "[" + ", ".join(_toml_str(v) for v in values) + "]"
 
@@ -378,6 +403,10 @@ def render_settings(s: StreamSettings) -> str:
         "# Whole numbers (an update or event number) that order a case's events at the same instant;",
         "# empty = file order.",
         f"sequence = {_toml_str(c.sequence)}",
+        "# The roles that name one event across exports: a later load's version of an event with the",
+        "# same values (a resource fixed, a team or an attribute changed) replaces the stored one.",
+        f"# Roles: {', '.join(ROLES)}; [] = no key (every version kept, as a new event).",
+        f"event_key = {_toml_list(c.event_key)}",
         "",
         "[flow]",
         f"# One of: {', '.join(LOG_SHAPES)} (auto = detect from lifecycle / start column / statuses).",

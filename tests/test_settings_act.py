@@ -407,6 +407,24 @@ c1,C,2026-03-02T10:00:00Z,3
     assert one(store, order, "byrev") == [("B",), ("A",), ("C",)]
 
 
+@case("columns", "event_key")
+def _event_key(store, tmp_path):
+    # B's resource corrected (bob -> bea) in a newer export of BASE. The default key (case,
+    # activity, timestamp, lifecycle) makes it the same event: replaced, 6 events, no B by
+    # bob left (bob's C stays). [] (no key): a second event beside the first, 7 events.
+    fixed = BASE.replace("c1,B,2026-03-02T10:00:00Z,bob", "c1,B,2026-03-02T10:00:00Z,bea")
+    count = (
+        "SELECT count(*), count(*) FILTER (WHERE activity = 'B' AND resource = 'bob') "
+        "FROM events WHERE stream = $stream"
+    )
+    run(store, tmp_path, BASE)
+    run(store, tmp_path, fixed)
+    assert one(store, count) == [(6, 0)]
+    run(store, tmp_path, BASE, name="nokey", columns={"event_key": []})
+    run(store, tmp_path, fixed, name="nokey", columns={"event_key": []})
+    assert one(store, count, "nokey") == [(7, 1)]
+
+
 # ---------------------------------------------------------------- [flow]
 
 

@@ -1,37 +1,13 @@
--- Add the clean rows of load_checked to `events`, skipping those already stored.
--- event_id is stable across loads: the md5 (as a 128-bit number) of the event's content
--- (load/event_content.sql: case, activity, instant, lifecycle, resource, team, start), and
--- for the n-th of several identical rows in file order (n >= 2), of that content and n. So
--- a re-load adds nothing, a newer export adds only its new events, and true duplicates in
--- one export are kept (and reported later as a data-quality finding), not merged.
--- Speed: a number, not the md5's 32 hex digits, because ten million unique texts cost
--- seconds to store and to compare; identical rows are rare, so only they are ranked (a
--- window over every row cost more than everything else here). Equal contents have equal
--- content_hash, so grouping those 8-byte hashes finds every candidate cheaply; a rare hash
--- collision only ranks a few more rows, each among its own content.
-INSERT INTO events
-WITH repeated AS (
-    SELECT content_hash FROM load_checked WHERE reason IS NULL GROUP BY content_hash HAVING count(*) > 1
-),
-ordinals AS (
-    SELECT _line, row_number() OVER (
-        PARTITION BY event_content(case_id, activity, ts, lifecycle, resource, team, start_ts) ORDER BY _line
-    ) AS ordinal
-    FROM load_checked
-    WHERE reason IS NULL AND content_hash IN (SELECT content_hash FROM repeated)
-),
-identified AS (
-    SELECT c.*,
-        CASE WHEN coalesce(o.ordinal, 1) = 1
-            THEN md5_number(event_content(c.case_id, c.activity, c.ts, c.lifecycle, c.resource, c.team, c.start_ts))
-            ELSE md5_number(event_content(c.case_id, c.activity, c.ts, c.lifecycle, c.resource, c.team, c.start_ts)
-                            || chr(31) || o.ordinal)
-        END AS event_id
-    FROM load_checked AS c
-    LEFT JOIN ordinals AS o USING (_line)
-    WHERE c.reason IS NULL
-)
-SELECT $stream, i.event_id, i.case_id, i.activity, i.ts, i.lifecycle, i.resource, i.team, i.start_ts,
-       i.attributes, $source, i._line, $run_id, i.sequence
-FROM identified AS i
-ANTI JOIN (SELECT event_id FROM events WHERE stream = $stream) AS known USING (event_id);
+-- Add the fresh rows of the load (load/fresh_events.sql: not stored as they are) to
+-- `events`, with their event_id and version_hash (load/identify_events.sql), after
+-- load/replace_events.sql's stored versions are deleted. A row whose event_id is still
+-- stored (same content, other attributes, no older version paired with it) is skipped, as
+-- before event keys: an event_id is one event of the stream.
+INSERT INTO events (stream, event_id, case_id, activity, ts, lifecycle, resource, team, start_ts,
+                    attributes, source, source_line, run_id, sequence, version_hash)
+SELECT $stream, f.event_id, c.case_id, c.activity, c.ts, c.lifecycle, c.resource, c.team, c.start_ts,
+       c.attributes, $source, c._line, $run_id, c.sequence, f.version_hash
+FROM load_fresh AS f
+JOIN load_checked AS c USING (_line)
+ANTI JOIN (SELECT event_id FROM events WHERE stream = $stream) AS known USING (event_id)
+WHERE NOT f.unchanged;
