@@ -88,7 +88,7 @@ _DATE_WITH_OFFSET = re.compile(_DATE_VALUE + rb"""\s*(?:Z|[+-]\d\d(?::?\d\d)?)\s
 _DATE_WITHOUT_OFFSET = re.compile(_DATE_VALUE + rb"""\s*["']""")
 _CHAR_REF = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|amp|lt|gt|quot|apos);")
 _NAMED_REFS = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
-_MIXED_TYPES = re.compile(r"^Warning: Attribute (.*) contains values of different dtypes \(\{(.*)\}\)$")
+_MIXED_TYPES = re.compile(r"Warning: Attribute (.*) contains values of different dtypes \(\{(.*)\}\)")
 _NUMERIC_ONLY = {"Int64", "Float64"}
 # rustxes prints these (to stderr) when it replaced or dropped something it could not read.
 _REPAIR_NOTES = (
@@ -633,7 +633,7 @@ def _parse_diagnostics(lines: list[str]) -> _Diagnostics:
     mixed: list[str] = []
     repairs: list[str] = []
     for line in lines:
-        match = _MIXED_TYPES.match(line)
+        match = _MIXED_TYPES.fullmatch(line)
         if match:
             types = {t.strip() for t in match.group(2).split(",")}
             if not types <= _NUMERIC_ONLY:  # int+float is widened to float losslessly

@@ -393,10 +393,11 @@ def discover(
     --force`)."""
 
     def run():
-        from pipeline.settings import parse_timezone
+        from pipeline.settings import check_stream_name, parse_timezone
         from pipeline.store import open_store
         from pipeline.streams import discover as one_shot
 
+        check_stream_name(stream)  # before the store is created
         if timezone is not None:
             parse_timezone(timezone)
         with open_store(db) as con, _progress() as stage:
