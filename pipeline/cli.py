@@ -517,6 +517,31 @@ def sql(
 
 
 @app.command()
+def export(
+    query: Annotated[
+        str, typer.Argument(help='A SQL query over the results tables, e.g. "FROM step_metrics".')
+    ],
+    out_file: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="The file to write; its ending names the format: .csv, .json, .jsonl, .parquet."
+        ),
+    ],
+    db: DbOption = DEFAULT_DB,
+    debug: DebugOption = False,
+) -> None:
+    """Write a read-only SQL query's result to a file: CSV, JSON, JSON Lines or Parquet."""
+
+    def run():
+        from pipeline.query import export_query
+
+        rows = export_query(db, query, out_file)
+        out.print(f"Wrote {rows:,} rows to {out_file}", markup=False, highlight=False)
+
+    _boundary(debug, run)
+
+
+@app.command()
 def streams(
     db: DbOption = DEFAULT_DB,
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,

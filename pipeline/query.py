@@ -22,14 +22,18 @@ empty: an analyst reads no file at all.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
-from pipeline.errors import VsmError
-from pipeline.store import open_store, query_frame
+from pipeline.errors import SettingsError, VsmError
+from pipeline.store import open_store
 
 
 class QueryError(VsmError):
@@ -129,18 +133,142 @@ def check_statement(query: str) -> None:
 
 def run_query(db: Path, query: str) -> pl.DataFrame:
     """The result of one reading statement over the store (QueryError if refused or failed)."""
+    with _analyst_relation(db, query) as relation:
+        return relation.pl()
+
+
+EXPORT_FORMATS = {
+    ".csv": "csv",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+}
+EXPORT_BATCH_ROWS = 100_000
+
+
+def export_query(db: Path, query: str, out: Path) -> int:
+    """Write the result of one reading statement to `out`, in the format its suffix names
+    (EXPORT_FORMATS); the number of rows written.
+
+    The rows stream through in batches of EXPORT_BATCH_ROWS (a whole `events` table never
+    sits in memory), into a hidden file beside `out` renamed over it at the end: a failed
+    or interrupted export leaves `out` as it was. Python writes the file, not DuckDB, whose
+    file access stays off."""
+    out = Path(out)
+    fmt = EXPORT_FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise SettingsError(
+            f"--out {out}: expected a file name ending in {', '.join(EXPORT_FORMATS)} (the format)"
+        )
+    if out.is_dir():
+        raise SettingsError(f"--out {out}: is a folder; expected a file name")
+    with _analyst_relation(db, query) as relation:
+        part = out.with_name(f".{out.name}.part")
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            rows = _WRITERS[fmt](relation.to_arrow_reader(EXPORT_BATCH_ROWS), part)
+            os.replace(part, out)
+        except OSError as exc:
+            raise QueryError(f"{out}: cannot be written: {exc.strerror or exc}") from exc
+        finally:
+            part.unlink(missing_ok=True)
+    return rows
+
+
+def _frames(reader: pa.RecordBatchReader) -> Iterator[pl.DataFrame]:
+    """The batches as polars frames (the same text forms as `vsm sql --csv/--json`); one
+    empty frame with the columns when there are no rows."""
+    empty = True
+    for batch in reader:
+        if batch.num_rows:
+            empty = False
+            yield pl.from_arrow(batch)
+    if empty:
+        yield pl.from_arrow(reader.schema.empty_table())
+
+
+def _write_csv(reader: pa.RecordBatchReader, target: Path) -> int:
+    rows = 0
+    with open(target, "wb") as f:
+        for frame in _frames(reader):
+            frame.write_csv(f, include_header=f.tell() == 0)
+            rows += frame.height
+    return rows
+
+
+def _write_jsonl(reader: pa.RecordBatchReader, target: Path) -> int:
+    rows = 0
+    with open(target, "wb") as f:
+        for frame in _frames(reader):
+            frame.write_ndjson(f)
+            rows += frame.height
+    return rows
+
+
+def _write_json(reader: pa.RecordBatchReader, target: Path) -> int:
+    """One JSON array of row objects, as `vsm sql --json` prints it."""
+    rows = 0
+    with open(target, "w", encoding="utf-8") as f:
+        f.write("[")
+        for frame in _frames(reader):
+            if frame.height:
+                # one object per line, newlines inside values escaped: lines join with commas
+                f.write(("," if rows else "") + frame.write_ndjson().rstrip("\n").replace("\n", ","))
+                rows += frame.height
+        f.write("]\n")
+    return rows
+
+
+def _write_parquet(reader: pa.RecordBatchReader, target: Path) -> int:
+    import pyarrow.parquet as pq  # only an export to Parquet needs it
+
+    rows = 0
+    with pq.ParquetWriter(target, reader.schema) as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    return rows
+
+
+_WRITERS = {"csv": _write_csv, "json": _write_json, "jsonl": _write_jsonl, "parquet": _write_parquet}
+
+
+@contextmanager
+def _analyst_relation(db: Path, query: str) -> Iterator[duckdb.DuckDBPyRelation]:
+    """The relation of one checked statement on the locked store; DuckDB's errors, also those
+    met while its rows are fetched, turned into QueryError."""
     check_statement(query)
     con = open_for_analysts(db)
     try:
-        return query_frame(con, query)
-    except duckdb.PermissionException as exc:
-        raise QueryError(f"query refused: {_one_line(exc)} ({WHY})") from exc
-    except duckdb.Error as exc:
-        if "configuration has been locked" in str(exc):
+        try:
+            relation = con.sql(query)
+            if relation is None:
+                raise QueryError("query failed: the statement returns no result")
+            _check_output_types(relation)
+            yield relation
+        except duckdb.PermissionException as exc:
             raise QueryError(f"query refused: {_one_line(exc)} ({WHY})") from exc
-        raise QueryError(f"query failed: {_one_line(exc)}") from exc
+        except duckdb.Error as exc:
+            if "configuration has been locked" in str(exc):
+                raise QueryError(f"query refused: {_one_line(exc)} ({WHY})") from exc
+            raise QueryError(f"query failed: {_one_line(exc)}") from exc
+        except (pl.exceptions.PolarsError, pa.ArrowException) as exc:
+            raise QueryError(
+                f"query failed: the result cannot be output ({_one_line(exc)}); cast that column to VARCHAR"
+            ) from exc
     finally:
         con.close()
+
+
+def _check_output_types(relation: duckdb.DuckDBPyRelation) -> None:
+    # An INTERVAL (the difference of two timestamps) has no polars or Parquet form.
+    for name, kind in zip(relation.columns, relation.types, strict=True):
+        if "INTERVAL" in str(kind).upper():
+            raise QueryError(
+                f"query failed: column {name!r} is an {kind}, which cannot be output; "
+                "give seconds with epoch(b) - epoch(a), or CAST it AS VARCHAR"
+            )
 
 
 def _one_line(exc: BaseException) -> str:

@@ -210,3 +210,84 @@ def test_a_failing_query_is_one_line_with_duckdbs_hint(workdir):
         run_query(workdir / "vsm.duckdb", "SELEC 1")
     with pytest.raises(QueryError, match="^query failed: no SQL statement in the query$"):
         check_statement(" ;; -- nothing\n")
+
+
+# --- vsm export: files are written by Python, never by the analyst's SQL ----------------------
+
+# cases of LOG: c1 lead time 3600 s, c2 7200 s
+CASES = "SELECT case_id, lead_time_s FROM cases ORDER BY case_id"
+
+
+def vsm_export(folder, monkeypatch, *args):
+    monkeypatch.chdir(folder)
+    return runner.invoke(app, ["export", *args])
+
+
+def test_export_writes_each_format(workdir, monkeypatch, tmp_path):
+    import polars as pl
+
+    out = tmp_path / "out"
+    for name in ("c.csv", "c.json", "c.jsonl", "c.ndjson", "c.parquet"):
+        result = vsm_export(workdir, monkeypatch, CASES, "--out", str(out / name))
+        assert result.exit_code == 0, result.output
+        assert result.output.strip() == f"Wrote 2 rows to {out / name}"
+    assert (out / "c.csv").read_text() == "case_id,lead_time_s\nc1,3600.0\nc2,7200.0\n"
+    rows = [{"case_id": "c1", "lead_time_s": 3600.0}, {"case_id": "c2", "lead_time_s": 7200.0}]
+    assert json.loads((out / "c.json").read_text()) == rows
+    # the same text `vsm sql --json` prints
+    assert (out / "c.json").read_text() == vsm_sql(workdir, monkeypatch, CASES, "--json").output
+    for name in ("c.jsonl", "c.ndjson"):
+        assert [json.loads(line) for line in (out / name).read_text().splitlines()] == rows
+    assert pl.read_parquet(out / "c.parquet").to_dicts() == rows
+    assert sorted(p.name for p in out.iterdir()) == ["c.csv", "c.json", "c.jsonl", "c.ndjson", "c.parquet"]
+
+
+def test_export_streams_batches_and_an_empty_result_keeps_its_columns(workdir, monkeypatch, tmp_path):
+    import pipeline.query as query
+
+    monkeypatch.setattr(query, "EXPORT_BATCH_ROWS", 1)  # one row a batch: 4 events, 4 batches
+    many = "SELECT case_id, activity FROM events ORDER BY case_id, activity"
+    for name in ("e.csv", "e.json"):
+        assert vsm_export(workdir, monkeypatch, many, "--out", str(tmp_path / name)).exit_code == 0
+    assert (tmp_path / "e.csv").read_text() == "case_id,activity\nc1,A\nc1,B\nc2,A\nc2,B\n"
+    assert [r["activity"] for r in json.loads((tmp_path / "e.json").read_text())] == ["A", "B", "A", "B"]
+    none = "SELECT case_id, activity FROM events WHERE false"
+    assert vsm_export(workdir, monkeypatch, none, "--out", str(tmp_path / "n.csv")).exit_code == 0
+    assert (tmp_path / "n.csv").read_text() == "case_id,activity\n"
+    assert vsm_export(workdir, monkeypatch, none, "--out", str(tmp_path / "n.json")).exit_code == 0
+    assert (tmp_path / "n.json").read_text() == "[]\n"
+
+
+@pytest.mark.parametrize(
+    "query, code, message",
+    [
+        ("COPY (SELECT 1) TO 'copied.csv'", 1, "Error: query refused: a COPY statement does more than read"),
+        ("SELECT * FROM read_text('outside.csv')", 1, "Error: query refused: Permission Error"),
+        ("SELECT * FROM evnts", 1, "Error: query failed: Catalog Error"),
+        (
+            "SELECT max(ts) - min(ts) AS span FROM events",
+            1,
+            "Error: query failed: column 'span' is an INTERVAL, which cannot be output",
+        ),
+    ],
+)
+def test_a_failed_export_leaves_the_older_file_as_it_was(
+    workdir, monkeypatch, tmp_path, query, code, message
+):
+    older = write(tmp_path / "kept.csv", "older\n")
+    before = snapshot(workdir)
+    result = vsm_export(workdir, monkeypatch, query, "--out", str(older))
+    assert result.exit_code == code and result.output.startswith(message), result.output
+    assert older.read_text() == "older\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.csv"]  # no part file left
+    assert snapshot(workdir) == before
+
+
+def test_export_refuses_a_format_it_cannot_name(workdir, monkeypatch, tmp_path):
+    result = vsm_export(workdir, monkeypatch, CASES, "--out", str(tmp_path / "c.xlsx"))
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"Error: --out {tmp_path / 'c.xlsx'}: expected a file name ending in "
+        ".csv, .json, .jsonl, .ndjson, .parquet (the format)"
+    )
+    assert list(tmp_path.iterdir()) == []
