@@ -291,3 +291,16 @@ def test_export_refuses_a_format_it_cannot_name(workdir, monkeypatch, tmp_path):
         ".csv, .json, .jsonl, .ndjson, .parquet (the format)"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_query_bigger_than_memory_still_spills_to_the_stores_temp_folder(workdir, monkeypatch):
+    """File access is off for queries, not for DuckDB's own spilling into `vsm.duckdb.tmp/`:
+    1M distinct 32-character strings sorted under a 48 MB limit (on DuckDB 2.0.1 the same
+    query with spilling turned off, temp_directory = '', runs out of memory)."""
+    monkeypatch.setenv("VSM_MEMORY_LIMIT", "48MB")
+    frame = run_query(
+        workdir / "vsm.duckdb",
+        "SELECT count(*) AS n, max(rn) AS last FROM "
+        "(SELECT row_number() OVER (ORDER BY md5(i::VARCHAR)) AS rn FROM range(1000000) r(i))",
+    )
+    assert frame.to_dicts() == [{"n": 1_000_000, "last": 1_000_000}]
