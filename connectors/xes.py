@@ -72,7 +72,21 @@ LEADING_COLUMNS = (
     "org:role",
 )
 
-_ROOT = re.compile(r"<log[\s>/]")
+# The prolog, item by item: whitespace, the XML declaration or a processing instruction, a
+# comment, or a DOCTYPE that only names the root (no internal subset, no external DTD). A
+# guard that searched for the root instead was fooled by a comment holding "<log>".
+_PROLOG_ITEM = re.compile(r"\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE\s+[^\s\[\]<>'\"]+\s*>", re.DOTALL)
+_ELEMENT = re.compile(r"<([^\s/>!?]+)")
+# After the root starts, XML allows no DOCTYPE or entity declaration at all.
+_DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+# A reference to an entity that is neither one of XML's five nor a character reference: with
+# declarations refused it can only be undefined, and rustxes would keep it (and every other
+# escape in that value, &amp; included) as literal text.
+_UNDECLARED_REFERENCE = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);)[A-Za-z_:][-A-Za-z0-9._:]*;")
+ENTITY_REFUSED = (
+    "declares XML entities (<!ENTITY ...> in a <!DOCTYPE>); "
+    "entity declarations are refused for safety and event logs do not need them"
+)
 _XML_DECL_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _FIRST_TRACE = re.compile(rb"<trace[\s>/]")
 _GLOBAL = re.compile(rb"<global\b[^>]*?/>|<global\b.*?</global\s*>", re.DOTALL)
@@ -88,7 +102,7 @@ _DATE_WITH_OFFSET = re.compile(_DATE_VALUE + rb"""\s*(?:Z|[+-]\d\d(?::?\d\d)?)\s
 _DATE_WITHOUT_OFFSET = re.compile(_DATE_VALUE + rb"""\s*["']""")
 _CHAR_REF = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|amp|lt|gt|quot|apos);")
 _NAMED_REFS = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
-_MIXED_TYPES = re.compile(r"^Warning: Attribute (.*) contains values of different dtypes \(\{(.*)\}\)$")
+_MIXED_TYPES = re.compile(r"Warning: Attribute (.*) contains values of different dtypes \(\{(.*)\}\)")
 _NUMERIC_ONLY = {"Int64", "Float64"}
 # rustxes prints these (to stderr) when it replaced or dropped something it could not read.
 _REPAIR_NOTES = (
@@ -135,12 +149,17 @@ class _BodyScan:
     without_offset: bool = False
     opaque: bool = False
     header_bytes: int = 0
+    unsafe: str = ""  # why the document is refused: a declaration or an undeclared entity
 
     def scan(self, piece: bytes) -> None:
         self.with_offset = self.with_offset or bool(_DATE_WITH_OFFSET.search(piece))
         self.without_offset = self.without_offset or bool(_DATE_WITHOUT_OFFSET.search(piece))
         # '!' is rare in XES and '<' is everywhere: looking for it first makes this a memchr
-        self.opaque = self.opaque or (b"!" in piece and (b"<!--" in piece or b"<![CDATA[" in piece))
+        if b"!" in piece:
+            self.opaque = self.opaque or b"<!--" in piece or b"<![CDATA[" in piece
+            self.unsafe = self.unsafe or _unsafe_after_root(piece)
+        elif b"&" in piece and not self.unsafe:
+            self.unsafe = _unsafe_after_root(piece)
 
 
 def read_xes(path: Path) -> pl.DataFrame:
@@ -269,21 +288,39 @@ def check_xml_prolog(path: Path, head: bytes, expected: str = "an XES event log"
             path,
             f"is not XML (binary or plain-text data); expected {expected} starting with '<?xml' or '<log'",
         )
-    root = _ROOT.search(text)
-    prolog = text[: root.start()] if root else text
-    # Neither XES nor OCEL needs entities; refusing them up front makes an entity-expansion
-    # bomb ("billion laughs") harmless whatever the parser would have done with it.
-    if "<!ENTITY" in prolog.upper():
+    # Neither XES nor OCEL needs entities or a DTD; refusing them up front makes an
+    # entity-expansion bomb ("billion laughs") or an external entity harmless whatever the
+    # parser would have done with it. "<!ENTITY" anywhere in the head is refused, even in a
+    # comment: it can only be markup there (in a value it would be written &lt;!ENTITY).
+    if "<!ENTITY" in text.upper():
+        raise SourceError(path, ENTITY_REFUSED)
+    end = _prolog_end(text)
+    if text.startswith("<!", end) and not text.startswith("<!--", end):
+        doctype = text[end : end + 60].split("\n")[0]
         raise SourceError(
             path,
-            "declares XML entities (<!ENTITY ...> in a <!DOCTYPE>); "
-            "entity declarations are refused for safety and event logs do not need them",
+            f"has a DOCTYPE with an internal subset or an external DTD ({doctype!r}...); DTDs are "
+            "refused for safety and event logs do not need them (a plain <!DOCTYPE log> is fine)",
         )
+    root = _ELEMENT.match(text, end)
     if root is None:
         raise SourceError(
             path, f"has no <log> root element in its first {PROLOG_BYTES // 1024} KB; expected {expected}"
         )
+    if root.group(1).rpartition(":")[2] != "log":
+        raise SourceError(
+            path, f"has no <log> root element (its root is <{root.group(1)}>); expected {expected}"
+        )
     return encoding
+
+
+def _prolog_end(text: str) -> int:
+    """Where the prolog of `text` ends: at its root element, or at what is not allowed in a
+    prolog (a DOCTYPE with a subset or an external id, an unterminated comment, text)."""
+    end = 1 if text.startswith("\ufeff") else 0
+    while item := _PROLOG_ITEM.match(text, end):
+        end = item.end()
+    return end
 
 
 def _sniff_encoding(path: Path, head: bytes) -> str:
@@ -359,11 +396,13 @@ def _patch_xes(path: Path, chunks: Iterable[bytes], seen: _BodyScan) -> Iterator
         found = _FIRST_TRACE.search(header, scan_from)
         if found:
             kept = _GLOBAL.sub(b"", bytes(header[: found.start()]))
+            _refuse_unsafe(path, _unsafe_after_root(kept[_root_offset(kept) :]))
             seen.header_bytes = len(kept)
             yield kept
             body = chain([bytes(header[found.start() :])], chunks)
             for piece in _expand_self_closed(body):
                 seen.scan(piece)
+                _refuse_unsafe(path, seen.unsafe)
                 yield piece
             return
         if len(header) > MAX_HEADER_BYTES:
@@ -373,7 +412,38 @@ def _patch_xes(path: Path, chunks: Iterable[bytes], seen: _BodyScan) -> Iterator
                 "expected an XES event log with traces",
             )
     # No trace at all: still hand it over so the caller reports "no events" consistently.
-    yield _GLOBAL.sub(b"", bytes(header))
+    kept = _GLOBAL.sub(b"", bytes(header))
+    _refuse_unsafe(path, _unsafe_after_root(kept[_root_offset(kept) :]))
+    yield kept
+
+
+def _root_offset(header: bytes) -> int:
+    """Where the root element starts in the UTF-8 `header` (its end when not found)."""
+    head = header[:PROLOG_BYTES].decode("utf-8", errors="replace")
+    return len(head[: _prolog_end(head)].encode("utf-8", errors="replace"))
+
+
+def _unsafe_after_root(data: bytes) -> str:
+    """Why `data`, from inside the root element, is refused ("" when it is not)."""
+    declaration = _DECLARATION.search(data)
+    if declaration:
+        return (
+            f"has a {declaration.group().decode()} declaration inside the <log> element; XML allows none "
+            "there, and DTDs and entity declarations are refused for safety"
+        )
+    reference = _UNDECLARED_REFERENCE.search(data)
+    if reference:
+        return (
+            f"uses the entity reference {reference.group().decode(errors='replace')!r}, which is not one "
+            "of XML's own (&amp; &lt; &gt; &quot; &apos;); entity declarations are refused for safety, "
+            "so it cannot be read (a literal '&' is written &amp;)"
+        )
+    return ""
+
+
+def _refuse_unsafe(path: Path, why: str) -> None:
+    if why:
+        raise SourceError(path, why)
 
 
 def _expand_self_closed(chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -633,7 +703,7 @@ def _parse_diagnostics(lines: list[str]) -> _Diagnostics:
     mixed: list[str] = []
     repairs: list[str] = []
     for line in lines:
-        match = _MIXED_TYPES.match(line)
+        match = _MIXED_TYPES.fullmatch(line)
         if match:
             types = {t.strip() for t in match.group(2).split(",")}
             if not types <= _NUMERIC_ONLY:  # int+float is widened to float losslessly

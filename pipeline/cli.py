@@ -398,10 +398,11 @@ def discover(
     --force`)."""
 
     def run():
-        from pipeline.settings import parse_timezone
+        from pipeline.settings import check_stream_name, parse_timezone
         from pipeline.store import open_store
         from pipeline.streams import discover as one_shot
 
+        check_stream_name(stream)  # before the store is created
         if timezone is not None:
             parse_timezone(timezone)
         with open_store(db) as con, _progress() as stage:
@@ -516,6 +517,31 @@ def sql(
             sys.stdout.write(frame.write_json() + "\n")
         else:
             _print_table(frame, 100 if limit is None else limit)
+
+    _boundary(debug, run)
+
+
+@app.command()
+def export(
+    query: Annotated[
+        str, typer.Argument(help='A SQL query over the results tables, e.g. "FROM step_metrics".')
+    ],
+    out_file: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="The file to write; its ending names the format: .csv, .json, .jsonl, .parquet."
+        ),
+    ],
+    db: DbOption = DEFAULT_DB,
+    debug: DebugOption = False,
+) -> None:
+    """Write a read-only SQL query's result to a file: CSV, JSON, JSON Lines or Parquet."""
+
+    def run():
+        from pipeline.query import export_query
+
+        rows = export_query(db, query, out_file)
+        out.print(f"Wrote {rows:,} rows to {out_file}", markup=False, highlight=False)
 
     _boundary(debug, run)
 

@@ -36,7 +36,7 @@ BUILTIN_NULL_VALUES = (
     "(empty)",
     "<empty>",
 )
-_NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
+_NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
 
 
 def null_values(setting: list[str] | None) -> list[str]:
@@ -48,13 +48,13 @@ def placeholder_statuses(activities: list[str], tokens: list[str], named: set[st
     """The activities that only hold a place: a missing-value token; a negative number; or a
     number where most activities are words (a log whose statuses are all codes keeps them).
     Those in `named` (mentioned by [status_classes] or [steps]) are kept."""
-    numbers = [a for a in activities if _NUMBER.match(a.strip())]
+    numbers = [a for a in activities if _NUMBER.fullmatch(a.strip())]
     mostly_words = len(numbers) * 2 < len(activities)
     found = []
     for activity in activities:
         text = activity.strip()
         if activity in named:
             continue
-        if text in tokens or (_NUMBER.match(text) and (text.startswith("-") or mostly_words)):
+        if text in tokens or (_NUMBER.fullmatch(text) and (text.startswith("-") or mostly_words)):
             found.append(activity)
     return found

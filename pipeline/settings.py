@@ -27,8 +27,9 @@ ROLES = ("case_id", "activity", "timestamp", "lifecycle", "resource", "team", "s
 # [columns] event_key: the roles that name one event across exports, so that a newer export's
 # version of it (a resource fixed, an attribute changed) replaces the stored one
 DEFAULT_EVENT_KEY = ("case_id", "activity", "timestamp", "lifecycle")
-_STREAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+# Checked with fullmatch: `$` would also match before a trailing newline ("nl\n").
+_STREAM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -112,7 +113,7 @@ class StreamSettings:
 
 
 def parse_duration(text: str, key: str) -> float:
-    m = _DURATION.match(str(text))
+    m = _DURATION.fullmatch(str(text))
     if not m:
         raise SettingsError(
             f"{key} = {text!r}: expected a duration such as '36h', '10d', '2w', '90m' or '30s'"
@@ -137,7 +138,7 @@ def settings_path(name: str, streams_dir: Path = DEFAULT_STREAMS_DIR) -> Path:
 
 
 def check_stream_name(name: str) -> None:
-    if not _STREAM_NAME.match(name):
+    if not _STREAM_NAME.fullmatch(name):
         raise SettingsError(
             f"stream name {name!r}: expected letters, digits, '_', '-' or '.', starting with a letter "
             "or digit, at most 64 characters"

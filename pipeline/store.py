@@ -24,7 +24,7 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 DEFAULT_DB = Path("vsm.duckdb")
 
-_MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+_MIGRATION_NAME = re.compile(r"(\d{3})_([a-z0-9_]+)\.sql")
 
 
 def read_sql(relative: str) -> str:
@@ -54,7 +54,7 @@ def migrations() -> list[tuple[int, str, Path]]:
     """(version, name, path) of every migration file, in order."""
     found = []
     for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
-        m = _MIGRATION_NAME.match(path.name)
+        m = _MIGRATION_NAME.fullmatch(path.name)
         if not m:
             raise StoreError(f"{path}: migration files must be named NNN_name.sql")
         found.append((int(m.group(1)), m.group(2), path))
@@ -110,14 +110,14 @@ def _has_schema(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 MEMORY_ENV = "VSM_MEMORY_LIMIT"
-_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", re.IGNORECASE)
 
 
 def memory_limit() -> str:
     """DuckDB's memory limit for this process: $VSM_MEMORY_LIMIT, else 30% of physical memory."""
     given = os.environ.get(MEMORY_ENV, "").strip()
     if given:
-        if not _SIZE.match(given):
+        if not _SIZE.fullmatch(given):
             raise StoreError(f"{MEMORY_ENV}={given!r}: expected a size such as 4GB or 512MB")
         return given.replace(" ", "")
     try:

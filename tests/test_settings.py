@@ -74,3 +74,37 @@ def test_not_toml_is_reported_with_the_file(tmp_path):
     path.write_text("[stream\n", encoding="utf-8")
     with pytest.raises(SettingsError, match="s.toml: not valid TOML"):
         read_settings(path)
+
+
+# A name ending in a newline passed `re.match` with `$` (which also matches before a final
+# newline): `vsm init "nl\n"` wrote streams/nl<newline>.toml, a stream no command could name.
+@pytest.mark.parametrize("name", ["nl\n", "nl\t", "nl\r\n", "\nnl", "n\nl", "nl "])
+@pytest.mark.parametrize("command", ["init", "discover", "ingest", "compute", "report"])
+def test_a_stream_name_with_a_newline_or_tab_is_refused_and_nothing_is_written(
+    tmp_path, monkeypatch, name, command
+):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from tests.conftest import write
+
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "log.csv", "case_id,activity,timestamp\nc1,A,2026-03-02T08:00:00Z\n")
+    args = {
+        "init": ["init", name, "--source", "log.csv"],
+        "discover": ["discover", "log.csv", "--stream", name, "--no-png"],
+    }.get(command, [command, name])
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [
+        f"Error: stream name {name!r}: expected letters, digits, '_', '-' or '.', starting with a letter "
+        "or digit, at most 64 characters"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.csv"]
+
+
+def test_a_settings_file_naming_its_stream_with_a_trailing_newline_is_refused(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('[stream]\nname = "s\\n"\n[source]\npath = "x.csv"\n', encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"stream name 's\\n': expected letters"):
+        read_settings(path)

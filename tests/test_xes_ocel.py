@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -224,6 +225,112 @@ def test_entity_bomb_inside_gzip_is_refused(tmp_path):
     path.write_bytes(gzip.compress(BILLION_LAUGHS.encode()))
     with pytest.raises(SourceError, match="entit"):
         read_xes(path)
+
+
+# The prolog guard used to find the root by searching for "<log" and look for <!ENTITY only
+# before it: a comment or processing instruction holding "<log>" ended the prolog early, the
+# DOCTYPE after it went unchecked, and the load went on with "&xxe;" as literal text. A DTD
+# without any entity (an external one, or an ATTLIST that adds attribute values) was not
+# looked for at all. Now the prolog is read item by item.
+XXE = '<!DOCTYPE log [<!ENTITY xxe SYSTEM "file:///etc/hostname">]>\n'
+EXTERNAL_DTD = '<!DOCTYPE log SYSTEM "file:///etc/hostname">\n'
+XXE_BODY = (
+    '<log xes.version="1.0"><trace><string key="concept:name" value="c1"/><event>'
+    '<string key="concept:name" value="&xxe;"/><date key="time:timestamp" value="2024-03-01T10:00:00Z"/>'
+    "</event></trace></log>\n"
+)
+DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+ENTITIES_REFUSED = "declares XML entities .*refused for safety"
+DTD_REFUSED = "has a DOCTYPE with an internal subset or an external DTD .*refused for safety"
+UNSAFE_PROLOGS = {
+    "comment_holding_log_then_doctype": (
+        DECLARATION + "<!-- from the <log> exporter -->\n" + XXE,
+        ENTITIES_REFUSED,
+    ),
+    "comment_first_of_all": ("<!-- <log> -->" + XXE, ENTITIES_REFUSED),
+    "pi_holding_log_then_doctype": (DECLARATION + "<?exporter <log> ?>\n" + XXE, ENTITIES_REFUSED),
+    "bom_then_doctype": ("\ufeff" + XXE, ENTITIES_REFUSED),
+    "whitespace_then_doctype": ("\n \t\n" + XXE, ENTITIES_REFUSED),
+    "comment_holding_log_then_external_dtd": (DECLARATION + "<!-- <log> -->" + EXTERNAL_DTD, DTD_REFUSED),
+    "bom_then_external_dtd": ("\ufeff" + EXTERNAL_DTD, DTD_REFUSED),
+    "public_dtd": (DECLARATION + '<!DOCTYPE log PUBLIC "-//X//EN" "http://example.org/x.dtd">', DTD_REFUSED),
+    "subset_without_entities": (DECLARATION + '<!DOCTYPE log [<!ATTLIST event a CDATA "x">]>', DTD_REFUSED),
+    "lower_case_doctype": (DECLARATION + '<!doctype log SYSTEM "x.dtd">', DTD_REFUSED),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNSAFE_PROLOGS))
+def test_a_dtd_or_entity_anywhere_in_the_prolog_is_refused_before_any_parsing(tmp_path, monkeypatch, case):
+    prolog, message = UNSAFE_PROLOGS[case]
+
+    def parser_must_not_run(*_args, **_kwargs):
+        raise AssertionError("the XES parser was reached")
+
+    monkeypatch.setattr(xes_module.rustxes, "import_xes", parser_must_not_run)
+    path = tmp_path / "unsafe.xes"
+    path.write_bytes((prolog + XXE_BODY).encode("utf-8"))
+    with pytest.raises(SourceError, match=message) as error:
+        read_xes(path)
+    assert str(error.value).startswith(str(path)) and len(str(error.value).splitlines()) == 1
+
+
+@pytest.mark.parametrize("pack", ["gz", "zst", "zip"])
+def test_the_guard_reads_the_decompressed_text_of_a_packed_xes(tmp_path, pack):
+    from backports import zstd
+
+    from connectors.registry import read_source
+
+    text = (UNSAFE_PROLOGS["comment_holding_log_then_doctype"][0] + XXE_BODY).encode()
+    path = tmp_path / f"unsafe.xes.{pack}"
+    if pack == "gz":
+        path.write_bytes(gzip.compress(text))
+    elif pack == "zst":
+        path.write_bytes(zstd.compress(text))
+    else:
+        import zipfile
+
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("export/unsafe.xes", text)
+    with pytest.raises(SourceError, match=ENTITIES_REFUSED):
+        read_source(path)
+
+
+AFTER_THE_ROOT = {
+    # no DTD at all: rustxes kept the value raw, "&xxe;" (and an "&amp;" beside it) as written
+    "undeclared_entity_in_an_event": (XXE_BODY, "uses the entity reference '&xxe;'"),
+    "undeclared_entity_at_log_level": (
+        xes_body('<string key="source" value="&secret;"/>' + XXE_BODY[XXE_BODY.index("<trace>") : -7]),
+        "uses the entity reference '&secret;'",
+    ),
+    "doctype_inside_the_log": (
+        xes_body('<!DOCTYPE log SYSTEM "x.dtd"><trace><string key="concept:name" value="c1"/></trace>'),
+        "has a <!DOCTYPE declaration inside the <log> element",
+    ),
+    "doctype_among_the_traces": (
+        one_trace('<event><string key="concept:name" value="a"/></event><!DOCTYPE log SYSTEM "x.dtd">'),
+        "has a <!DOCTYPE declaration inside the <log> element",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(AFTER_THE_ROOT))
+def test_a_declaration_or_undeclared_entity_inside_the_log_is_refused(tmp_path, case):
+    text, message = AFTER_THE_ROOT[case]
+    path = write_text(tmp_path / "unsafe.xes", text)
+    with pytest.raises(SourceError, match=re.escape(message)):
+        read_xes(path)
+
+
+def test_a_plain_doctype_comments_and_xml_escapes_still_load(tmp_path):
+    # comments and a processing instruction holding "<log>", and a DOCTYPE naming the root
+    # only: all allowed. The value reads "A & B <A>" (&#65; is the character A).
+    text = (
+        DECLARATION
+        + "<!-- from the <log> exporter -->\n<?exporter <log> ?>\n<!DOCTYPE log>\n"
+        + XXE_BODY.replace("&xxe;", "A &amp; B &lt;&#65;&gt;")
+    )
+    frame = read_xes(write_text(tmp_path / "fine.xes", text))
+    assert frame["concept:name"].to_list() == ["A & B <A>"]
 
 
 def test_truncated_gzip_says_truncated(tmp_path):
@@ -687,6 +794,14 @@ OCEL_FAILURES = {
     "malformed.xmlocel": (OCEL_XML.replace("</events>", "").encode(), "not well-formed XML"),
     "truncated.xmlocel": (OCEL_XML.encode()[:-30], "truncated"),
     "bomb.xmlocel": (BILLION_LAUGHS.encode(), "refused for safety"),
+    "comment_then_entities.xmlocel": (
+        OCEL_XML.replace("<log>", "<!-- <log> -->" + XXE + "<log>", 1).encode(),
+        "entities .*refused for safety",
+    ),
+    "external_dtd.xmlocel": (
+        OCEL_XML.replace("<log>", "<?x <log> ?>" + EXTERNAL_DTD + "<log>", 1).encode(),
+        "external DTD .*refused for safety",
+    ),
     "rootless.xmlocel": (b"<?xml version='1.0'?><other/>", "no <log> root"),
 }
 
