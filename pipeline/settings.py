@@ -428,7 +428,8 @@ def render_settings(s: StreamSettings) -> str:
     activity = _toml_str(c.activity[0]) if len(c.activity) == 1 else _toml_list(c.activity)
     lines = [
         f"# Value stream {s.name!r}: written by `vsm init`, edit freely.",
-        "# Every key is optional except [stream] name, [source] path and the three required columns.",
+        "# Every key is optional except [stream] name, [source] path and the three required columns",
+        "# (for a system source: [source] kind and the keys it needs, e.g. jira: url, query, user, auth).",
         "",
         "[stream]",
         f"name = {_toml_str(s.name)}",

@@ -210,6 +210,59 @@ def check_options_agree(
         )
 
 
+def init_system_stream(
+    name: str,
+    source: Source,
+    *,
+    team: str = "",
+    timezone: str = "UTC",
+    streams_dir: Path = DEFAULT_STREAMS_DIR,
+    force: bool = False,
+) -> InitResult:
+    """Write `streams/<name>.toml` for a stream pulled from a system (`source.kind`): no
+    request is made; the settings are validated as any settings file is."""
+    path = settings_path(name, streams_dir)
+    if path.exists() and not force:
+        raise SettingsError(f"{path} exists already; edit it, or pass --force to write it anew")
+    settings = StreamSettings(name=name, source=source, columns=Columns(team=team), timezone=timezone)
+    write_settings(settings, path)
+    notes = [
+        f"`vsm ingest {name}` pulls from {source.kind}; "
+        f"`vsm ingest {name} --dry-run` shows what it would fetch"
+    ]
+    return InitResult(settings, path, notes)
+
+
+def plan_ingest(db: Path, settings: StreamSettings, source: Path | None = None) -> list[str]:
+    """What `vsm ingest` would do, without reading or writing: a system stream's endpoints and
+    window (from its stored cursor), or the file it would read."""
+    if settings.source.kind == "file":
+        path = Path(source) if source else settings.source_path()
+        return [
+            f"stream {settings.name!r} reads {path} (format {settings.source.format}): only events not "
+            "stored yet are added, then the flow is recomputed",
+            "nothing read or written (--dry-run)",
+        ]
+    if source is not None:
+        raise SettingsError(
+            f"stream {settings.name!r} pulls from {settings.source.kind} ([source] kind); it loads no "
+            "file: drop --source"
+        )
+    from pipeline.pull import dry_run
+    from pipeline.store import open_store
+
+    if not Path(db).exists():
+        return dry_run(None, settings)
+    with open_store(db, read_only=True) as con:
+        return dry_run(con, settings)
+
+
+def _system_label(settings: StreamSettings) -> str:
+    from pipeline.pull import source_label
+
+    return source_label(settings)
+
+
 @dataclass
 class DiscoverResult:
     settings: StreamSettings
@@ -244,6 +297,11 @@ def discover(
     source_options = source_options or Source()
     if path.exists():
         settings = read_settings(path)
+        if settings.source.kind != "file":
+            raise SettingsError(
+                f"stream {name!r} pulls from {settings.source.kind} ({path}: [source] kind); it loads no "
+                f"file: run `vsm ingest {name}`"
+            )
         check_options_agree(settings, columns, source_options, timezone)
         if Path(settings.source_path()).resolve() != Path(source).resolve():
             notes.append(f"stream {name!r} was set up with {settings.source.path}; loading {source} into it")
@@ -331,7 +389,8 @@ def stream_overview(
     rows = []
     for name in sorted(names):
         try:
-            source = load_settings(name, streams_dir).source.path
+            found = load_settings(name, streams_dir)
+            source = found.source.path if found.source.kind == "file" else _system_label(found)
         except SettingsError:
             source = "(no settings file)"
         rows.append({"stream": name, "source": source})
