@@ -244,6 +244,11 @@ def events_frame(rows: list[dict], system: SystemConnector) -> pl.DataFrame:
 # ---------------------------------------------------------------- HTTP
 
 
+def pause(seconds: float) -> None:
+    """Wait between two attempts of a request."""
+    time.sleep(seconds)
+
+
 class _Transient(Exception):
     def __init__(self, what: str, retry_after: float | None = None) -> None:
         super().__init__(what)
@@ -253,8 +258,8 @@ class _Transient(Exception):
 class SystemClient:
     """An httpx client for one system: Basic auth, JSON answers checked, retries bounded.
 
-    `get_json(path, params)` returns the decoded JSON and the response headers. `sleep` is
-    for tests only (to see the waits); the waits themselves come from the policy."""
+    `get_json(path, params)` returns the decoded JSON and the response headers. The waits
+    between attempts come from the policy (or Retry-After) and are spent in `pause`."""
 
     def __init__(
         self,
@@ -264,14 +269,12 @@ class SystemClient:
         secret: Secret,
         *,
         policy: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         import httpx
 
         self.system = system
         self.base_url = base_url.rstrip("/")
         self.policy = policy or system.retry
-        self.sleep = sleep
         self.requests = 0
         self._client = httpx.Client(
             base_url=self.base_url,
@@ -312,7 +315,7 @@ class SystemClient:
             stop=stop_after_attempt(p.attempts),
             wait=wait,
             retry=retry_if_exception_type(_Transient),
-            sleep=self.sleep,
+            sleep=lambda seconds: pause(seconds),  # looked up when called: tests record the waits
         )
         try:
             for attempt in retrying:

@@ -9,7 +9,7 @@ change between runs. It records every request it saw and injects faults on reque
     ...
     jira.stop()
 
-Faults (each for the next matching request, in order): "429", "500", "drop" (the
+Faults (`fail(path, kind)`: each for the next matching request, in order): "429", "500", "drop" (the
 connection is closed with no answer), "html", "truncated" (a JSON body cut off), "stall"
 (no answer until `release()`), "expire" (400: the page token expired). `page_size` lowers
 how many issues a page holds whatever the client asks; `inline_histories` how many
@@ -63,7 +63,7 @@ class FakeJira:
         self.statuses = dict(STATUS_IDS)
         self.issues: dict[str, Issue] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
-        self.faults: list[tuple[str, str]] = []
+        self.faults: list[tuple[str, str, bool]] = []
         self.page_size = 100
         self.inline_histories = 100
         self.clock = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)  # the server's Date header
@@ -152,8 +152,10 @@ class FakeJira:
             {"_at": at, "id": str(self._history_id), "author": _user(author), "items": items}
         )
 
-    def fail(self, path: str, kind: str) -> None:
-        self.faults.append((path, kind))
+    def fail(self, path: str, kind: str, *, paged: bool = False) -> None:
+        """The next request to `path` (with `paged`: the next one asking for a later page, with a
+        nextPageToken) meets fault `kind`."""
+        self.faults.append((path, kind, paged or kind == "expire"))
 
     def release(self) -> None:
         self._released.set()
@@ -299,7 +301,7 @@ def _handler(jira: FakeJira):
                 (
                     f
                     for f in jira.faults
-                    if parsed.path.startswith(f[0]) and (f[1] != "expire" or "nextPageToken" in params)
+                    if parsed.path.startswith(f[0]) and (not f[2] or "nextPageToken" in params)
                 ),
                 None,
             )

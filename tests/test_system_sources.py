@@ -1,0 +1,198 @@
+"""System sources (issue 16): the shared layer's conformance test over the registry, and Jira
+Cloud against a real HTTP server on 127.0.0.1 (tests/fakes/jira.py) with faults injected.
+
+Jira's API user is in Europe/Berlin (UTC+1 in March 2026): the fake writes every instant
+with +0100 and reads JQL date literals in that zone, as Jira does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import connectors.systems as systems
+from connectors.systems import EVENT_COLUMNS, SYSTEMS, RetryPolicy
+from pipeline.cli import app
+from pipeline.errors import SettingsError, SystemSourceError
+from pipeline.ingest import ingest
+from pipeline.pull import pull_events
+from pipeline.settings import settings_from_dict
+from pipeline.store import open_store
+from tests.conftest import PROJECT
+from tests.fakes.jira import CHANGELOG, MYSELF, SEARCH, STATUSES, FakeJira
+
+TOKEN = "s3cr3t-jira-T0KEN-4f9a"
+FAST = RetryPolicy(attempts=4, backoff_s=0.01, max_backoff_s=0.05, max_total_s=5.0, timeout_s=5.0)
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 3, day, hour, minute, tzinfo=UTC)
+
+
+@pytest.fixture
+def waits(monkeypatch) -> list[float]:
+    """The waits between attempts, recorded instead of slept; and the fast retry policy."""
+    seen: list[float] = []
+    monkeypatch.setattr(systems, "pause", seen.append)
+    monkeypatch.setitem(SYSTEMS, "jira", dataclasses.replace(SYSTEMS["jira"], retry=FAST))
+    return seen
+
+
+@pytest.fixture
+def jira(monkeypatch):
+    monkeypatch.setenv("VSM_TEST_JIRA_TOKEN", TOKEN)
+    fake = FakeJira(token=TOKEN)
+    yield fake
+    fake.stop()
+
+
+def settings_for(jira: FakeJira, name: str = "cl", team: str = "customfield_10010", **source):
+    data = {
+        "stream": {"name": name},
+        "source": {
+            "kind": "jira",
+            "url": jira.url,
+            "query": "project = CLM",
+            "user": jira.user,
+            "auth": "env:VSM_TEST_JIRA_TOKEN",
+            "since": "2026-03-01",
+        }
+        | source,
+        "columns": {"team": team} if team else {},
+    }
+    return settings_from_dict(data)
+
+
+def claims(jira: FakeJira) -> None:
+    """Three issues. CLM-1: created in To Do by Cy with team Intake; one history moves it to
+    In Progress and assigns Bob together; then the team becomes Claims (no status change);
+    then Done. CLM-2: created, never changed. CLM-3: created, then In Progress."""
+    jira.add_issue("CLM-1", created=at(2, 8), creator="Cy", team="Intake")
+    jira.change("CLM-1", at=at(2, 9), author="Ann", status="In Progress", assignee="Bob")
+    jira.change("CLM-1", at=at(3, 10), author="Bob", team="Claims")
+    jira.change("CLM-1", at=at(3, 11), author="Bob", status="Done")
+    jira.add_issue("CLM-2", created=at(4, 8), creator="Cy")
+    jira.add_issue("CLM-3", created=at(5, 8), creator="Dee", team="Intake")
+    jira.change("CLM-3", at=at(5, 9), author="Ann", status="In Progress")
+
+
+# Worked out by hand from claims(): one row per status entered; the first at creation (its
+# status = the first change's `from`, or the status now); team = customfield_10010 in force.
+CLAIMS_EVENTS = [
+    ("CLM-1", "To Do", at(2, 8), "Cy", "Intake"),
+    ("CLM-1", "In Progress", at(2, 9), "Ann", "Intake"),
+    ("CLM-1", "Done", at(3, 11), "Bob", "Claims"),
+    ("CLM-2", "To Do", at(4, 8), "Cy", None),
+    ("CLM-3", "To Do", at(5, 8), "Dee", "Intake"),
+    ("CLM-3", "In Progress", at(5, 9), "Ann", "Intake"),
+]
+EVENTS = "SELECT case_id, activity, ts, resource, team FROM events WHERE stream = 'cl' ORDER BY case_id, ts"
+
+
+def cursor_of(con, stream: str = "cl"):
+    return con.execute("SELECT cursor, run_id FROM source_cursors WHERE stream = ?", [stream]).fetchall()
+
+
+# ---------------------------------------------------------------- conformance over the registry
+
+
+def make_jira(jira: FakeJira):
+    claims(jira)
+    return settings_for(jira)
+
+
+# Every declared system with its fake: a system added to SYSTEMS without one fails below.
+SYSTEM_FAKES: dict[str, tuple[type, Callable]] = {"jira": (FakeJira, make_jira)}
+
+
+def test_every_declared_system_has_a_fake():
+    assert set(SYSTEM_FAKES) == set(SYSTEMS)
+
+
+@pytest.mark.parametrize("kind", sorted(SYSTEMS))
+def test_system_source_conformance(kind, store, monkeypatch, waits):
+    monkeypatch.setenv("VSM_TEST_JIRA_TOKEN", TOKEN)
+    fake_class, make = SYSTEM_FAKES[kind]
+    fake = fake_class(token=TOKEN)
+    try:
+        settings = make(fake)
+        system = SYSTEMS[kind]
+        pulled = pull_events(store, settings)
+        raw = pulled.raw
+        attributes = list(system.attributes)
+        assert raw.columns[: len(EVENT_COLUMNS)] == list(EVENT_COLUMNS)  # the team column included
+        assert raw.columns[len(EVENT_COLUMNS) :] == [*attributes, "_line"]
+        assert raw.height > 0
+        for key in ("case_id", "status", "changed_at"):
+            assert raw[key].null_count() == 0, key
+        assert str(raw.schema["changed_at"]) == "Datetime(time_unit='us', time_zone='UTC')"
+        assert pulled.cursor.kind == kind and pulled.cursor.value
+        load = ingest(store, settings)
+        assert load.events_loaded == raw.height
+        ids = store.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchall()[0]
+        assert ids == (raw.height, raw.height)
+        assert cursor_of(store) == [(pulled.cursor.value, load.run_id)]
+        assert ingest(store, settings).events_loaded == 0  # the window again: nothing new
+    finally:
+        fake.stop()
+
+
+# ---------------------------------------------------------------- Jira: first load, faults
+
+
+def test_first_load_gives_the_hand_worked_events(jira, store, waits):
+    claims(jira)
+    load = ingest(store, settings_for(jira))
+    assert store.execute(EVENTS).fetchall() == CLAIMS_EVENTS
+    assert (load.events_read, load.events_loaded, load.events_rejected) == (6, 6, 0)
+    attributes = store.execute(
+        "SELECT attributes->>'assignee', attributes->>'priority', attributes->>'issue_type', "
+        "attributes->>'project' FROM events WHERE case_id = 'CLM-1' ORDER BY ts"
+    ).fetchall()
+    # the assignee in force: none at creation, Bob from the history that also set In Progress
+    assert attributes == [(None, "Medium", "Task", "CLM"), ("Bob", "Medium", "Task", "CLM")] + [
+        ("Bob", "Medium", "Task", "CLM")
+    ]
+    # the JQL: since 2026-03-01 00:00 UTC = 01:00 in Berlin, the API user's zone
+    (search,) = jira.seen(SEARCH)
+    assert search["jql"] == '(project = CLM) AND updated >= "2026/03/01 01:00" ORDER BY updated ASC'
+    assert search["expand"] == "changelog" and "customfield_10010" in search["fields"]
+    # the cursor: the server's clock when the pull began (its Date header)
+    assert cursor_of(store) == [("2026-03-10T12:00:00+00:00", load.run_id)]
+
+
+def test_without_a_team_field_events_have_no_team(jira, store, waits):
+    claims(jira)
+    ingest(store, settings_for(jira, team=""))
+    assert store.execute("SELECT count(*) FROM events WHERE team IS NOT NULL").fetchall() == [(0,)]
+
+
+def test_faults_are_retried_and_a_lowered_page_size_read_back(jira, store, waits):
+    claims(jira)
+    jira.page_size = 2  # asked for 100 a page, the server hands out 2: 2 search pages
+    jira.inline_histories = 1  # CLM-1's 3 histories are read from its changelog, 2 a page
+    jira.fail(MYSELF, "drop")  # the connection closed with no answer
+    jira.fail(STATUSES, "429")  # Retry-After: 1
+    jira.fail(SEARCH, "500")
+    jira.fail(CHANGELOG, "500")
+    jira.fail(SEARCH, "expire")  # the second page's token has expired: the search starts again
+    ingest(store, settings_for(jira))
+    assert store.execute(EVENTS).fetchall() == CLAIMS_EVENTS  # nothing lost, nothing twice
+    assert 1.0 in waits  # Retry-After honoured
+    assert len(waits) == 4  # one wait each: the drop, the 429, the two 500s
+    changelog = [p["startAt"] for p in jira.seen("/rest/api/3/issue/10000/changelog")]
+    # a 500, again, then on from the 2 histories that came; read again after the search restarted
+    assert changelog == ["0", "0", "2", "0", "2"]
+    pages = [p.get("nextPageToken") for p in jira.seen(SEARCH)]
+    # a 500, page 1, page 2 expired, page 1 again, page 2
+    assert pages == [None, None, "t-0-2", None, "t-0-2"]
