@@ -441,9 +441,10 @@ def _decode(response, error: Callable[[str], SystemSourceError]) -> object:
     try:
         return json.loads(text)
     except json.JSONDecodeError as problem:
-        what = "truncated" if problem.pos >= len(text.rstrip()) - 1 else "not valid"
+        ends_early = problem.msg.startswith("Unterminated") or problem.pos >= len(text.rstrip()) - 1
+        what = "truncated" if ends_early else "not valid"
         raise error(
-            f"the body is {what} JSON ({problem.msg} at character {problem.pos} of {len(text)})"
+            f"the body is {what} JSON ({problem.msg}; character {problem.pos} of {len(text)})"
         ) from None
 
 

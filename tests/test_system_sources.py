@@ -196,3 +196,116 @@ def test_faults_are_retried_and_a_lowered_page_size_read_back(jira, store, waits
     pages = [p.get("nextPageToken") for p in jira.seen(SEARCH)]
     # a 500, page 1, page 2 expired, page 1 again, page 2
     assert pages == [None, None, "t-0-2", None, "t-0-2"]
+
+
+def test_retries_are_bounded_and_the_failure_loads_nothing(jira, store, waits):
+    claims(jira)
+    settings = settings_for(jira)
+    first = ingest(store, settings)
+    jira.change("CLM-2", at=at(10, 13), author="Ann", status="In Progress")
+    for _ in range(FAST.attempts):
+        jira.fail(SEARCH, "500")
+    with pytest.raises(SystemSourceError) as error:
+        ingest(store, settings)
+    message = str(error.value)
+    assert message.startswith(f"jira GET {jira.url}{SEARCH}: server error 500")
+    assert "gave up after 4 attempts" in message and "\n" not in message
+    assert len(waits) == FAST.attempts - 1
+    assert store.execute(EVENTS).fetchall() == CLAIMS_EVENTS  # nothing of the failed run
+    assert cursor_of(store) == [("2026-03-10T12:00:00+00:00", first.run_id)]  # cursor where it was
+
+
+def test_a_retry_after_beyond_the_bound_gives_up_at_once(jira, store, waits, monkeypatch):
+    monkeypatch.setitem(
+        SYSTEMS,
+        "jira",
+        dataclasses.replace(SYSTEMS["jira"], retry=dataclasses.replace(FAST, max_total_s=0.5)),
+    )
+    jira.fail(MYSELF, "429")  # Retry-After: 1 s, beyond the 0.5 s bound
+    with pytest.raises(SystemSourceError, match="rate limited .429. .gave up after 1 attempts"):
+        ingest(store, settings_for(jira))
+    assert waits == []
+
+
+# ---------------------------------------------------------------- Jira: incremental runs
+
+
+def test_a_second_run_fetches_only_the_new_window_and_adds_only_new_events(jira, store, waits):
+    claims(jira)
+    settings = settings_for(jira)
+    ingest(store, settings)
+    # Later: CLM-3 is done and CLM-4 is new; the server's clock has moved on
+    jira.change("CLM-3", at=at(11, 9), author="Ann", status="Done")
+    jira.add_issue("CLM-4", created=at(11, 10), creator="Cy")
+    jira.clock = at(11, 12)
+    second = ingest(store, settings)
+    # the window: the stored cursor 2026-03-10 12:00 UTC minus 5 minutes = 11:55 UTC = 12:55 Berlin
+    last = jira.seen(SEARCH)[-1]
+    assert last["jql"] == '(project = CLM) AND updated >= "2026/03/10 12:55" ORDER BY updated ASC'
+    # only CLM-3 and CLM-4 changed since: their 3 + 1 events are read, 2 of them are new
+    assert (second.events_read, second.events_loaded, second.events_known) == (4, 2, 2)
+    assert store.execute(EVENTS).fetchall() == sorted(
+        CLAIMS_EVENTS
+        + [("CLM-3", "Done", at(11, 9), "Ann", "Intake"), ("CLM-4", "To Do", at(11, 10), "Cy", None)],
+        key=lambda e: (e[0], e[2]),
+    )
+    assert cursor_of(store) == [("2026-03-11T12:00:00+00:00", second.run_id)]
+
+
+def test_a_changed_query_starts_again_from_since(jira, store, waits):
+    claims(jira)
+    ingest(store, settings_for(jira))
+    ingest(store, settings_for(jira, query="project = CLM AND priority = Medium"))
+    last = jira.seen(SEARCH)[-1]["jql"]
+    assert 'updated >= "2026/03/01 01:00"' in last  # not the cursor of the other query
+    assert store.execute("SELECT count(*) FROM events").fetchall() == [(6,)]
+
+
+def test_dry_run_prints_endpoints_and_window_and_fetches_nothing(jira, tmp_path, monkeypatch, waits):
+    claims(jira)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    init = [
+        "init", "cl", "--source", "jira", "--url", jira.url, "--query", "project = CLM", "--user", jira.user,
+        "--auth", "env:VSM_TEST_JIRA_TOKEN", "--since", "2026-03-01",
+    ]  # fmt: skip
+    assert runner.invoke(app, init).exit_code == 0
+    result = runner.invoke(app, ["ingest", "cl", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert f"GET {jira.url}{SEARCH}" in result.output
+    assert "changes from 2026-03-01 00:00:00 UTC ([source] since) to now" in result.output
+    assert jira.requests == [] and not (tmp_path / "vsm.duckdb").exists()
+    assert runner.invoke(app, ["ingest", "cl", "--no-compute"]).exit_code == 0
+    result = runner.invoke(app, ["ingest", "cl", "--dry-run"])
+    assert "changes from 2026-03-10 11:55:00 UTC (the stored cursor minus 5 min) to now" in result.output
+    assert len(jira.requests) == 3  # myself, status, one search page: the real run's only
+
+
+# ---------------------------------------------------------------- Jira: bad answers
+
+
+@pytest.mark.parametrize(
+    ("fault", "endpoint", "says"),
+    [
+        ((SEARCH, "html"), SEARCH, "answered an HTML page, not JSON"),
+        ((STATUSES, "truncated"), STATUSES, "the body is truncated JSON"),
+        ("missing", SEARCH, "missing field created (issue CLM-2)"),
+        ("unknown status", SEARCH, "issue CLM-3: status id '10042' is not among the statuses"),
+    ],
+    ids=["html", "truncated", "missing field", "unknown status id"],
+)
+def test_a_bad_answer_is_one_line_naming_system_and_endpoint(jira, store, waits, fault, endpoint, says):
+    claims(jira)
+    if fault == "missing":
+        jira.blank_created.add("CLM-2")
+    elif fault == "unknown status":
+        jira.issues["CLM-3"].histories[-1]["items"][0]["to"] = "10042"
+    else:
+        jira.fail(*fault)
+    with pytest.raises(SystemSourceError) as error:
+        ingest(store, settings_for(jira))
+    message = str(error.value)
+    assert message.startswith(f"jira GET {jira.url}{endpoint}: "), message
+    assert says in message and "\n" not in message
+    assert store.execute("SELECT count(*) FROM events").fetchall() == [(0,)]
+    assert cursor_of(store) == []

@@ -67,6 +67,7 @@ class FakeJira:
         self.page_size = 100
         self.inline_histories = 100
         self.clock = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)  # the server's Date header
+        self.blank_created: set[str] = set()  # issues answered without fields.created
         self.token_generation = 0  # page tokens of an older generation have expired
         self._released = threading.Event()
         self._history_id = 100
@@ -188,6 +189,8 @@ class FakeJira:
             "assignee": _user(issue.assignee) if issue.assignee else None,
             "customfield_10010": {"id": "t1", "name": issue.team} if issue.team else None,
         }
+        if issue.key in self.blank_created:
+            del fields["created"]
         body = {
             "id": issue.id,
             "key": issue.key,
