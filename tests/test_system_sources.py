@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -23,7 +22,7 @@ from typer.testing import CliRunner
 import connectors.systems as systems
 from connectors.systems import EVENT_COLUMNS, SYSTEMS, RetryPolicy
 from pipeline.cli import app
-from pipeline.errors import SettingsError, SystemSourceError
+from pipeline.errors import SystemSourceError
 from pipeline.ingest import ingest
 from pipeline.pull import pull_events
 from pipeline.settings import settings_from_dict
@@ -309,3 +308,95 @@ def test_a_bad_answer_is_one_line_naming_system_and_endpoint(jira, store, waits,
     assert says in message and "\n" not in message
     assert store.execute("SELECT count(*) FROM events").fetchall() == [(0,)]
     assert cursor_of(store) == []
+
+
+# ---------------------------------------------------------------- Jira: a kill mid-pagination
+
+
+def _vsm(*args: str) -> list[str]:
+    script = "import sys\nsys.argv = ['vsm'] + sys.argv[1:]\nfrom pipeline.cli import main\nmain()\n"
+    return [sys.executable, "-c", script, *args]
+
+
+def test_a_kill_mid_pagination_loses_and_duplicates_nothing(jira, tmp_path, monkeypatch):
+    claims(jira)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    init = [
+        "init", "cl", "--source", "jira", "--url", jira.url, "--query", "project = CLM", "--user", jira.user,
+        "--auth", "env:VSM_TEST_JIRA_TOKEN", "--since", "2026-03-01", "--team-column", "customfield_10010",
+    ]  # fmt: skip
+    assert runner.invoke(app, init).exit_code == 0
+    assert runner.invoke(app, ["ingest", "cl", "--no-compute"]).exit_code == 0
+    con = open_store(tmp_path / "vsm.duckdb")
+    before = (con.execute(EVENTS).fetchall(), cursor_of(con))
+    con.close()
+    assert before[0] == CLAIMS_EVENTS
+    # Later: CLM-3 done, CLM-4..6 new. Two issues a page: the window's 4 issues are 2 pages,
+    # and the second stalls until the run is killed.
+    jira.change("CLM-3", at=at(11, 9), author="Ann", status="Done")
+    for n in (4, 5, 6):
+        jira.add_issue(f"CLM-{n}", created=at(11, 9 + n), creator="Cy")
+    jira.clock = at(11, 18)
+    jira.page_size = 2
+    jira.fail(SEARCH, "stall", paged=True)
+    env = os.environ | {"PYTHONPATH": str(PROJECT)}
+    process = subprocess.Popen(_vsm("ingest", "cl", "--no-compute"), cwd=tmp_path, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not any("nextPageToken" in p for p in jira.seen(SEARCH)):
+            assert process.poll() is None and time.monotonic() < deadline, "the run never reached page 2"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(30) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+        jira.release()
+    con = open_store(tmp_path / "vsm.duckdb")
+    assert (con.execute(EVENTS).fetchall(), cursor_of(con)) == before  # nothing loaded, cursor kept
+    con.close()
+    result = runner.invoke(app, ["ingest", "cl", "--no-compute"])
+    assert result.exit_code == 0, result.output
+    con = open_store(tmp_path / "vsm.duckdb")
+    new = [("CLM-3", "Done", at(11, 9), "Ann", "Intake")] + [
+        (f"CLM-{n}", "To Do", at(11, 9 + n), "Cy", None) for n in (4, 5, 6)
+    ]
+    assert con.execute(EVENTS).fetchall() == sorted(CLAIMS_EVENTS + new, key=lambda e: (e[0], e[2]))
+    assert cursor_of(con)[0][0] == "2026-03-11T18:00:00+00:00"
+    con.close()
+
+
+# ---------------------------------------------------------------- secrets
+
+
+def test_the_token_is_never_written_or_shown(jira, tmp_path, monkeypatch):
+    import base64
+
+    claims(jira)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "300")
+    runner = CliRunner()
+    init = [
+        "init", "cl", "--source", "jira", "--url", jira.url, "--query", "project = CLM", "--user", jira.user,
+        "--auth", "env:VSM_TEST_JIRA_TOKEN", "--since", "2026-03-01",
+    ]  # fmt: skip
+    outputs = [runner.invoke(app, init)]
+    outputs.append(runner.invoke(app, ["ingest", "cl", "--no-png"]))  # loads, computes, writes the report
+    assert outputs[-1].exit_code == 0, outputs[-1].output
+    jira.fail(SEARCH, "html")  # a forced error, with its traceback
+    outputs.append(runner.invoke(app, ["ingest", "cl", "--debug"]))
+    assert outputs[-1].exit_code == 5 and "Traceback" in outputs[-1].output
+    for command in (["ingest", "cl", "--dry-run"], ["streams"], ["sql", "SELECT * FROM runs"]):
+        outputs.append(runner.invoke(app, command))
+    # the secret pasted where its reference belongs is refused without being echoed
+    outputs.append(runner.invoke(app, [*init[:-4], "--auth", TOKEN, "--force"]))
+    assert outputs[-1].exit_code == 2 and "never the secret itself" in outputs[-1].output
+    basic = base64.b64encode(f"{jira.user}:{TOKEN}".encode()).decode()
+    for result in outputs:
+        assert TOKEN not in result.output and basic not in result.output
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".html" for p in files) and any(p.suffix == ".duckdb" for p in files)
+    for path in files:
+        data = path.read_bytes()
+        assert TOKEN.encode() not in data and basic.encode() not in data, path
