@@ -53,10 +53,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from pipeline.errors import SettingsError, SystemSourceError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 # The canonical columns every system source yields, in this order, before its attributes.
 CASE, STATUS, CHANGED_AT, CHANGED_BY, TEAM = "case_id", "status", "changed_at", "changed_by", "team"
@@ -229,6 +231,8 @@ class PullContext:
 def events_frame(rows: list[dict], system: SystemConnector) -> pl.DataFrame:
     """Canonical rows as a frame: EVENT_COLUMNS then the connector's attributes, every
     instant in UTC (rows may hold any aware datetime), the same schema when empty."""
+    import polars as pl  # here: the declarations above are read by `vsm --help`, kept light
+
     schema: dict[str, pl.DataType] = {
         CASE: pl.String,
         STATUS: pl.String,

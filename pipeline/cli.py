@@ -21,6 +21,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from connectors.systems import SYSTEMS
 from pipeline.errors import VsmError
 
 T = TypeVar("T")
@@ -305,7 +306,10 @@ def _print_refresh(result) -> None:
 def init(
     name: Annotated[str, typer.Argument(help="Name of the new value stream, e.g. claims.")],
     source: Annotated[
-        Path, typer.Option("--source", help="The event log file to map, or a system: jira (with --url ...).")
+        Path,
+        typer.Option(
+            "--source", help=f"The event log file to map, or a system: {', '.join(SYSTEMS)} (with --url ...)."
+        ),
     ],
     case_column: CaseColumn = "",
     activity_column: ActivityColumn = None,
@@ -338,7 +342,6 @@ def init(
     pull's settings without a request."""
 
     def run():
-        from connectors.systems import SYSTEMS
         from pipeline.settings import parse_timezone
         from pipeline.streams import init_stream, init_system_stream
 

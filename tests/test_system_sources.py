@@ -400,3 +400,11 @@ def test_the_token_is_never_written_or_shown(jira, tmp_path, monkeypatch):
     for path in files:
         data = path.read_bytes()
         assert TOKEN.encode() not in data and basic.encode() not in data, path
+
+
+def test_the_readme_and_the_cli_help_name_every_declared_system():
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    help_text = CliRunner().invoke(app, ["init", "--help"], env={"COLUMNS": "300"}).output
+    for kind in SYSTEMS:
+        assert f"| `{kind}` |" in readme, f"README's system sources table has no row for {kind}"
+        assert kind in help_text
