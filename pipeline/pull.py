@@ -115,7 +115,7 @@ def context(con, settings: StreamSettings) -> tuple[PullContext, Cursor | None]:
 def pull_events(con, settings: StreamSettings, on_stage=lambda _: None) -> Pulled:
     """Every change of the stream's system since its cursor, as one raw frame (with `_line`,
     the row's place in the pull) and the cursor to store with it."""
-    ctx, _ = context(con, settings)
+    ctx, stored = context(con, settings)
     system = ctx.system
     secret = resolve_auth(settings.source.auth, system.name)
     ctx.on_stage = on_stage
@@ -130,7 +130,8 @@ def pull_events(con, settings: StreamSettings, on_stage=lambda _: None) -> Pulle
     if not system_columns(settings).team:  # no team: no column detection could take for one
         raw = raw.drop(TEAM)
     raw = raw.with_columns(pl.int_range(1, raw.height + 1, dtype=pl.UInt64).alias(LINE_COLUMN))
-    value = new_cursor or ctx.start.isoformat()
+    # a connector that yielded no page moved nothing: the cursor stays (or starts at since)
+    value = new_cursor or (stored.value if stored and not ctx.first_run else ctx.start.isoformat())
     return Pulled(
         connector=system.name,
         raw=raw,

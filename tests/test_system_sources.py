@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 import connectors.systems as systems
 from connectors.systems import EVENT_COLUMNS, SYSTEMS, RetryPolicy
 from pipeline.cli import app
-from pipeline.errors import SystemSourceError
+from pipeline.errors import SettingsError, SystemSourceError
 from pipeline.ingest import ingest
 from pipeline.pull import pull_events
 from pipeline.settings import settings_from_dict
@@ -408,3 +408,104 @@ def test_the_readme_and_the_cli_help_name_every_declared_system():
     for kind in SYSTEMS:
         assert f"| `{kind}` |" in readme, f"README's system sources table has no row for {kind}"
         assert kind in help_text
+
+
+# ---------------------------------------------------------------- Jira: the pure mapping
+
+
+def test_issue_rows_from_a_recorded_payload():
+    from connectors.jira import issue_rows
+
+    # Shaped as /rest/api/3/search/jql returns an issue with expand=changelog; the account's
+    # zone is Asia/Kolkata (+0530). One history sets the status and the assignee together.
+    issue = {
+        "id": "10042",
+        "key": "SUP-7",
+        "fields": {
+            "created": "2026-03-02T10:30:00.000+0530",  # = 05:00 UTC
+            "status": {"id": "3", "name": "In Progress"},
+            "creator": {"accountId": "a1", "displayName": "Priya"},
+            "priority": {"name": "High"},
+            "issuetype": {"name": "Bug"},
+            "project": {"key": "SUP"},
+            "assignee": {"displayName": "Ravi"},
+        },
+    }
+    histories = [
+        {
+            "id": "501",
+            "author": {"displayName": "Ravi"},
+            "created": "2026-03-02T11:00:00.000+0530",  # = 05:30 UTC
+            "items": [
+                {"field": "assignee", "fieldId": "assignee", "fromString": None, "toString": "Ravi"},
+                {"field": "status", "fieldId": "status", "from": "1", "to": "3", "toString": "In Progress"},
+            ],
+        }
+    ]
+    rows = issue_rows(issue, histories, {"1": "Open", "3": "In Progress"})
+    shape = [
+        (r["case_id"], r["status"], r["changed_at"].astimezone(UTC), r["changed_by"], r["assignee"])
+        for r in rows
+    ]
+    assert shape == [
+        ("SUP-7", "Open", datetime(2026, 3, 2, 5, 0, tzinfo=UTC), "Priya", None),
+        ("SUP-7", "In Progress", datetime(2026, 3, 2, 5, 30, tzinfo=UTC), "Ravi", "Ravi"),
+    ]
+    assert rows[0]["priority"] == "High" and rows[0]["issue_type"] == "Bug" and rows[0]["team"] is None
+
+
+# ---------------------------------------------------------------- settings and options refused
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ({"source": {"path": "log.csv"}}, "[source] path = 'log.csv': a jira source reads no file"),
+        ({"source": {"delimiter": ";"}}, "[source] delimiter = ';': a jira source reads no file"),
+        ({"source": {"query": ""}}, "query missing: a jira source needs url"),
+        (
+            {"columns": {"case_id": "key"}},
+            "[columns] case_id = 'key': a jira source's events have fixed columns",
+        ),
+        ({"source": {"auth": "Bearer abc"}}, "[source] auth: expected env:NAME"),
+    ],
+    ids=["path", "delimiter", "required", "columns", "auth"],
+)
+def test_system_settings_refuse_what_they_have_no_use_for(extra, says):
+    data = {
+        "stream": {"name": "cl"},
+        "source": {"kind": "jira", "url": "https://acme.atlassian.net", "query": "project = CLM"}
+        | {"user": "bot@acme.example", "auth": "env:VSM_JIRA_TOKEN"},
+    }
+    for table, values in extra.items():
+        data.setdefault(table, {}).update(values)
+    with pytest.raises(SettingsError) as error:
+        settings_from_dict(data)
+    assert says in str(error.value)
+    assert "abc" not in str(error.value)
+
+
+def test_file_options_and_system_streams_are_kept_apart(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "log.csv").write_text("case,activity,timestamp\nc1,A,2026-03-02T09:00:00Z\n")
+    runner = CliRunner()
+    jira = ["--url", "https://acme.atlassian.net", "--query", "project = CLM", "--user", "u@acme.example"]
+    refused = runner.invoke(app, ["init", "f", "--source", "log.csv", *jira])
+    assert (
+        refused.exit_code == 2
+        and "--url https://acme.atlassian.net: --source log.csv is a file" in refused.output
+    )
+    refused = runner.invoke(
+        app, ["init", "j", "--source", "jira", *jira, "--auth", "env:T", "--format", "csv"]
+    )
+    assert refused.exit_code == 2 and "--format csv: a jira source reads no file" in refused.output
+    assert runner.invoke(app, ["init", "j", "--source", "jira", *jira, "--auth", "env:T"]).exit_code == 0
+    # a file stream's dry run names the file and reads and writes nothing
+    assert runner.invoke(app, ["init", "f", "--source", "log.csv"]).exit_code == 0
+    planned = runner.invoke(app, ["ingest", "f", "--dry-run"])
+    assert planned.exit_code == 0 and "reads log.csv" in planned.output.replace(str(tmp_path) + "/", "")
+    assert not (tmp_path / "vsm.duckdb").exists()
+    refused = runner.invoke(app, ["ingest", "j", "--source", "log.csv"])
+    assert refused.exit_code == 2 and "it loads no file: drop --source" in refused.output
+    refused = runner.invoke(app, ["discover", "log.csv", "--stream", "j"])
+    assert refused.exit_code == 2 and "run `vsm ingest j`" in refused.output
