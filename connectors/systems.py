@@ -34,9 +34,11 @@ How a new system plugs in (ServiceNow, Zendesk, a database):
 2. Declare it in `SYSTEMS` below (options: which `[source]` keys it takes; `required`: the
    ones it cannot run without; `team`: "builtin" when the system has groups, "field" when a
    `[columns] team` names a field, "" for none).
-3. Add a fake server under `tests/fakes/` and a `make_<name>` entry to the conformance test
-   (`tests/test_system_sources.py::SYSTEM_FAKES`); settings validation, the CLI help, dry
-   runs and the docs then read the declaration.
+3. Add a fake server under `tests/fakes/` (see `tests/fakes/jira.py`: a real HTTP server on
+   127.0.0.1, vendor-shaped JSON from a model the test changes, faults on request) and its
+   starter to the conformance test (`tests/test_system_sources.py::SYSTEM_FAKES`), and a row
+   to README's system sources table (a test checks both). Settings validation, the CLI
+   help, dry runs and the docs read the declaration.
 
 Secrets come only from `[source] auth` (`env:NAME` or `file:PATH`), resolved at pull time
 into a `Secret` whose repr and str never show the value.

@@ -20,12 +20,12 @@ import pytest
 from typer.testing import CliRunner
 
 import connectors.systems as systems
-from connectors.systems import EVENT_COLUMNS, SYSTEMS, RetryPolicy
+from connectors.systems import CASE, CHANGED_AT, CHANGED_BY, STATUS, SYSTEMS, TEAM, RetryPolicy
 from pipeline.cli import app
 from pipeline.errors import SettingsError, SystemSourceError
 from pipeline.ingest import ingest
-from pipeline.pull import pull_events
-from pipeline.settings import settings_from_dict
+from pipeline.pull import pull_events, system_columns
+from pipeline.settings import StreamSettings, settings_from_dict
 from pipeline.store import open_store
 from tests.conftest import PROJECT
 from tests.fakes.jira import CHANGELOG, MYSELF, SEARCH, STATUSES, FakeJira
@@ -105,13 +105,20 @@ def cursor_of(con, stream: str = "cl"):
 # ---------------------------------------------------------------- conformance over the registry
 
 
-def make_jira(jira: FakeJira):
-    claims(jira)
-    return settings_for(jira)
+def start_jira(monkeypatch) -> tuple[StreamSettings, Callable[[], None]]:
+    """The fake Jira with claims() in it: the stream's settings, and how to stop the fake."""
+    monkeypatch.setenv("VSM_TEST_JIRA_TOKEN", TOKEN)
+    fake = FakeJira(token=TOKEN)
+    claims(fake)
+    return settings_for(fake), fake.stop
 
 
-# Every declared system with its fake: a system added to SYSTEMS without one fails below.
-SYSTEM_FAKES: dict[str, tuple[type, Callable]] = {"jira": (FakeJira, make_jira)}
+# Every declared system with how to start its fake (a real HTTP server on 127.0.0.1 holding a
+# few cases) given pytest's monkeypatch (for its token's environment variable): the stream's
+# settings, and a function that stops the fake. A system added to SYSTEMS without one fails.
+SYSTEM_FAKES: dict[str, Callable[[pytest.MonkeyPatch], tuple[StreamSettings, Callable[[], None]]]] = {
+    "jira": start_jira
+}
 
 
 def test_every_declared_system_has_a_fake():
@@ -119,31 +126,33 @@ def test_every_declared_system_has_a_fake():
 
 
 @pytest.mark.parametrize("kind", sorted(SYSTEMS))
-def test_system_source_conformance(kind, store, monkeypatch, waits):
-    monkeypatch.setenv("VSM_TEST_JIRA_TOKEN", TOKEN)
-    fake_class, make = SYSTEM_FAKES[kind]
-    fake = fake_class(token=TOKEN)
+def test_system_source_conformance(kind, store, monkeypatch):
+    """Any system: canonical columns then its declared attributes, non-null keys, instants in
+    UTC, unique event ids, the cursor stored with the load, and a second pull adds nothing."""
+    monkeypatch.setattr(systems, "pause", lambda _: None)
+    monkeypatch.setitem(SYSTEMS, kind, dataclasses.replace(SYSTEMS[kind], retry=FAST))
+    settings, stop = SYSTEM_FAKES[kind](monkeypatch)
     try:
-        settings = make(fake)
         system = SYSTEMS[kind]
         pulled = pull_events(store, settings)
         raw = pulled.raw
-        attributes = list(system.attributes)
-        assert raw.columns[: len(EVENT_COLUMNS)] == list(EVENT_COLUMNS)  # the team column included
-        assert raw.columns[len(EVENT_COLUMNS) :] == [*attributes, "_line"]
+        team = [TEAM] if system_columns(settings).team else []
+        assert raw.columns == [CASE, STATUS, CHANGED_AT, CHANGED_BY, *team, *system.attributes, "_line"]
         assert raw.height > 0
-        for key in ("case_id", "status", "changed_at"):
+        for key in (CASE, STATUS, CHANGED_AT):
             assert raw[key].null_count() == 0, key
-        assert str(raw.schema["changed_at"]) == "Datetime(time_unit='us', time_zone='UTC')"
+        assert str(raw.schema[CHANGED_AT]) == "Datetime(time_unit='us', time_zone='UTC')"
         assert pulled.cursor.kind == kind and pulled.cursor.value
         load = ingest(store, settings)
-        assert load.events_loaded == raw.height
-        ids = store.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchall()[0]
-        assert ids == (raw.height, raw.height)
-        assert cursor_of(store) == [(pulled.cursor.value, load.run_id)]
+        assert (load.events_loaded, load.events_rejected) == (raw.height, 0)
+        ids = store.execute(
+            "SELECT count(*), count(DISTINCT event_id) FROM events WHERE stream = ?", [settings.name]
+        ).fetchall()
+        assert ids == [(raw.height, raw.height)]
+        assert cursor_of(store, settings.name) == [(pulled.cursor.value, load.run_id)]
         assert ingest(store, settings).events_loaded == 0  # the window again: nothing new
     finally:
-        fake.stop()
+        stop()
 
 
 # ---------------------------------------------------------------- Jira: first load, faults
