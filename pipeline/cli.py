@@ -293,6 +293,8 @@ def _refresh(stream: str, streams_dir: Path, db: Path, coverage: float | None, p
 def _print_refresh(result) -> None:
     if result.load:
         _print_load(result.load)
+    for note in getattr(result, "run_notes", []):
+        out.print(f"  note: {note}", markup=False, highlight=False)
     if result.flow:
         _print_flow(result.flow)
     if result.report:

@@ -339,6 +339,11 @@ class RefreshResult:
     load: LoadResult | None
     flow: FlowResult | None
     report: Path | None
+    run_notes: list[str] = field(default_factory=list)  # what the run chose not to do, and why
+
+
+def _has_events(con: duckdb.DuckDBPyConnection, stream: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM events WHERE stream = ?", [stream]).fetchall()[0][0])
 
 
 def refresh(
@@ -358,6 +363,14 @@ def refresh(
     if compute and load:
         preload()  # as in discover(): pm4py's import overlaps the load
     loaded = ingest(con, settings, source=source, on_stage=on_stage) if load else None
+    run_notes = []
+    if compute and loaded is not None and loaded.cursor is not None and not _has_events(con, settings.name):
+        # a system stream whose query has matched nothing yet: a pull, not a failure
+        compute = False
+        run_notes.append(
+            f"no events for stream {settings.name!r} yet ({loaded.source} matched none): "
+            "the flow is computed once a pull brings some"
+        )
     model_dir = reports_dir / settings.name if reports_dir else None
     flow = compute_flow(con, settings, model_dir=model_dir, on_stage=on_stage) if compute else None
     page = None
@@ -366,7 +379,7 @@ def refresh(
 
         on_stage("writing the report")
         page = write_report(con, settings.name, reports_dir, settings, report_time(), png=png)
-    return RefreshResult(loaded, flow, page)
+    return RefreshResult(loaded, flow, page, run_notes)
 
 
 def stream_overview(

@@ -518,3 +518,19 @@ def test_file_options_and_system_streams_are_kept_apart(tmp_path, monkeypatch):
     assert refused.exit_code == 2 and "it loads no file: drop --source" in refused.output
     refused = runner.invoke(app, ["discover", "log.csv", "--stream", "j"])
     assert refused.exit_code == 2 and "run `vsm ingest j`" in refused.output
+
+
+def test_a_first_pull_that_matches_nothing_is_no_failure(jira, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    init = [
+        "init", "cl", "--source", "jira", "--url", jira.url, "--query", "project = CLM", "--user", jira.user,
+        "--auth", "env:VSM_TEST_JIRA_TOKEN",
+    ]  # fmt: skip
+    assert runner.invoke(app, init).exit_code == 0
+    result = runner.invoke(app, ["ingest", "cl", "--no-png"])  # no issue in the fake: nothing to compute
+    assert result.exit_code == 0, result.output
+    assert "events read 0" in result.output and "no events for stream 'cl' yet" in result.output
+    con = open_store(tmp_path / "vsm.duckdb")
+    assert cursor_of(con)[0][0] == "2026-03-10T12:00:00+00:00"  # the window was read: it moves on
+    con.close()
