@@ -21,8 +21,10 @@ How a new system plugs in (ServiceNow, Zendesk, a database):
    `ctx.client.get_json(path, params)` (`SystemClient`): it adds Basic auth, retries 429
    (honouring Retry-After), 5xx and dropped connections with backoff within the policy's
    bounds, and turns a refusal, an HTML page or a truncated body into a one-line
-   `SystemSourceError` naming system and endpoint. Pass `auth_user=` when the user name
-   the API wants differs from `[source] user` (Zendesk: `user/token`).
+   `SystemSourceError` naming system and endpoint. Declare `auth_user` when the Basic
+   auth user name differs from `[source] user` (Zendesk: "{user}/token").
+   The cursor a page carries is an ISO 8601 instant (what `start` is computed from: the
+   stored one minus the declared `overlap`); `ctx.cursor` holds the stored one as written.
    Keep the mapping from vendor JSON to rows a pure function over recorded payloads; raise
    `BadAnswer(message)` from it for a missing field or an unknown id, and let the caller
    wrap it with `ctx.bad_answer(endpoint, error)`.
@@ -101,6 +103,7 @@ class SystemConnector:
     # how far before the stored cursor the next pull starts: changes made while a pull ran,
     # or stamped by a clock a little behind, are fetched again (and deduplicated by event id)
     overlap: timedelta = timedelta(minutes=5)
+    auth_user: str = "{user}"  # the Basic auth user name, from [source] user
     option_help: dict[str, str] = field(default_factory=dict)  # key -> what it means here
 
     def pull(self, ctx: PullContext) -> Iterator[Page]:
@@ -223,6 +226,7 @@ class PullContext:
     team_field: str = ""  # [columns] team, for a system whose team is a field
     start: datetime = datetime(1970, 1, 1, tzinfo=UTC)  # fetch changes from here (UTC)
     first_run: bool = True  # start is [source] since, not a stored cursor
+    cursor: str = ""  # the stored cursor (ISO 8601 instant), "" on a first run
     client: SystemClient | None = None
     on_stage: Callable[[str], None] = lambda _: None
 

@@ -108,6 +108,7 @@ def context(con, settings: StreamSettings) -> tuple[PullContext, Cursor | None]:
         team_field=settings.columns.team if system.team == "field" else "",
         start=start,
         first_run=not resumable,
+        cursor=cursor.value if resumable else "",
     )
     return ctx, cursor
 
@@ -121,7 +122,8 @@ def pull_events(con, settings: StreamSettings, on_stage=lambda _: None) -> Pulle
     ctx.on_stage = on_stage
     on_stage(f"pulling from {system.name} {settings.source.url}")
     frames, new_cursor = [], None
-    with SystemClient(system, settings.source.url, settings.source.user, secret) as client:
+    user = system.auth_user.format(user=settings.source.user)
+    with SystemClient(system, settings.source.url, user, secret) as client:
         ctx.client = client
         for page in system.pull(ctx):
             frames.append(page.events)
