@@ -462,7 +462,7 @@ def render_settings(s: StreamSettings) -> str:
         "# list; [] = none.",
         f"null_values = {_toml_list(null_values)}",
         "# System sources only (kind other than file):",
-        "# the instance's base URL, e.g. https://acme.atlassian.net",
+        "# the instance's base URL: https and its host, e.g. for jira acme.atlassian.net",
         f"url = {_toml_str(s.source.url)}",
         "# jira: JQL selecting the issues; servicenow: an encoded query on table",
         f"query = {_toml_str(s.source.query)}",
