@@ -21,6 +21,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from connectors.systems import SYSTEMS
 from pipeline.errors import VsmError
 
 T = TypeVar("T")
@@ -138,6 +139,23 @@ CoverageOption = Annotated[
 ]
 
 
+UrlOption = Annotated[str, typer.Option("--url", help="System source: the instance's base URL.")]
+QueryOption = Annotated[
+    str, typer.Option("--query", help="System source: jira JQL; servicenow an encoded query on --table.")
+]
+TableOption = Annotated[str, typer.Option("--table", help="servicenow: the case table (default incident).")]
+UserOption = Annotated[
+    str, typer.Option("--user", help="System source: the account (jira, zendesk: e-mail; servicenow: user).")
+]
+AuthOption = Annotated[
+    str,
+    typer.Option("--auth", help="System source: env:NAME or file:PATH holding the token; never the token."),
+]
+SinceOption = Annotated[
+    str, typer.Option("--since", help="System source: where the first pull starts (2025-01-01).")
+]
+
+
 def _columns(case, activity, timestamp, lifecycle, resource, team, start, sequence=""):
     from pipeline.settings import Columns
 
@@ -167,6 +185,18 @@ def _source_options(fmt, delimiter, encoding, object_type, timestamp_format, mem
         sheet=sheet,
         timestamp_format=timestamp_format,
     )
+
+
+def _refuse_given(options: dict, why: str) -> None:
+    """A SettingsError for the first option given (non-empty) that `why` leaves no use for."""
+    from pipeline.errors import SettingsError
+
+    for option, value in options.items():
+        if value:
+            shown = (
+                "(hidden)" if option == "--auth" and not str(value).startswith(("env:", "file:")) else value
+            )
+            raise SettingsError(f"{option} {shown}: {why}; it has no use for it")
 
 
 def _print_load(load) -> None:
@@ -268,6 +298,8 @@ def _refresh(stream: str, streams_dir: Path, db: Path, coverage: float | None, p
 def _print_refresh(result) -> None:
     if result.load:
         _print_load(result.load)
+    for note in getattr(result, "run_notes", []):
+        out.print(f"  note: {note}", markup=False, highlight=False)
     if result.flow:
         _print_flow(result.flow)
     if result.report:
@@ -280,7 +312,12 @@ def _print_refresh(result) -> None:
 @app.command()
 def init(
     name: Annotated[str, typer.Argument(help="Name of the new value stream, e.g. claims.")],
-    source: Annotated[Path, typer.Option("--source", help="The event log file to map.")],
+    source: Annotated[
+        Path,
+        typer.Option(
+            "--source", help=f"The event log file to map, or a system: {', '.join(SYSTEMS)} (with --url ...)."
+        ),
+    ],
     case_column: CaseColumn = "",
     activity_column: ActivityColumn = None,
     timestamp_column: TimestampColumn = "",
@@ -297,38 +334,70 @@ def init(
     object_type: ObjectType = "",
     member: MemberOption = "",
     sheet: SheetOption = "",
+    url: UrlOption = "",
+    query: QueryOption = "",
+    table: TableOption = "",
+    user: UserOption = "",
+    auth: AuthOption = "",
+    since: SinceOption = "",
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing settings.")] = False,
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
     debug: DebugOption = False,
 ) -> None:
-    """Write streams/<name>.toml from what the source shows (columns, timestamps); edit it by hand."""
+    """Write streams/<name>.toml from what the source shows (columns, timestamps); edit it by hand.
+    For a system (--source jira --url ... --query ... --user ... --auth env:NAME) it writes the
+    pull's settings without a request."""
 
     def run():
         from pipeline.settings import parse_timezone
-        from pipeline.streams import init_stream
+        from pipeline.streams import init_stream, init_system_stream
 
-        result = init_stream(
-            name,
-            source,
-            columns=_columns(
-                case_column,
-                activity_column,
-                timestamp_column,
-                lifecycle_column,
-                resource_column,
-                team_column,
-                start_column,
-                sequence_column,
-            ),
-            source_options=_source_options(
-                fmt, delimiter, encoding, object_type, timestamp_format, member, sheet
-            ),
-            timezone=parse_timezone(timezone or "UTC"),
-            streams_dir=streams_dir,
-            force=force,
-        )
+        system = {"url": url, "query": query, "table": table, "user": user, "auth": auth, "since": since}
+        file_only = {
+            "--case-column": case_column, "--activity-column": activity_column,
+            "--timestamp-column": timestamp_column, "--lifecycle-column": lifecycle_column,
+            "--resource-column": resource_column, "--start-column": start_column,
+            "--sequence-column": sequence_column, "--format": "" if fmt == "auto" else fmt,
+            "--timestamp-format": timestamp_format, "--delimiter": delimiter, "--encoding": encoding,
+            "--object-type": object_type, "--member": member, "--sheet": sheet,
+        }  # fmt: skip
+        if str(source) in SYSTEMS:
+            _refuse_given(file_only, f"a {source} source reads no file")
+            from pipeline.settings import Source
+
+            result = init_system_stream(
+                name,
+                Source(kind=str(source), **system),
+                team=team_column,
+                timezone=parse_timezone(timezone or "UTC"),
+                streams_dir=streams_dir,
+                force=force,
+            )
+        else:
+            _refuse_given({f"--{k}": v for k, v in system.items()}, f"--source {source} is a file")
+            result = init_stream(
+                name,
+                source,
+                columns=_columns(
+                    case_column,
+                    activity_column,
+                    timestamp_column,
+                    lifecycle_column,
+                    resource_column,
+                    team_column,
+                    start_column,
+                    sequence_column,
+                ),
+                source_options=_source_options(
+                    fmt, delimiter, encoding, object_type, timestamp_format, member, sheet
+                ),
+                timezone=parse_timezone(timezone or "UTC"),
+                streams_dir=streams_dir,
+                force=force,
+            )
         out.print(f"Wrote {result.path}", markup=False, highlight=False)
-        out.print(f"  columns: {result.mapping()}", markup=False, highlight=False)
+        if str(source) not in SYSTEMS:
+            out.print(f"  columns: {result.mapping()}", markup=False, highlight=False)
         for note in result.notes:
             out.print(f"  note: {note}", markup=False, highlight=False)
 
@@ -346,13 +415,25 @@ def ingest(
     ] = True,
     coverage: CoverageOption = None,
     png: PngOption = True,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print what would be fetched (endpoints, window); write nothing."),
+    ] = False,
     db: DbOption = DEFAULT_DB,
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
     debug: DebugOption = False,
 ) -> None:
-    """Load the stream's source (only events not stored yet), recompute its flow, write its report."""
+    """Load the stream's source (only events not stored yet; a system: what changed since its stored
+    cursor), recompute its flow, write its report."""
 
     def run():
+        if dry_run:
+            from pipeline.settings import load_settings
+            from pipeline.streams import plan_ingest
+
+            for line in plan_ingest(db, load_settings(stream, streams_dir), source):
+                out.print(line, markup=False, highlight=False)
+            return
         if coverage is not None and not compute:
             from pipeline.errors import SettingsError
 

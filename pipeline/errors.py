@@ -50,6 +50,21 @@ class SettingsError(VsmError):
     exit_code = 2
 
 
+class SystemSourceError(VsmError):
+    """A system source (Jira, ServiceNow, Zendesk, ...) cannot be read: unreachable after the
+    retries, credentials refused, or an answer that is not what its API documents (HTML
+    instead of JSON, a truncated body, a missing field, an unknown status id).
+
+    The message names the system, the endpoint and what was wrong; never a secret."""
+
+    exit_code = 5
+
+    def __init__(self, system: str, endpoint: str, message: str) -> None:
+        self.system = system
+        self.endpoint = endpoint
+        super().__init__(f"{system} {endpoint}: {message}")
+
+
 class StoreError(VsmError):
     """The DuckDB store cannot be opened or migrated."""
 

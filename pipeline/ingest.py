@@ -17,7 +17,7 @@ import polars as pl
 from connectors.base import FIELD_COUNT_COLUMN, LINE_COLUMN, BatchedFrame
 from connectors.registry import read_source
 from pipeline.columns import Mapping, detect_columns, source_columns
-from pipeline.errors import SourceError, TimestampFormatError, first_line
+from pipeline.errors import SettingsError, SourceError, TimestampFormatError, first_line
 from pipeline.nulls import null_values
 from pipeline.settings import StreamSettings
 from pipeline.store import query_frame, read_sql, sql_identifier, sql_literal
@@ -49,6 +49,9 @@ class LoadResult:
     event_key: tuple[str, ...] = ()  # the roles of the event key ([columns] event_key; () = none)
     reject_reasons: list[tuple[str, int, int]] = field(default_factory=list)  # reason, count, first line
     missing_values: list[tuple[str, str, int]] = field(default_factory=list)  # column, token, values
+    # a system source: the cursor stored with the events (pipeline/pull.py), and the window pulled
+    cursor: object | None = None
+    window: str = ""
 
     @property
     def missing_note(self) -> str:
@@ -79,6 +82,7 @@ class LoadResult:
             + (f"; {self.timezone_note}" if self.timezone_note else "")
             + (f"; {self.missing_note}" if self.missing_note else "")
             + (f"; {self.replaced_note}" if self.replaced_note else "")
+            + (f"; pulled {self.window}" if self.window else "")
         )
 
 
@@ -206,13 +210,26 @@ def ingest(
     one-shot `vsm discover` reads the file once.
     """
     started = datetime.now(UTC)
-    path = Path(source) if source else settings.source_path()
+    pulled = None
+    if settings.source.kind != "file":  # a system: pull what changed since the stored cursor
+        from pipeline.pull import pull_events, system_columns
+
+        if source is not None:
+            raise SettingsError(
+                f"stream {settings.name!r} pulls from {settings.source.kind} ([source] kind); "
+                "it loads no file: drop --source"
+            )
+        pulled = pull_events(con, settings, on_stage)
+        path, read, given = pulled.label, (pulled.connector, pulled.raw), system_columns(settings)
+    else:
+        path = Path(source) if source else settings.source_path()
+        given = settings.columns
     if read is None:
         on_stage(f"reading {path}")
         read = read_events(settings, path)
     connector, raw = read
     head = sample(raw)  # a batched source is planned from its first batch
-    mapping = detect_columns(head, settings.columns, source=str(path))
+    mapping = detect_columns(head, given, source=str(path))
     c = mapping.columns
     try:
         ts_plan = plan_timestamps(
@@ -245,6 +262,8 @@ def ingest(
         events_known=0,
         event_key=tuple(settings.columns.event_key),
     )
+    if pulled is not None:
+        result.cursor, result.window = pulled.cursor, pulled.window
     on_stage("checking rows")
     _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on_stage)
     return result
@@ -446,10 +465,26 @@ def _insert(con, params: dict, rows: int, result: LoadResult, started: datetime)
                 "replaced": result.events_replaced,
             },
         )
+        if result.cursor is not None:  # a system source: its cursor moves with its events
+            _store_cursor(con, params, result.cursor)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def _store_cursor(con, params: dict, cursor) -> None:
+    con.execute(
+        read_sql("load/upsert_cursor.sql"),
+        {
+            "stream": params["stream"],
+            "kind": cursor.kind,
+            "scope": cursor.scope,
+            "cursor": cursor.value,
+            "run_id": params["run_id"],
+            "updated_at": datetime.now(UTC),
+        },
+    )
 
 
 def _token_columns(head: pl.DataFrame, mapping: Mapping) -> list[str]:

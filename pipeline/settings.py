@@ -51,6 +51,9 @@ class Columns:
 
 @dataclass
 class Source:
+    # file (default) or a system declared in connectors/systems.py (jira, ...): then the
+    # keys below `null_values` say where and how to pull, and the file keys stay empty
+    kind: str = "file"
     path: str = ""
     format: str = "auto"
     delimiter: str = ""  # CSV: empty = detect
@@ -62,6 +65,12 @@ class Source:
     # Values read as missing ("?", "NULL", ...): the built-in list unless the settings give one
     # (pipeline/nulls.py); None reads as the built-in list too
     null_values: list[str] | None = field(default_factory=lambda: list(BUILTIN_NULL_VALUES))
+    url: str = ""  # system: the instance's base URL
+    query: str = ""  # jira: JQL; servicenow: an encoded query on `table`
+    table: str = ""  # servicenow: the case table (empty = incident)
+    user: str = ""  # system: the account (e-mail or user name)
+    auth: str = ""  # system: env:NAME or file:PATH holding the token or password; never the secret
+    since: str = ""  # system: where the first pull starts (a date, or an ISO date and time)
 
 
 @dataclass
@@ -225,8 +234,12 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
             settings.source, key, _take(source, key, str, f"{where} [source]", getattr(settings.source, key))
         )
     _choice(settings.source.format, FORMATS, "[source] format")
-    if not settings.source.path:
+    if settings.source.kind != "file":
+        _system_settings(settings, cols=data.get("columns", {}), where=where)
+    elif not settings.source.path:
         raise SettingsError(f"{where} [source]: path is missing: expected the event log file")
+    else:
+        _no_system_keys(settings)
     if settings.source.sheet and settings.source.format not in ("auto", "excel"):
         raise SettingsError(
             f"[source] sheet = {settings.source.sheet!r}: only an Excel source has sheets, "
@@ -296,6 +309,86 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
     return settings
 
 
+def _shown_value(key: str, value: str) -> str:
+    """A [source] value as an error message may show it: never an `auth` value that is not a
+    reference (it may be the secret itself)."""
+    if key == "auth" and not value.startswith(("env:", "file:")):
+        return "(hidden)"
+    return repr(value)
+
+
+def _no_system_keys(settings: StreamSettings) -> None:
+    from connectors.systems import SYSTEM_KEYS, SYSTEMS
+
+    for key in SYSTEM_KEYS:
+        value = getattr(settings.source, key)
+        if value:
+            users = ", ".join(n for n, s in SYSTEMS.items() if key in s.options)
+            raise SettingsError(
+                f"[source] {key} = {_shown_value(key, value)}: a file source has no use for it; it applies "
+                f"to [source] kind = {users or 'no system'}; set kind, or leave {key} empty"
+            )
+
+
+def _system_settings(settings: StreamSettings, cols: dict, where: str) -> None:
+    """A system source: its kind declared, its required keys given, no key it has no use for
+    (file keys included), auth a reference, since a date; [columns] fixed but for a team
+    field where the system reads one."""
+    from connectors.systems import KINDS, SYSTEM_KEYS, SYSTEMS, auth_form_error, parse_since
+
+    src = settings.source
+    kind = _choice(src.kind, KINDS, "[source] kind")
+    system = SYSTEMS[kind]
+    file_keys = {
+        "path": "",
+        "format": "auto",
+        "delimiter": "",
+        "encoding": "",
+        "object_type": "",
+        "member": "",
+        "sheet": "",
+        "timestamp_format": "",
+    }
+    for key, default in file_keys.items():
+        if getattr(src, key) != default:
+            raise SettingsError(
+                f"[source] {key} = {getattr(src, key)!r}: a {kind} source reads no file; leave {key} empty "
+                f'(or set [source] kind = "file")'
+            )
+    for key in SYSTEM_KEYS:
+        value = getattr(src, key)
+        if value and key not in system.options:
+            users = ", ".join(n for n, s in SYSTEMS.items() if key in s.options) or "no system"
+            raise SettingsError(
+                f"[source] {key} = {_shown_value(key, value)}: a {kind} source has no use for it; "
+                f"it applies to {users} only; leave it empty"
+            )
+    missing = [key for key in system.required if not getattr(src, key)]
+    if missing:
+        raise SettingsError(
+            f"{where} [source]: {', '.join(missing)} missing: a {kind} source needs "
+            + "; ".join(f"{k} ({system.option_help.get(k, k)})" for k in system.required)
+        )
+    if not re.match(r"^https?://[^/\s]+", src.url):
+        raise SettingsError(
+            f"[source] url = {src.url!r}: expected the instance's base URL, e.g. https://acme.example"
+        )
+    if src.auth and not re.match(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$", src.auth):
+        raise SettingsError(auth_form_error())
+    if src.since:
+        parse_since(src.since, settings.timezone)
+    for role in ROLES:
+        value = cols.get(role)
+        if not value:
+            continue
+        if role == "team" and system.team == "field":
+            continue
+        allowed = f"only [columns] team ({system.team_help})" if system.team == "field" else "none of them"
+        raise SettingsError(
+            f"[columns] {role} = {value!r}: a {kind} source's events have fixed columns; it reads {allowed}"
+        )
+
+
 def _null_values(value) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise SettingsError(
@@ -362,7 +455,8 @@ def render_settings(s: StreamSettings) -> str:
     activity = _toml_str(c.activity[0]) if len(c.activity) == 1 else _toml_list(c.activity)
     lines = [
         f"# Value stream {s.name!r}: written by `vsm init`, edit freely.",
-        "# Every key is optional except [stream] name, [source] path and the three required columns.",
+        "# Every key is optional except [stream] name, [source] path and the three required columns",
+        "# (for a system source: [source] kind and the keys it needs, e.g. jira: url, query, user, auth).",
         "",
         "[stream]",
         f"name = {_toml_str(s.name)}",
@@ -372,6 +466,9 @@ def render_settings(s: StreamSettings) -> str:
         f"lead_time_target = {_toml_str(s.lead_time_target)}",
         "",
         "[source]",
+        f"# Where the events come from: {', '.join(_kinds())}. A file is read from path;",
+        "# a system is pulled from url with query, user and auth (README: system sources).",
+        f"kind = {_toml_str(s.source.kind)}",
         "# Relative paths are read from the folder that holds streams/.",
         f"path = {_toml_str(s.source.path)}",
         f"# One of: {', '.join(FORMATS)}",
@@ -391,9 +488,24 @@ def render_settings(s: StreamSettings) -> str:
         "# or timestamp is one is rejected). Written out as the built-in list; left out = that",
         "# list; [] = none.",
         f"null_values = {_toml_list(null_values)}",
+        "# System sources only (kind other than file):",
+        "# the instance's base URL: https and its host, e.g. for jira acme.atlassian.net",
+        f"url = {_toml_str(s.source.url)}",
+        "# jira: JQL selecting the issues; servicenow: an encoded query on table",
+        f"query = {_toml_str(s.source.query)}",
+        "# servicenow: the case table; empty = incident",
+        f"table = {_toml_str(s.source.table)}",
+        "# jira, zendesk: the account's e-mail; servicenow: the user name",
+        f"user = {_toml_str(s.source.user)}",
+        "# env:NAME or file:PATH holding the token / password; never the secret itself",
+        f"auth = {_toml_str(s.source.auth)}",
+        '# The first pull starts here: a date ("2025-01-01", midnight in [stream] timezone) or an ISO',
+        "# date and time; later pulls start from the stored cursor. Empty = everything.",
+        f"since = {_toml_str(s.source.since)}",
         "",
         "[columns]",
         "# Source column for each role; activity may be a list, joined with ' / ' (status + sub-status).",
+        "# A system source's columns are fixed; for jira, team may name the field holding the team.",
         f"case_id = {_toml_str(c.case_id)}",
         f"activity = {activity}",
         f"timestamp = {_toml_str(c.timestamp)}",
@@ -446,6 +558,12 @@ def render_settings(s: StreamSettings) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _kinds() -> tuple[str, ...]:
+    from connectors.systems import KINDS
+
+    return KINDS
 
 
 def write_settings(s: StreamSettings, path: Path) -> Path:

@@ -210,6 +210,59 @@ def check_options_agree(
         )
 
 
+def init_system_stream(
+    name: str,
+    source: Source,
+    *,
+    team: str = "",
+    timezone: str = "UTC",
+    streams_dir: Path = DEFAULT_STREAMS_DIR,
+    force: bool = False,
+) -> InitResult:
+    """Write `streams/<name>.toml` for a stream pulled from a system (`source.kind`): no
+    request is made; the settings are validated as any settings file is."""
+    path = settings_path(name, streams_dir)
+    if path.exists() and not force:
+        raise SettingsError(f"{path} exists already; edit it, or pass --force to write it anew")
+    settings = StreamSettings(name=name, source=source, columns=Columns(team=team), timezone=timezone)
+    write_settings(settings, path)
+    notes = [
+        f"`vsm ingest {name}` pulls from {source.kind}; "
+        f"`vsm ingest {name} --dry-run` shows what it would fetch"
+    ]
+    return InitResult(settings, path, notes)
+
+
+def plan_ingest(db: Path, settings: StreamSettings, source: Path | None = None) -> list[str]:
+    """What `vsm ingest` would do, without reading or writing: a system stream's endpoints and
+    window (from its stored cursor), or the file it would read."""
+    if settings.source.kind == "file":
+        path = Path(source) if source else settings.source_path()
+        return [
+            f"stream {settings.name!r} reads {path} (format {settings.source.format}): only events not "
+            "stored yet are added, then the flow is recomputed",
+            "nothing read or written (--dry-run)",
+        ]
+    if source is not None:
+        raise SettingsError(
+            f"stream {settings.name!r} pulls from {settings.source.kind} ([source] kind); it loads no "
+            "file: drop --source"
+        )
+    from pipeline.pull import dry_run
+    from pipeline.store import open_store
+
+    if not Path(db).exists():
+        return dry_run(None, settings)
+    with open_store(db, read_only=True) as con:
+        return dry_run(con, settings)
+
+
+def _system_label(settings: StreamSettings) -> str:
+    from pipeline.pull import source_label
+
+    return source_label(settings)
+
+
 @dataclass
 class DiscoverResult:
     settings: StreamSettings
@@ -244,6 +297,11 @@ def discover(
     source_options = source_options or Source()
     if path.exists():
         settings = read_settings(path)
+        if settings.source.kind != "file":
+            raise SettingsError(
+                f"stream {name!r} pulls from {settings.source.kind} ({path}: [source] kind); it loads no "
+                f"file: run `vsm ingest {name}`"
+            )
         check_options_agree(settings, columns, source_options, timezone)
         if Path(settings.source_path()).resolve() != Path(source).resolve():
             notes.append(f"stream {name!r} was set up with {settings.source.path}; loading {source} into it")
@@ -281,6 +339,11 @@ class RefreshResult:
     load: LoadResult | None
     flow: FlowResult | None
     report: Path | None
+    run_notes: list[str] = field(default_factory=list)  # what the run chose not to do, and why
+
+
+def _has_events(con: duckdb.DuckDBPyConnection, stream: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM events WHERE stream = ?", [stream]).fetchall()[0][0])
 
 
 def refresh(
@@ -300,6 +363,14 @@ def refresh(
     if compute and load:
         preload()  # as in discover(): pm4py's import overlaps the load
     loaded = ingest(con, settings, source=source, on_stage=on_stage) if load else None
+    run_notes = []
+    if compute and loaded is not None and loaded.cursor is not None and not _has_events(con, settings.name):
+        # a system stream whose query has matched nothing yet: a pull, not a failure
+        compute = False
+        run_notes.append(
+            f"no events for stream {settings.name!r} yet ({loaded.source} matched none): "
+            "the flow is computed once a pull brings some"
+        )
     model_dir = reports_dir / settings.name if reports_dir else None
     flow = compute_flow(con, settings, model_dir=model_dir, on_stage=on_stage) if compute else None
     page = None
@@ -308,7 +379,7 @@ def refresh(
 
         on_stage("writing the report")
         page = write_report(con, settings.name, reports_dir, settings, report_time(), png=png)
-    return RefreshResult(loaded, flow, page)
+    return RefreshResult(loaded, flow, page, run_notes)
 
 
 def stream_overview(
@@ -331,7 +402,8 @@ def stream_overview(
     rows = []
     for name in sorted(names):
         try:
-            source = load_settings(name, streams_dir).source.path
+            found = load_settings(name, streams_dir)
+            source = found.source.path if found.source.kind == "file" else _system_label(found)
         except SettingsError:
             source = "(no settings file)"
         rows.append({"stream": name, "source": source})

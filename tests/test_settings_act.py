@@ -12,6 +12,7 @@ from the file, and `--coverage` acts on discover, ingest and compute.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tomllib
 from collections.abc import Callable
@@ -23,8 +24,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+import connectors.systems as systems
+from connectors.systems import SYSTEMS
 from pipeline.cli import app
-from pipeline.errors import VsmError
+from pipeline.errors import SettingsError, SystemSourceError, VsmError
 from pipeline.flow import FlowResult, compute_flow
 from pipeline.ingest import ingest
 from pipeline.settings import (
@@ -38,6 +41,10 @@ from pipeline.settings import (
 )
 from pipeline.streams import OPTION_KEYS
 from tests.conftest import write
+from tests.fakes.jira import FakeJira
+from tests.test_system_sources import FAST, claims
+from tests.test_system_sources import TOKEN as JIRA_TOKEN
+from tests.test_system_sources import settings_for as jira_settings
 
 Case = Callable[[object, Path], None]
 CASES: dict[tuple[str, str], Case] = {}
@@ -310,6 +317,103 @@ def _null_values(store, tmp_path):
     assert one(store, teams) == [(None,), ("Back",)]
     run(store, tmp_path, log, name="own", source={"null_values": ["n/a"]})
     assert one(store, teams, "own") == [(None,), ("?",), ("Back",)]
+
+
+# ---------------------------------------------------------------- [source] of a system (issue 16)
+
+
+def jira_run(store, tmp_path: Path, name: str, token: str = JIRA_TOKEN, **source) -> list[tuple]:
+    """Pull the fake Jira's claims (tests/test_system_sources.py: 6 events in CLM-1..3) and an
+    OPS-1 issue into stream `name` with [source] keys `source` over the defaults; its events."""
+    jira = FakeJira(token=JIRA_TOKEN)
+    claims(jira)
+    jira.add_issue("OPS-1", created=datetime(2026, 3, 6, 8, 0, tzinfo=UTC))
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("VSM_TEST_JIRA_TOKEN", token)
+            mp.setitem(SYSTEMS, "jira", dataclasses.replace(SYSTEMS["jira"], retry=FAST))
+            mp.setattr(systems, "pause", lambda _: None)
+            settings = jira_settings(jira, name=name, team="")
+            data = {"stream": {"name": name}, "source": {**vars_of(settings.source), **source}}
+            ingest(store, settings_from_dict(data))
+    finally:
+        jira.stop()
+    return one(
+        store, "SELECT case_id, activity FROM events WHERE stream = $stream ORDER BY case_id, ts", name
+    )
+
+
+def vars_of(source: Source) -> dict:
+    keys = ("kind", "url", "query", "user", "auth", "since")
+    return {k: getattr(source, k) for k in keys}
+
+
+CLAIMS = [("CLM-1", "To Do"), ("CLM-1", "In Progress"), ("CLM-1", "Done"), ("CLM-2", "To Do")] + [
+    ("CLM-3", "To Do"),
+    ("CLM-3", "In Progress"),
+]
+
+
+@case("source", "kind")
+def _kind(store, tmp_path):
+    assert jira_run(store, tmp_path, "j") == CLAIMS  # pulled from Jira, no file read
+    with pytest.raises(SettingsError, match="expected one of file, jira"):
+        jira_run(store, tmp_path, "k", kind="jora")
+    with pytest.raises(SettingsError, match="a file source has no use for it"):
+        run(store, tmp_path, BASE, name="f", source={"url": "https://acme.atlassian.net"})
+
+
+@case("source", "url")
+def _url(store, tmp_path):
+    assert jira_run(store, tmp_path, "j") == CLAIMS
+    with pytest.raises(
+        SystemSourceError, match="jira GET http://127.0.0.1:9/rest/api/3/myself: connection failed"
+    ):
+        jira_run(store, tmp_path, "nowhere", url="http://127.0.0.1:9")  # nothing listens there
+    with pytest.raises(SettingsError, match="expected the instance's base URL"):
+        jira_run(store, tmp_path, "bare", url="acme.atlassian.net")
+
+
+@case("source", "query")
+def _query(store, tmp_path):
+    assert jira_run(store, tmp_path, "j") == CLAIMS
+    assert jira_run(store, tmp_path, "ops", query="project = OPS") == [("OPS-1", "To Do")]
+    with pytest.raises(SettingsError, match="leave ORDER BY out"):
+        jira_run(store, tmp_path, "ordered", query="project = OPS ORDER BY key")
+
+
+@case("source", "table")
+def _table(store, tmp_path):
+    with pytest.raises(SettingsError, match="a jira source has no use for it"):  # servicenow's key
+        jira_run(store, tmp_path, "j", table="incident")
+
+
+@case("source", "user")
+def _user(store, tmp_path):
+    with pytest.raises(SystemSourceError, match="refused the credentials .401."):
+        jira_run(store, tmp_path, "j", user="someone@else.example")
+
+
+@case("source", "auth")
+def _auth(store, tmp_path):
+    with pytest.raises(SystemSourceError, match="refused the credentials .401."):
+        jira_run(store, tmp_path, "j", token="not-the-token")  # env:VSM_TEST_JIRA_TOKEN holds another
+    token = write(tmp_path / "token.txt", JIRA_TOKEN + "\n")
+    assert jira_run(store, tmp_path, "f", auth=f"file:{token}") == CLAIMS
+    with pytest.raises(SettingsError, match="never the secret itself"):
+        jira_run(store, tmp_path, "raw", auth=JIRA_TOKEN)
+
+
+@case("source", "since")
+def _since(store, tmp_path):
+    assert jira_run(store, tmp_path, "j") == CLAIMS  # since 2026-03-01
+    # since 5 March: only issues updated since (CLM-3 on the 5th, OPS-1 not in the query)
+    assert jira_run(store, tmp_path, "late", since="2026-03-05") == [
+        ("CLM-3", "To Do"),
+        ("CLM-3", "In Progress"),
+    ]
+    with pytest.raises(SettingsError, match="expected a date"):
+        jira_run(store, tmp_path, "bad", since="March")
 
 
 # ---------------------------------------------------------------- [columns]
