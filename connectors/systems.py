@@ -21,8 +21,8 @@ How a new system plugs in (ServiceNow, Zendesk, a database):
    `ctx.client.get_json(path, params)` (`SystemClient`): it adds Basic auth, retries 429
    (honouring Retry-After), 5xx and dropped connections with backoff within the policy's
    bounds, and turns a refusal, an HTML page or a truncated body into a one-line
-   `SystemSourceError` naming system and endpoint. Pass `auth_user=` when the user name
-   the API wants differs from `[source] user` (Zendesk: `user/token`).
+   `SystemSourceError` naming system and endpoint. Declare `auth_user=` when the user name
+   the API wants differs from `[source] user` (Zendesk: `auth_user="{user}/token"`).
    Keep the mapping from vendor JSON to rows a pure function over recorded payloads; raise
    `BadAnswer(message)` from it for a missing field or an unknown id, and let the caller
    wrap it with `ctx.bad_answer(endpoint, error)`.
@@ -102,6 +102,8 @@ class SystemConnector:
     # or stamped by a clock a little behind, are fetched again (and deduplicated by event id)
     overlap: timedelta = timedelta(minutes=5)
     option_help: dict[str, str] = field(default_factory=dict)  # key -> what it means here
+    # the Basic auth user name, from [source] user (Zendesk's API tokens: "{user}/token")
+    auth_user: str = "{user}"
 
     def pull(self, ctx: PullContext) -> Iterator[Page]:
         return importlib.import_module(self.module).pull(ctx)
@@ -126,6 +128,22 @@ SYSTEMS: dict[str, SystemConnector] = {
                 "url": "the site, e.g. https://acme.atlassian.net",
                 "query": "JQL selecting the issues, e.g. project = CLM",
                 "user": "the account's e-mail (Basic auth with an API token)",
+                "auth": "the API token: env:NAME or file:PATH",
+            },
+        ),
+        SystemConnector(
+            "zendesk",
+            "Zendesk Support: every ticket's status changes from the incremental ticket event export",
+            options=("url", "user", "auth", "since"),
+            required=("url", "user", "auth"),
+            module="connectors.zendesk",
+            attributes=("priority", "ticket_type", "channel", "assignee"),
+            team="builtin",
+            overlap=timedelta(0),  # the export's end_time is exact: the next pull starts there
+            auth_user="{user}/token",
+            option_help={
+                "url": "the account, e.g. https://acme.zendesk.com",
+                "user": "an admin's e-mail (Basic auth with an API token: e-mail/token)",
                 "auth": "the API token: env:NAME or file:PATH",
             },
         ),

@@ -121,7 +121,8 @@ def pull_events(con, settings: StreamSettings, on_stage=lambda _: None) -> Pulle
     ctx.on_stage = on_stage
     on_stage(f"pulling from {system.name} {settings.source.url}")
     frames, new_cursor = [], None
-    with SystemClient(system, settings.source.url, settings.source.user, secret) as client:
+    user = system.auth_user.format(user=settings.source.user)
+    with SystemClient(system, settings.source.url, user, secret) as client:
         ctx.client = client
         for page in system.pull(ctx):
             frames.append(page.events)
