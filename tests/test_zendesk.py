@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -22,6 +27,8 @@ from pipeline.errors import SystemSourceError
 from pipeline.ingest import ingest
 from pipeline.pull import dry_run
 from pipeline.settings import StreamSettings, settings_from_dict
+from pipeline.store import open_store
+from tests.conftest import PROJECT
 from tests.fakes.zendesk import CUSTOM_STATUSES, EVENTS, GROUP, GROUPS, TICKETS, USERS, FakeZendesk, unix
 
 TOKEN = "zd-T0KEN-8c1e-s3cr3t"
@@ -224,6 +231,64 @@ def test_dry_run_names_the_export_and_the_window_and_fetches_nothing(zd, store, 
     assert zd.requests == []
     ingest(store, settings)
     assert "the stored end_time" in dry_run(store, settings)[-2]
+
+
+def test_a_since_still_to_come_reads_nothing_yet(zd, store, waits):
+    tickets(zd)
+    load = ingest(store, settings_for(zd, since="2099-01-01"))
+    assert load.events_read == 0 and zd.seen(EVENTS) == []  # Zendesk would refuse the start_time
+    assert cursor_of(store)[0][0] == "2099-01-01T00:00:00+00:00"  # the window has not moved
+
+
+def _vsm(*args: str) -> list[str]:
+    script = "import sys\nsys.argv = ['vsm'] + sys.argv[1:]\nfrom pipeline.cli import main\nmain()\n"
+    return [sys.executable, "-c", script, *args]
+
+
+def test_a_kill_mid_pagination_loses_and_duplicates_nothing(zd, tmp_path, monkeypatch):
+    tickets(zd)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    init = [
+        "init", "zd", "--source", "zendesk", "--url", zd.url, "--user", zd.email,
+        "--auth", "env:VSM_TEST_ZENDESK_TOKEN", "--since", "2026-03-01",
+    ]  # fmt: skip
+    assert runner.invoke(app, init).exit_code == 0
+    assert runner.invoke(app, ["ingest", "zd", "--no-compute"]).exit_code == 0
+    con = open_store(tmp_path / "vsm.duckdb")
+    before = (con.execute(EVENTS_SQL).fetchall(), cursor_of(con))
+    con.close()
+    assert before[0] == TICKET_EVENTS
+    # Later: 104..106 created. Two ticket events a page: the window (103's On-hold again and
+    # the three) is two pages, and the second stalls until the run is killed.
+    for n in (4, 5, 6):
+        zd.create(100 + n, at=at(11, 9 + n), by=11, status="open", group=201)
+    zd.clock = at(11, 18)
+    zd.page_size = 2
+    zd.fail(EVENTS, "stall", paged=True)
+    env = os.environ | {"PYTHONPATH": str(PROJECT)}
+    process = subprocess.Popen(_vsm("ingest", "zd", "--no-compute"), cwd=tmp_path, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while len(zd.seen(EVENTS)) < 3:  # the first run's page, this run's first and second
+            assert process.poll() is None and time.monotonic() < deadline, "the run never reached page 2"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(30) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+        zd.release()
+    con = open_store(tmp_path / "vsm.duckdb")
+    assert (con.execute(EVENTS_SQL).fetchall(), cursor_of(con)) == before  # nothing loaded, cursor kept
+    con.close()
+    result = runner.invoke(app, ["ingest", "zd", "--no-compute"])
+    assert result.exit_code == 0, result.output
+    con = open_store(tmp_path / "vsm.duckdb")
+    new = [(str(100 + n), "Open", at(11, 9 + n), "Ann Agent", "Tier 1") for n in (4, 5, 6)]
+    assert con.execute(EVENTS_SQL).fetchall() == TICKET_EVENTS + new
+    assert cursor_of(con)[0][0] == "2026-03-11T15:00:00+00:00"  # 106's creation, the last end_time
+    con.close()
 
 
 # ---------------------------------------------------------------- bad answers
