@@ -103,8 +103,9 @@ class SystemConnector:
     # how far before the stored cursor the next pull starts: changes made while a pull ran,
     # or stamped by a clock a little behind, are fetched again (and deduplicated by event id)
     overlap: timedelta = timedelta(minutes=5)
-    auth_user: str = "{user}"  # the Basic auth user name, from [source] user
     option_help: dict[str, str] = field(default_factory=dict)  # key -> what it means here
+    # the Basic auth user name, from [source] user (Zendesk's API tokens: "{user}/token")
+    auth_user: str = "{user}"
 
     def pull(self, ctx: PullContext) -> Iterator[Page]:
         return importlib.import_module(self.module).pull(ctx)
@@ -129,6 +130,22 @@ SYSTEMS: dict[str, SystemConnector] = {
                 "url": "the site, e.g. https://acme.atlassian.net",
                 "query": "JQL selecting the issues, e.g. project = CLM",
                 "user": "the account's e-mail (Basic auth with an API token)",
+                "auth": "the API token: env:NAME or file:PATH",
+            },
+        ),
+        SystemConnector(
+            "zendesk",
+            "Zendesk Support: every ticket's status changes from the incremental ticket event export",
+            options=("url", "user", "auth", "since"),
+            required=("url", "user", "auth"),
+            module="connectors.zendesk",
+            attributes=("priority", "ticket_type", "channel", "assignee"),
+            team="builtin",
+            overlap=timedelta(0),  # the export's end_time is exact: the next pull starts there
+            auth_user="{user}/token",
+            option_help={
+                "url": "the account, e.g. https://acme.zendesk.com",
+                "user": "an admin's e-mail (Basic auth with an API token: e-mail/token)",
                 "auth": "the API token: env:NAME or file:PATH",
             },
         ),
