@@ -18,6 +18,7 @@ from connectors.base import FIELD_COUNT_COLUMN, LINE_COLUMN, BatchedFrame
 from connectors.registry import read_source
 from pipeline.columns import Mapping, detect_columns, source_columns
 from pipeline.errors import SourceError, TimestampFormatError, first_line
+from pipeline.memory import memory_guard
 from pipeline.nulls import null_values
 from pipeline.settings import StreamSettings
 from pipeline.store import query_frame, read_sql, sql_identifier, sql_literal
@@ -30,6 +31,16 @@ Raw = pl.DataFrame | BatchedFrame  # a source's raw rows: whole, or (large) in b
 # batches of this many rows: memory stays bounded (a 100M-event log never sits in memory
 # whole) and at 10M events the load's peak is a fraction of the whole frame's.
 BATCH_ROWS = 2_000_000
+
+# Beyond these sizes a row is refused (a reject naming row, column and size), not loaded: a
+# mapped value (case id, activity, lifecycle, resource, team, timestamp, sequence) names
+# something, appears in every visit, step and page of the report, and is never a megabyte
+# long but in a broken export (an unclosed quote swallowing lines); and the text attributes
+# of one row, kept as one JSON object, need a working copy of up to eight times their size
+# in one piece while DuckDB writes that object (a 200 MB note asked for 2 GiB at once).
+VALUE_MAX_BYTES = 1 << 20  # 1 MiB
+ATTRIBUTES_MAX_BYTES = 64 << 20  # 64 MiB
+_TEXT_TYPES = (pl.String, pl.Categorical, pl.Binary)
 
 
 @dataclass
@@ -72,16 +83,17 @@ class LoadResult:
 def read_events(settings: StreamSettings, source: Path | None = None) -> tuple[str, Raw]:
     """Read the stream's source with its connector: (connector name, raw rows)."""
     path = Path(source) if source else settings.source_path()
-    connector, raw = read_source(
-        path,
-        settings.source.format,
-        batch_rows=BATCH_ROWS,
-        delimiter=settings.source.delimiter,
-        encoding=settings.source.encoding,
-        object_type=settings.source.object_type,
-        member=settings.source.member,
-        sheet=settings.source.sheet,
-    )
+    with memory_guard(f"reading {path}", "split the log into smaller files"):
+        connector, raw = read_source(
+            path,
+            settings.source.format,
+            batch_rows=BATCH_ROWS,
+            delimiter=settings.source.delimiter,
+            encoding=settings.source.encoding,
+            object_type=settings.source.object_type,
+            member=settings.source.member,
+            sheet=settings.source.sheet,
+        )
     if raw.height == 0:
         raise SourceError(path, "contains no events")
     return connector.name, raw
@@ -129,9 +141,12 @@ def stage_sql(head: pl.DataFrame, mapping: Mapping, relation: str, tokens: list[
         activity = text(c.activity[0])
     else:  # status + sub-status, e.g. "Accepted / In Progress"; a missing part is left out
         activity = "concat_ws(' / ', " + ", ".join(text(a) for a in c.activity) + ")"
+    sizes = _size_checks(head, mapping, others)
     if others:
         pairs = ", ".join(f"{sql_literal(o)}, {attribute(o)}" for o in others)
-        attributes = f"json_object({pairs})"
+        # never built for a row whose attributes are too large: DuckDB's JSON writer asks for
+        # the whole object's worst case (every character escaped) in one allocation
+        attributes = f"CASE WHEN {sizes.attributes_fit} THEN json_object({pairs}) END"
     else:
         attributes = "CAST(NULL AS JSON)"
     if FIELD_COUNT_COLUMN in head.columns:  # CSV: a record whose field count differs from the header's
@@ -150,9 +165,80 @@ def stage_sql(head: pl.DataFrame, mapping: Mapping, relation: str, tokens: list[
         f"{activity} AS activity, lower({optional(c.lifecycle)}) AS lifecycle, "
         f"{optional(c.resource)} AS resource, {optional(c.team)} AS team, {attributes} AS attributes, "
         f"{field_problem} AS field_problem, {sql_identifier(c.timestamp)} AS ts_raw, {start} AS start_raw, "
-        f"{sequence} AS sequence_raw "
+        f"{sequence} AS sequence_raw, {sizes.problem} AS size_problem, {sizes.column} AS size_column, "
+        f"{sizes.value} AS size_value "
         f"FROM {relation}"
     )
+
+
+@dataclass(frozen=True)
+class _SizeChecks:
+    """SQL expressions over the raw rows for the values too large to load (VALUE_MAX_BYTES,
+    ATTRIBUTES_MAX_BYTES): the reason (NULL when the row fits), the column, the start of the
+    value, and whether the row's attributes fit."""
+
+    problem: str
+    column: str
+    value: str
+    attributes_fit: str
+
+
+def _size_checks(head: pl.DataFrame, mapping: Mapping, others: list[str]) -> _SizeChecks:
+    """Only text columns are measured (a number or a date is never large); a byte count is
+    kept with every DuckDB string, so the checks cost next to nothing per row."""
+    c = mapping.columns
+    roles = [
+        ("a case id", c.case_id),
+        *(("an activity", a) for a in c.activity),
+        ("a timestamp", c.timestamp),
+        ("a start timestamp", c.start_timestamp),
+        ("a lifecycle", c.lifecycle),
+        ("a resource", c.resource),
+        ("a team", c.team),
+        ("a sequence", c.sequence),
+    ]
+    roles = [(what, col) for what, col in roles if col and head.schema[col] in _TEXT_TYPES]
+    texts = [col for col in others if head.schema[col] in _TEXT_TYPES]
+
+    def size(col: str) -> str:  # bytes: strlen counts them (a character may take up to four)
+        if head.schema[col] == pl.Binary:
+            return f"coalesce(octet_length({sql_identifier(col)}), 0)"
+        return f"coalesce(strlen(CAST({sql_identifier(col)} AS VARCHAR)), 0)"
+
+    def start(col: str) -> str:
+        return f"left(CAST({sql_identifier(col)} AS VARCHAR), 40) || '...'"
+
+    def largest_of(texts: list[str], then) -> str:  # the largest attribute's `then(col)`
+        if len(texts) == 1:
+            return then(texts[0])
+        most = f"greatest({', '.join(size(col) for col in texts)})"
+        return "CASE " + " ".join(f"WHEN {size(col)} = {most} THEN {then(col)}" for col in texts) + " END"
+
+    problems, columns, values = [], [], []
+    for what, col in roles:
+        when = f"WHEN {size(col)} > {VALUE_MAX_BYTES} THEN "
+        problems.append(
+            f"{when}'value too large: ' || format('{{:,}}', {size(col)}) || ' bytes in ' || "
+            f"quoted({sql_literal(col)}) || ', at most {VALUE_MAX_BYTES >> 20} MiB ({VALUE_MAX_BYTES:,} bytes) allowed for "
+            f"{what} (the whole row is kept in rejects.raw)'"
+        )
+        columns.append(when + sql_literal(col))
+        values.append(when + start(col))
+    fit = "true"
+    if texts:
+        total = " + ".join(size(col) for col in texts)
+        fit = f"({total}) <= {ATTRIBUTES_MAX_BYTES}"
+        when = f"WHEN NOT {fit} THEN "
+        problems.append(
+            f"{when}'attributes too large: ' || format('{{:,}}', {total}) || ' bytes in the columns kept "
+            f"as attributes (largest: ' || quoted({largest_of(texts, sql_literal)}) || '), at most {ATTRIBUTES_MAX_BYTES >> 20} MiB "
+            f"({ATTRIBUTES_MAX_BYTES:,} bytes) allowed in one row (the whole row is kept in rejects.raw)'"
+        )
+        columns.append(when + largest_of(texts, sql_literal))
+        values.append(when + largest_of(texts, start))
+    if not problems:
+        return _SizeChecks("CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)", fit)
+    return _SizeChecks(*(f"CASE {' '.join(parts)} END" for parts in (problems, columns, values)), fit)
 
 
 def _json_value(name: str, dtype: pl.DataType) -> str:
@@ -269,35 +355,47 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
     # The store changes (events, rejects, runs) are one transaction below.
     con.execute(f"SET TimeZone = '{settings.timezone}'")  # validated IANA name
     try:
-        con.execute(read_sql("load/event_content.sql"))
-        con.execute(read_sql("load/staging.sql"))
-        con.execute("CREATE OR REPLACE TEMP TABLE load_reject_raw (_line UBIGINT, raw VARCHAR)")
-        if relation:  # DuckDB reads the source itself, in one statement
-            _check_relation(con, query, checks, Path(result.source))
-            _count_tokens(con, relation, counted, tokens, counts)
-            con.execute("SET TimeZone = 'UTC'")  # raw rows and times come out as read
-            naive = _naive_in(con, relation, plans, head.schema)
-            result.timezone_note = timezone_note(naive, settings.timezone)
-            _keep_reject_raw(con, relation)
-        else:
-            naive = 0
-            for i, frame in enumerate(raw.batches() if batched else [raw]):
-                _check_batch(con, query, checks, frame, first=i == 0, counted=counted, counts=counts)
-                if batched:
-                    naive += sum(p.naive_in(frame[p.column]) for p in plans)
-            if batched:
-                result.timezone_note = timezone_note(naive, settings.timezone)
-                _release_arrow_memory()
+        with memory_guard("checking the load", "split the log into smaller files"):
+            _check(con, raw, query, checks, plans, counted, counts, result, settings.timezone)
         con.execute("SET TimeZone = 'UTC'")
         result.missing_values = sorted(
             ((column, token, n) for (column, token), n in counts.items()), key=lambda x: (-x[2], x[0], x[1])
         )
         on_stage("writing to the store")
-        _insert(con, params, raw.height, result, started)
+        with memory_guard("writing the load to the store"):
+            _insert(con, params, raw.height, result, started)
     finally:  # _check_batch lets go of its registered frames itself
         con.execute("SET TimeZone = 'UTC'")
         con.execute("DROP TABLE IF EXISTS load_checked")
         con.execute("DROP TABLE IF EXISTS load_reject_raw")
+
+
+def _check(
+    con, raw: Raw, query: str, checks: dict, plans, counted, counts: dict, result: LoadResult, tz: str
+):
+    """Stage, parse and check every raw row into load_checked, and the whole raw rows of the
+    rejects into load_reject_raw: one statement over a source DuckDB reads itself, else batch
+    by batch. Notes the naive timestamps (result.timezone_note) where the plan could not."""
+    batched = isinstance(raw, BatchedFrame)
+    relation = raw.relation if batched else ""
+    con.execute(read_sql("load/event_content.sql"))
+    con.execute(read_sql("load/staging.sql"))
+    con.execute("CREATE OR REPLACE TEMP TABLE load_reject_raw (_line UBIGINT, raw VARCHAR)")
+    if relation:  # DuckDB reads the source itself, in one statement
+        _check_relation(con, query, checks, Path(result.source))
+        _count_tokens(con, relation, counted, checks["null_values"], counts)
+        con.execute("SET TimeZone = 'UTC'")  # raw rows and times come out as read
+        result.timezone_note = timezone_note(_naive_in(con, relation, plans, sample(raw).schema), tz)
+        _keep_reject_raw(con, relation)
+        return
+    naive = 0
+    for i, frame in enumerate(raw.batches() if batched else [raw]):
+        _check_batch(con, query, checks, frame, first=i == 0, counted=counted, counts=counts)
+        if batched:
+            naive += sum(p.naive_in(frame[p.column]) for p in plans)
+    if batched:
+        result.timezone_note = timezone_note(naive, tz)
+        _release_arrow_memory()
 
 
 def _check_relation(con, query: str, checks: dict, path: Path) -> None:

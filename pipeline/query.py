@@ -8,6 +8,7 @@ import duckdb
 import polars as pl
 
 from pipeline.errors import VsmError
+from pipeline.memory import memory_guard
 from pipeline.store import open_store, query_frame
 
 
@@ -20,7 +21,8 @@ class QueryError(VsmError):
 def run_query(db: Path, query: str) -> pl.DataFrame:
     con = open_store(db, read_only=True)
     try:
-        return query_frame(con, query)
+        with memory_guard("running the query", "add a LIMIT or select fewer columns"):
+            return query_frame(con, query)
     except duckdb.Error as exc:
         raise QueryError(f"query failed: {exc}") from exc
     finally:
