@@ -214,12 +214,15 @@ def _size_checks(head: pl.DataFrame, mapping: Mapping, others: list[str]) -> _Si
         most = f"greatest({', '.join(size(col) for col in texts)})"
         return "CASE " + " ".join(f"WHEN {size(col)} = {most} THEN {then(col)}" for col in texts) + " END"
 
+    def allowed(cap: int) -> str:
+        return f"at most {cap >> 20} MiB ({cap:,} bytes) allowed"
+
     problems, columns, values = [], [], []
     for what, col in roles:
         when = f"WHEN {size(col)} > {VALUE_MAX_BYTES} THEN "
         problems.append(
             f"{when}'value too large: ' || format('{{:,}}', {size(col)}) || ' bytes in ' || "
-            f"quoted({sql_literal(col)}) || ', at most {VALUE_MAX_BYTES >> 20} MiB ({VALUE_MAX_BYTES:,} bytes) allowed for "
+            f"quoted({sql_literal(col)}) || ', {allowed(VALUE_MAX_BYTES)} for "
             f"{what} (the whole row is kept in rejects.raw)'"
         )
         columns.append(when + sql_literal(col))
@@ -231,8 +234,8 @@ def _size_checks(head: pl.DataFrame, mapping: Mapping, others: list[str]) -> _Si
         when = f"WHEN NOT {fit} THEN "
         problems.append(
             f"{when}'attributes too large: ' || format('{{:,}}', {total}) || ' bytes in the columns kept "
-            f"as attributes (largest: ' || quoted({largest_of(texts, sql_literal)}) || '), at most {ATTRIBUTES_MAX_BYTES >> 20} MiB "
-            f"({ATTRIBUTES_MAX_BYTES:,} bytes) allowed in one row (the whole row is kept in rejects.raw)'"
+            f"as attributes (largest: ' || quoted({largest_of(texts, sql_literal)}) || '), "
+            f"{allowed(ATTRIBUTES_MAX_BYTES)} in one row (the whole row is kept in rejects.raw)'"
         )
         columns.append(when + largest_of(texts, sql_literal))
         values.append(when + largest_of(texts, start))
