@@ -40,6 +40,13 @@ BATCH_ROWS = 2_000_000
 # in one piece while DuckDB writes that object (a 200 MB note asked for 2 GiB at once).
 VALUE_MAX_BYTES = 1 << 20  # 1 MiB
 ATTRIBUTES_MAX_BYTES = 64 << 20  # 64 MiB
+# DuckDB's JSON writer also keeps each row's working copy (up to 12 times its text: six
+# bytes a character, rounded up to a power of two) until the whole vector of up to 2048 rows
+# is written: ten 30 MB notes in a row asked for 2.5 GB. So a row with more attribute text
+# than LARGE_ATTRIBUTES_BYTES has its attributes written apart, in groups of rows holding at
+# most LARGE_GROUP_BYTES (a larger row alone), and the working copies stay bounded.
+LARGE_ATTRIBUTES_BYTES = 1 << 20  # 1 MiB
+LARGE_GROUP_BYTES = 16 << 20  # 16 MiB
 _TEXT_TYPES = (pl.String, pl.Categorical, pl.Binary)
 
 
@@ -125,17 +132,12 @@ def stage_sql(head: pl.DataFrame, mapping: Mapping, relation: str, tokens: list[
     def text(name: str) -> str:
         return f"strip_text(CAST({sql_identifier(name)} AS VARCHAR))" if name else "CAST(NULL AS VARCHAR)"
 
-    def optional(name: str) -> str:  # an empty cell is a missing value, not a resource named ''
+    def optional(
+        name: str,
+    ) -> str:  # an empty cell is a missing value, not a resource named ''
         if not name:
             return "CAST(NULL AS VARCHAR)"
         return f"null_token({text(name)}, $null_values)" if tokens else f"nullif({text(name)}, '')"
-
-    def attribute(name: str) -> str:
-        value = _json_value(name, head.schema[name])
-        if tokens and head.schema[name] in (pl.String, pl.Categorical):
-            # an empty text stays what the source wrote: only a written token stands in for none
-            return f"CASE WHEN is_token({text(name)}, $null_values) THEN NULL ELSE {value} END"
-        return value
 
     if len(c.activity) == 1:
         activity = text(c.activity[0])
@@ -143,10 +145,9 @@ def stage_sql(head: pl.DataFrame, mapping: Mapping, relation: str, tokens: list[
         activity = "concat_ws(' / ', " + ", ".join(text(a) for a in c.activity) + ")"
     sizes = _size_checks(head, mapping, others)
     if others:
-        pairs = ", ".join(f"{sql_literal(o)}, {attribute(o)}" for o in others)
-        # never built for a row whose attributes are too large: DuckDB's JSON writer asks for
-        # the whole object's worst case (every character escaped) in one allocation
-        attributes = f"CASE WHEN {sizes.attributes_fit} THEN json_object({pairs}) END"
+        # built here only for a row with little attribute text; a larger one's are NULL here
+        # and written apart (_write_large_attributes), a too large one's never
+        attributes = f"CASE WHEN {sizes.attributes_small} THEN {attributes_sql(head, mapping, tokens)} END"
     else:
         attributes = "CAST(NULL AS JSON)"
     if FIELD_COUNT_COLUMN in head.columns:  # CSV: a record whose field count differs from the header's
@@ -171,16 +172,41 @@ def stage_sql(head: pl.DataFrame, mapping: Mapping, relation: str, tokens: list[
     )
 
 
+def attributes_sql(head: pl.DataFrame, mapping: Mapping, tokens: list[str] | None) -> str:
+    """The row's attributes (its source columns no role is mapped to), as a JSON object
+    (NULL when there are none), over raw rows typed as in `head`."""
+    used = set(mapping.used())
+    others = [col for col in source_columns(head) if col not in used]
+    if not others:
+        return "CAST(NULL AS JSON)"
+
+    def attribute(name: str) -> str:
+        value = _json_value(name, head.schema[name])
+        if tokens and head.schema[name] in (pl.String, pl.Categorical):
+            # an empty text stays what the source wrote: only a written token stands in for none
+            text = f"strip_text(CAST({sql_identifier(name)} AS VARCHAR))"
+            return f"CASE WHEN is_token({text}, $null_values) THEN NULL ELSE {value} END"
+        return value
+
+    return "json_object(" + ", ".join(f"{sql_literal(o)}, {attribute(o)}" for o in others) + ")"
+
+
+def text_attributes(head: pl.DataFrame, mapping: Mapping) -> list[str]:
+    """The attribute columns holding text: those measured against the size caps."""
+    used = set(mapping.used())
+    return [col for col in source_columns(head) if col not in used and head.schema[col] in _TEXT_TYPES]
+
+
 @dataclass(frozen=True)
 class _SizeChecks:
     """SQL expressions over the raw rows for the values too large to load (VALUE_MAX_BYTES,
     ATTRIBUTES_MAX_BYTES): the reason (NULL when the row fits), the column, the start of the
-    value, and whether the row's attributes fit."""
+    value, and whether the row's attributes are small enough to write with the others."""
 
     problem: str
     column: str
     value: str
-    attributes_fit: str
+    attributes_small: str
 
 
 def _size_checks(head: pl.DataFrame, mapping: Mapping, others: list[str]) -> _SizeChecks:
@@ -200,7 +226,9 @@ def _size_checks(head: pl.DataFrame, mapping: Mapping, others: list[str]) -> _Si
     roles = [(what, col) for what, col in roles if col and head.schema[col] in _TEXT_TYPES]
     texts = [col for col in others if head.schema[col] in _TEXT_TYPES]
 
-    def size(col: str) -> str:  # bytes: strlen counts them (a character may take up to four)
+    def size(
+        col: str,
+    ) -> str:  # bytes: strlen counts them (a character may take up to four)
         if head.schema[col] == pl.Binary:
             return f"coalesce(octet_length({sql_identifier(col)}), 0)"
         return f"coalesce(strlen(CAST({sql_identifier(col)} AS VARCHAR)), 0)"
@@ -227,11 +255,11 @@ def _size_checks(head: pl.DataFrame, mapping: Mapping, others: list[str]) -> _Si
         )
         columns.append(when + sql_literal(col))
         values.append(when + start(col))
-    fit = "true"
+    small = "true"
     if texts:
         total = " + ".join(size(col) for col in texts)
-        fit = f"({total}) <= {ATTRIBUTES_MAX_BYTES}"
-        when = f"WHEN NOT {fit} THEN "
+        small = f"({total}) <= {LARGE_ATTRIBUTES_BYTES}"
+        when = f"WHEN ({total}) > {ATTRIBUTES_MAX_BYTES} THEN "
         problems.append(
             f"{when}'attributes too large: ' || format('{{:,}}', {total}) || ' bytes in the columns kept "
             f"as attributes (largest: ' || quoted({largest_of(texts, sql_literal)}) || '), "
@@ -240,8 +268,13 @@ def _size_checks(head: pl.DataFrame, mapping: Mapping, others: list[str]) -> _Si
         columns.append(when + largest_of(texts, sql_literal))
         values.append(when + largest_of(texts, start))
     if not problems:
-        return _SizeChecks("CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)", fit)
-    return _SizeChecks(*(f"CASE {' '.join(parts)} END" for parts in (problems, columns, values)), fit)
+        return _SizeChecks(
+            "CAST(NULL AS VARCHAR)",
+            "CAST(NULL AS VARCHAR)",
+            "CAST(NULL AS VARCHAR)",
+            small,
+        )
+    return _SizeChecks(*(f"CASE {' '.join(parts)} END" for parts in (problems, columns, values)), small)
 
 
 def _json_value(name: str, dtype: pl.DataType) -> str:
@@ -292,7 +325,9 @@ def ingest(
     c = mapping.columns
     try:
         ts_plan = plan_timestamps(
-            head[c.timestamp], column=c.timestamp, user_format=settings.source.timestamp_format
+            head[c.timestamp],
+            column=c.timestamp,
+            user_format=settings.source.timestamp_format,
         )
         start_plan = (
             plan_timestamps(
@@ -334,7 +369,8 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
     query = read_sql("load/load_checked.sql")
     query = query.replace("{ts_expr}", ts_plan.sql("ts_raw"))
     query = query.replace(
-        "{start_expr}", start_plan.sql("start_raw") if start_plan else "CAST(NULL AS TIMESTAMPTZ)"
+        "{start_expr}",
+        start_plan.sql("start_raw") if start_plan else "CAST(NULL AS TIMESTAMPTZ)",
     )
     # last: the staging names source columns, whose names may hold anything
     tokens = null_values(settings.source.null_values)
@@ -352,6 +388,7 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
         "start_column": c.start_timestamp,
     }
     plans = [p for p in (ts_plan, start_plan) if p]
+    large = _LargeAttributes(attributes_sql(head, mapping, tokens), text_attributes(head, mapping), tokens)
     # The checked rows are built outside the transaction: they are this connection's temp
     # tables, not the store, and appended inside one, every batch costs memory beyond
     # DuckDB's limit (measured: twice the rows' size), which a 100M-event load cannot afford.
@@ -359,10 +396,22 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
     con.execute(f"SET TimeZone = '{settings.timezone}'")  # validated IANA name
     try:
         with memory_guard("checking the load", "split the log into smaller files"):
-            _check(con, raw, query, checks, plans, counted, counts, result, settings.timezone)
+            _check(
+                con,
+                raw,
+                query,
+                checks,
+                plans,
+                counted,
+                counts,
+                result,
+                settings.timezone,
+                large,
+            )
         con.execute("SET TimeZone = 'UTC'")
         result.missing_values = sorted(
-            ((column, token, n) for (column, token), n in counts.items()), key=lambda x: (-x[2], x[0], x[1])
+            ((column, token, n) for (column, token), n in counts.items()),
+            key=lambda x: (-x[2], x[0], x[1]),
         )
         on_stage("writing to the store")
         with memory_guard("writing the load to the store"):
@@ -374,7 +423,16 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
 
 
 def _check(
-    con, raw: Raw, query: str, checks: dict, plans, counted, counts: dict, result: LoadResult, tz: str
+    con,
+    raw: Raw,
+    query: str,
+    checks: dict,
+    plans,
+    counted,
+    counts: dict,
+    result: LoadResult,
+    tz: str,
+    large,
 ):
     """Stage, parse and check every raw row into load_checked, and the whole raw rows of the
     rejects into load_reject_raw: one statement over a source DuckDB reads itself, else batch
@@ -386,6 +444,7 @@ def _check(
     con.execute("CREATE OR REPLACE TEMP TABLE load_reject_raw (_line UBIGINT, raw VARCHAR)")
     if relation:  # DuckDB reads the source itself, in one statement
         _check_relation(con, query, checks, Path(result.source))
+        _write_large_attributes(con, _deferred_rows(con, relation, large), large)
         _count_tokens(con, relation, counted, checks["null_values"], counts)
         con.execute("SET TimeZone = 'UTC'")  # raw rows and times come out as read
         result.timezone_note = timezone_note(_naive_in(con, relation, plans, sample(raw).schema), tz)
@@ -394,11 +453,71 @@ def _check(
     naive = 0
     for i, frame in enumerate(raw.batches() if batched else [raw]):
         _check_batch(con, query, checks, frame, first=i == 0, counted=counted, counts=counts)
+        _write_large_attributes(con, frame, large)
         if batched:
             naive += sum(p.naive_in(frame[p.column]) for p in plans)
     if batched:
         result.timezone_note = timezone_note(naive, tz)
         _release_arrow_memory()
+
+
+@dataclass(frozen=True)
+class _LargeAttributes:
+    """How to write the attributes of the rows whose are written apart: the JSON object's SQL
+    over raw rows, the text columns measured, and the missing-value tokens it binds."""
+
+    sql: str
+    texts: list[str]
+    tokens: list[str]
+
+
+def _deferred_rows(con, relation: str, large: _LargeAttributes) -> pl.DataFrame | None:
+    """The raw rows (read again through `relation`) of the loadable rows of load_checked whose
+    attributes were left to write apart: with attribute columns, no other row lacks them."""
+    if not large.texts:
+        return None
+    pending = "SELECT _line FROM load_checked WHERE reason IS NULL AND attributes IS NULL"
+    if not con.execute(f"SELECT count(*) FROM ({pending})").fetchall()[0][0]:
+        return None
+    return con.sql(f"SELECT * FROM {relation} WHERE _line IN ({pending})").pl()
+
+
+def _write_large_attributes(con, rows: pl.DataFrame | None, large: _LargeAttributes) -> None:
+    """Write into load_checked the attributes of those of `rows` (raw rows) that hold more
+    attribute text than LARGE_ATTRIBUTES_BYTES (and no more than ATTRIBUTES_MAX_BYTES: those
+    are rejects), a group of rows of at most LARGE_GROUP_BYTES of it at a time."""
+    if rows is None or rows.is_empty() or not large.texts:
+        return
+    sizes = rows.select(pl.sum_horizontal(_text_bytes(rows, col) for col in large.texts).alias("n"))["n"]
+    pick = (sizes > LARGE_ATTRIBUTES_BYTES) & (sizes <= ATTRIBUTES_MAX_BYTES)
+    if not pick.any():
+        return
+    rows, start, held = rows.filter(pick), 0, 0
+    for i, n in enumerate(sizes.filter(pick).to_list()):
+        if i > start and held + n > LARGE_GROUP_BYTES:
+            _update_attributes(con, rows.slice(start, i - start), large)
+            start, held = i, 0
+        held += n
+    _update_attributes(con, rows.slice(start), large)
+
+
+def _text_bytes(rows: pl.DataFrame, col: str) -> pl.Expr:
+    if rows.schema[col] == pl.Binary:
+        return pl.col(col).bin.size().fill_null(0)
+    return pl.col(col).cast(pl.String).str.len_bytes().fill_null(0)
+
+
+def _update_attributes(con, rows: pl.DataFrame, large: _LargeAttributes) -> None:
+    con.register("load_large", rows.to_arrow(compat_level=pl.CompatLevel.newest()))
+    try:
+        con.execute(
+            "UPDATE load_checked SET attributes = s.attributes FROM "
+            f"(SELECT CAST({sql_identifier(LINE_COLUMN)} AS UBIGINT) AS _line, {large.sql} AS attributes "
+            "FROM load_large) AS s WHERE load_checked._line = s._line",
+            {"null_values": large.tokens} if "$null_values" in large.sql else None,
+        )
+    finally:
+        con.unregister("load_large")
 
 
 def _check_relation(con, query: str, checks: dict, path: Path) -> None:
@@ -509,7 +628,14 @@ def _count_tokens(con, relation: str, columns: list[str], tokens: list[str], cou
 
 
 def _check_batch(
-    con, query: str, checks: dict, raw: pl.DataFrame, *, first: bool, counted=(), counts=None
+    con,
+    query: str,
+    checks: dict,
+    raw: pl.DataFrame,
+    *,
+    first: bool,
+    counted=(),
+    counts=None,
 ) -> None:
     """Stage, parse and check one batch of raw rows into load_checked, and keep the whole raw
     row of each row that cannot load (for `rejects`) in load_reject_raw.
@@ -523,7 +649,11 @@ def _check_batch(
             checks,
         )
         _count_tokens(
-            con, "load_raw", list(counted), checks["null_values"], counts if counts is not None else {}
+            con,
+            "load_raw",
+            list(counted),
+            checks["null_values"],
+            counts if counts is not None else {},
         )
     finally:
         con.unregister("load_raw")

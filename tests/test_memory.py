@@ -197,3 +197,30 @@ def test_memory_guard_without_a_limit_names_the_default(monkeypatch):
         "out of memory under the default memory limit 4800MiB (30% of this machine's memory) while "
         "writing the report: raise VSM_MEMORY_LIMIT (e.g. 9600MiB)"
     )
+
+
+def test_many_large_notes_load_in_groups_within_1gb(tmp_path, monkeypatch):
+    # Ten rows of 12 MiB notes (120 MiB): each under the 64 MiB cap, but DuckDB's JSON writer
+    # kept every row's working copy (128 MiB each) until the vector of rows was done, 1.25 GiB
+    # in all: out of memory under 1GB. Written apart, in groups of at most 16 MiB of text
+    # (here one row each), all 10 rows load with their notes whole, and the 2 small ones too.
+    monkeypatch.setenv("VSM_MEMORY_LIMIT", "1GB")
+    chunk = "n" * MB
+    path = tmp_path / "notes.csv"
+    with path.open("w", encoding="utf-8") as f:
+        f.write(HEADER + "c0,A,2024-01-01 09:00:00,r1,short\n")
+        for i in range(10):
+            f.write(f"c{i},B,2024-01-01 1{i}:00:00,r1,")
+            f.writelines(chunk for _ in range(12))
+            f.write("\n")
+        f.write("c0,C,2024-01-02 09:00:00,r1,short\n")
+    con = open_store(tmp_path / "vsm.duckdb")
+    try:
+        result = load(con, path)
+        assert (result.events_loaded, result.events_rejected) == (12, 0)
+        assert con.execute(
+            "SELECT activity, count(*), min(strlen(attributes->>'note')), max(strlen(attributes->>'note')) "
+            "FROM events GROUP BY activity ORDER BY activity"
+        ).fetchall() == [("A", 1, 5, 5), ("B", 10, 12 * MB, 12 * MB), ("C", 1, 5, 5)]
+    finally:
+        con.close()
