@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 import duckdb
 
-from pipeline.errors import OutOfMemory
+from pipeline.errors import OutOfMemory, StoreError
 from pipeline.store import MEMORY_ENV, memory_limit
 
 _NUMBER_UNIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*$")
@@ -30,7 +30,7 @@ def out_of_memory(doing: str, advice: str = "") -> OutOfMemory:
     given = os.environ.get(MEMORY_ENV, "").strip()
     try:
         limit = memory_limit()
-    except Exception:  # an invalid VSM_MEMORY_LIMIT was refused when the store opened
+    except StoreError:  # an invalid VSM_MEMORY_LIMIT: refused when the store opened
         limit = given
     if given:
         under = f"under {MEMORY_ENV}={given}"
