@@ -69,3 +69,11 @@ class StoreError(VsmError):
     """The DuckDB store cannot be opened or migrated."""
 
     exit_code = 4
+
+
+class OutOfMemory(VsmError):
+    """A step needed more memory than the store may use (VSM_MEMORY_LIMIT): an expected condition
+    with a remedy, not a bug. Raised by pipeline/memory.py `memory_guard`; the step in progress
+    changed nothing (its transaction rolled back)."""
+
+    exit_code = 4

@@ -19,6 +19,7 @@ import polars as pl
 
 from pipeline.discovery import preload, write_model
 from pipeline.errors import SettingsError, VsmError
+from pipeline.memory import memory_guard
 from pipeline.nulls import null_values, placeholder_statuses
 from pipeline.settings import StreamSettings
 from pipeline.statuses import classify_statuses, guess_log_shape, status_steps
@@ -208,7 +209,8 @@ def compute_flow(
     # 24 h), so every duration goes through this macro: true elapsed seconds.
     con.execute("CREATE OR REPLACE TEMP MACRO seconds_between(a, b) AS epoch(b) - epoch(a)")
     try:
-        return _compute(con, settings, activities, as_of, model_dir, on_stage, started_at)
+        with memory_guard(f"computing the flow of stream {stream!r}"):
+            return _compute(con, settings, activities, as_of, model_dir, on_stage, started_at)
     finally:
         con.execute("SET TimeZone = 'UTC'")
 

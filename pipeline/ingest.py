@@ -18,6 +18,7 @@ from connectors.base import FIELD_COUNT_COLUMN, LINE_COLUMN, BatchedFrame
 from connectors.registry import read_source
 from pipeline.columns import Mapping, detect_columns, source_columns
 from pipeline.errors import SettingsError, SourceError, TimestampFormatError, first_line
+from pipeline.memory import memory_guard
 from pipeline.nulls import null_values
 from pipeline.settings import StreamSettings
 from pipeline.store import query_frame, read_sql, sql_identifier, sql_literal
@@ -30,6 +31,23 @@ Raw = pl.DataFrame | BatchedFrame  # a source's raw rows: whole, or (large) in b
 # batches of this many rows: memory stays bounded (a 100M-event log never sits in memory
 # whole) and at 10M events the load's peak is a fraction of the whole frame's.
 BATCH_ROWS = 2_000_000
+
+# Beyond these sizes a row is refused (a reject naming row, column and size), not loaded: a
+# mapped value (case id, activity, lifecycle, resource, team, timestamp, sequence) names
+# something, appears in every visit, step and page of the report, and is never a megabyte
+# long but in a broken export (an unclosed quote swallowing lines); and the text attributes
+# of one row, kept as one JSON object, need a working copy of up to eight times their size
+# in one piece while DuckDB writes that object (a 200 MB note asked for 2 GiB at once).
+VALUE_MAX_BYTES = 1 << 20  # 1 MiB
+ATTRIBUTES_MAX_BYTES = 64 << 20  # 64 MiB
+# DuckDB's JSON writer also keeps each row's working copy (up to 12 times its text: six
+# bytes a character, rounded up to a power of two) until the whole vector of up to 2048 rows
+# is written: ten 30 MB notes in a row asked for 2.5 GB. So a row with more attribute text
+# than LARGE_ATTRIBUTES_BYTES has its attributes written apart, in groups of rows holding at
+# most LARGE_GROUP_BYTES (a larger row alone), and the working copies stay bounded.
+LARGE_ATTRIBUTES_BYTES = 1 << 20  # 1 MiB
+LARGE_GROUP_BYTES = 16 << 20  # 16 MiB
+_TEXT_TYPES = (pl.String, pl.Categorical, pl.Binary)
 
 
 @dataclass
@@ -89,16 +107,17 @@ class LoadResult:
 def read_events(settings: StreamSettings, source: Path | None = None) -> tuple[str, Raw]:
     """Read the stream's source with its connector: (connector name, raw rows)."""
     path = Path(source) if source else settings.source_path()
-    connector, raw = read_source(
-        path,
-        settings.source.format,
-        batch_rows=BATCH_ROWS,
-        delimiter=settings.source.delimiter,
-        encoding=settings.source.encoding,
-        object_type=settings.source.object_type,
-        member=settings.source.member,
-        sheet=settings.source.sheet,
-    )
+    with memory_guard(f"reading {path}", "split the log into smaller files"):
+        connector, raw = read_source(
+            path,
+            settings.source.format,
+            batch_rows=BATCH_ROWS,
+            delimiter=settings.source.delimiter,
+            encoding=settings.source.encoding,
+            object_type=settings.source.object_type,
+            member=settings.source.member,
+            sheet=settings.source.sheet,
+        )
     if raw.height == 0:
         raise SourceError(path, "contains no events")
     return connector.name, raw
@@ -130,25 +149,22 @@ def stage_sql(head: pl.DataFrame, mapping: Mapping, relation: str, tokens: list[
     def text(name: str) -> str:
         return f"strip_text(CAST({sql_identifier(name)} AS VARCHAR))" if name else "CAST(NULL AS VARCHAR)"
 
-    def optional(name: str) -> str:  # an empty cell is a missing value, not a resource named ''
+    def optional(
+        name: str,
+    ) -> str:  # an empty cell is a missing value, not a resource named ''
         if not name:
             return "CAST(NULL AS VARCHAR)"
         return f"null_token({text(name)}, $null_values)" if tokens else f"nullif({text(name)}, '')"
-
-    def attribute(name: str) -> str:
-        value = _json_value(name, head.schema[name])
-        if tokens and head.schema[name] in (pl.String, pl.Categorical):
-            # an empty text stays what the source wrote: only a written token stands in for none
-            return f"CASE WHEN is_token({text(name)}, $null_values) THEN NULL ELSE {value} END"
-        return value
 
     if len(c.activity) == 1:
         activity = text(c.activity[0])
     else:  # status + sub-status, e.g. "Accepted / In Progress"; a missing part is left out
         activity = "concat_ws(' / ', " + ", ".join(text(a) for a in c.activity) + ")"
+    sizes = _size_checks(head, mapping, others)
     if others:
-        pairs = ", ".join(f"{sql_literal(o)}, {attribute(o)}" for o in others)
-        attributes = f"json_object({pairs})"
+        # built here only for a row with little attribute text; a larger one's are NULL here
+        # and written apart (_write_large_attributes), a too large one's never
+        attributes = f"CASE WHEN {sizes.attributes_small} THEN {attributes_sql(head, mapping, tokens)} END"
     else:
         attributes = "CAST(NULL AS JSON)"
     if FIELD_COUNT_COLUMN in head.columns:  # CSV: a record whose field count differs from the header's
@@ -167,9 +183,115 @@ def stage_sql(head: pl.DataFrame, mapping: Mapping, relation: str, tokens: list[
         f"{activity} AS activity, lower({optional(c.lifecycle)}) AS lifecycle, "
         f"{optional(c.resource)} AS resource, {optional(c.team)} AS team, {attributes} AS attributes, "
         f"{field_problem} AS field_problem, {sql_identifier(c.timestamp)} AS ts_raw, {start} AS start_raw, "
-        f"{sequence} AS sequence_raw "
+        f"{sequence} AS sequence_raw, {sizes.problem} AS size_problem, {sizes.column} AS size_column, "
+        f"{sizes.value} AS size_value "
         f"FROM {relation}"
     )
+
+
+def attributes_sql(head: pl.DataFrame, mapping: Mapping, tokens: list[str] | None) -> str:
+    """The row's attributes (its source columns no role is mapped to), as a JSON object
+    (NULL when there are none), over raw rows typed as in `head`."""
+    used = set(mapping.used())
+    others = [col for col in source_columns(head) if col not in used]
+    if not others:
+        return "CAST(NULL AS JSON)"
+
+    def attribute(name: str) -> str:
+        value = _json_value(name, head.schema[name])
+        if tokens and head.schema[name] in (pl.String, pl.Categorical):
+            # an empty text stays what the source wrote: only a written token stands in for none
+            text = f"strip_text(CAST({sql_identifier(name)} AS VARCHAR))"
+            return f"CASE WHEN is_token({text}, $null_values) THEN NULL ELSE {value} END"
+        return value
+
+    return "json_object(" + ", ".join(f"{sql_literal(o)}, {attribute(o)}" for o in others) + ")"
+
+
+def text_attributes(head: pl.DataFrame, mapping: Mapping) -> list[str]:
+    """The attribute columns holding text: those measured against the size caps."""
+    used = set(mapping.used())
+    return [col for col in source_columns(head) if col not in used and head.schema[col] in _TEXT_TYPES]
+
+
+@dataclass(frozen=True)
+class _SizeChecks:
+    """SQL expressions over the raw rows for the values too large to load (VALUE_MAX_BYTES,
+    ATTRIBUTES_MAX_BYTES): the reason (NULL when the row fits), the column, the start of the
+    value, and whether the row's attributes are small enough to write with the others."""
+
+    problem: str
+    column: str
+    value: str
+    attributes_small: str
+
+
+def _size_checks(head: pl.DataFrame, mapping: Mapping, others: list[str]) -> _SizeChecks:
+    """Only text columns are measured (a number or a date is never large); a byte count is
+    kept with every DuckDB string, so the checks cost next to nothing per row."""
+    c = mapping.columns
+    roles = [
+        ("a case id", c.case_id),
+        *(("an activity", a) for a in c.activity),
+        ("a timestamp", c.timestamp),
+        ("a start timestamp", c.start_timestamp),
+        ("a lifecycle", c.lifecycle),
+        ("a resource", c.resource),
+        ("a team", c.team),
+        ("a sequence", c.sequence),
+    ]
+    roles = [(what, col) for what, col in roles if col and head.schema[col] in _TEXT_TYPES]
+    texts = [col for col in others if head.schema[col] in _TEXT_TYPES]
+
+    def size(
+        col: str,
+    ) -> str:  # bytes: strlen counts them (a character may take up to four)
+        if head.schema[col] == pl.Binary:
+            return f"coalesce(octet_length({sql_identifier(col)}), 0)"
+        return f"coalesce(strlen(CAST({sql_identifier(col)} AS VARCHAR)), 0)"
+
+    def start(col: str) -> str:
+        return f"left(CAST({sql_identifier(col)} AS VARCHAR), 40) || '...'"
+
+    def largest_of(texts: list[str], then) -> str:  # the largest attribute's `then(col)`
+        if len(texts) == 1:
+            return then(texts[0])
+        most = f"greatest({', '.join(size(col) for col in texts)})"
+        return "CASE " + " ".join(f"WHEN {size(col)} = {most} THEN {then(col)}" for col in texts) + " END"
+
+    def allowed(cap: int) -> str:
+        return f"at most {cap >> 20} MiB ({cap:,} bytes) allowed"
+
+    problems, columns, values = [], [], []
+    for what, col in roles:
+        when = f"WHEN {size(col)} > {VALUE_MAX_BYTES} THEN "
+        problems.append(
+            f"{when}'value too large: ' || format('{{:,}}', {size(col)}) || ' bytes in ' || "
+            f"quoted({sql_literal(col)}) || ', {allowed(VALUE_MAX_BYTES)} for "
+            f"{what} (the whole row is kept in rejects.raw)'"
+        )
+        columns.append(when + sql_literal(col))
+        values.append(when + start(col))
+    small = "true"
+    if texts:
+        total = " + ".join(size(col) for col in texts)
+        small = f"({total}) <= {LARGE_ATTRIBUTES_BYTES}"
+        when = f"WHEN ({total}) > {ATTRIBUTES_MAX_BYTES} THEN "
+        problems.append(
+            f"{when}'attributes too large: ' || format('{{:,}}', {total}) || ' bytes in the columns kept "
+            f"as attributes (largest: ' || quoted({largest_of(texts, sql_literal)}) || '), "
+            f"{allowed(ATTRIBUTES_MAX_BYTES)} in one row (the whole row is kept in rejects.raw)'"
+        )
+        columns.append(when + largest_of(texts, sql_literal))
+        values.append(when + largest_of(texts, start))
+    if not problems:
+        return _SizeChecks(
+            "CAST(NULL AS VARCHAR)",
+            "CAST(NULL AS VARCHAR)",
+            "CAST(NULL AS VARCHAR)",
+            small,
+        )
+    return _SizeChecks(*(f"CASE {' '.join(parts)} END" for parts in (problems, columns, values)), small)
 
 
 def _json_value(name: str, dtype: pl.DataType) -> str:
@@ -233,7 +355,9 @@ def ingest(
     c = mapping.columns
     try:
         ts_plan = plan_timestamps(
-            head[c.timestamp], column=c.timestamp, user_format=settings.source.timestamp_format
+            head[c.timestamp],
+            column=c.timestamp,
+            user_format=settings.source.timestamp_format,
         )
         start_plan = (
             plan_timestamps(
@@ -278,7 +402,8 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
     query = read_sql("load/load_checked.sql")
     query = query.replace("{ts_expr}", ts_plan.sql("ts_raw"))
     query = query.replace(
-        "{start_expr}", start_plan.sql("start_raw") if start_plan else "CAST(NULL AS TIMESTAMPTZ)"
+        "{start_expr}",
+        start_plan.sql("start_raw") if start_plan else "CAST(NULL AS TIMESTAMPTZ)",
     )
     # last: the staging names source columns, whose names may hold anything
     tokens = null_values(settings.source.null_values)
@@ -296,41 +421,136 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
         "start_column": c.start_timestamp,
     }
     plans = [p for p in (ts_plan, start_plan) if p]
+    large = _LargeAttributes(attributes_sql(head, mapping, tokens), text_attributes(head, mapping), tokens)
     # The checked rows are built outside the transaction: they are this connection's temp
     # tables, not the store, and appended inside one, every batch costs memory beyond
     # DuckDB's limit (measured: twice the rows' size), which a 100M-event load cannot afford.
     # The store changes (events, rejects, runs) are one transaction below.
     con.execute(f"SET TimeZone = '{settings.timezone}'")  # validated IANA name
     try:
-        con.execute(read_sql("load/event_content.sql"))
-        con.execute(read_sql("load/staging.sql"))
-        con.execute("CREATE OR REPLACE TEMP TABLE load_reject_raw (_line UBIGINT, raw VARCHAR)")
-        if relation:  # DuckDB reads the source itself, in one statement
-            _check_relation(con, query, checks, Path(result.source))
-            _count_tokens(con, relation, counted, tokens, counts)
-            con.execute("SET TimeZone = 'UTC'")  # raw rows and times come out as read
-            naive = _naive_in(con, relation, plans, head.schema)
-            result.timezone_note = timezone_note(naive, settings.timezone)
-            _keep_reject_raw(con, relation)
-        else:
-            naive = 0
-            for i, frame in enumerate(raw.batches() if batched else [raw]):
-                _check_batch(con, query, checks, frame, first=i == 0, counted=counted, counts=counts)
-                if batched:
-                    naive += sum(p.naive_in(frame[p.column]) for p in plans)
-            if batched:
-                result.timezone_note = timezone_note(naive, settings.timezone)
-                _release_arrow_memory()
+        with memory_guard("checking the load", "split the log into smaller files"):
+            _check(
+                con,
+                raw,
+                query,
+                checks,
+                plans,
+                counted,
+                counts,
+                result,
+                settings.timezone,
+                large,
+            )
         con.execute("SET TimeZone = 'UTC'")
         result.missing_values = sorted(
-            ((column, token, n) for (column, token), n in counts.items()), key=lambda x: (-x[2], x[0], x[1])
+            ((column, token, n) for (column, token), n in counts.items()),
+            key=lambda x: (-x[2], x[0], x[1]),
         )
         on_stage("writing to the store")
-        _insert(con, params, raw.height, result, started)
+        with memory_guard("writing the load to the store"):
+            _insert(con, params, raw.height, result, started)
     finally:  # _check_batch lets go of its registered frames itself
         con.execute("SET TimeZone = 'UTC'")
         for table in ("load_checked", "load_reject_raw", *LOAD_TABLES):
             con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _check(
+    con,
+    raw: Raw,
+    query: str,
+    checks: dict,
+    plans,
+    counted,
+    counts: dict,
+    result: LoadResult,
+    tz: str,
+    large,
+):
+    """Stage, parse and check every raw row into load_checked, and the whole raw rows of the
+    rejects into load_reject_raw: one statement over a source DuckDB reads itself, else batch
+    by batch. Notes the naive timestamps (result.timezone_note) where the plan could not."""
+    batched = isinstance(raw, BatchedFrame)
+    relation = raw.relation if batched else ""
+    con.execute(read_sql("load/event_content.sql"))
+    con.execute(read_sql("load/staging.sql"))
+    con.execute("CREATE OR REPLACE TEMP TABLE load_reject_raw (_line UBIGINT, raw VARCHAR)")
+    if relation:  # DuckDB reads the source itself, in one statement
+        _check_relation(con, query, checks, Path(result.source))
+        _write_large_attributes(con, _deferred_rows(con, relation, large), large)
+        _count_tokens(con, relation, counted, checks["null_values"], counts)
+        con.execute("SET TimeZone = 'UTC'")  # raw rows and times come out as read
+        result.timezone_note = timezone_note(_naive_in(con, relation, plans, sample(raw).schema), tz)
+        _keep_reject_raw(con, relation)
+        return
+    naive = 0
+    for i, frame in enumerate(raw.batches() if batched else [raw]):
+        _check_batch(con, query, checks, frame, first=i == 0, counted=counted, counts=counts)
+        _write_large_attributes(con, frame, large)
+        if batched:
+            naive += sum(p.naive_in(frame[p.column]) for p in plans)
+    if batched:
+        result.timezone_note = timezone_note(naive, tz)
+        _release_arrow_memory()
+
+
+@dataclass(frozen=True)
+class _LargeAttributes:
+    """How to write the attributes of the rows whose are written apart: the JSON object's SQL
+    over raw rows, the text columns measured, and the missing-value tokens it binds."""
+
+    sql: str
+    texts: list[str]
+    tokens: list[str]
+
+
+def _deferred_rows(con, relation: str, large: _LargeAttributes) -> pl.DataFrame | None:
+    """The raw rows (read again through `relation`) of the loadable rows of load_checked whose
+    attributes were left to write apart: with attribute columns, no other row lacks them."""
+    if not large.texts:
+        return None
+    pending = "SELECT _line FROM load_checked WHERE reason IS NULL AND attributes IS NULL"
+    if not con.execute(f"SELECT count(*) FROM ({pending})").fetchall()[0][0]:
+        return None
+    return con.sql(f"SELECT * FROM {relation} WHERE _line IN ({pending})").pl()
+
+
+def _write_large_attributes(con, rows: pl.DataFrame | None, large: _LargeAttributes) -> None:
+    """Write into load_checked the attributes of those of `rows` (raw rows) that hold more
+    attribute text than LARGE_ATTRIBUTES_BYTES (and no more than ATTRIBUTES_MAX_BYTES: those
+    are rejects), a group of rows of at most LARGE_GROUP_BYTES of it at a time."""
+    if rows is None or rows.is_empty() or not large.texts:
+        return
+    sizes = rows.select(pl.sum_horizontal(_text_bytes(rows, col) for col in large.texts).alias("n"))["n"]
+    pick = (sizes > LARGE_ATTRIBUTES_BYTES) & (sizes <= ATTRIBUTES_MAX_BYTES)
+    if not pick.any():
+        return
+    rows, start, held = rows.filter(pick), 0, 0
+    for i, n in enumerate(sizes.filter(pick).to_list()):
+        if i > start and held + n > LARGE_GROUP_BYTES:
+            _update_attributes(con, rows.slice(start, i - start), large)
+            start, held = i, 0
+        held += n
+    _update_attributes(con, rows.slice(start), large)
+
+
+def _text_bytes(rows: pl.DataFrame, col: str) -> pl.Expr:
+    if rows.schema[col] == pl.Binary:
+        return pl.col(col).bin.size().fill_null(0)
+    return pl.col(col).cast(pl.String).str.len_bytes().fill_null(0)
+
+
+def _update_attributes(con, rows: pl.DataFrame, large: _LargeAttributes) -> None:
+    con.register("load_large", rows.to_arrow(compat_level=pl.CompatLevel.newest()))
+    try:
+        con.execute(
+            "UPDATE load_checked SET attributes = s.attributes FROM "
+            f"(SELECT CAST({sql_identifier(LINE_COLUMN)} AS UBIGINT) AS _line, {large.sql} AS attributes "
+            "FROM load_large) AS s WHERE load_checked._line = s._line",
+            {"null_values": large.tokens} if "$null_values" in large.sql else None,
+        )
+    finally:
+        con.unregister("load_large")
 
 
 def _check_relation(con, query: str, checks: dict, path: Path) -> None:
@@ -514,7 +734,14 @@ def _count_tokens(con, relation: str, columns: list[str], tokens: list[str], cou
 
 
 def _check_batch(
-    con, query: str, checks: dict, raw: pl.DataFrame, *, first: bool, counted=(), counts=None
+    con,
+    query: str,
+    checks: dict,
+    raw: pl.DataFrame,
+    *,
+    first: bool,
+    counted=(),
+    counts=None,
 ) -> None:
     """Stage, parse and check one batch of raw rows into load_checked, and keep the whole raw
     row of each row that cannot load (for `rejects`) in load_reject_raw.
@@ -528,7 +755,11 @@ def _check_batch(
             checks,
         )
         _count_tokens(
-            con, "load_raw", list(counted), checks["null_values"], counts if counts is not None else {}
+            con,
+            "load_raw",
+            list(counted),
+            checks["null_values"],
+            counts if counts is not None else {},
         )
     finally:
         con.unregister("load_raw")

@@ -33,6 +33,7 @@ import polars as pl
 import pyarrow as pa
 
 from pipeline.errors import SettingsError, VsmError
+from pipeline.memory import memory_guard
 from pipeline.store import open_store
 
 
@@ -134,7 +135,8 @@ def check_statement(query: str) -> None:
 def run_query(db: Path, query: str) -> pl.DataFrame:
     """The result of one reading statement over the store (QueryError if refused or failed)."""
     with _analyst_relation(db, query) as relation:
-        return relation.pl()
+        with memory_guard("running the query", "add a LIMIT or select fewer columns"):
+            return relation.pl()
 
 
 EXPORT_FORMATS = {

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.memory import memory_guard
 from pipeline.report_data import ReportError, gather
 from pipeline.report_page import render_html
 from pipeline.settings import StreamSettings, check_stream_name
@@ -67,6 +68,13 @@ def write_report(
     `png=False` leaves out map.png (headless Chromium costs about a second a run), and
     removes an older one, which would show an older map."""
     check_stream_name(stream)
+    with memory_guard(f"writing the report of stream {stream!r}"):
+        return _write_report(con, stream, out_dir, settings, now, png)
+
+
+def _write_report(
+    con, stream: str, out_dir: Path, settings: StreamSettings, now: datetime, png: bool
+) -> Path:
     data = gather(con, stream, settings.timezone)
     folder = Path(out_dir) / stream
     folder.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,8 @@
 -- A timestamp is only turned into text where a message needs it (the row has no parsed
 -- time): casting ten million native timestamps to text cost seconds for nothing. A blank
 -- or missing value never parses, so "missing" is always among the unparsed.
+-- A value longer than pipeline/ingest.py allows (VALUE_MAX_BYTES, ATTRIBUTES_MAX_BYTES) rejects
+-- its row before any other check but a ragged record's (stage_sql's size_problem).
 -- $null_values: the missing-value tokens ([source] null_values, pipeline/nulls.py); a case
 -- id, activity or timestamp that is one makes the row a reject ("missing case id: '?' ...").
 WITH parsed AS (
@@ -24,6 +26,9 @@ WITH parsed AS (
         ts_raw,                                  -- the timestamp as found
         start_raw,
         sequence_raw,                            -- the sequence as found (text), if a column gives one
+        size_problem,                            -- a value or the attributes too large to load, if so
+        size_column,                             -- ... in which source column
+        size_value,                              -- ... and how that value begins
         TRY_CAST(null_token(sequence_raw, CAST($null_values AS VARCHAR[])) AS BIGINT) AS sequence,
         {ts_expr} AS ts,                         -- parsed timestamp, NULL when unparseable
         {start_expr} AS start_ts                 -- parsed start timestamp, NULL when absent/unparseable
@@ -51,6 +56,7 @@ checked AS (
         -- why the row cannot be loaded (NULL = it can), with what was expected
         CASE
             WHEN field_problem IS NOT NULL THEN field_problem
+            WHEN size_problem IS NOT NULL THEN size_problem
             WHEN case_missing AND coalesce(case_id, '') <> ''
                 THEN 'missing case id: ' || quoted(case_id) || ' is a missing-value token ([source] null_values)'
             WHEN case_missing THEN 'missing case id: expected a non-empty value'
@@ -68,6 +74,7 @@ checked AS (
         -- the source column at fault
         CASE
             WHEN field_problem IS NOT NULL THEN NULL
+            WHEN size_problem IS NOT NULL THEN size_column
             WHEN case_missing THEN $case_column
             WHEN activity_missing THEN $activity_column
             WHEN ts IS NULL THEN $ts_column
@@ -77,6 +84,7 @@ checked AS (
         -- the offending value, as text
         CASE
             WHEN field_problem IS NOT NULL THEN NULL
+            WHEN size_problem IS NOT NULL THEN size_value  -- its start: the whole row is in rejects.raw
             WHEN case_missing THEN case_id
             WHEN activity_missing THEN activity
             WHEN ts IS NULL THEN CAST(ts_raw AS VARCHAR)
