@@ -29,6 +29,7 @@ from pipeline.settings import StreamSettings, settings_from_dict
 from pipeline.store import open_store
 from tests.conftest import PROJECT
 from tests.fakes.jira import CHANGELOG, MYSELF, SEARCH, STATUSES, FakeJira
+from tests.fakes.servicenow import start as start_servicenow
 
 TOKEN = "s3cr3t-jira-T0KEN-4f9a"
 FAST = RetryPolicy(attempts=4, backoff_s=0.01, max_backoff_s=0.05, max_total_s=5.0, timeout_s=5.0)
@@ -117,7 +118,8 @@ def start_jira(monkeypatch) -> tuple[StreamSettings, Callable[[], None]]:
 # few cases) given pytest's monkeypatch (for its token's environment variable): the stream's
 # settings, and a function that stops the fake. A system added to SYSTEMS without one fails.
 SYSTEM_FAKES: dict[str, Callable[[pytest.MonkeyPatch], tuple[StreamSettings, Callable[[], None]]]] = {
-    "jira": start_jira
+    "jira": start_jira,
+    "servicenow": start_servicenow,
 }
 
 
