@@ -131,7 +131,8 @@ SYSTEMS: dict[str, SystemConnector] = {
         ),
         SystemConnector(
             "servicenow",
-            "ServiceNow: the records of a table (incident) an encoded query selects, state and group changes from sys_audit",
+            "ServiceNow: the records of a table (incident) an encoded query selects, state and group "
+            "changes from sys_audit",
             options=("url", "query", "table", "user", "auth", "since"),
             required=("url", "user", "auth"),
             module="connectors.servicenow",

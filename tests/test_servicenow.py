@@ -7,8 +7,8 @@ tests/test_system_sources.py; these are ServiceNow's own cases.
 from __future__ import annotations
 
 import base64
-import re
 import dataclasses
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -88,8 +88,9 @@ def test_first_load_gives_the_hand_worked_events(snow, store, waits):
     (cases,) = snow.seen(INCIDENT)
     assert cases["sysparm_query"] == "sys_updated_on>=2026-03-01 00:00:00^ORDERBYsys_created_on^ORDERBYsys_id"
     (choices,) = snow.seen(CHOICES)
-    assert choices["sysparm_query"].startswith("nameINincident,task^elementINstate,") and "language=en" in (
-        choices["sysparm_query"]
+    assert (
+        choices["sysparm_query"].startswith("nameINincident,task^elementINstate,")
+        and "language=en" in (choices["sysparm_query"])
     )
     for path in (AUDIT, INCIDENT, CHOICES, GROUPS, USERS):
         for params in snow.seen(path):

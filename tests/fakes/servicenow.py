@@ -353,7 +353,10 @@ def _handler(snow: FakeServiceNow):
 
         def _fault(self, kind: str) -> None:
             if kind == "429":
-                body = {"error": {"message": "Too many requests", "detail": "rate limit"}, "status": "failure"}
+                body = {
+                    "error": {"message": "Too many requests", "detail": "rate limit"},
+                    "status": "failure",
+                }
                 return self._send(429, body, {"Retry-After": "1"})
             if kind == "500":
                 return self._send(500, {"error": {"message": "Internal error"}, "status": "failure"})
