@@ -100,11 +100,11 @@ def table_of(ctx: PullContext) -> str:
 def user_query(query: str) -> str:
     """The stream's encoded query, checked: the pull appends its window and its order."""
     q = query.strip().strip("^")
-    if "ORDERBY" in q.upper():
+    if re.search(r"(^|\^)ORDERBY", q):
         raise SettingsError(
             f"[source] query = {query!r}: leave ORDERBY out; the pull orders by creation to page safely"
         )
-    if "^NQ" in q.upper():
+    if "^NQ" in q:
         raise SettingsError(
             f"[source] query = {query!r}: ^NQ (a second query) is not supported: the window would apply "
             "to its last part only; write one query (^OR for alternatives)"
