@@ -296,3 +296,73 @@ def test_case_rows_from_a_recorded_payload():
     # a window starting after the creation: only the change, its group read back the same
     later = case_rows(case, audits[2:], labels, groups, {}, datetime(2026, 3, 2, 10, 45, tzinfo=UTC))
     assert [(r["status"], r["team"]) for r in later] == [("In Progress", "Network")]
+
+
+def test_a_deleted_group_is_kept_as_its_sys_id_and_counted(snow, store, waits):
+    incidents(snow)
+    network = snow.group_id("Network")
+    del snow.groups[network]  # the group was deleted since: sys_user_group no longer has it
+    stages: list[str] = []
+    ingest(store, settings_for(snow), on_stage=stages.append)
+    teams = store.execute("SELECT DISTINCT team FROM events WHERE team IS NOT NULL ORDER BY team").fetchall()
+    assert teams == [("Service Desk",), (network,)]
+    assert f"servicenow: 1 sys_id(s) not found in {GROUPS} (deleted?): kept as the sys_id" in stages
+
+
+def test_a_kill_mid_pagination_loses_and_duplicates_nothing(snow, tmp_path, monkeypatch):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from pipeline.store import open_store
+    from tests.conftest import PROJECT
+    from tests.test_system_sources import _vsm
+
+    incidents(snow)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    init = [
+        "init", "inc", "--source", "servicenow", "--url", snow.url, "--user", snow.user,
+        "--auth", f"env:{PASSWORD_ENV}", "--since", "2026-03-01",
+    ]  # fmt: skip
+    assert runner.invoke(app, init).exit_code == 0
+    assert runner.invoke(app, ["ingest", "inc", "--no-compute"]).exit_code == 0
+    con = open_store(tmp_path / "vsm.duckdb")
+    before = (con.execute(EVENTS).fetchall(), cursor_of(con, "inc"))
+    con.close()
+    assert before[0] == INCIDENT_EVENTS
+    # Later: INC3 resolved, INC4 assigned to Network and bob; 2 audit rows a page, the second stalls
+    snow.change("INC3", at=at(11, 9), user="bob", state="Resolved")
+    snow.add_case("INC4", created=at(11, 10), by="cy")
+    snow.change("INC4", at=at(11, 11), user="ann", group="Network", assignee="bob")  # 3 audit rows
+    snow.clock = at(11, 18)
+    snow.page_size = 2
+    snow.fail(AUDIT, "stall", paged=True)
+    env = os.environ | {"PYTHONPATH": str(PROJECT)}
+    process = subprocess.Popen(_vsm("ingest", "inc", "--no-compute"), cwd=tmp_path, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(p["sysparm_offset"] != "0" for p in snow.seen(AUDIT)):
+            assert process.poll() is None and time.monotonic() < deadline, "the run never reached page 2"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(30) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+        snow.release()
+    con = open_store(tmp_path / "vsm.duckdb")
+    assert (con.execute(EVENTS).fetchall(), cursor_of(con, "inc")) == before  # nothing loaded, cursor kept
+    con.close()
+    result = runner.invoke(app, ["ingest", "inc", "--no-compute"])
+    assert result.exit_code == 0, result.output
+    con = open_store(tmp_path / "vsm.duckdb")
+    new = [
+        ("INC3", "Resolved", at(11, 9), "bob", "Network"),
+        ("INC4", "New", at(11, 10), "cy", None),
+        ("INC4", "New", at(11, 11), "ann", "Network"),  # the group alone: a team change
+    ]
+    assert con.execute(EVENTS).fetchall() == sorted(INCIDENT_EVENTS + new, key=lambda e: (e[0], e[2]))
+    assert cursor_of(con, "inc")[0][0] == "2026-03-11T18:00:00+00:00"
+    con.close()
