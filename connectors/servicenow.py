@@ -86,6 +86,7 @@ AUDIT_FIELDS = (
 )
 ATTRIBUTES = ("sys_id", "priority", "impact", "urgency", "category", "assignee")
 TIME = "%Y-%m-%d %H:%M:%S"
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 
 
 def table_of(ctx: PullContext) -> str:
@@ -291,9 +292,9 @@ def ref(value: object) -> str:
 
 def parse_time(text: object, where: str) -> datetime:
     """A ServiceNow instant with display_value=false ('2026-03-02 08:00:00', UTC)."""
-    if isinstance(text, str):
+    if isinstance(text, str) and _INSTANT.fullmatch(text):
         try:
-            return datetime.strptime(text, TIME).replace(tzinfo=UTC)
+            return datetime.fromisoformat(text).replace(tzinfo=UTC)  # strptime is 10x slower
         except ValueError:
             pass
     raise BadAnswer(f"{where}: {text!r} is not a ServiceNow date and time (YYYY-MM-DD HH:MM:SS, UTC)")
@@ -308,8 +309,8 @@ def _updates(audits: list[dict], number: str) -> list[list[dict]]:
         return at, _number(a.get("record_checkpoint")), str(a.get("sys_id"))
 
     groups: dict[tuple, list[dict]] = {}
-    for a in sorted(audits, key=key):
-        groups.setdefault(key(a)[:2], []).append(a)
+    for k, a in sorted(((key(a), a) for a in audits), key=lambda pair: pair[0]):
+        groups.setdefault(k[:2], []).append(a)
     return list(groups.values())
 
 
