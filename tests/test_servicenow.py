@@ -366,3 +366,24 @@ def test_a_kill_mid_pagination_loses_and_duplicates_nothing(snow, tmp_path, monk
     assert con.execute(EVENTS).fetchall() == sorted(INCIDENT_EVENTS + new, key=lambda e: (e[0], e[2]))
     assert cursor_of(con, "inc")[0][0] == "2026-03-11T18:00:00+00:00"
     con.close()
+
+
+def test_a_narrow_query_on_a_busy_table_reads_the_audit_by_record(snow, store, waits):
+    incidents(snow)
+    for n in range(20):  # 20 other incidents, one change each: 26 audit rows in the window
+        snow.add_case(f"INC9{n:02d}", created=at(6, 8), priority="4")
+        snow.change(f"INC9{n:02d}", at=at(6, 9), state="In Progress")
+    snow.page_size = 2
+    ingest(store, settings_for(snow, query="priority=2"))  # INC1 only
+    # the table's window: 26 rows, 12 pages after the first; INC1's by record: 1 query of
+    # about 10 rows / 2 a page = 6 requests at most: read by record (its 4 rows: 2 pages)
+    queries = [(p["sysparm_query"], p["sysparm_offset"]) for p in snow.seen(AUDIT)]
+    inc1 = snow.cases["INC1"].sys_id
+    window = f"tablename=incident^fieldnameINstate,assignment_group,assigned_to^{WINDOW}"
+    window += "^ORDERBYsys_created_on^ORDERBYsys_id"
+    assert queries == [
+        (window, "0"),
+        (f"documentkeyIN{inc1}^{window}", "0"),
+        (f"documentkeyIN{inc1}^{window}", "2"),
+    ]
+    assert store.execute(EVENTS).fetchall() == INCIDENT_EVENTS[:4]
