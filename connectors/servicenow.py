@@ -149,7 +149,8 @@ def plan(ctx: PullContext) -> list[str]:
     return [
         f"GET {base}{CHOICES} (labels of {table}'s states and attributes): {choice_query(table)}",
         f"GET {base}{TABLE_API}{table} pages of {PAGE_SIZE}, sysparm_query: {case_query(ctx.query, start)}",
-        f"GET {base}{AUDIT} pages of {PAGE_SIZE}, sysparm_query: {audit_query(table, start)}",
+        f"GET {base}{AUDIT} pages of {PAGE_SIZE}, sysparm_query: {audit_query(table, start)} "
+        "(or by record, documentkeyIN<sys_ids>^..., when that takes fewer requests)",
         f"GET {base}{GROUPS} and {USERS} (names of the groups and assignees met, by sys_id)",
         window_text(ctx.start, ctx.first_run, ctx.system.overlap),
     ]
