@@ -134,6 +134,23 @@ SYSTEMS: dict[str, SystemConnector] = {
             },
         ),
         SystemConnector(
+            "servicenow",
+            "ServiceNow: the records of a table (incident) an encoded query selects, state and group "
+            "changes from sys_audit",
+            options=("url", "query", "table", "user", "auth", "since"),
+            required=("url", "user", "auth"),
+            module="connectors.servicenow",
+            attributes=("sys_id", "priority", "impact", "urgency", "category", "assignee"),
+            team="builtin",
+            option_help={
+                "url": "the instance, e.g. https://acme.service-now.com",
+                "query": "an encoded query on table, e.g. active=true^priority<=2 (empty: every record)",
+                "table": "the case table (empty: incident)",
+                "user": "the account's user name (Basic auth with its password)",
+                "auth": "the password: env:NAME or file:PATH",
+            },
+        ),
+        SystemConnector(
             "zendesk",
             "Zendesk Support: every ticket's status changes from the incremental ticket event export",
             options=("url", "user", "auth", "since"),

@@ -386,6 +386,30 @@ def _query(store, tmp_path):
 def _table(store, tmp_path):
     with pytest.raises(SettingsError, match="a jira source has no use for it"):  # servicenow's key
         jira_run(store, tmp_path, "j", table="incident")
+    # servicenow: the case table whose records and sys_audit rows are read (empty = incident)
+    from tests.fakes.servicenow import PASSWORD, PASSWORD_ENV, FakeServiceNow, incidents
+    from tests.fakes.servicenow import settings_for as snow_settings
+
+    snow = FakeServiceNow(password=PASSWORD, table="x_acme_claim")  # answers that table only
+    incidents(snow)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv(PASSWORD_ENV, PASSWORD)
+            mp.setitem(SYSTEMS, "servicenow", dataclasses.replace(SYSTEMS["servicenow"], retry=FAST))
+            mp.setattr(systems, "pause", lambda _: None)
+            ingest(store, snow_settings(snow, name="claims", table="x_acme_claim"))
+            assert snow.seen("/api/now/table/sys_audit")[0]["sysparm_query"].startswith(
+                "tablename=x_acme_claim^"
+            )
+            with pytest.raises(
+                SystemSourceError, match="sys_choice: no state choices for incident .nor task."
+            ):
+                ingest(store, snow_settings(snow, name="inc"))  # the default: incident
+            with pytest.raises(SettingsError, match="expected a ServiceNow table name"):
+                ingest(store, snow_settings(snow, name="bad", table="incident^active=true"))
+    finally:
+        snow.stop()
+    assert one(store, "SELECT count(*) FROM events WHERE stream = $stream", "claims") == [(7,)]
 
 
 @case("source", "user")

@@ -29,6 +29,7 @@ from pipeline.settings import StreamSettings, settings_from_dict
 from pipeline.store import open_store
 from tests.conftest import PROJECT
 from tests.fakes.jira import CHANGELOG, MYSELF, SEARCH, STATUSES, FakeJira
+from tests.fakes.servicenow import start as start_servicenow
 from tests.test_zendesk import start_zendesk
 
 TOKEN = "s3cr3t-jira-T0KEN-4f9a"
@@ -119,6 +120,7 @@ def start_jira(monkeypatch) -> tuple[StreamSettings, Callable[[], None]]:
 # settings, and a function that stops the fake. A system added to SYSTEMS without one fails.
 SYSTEM_FAKES: dict[str, Callable[[pytest.MonkeyPatch], tuple[StreamSettings, Callable[[], None]]]] = {
     "jira": start_jira,
+    "servicenow": start_servicenow,
     "zendesk": start_zendesk,
 }
 
