@@ -19,6 +19,7 @@ import duckdb
 import polars as pl
 
 from pipeline.errors import StoreError
+from pipeline.processes import use_store_temp
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
@@ -70,6 +71,7 @@ def open_store(path: Path | str = DEFAULT_DB, *, read_only: bool = False) -> duc
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as exc:
         raise StoreError(f"{path}: cannot open the DuckDB store: {exc}") from exc
+    use_store_temp(path)  # this process's temp folders go under <store>.tmp; stale ones there go
     con.execute("SET TimeZone = 'UTC'")
     _limit_memory(con)
     if not read_only:
