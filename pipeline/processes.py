@@ -67,11 +67,12 @@ def remove_stale(folder: Path) -> list[Path]:
 
 
 @contextmanager
-def private_temp_dir(kind: str) -> Iterator[Path]:
+def private_temp_dir(kind: str, *, in_system_temp: bool = False) -> Iterator[Path]:
     """A new empty folder owned by this process (`kind`: what it is for, e.g. ``xes``),
-    removed with its contents when the block ends, however it ends."""
+    removed with its contents when the block ends, however it ends. It is made in the
+    store's temp folder, or in the system's with `in_system_temp` (a short path)."""
     name = f"vsm-{kind}-{os.getpid()}-{_start_time(os.getpid())}-{secrets.token_hex(4)}"
-    folder = _make(_temp_root, name) if _temp_root is not None else None
+    folder = _make(_temp_root, name) if _temp_root is not None and not in_system_temp else None
     if folder is None:  # no store yet, or its folder cannot be written: the system's
         folder = _make(Path(tempfile.gettempdir()), name)
     try:

@@ -10,9 +10,12 @@ never outlives the process that started it.
 from __future__ import annotations
 
 import math
+import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pipeline.errors import VsmError
@@ -36,6 +39,9 @@ CHROMIUM_FLAGS = (
 MAX_SIDE_PX = 8000
 SCALE = 2  # PNG pixels per SVG pixel: sharp on slides
 TIMEOUT_S = 120
+# Chromium's singleton socket is $TMPDIR/org.chromium.Chromium.XXXXXX/SingletonSocket, and a
+# socket's path holds at most 107 bytes: Chromium aborts (exit -6) past that.
+MAX_TMPDIR_CHARS = 60
 
 
 class SnapshotError(VsmError):
@@ -64,6 +70,18 @@ def svg_size(svg: str) -> tuple[int, int]:
     return min(math.ceil(width), MAX_SIDE_PX), min(math.ceil(height), MAX_SIDE_PX)
 
 
+@contextmanager
+def _chromium_tmpdir(scratch: Path) -> Iterator[Path]:
+    """Chromium's own $TMPDIR (it makes a folder there for a socket and leaves it when killed):
+    `scratch` when its path is short enough for a Unix socket's, else a private folder in
+    the system's temp folder (removed as `scratch` is, or at the next start)."""
+    if len(str(scratch)) <= MAX_TMPDIR_CHARS:
+        yield scratch
+        return
+    with private_temp_dir("chromium", in_system_temp=True) as short:
+        yield short
+
+
 def svg_to_png(svg_path: Path, png_path: Path, browser: str | None = None) -> str | None:
     """Render `svg_path` to `png_path`; return None when written, else why not (no browser).
 
@@ -78,7 +96,7 @@ def svg_to_png(svg_path: Path, png_path: Path, browser: str | None = None) -> st
         return "map.png not written: no Chromium found (install Debian's chromium to get it)"
     svg = svg_path.read_text(encoding="utf-8")
     width, height = svg_size(svg)
-    with private_temp_dir("chromium") as scratch:
+    with private_temp_dir("chromium") as scratch, _chromium_tmpdir(scratch) as tmpdir:
         page, shot, profile = scratch / "map.svg", scratch / "map.png", scratch / "profile"
         page.write_text(svg, encoding="utf-8")
         command = [
@@ -90,7 +108,13 @@ def svg_to_png(svg_path: Path, png_path: Path, browser: str | None = None) -> st
             f"--screenshot={shot}",
             page.as_uri(),
         ]
-        with child_process(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as chromium:
+        with child_process(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=os.environ | {"TMPDIR": str(tmpdir)},
+        ) as chromium:
             try:
                 _, stderr = chromium.communicate(timeout=TIMEOUT_S)
             except subprocess.TimeoutExpired as exc:
