@@ -2,7 +2,8 @@
 
 Each command parses its options, calls one library function, prints the result and exits.
 Errors cross one boundary (`_boundary`): a typed VsmError becomes one `Error: ...` line and
-its exit code; anything else is an internal error (exit 70). `--debug` shows tracebacks.
+its exit code; an interrupt (Ctrl-C, SIGTERM), in whatever form it arrives, one line and
+exit 130; anything else is an internal error (exit 70). `--debug` shows tracebacks.
 """
 
 from __future__ import annotations

@@ -19,19 +19,38 @@ from __future__ import annotations
 
 import signal
 import sys
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _received: int | None = None
 _armed = False
+_connections: weakref.WeakSet = weakref.WeakSet()  # open DuckDB connections (`watch`)
 
 
 def _on_signal(signum: int, _frame: object) -> None:
     global _received
     _received = signum
     if _armed:
+        _interrupt_queries()
         raise KeyboardInterrupt
+
+
+def watch(con: object) -> None:
+    """Interrupt this DuckDB connection's query when a signal comes (`pipeline.store.open_store`
+    calls it). DuckDB's client notices a KeyboardInterrupt raised during a query for SIGINT,
+    not for SIGTERM: a long query then ran to its end (measured: 40 s of a 40 s query)."""
+    _connections.add(con)
+
+
+def _interrupt_queries() -> None:
+    duckdb = sys.modules["duckdb"]  # a watched connection is DuckDB's
+    for con in list(_connections):
+        try:
+            con.interrupt()
+        except duckdb.Error:
+            pass  # closed already
 
 
 def install() -> dict[int, object]:

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipeline import interrupts
 from pipeline.errors import StoreError
 from pipeline.processes import use_store_temp
 
@@ -72,6 +73,7 @@ def open_store(path: Path | str = DEFAULT_DB, *, read_only: bool = False) -> duc
     except duckdb.Error as exc:
         raise StoreError(f"{path}: cannot open the DuckDB store: {exc}") from exc
     use_store_temp(path)  # this process's temp folders go under <store>.tmp; stale ones there go
+    interrupts.watch(con)  # Ctrl-C / SIGTERM interrupt its query
     con.execute("SET TimeZone = 'UTC'")
     _limit_memory(con)
     if not read_only:

@@ -158,6 +158,27 @@ def test_an_interrupt_in_the_xes_parser_is_not_taken_for_a_bad_file(tmp_path):
         con.close()
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+def test_a_signal_stops_a_long_query_at_once(tmp_path, signum):
+    """DuckDB's client stops a query for a KeyboardInterrupt raised by SIGINT's handler, but
+    a SIGTERM's went unnoticed until the query ended (hours here: the run would time out)."""
+    open_store(tmp_path / "vsm.duckdb").close()
+    before = (
+        "import os, threading, pipeline.store as s\n"
+        "_real = s.open_store\n"
+        "def _hooked(*a, **k):\n"
+        f"    threading.Timer(1.5, os.kill, (os.getpid(), {int(signum)})).start()\n"
+        "    return _real(*a, **k)\n"
+        "s.open_store = _hooked\n"
+    )
+    query = "SELECT count(*) FROM range(1000000000000) t(i) WHERE i % 7 = 3"
+    done = run_vsm_process("sql", query, cwd=tmp_path, before=before, timeout=120)
+    assert done.returncode == 130, done.stdout + done.stderr
+    assert (
+        done.stderr.startswith(f"Error: interrupted ({signum.name})") and len(done.stderr.splitlines()) == 1
+    )
+
+
 @pytest.mark.parametrize(
     "raised",
     [KeyboardInterrupt(), RuntimeError("Query interrupted"), duckdb.InterruptException("INTERRUPT Error")],
