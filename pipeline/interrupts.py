@@ -39,17 +39,17 @@ def _on_signal(signum: int, _frame: object) -> None:
 
 def watch(con: object) -> None:
     """Interrupt this DuckDB connection's query when a signal comes (`pipeline.store.open_store`
-    calls it). DuckDB's client notices a KeyboardInterrupt raised during a query for SIGINT,
-    not for SIGTERM: a long query then ran to its end (measured: 40 s of a 40 s query)."""
+    calls it). DuckDB's client does not reliably notice a KeyboardInterrupt raised by a
+    handler during a query (a SIGTERM's; a SIGINT's while `.pl()` fetches): a long query
+    then ran to its end (tests/test_interrupts.py: over 120 s instead of at once)."""
     _connections.add(con)
 
 
 def _interrupt_queries() -> None:
-    duckdb = sys.modules["duckdb"]  # a watched connection is DuckDB's
     for con in list(_connections):
         try:
             con.interrupt()
-        except duckdb.Error:
+        except sys.modules["duckdb"].Error:  # a watched connection is DuckDB's, so it is imported
             pass  # closed already
 
 
