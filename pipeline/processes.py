@@ -15,7 +15,6 @@ nightly run and an analyst may use one store at once.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import re
 import secrets
@@ -28,10 +27,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-_PR_SET_PDEATHSIG = 1
 _OWNED = re.compile(r"^vsm-[a-z]+-(\d+)-(\d+)-[0-9a-f]+$")
 _temp_root: Path | None = None
-_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
 # --- temporary folders ------------------------------------------------------------------
@@ -116,17 +113,26 @@ def _alive(pid: int, started: int) -> bool:
 # --- child processes ----------------------------------------------------------------------
 
 
+# Run in the child, then replaced by the command (exec keeps the pid, the group and the
+# parent-death signal). Not a preexec_fn: with one, Python fork()s this whole process instead
+# of vfork()ing it, and a fork of a process holding gigabytes (DuckDB's memory, a large log)
+# fails with ENOMEM (seen in the test suite).
+_LAUNCHER = (
+    "import os, sys\n"
+    "os.setpgid(0, 0)\n"
+    "if sys.platform.startswith('linux'):\n"
+    "    import ctypes\n"
+    "    ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL\n"
+    "if os.getppid() != int(sys.argv[1]):  # the parent died before prctl took effect\n"
+    "    os._exit(1)\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+
+
 def start_child(command: list[str], **popen: object) -> subprocess.Popen:
     """Start `command` in its own process group, ended with `vsm` even by kill -9 (Linux)."""
-    parent, kill = os.getpid(), int(signal.SIGKILL)
-
-    def die_with_parent() -> None:  # in the child, between fork and exec: no imports here
-        if _libc is not None:
-            _libc.prctl(_PR_SET_PDEATHSIG, kill, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return subprocess.Popen(command, process_group=0, preexec_fn=die_with_parent, **popen)
+    launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(os.getpid())]
+    return subprocess.Popen([*launcher, *command], **popen)
 
 
 def end_child(child: subprocess.Popen) -> None:

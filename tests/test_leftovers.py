@@ -67,7 +67,8 @@ def wait_for_child(parent: subprocess.Popen, needle: str) -> str:
     while time.monotonic() < deadline:
         assert parent.poll() is None, "vsm ended before the stage began"
         for pid, line in command_lines().items():
-            if needle in line and parent_of(pid) == parent.pid:
+            launching = "os.execvp(" in line  # pipeline/processes.py's launcher, not yet the command
+            if needle in line and not launching and parent_of(pid) == parent.pid:
                 return line
         time.sleep(0.01)
     raise AssertionError(f"no child with {needle!r} within {WAIT_S} s")
