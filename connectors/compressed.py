@@ -2,8 +2,9 @@
 
 A container is told by the file's first bytes (gzip ``1f 8b``, Zstandard ``28 b5 2f fd``, zip
 ``PK``), not by its name, so a gzipped file named ``claims.csv`` is read as well as
-``claims.csv.gz``. The log inside is taken out whole into a private temporary folder
-(`tempfile`, i.e. $TMPDIR) and read there by the connector of its format, then deleted:
+``claims.csv.gz``. The log inside is taken out whole into a private temporary folder (in
+the store's temp folder: `pipeline.processes`) and read there by the connector of its
+format, then deleted:
 
 - the format is the one `--format` names, else the one the inner name says (``claims.csv.gz``
   -> ``claims.csv``; a zip member's own name);

@@ -10,7 +10,6 @@ unpacked first (`connectors.compressed`), and the log inside read by its own con
 from __future__ import annotations
 
 import importlib
-import tempfile
 from pathlib import Path
 
 import polars as pl
@@ -18,6 +17,7 @@ import polars as pl
 from connectors.base import BatchedFrame, FileConnector
 from connectors.compressed import CONTAINER_SUFFIXES, container_of, is_workbook, unpacked
 from pipeline.errors import SettingsError, SourceError
+from pipeline.processes import private_temp_dir
 
 
 def _lazy(module: str, function: str):
@@ -137,9 +137,9 @@ def read_source(
     object_type = options.get("object_type", "")
     kind = container_of(path)
     if kind and not _reads_itself(path, kind, fmt, object_type):
-        with tempfile.TemporaryDirectory(prefix="vsm-unpack-") as folder:
+        with private_temp_dir("unpack") as folder:  # in the store's temp folder; a killed run's goes later
             is_log = lambda name: is_log_name(name, fmt)  # noqa: E731
-            with unpacked(path, kind, member, is_log, Path(folder)) as inner:
+            with unpacked(path, kind, member, is_log, folder) as inner:
                 nested = container_of(inner.path)
                 if nested and not _reads_itself(inner.path, nested, fmt, object_type):
                     raise SourceError(

@@ -52,7 +52,9 @@ import polars as pl
 import rustxes
 
 from connectors.base import LINE_COLUMN
+from pipeline import interrupts
 from pipeline.errors import SourceError
+from pipeline.processes import child_process, private_temp_dir
 
 CASE_ID = "case:concept:name"
 PROLOG_BYTES = 64 * 1024  # the prolog (XML declaration, comments, DOCTYPE) must fit in this
@@ -169,8 +171,8 @@ def read_xes(path: Path) -> pl.DataFrame:
     (wall-clock as written) so that the pipeline reads them in the stream's time zone.
     """
     path = Path(path)
-    with tempfile.TemporaryDirectory(prefix="vsm-xes-") as tmp:
-        plain = Path(tmp) / "log.xes"  # no .gz suffix: rustxes picks gzip by file name
+    with private_temp_dir("xes") as tmp:  # under the store's temp folder, gone even after a kill
+        plain = tmp / "log.xes"  # no .gz suffix: rustxes picks gzip by file name
         early = _parse_cut_early(path, plain)
         if isinstance(early, tuple):
             frame, diagnostics, body = early
@@ -590,12 +592,12 @@ def _parse_halves(
     document order, or None when the halves disagree or fail (a SourceError from
     `write_first` included)."""
     arrow = second.with_suffix(".arrow")
-    child = subprocess.Popen(
+    # its own process group and a parent-death signal: it never outlives this process
+    with child_process(
         [sys.executable, "-m", "connectors.xes", str(second), str(arrow)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
-    )
-    try:
+    ) as child:
         try:
             if write_first is not None:
                 write_first()
@@ -603,10 +605,6 @@ def _parse_halves(
         except SourceError:
             head = None
         out, _ = child.communicate()
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
     said = out.decode("utf-8", errors="replace").strip().splitlines()
     report = json.loads(said[-1]) if child.returncode == 0 and said else {}
     if head is None or not report.get("ok"):
@@ -682,6 +680,11 @@ def _run_rustxes(path: Path, plain: Path) -> tuple[pl.DataFrame, _Diagnostics]:
         sink.seek(0)
         printed = sink.read().decode("utf-8", errors="replace").splitlines()
     if failure is not None:
+        # A Ctrl-C during the parse comes back as a panic: not the file's fault, and no
+        # fallback (_parse_halves parses the whole again) may take it for one.
+        if "<class 'KeyboardInterrupt'>" in str(failure):
+            raise KeyboardInterrupt
+        interrupts.check()
         raise SourceError(path, _panic_message(failure)) from None
     return frame, _parse_diagnostics(printed)
 

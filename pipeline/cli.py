@@ -2,18 +2,20 @@
 
 Each command parses its options, calls one library function, prints the result and exits.
 Errors cross one boundary (`_boundary`): a typed VsmError becomes one `Error: ...` line and
-its exit code; anything else is an internal error (exit 70). `--debug` shows tracebacks.
+its exit code; an interrupt (Ctrl-C, SIGTERM), in whatever form it arrives, one line and
+exit 130; anything else is an internal error (exit 70). `--debug` shows tracebacks.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import sys
 import traceback
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -22,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from connectors.systems import SYSTEMS
+from pipeline import interrupts
 from pipeline.errors import VsmError
 
 T = TypeVar("T")
@@ -51,17 +54,19 @@ DEFAULT_STREAMS = Path("streams")
 
 def _boundary(debug: bool, action: Callable[[], T]) -> T:
     try:
-        return action()
-    except VsmError as exc:
-        if debug:
-            traceback.print_exc()
-        err.print(f"Error: {exc}", markup=False, highlight=False)
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        err.print("Error: interrupted; nothing was written by the step in progress", highlight=False)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    except Exception as exc:  # the one place that turns a bug into a clean exit code
-        if debug:
+        with interrupts.armed():
+            result = action()
+    except BaseException as exc:
+        if interrupts.received() or interrupts.caused_by_interrupt(exc):
+            _report_interrupt()
+        if isinstance(exc, VsmError):
+            if debug:
+                traceback.print_exc()
+            err.print(f"Error: {exc}", markup=False, highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+        if not isinstance(exc, Exception):
+            raise  # SystemExit, typer's own exits
+        if debug:  # the one place that turns a bug into a clean exit code
             traceback.print_exc()
         err.print(
             f"Error: internal error ({type(exc).__name__}: {exc}); run again with --debug for the traceback",
@@ -69,16 +74,42 @@ def _boundary(debug: bool, action: Callable[[], T]) -> T:
             highlight=False,
         )
         raise typer.Exit(EXIT_INTERNAL) from None
+    if interrupts.received():  # swallowed on the way, but the run was interrupted all the same
+        _report_interrupt()
+    return result
+
+
+def _report_interrupt() -> NoReturn:
+    """One line, exit 130. Every step writes in one transaction, which the interrupt rolled
+    back (or which had committed before it): the store holds what completed steps wrote."""
+    err.print(
+        f"Error: interrupted ({interrupts.received() or 'SIGINT'}); the step in progress was rolled back, "
+        "the store keeps what the steps before it completed",
+        markup=False,
+        highlight=False,
+    )
+    raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 @contextmanager
 def _progress():
-    """A spinner with the current stage and elapsed time, on stderr, gone when done."""
+    """A spinner with the current stage and elapsed time, on stderr, gone when done; none
+    when stderr is not a terminal (rich would leave an empty line in a nightly run's log)."""
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
     ) as progress:
         task = progress.add_task("starting", total=None)
-        yield lambda stage: progress.update(task, description=stage)
+
+        def stage(description: str) -> None:
+            interrupts.check()  # an interrupt something swallowed stops the run here
+            progress.update(task, description=description)
+
+        yield stage
 
 
 # ---------------------------------------------------------------- options shared by init/discover
@@ -665,10 +696,35 @@ def _print_table(frame, limit: int) -> None:
 
 
 def main() -> None:
+    """The `vsm` process: the command, then a quick exit; SIGINT / SIGTERM end it with exit
+    130 and one line, at any moment (pipeline/interrupts.py). The handlers stay for the
+    process's last moments (its exit waits for a background import, see
+    pipeline/discovery.py): a caller that goes on afterwards puts back its own."""
+    interrupts.install()
     try:
         app()
+    except SystemExit as done:
+        code = done.code
+    else:
+        code = 0
     finally:
         prepare_exit()
+    if interrupts.received() and code != EXIT_INTERRUPTED:  # came after the command's work, or before it
+        err.print(
+            f"Error: interrupted ({interrupts.received()}); the command had finished its work",
+            markup=False,
+            highlight=False,
+        )
+        code = EXIT_INTERRUPTED
+    if code == EXIT_INTERRUPTED:
+        # Now, not after the pm4py import a background thread may still be running (seconds:
+        # the interpreter's exit waits for it). The store is closed, temporary folders are
+        # removed and children ended by the blocks the interrupt went through; only output
+        # buffers are left to flush.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+    sys.exit(code)
 
 
 def prepare_exit() -> None:

@@ -48,10 +48,8 @@ def map_svg(con: duckdb.DuckDBPyConnection, stream: str) -> str:
     return render_map_svg(con, stream)
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
+def _partial(path: Path) -> Path:
+    return path.with_name(path.name + ".partial")
 
 
 def write_report(
@@ -66,7 +64,10 @@ def write_report(
     """Write `out_dir/<stream>/index.html`, `map.svg` and `map.png` from the store; return the page's path.
 
     `png=False` leaves out map.png (headless Chromium costs about a second a run), and
-    removes an older one, which would show an older map."""
+    removes an older one, which would show an older map. The three files are written aside
+    (``*.partial``) and put in place together once all are done, the page last: an
+    interrupted report leaves the older three as they were, never a map of one run beside
+    the page of another."""
     check_stream_name(stream)
     with memory_guard(f"writing the report of stream {stream!r}"):
         return _write_report(con, stream, out_dir, settings, now, png)
@@ -79,14 +80,22 @@ def _write_report(
     folder = Path(out_dir) / stream
     folder.mkdir(parents=True, exist_ok=True)
     drawn = map_svg(con, stream)
-    _write_atomically(folder / "map.svg", _standalone_svg(drawn))
+    svg, image, page = folder / "map.svg", folder / "map.png", folder / "index.html"
+    _partial(svg).write_text(_standalone_svg(drawn), encoding="utf-8")
+    _partial(image).unlink(missing_ok=True)  # one an interrupted run left is not this run's
     if png:
-        note = svg_to_png(folder / "map.svg", folder / "map.png")
+        note = svg_to_png(_partial(svg), _partial(image))
     else:
-        (folder / "map.png").unlink(missing_ok=True)
         note = "map.png not written (--no-png)"
-    page = folder / "index.html"
-    _write_atomically(page, render_html(stream, data, drawn, settings, now, [note] if note else []))
+    _partial(page).write_text(
+        render_html(stream, data, drawn, settings, now, [note] if note else []), encoding="utf-8"
+    )
+    os.replace(_partial(svg), svg)
+    if _partial(image).exists():
+        os.replace(_partial(image), image)
+    else:
+        image.unlink(missing_ok=True)  # an older PNG would show an older map
+    os.replace(_partial(page), page)
     return page
 
 

@@ -18,7 +18,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipeline import interrupts
 from pipeline.errors import StoreError, first_line
+from pipeline.processes import use_store_temp
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
@@ -92,6 +94,8 @@ def open_store(path: Path | str = DEFAULT_DB, *, read_only: bool = False) -> duc
             f"{path}: no store here yet (the file holds no tables: the first run stopped before "
             "setting it up); run `vsm ingest` or `vsm discover`"
         )
+    use_store_temp(path)  # this process's temp folders go under <store>.tmp; stale ones there go
+    interrupts.watch(con)  # Ctrl-C / SIGTERM interrupt its query
     con.execute("SET TimeZone = 'UTC'")
     _limit_memory(con)
     if not read_only and apply_migrations(con):

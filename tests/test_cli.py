@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import signal
 import sys
 
 import duckdb
@@ -66,6 +67,7 @@ def test_the_command_as_a_process_leaves_everything_written(workdir):
 def test_main_freezes_the_collector_on_its_way_out(monkeypatch):
     monkeypatch.setattr(sys, "argv", ["vsm", "--help"])
     gc.unfreeze()
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         with pytest.raises(SystemExit) as ended:
             main()
@@ -73,6 +75,8 @@ def test_main_freezes_the_collector_on_its_way_out(monkeypatch):
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+        for signum, handler in handlers.items():  # main() leaves its own for the process's end
+            signal.signal(signum, handler)
 
 
 def test_discover_sample_incidents_reads_day_first_times_in_the_stream_timezone(workdir):
