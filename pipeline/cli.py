@@ -59,6 +59,10 @@ def _boundary(debug: bool, action: Callable[[], T]) -> T:
     except BaseException as exc:
         if interrupts.received() or interrupts.caused_by_interrupt(exc):
             _report_interrupt()
+        if _out_of_memory(exc):  # a step without its own guard: still an expected condition
+            from pipeline.memory import out_of_memory
+
+            exc = out_of_memory("running the command")
         if isinstance(exc, VsmError):
             if debug:
                 traceback.print_exc()
@@ -77,6 +81,13 @@ def _boundary(debug: bool, action: Callable[[], T]) -> T:
     if interrupts.received():  # swallowed on the way, but the run was interrupted all the same
         _report_interrupt()
     return result
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    duckdb = sys.modules.get("duckdb")  # not imported here: `vsm --help` stays fast
+    return isinstance(exc, MemoryError) or (
+        duckdb is not None and isinstance(exc, duckdb.OutOfMemoryException)
+    )
 
 
 def _report_interrupt() -> NoReturn:

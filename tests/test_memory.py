@@ -224,3 +224,24 @@ def test_many_large_notes_load_in_groups_within_1gb(tmp_path, monkeypatch):
         ).fetchall() == [("A", 1, 5, 5), ("B", 10, 12 * MB, 12 * MB), ("C", 1, 5, 5)]
     finally:
         con.close()
+
+
+def test_an_unguarded_step_running_out_of_memory_is_one_line_with_exit_4(monkeypatch, capsys):
+    # `vsm streams` has no memory guard of its own: the CLI's boundary maps DuckDB's error.
+    import duckdb
+    import typer
+
+    from pipeline import cli
+
+    def action():
+        raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block of size 256KiB")
+
+    monkeypatch.setenv("VSM_MEMORY_LIMIT", "64MB")
+    with pytest.raises(typer.Exit) as exit_:
+        cli._boundary(False, action)
+    assert exit_.value.exit_code == 4
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "Error: out of memory under VSM_MEMORY_LIMIT=64MB while running the command: raise VSM_MEMORY_LIMIT "
+        "(e.g. 128MB)"
+    ]
