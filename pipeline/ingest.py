@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from connectors.base import FIELD_COUNT_COLUMN, LINE_COLUMN, BatchedFrame
+from connectors.database import DATABASES
 from connectors.registry import read_source
 from pipeline.columns import Mapping, detect_columns, source_columns
 from pipeline.errors import SettingsError, SourceError, TimestampFormatError, first_line
@@ -206,14 +207,29 @@ def ingest(
                 f"stream {settings.name!r} pulls from {settings.source.kind} ([source] kind); "
                 "it loads no file: drop --source"
             )
-        pulled = pull_events(con, settings, on_stage)
-        path, read, given = pulled.label, (pulled.connector, pulled.raw), system_columns(settings)
+        if settings.source.kind in DATABASES:  # the query's own columns, mapped as a file's
+            from pipeline.pull import pull_database
+
+            pulled = pull_database(con, settings, on_stage)
+            given = settings.columns
+        else:
+            pulled = pull_events(con, settings, on_stage)
+            given = system_columns(settings)
+        path, read = pulled.label, (pulled.connector, pulled.raw)
     else:
         path = Path(source) if source else settings.source_path()
         given = settings.columns
     if read is None:
         on_stage(f"reading {path}")
         read = read_events(settings, path)
+    try:
+        return _load(con, settings, path, read, given, pulled, started, on_stage)
+    finally:
+        if pulled is not None:
+            pulled.cleanup()  # a database pull's temporary file
+
+
+def _load(con, settings, path, read, given, pulled, started, on_stage) -> LoadResult:
     connector, raw = read
     head = sample(raw)  # a batched source is planned from its first batch
     mapping = detect_columns(head, given, source=str(path))

@@ -215,16 +215,20 @@ def init_system_stream(
     source: Source,
     *,
     team: str = "",
+    columns: Columns | None = None,
     timezone: str = "UTC",
     streams_dir: Path = DEFAULT_STREAMS_DIR,
     force: bool = False,
 ) -> InitResult:
-    """Write `streams/<name>.toml` for a stream pulled from a system (`source.kind`): no
-    request is made; the settings are validated as any settings file is."""
+    """Write `streams/<name>.toml` for a stream pulled from a system or read from a database
+    (`source.kind`): no request is made; the settings are validated as any settings file is.
+    `columns`: a database source's [columns] (its query's columns, detected when empty)."""
     path = settings_path(name, streams_dir)
     if path.exists() and not force:
         raise SettingsError(f"{path} exists already; edit it, or pass --force to write it anew")
-    settings = StreamSettings(name=name, source=source, columns=Columns(team=team), timezone=timezone)
+    settings = StreamSettings(
+        name=name, source=source, columns=columns or Columns(team=team), timezone=timezone
+    )
     write_settings(settings, path)
     notes = [
         f"`vsm ingest {name}` pulls from {source.kind}; "
