@@ -368,7 +368,8 @@ def refresh(
         preload()  # as in discover(): pm4py's import overlaps the load
     loaded = ingest(con, settings, source=source, on_stage=on_stage) if load else None
     run_notes = []
-    if compute and loaded is not None and loaded.cursor is not None and not _has_events(con, settings.name):
+    pulled = loaded is not None and (loaded.cursor is not None or loaded.events_read == 0)
+    if compute and pulled and not _has_events(con, settings.name):
         # a system stream whose query has matched nothing yet: a pull, not a failure
         compute = False
         run_notes.append(

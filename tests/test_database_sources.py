@@ -190,6 +190,9 @@ def test_an_integer_id_cursor_reads_only_newer_ids_without_overlap(pg, store):
     assert parameters_sent(pg, pg.table)[-1] == "$1 = '4'"
     assert (again.events_read, again.events_loaded) == (1, 1)
     assert cursor_of(store) == "5"
+    nothing = ingest(store, settings)  # ids > 5: no row; a runs row says so, the cursor stays
+    assert (nothing.events_read, nothing.events_loaded, cursor_of(store)) == (0, 0, "5")
+    assert store.execute("SELECT count(*) FROM runs WHERE stream = 'claims'").fetchall() == [(3,)]
 
 
 def test_nothing_new_loads_nothing_and_keeps_the_cursor(pg, store):
