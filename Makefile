@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint clean venv chromium postgresql bench
+.PHONY: run test lint clean venv chromium postgresql bench bench-postgres
 
 venv: $(STAMP)
 
@@ -41,6 +41,10 @@ test: $(STAMP) chromium postgresql
 # Speed at scale: vsm discover per stage against a pm4py baseline (bench/run.py; BENCH_SCALES=100k,1M,10M).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# A PostgreSQL source's load rate (1M status-history rows, BENCH_PG_ROWS) against COPY ... TO STDOUT.
+bench-postgres: $(STAMP) postgresql
+	$(BIN)/python bench/postgres.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline connectors tests sample_logs bench

@@ -306,7 +306,8 @@ def _driver_cause(error: BaseException) -> str:
     text = " ".join(str(error).split())
     text = re.sub(r"^[A-Z_]+: ", "", text)
     text = re.sub(r"^\[libpq\] (Execution error \[\w+\]: )?", "", text)
-    text = re.sub(r"Query was: .*?(\. SQLSTATE|$)", r"\1", text)
+    text = re.sub(r"^Failed to (prepare|execute) query: ", "", text)
+    text = re.split(r" (?:CONTEXT:|LINE \d+:|Query was:)|\.? SQLSTATE: ", text)[0]  # the cause, not the echo
     return text.strip() or type(error).__name__
 
 
