@@ -294,6 +294,8 @@ def test_the_read_is_a_read_only_transaction_with_the_timeout(pg, store):
         ("-- SELECT\nUPDATE claims SET status = 'x'", "not a SELECT"),
         ("WITH d AS (DELETE FROM claims RETURNING *) SELECT * FROM d", "holds DELETE"),
         ("SELECT * INTO archive FROM claims", "holds INTO"),
+        ("SELECT * FROM claims FOR UPDATE", "holds UPDATE"),
+        ("SELECT replace(status, '_', ' ') AS status, comment, set FROM claims", "ok"),  # not keywords here
         ("SELECT 'x' AS a; -- ; \n", "ok"),  # one statement, its trailing ';' and a comment
         ("SELECT ';' AS a, \"update\" FROM claims -- DROP TABLE claims", "ok"),
         ("WITH a AS (SELECT 1 AS n) SELECT n FROM a", "ok"),
