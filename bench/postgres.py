@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -86,6 +87,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="vsm-pg-bench-"))
     pg, why = server(root)
     if pg is None:
+        shutil.rmtree(root, ignore_errors=True)
         raise SystemExit(f"no PostgreSQL server: {why}")
     try:
         fill(pg, rows)
@@ -94,6 +96,7 @@ def main() -> None:
             seconds, loaded = vsm_load(pg, Path(folder))
     finally:
         pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
     assert loaded == rows, f"loaded {loaded:,} of {rows:,} rows"
     figures = {
         "rows": rows,
