@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint clean venv chromium bench
+.PHONY: run test lint clean venv chromium postgresql bench bench-postgres
 
 venv: $(STAMP)
 
@@ -27,12 +27,24 @@ chromium:
 		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "chromium not installed (needs root); the browser tests will be skipped"
 
-test: $(STAMP) chromium
+# The database-source tests start their own PostgreSQL cluster (initdb / pg_ctl): Debian's
+# postgresql is installed here when missing and running as root; otherwise they skip and say why.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1 \
+		|| { test "$$(id -u)" = 0 && command -v apt-get >/dev/null 2>&1 \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } \
+		|| echo "postgresql not installed (needs root); the PostgreSQL source tests will be skipped"
+
+test: $(STAMP) chromium postgresql
 	$(BIN)/python -m pytest -q
 
 # Speed at scale: vsm discover per stage against a pm4py baseline (bench/run.py; BENCH_SCALES=100k,1M,10M).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# A PostgreSQL source's load rate (1M status-history rows, BENCH_PG_ROWS) against COPY ... TO STDOUT.
+bench-postgres: $(STAMP) postgresql
+	$(BIN)/python bench/postgres.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline connectors tests sample_logs bench

@@ -23,6 +23,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from connectors.database import DATABASES
 from connectors.systems import SYSTEMS
 from pipeline import interrupts
 from pipeline.errors import VsmError
@@ -196,6 +197,13 @@ AuthOption = Annotated[
 SinceOption = Annotated[
     str, typer.Option("--since", help="System source: where the first pull starts (2025-01-01).")
 ]
+CursorColumnOption = Annotated[
+    str,
+    typer.Option(
+        "--cursor-column",
+        help="Database source: the query's column whose newer values each run reads (timestamp or id).",
+    ),
+]
 
 
 def _columns(case, activity, timestamp, lifecycle, resource, team, start, sequence=""):
@@ -357,7 +365,9 @@ def init(
     source: Annotated[
         Path,
         typer.Option(
-            "--source", help=f"The event log file to map, or a system: {', '.join(SYSTEMS)} (with --url ...)."
+            "--source",
+            help=f"The event log file to map, or a system or database: {', '.join((*SYSTEMS, *DATABASES))} "
+            "(with --url ...).",
         ),
     ],
     case_column: CaseColumn = "",
@@ -382,6 +392,7 @@ def init(
     user: UserOption = "",
     auth: AuthOption = "",
     since: SinceOption = "",
+    cursor_column: CursorColumnOption = "",
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing settings.")] = False,
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
     debug: DebugOption = False,
@@ -394,7 +405,8 @@ def init(
         from pipeline.settings import parse_timezone
         from pipeline.streams import init_stream, init_system_stream
 
-        system = {"url": url, "query": query, "table": table, "user": user, "auth": auth, "since": since}
+        system = {"url": url, "query": query, "table": table, "user": user, "auth": auth, "since": since,
+                  "cursor_column": cursor_column}  # fmt: skip
         file_only = {
             "--case-column": case_column, "--activity-column": activity_column,
             "--timestamp-column": timestamp_column, "--lifecycle-column": lifecycle_column,
@@ -403,7 +415,30 @@ def init(
             "--timestamp-format": timestamp_format, "--delimiter": delimiter, "--encoding": encoding,
             "--object-type": object_type, "--member": member, "--sheet": sheet,
         }  # fmt: skip
-        if str(source) in SYSTEMS:
+        columns = _columns(
+            case_column,
+            activity_column,
+            timestamp_column,
+            lifecycle_column,
+            resource_column,
+            team_column,
+            start_column,
+            sequence_column,
+        )
+        if str(source) in DATABASES:  # the query's columns: mapped as a file's, detected when not given
+            reads = ("--format", "--delimiter", "--encoding", "--object-type", "--member", "--sheet")
+            _refuse_given({k: file_only[k] for k in reads}, f"a {source} source reads no file")
+            from pipeline.settings import Source
+
+            result = init_system_stream(
+                name,
+                Source(kind=str(source), timestamp_format=timestamp_format, **system),
+                columns=columns,
+                timezone=parse_timezone(timezone or "UTC"),
+                streams_dir=streams_dir,
+                force=force,
+            )
+        elif str(source) in SYSTEMS:
             _refuse_given(file_only, f"a {source} source reads no file")
             from pipeline.settings import Source
 
@@ -416,20 +451,13 @@ def init(
                 force=force,
             )
         else:
-            _refuse_given({f"--{k}": v for k, v in system.items()}, f"--source {source} is a file")
+            _refuse_given(
+                {f"--{k.replace('_', '-')}": v for k, v in system.items()}, f"--source {source} is a file"
+            )
             result = init_stream(
                 name,
                 source,
-                columns=_columns(
-                    case_column,
-                    activity_column,
-                    timestamp_column,
-                    lifecycle_column,
-                    resource_column,
-                    team_column,
-                    start_column,
-                    sequence_column,
-                ),
+                columns=columns,
                 source_options=_source_options(
                     fmt, delimiter, encoding, object_type, timestamp_format, member, sheet
                 ),
@@ -438,7 +466,7 @@ def init(
                 force=force,
             )
         out.print(f"Wrote {result.path}", markup=False, highlight=False)
-        if str(source) not in SYSTEMS:
+        if str(source) not in SYSTEMS and str(source) not in DATABASES:
             out.print(f"  columns: {result.mapping()}", markup=False, highlight=False)
         for note in result.notes:
             out.print(f"  note: {note}", markup=False, highlight=False)

@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from connectors.base import FIELD_COUNT_COLUMN, LINE_COLUMN, BatchedFrame
+from connectors.database import DATABASES
 from connectors.registry import read_source
 from pipeline.columns import Mapping, detect_columns, source_columns
 from pipeline.errors import SettingsError, SourceError, TimestampFormatError, first_line
@@ -341,15 +342,32 @@ def ingest(
                 f"stream {settings.name!r} pulls from {settings.source.kind} ([source] kind); "
                 "it loads no file: drop --source"
             )
-        pulled = pull_events(con, settings, on_stage)
-        path, read, given = pulled.label, (pulled.connector, pulled.raw), system_columns(settings)
+        if settings.source.kind in DATABASES:  # the query's own columns, mapped as a file's
+            from pipeline.pull import pull_database
+
+            pulled = pull_database(con, settings, on_stage)
+            given = settings.columns
+        else:
+            pulled = pull_events(con, settings, on_stage)
+            given = system_columns(settings)
+        path, read = pulled.label, (pulled.connector, pulled.raw)
     else:
         path = Path(source) if source else settings.source_path()
         given = settings.columns
     if read is None:
         on_stage(f"reading {path}")
         read = read_events(settings, path)
+    try:
+        return _load(con, settings, path, read, given, pulled, started, on_stage)
+    finally:
+        if pulled is not None:
+            pulled.cleanup()  # a database pull's temporary file
+
+
+def _load(con, settings, path, read, given, pulled, started, on_stage) -> LoadResult:
     connector, raw = read
+    if pulled is not None and raw.height == 0 and settings.source.kind in DATABASES:
+        return _nothing_read(con, settings, pulled, started)
     head = sample(raw)  # a batched source is planned from its first batch
     mapping = detect_columns(head, given, source=str(path))
     c = mapping.columns
@@ -691,6 +709,42 @@ def _insert(con, params: dict, rows: int, result: LoadResult, started: datetime)
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def _nothing_read(con, settings: StreamSettings, pulled, started: datetime) -> LoadResult:
+    """A database read that returned no row (nothing new since the cursor): a `runs` row says
+    so, the cursor is stored (kept) with it; no column or format to detect from no row."""
+    result = LoadResult(
+        run_id=0,
+        stream=settings.name,
+        source=pulled.label,
+        connector=pulled.connector,
+        mapping="no row read",
+        timestamp_format="nothing",
+        timezone_note="",
+        events_read=0,
+        events_loaded=0,
+        events_rejected=0,
+        events_known=0,
+        cursor=pulled.cursor,
+        window=pulled.window,
+    )
+    params = {"stream": settings.name, "source": result.source}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        result.run_id = params["run_id"] = con.execute("SELECT nextval('run_id_seq')").fetchall()[0][0]
+        con.execute(
+            "INSERT INTO runs VALUES ($run_id, $stream, 'ingest', $source, $started, $finished, 'ok', "
+            "0, 0, 0, 0, $message)",
+            params | {"started": started, "finished": datetime.now(UTC), "message": result.message()},
+        )
+        if result.cursor is not None:
+            _store_cursor(con, params, result.cursor)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return result
 
 
 def _store_cursor(con, params: dict, cursor) -> None:

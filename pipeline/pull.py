@@ -11,6 +11,7 @@ table): a stream whose settings now point elsewhere starts again from `[source] 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +19,7 @@ import duckdb
 import polars as pl
 
 from connectors.base import LINE_COLUMN
+from connectors.database import DATABASES
 from connectors.systems import (
     CASE,
     CHANGED_AT,
@@ -47,8 +49,9 @@ class Pulled:
     connector: str
     raw: pl.DataFrame
     label: str  # the source as runs.source and messages name it
-    cursor: Cursor  # to store with the events
+    cursor: Cursor | None  # to store with the events (None: a database stream without a cursor)
     window: str  # what was fetched, for the run's message
+    cleanup: Callable[[], None] = lambda: None  # a database pull's temporary file, once loaded
 
 
 def system_of(settings: StreamSettings) -> SystemConnector | None:
@@ -151,6 +154,8 @@ def _empty(system: SystemConnector) -> pl.DataFrame:
 
 def dry_run(con, settings: StreamSettings) -> list[str]:
     """What `vsm ingest NAME` would fetch (endpoints, window), without a request or a write."""
+    if settings.source.kind in DATABASES:
+        return database_dry_run(con, settings)
     ctx, cursor = context(con, settings)
     lines = [f"stream {settings.name!r} pulls from {source_label(settings)}"]
     if cursor is not None and ctx.first_run:
@@ -158,3 +163,51 @@ def dry_run(con, settings: StreamSettings) -> list[str]:
     lines += ctx.system.plan(ctx)
     lines.append("nothing fetched or written (--dry-run)")
     return lines
+
+
+# ---------------------------------------------------------------- database sources (issue 17)
+
+
+def database_scope(settings: StreamSettings) -> str:
+    s = settings.source
+    return "\x1f".join((s.kind, s.url, s.query, s.cursor_column))
+
+
+def pull_database(con, settings: StreamSettings, on_stage=lambda _: None) -> Pulled:
+    """The rows of the stream's query (connectors/database.py) since its stored cursor, as a
+    Parquet-backed batched frame the load reads through DuckDB; `cleanup` removes the file."""
+    from connectors import database
+    from connectors.parquet import read_parquet_batches
+    from pipeline.ingest import BATCH_ROWS
+
+    stored = stored_cursor(con, settings.name)
+    value = stored.value if stored is not None and stored.scope == database_scope(settings) else None
+    done, win = database.read(settings, value, on_stage)
+    try:
+        if done.rows:
+            raw = read_parquet_batches(done.path, BATCH_ROWS)
+        else:  # nothing new: the query's columns, no row
+            raw = pl.read_parquet(done.path).with_columns(pl.lit(None, pl.UInt64).alias(LINE_COLUMN))
+    except BaseException:
+        done.cleanup()
+        raise
+    new = done.cursor or value
+    return Pulled(
+        connector=settings.source.kind,
+        raw=raw,
+        label=database.server_label(settings),
+        cursor=Cursor(settings.source.kind, database_scope(settings), new) if new else None,
+        window=win.describe(settings.source.cursor_column),
+        cleanup=done.cleanup,
+    )
+
+
+def database_dry_run(con, settings: StreamSettings) -> list[str]:
+    from connectors import database
+
+    stored = stored_cursor(con, settings.name)
+    value = stored.value if stored is not None and stored.scope == database_scope(settings) else None
+    lines = [f"stream {settings.name!r} reads {database.server_label(settings)}"]
+    if stored is not None and value is None:
+        lines.append("the stored cursor is for other [source] settings: starting again from [source] since")
+    return [*lines, *database.plan(settings, value), "nothing read or written (--dry-run)"]

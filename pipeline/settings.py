@@ -71,6 +71,9 @@ class Source:
     user: str = ""  # system: the account (e-mail or user name)
     auth: str = ""  # system: env:NAME or file:PATH holding the token or password; never the secret
     since: str = ""  # system: where the first pull starts (a date, or an ISO date and time)
+    cursor_column: str = ""  # database: the query's column that grows (a timestamp, or an id)
+    cursor_overlap: str = ""  # database: read again this far before the stored cursor (empty = 1h)
+    statement_timeout: str = ""  # postgres: the query's time limit (empty = 30m)
 
 
 @dataclass
@@ -234,7 +237,9 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
             settings.source, key, _take(source, key, str, f"{where} [source]", getattr(settings.source, key))
         )
     _choice(settings.source.format, FORMATS, "[source] format")
-    if settings.source.kind != "file":
+    if settings.source.kind in _databases():
+        _database_settings(settings, where=where)
+    elif settings.source.kind != "file":
         _system_settings(settings, cols=data.get("columns", {}), where=where)
     elif not settings.source.path:
         raise SettingsError(f"{where} [source]: path is missing: expected the event log file")
@@ -320,10 +325,14 @@ def _shown_value(key: str, value: str) -> str:
 def _no_system_keys(settings: StreamSettings) -> None:
     from connectors.systems import SYSTEM_KEYS, SYSTEMS
 
-    for key in SYSTEM_KEYS:
+    databases = _databases()
+    for key in (*SYSTEM_KEYS, *(k for k in _database_keys() if k not in SYSTEM_KEYS)):
         value = getattr(settings.source, key)
         if value:
-            users = ", ".join(n for n, s in SYSTEMS.items() if key in s.options)
+            users = ", ".join(
+                [n for n, s in SYSTEMS.items() if key in s.options]
+                + [n for n, d in databases.items() if key in d.options]
+            )
             raise SettingsError(
                 f"[source] {key} = {_shown_value(key, value)}: a file source has no use for it; it applies "
                 f"to [source] kind = {users or 'no system'}; set kind, or leave {key} empty"
@@ -334,10 +343,10 @@ def _system_settings(settings: StreamSettings, cols: dict, where: str) -> None:
     """A system source: its kind declared, its required keys given, no key it has no use for
     (file keys included), auth a reference, since a date; [columns] fixed but for a team
     field where the system reads one."""
-    from connectors.systems import KINDS, SYSTEM_KEYS, SYSTEMS, auth_form_error, parse_since
+    from connectors.systems import SYSTEM_KEYS, SYSTEMS, auth_form_error, parse_since
 
     src = settings.source
-    kind = _choice(src.kind, KINDS, "[source] kind")
+    kind = _choice(src.kind, _kinds(), "[source] kind")
     system = SYSTEMS[kind]
     file_keys = {
         "path": "",
@@ -355,7 +364,7 @@ def _system_settings(settings: StreamSettings, cols: dict, where: str) -> None:
                 f"[source] {key} = {getattr(src, key)!r}: a {kind} source reads no file; leave {key} empty "
                 f'(or set [source] kind = "file")'
             )
-    for key in SYSTEM_KEYS:
+    for key in (*SYSTEM_KEYS, *_database_keys()):
         value = getattr(src, key)
         if value and key not in system.options:
             users = ", ".join(n for n, s in SYSTEMS.items() if key in s.options) or "no system"
@@ -386,6 +395,80 @@ def _system_settings(settings: StreamSettings, cols: dict, where: str) -> None:
         allowed = f"only [columns] team ({system.team_help})" if system.team == "field" else "none of them"
         raise SettingsError(
             f"[columns] {role} = {value!r}: a {kind} source's events have fixed columns; it reads {allowed}"
+        )
+
+
+def _databases() -> dict:
+    from connectors.database import DATABASES
+
+    return DATABASES
+
+
+def _database_keys() -> tuple[str, ...]:
+    from connectors.database import DATABASE_KEYS
+
+    return DATABASE_KEYS
+
+
+_FILE_KEYS = {
+    "path": "",
+    "format": "auto",
+    "delimiter": "",
+    "encoding": "",
+    "object_type": "",
+    "member": "",
+    "sheet": "",
+}
+
+
+def _database_settings(settings: StreamSettings, where: str) -> None:
+    """A database source (connectors/database.py): url of its kind without a password, auth a
+    reference, the query one SELECT, the durations readable, no key it has no use for. The
+    [columns] act as for a file (the query's columns are detected and mapped as a file's)."""
+    from connectors.database import DATABASES, check_query, check_url, duration
+    from connectors.systems import SYSTEM_KEYS, auth_form_error, parse_since
+
+    src = settings.source
+    db = DATABASES[src.kind]
+    for key, default in _FILE_KEYS.items():
+        if getattr(src, key) != default:
+            raise SettingsError(
+                f"[source] {key} = {getattr(src, key)!r}: a {src.kind} source reads no file; "
+                f"leave {key} empty"
+            )
+    for key in (*SYSTEM_KEYS, *_database_keys()):
+        value = getattr(src, key)
+        if value and key not in db.options:
+            raise SettingsError(
+                f"[source] {key} = {_shown_value(key, value)}: a {src.kind} source has no use for it; "
+                "leave it empty"
+            )
+    missing = [key for key in db.required if not getattr(src, key)]
+    if missing:
+        raise SettingsError(
+            f"{where} [source]: {', '.join(missing)} missing: a {src.kind} source needs url "
+            f"(e.g. {db.url_example}) and query (one SELECT)"
+        )
+    check_url(db, src.url)
+    check_query(src.query)
+    if src.auth and not re.match(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$", src.auth):
+        raise SettingsError(auth_form_error())
+    if src.since:
+        if not src.cursor_column:
+            raise SettingsError(
+                f"[source] since = {src.since!r}: needs [source] cursor_column "
+                "(the column since is compared with)"
+            )
+        parse_since(src.since, settings.timezone)
+    if src.cursor_overlap:
+        if not src.cursor_column:
+            raise SettingsError(
+                f"[source] cursor_overlap = {src.cursor_overlap!r}: needs [source] cursor_column"
+            )
+        duration(src.cursor_overlap, "cursor_overlap")
+    if src.statement_timeout and duration(src.statement_timeout, "statement_timeout").total_seconds() < 1:
+        raise SettingsError(
+            f"[source] statement_timeout = {src.statement_timeout!r}: expected at least 1s (empty = 30m)"
         )
 
 
@@ -502,6 +585,14 @@ def render_settings(s: StreamSettings) -> str:
         '# The first pull starts here: a date ("2025-01-01", midnight in [stream] timezone) or an ISO',
         "# date and time; later pulls start from the stored cursor. Empty = everything.",
         f"since = {_toml_str(s.source.since)}",
+        "# Database sources only (kind postgres or sqlite; url a postgresql:// URL without the password,",
+        "# or sqlite:/// and the file's path; query = one SELECT): the column whose newer values each",
+        "# run reads (a timestamp or an integer id; empty = the whole query every run).",
+        f"cursor_column = {_toml_str(s.source.cursor_column)}",
+        '# A timestamp cursor re-reads this far back for rows committed late, e.g. "1h" (empty = 1h).',
+        f"cursor_overlap = {_toml_str(s.source.cursor_overlap)}",
+        '# postgres: the query is cancelled after this long, e.g. "30m" (empty = 30m).',
+        f"statement_timeout = {_toml_str(s.source.statement_timeout)}",
         "",
         "[columns]",
         "# Source column for each role; activity may be a list, joined with ' / ' (status + sub-status).",
@@ -563,7 +654,7 @@ def render_settings(s: StreamSettings) -> str:
 def _kinds() -> tuple[str, ...]:
     from connectors.systems import KINDS
 
-    return KINDS
+    return (*KINDS, *_databases())
 
 
 def write_settings(s: StreamSettings, path: Path) -> Path:

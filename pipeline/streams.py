@@ -215,16 +215,20 @@ def init_system_stream(
     source: Source,
     *,
     team: str = "",
+    columns: Columns | None = None,
     timezone: str = "UTC",
     streams_dir: Path = DEFAULT_STREAMS_DIR,
     force: bool = False,
 ) -> InitResult:
-    """Write `streams/<name>.toml` for a stream pulled from a system (`source.kind`): no
-    request is made; the settings are validated as any settings file is."""
+    """Write `streams/<name>.toml` for a stream pulled from a system or read from a database
+    (`source.kind`): no request is made; the settings are validated as any settings file is.
+    `columns`: a database source's [columns] (its query's columns, detected when empty)."""
     path = settings_path(name, streams_dir)
     if path.exists() and not force:
         raise SettingsError(f"{path} exists already; edit it, or pass --force to write it anew")
-    settings = StreamSettings(name=name, source=source, columns=Columns(team=team), timezone=timezone)
+    settings = StreamSettings(
+        name=name, source=source, columns=columns or Columns(team=team), timezone=timezone
+    )
     write_settings(settings, path)
     notes = [
         f"`vsm ingest {name}` pulls from {source.kind}; "
@@ -364,7 +368,8 @@ def refresh(
         preload()  # as in discover(): pm4py's import overlaps the load
     loaded = ingest(con, settings, source=source, on_stage=on_stage) if load else None
     run_notes = []
-    if compute and loaded is not None and loaded.cursor is not None and not _has_events(con, settings.name):
+    pulled = loaded is not None and (loaded.cursor is not None or loaded.events_read == 0)
+    if compute and pulled and not _has_events(con, settings.name):
         # a system stream whose query has matched nothing yet: a pull, not a failure
         compute = False
         run_notes.append(

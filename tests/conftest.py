@@ -62,3 +62,22 @@ def pytest_addoption(parser):
         default=False,
         help="rewrite the golden files under tests/golden/ from the current output (review the diff)",
     )
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server for this test session (tests/pg.py), or a skip saying why. Its
+    folder is right under the temp dir: the server's own user must reach it (pytest's is root's)."""
+    import shutil
+    import tempfile
+
+    from tests.pg import server
+
+    root = Path(tempfile.mkdtemp(prefix="vsm-pg-"))
+    pg, why = server(root)
+    if pg is None:
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.skip(why)
+    yield pg
+    pg.stop()
+    shutil.rmtree(root, ignore_errors=True)

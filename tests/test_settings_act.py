@@ -440,6 +440,74 @@ def _since(store, tmp_path):
         jira_run(store, tmp_path, "bad", since="March")
 
 
+# ---------------------------------------------------------------- [source] of a database (issue 17)
+
+
+def sqlite_run(store, tmp_path: Path, name: str, added=(), **source) -> list[tuple]:
+    """Read a SQLite claims history (2 rows at 9:00 and 10:00 UTC on 6 Jan, ids 1 and 2) into
+    stream `name`, then add the rows `added` and read again; the stream's events."""
+    import sqlite3
+
+    db = tmp_path / f"{name}.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE h (id INTEGER PRIMARY KEY, claim TEXT, status TEXT, at TEXT)")
+    rows = [("C1", "Open", "2025-01-06 09:00"), ("C1", "Done", "2025-01-06 10:00")]
+    con.executemany("INSERT INTO h (claim, status, at) VALUES (?, ?, ?)", rows)
+    con.commit()
+    data = {
+        "stream": {"name": name},
+        "source": {"kind": "sqlite", "url": f"sqlite:///{db}", "query": "SELECT * FROM h"} | source,
+        "columns": {"case_id": "claim", "activity": "status", "timestamp": "at"},
+    }
+    ingest(store, settings_from_dict(data))
+    con.executemany("INSERT INTO h (claim, status, at) VALUES (?, ?, ?)", added)
+    con.commit()
+    con.close()
+    ingest(store, settings_from_dict(data))
+    return one(store, "SELECT case_id, activity FROM events WHERE stream = $stream ORDER BY ts", name)
+
+
+# a row committed late: stamped 9:30, before the stored cursor (10:00), read after it was stored
+LATE = [("C2", "Open", "2025-01-06 09:30")]
+
+
+@case("source", "cursor_column")
+def _cursor_column(store, tmp_path):
+    # no cursor: the whole query each run, the late row too (event ids drop what is stored)
+    assert sqlite_run(store, tmp_path, "all", LATE) == [("C1", "Open"), ("C2", "Open"), ("C1", "Done")]
+    # an id cursor: rows with id > 2 only, the late row (id 3) among them
+    assert sqlite_run(store, tmp_path, "ids", LATE, cursor_column="id")[1] == ("C2", "Open")
+    assert one(store, "SELECT cursor FROM source_cursors WHERE stream = $stream", "ids") == [("3",)]
+    with pytest.raises(SystemSourceError, match="cursor_column = 'nope' is not among the query's columns"):
+        sqlite_run(store, tmp_path, "nope", cursor_column="nope")
+
+
+@case("source", "cursor_overlap")
+def _cursor_overlap(store, tmp_path):
+    # default 1h: the 9:30 row is read (from 9:00); 15 min: from 9:45, it is not
+    assert ("C2", "Open") in sqlite_run(store, tmp_path, "hour", LATE, cursor_column="at")
+    assert ("C2", "Open") not in sqlite_run(
+        store, tmp_path, "quarter", LATE, cursor_column="at", cursor_overlap="15m"
+    )
+    with pytest.raises(SettingsError, match="cursor_overlap = 'soon': expected a duration"):
+        sqlite_run(store, tmp_path, "bad", cursor_column="at", cursor_overlap="soon")
+
+
+@case("source", "statement_timeout")
+def _statement_timeout(store, tmp_path):
+    # acts on the server (tests/test_database_sources.py: a 3 s query cut at 1s); here: what
+    # the read is told, and the refusals
+    from pipeline.pull import database_dry_run
+
+    base = {"kind": "postgres", "url": "postgresql://r@db/c", "query": "SELECT * FROM h"}
+    settings = settings_from_dict({"stream": {"name": "p"}, "source": base | {"statement_timeout": "45m"}})
+    assert "in a read-only transaction, statement timeout 45m" in database_dry_run(None, settings)
+    default = settings_from_dict({"stream": {"name": "p"}, "source": base})
+    assert "in a read-only transaction, statement timeout 30m" in database_dry_run(None, default)
+    with pytest.raises(SettingsError, match="a sqlite source has no use for it"):
+        sqlite_run(store, tmp_path, "lite", statement_timeout="1m")
+
+
 # ---------------------------------------------------------------- [columns]
 
 # Every role has a second column the detection does not pick: `order` (two cases' worth of
