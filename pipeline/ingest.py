@@ -734,8 +734,10 @@ def _nothing_read(con, settings: StreamSettings, pulled, started: datetime) -> L
     try:
         result.run_id = params["run_id"] = con.execute("SELECT nextval('run_id_seq')").fetchall()[0][0]
         con.execute(
-            "INSERT INTO runs VALUES ($run_id, $stream, 'ingest', $source, $started, $finished, 'ok', "
-            "0, 0, 0, 0, $message)",
+            "INSERT INTO runs (run_id, stream, kind, source, started_at, finished_at, status, events_read, "
+            "events_loaded, events_rejected, events_known, message, events_replaced) "
+            "VALUES ($run_id, $stream, 'ingest', $source, $started, $finished, 'ok', 0, 0, 0, 0, "
+            "$message, 0)",
             params | {"started": started, "finished": datetime.now(UTC), "message": result.message()},
         )
         if result.cursor is not None:
