@@ -88,7 +88,8 @@ def main() -> None:
     pg, why = server(root)
     if pg is None:
         shutil.rmtree(root, ignore_errors=True)
-        raise SystemExit(f"no PostgreSQL server: {why}")
+        print(f"PostgreSQL source row skipped: no PostgreSQL server ({why})")
+        return
     try:
         fill(pg, rows)
         floor = copy_floor(pg)
