@@ -92,11 +92,12 @@ def tickets(zd: FakeZendesk) -> None:
 
 
 # Worked out by hand from tickets(): one row per status entered, the first at the Create
-# event by its updater; team = the group in force (101's move to Billing at 3 March 10:00
-# is carried to its next status, Pending).
+# event by its updater, and one per change of group alone; team = the group in force (101's
+# move to Billing at 3 March 10:00 is a row: still Open, now Billing, by Ann who moved it).
 TICKET_EVENTS = [
     ("101", "New", at(2, 8), "Cy Customer", None),
     ("101", "Open", at(2, 9), "Ann Agent", "Tier 1"),
+    ("101", "Open", at(3, 10), "Ann Agent", "Billing"),
     ("101", "Pending", at(3, 11), "Bob Billing", "Billing"),
     ("101", "Solved", at(4, 9), "Bob Billing", "Billing"),
     ("102", "Open", at(4, 8), "Ann Agent", "Billing"),
@@ -124,27 +125,27 @@ def test_first_load_gives_the_hand_worked_events(zd, store, waits):
     tickets(zd)
     load = ingest(store, settings_for(zd))
     assert store.execute(EVENTS_SQL).fetchall() == TICKET_EVENTS
-    assert (load.events_read, load.events_loaded, load.events_rejected) == (7, 7, 0)
+    assert (load.events_read, load.events_loaded, load.events_rejected) == (8, 8, 0)
     attributes = store.execute(
         "SELECT case_id, attributes->>'assignee', attributes->>'priority', attributes->>'ticket_type', "
         "attributes->>'channel' FROM events ORDER BY case_id, ts"
     ).fetchall()
-    # 101's assignee: none at creation, Ann from the update that also opened it
+    # 101's assignee: none at creation, Ann from the update that also opened it; the channel
+    # is the ticket's via.channel code (a web form: web; mail: email), not the export's name
     assert attributes == [
-        ("101", None, "normal", "question", "Web form"),
-        ("101", "Ann Agent", "normal", "question", "Web form"),
-        ("101", "Ann Agent", "normal", "question", "Web form"),
-        ("101", "Ann Agent", "normal", "question", "Web form"),
-        ("102", None, "high", "incident", "Mail"),
-        ("103", None, "normal", "question", "Web form"),
-        ("103", None, "normal", "question", "Web form"),
+        ("101", None, "normal", "question", "web"),
+        *[("101", "Ann Agent", "normal", "question", "web")] * 4,
+        ("102", None, "high", "incident", "email"),
+        ("103", None, "normal", "question", "web"),
+        ("103", None, "normal", "question", "web"),
     ]
     # since 2026-03-01 (UTC) as unix seconds; Basic auth as e-mail/token (the fake refuses others)
     assert zd.seen(EVENTS) == [{"start_time": str(unix(at(1, 0)))}]
     assert zd.seen(GROUP)[-1:] == [{}] and ("/api/v2/groups/203.json", {}) in zd.requests
     (users,) = zd.seen(USERS)
     assert users == {"ids": "11,12,13"}  # one request for every updater and assignee
-    assert zd.seen(TICKETS) == []  # every ticket was created in the window: its state is known
+    # every ticket was created in the window (its state is known) but its channel is read there
+    assert zd.seen(TICKETS) == [{"ids": "101,102,103"}]
     # the cursor: the export's end_time, the last event's time (103 On-hold, 5 March 09:00)
     assert cursor_of(store) == [("2026-03-05T09:00:00+00:00", load.run_id)]
 
@@ -202,8 +203,9 @@ def test_a_second_run_starts_at_the_stored_end_time_and_adds_only_new_events(zd,
     assert zd.seen(EVENTS)[-1] == {"start_time": str(unix(at(5, 9)))}
     # read: 103's On-hold again (at the cursor's second), 101 Closed, 104 Open; 2 are new
     assert (second.events_read, second.events_loaded, second.events_known) == (3, 2, 1)
-    # 101 and 103 were created before the window: their state from tickets/show_many
-    assert zd.seen(TICKETS) == [{"ids": "101,103"}]
+    # 101 and 103 were created before the window: their state from tickets/show_many (and
+    # every ticket's channel, 104's too)
+    assert zd.seen(TICKETS)[-1] == {"ids": "101,103,104"}
     closed = ("101", "Closed", at(11, 9), "Zendesk", "Billing")  # the group in force since 3 March
     opened = ("104", "Open", at(11, 10), "Ann Agent", "Tier 1")
     assert store.execute(EVENTS_SQL).fetchall() == sorted(
