@@ -88,10 +88,13 @@ def claims(jira: FakeJira) -> None:
 
 
 # Worked out by hand from claims(): one row per status entered; the first at creation (its
-# status = the first change's `from`, or the status now); team = customfield_10010 in force.
+# status = the first change's `from`, or the status now); one per change of the team field
+# alone (CLM-1 passed to Claims by Bob at 3 March 10:00, still In Progress); team =
+# customfield_10010 in force.
 CLAIMS_EVENTS = [
     ("CLM-1", "To Do", at(2, 8), "Cy", "Intake"),
     ("CLM-1", "In Progress", at(2, 9), "Ann", "Intake"),
+    ("CLM-1", "In Progress", at(3, 10), "Bob", "Claims"),
     ("CLM-1", "Done", at(3, 11), "Bob", "Claims"),
     ("CLM-2", "To Do", at(4, 8), "Cy", None),
     ("CLM-3", "To Do", at(5, 8), "Dee", "Intake"),
@@ -166,15 +169,13 @@ def test_first_load_gives_the_hand_worked_events(jira, store, waits):
     claims(jira)
     load = ingest(store, settings_for(jira))
     assert store.execute(EVENTS).fetchall() == CLAIMS_EVENTS
-    assert (load.events_read, load.events_loaded, load.events_rejected) == (6, 6, 0)
+    assert (load.events_read, load.events_loaded, load.events_rejected) == (7, 7, 0)
     attributes = store.execute(
         "SELECT attributes->>'assignee', attributes->>'priority', attributes->>'issue_type', "
         "attributes->>'project' FROM events WHERE case_id = 'CLM-1' ORDER BY ts"
     ).fetchall()
     # the assignee in force: none at creation, Bob from the history that also set In Progress
-    assert attributes == [(None, "Medium", "Task", "CLM"), ("Bob", "Medium", "Task", "CLM")] + [
-        ("Bob", "Medium", "Task", "CLM")
-    ]
+    assert attributes == [(None, "Medium", "Task", "CLM")] + [("Bob", "Medium", "Task", "CLM")] * 3
     # the JQL: since 2026-03-01 00:00 UTC = 01:00 in Berlin, the API user's zone
     (search,) = jira.seen(SEARCH)
     assert search["jql"] == '(project = CLM) AND updated >= "2026/03/01 01:00" ORDER BY updated ASC'
@@ -187,6 +188,8 @@ def test_without_a_team_field_events_have_no_team(jira, store, waits):
     claims(jira)
     ingest(store, settings_for(jira, team=""))
     assert store.execute("SELECT count(*) FROM events WHERE team IS NOT NULL").fetchall() == [(0,)]
+    # with no team field, CLM-1's change of team alone (3 March 10:00) is no row: 6 status rows
+    assert store.execute("SELECT count(*) FROM events").fetchall() == [(6,)]
 
 
 def test_faults_are_retried_and_a_lowered_page_size_read_back(jira, store, waits):
@@ -270,7 +273,7 @@ def test_a_changed_query_starts_again_from_since(jira, store, waits):
     ingest(store, settings_for(jira, query="project = CLM AND priority = Medium"))
     last = jira.seen(SEARCH)[-1]["jql"]
     assert 'updated >= "2026/03/01 01:00"' in last  # not the cursor of the other query
-    assert store.execute("SELECT count(*) FROM events").fetchall() == [(6,)]
+    assert store.execute("SELECT count(*) FROM events").fetchall() == [(7,)]
 
 
 def test_dry_run_prints_endpoints_and_window_and_fetches_nothing(jira, tmp_path, monkeypatch, waits):
