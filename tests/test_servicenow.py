@@ -82,7 +82,7 @@ def test_first_load_gives_the_hand_worked_events(snow, store, waits):
     # every query raw, ordered, and the window in UTC to the second
     (audit,) = snow.seen(AUDIT)
     assert audit["sysparm_query"] == (
-        f"tablename=incident^fieldnameINstate,assignment_group,assigned_to^{WINDOW}"
+        f"tablename=incident^fieldnameINstate,assignment_group,assigned_to,priority,impact,urgency,category^{WINDOW}"
         "^ORDERBYsys_created_on^ORDERBYsys_id"
     )
     (cases,) = snow.seen(INCIDENT)
@@ -114,7 +114,7 @@ def test_a_second_run_fetches_only_the_new_window_and_adds_only_new_events(snow,
     second = ingest(store, settings)
     # the window: the stored cursor 2026-03-10 12:00 UTC minus 5 minutes
     assert snow.seen(AUDIT)[-1]["sysparm_query"] == (
-        "tablename=incident^fieldnameINstate,assignment_group,assigned_to"
+        "tablename=incident^fieldnameINstate,assignment_group,assigned_to,priority,impact,urgency,category"
         "^sys_created_on>=2026-03-10 11:55:00^ORDERBYsys_created_on^ORDERBYsys_id"
     )
     assert snow.seen(INCIDENT)[-1]["sysparm_query"].startswith("sys_updated_on>=2026-03-10 11:55:00^")
@@ -379,7 +379,7 @@ def test_a_narrow_query_on_a_busy_table_reads_the_audit_by_record(snow, store, w
     # about 10 rows / 2 a page = 6 requests at most: read by record (its 4 rows: 2 pages)
     queries = [(p["sysparm_query"], p["sysparm_offset"]) for p in snow.seen(AUDIT)]
     inc1 = snow.cases["INC1"].sys_id
-    window = f"tablename=incident^fieldnameINstate,assignment_group,assigned_to^{WINDOW}"
+    window = f"tablename=incident^fieldnameINstate,assignment_group,assigned_to,priority,impact,urgency,category^{WINDOW}"
     window += "^ORDERBYsys_created_on^ORDERBYsys_id"
     assert queries == [
         (window, "0"),
