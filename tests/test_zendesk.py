@@ -420,3 +420,87 @@ def test_the_token_is_never_written_or_shown(zd, tmp_path, monkeypatch):
     for path in files:
         data = path.read_bytes()
         assert TOKEN.encode() not in data and basic.encode() not in data, path
+
+
+# ---------------------------------------------------------------- re-read events, group changes
+
+
+def test_an_event_read_again_is_known_and_a_later_edit_does_not_rewrite_it(zd, store, waits):
+    """The export starts at the stored end_time: the events of that second come again, for
+    tickets created before the window (state from tickets/show_many and previous values)."""
+    tickets(zd)
+    settings = settings_for(zd)
+    ingest(store, settings)  # cursor: 103's On-hold, 5 March 09:00
+    # Later: Ann raises 103's priority (no status change: no row), then reopens it
+    zd.change(103, at=at(6, 8), by=11, priority="urgent")
+    zd.change(103, at=at(6, 9), by=11, status="open")
+    second = ingest(store, settings)
+    # read: 103's On-hold again (identical: the priority in force then was normal, the channel
+    # the ticket's code, web, as the first load stored it) and 103's Open, the one new row
+    assert (second.events_read, second.events_loaded, second.events_known) == (2, 1, 1)
+    assert second.events_replaced == 0
+    assert store.execute(
+        "SELECT activity, ts, attributes->>'priority', attributes->>'channel' FROM events "
+        "WHERE case_id = '103' ORDER BY ts"
+    ).fetchall() == [
+        ("New", at(5, 8), "normal", "web"),
+        ("On-hold", at(5, 9), "normal", "web"),  # not rewritten by the later edit
+        ("Open", at(6, 9), "urgent", "web"),  # the edit shows on the next row
+    ]
+
+
+def flow_settings(zd: FakeZendesk) -> StreamSettings:
+    return settings_from_dict(
+        {
+            "stream": {"name": "zd"},
+            "source": {
+                "kind": "zendesk",
+                "url": zd.url,
+                "user": zd.email,
+                "auth": "env:VSM_TEST_ZENDESK_TOKEN",
+                "since": "2026-03-01",
+            },
+            "flow": {"step_by": "team"},
+            "status_classes": {"Open": "work"},
+        }
+    )
+
+
+def test_a_group_change_alone_is_an_event_and_the_handoff_is_dated_there(zd, store, waits):
+    from pipeline.flow import compute_flow
+
+    # 401: created Open in Tier 1 by Ann at 08:00; Ann passes it to Billing at 10:00 (still
+    # Open); Bob solves it at 12:00. Events: Open/Tier 1 08:00, Open/Billing 10:00 (the group
+    # change alone), Solved/Billing 12:00.
+    zd.create(401, at=at(2, 8), by=11, status="open", group=201)
+    zd.change(401, at=at(2, 10), by=11, group_id=202)
+    zd.change(401, at=at(2, 12), by=12, status="solved")
+    settings = flow_settings(zd)
+    ingest(store, settings)
+    assert store.execute(EVENTS_SQL).fetchall() == [
+        ("401", "Open", at(2, 8), "Ann Agent", "Tier 1"),
+        ("401", "Open", at(2, 10), "Ann Agent", "Billing"),
+        ("401", "Solved", at(2, 12), "Bob Billing", "Billing"),
+    ]
+    compute_flow(store, settings)
+    # steps by team, Open is work: Tier 1 works 08:00-10:00 (7200 s), Billing 10:00-12:00
+    # (7200 s); carried to the Solved event, Tier 1 would have had all 4 hours
+    assert store.execute(
+        "SELECT step, start_ts, end_ts, process_time_s FROM visits WHERE stream = 'zd' ORDER BY start_ts"
+    ).fetchall() == [("Tier 1", at(2, 8), at(2, 10), 7200.0), ("Billing", at(2, 10), at(2, 12), 7200.0)]
+    assert store.execute("SELECT from_team, to_team, count FROM handoffs WHERE stream = 'zd'").fetchall() == [
+        ("Tier 1", "Billing", 1)
+    ]
+
+
+def test_a_group_change_of_a_ticket_created_before_the_window_keeps_its_status(zd, store, waits):
+    tickets(zd)
+    settings = settings_for(zd)
+    ingest(store, settings)
+    # 102 (created Open in Billing on 4 March, before the next window) is passed to Tier 1
+    zd.change(102, at=at(6, 8), by=12, group_id=201)
+    ingest(store, settings)
+    # its status in force is read back from tickets/show_many (open, unchanged in the window)
+    assert store.execute(
+        "SELECT activity, ts, resource, team FROM events WHERE case_id = '102' ORDER BY ts"
+    ).fetchall() == [("Open", at(4, 8), "Ann Agent", "Billing"), ("Open", at(6, 8), "Bob Billing", "Tier 1")]
