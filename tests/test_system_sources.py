@@ -267,6 +267,66 @@ def test_a_second_run_fetches_only_the_new_window_and_adds_only_new_events(jira,
     assert cursor_of(store) == [("2026-03-11T12:00:00+00:00", second.run_id)]
 
 
+def test_issues_read_again_give_known_events_and_a_later_edit_rewrites_none(jira, store, waits):
+    """A pull reads an updated issue's whole history again: every row must come out as stored."""
+    claims(jira)
+    settings = settings_for(jira)
+    ingest(store, settings)
+    # Later: CLM-1's priority is raised (no status or team change: no row); CLM-3's too, then
+    # it is done
+    jira.change("CLM-1", at=at(11, 9), author="Ann", priority="High")
+    jira.change("CLM-3", at=at(11, 9, 30), author="Ann", priority="High")
+    jira.change("CLM-3", at=at(11, 10), author="Ann", status="Done")
+    jira.clock = at(11, 12)
+    second = ingest(store, settings)
+    # read: CLM-1's 4 rows and CLM-3's 2 again, identical (priority Medium was in force when
+    # they happened), and CLM-3's Done, the one new row; nothing replaced
+    assert (second.events_read, second.events_loaded, second.events_known) == (7, 1, 6)
+    assert second.events_replaced == 0
+    assert store.execute(
+        "SELECT case_id, activity, attributes->>'priority' FROM events WHERE case_id <> 'CLM-2' "
+        "ORDER BY case_id, ts"
+    ).fetchall() == [
+        *[("CLM-1", a, "Medium") for a in ("To Do", "In Progress", "In Progress", "Done")],
+        ("CLM-3", "To Do", "Medium"),
+        ("CLM-3", "In Progress", "Medium"),
+        ("CLM-3", "Done", "High"),  # the edit shows on the next row
+    ]
+
+
+def test_a_team_change_alone_is_an_event_and_the_handoff_is_dated_there(jira, store, waits):
+    from pipeline.flow import compute_flow
+
+    # CLM-7: created To Do in Intake by Cy at 08:00; Ann starts it at 09:00; Ann passes it to
+    # Claims at 10:00 (still In Progress); Bob finishes it at 12:00.
+    jira.add_issue("CLM-7", created=at(2, 8), creator="Cy", team="Intake")
+    jira.change("CLM-7", at=at(2, 9), author="Ann", status="In Progress")
+    jira.change("CLM-7", at=at(2, 10), author="Ann", team="Claims")
+    jira.change("CLM-7", at=at(2, 12), author="Bob", status="Done")
+    settings = settings_for(jira)
+    settings.step_by = "team"
+    ingest(store, settings)
+    assert store.execute(EVENTS).fetchall() == [
+        ("CLM-7", "To Do", at(2, 8), "Cy", "Intake"),
+        ("CLM-7", "In Progress", at(2, 9), "Ann", "Intake"),
+        ("CLM-7", "In Progress", at(2, 10), "Ann", "Claims"),  # the team change alone
+        ("CLM-7", "Done", at(2, 12), "Bob", "Claims"),
+    ]
+    compute_flow(store, settings)
+    # steps by team: Intake waits 08:00-09:00 (To Do) and works 09:00-10:00; Claims works
+    # 10:00-12:00. Carried to Done, Intake would have had 09:00-12:00 of work
+    assert store.execute(
+        "SELECT step, ready_ts, start_ts, end_ts, queue_time_s, process_time_s FROM visits "
+        "WHERE stream = 'cl' ORDER BY start_ts"
+    ).fetchall() == [
+        ("Intake", at(2, 8), at(2, 9), at(2, 10), 3600.0, 3600.0),
+        ("Claims", at(2, 10), at(2, 10), at(2, 12), 0.0, 7200.0),
+    ]
+    assert store.execute("SELECT from_team, to_team, count FROM handoffs WHERE stream = 'cl'").fetchall() == [
+        ("Intake", "Claims", 1)
+    ]
+
+
 def test_a_changed_query_starts_again_from_since(jira, store, waits):
     claims(jira)
     ingest(store, settings_for(jira))
