@@ -129,6 +129,29 @@ def test_a_second_run_fetches_only_the_new_window_and_adds_only_new_events(snow,
     assert cursor_of(store, "inc") == [("2026-03-11T12:00:00+00:00", second.run_id)]
 
 
+def test_a_row_read_again_is_known_and_a_later_edit_does_not_rewrite_it(snow, store, waits):
+    incidents(snow)
+    snow.change("INC2", at=at(10, 11, 58), user="ann", state="In Progress")  # 2 min before the clock
+    settings = settings_for(snow)
+    ingest(store, settings)
+    # Later: ann raises INC2's priority to 1 (no state or group change: no row), then resolves it
+    snow.change("INC2", at=at(11, 9), user="ann", priority="1")
+    snow.change("INC2", at=at(11, 10), user="ann", state="Resolved")
+    snow.clock = at(11, 12)
+    second = ingest(store, settings)
+    # read: INC2's 11:58 change again (in the overlap; priority in force then: 3, the old value
+    # of the priority's audit row) and its Resolved, the one new row; nothing replaced
+    assert (second.events_read, second.events_loaded, second.events_known) == (2, 1, 1)
+    assert second.events_replaced == 0
+    assert store.execute(
+        "SELECT activity, ts, attributes->>'priority' FROM events WHERE case_id = 'INC2' ORDER BY ts"
+    ).fetchall() == [
+        ("New", at(4, 8), "3 - Moderate"),
+        ("In Progress", at(10, 11, 58), "3 - Moderate"),  # not rewritten by the later edit
+        ("Resolved", at(11, 10), "1 - Critical"),  # the edit shows on the next row
+    ]
+
+
 @pytest.mark.parametrize(
     ("headers", "offsets"),
     [
