@@ -20,7 +20,10 @@ updates, updater -1, are "Zendesk"; a user Zendesk no longer returns is "user <i
 A ticket created before the window has no Create event in it: its status, group, assignee,
 priority and type in force at the window's start are the `previous_value` of the first
 change of each in the window, or, for a field the window does not change, the ticket's
-value now (`/api/v2/tickets/show_many.json`, 100 tickets a request). Every ticket of the
+value now (`/api/v2/tickets/show_many.json`, 100 tickets a request), unless the ticket was
+updated after the export's end (the last minute it leaves out): then the first change after
+the end in the ticket's audits (`/api/v2/tickets/{id}/audits.json`) holds the value in force
+in the window. Every ticket of the
 window is read there, because its channel is read from one place only, the ticket's
 `via.channel` (Zendesk's channel code: web, email, api, ...; set at creation, never changed):
 the export's own `via` is a display name ("Web form", "Mail") and a ticket created before the
@@ -62,6 +65,7 @@ GROUPS = "/api/v2/groups.json"
 GROUP = "/api/v2/groups/{id}.json"
 USERS = "/api/v2/users/show_many.json"
 TICKETS = "/api/v2/tickets/show_many.json"
+AUDITS = "/api/v2/tickets/{id}/audits.json"
 SHOW_MANY = 100  # ids a show_many request takes
 GROUP_PAGE = 100
 # Zendesk's standard statuses as its agent interface shows them
@@ -98,6 +102,8 @@ def plan(ctx: PullContext) -> list[str]:
         f"GET {base}{USERS} {SHOW_MANY} ids a request (who made each change, assignees)",
         f"GET {base}{TICKETS} {SHOW_MANY} ids a request (every ticket of the window: its channel, and the "
         "state of tickets created before the window)",
+        f"GET {base}{AUDITS} for a ticket created before the window and updated after its end (the "
+        "values in force in the window)",
         f"changes from {ctx.start:%Y-%m-%d %H:%M:%S} UTC (start_time={first}, {how}) to a minute before now "
         "(Zendesk leaves the last minute out)",
     ]
@@ -112,11 +118,9 @@ def pull(ctx: PullContext) -> Iterator[Page]:
         by_ticket.setdefault(event["ticket_id"], []).append(event)
     statuses = _custom_statuses(ctx)
     now = _tickets_now(ctx, sorted(by_ticket))
-    before = {
-        ticket_id: state_before(now.get(ticket_id), ticket_events)
-        for ticket_id, ticket_events in by_ticket.items()
-        if not any(is_create(e) for e in ticket_events)
-    }
+    older = [t for t, evs in by_ticket.items() if not any(is_create(e) for e in evs)]
+    later = _changed_after(ctx, older, now, end)
+    before = {t: state_before(now.get(t), by_ticket[t], later.get(t, [])) for t in older}
     groups = _groups(ctx, _ids(by_ticket, before, "group_id"))
     users = _users(ctx, _ids(by_ticket, before, "assignee_id") | _updaters(events.values()))
     rows = []
@@ -278,6 +282,56 @@ def _tickets_now(ctx: PullContext, ids: list[int]) -> dict[int, dict]:
     return now
 
 
+def _changed_after(
+    ctx: PullContext, older: list[int], now: dict[int, dict], end: int | None
+) -> dict[int, list[dict]]:
+    """The audits after the export's end of each ticket (created before the window) that
+    Zendesk shows updated after it: the export leaves the last minute out, so such a ticket's
+    values now may be newer than its rows; the first later change's previous value is the
+    value in force in the window (`state_before`)."""
+    if end is None:
+        return {}
+    later: dict[int, list[dict]] = {}
+    for ticket_id in sorted(older):
+        updated = (now.get(ticket_id) or {}).get("updated_at")
+        if not isinstance(updated, str) or _instant(updated) <= datetime.fromtimestamp(end, UTC):
+            continue
+        later[ticket_id] = [a for a in _audits(ctx, ticket_id) if a["_at"] > datetime.fromtimestamp(end, UTC)]
+    return later
+
+
+def _audits(ctx: PullContext, ticket_id: int) -> list[dict]:
+    """A ticket's audits (pages of 100 by next_page), each as a ticket event (`child_events`,
+    `_at`) for `changes`."""
+    client = ctx.client
+    first = AUDITS.format(id=ticket_id)
+    path, params = first, {"per_page": 100}
+    out: list[dict] = []
+    seen: set[str] = set()
+    while path:
+        answer, _ = client.get_json(path, params)
+        try:
+            for audit in require(answer, "audits"):
+                where = f"ticket {ticket_id} audit {audit.get('id')}"
+                at = event_time({"created_at": require(audit, "created_at", where)}, where)
+                out.append({"id": audit.get("id"), "_at": at, "child_events": audit.get("events") or []})
+            path, params = _next(ctx, answer.get("next_page"), first)
+        except BadAnswer as error:
+            raise ctx.bad_answer(client.endpoint(first), error) from None
+        if path and str(params) in seen:
+            raise ctx.bad_answer(client.endpoint(first), "next_page came back twice")
+        seen.add(str(params))
+    return out
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.max.replace(tzinfo=UTC)  # unreadable: treat as changed since (read the audits)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def _ids(by_ticket: dict[int, list[dict]], before: dict[int, dict], field: str) -> set[int]:
     ids = {s.get(field) for s in before.values()}
     ids |= {v for events in by_ticket.values() for e in events for f, v, _ in changes(e) if f == field}
@@ -296,14 +350,15 @@ def _chunks(items: list, size: int) -> Iterator[list]:
 # ---------------------------------------------------------------- mapping (pure)
 
 
-def state_before(ticket: dict | None, events: list[dict]) -> dict:
+def state_before(ticket: dict | None, events: list[dict], later: list[dict] = ()) -> dict:
     """A ticket's state (STATE) at the window's start when its Create event is not in the
-    window: the previous_value of the first change of each field in `events`, else the
-    ticket's value now (`ticket`, from tickets/show_many; None: nothing known)."""
+    window: the previous_value of the first change of each field in `events`, else of the
+    first in `later` (its audits after the window's end, each with `_at`), else the ticket's
+    value now (`ticket`, from tickets/show_many; None: nothing known)."""
     ticket = ticket or {}
     state = {f: ticket.get(f) for f in STATE}
     first_change: dict[str, object] = {}
-    for event in sorted(events, key=_order):
+    for event in [*sorted(events, key=_order), *sorted(later, key=lambda a: (a["_at"], _number(a["id"])))]:
         for field, _, previous in changes(event):
             first_change.setdefault(field, previous)
     return state | {f: v for f, v in first_change.items() if f in STATE}

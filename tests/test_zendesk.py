@@ -504,3 +504,33 @@ def test_a_group_change_of_a_ticket_created_before_the_window_keeps_its_status(z
     assert store.execute(
         "SELECT activity, ts, resource, team FROM events WHERE case_id = '102' ORDER BY ts"
     ).fetchall() == [("Open", at(4, 8), "Ann Agent", "Billing"), ("Open", at(6, 8), "Bob Billing", "Tier 1")]
+
+
+def test_a_change_in_the_last_minute_is_not_read_into_the_window(zd, store, waits):
+    """The export leaves the last minute out, but tickets/show_many shows the ticket now: its
+    values then come from the first audit after the export's end, not from the ticket now."""
+    tickets(zd)
+    settings = settings_for(zd)
+    ingest(store, settings)
+    # 102 (created Open, high, in Billing, before the next window) is passed to Tier 1 on
+    # 6 March; 30 s before the server's clock Bob sets it Pending and urgent: left out
+    zd.change(102, at=at(6, 8), by=12, group_id=201)
+    zd.change(102, at=at(11, 11, 59, 30), by=12, status="pending", priority="urgent")
+    zd.clock = at(11, 12)
+    second = ingest(store, settings)
+    # the group change's row: the status and priority in force then (Open, high), read from
+    # the audit at 11:59:30's previous values, not the ticket now (Pending, urgent)
+    group_row = ("Open", at(6, 8), "Tier 1", "high")
+    sql = "SELECT activity, ts, team, attributes->>'priority' FROM events WHERE case_id = '102' ORDER BY ts"
+    assert store.execute(sql).fetchall()[1:] == [group_row]
+    assert zd.seen("/api/v2/tickets/102/audits.json") == [{"per_page": "100"}]
+    assert zd.seen("/api/v2/tickets/103/audits.json") == []  # not updated since the export's end
+    # a minute on, the change is in the window: the group change's row is read again, the same
+    zd.clock = at(11, 12, 1)
+    third = ingest(store, settings)
+    assert (third.events_read, third.events_loaded, third.events_known, third.events_replaced) == (2, 1, 1, 0)
+    assert store.execute(sql).fetchall()[1:] == [
+        group_row,
+        ("Pending", at(11, 11, 59, 30), "Tier 1", "urgent"),
+    ]
+    assert second.events_replaced == 0
