@@ -402,7 +402,8 @@ def test_a_narrow_query_on_a_busy_table_reads_the_audit_by_record(snow, store, w
     # about 10 rows / 2 a page = 6 requests at most: read by record (its 4 rows: 2 pages)
     queries = [(p["sysparm_query"], p["sysparm_offset"]) for p in snow.seen(AUDIT)]
     inc1 = snow.cases["INC1"].sys_id
-    window = f"tablename=incident^fieldnameINstate,assignment_group,assigned_to,priority,impact,urgency,category^{WINDOW}"
+    window = "tablename=incident^fieldnameINstate,assignment_group,assigned_to,priority,impact,urgency,"
+    window += f"category^{WINDOW}"
     window += "^ORDERBYsys_created_on^ORDERBYsys_id"
     assert queries == [
         (window, "0"),
