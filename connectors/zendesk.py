@@ -23,12 +23,12 @@ change of each in the window, or, for a field the window does not change, the ti
 value now (`/api/v2/tickets/show_many.json`, 100 tickets a request), unless the ticket was
 updated after the export's end (the last minute it leaves out): then the first change after
 the end in the ticket's audits (`/api/v2/tickets/{id}/audits.json`) holds the value in force
-in the window. Every ticket of the
-window is read there, because its channel is read from one place only, the ticket's
-`via.channel` (Zendesk's channel code: web, email, api, ...; set at creation, never changed):
-the export's own `via` is a display name ("Web form", "Mail") and a ticket created before the
-window has no Create event to read it from, so an event read again by a later pull (at the
-cursor's second) would otherwise come out different and replace itself.
+in the window. Every ticket of the window is read from show_many, because its channel is
+read from one place only, the ticket's `via.channel` (Zendesk's channel code: web, email,
+api, ...; set at creation, never changed): the export's own `via` is a display name ("Web
+form", "Mail") and a ticket created before the window has no Create event to read it from,
+so an event read again by a later pull (at the cursor's second) would otherwise come out
+different and replace itself.
 
 The mapping from ticket events to rows (`ticket_rows`) is pure: one row per status entered,
 the first at the ticket's creation (the Create event, by its updater), and one per change of
@@ -350,7 +350,7 @@ def _chunks(items: list, size: int) -> Iterator[list]:
 # ---------------------------------------------------------------- mapping (pure)
 
 
-def state_before(ticket: dict | None, events: list[dict], later: list[dict] = ()) -> dict:
+def state_before(ticket: dict | None, events: list[dict], later: Iterable[dict] = ()) -> dict:
     """A ticket's state (STATE) at the window's start when its Create event is not in the
     window: the previous_value of the first change of each field in `events`, else of the
     first in `later` (its audits after the window's end, each with `_at`), else the ticket's
