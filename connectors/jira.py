@@ -13,9 +13,15 @@ header) when the pull began: anything changed after it is fetched again next tim
 
 The mapping from Jira JSON to rows (`issue_rows`) is pure: one row per status entered, the
 first at the issue's creation (its status then is the first status change's `from`, or its
-status now if it never changed), resource = who made the change (the creator for the first
-row), team = the value in force of the field `[columns] team` names (none if unnamed), and
-the attributes: issue id, project, issue type, priority, and the assignee in force.
+status now if it never changed), and, when `[columns] team` names a field, one per change of
+that field alone (the status in force, the new team: the handoff happens when the issue is
+passed on, as ServiceNow's assignment group changes; a history changing both is one row).
+resource = who made the change (the creator for the first row), team = the value in force of
+the team field (none if unnamed), and the attributes: issue id, project, and the issue type,
+priority and assignee in force at the change (read back from the changelog like the team).
+Every row is the value in force when it happened, not the issue's value now: a pull reads an
+updated issue's whole history again, and a later edit (a new priority) must not rewrite the
+rows already loaded (they would be replaced each time); it shows on the issue's next row.
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ FIELDS = (
     "assignee",
     "updated",
 )
+# fields whose value in force at each row is read back from the changelog (attributes)
+IN_FORCE = ("issuetype", "priority", "assignee")
 RESTARTS = 3  # searches begun again after an expired page token, before giving up
 
 
@@ -239,37 +247,43 @@ def issue_rows(
         return changes[0].get("fromString") if changes else shown(now)
 
     team = first_value(team_field, fields.get(team_field)) if team_field else None
-    assignee = first_value("assignee", fields.get("assignee"))
-    attributes = {
+    # the fields read back from the changelog (the value in force at each row): field id -> value
+    in_force = {f: first_value(f, fields.get(f)) for f in IN_FORCE}
+    fixed = {
         "issue_id": str(issue.get("id")),
         "project": shown((fields.get("project") or {}).get("key")) or shown(fields.get("project")),
-        "issue_type": shown(fields.get("issuetype")),
-        "priority": shown(fields.get("priority")),
     }
     creator = shown(fields.get("creator")) or shown(fields.get("reporter"))
-    rows = [_row(key, name(first_status), created, creator, team, assignee, attributes)]
+    status = name(first_status)
+    rows = [_row(key, status, created, creator, team, fixed, in_force)]
     for history in ordered:
+        moved = False
         if team_field:
             for change in _changes(history, team_field):
+                moved = moved or change.get("toString") != team
                 team = change.get("toString")
-        for change in _changes(history, "assignee"):
-            assignee = change.get("toString")
-        for change in _changes(history, "status"):  # a history may change the status and more
+        for field in IN_FORCE:
+            for change in _changes(history, field):
+                in_force[field] = change.get("toString")
+        entered = [name(require(c, "to", where)) for c in _changes(history, "status")]
+        if entered or moved:  # a history may change the status, the team and more: one row
             at = parse_time(history.get("created"), f"{where} history {history.get('id')}")
-            author = shown(history.get("author"))
-            rows.append(_row(key, name(require(change, "to", where)), at, author, team, assignee, attributes))
+            status = entered[-1] if entered else status
+            rows.append(_row(key, status, at, shown(history.get("author")), team, fixed, in_force))
     return rows
 
 
-def _row(key, status, at, by, team, assignee, attributes) -> dict:
+def _row(key, status, at, by, team, fixed, in_force) -> dict:
     return {
         CASE: key,
         STATUS: status,
         CHANGED_AT: at,
         CHANGED_BY: by,
         TEAM: team,
-        **attributes,
-        "assignee": assignee,
+        **fixed,
+        "issue_type": in_force["issuetype"],
+        "priority": in_force["priority"],
+        "assignee": in_force["assignee"],
     }
 
 

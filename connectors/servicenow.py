@@ -8,7 +8,8 @@ sys_ids, instants as 'YYYY-MM-DD HH:MM:SS' in UTC) and every paged query ordered
 2. the cases matching `[source] query` updated in the window (the case table, default
    `incident`: number, creation, current state / group / assignee, attributes);
 3. the audit trail of the window (`sys_audit`: tablename = the table, fieldname in state,
-   assignment_group, assigned_to, `sys_created_on >= start`), kept for the cases of 2;
+   assignment_group, assigned_to, priority, impact, urgency, category,
+   `sys_created_on >= start`), kept for the cases of 2;
 4. the names of the groups (`sys_user_group`) and assignees (`sys_user`) met, by sys_id.
 
 Paging is by `sysparm_offset` / `sysparm_limit`: the next page starts after the rows that
@@ -27,7 +28,10 @@ the first audited change of each, or the value now if it never changed) when it 
 the window. Values in force before the window are read back the same way, so a row fetched
 by two runs is the same row (and the same event id). resource = who made the change (the
 audit's `user`, the case's `sys_created_by` for its creation), team = the assignment group
-in force, by name; the assignee in force is the `assignee` attribute.
+in force, by name; the attributes are the assignee, priority, impact, urgency and category
+in force at the row (a change of those alone is no row; a later edit shows on the case's next
+row and does not rewrite rows already loaded; a field the instance does not audit is its
+value now).
 """
 
 from __future__ import annotations
@@ -59,8 +63,11 @@ USERS = TABLE_API + "sys_user"
 DEFAULT_TABLE = "incident"
 PAGE_SIZE = 1000
 ID_CHUNK = 100  # sys_ids per sys_idIN query (the URL stays short)
-AUDITED = ("state", "assignment_group", "assigned_to")
 LABELLED = ("state", "priority", "impact", "urgency", "category")  # fields read from sys_choice
+# case attributes whose value in force at each row is read back from sys_audit (a field the
+# instance does not audit, or that the window does not change, is its value now)
+IN_FORCE = ("priority", "impact", "urgency", "category")
+AUDITED = ("state", "assignment_group", "assigned_to", *IN_FORCE)
 CASE_FIELDS = (
     "sys_id",
     "number",
@@ -390,12 +397,13 @@ def case_rows(
             )
         return labels["state"][value]
 
-    def label(field: str) -> str | None:
-        value = ref(case.get(field))
+    def label(field: str, value: str) -> str | None:
         return labels.get(field, {}).get(value, value) if value else None
 
-    attributes = {a: label(a) for a in ("priority", "impact", "urgency", "category")}
-    attributes["sys_id"] = str(case.get("sys_id"))
+    # the attributes in force: read back like the state, so a later edit (a new priority) does
+    # not rewrite a row that a second pull reads again in its overlap
+    in_force = {f: before(f) for f in IN_FORCE}
+    sys_id = str(case.get("sys_id"))
     state, group, assignee = before("state"), before("assignment_group"), before("assigned_to")
 
     def row(at: datetime, by: object) -> dict:
@@ -405,7 +413,8 @@ def case_rows(
             CHANGED_AT: at,
             CHANGED_BY: str(by) if by else None,
             TEAM: groups.get(group, group) or None,
-            **attributes,
+            "sys_id": sys_id,
+            **{f: label(f, v) for f, v in in_force.items()},
             "assignee": users.get(assignee, assignee) or None,
         }
 
@@ -420,6 +429,8 @@ def case_rows(
                 group, moved = new, True
             elif field == "assigned_to":
                 assignee = new
+            elif field in in_force:
+                in_force[field] = new
         if moved:
             rows.append(row(parse_time(update[0].get("sys_created_on"), where), update[0].get("user")))
     return rows

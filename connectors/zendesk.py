@@ -17,15 +17,26 @@ missing from it, e.g. deleted, from `/api/v2/groups/{id}.json`); who made a chan
 assignee by name from `/api/v2/users/show_many.json` (100 ids a request; Zendesk's own
 updates, updater -1, are "Zendesk"; a user Zendesk no longer returns is "user <id>").
 
-A ticket created before the window has no Create event in it: its group, assignee,
+A ticket created before the window has no Create event in it: its status, group, assignee,
 priority and type in force at the window's start are the `previous_value` of the first
 change of each in the window, or, for a field the window does not change, the ticket's
-value now (`/api/v2/tickets/show_many.json`, 100 tickets a request).
+value now (`/api/v2/tickets/show_many.json`, 100 tickets a request), unless the ticket was
+updated after the export's end (the last minute it leaves out): then the first change after
+the end in the ticket's audits (`/api/v2/tickets/{id}/audits.json`) holds the value in force
+in the window. Every ticket of the window is read from show_many, because its channel is
+read from one place only, the ticket's `via.channel` (Zendesk's channel code: web, email,
+api, ...; set at creation, never changed): the export's own `via` is a display name ("Web
+form", "Mail") and a ticket created before the window has no Create event to read it from,
+so an event read again by a later pull (at the cursor's second) would otherwise come out
+different and replace itself.
 
 The mapping from ticket events to rows (`ticket_rows`) is pure: one row per status entered,
-the first at the ticket's creation (the Create event, by its updater), resource = who made
-the change, team = the group in force (a group change without a status change is carried
-to the next status), and the attributes priority, ticket type, channel and assignee in force.
+the first at the ticket's creation (the Create event, by its updater), and one per change of
+group without a status change (the same status, the new team: the handoff happens when the
+ticket is passed on, as ServiceNow's assignment group changes; a change of both is one row);
+resource = who made the change, team = the group in force, and the attributes priority,
+ticket type, channel and assignee in force at the change (a later edit does not rewrite rows
+already loaded: it shows on the ticket's next row).
 """
 
 from __future__ import annotations
@@ -54,6 +65,7 @@ GROUPS = "/api/v2/groups.json"
 GROUP = "/api/v2/groups/{id}.json"
 USERS = "/api/v2/users/show_many.json"
 TICKETS = "/api/v2/tickets/show_many.json"
+AUDITS = "/api/v2/tickets/{id}/audits.json"
 SHOW_MANY = 100  # ids a show_many request takes
 GROUP_PAGE = 100
 # Zendesk's standard statuses as its agent interface shows them
@@ -69,7 +81,7 @@ STATUS_NAMES = {
 SYSTEM_UPDATER = "Zendesk"  # updater_id -1: a change Zendesk itself made (automations, closing)
 # the fields a ticket event's child events change that the rows read
 TRACKED = ("status", "custom_status_id", "group_id", "assignee_id", "priority", "type")
-STATE = ("group_id", "assignee_id", "priority", "type")
+STATE = ("status", "custom_status_id", "group_id", "assignee_id", "priority", "type")
 LAST_MINUTE = timedelta(seconds=60)  # Zendesk refuses a start_time within the last minute
 
 
@@ -88,8 +100,10 @@ def plan(ctx: PullContext) -> list[str]:
         f"GET {base}{CUSTOM_STATUSES} (custom status labels, where the account has them)",
         f"GET {base}{GROUPS} pages of {GROUP_PAGE} (group names)",
         f"GET {base}{USERS} {SHOW_MANY} ids a request (who made each change, assignees)",
-        f"GET {base}{TICKETS} {SHOW_MANY} ids a request (group and attributes of tickets created before "
-        "the window)",
+        f"GET {base}{TICKETS} {SHOW_MANY} ids a request (every ticket of the window: its channel, and the "
+        "state of tickets created before the window)",
+        f"GET {base}{AUDITS} for a ticket created before the window and updated after its end (the "
+        "values in force in the window)",
         f"changes from {ctx.start:%Y-%m-%d %H:%M:%S} UTC (start_time={first}, {how}) to a minute before now "
         "(Zendesk leaves the last minute out)",
     ]
@@ -103,7 +117,10 @@ def pull(ctx: PullContext) -> Iterator[Page]:
     for event in events.values():
         by_ticket.setdefault(event["ticket_id"], []).append(event)
     statuses = _custom_statuses(ctx)
-    before = _state_before(ctx, by_ticket)
+    now = _tickets_now(ctx, sorted(by_ticket))
+    older = [t for t, evs in by_ticket.items() if not any(is_create(e) for e in evs)]
+    later = _changed_after(ctx, older, now, end)
+    before = {t: state_before(now.get(t), by_ticket[t], later.get(t, [])) for t in older}
     groups = _groups(ctx, _ids(by_ticket, before, "group_id"))
     users = _users(ctx, _ids(by_ticket, before, "assignee_id") | _updaters(events.values()))
     rows = []
@@ -117,6 +134,7 @@ def pull(ctx: PullContext) -> Iterator[Page]:
                     groups=groups,
                     users=users,
                     before=before.get(ticket_id),
+                    channel=channel_of(now.get(ticket_id)),
                 )
             )
         except BadAnswer as error:
@@ -249,31 +267,69 @@ def _users(ctx: PullContext, ids: set[int]) -> dict[int, str]:
     return users
 
 
-def _state_before(ctx: PullContext, by_ticket: dict[int, list[dict]]) -> dict[int, dict]:
-    """For each ticket whose Create event is not in the window: its group, assignee, priority,
-    type and channel at the window's start (the first change's previous_value, else now)."""
+def _tickets_now(ctx: PullContext, ids: list[int]) -> dict[int, dict]:
+    """The tickets as they are now, by id (a ticket Zendesk no longer returns, e.g. deleted, is
+    left out: nothing is known of it beyond its events)."""
     client = ctx.client
-    older = sorted(t for t, events in by_ticket.items() if not any(is_create(e) for e in events))
     now: dict[int, dict] = {}
-    for chunk in _chunks(older, SHOW_MANY):
+    for chunk in _chunks(ids, SHOW_MANY):
         answer, _ = client.get_json(TICKETS, {"ids": ",".join(str(i) for i in chunk)})
         try:
             for ticket in require(answer, "tickets"):
                 now[require(ticket, "id", "a ticket")] = ticket
         except BadAnswer as error:
             raise ctx.bad_answer(client.endpoint(TICKETS), error) from None
-    before = {}
-    for ticket_id in older:
-        ticket = now.get(ticket_id, {})  # a deleted ticket is not returned: nothing known
-        state = {f: ticket.get(f) for f in STATE}
-        state["channel"] = (ticket.get("via") or {}).get("channel")
-        first_change: dict[str, object] = {}
-        for event in sorted(by_ticket[ticket_id], key=_order):
-            for field, _, previous in changes(event):
-                first_change.setdefault(field, previous)
-        state |= {f: v for f, v in first_change.items() if f in STATE}
-        before[ticket_id] = state
-    return before
+    return now
+
+
+def _changed_after(
+    ctx: PullContext, older: list[int], now: dict[int, dict], end: int | None
+) -> dict[int, list[dict]]:
+    """The audits after the export's end of each ticket (created before the window) that
+    Zendesk shows updated after it: the export leaves the last minute out, so such a ticket's
+    values now may be newer than its rows; the first later change's previous value is the
+    value in force in the window (`state_before`)."""
+    if end is None:
+        return {}
+    later: dict[int, list[dict]] = {}
+    for ticket_id in sorted(older):
+        updated = (now.get(ticket_id) or {}).get("updated_at")
+        if not isinstance(updated, str) or _instant(updated) <= datetime.fromtimestamp(end, UTC):
+            continue
+        later[ticket_id] = [a for a in _audits(ctx, ticket_id) if a["_at"] > datetime.fromtimestamp(end, UTC)]
+    return later
+
+
+def _audits(ctx: PullContext, ticket_id: int) -> list[dict]:
+    """A ticket's audits (pages of 100 by next_page), each as a ticket event (`child_events`,
+    `_at`) for `changes`."""
+    client = ctx.client
+    first = AUDITS.format(id=ticket_id)
+    path, params = first, {"per_page": 100}
+    out: list[dict] = []
+    seen: set[str] = set()
+    while path:
+        answer, _ = client.get_json(path, params)
+        try:
+            for audit in require(answer, "audits"):
+                where = f"ticket {ticket_id} audit {audit.get('id')}"
+                at = event_time({"created_at": require(audit, "created_at", where)}, where)
+                out.append({"id": audit.get("id"), "_at": at, "child_events": audit.get("events") or []})
+            path, params = _next(ctx, answer.get("next_page"), first)
+        except BadAnswer as error:
+            raise ctx.bad_answer(client.endpoint(first), error) from None
+        if path and str(params) in seen:
+            raise ctx.bad_answer(client.endpoint(first), "next_page came back twice")
+        seen.add(str(params))
+    return out
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.max.replace(tzinfo=UTC)  # unreadable: treat as changed since (read the audits)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _ids(by_ticket: dict[int, list[dict]], before: dict[int, dict], field: str) -> set[int]:
@@ -292,6 +348,26 @@ def _chunks(items: list, size: int) -> Iterator[list]:
 
 
 # ---------------------------------------------------------------- mapping (pure)
+
+
+def state_before(ticket: dict | None, events: list[dict], later: Iterable[dict] = ()) -> dict:
+    """A ticket's state (STATE) at the window's start when its Create event is not in the
+    window: the previous_value of the first change of each field in `events`, else of the
+    first in `later` (its audits after the window's end, each with `_at`), else the ticket's
+    value now (`ticket`, from tickets/show_many; None: nothing known)."""
+    ticket = ticket or {}
+    state = {f: ticket.get(f) for f in STATE}
+    first_change: dict[str, object] = {}
+    for event in [*sorted(events, key=_order), *sorted(later, key=lambda a: (a["_at"], _number(a["id"])))]:
+        for field, _, previous in changes(event):
+            first_change.setdefault(field, previous)
+    return state | {f: v for f, v in first_change.items() if f in STATE}
+
+
+def channel_of(ticket: dict | None) -> str | None:
+    """The ticket's channel code (`via.channel`: web, email, api, ...), None if unknown."""
+    via = (ticket or {}).get("via")
+    return _text(via.get("channel")) if isinstance(via, dict) else None
 
 
 def event_time(event: dict, where: str) -> datetime:
@@ -352,10 +428,13 @@ def ticket_rows(
     groups: dict[int, str],
     users: dict[int, str],
     before: dict | None = None,
+    channel: str | None = None,
 ) -> list[dict]:
     """One row per status the ticket entered in `events` (its ticket events in the window,
-    each with `_at`, its instant). `before`: the ticket's state at the window's start when
-    its Create event is not among them."""
+    each with `_at`, its instant), and one per change of group alone (the status in force, the
+    new team). `before`: the ticket's state at the window's start when its Create event is
+    not among them (`state_before`). `channel`: the ticket's channel code (`channel_of`);
+    None (a ticket Zendesk no longer returns): the Create event's `via`, if in the window."""
     case = str(ticket_id)
     state: dict[str, object] = dict(before or {})
     rows = []
@@ -364,11 +443,11 @@ def ticket_rows(
         found = changes(event)
         create = is_create(event)
         if create:
-            via = event.get("via")
-            state = {f: None for f in STATE} | {
-                "channel": via.get("channel") if isinstance(via, dict) else via
-            }
-        status = None
+            state = {f: None for f in STATE}
+            if channel is None:
+                via = event.get("via")
+                channel = _text(via.get("channel") if isinstance(via, dict) else via)
+        group_before = _text(state.get("group_id"))
         for field, value, _ in found:
             if field in STATE:
                 state[field] = value
@@ -380,6 +459,10 @@ def ticket_rows(
             status = _status_name(plain[-1], where)
         elif create:
             raise BadAnswer(f"{where}: the ticket's Create event sets no status")
+        elif _text(state.get("group_id")) != group_before:
+            status = _status_in_force(state, custom_statuses, where)
+        else:
+            status = None
         if status is None:
             continue
         rows.append(
@@ -391,11 +474,21 @@ def ticket_rows(
                 TEAM: _group_name(state.get("group_id"), groups, where),
                 "priority": _text(state.get("priority")),
                 "ticket_type": _text(state.get("type")),
-                "channel": _text(state.get("channel")),
+                "channel": channel,
                 "assignee": user_name(state.get("assignee_id"), users),
             }
         )
     return rows
+
+
+def _status_in_force(state: dict, custom_statuses: dict[str, str], where: str) -> str | None:
+    """The status a ticket is in (for a row of a group change alone); None when no status is
+    known (a ticket created before the window that Zendesk no longer returns)."""
+    if custom_statuses and state.get("custom_status_id") is not None:
+        return _custom_name(state["custom_status_id"], custom_statuses, where)
+    if state.get("status") is not None:
+        return _status_name(state["status"], where)
+    return None
 
 
 def user_name(user_id: object, users: dict[int, str]) -> str | None:

@@ -82,7 +82,7 @@ def test_first_load_gives_the_hand_worked_events(snow, store, waits):
     # every query raw, ordered, and the window in UTC to the second
     (audit,) = snow.seen(AUDIT)
     assert audit["sysparm_query"] == (
-        f"tablename=incident^fieldnameINstate,assignment_group,assigned_to^{WINDOW}"
+        f"tablename=incident^fieldnameINstate,assignment_group,assigned_to,priority,impact,urgency,category^{WINDOW}"
         "^ORDERBYsys_created_on^ORDERBYsys_id"
     )
     (cases,) = snow.seen(INCIDENT)
@@ -114,7 +114,7 @@ def test_a_second_run_fetches_only_the_new_window_and_adds_only_new_events(snow,
     second = ingest(store, settings)
     # the window: the stored cursor 2026-03-10 12:00 UTC minus 5 minutes
     assert snow.seen(AUDIT)[-1]["sysparm_query"] == (
-        "tablename=incident^fieldnameINstate,assignment_group,assigned_to"
+        "tablename=incident^fieldnameINstate,assignment_group,assigned_to,priority,impact,urgency,category"
         "^sys_created_on>=2026-03-10 11:55:00^ORDERBYsys_created_on^ORDERBYsys_id"
     )
     assert snow.seen(INCIDENT)[-1]["sysparm_query"].startswith("sys_updated_on>=2026-03-10 11:55:00^")
@@ -127,6 +127,29 @@ def test_a_second_run_fetches_only_the_new_window_and_adds_only_new_events(snow,
     ]
     assert store.execute(EVENTS).fetchall() == sorted(INCIDENT_EVENTS + new, key=lambda e: (e[0], e[2]))
     assert cursor_of(store, "inc") == [("2026-03-11T12:00:00+00:00", second.run_id)]
+
+
+def test_a_row_read_again_is_known_and_a_later_edit_does_not_rewrite_it(snow, store, waits):
+    incidents(snow)
+    snow.change("INC2", at=at(10, 11, 58), user="ann", state="In Progress")  # 2 min before the clock
+    settings = settings_for(snow)
+    ingest(store, settings)
+    # Later: ann raises INC2's priority to 1 (no state or group change: no row), then resolves it
+    snow.change("INC2", at=at(11, 9), user="ann", priority="1")
+    snow.change("INC2", at=at(11, 10), user="ann", state="Resolved")
+    snow.clock = at(11, 12)
+    second = ingest(store, settings)
+    # read: INC2's 11:58 change again (in the overlap; priority in force then: 3, the old value
+    # of the priority's audit row) and its Resolved, the one new row; nothing replaced
+    assert (second.events_read, second.events_loaded, second.events_known) == (2, 1, 1)
+    assert second.events_replaced == 0
+    assert store.execute(
+        "SELECT activity, ts, attributes->>'priority' FROM events WHERE case_id = 'INC2' ORDER BY ts"
+    ).fetchall() == [
+        ("New", at(4, 8), "3 - Moderate"),
+        ("In Progress", at(10, 11, 58), "3 - Moderate"),  # not rewritten by the later edit
+        ("Resolved", at(11, 10), "1 - Critical"),  # the edit shows on the next row
+    ]
 
 
 @pytest.mark.parametrize(
@@ -379,7 +402,8 @@ def test_a_narrow_query_on_a_busy_table_reads_the_audit_by_record(snow, store, w
     # about 10 rows / 2 a page = 6 requests at most: read by record (its 4 rows: 2 pages)
     queries = [(p["sysparm_query"], p["sysparm_offset"]) for p in snow.seen(AUDIT)]
     inc1 = snow.cases["INC1"].sys_id
-    window = f"tablename=incident^fieldnameINstate,assignment_group,assigned_to^{WINDOW}"
+    window = "tablename=incident^fieldnameINstate,assignment_group,assigned_to,priority,impact,urgency,"
+    window += f"category^{WINDOW}"
     window += "^ORDERBYsys_created_on^ORDERBYsys_id"
     assert queries == [
         (window, "0"),

@@ -88,10 +88,13 @@ def claims(jira: FakeJira) -> None:
 
 
 # Worked out by hand from claims(): one row per status entered; the first at creation (its
-# status = the first change's `from`, or the status now); team = customfield_10010 in force.
+# status = the first change's `from`, or the status now); one per change of the team field
+# alone (CLM-1 passed to Claims by Bob at 3 March 10:00, still In Progress); team =
+# customfield_10010 in force.
 CLAIMS_EVENTS = [
     ("CLM-1", "To Do", at(2, 8), "Cy", "Intake"),
     ("CLM-1", "In Progress", at(2, 9), "Ann", "Intake"),
+    ("CLM-1", "In Progress", at(3, 10), "Bob", "Claims"),
     ("CLM-1", "Done", at(3, 11), "Bob", "Claims"),
     ("CLM-2", "To Do", at(4, 8), "Cy", None),
     ("CLM-3", "To Do", at(5, 8), "Dee", "Intake"),
@@ -166,15 +169,13 @@ def test_first_load_gives_the_hand_worked_events(jira, store, waits):
     claims(jira)
     load = ingest(store, settings_for(jira))
     assert store.execute(EVENTS).fetchall() == CLAIMS_EVENTS
-    assert (load.events_read, load.events_loaded, load.events_rejected) == (6, 6, 0)
+    assert (load.events_read, load.events_loaded, load.events_rejected) == (7, 7, 0)
     attributes = store.execute(
         "SELECT attributes->>'assignee', attributes->>'priority', attributes->>'issue_type', "
         "attributes->>'project' FROM events WHERE case_id = 'CLM-1' ORDER BY ts"
     ).fetchall()
     # the assignee in force: none at creation, Bob from the history that also set In Progress
-    assert attributes == [(None, "Medium", "Task", "CLM"), ("Bob", "Medium", "Task", "CLM")] + [
-        ("Bob", "Medium", "Task", "CLM")
-    ]
+    assert attributes == [(None, "Medium", "Task", "CLM")] + [("Bob", "Medium", "Task", "CLM")] * 3
     # the JQL: since 2026-03-01 00:00 UTC = 01:00 in Berlin, the API user's zone
     (search,) = jira.seen(SEARCH)
     assert search["jql"] == '(project = CLM) AND updated >= "2026/03/01 01:00" ORDER BY updated ASC'
@@ -187,6 +188,8 @@ def test_without_a_team_field_events_have_no_team(jira, store, waits):
     claims(jira)
     ingest(store, settings_for(jira, team=""))
     assert store.execute("SELECT count(*) FROM events WHERE team IS NOT NULL").fetchall() == [(0,)]
+    # with no team field, CLM-1's change of team alone (3 March 10:00) is no row: 6 status rows
+    assert store.execute("SELECT count(*) FROM events").fetchall() == [(6,)]
 
 
 def test_faults_are_retried_and_a_lowered_page_size_read_back(jira, store, waits):
@@ -264,13 +267,73 @@ def test_a_second_run_fetches_only_the_new_window_and_adds_only_new_events(jira,
     assert cursor_of(store) == [("2026-03-11T12:00:00+00:00", second.run_id)]
 
 
+def test_issues_read_again_give_known_events_and_a_later_edit_rewrites_none(jira, store, waits):
+    """A pull reads an updated issue's whole history again: every row must come out as stored."""
+    claims(jira)
+    settings = settings_for(jira)
+    ingest(store, settings)
+    # Later: CLM-1's priority is raised (no status or team change: no row); CLM-3's too, then
+    # it is done
+    jira.change("CLM-1", at=at(11, 9), author="Ann", priority="High")
+    jira.change("CLM-3", at=at(11, 9, 30), author="Ann", priority="High")
+    jira.change("CLM-3", at=at(11, 10), author="Ann", status="Done")
+    jira.clock = at(11, 12)
+    second = ingest(store, settings)
+    # read: CLM-1's 4 rows and CLM-3's 2 again, identical (priority Medium was in force when
+    # they happened), and CLM-3's Done, the one new row; nothing replaced
+    assert (second.events_read, second.events_loaded, second.events_known) == (7, 1, 6)
+    assert second.events_replaced == 0
+    assert store.execute(
+        "SELECT case_id, activity, attributes->>'priority' FROM events WHERE case_id <> 'CLM-2' "
+        "ORDER BY case_id, ts"
+    ).fetchall() == [
+        *[("CLM-1", a, "Medium") for a in ("To Do", "In Progress", "In Progress", "Done")],
+        ("CLM-3", "To Do", "Medium"),
+        ("CLM-3", "In Progress", "Medium"),
+        ("CLM-3", "Done", "High"),  # the edit shows on the next row
+    ]
+
+
+def test_a_team_change_alone_is_an_event_and_the_handoff_is_dated_there(jira, store, waits):
+    from pipeline.flow import compute_flow
+
+    # CLM-7: created To Do in Intake by Cy at 08:00; Ann starts it at 09:00; Ann passes it to
+    # Claims at 10:00 (still In Progress); Bob finishes it at 12:00.
+    jira.add_issue("CLM-7", created=at(2, 8), creator="Cy", team="Intake")
+    jira.change("CLM-7", at=at(2, 9), author="Ann", status="In Progress")
+    jira.change("CLM-7", at=at(2, 10), author="Ann", team="Claims")
+    jira.change("CLM-7", at=at(2, 12), author="Bob", status="Done")
+    settings = settings_for(jira)
+    settings.step_by = "team"
+    ingest(store, settings)
+    assert store.execute(EVENTS).fetchall() == [
+        ("CLM-7", "To Do", at(2, 8), "Cy", "Intake"),
+        ("CLM-7", "In Progress", at(2, 9), "Ann", "Intake"),
+        ("CLM-7", "In Progress", at(2, 10), "Ann", "Claims"),  # the team change alone
+        ("CLM-7", "Done", at(2, 12), "Bob", "Claims"),
+    ]
+    compute_flow(store, settings)
+    # steps by team: Intake waits 08:00-09:00 (To Do) and works 09:00-10:00; Claims works
+    # 10:00-12:00. Carried to Done, Intake would have had 09:00-12:00 of work
+    assert store.execute(
+        "SELECT step, ready_ts, start_ts, end_ts, queue_time_s, process_time_s FROM visits "
+        "WHERE stream = 'cl' ORDER BY start_ts"
+    ).fetchall() == [
+        ("Intake", at(2, 8), at(2, 9), at(2, 10), 3600.0, 3600.0),
+        ("Claims", at(2, 10), at(2, 10), at(2, 12), 0.0, 7200.0),
+    ]
+    assert store.execute("SELECT from_team, to_team, count FROM handoffs WHERE stream = 'cl'").fetchall() == [
+        ("Intake", "Claims", 1)
+    ]
+
+
 def test_a_changed_query_starts_again_from_since(jira, store, waits):
     claims(jira)
     ingest(store, settings_for(jira))
     ingest(store, settings_for(jira, query="project = CLM AND priority = Medium"))
     last = jira.seen(SEARCH)[-1]["jql"]
     assert 'updated >= "2026/03/01 01:00"' in last  # not the cursor of the other query
-    assert store.execute("SELECT count(*) FROM events").fetchall() == [(6,)]
+    assert store.execute("SELECT count(*) FROM events").fetchall() == [(7,)]
 
 
 def test_dry_run_prints_endpoints_and_window_and_fetches_nothing(jira, tmp_path, monkeypatch, waits):

@@ -92,11 +92,12 @@ def tickets(zd: FakeZendesk) -> None:
 
 
 # Worked out by hand from tickets(): one row per status entered, the first at the Create
-# event by its updater; team = the group in force (101's move to Billing at 3 March 10:00
-# is carried to its next status, Pending).
+# event by its updater, and one per change of group alone; team = the group in force (101's
+# move to Billing at 3 March 10:00 is a row: still Open, now Billing, by Ann who moved it).
 TICKET_EVENTS = [
     ("101", "New", at(2, 8), "Cy Customer", None),
     ("101", "Open", at(2, 9), "Ann Agent", "Tier 1"),
+    ("101", "Open", at(3, 10), "Ann Agent", "Billing"),
     ("101", "Pending", at(3, 11), "Bob Billing", "Billing"),
     ("101", "Solved", at(4, 9), "Bob Billing", "Billing"),
     ("102", "Open", at(4, 8), "Ann Agent", "Billing"),
@@ -124,27 +125,27 @@ def test_first_load_gives_the_hand_worked_events(zd, store, waits):
     tickets(zd)
     load = ingest(store, settings_for(zd))
     assert store.execute(EVENTS_SQL).fetchall() == TICKET_EVENTS
-    assert (load.events_read, load.events_loaded, load.events_rejected) == (7, 7, 0)
+    assert (load.events_read, load.events_loaded, load.events_rejected) == (8, 8, 0)
     attributes = store.execute(
         "SELECT case_id, attributes->>'assignee', attributes->>'priority', attributes->>'ticket_type', "
         "attributes->>'channel' FROM events ORDER BY case_id, ts"
     ).fetchall()
-    # 101's assignee: none at creation, Ann from the update that also opened it
+    # 101's assignee: none at creation, Ann from the update that also opened it; the channel
+    # is the ticket's via.channel code (a web form: web; mail: email), not the export's name
     assert attributes == [
-        ("101", None, "normal", "question", "Web form"),
-        ("101", "Ann Agent", "normal", "question", "Web form"),
-        ("101", "Ann Agent", "normal", "question", "Web form"),
-        ("101", "Ann Agent", "normal", "question", "Web form"),
-        ("102", None, "high", "incident", "Mail"),
-        ("103", None, "normal", "question", "Web form"),
-        ("103", None, "normal", "question", "Web form"),
+        ("101", None, "normal", "question", "web"),
+        *[("101", "Ann Agent", "normal", "question", "web")] * 4,
+        ("102", None, "high", "incident", "email"),
+        ("103", None, "normal", "question", "web"),
+        ("103", None, "normal", "question", "web"),
     ]
     # since 2026-03-01 (UTC) as unix seconds; Basic auth as e-mail/token (the fake refuses others)
     assert zd.seen(EVENTS) == [{"start_time": str(unix(at(1, 0)))}]
     assert zd.seen(GROUP)[-1:] == [{}] and ("/api/v2/groups/203.json", {}) in zd.requests
     (users,) = zd.seen(USERS)
     assert users == {"ids": "11,12,13"}  # one request for every updater and assignee
-    assert zd.seen(TICKETS) == []  # every ticket was created in the window: its state is known
+    # every ticket was created in the window (its state is known) but its channel is read there
+    assert zd.seen(TICKETS) == [{"ids": "101,102,103"}]
     # the cursor: the export's end_time, the last event's time (103 On-hold, 5 March 09:00)
     assert cursor_of(store) == [("2026-03-05T09:00:00+00:00", load.run_id)]
 
@@ -202,8 +203,9 @@ def test_a_second_run_starts_at_the_stored_end_time_and_adds_only_new_events(zd,
     assert zd.seen(EVENTS)[-1] == {"start_time": str(unix(at(5, 9)))}
     # read: 103's On-hold again (at the cursor's second), 101 Closed, 104 Open; 2 are new
     assert (second.events_read, second.events_loaded, second.events_known) == (3, 2, 1)
-    # 101 and 103 were created before the window: their state from tickets/show_many
-    assert zd.seen(TICKETS) == [{"ids": "101,103"}]
+    # 101 and 103 were created before the window: their state from tickets/show_many (and
+    # every ticket's channel, 104's too)
+    assert zd.seen(TICKETS)[-1] == {"ids": "101,103,104"}
     closed = ("101", "Closed", at(11, 9), "Zendesk", "Billing")  # the group in force since 3 March
     opened = ("104", "Open", at(11, 10), "Ann Agent", "Tier 1")
     assert store.execute(EVENTS_SQL).fetchall() == sorted(
@@ -418,3 +420,117 @@ def test_the_token_is_never_written_or_shown(zd, tmp_path, monkeypatch):
     for path in files:
         data = path.read_bytes()
         assert TOKEN.encode() not in data and basic.encode() not in data, path
+
+
+# ---------------------------------------------------------------- re-read events, group changes
+
+
+def test_an_event_read_again_is_known_and_a_later_edit_does_not_rewrite_it(zd, store, waits):
+    """The export starts at the stored end_time: the events of that second come again, for
+    tickets created before the window (state from tickets/show_many and previous values)."""
+    tickets(zd)
+    settings = settings_for(zd)
+    ingest(store, settings)  # cursor: 103's On-hold, 5 March 09:00
+    # Later: Ann raises 103's priority (no status change: no row), then reopens it
+    zd.change(103, at=at(6, 8), by=11, priority="urgent")
+    zd.change(103, at=at(6, 9), by=11, status="open")
+    second = ingest(store, settings)
+    # read: 103's On-hold again (identical: the priority in force then was normal, the channel
+    # the ticket's code, web, as the first load stored it) and 103's Open, the one new row
+    assert (second.events_read, second.events_loaded, second.events_known) == (2, 1, 1)
+    assert second.events_replaced == 0
+    assert store.execute(
+        "SELECT activity, ts, attributes->>'priority', attributes->>'channel' FROM events "
+        "WHERE case_id = '103' ORDER BY ts"
+    ).fetchall() == [
+        ("New", at(5, 8), "normal", "web"),
+        ("On-hold", at(5, 9), "normal", "web"),  # not rewritten by the later edit
+        ("Open", at(6, 9), "urgent", "web"),  # the edit shows on the next row
+    ]
+
+
+def flow_settings(zd: FakeZendesk) -> StreamSettings:
+    return settings_from_dict(
+        {
+            "stream": {"name": "zd"},
+            "source": {
+                "kind": "zendesk",
+                "url": zd.url,
+                "user": zd.email,
+                "auth": "env:VSM_TEST_ZENDESK_TOKEN",
+                "since": "2026-03-01",
+            },
+            "flow": {"step_by": "team"},
+            "status_classes": {"Open": "work"},
+        }
+    )
+
+
+def test_a_group_change_alone_is_an_event_and_the_handoff_is_dated_there(zd, store, waits):
+    from pipeline.flow import compute_flow
+
+    # 401: created Open in Tier 1 by Ann at 08:00; Ann passes it to Billing at 10:00 (still
+    # Open); Bob solves it at 12:00. Events: Open/Tier 1 08:00, Open/Billing 10:00 (the group
+    # change alone), Solved/Billing 12:00.
+    zd.create(401, at=at(2, 8), by=11, status="open", group=201)
+    zd.change(401, at=at(2, 10), by=11, group_id=202)
+    zd.change(401, at=at(2, 12), by=12, status="solved")
+    settings = flow_settings(zd)
+    ingest(store, settings)
+    assert store.execute(EVENTS_SQL).fetchall() == [
+        ("401", "Open", at(2, 8), "Ann Agent", "Tier 1"),
+        ("401", "Open", at(2, 10), "Ann Agent", "Billing"),
+        ("401", "Solved", at(2, 12), "Bob Billing", "Billing"),
+    ]
+    compute_flow(store, settings)
+    # steps by team, Open is work: Tier 1 works 08:00-10:00 (7200 s), Billing 10:00-12:00
+    # (7200 s); carried to the Solved event, Tier 1 would have had all 4 hours
+    assert store.execute(
+        "SELECT step, start_ts, end_ts, process_time_s FROM visits WHERE stream = 'zd' ORDER BY start_ts"
+    ).fetchall() == [("Tier 1", at(2, 8), at(2, 10), 7200.0), ("Billing", at(2, 10), at(2, 12), 7200.0)]
+    assert store.execute("SELECT from_team, to_team, count FROM handoffs WHERE stream = 'zd'").fetchall() == [
+        ("Tier 1", "Billing", 1)
+    ]
+
+
+def test_a_group_change_of_a_ticket_created_before_the_window_keeps_its_status(zd, store, waits):
+    tickets(zd)
+    settings = settings_for(zd)
+    ingest(store, settings)
+    # 102 (created Open in Billing on 4 March, before the next window) is passed to Tier 1
+    zd.change(102, at=at(6, 8), by=12, group_id=201)
+    ingest(store, settings)
+    # its status in force is read back from tickets/show_many (open, unchanged in the window)
+    assert store.execute(
+        "SELECT activity, ts, resource, team FROM events WHERE case_id = '102' ORDER BY ts"
+    ).fetchall() == [("Open", at(4, 8), "Ann Agent", "Billing"), ("Open", at(6, 8), "Bob Billing", "Tier 1")]
+
+
+def test_a_change_in_the_last_minute_is_not_read_into_the_window(zd, store, waits):
+    """The export leaves the last minute out, but tickets/show_many shows the ticket now: its
+    values then come from the first audit after the export's end, not from the ticket now."""
+    tickets(zd)
+    settings = settings_for(zd)
+    ingest(store, settings)
+    # 102 (created Open, high, in Billing, before the next window) is passed to Tier 1 on
+    # 6 March; 30 s before the server's clock Bob sets it Pending and urgent: left out
+    zd.change(102, at=at(6, 8), by=12, group_id=201)
+    zd.change(102, at=at(11, 11, 59, 30), by=12, status="pending", priority="urgent")
+    zd.clock = at(11, 12)
+    second = ingest(store, settings)
+    # the group change's row: the status and priority in force then (Open, high), read from
+    # the audit at 11:59:30's previous values, not the ticket now (Pending, urgent)
+    group_row = ("Open", at(6, 8), "Tier 1", "high")
+    sql = "SELECT activity, ts, team, attributes->>'priority' FROM events WHERE case_id = '102' ORDER BY ts"
+    assert store.execute(sql).fetchall()[1:] == [group_row]
+    assert zd.seen("/api/v2/tickets/102/audits.json") == [{"per_page": "100"}]
+    assert zd.seen("/api/v2/tickets/103/audits.json") == []  # not updated since the export's end
+    # a minute on, the change is in the window: the group change's row is read again, the same
+    zd.clock = at(11, 12, 1)
+    third = ingest(store, settings)
+    assert (third.events_read, third.events_loaded, third.events_known, third.events_replaced) == (2, 1, 1, 0)
+    assert store.execute(sql).fetchall()[1:] == [
+        group_row,
+        ("Pending", at(11, 11, 59, 30), "Tier 1", "urgent"),
+    ]
+    assert second.events_replaced == 0

@@ -103,8 +103,9 @@ class FakeJira:
         self.issues[key] = issue
         return issue
 
-    def change(self, key, *, at, author="Ann", status=None, team=None, assignee=None):
-        """A history on issue `key` at `at` by `author`: a status change, and/or team / assignee."""
+    def change(self, key, *, at, author="Ann", status=None, team=None, assignee=None, priority=None):
+        """A history on issue `key` at `at` by `author`: a status change, and/or team / assignee /
+        priority."""
         issue = self.issues[key]
         items = []
         if status is not None:
@@ -148,6 +149,20 @@ class FakeJira:
                 }
             )
             issue.assignee = assignee
+        if priority is not None:
+            ids = {"Highest": "1", "High": "2", "Medium": "3", "Low": "4"}
+            items.append(
+                {
+                    "field": "priority",
+                    "fieldtype": "jira",
+                    "fieldId": "priority",
+                    "from": ids.get(issue.priority),
+                    "fromString": issue.priority,
+                    "to": ids.get(priority),
+                    "toString": priority,
+                }
+            )
+            issue.priority = priority
         self._history_id += 1
         issue.histories.append(
             {"_at": at, "id": str(self._history_id), "author": _user(author), "items": items}

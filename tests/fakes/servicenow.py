@@ -151,7 +151,7 @@ class FakeServiceNow:
         self.cases[number] = case
         return case
 
-    def change(self, number, *, at, user="ann", state=None, group=None, assignee=None):
+    def change(self, number, *, at, user="ann", state=None, group=None, assignee=None, priority=None):
         """One save of case `number` at `at` by `user`: one sys_audit row per field it changes."""
         case = self.cases[number]
         case.checkpoint += 1
@@ -159,8 +159,14 @@ class FakeServiceNow:
             "state": self.state_value(state) if state is not None else None,
             "assignment_group": self.group_id(group) if group is not None else None,
             "assigned_to": self.user_id(assignee) if assignee is not None else None,
+            "priority": priority,
         }
-        attr = {"state": "state", "assignment_group": "group", "assigned_to": "assignee"}
+        attr = {
+            "state": "state",
+            "assignment_group": "group",
+            "assigned_to": "assignee",
+            "priority": "priority",
+        }
         for name, value in new.items():
             if value is None:
                 continue

@@ -218,6 +218,22 @@ class FakeZendesk:
                 users = [{"id": i, "name": self.users[i], "role": "agent"} for i in ids if i in self.users]
                 return 200, {"users": users}
             return 200, {"tickets": [self.tickets[i] for i in ids if i in self.tickets]}
+        m = re.fullmatch(r"/api/v2/tickets/(\d+)/audits\.json", path)
+        if m:  # every audit of the ticket, oldest first, on one page (child events as `events`)
+            ticket_id = int(m.group(1))
+            audits = [
+                {
+                    "id": e["id"],
+                    "ticket_id": ticket_id,
+                    "created_at": e["created_at"],
+                    "author_id": e["updater_id"],
+                    "via": {"channel": "web"},
+                    "events": [{**c, "type": c["event_type"]} for c in e["child_events"]],
+                }
+                for e in sorted(self.events, key=lambda e: (e["timestamp"], e["id"]))
+                if e["ticket_id"] == ticket_id
+            ]
+            return 200, {"audits": audits, "next_page": None, "previous_page": None, "count": len(audits)}
         return 404, {"error": "InvalidEndpoint", "description": f"no such endpoint {path}"}
 
 
