@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
+
+from tests.fakes.loopback import LoopbackServer
 
 MYSELF = "/rest/api/3/myself"
 STATUSES = "/rest/api/3/status"
@@ -54,7 +55,7 @@ class Issue:
         return max([self.created] + [h["_at"] for h in self.histories])
 
 
-class FakeJira:
+class FakeJira(LoopbackServer):
     def __init__(
         self, *, time_zone: str = "Europe/Berlin", user: str = "bot@acme.example", token: str = "tok"
     ):
@@ -69,21 +70,8 @@ class FakeJira:
         self.clock = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)  # the server's Date header
         self.blank_created: set[str] = set()  # issues answered without fields.created
         self.token_generation = 0  # page tokens of an older generation have expired
-        self._released = threading.Event()
         self._history_id = 100
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self._released.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(_handler(self))
 
     # ------------------------------------------------------------ the model
 

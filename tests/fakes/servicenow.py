@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode, urlparse
+
+from tests.fakes.loopback import LoopbackServer
 
 TABLE = "/api/now/table/"
 INCIDENT = TABLE + "incident"
@@ -79,7 +80,7 @@ class Case:
 
 
 @dataclass
-class FakeServiceNow:
+class FakeServiceNow(LoopbackServer):
     user: str = "vsm.reader"
     password: str = "pw"
     table: str = "incident"
@@ -97,20 +98,7 @@ class FakeServiceNow:
         self.audit: list[dict[str, str]] = []
         self.groups: dict[str, str] = {}  # sys_id -> name
         self.users: dict[str, str] = {}  # sys_id -> user_name
-        self._released = threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self._released.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(_handler(self))
 
     # ------------------------------------------------------------ the model
 

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from datetime import UTC, datetime
-from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 from tests.fakes.jira import _handler
+from tests.fakes.loopback import LoopbackServer
 
 EVENTS = "/api/v2/incremental/ticket_events.json"
 CUSTOM_STATUSES = "/api/v2/custom_statuses.json"
@@ -44,7 +43,7 @@ def unix(at: datetime) -> int:
     return int(at.timestamp())
 
 
-class FakeZendesk:
+class FakeZendesk(LoopbackServer):
     def __init__(self, *, email: str = "admin@acme.example", token: str = "tok"):
         self.email, self.token = email, token
         self.user = f"{email}/token"  # what Basic auth carries with an API token
@@ -61,21 +60,8 @@ class FakeZendesk:
         self.group_page = 100
         self.style = "field_name"
         self.continued: set[int] = set()  # end_times handed out on pages that were not the last
-        self._released = threading.Event()
         self._event_id = 5000
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _zendesk(self))
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self._released.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(_zendesk(self))
 
     # ------------------------------------------------------------ the model
 
