@@ -343,35 +343,12 @@ def _system_settings(settings: StreamSettings, cols: dict, where: str) -> None:
     """A system source: its kind declared, its required keys given, no key it has no use for
     (file keys included), auth a reference, since a date; [columns] fixed but for a team
     field where the system reads one."""
-    from connectors.systems import SYSTEM_KEYS, SYSTEMS, auth_form_error, parse_since
+    from connectors.systems import SYSTEMS, auth_form_error, parse_since
 
     src = settings.source
     kind = _choice(src.kind, _kinds(), "[source] kind")
     system = SYSTEMS[kind]
-    file_keys = {
-        "path": "",
-        "format": "auto",
-        "delimiter": "",
-        "encoding": "",
-        "object_type": "",
-        "member": "",
-        "sheet": "",
-        "timestamp_format": "",
-    }
-    for key, default in file_keys.items():
-        if getattr(src, key) != default:
-            raise SettingsError(
-                f"[source] {key} = {getattr(src, key)!r}: a {kind} source reads no file; leave {key} empty "
-                f'(or set [source] kind = "file")'
-            )
-    for key in (*SYSTEM_KEYS, *_database_keys()):
-        value = getattr(src, key)
-        if value and key not in system.options:
-            users = ", ".join(n for n, s in SYSTEMS.items() if key in s.options) or "no system"
-            raise SettingsError(
-                f"[source] {key} = {_shown_value(key, value)}: a {kind} source has no use for it; "
-                f"it applies to {users} only; leave it empty"
-            )
+    _refuse_keys(src, kind, {**_FILE_KEYS, "timestamp_format": ""}, system.options, SYSTEMS)
     missing = [key for key in system.required if not getattr(src, key)]
     if missing:
         raise SettingsError(
@@ -404,6 +381,28 @@ def _databases() -> dict:
     return DATABASES
 
 
+def _refuse_keys(src: Source, kind: str, file_keys: dict, options, systems: dict | None = None) -> None:
+    """A SettingsError for a file key set on a source that reads no file, or a system or
+    database key that this `kind` has no use for (naming the systems that use it)."""
+    from connectors.systems import SYSTEM_KEYS
+
+    for key, default in file_keys.items():
+        if getattr(src, key) != default:
+            raise SettingsError(
+                f"[source] {key} = {getattr(src, key)!r}: a {kind} source reads no file; leave {key} empty "
+                f'(or set [source] kind = "file")'
+            )
+    for key in (*SYSTEM_KEYS, *_database_keys()):
+        value = getattr(src, key)
+        if value and key not in options:
+            users = ", ".join(n for n, s in (systems or {}).items() if key in s.options)
+            raise SettingsError(
+                f"[source] {key} = {_shown_value(key, value)}: a {kind} source has no use for it; "
+                + (f"it applies to {users or 'database sources'} only; " if systems is not None else "")
+                + "leave it empty"
+            )
+
+
 def _database_keys() -> tuple[str, ...]:
     from connectors.database import DATABASE_KEYS
 
@@ -426,23 +425,11 @@ def _database_settings(settings: StreamSettings, where: str) -> None:
     reference, the query one SELECT, the durations readable, no key it has no use for. The
     [columns] act as for a file (the query's columns are detected and mapped as a file's)."""
     from connectors.database import DATABASES, check_query, check_url, duration
-    from connectors.systems import SYSTEM_KEYS, auth_form_error, parse_since
+    from connectors.systems import auth_form_error, parse_since
 
     src = settings.source
     db = DATABASES[src.kind]
-    for key, default in _FILE_KEYS.items():
-        if getattr(src, key) != default:
-            raise SettingsError(
-                f"[source] {key} = {getattr(src, key)!r}: a {src.kind} source reads no file; "
-                f"leave {key} empty"
-            )
-    for key in (*SYSTEM_KEYS, *_database_keys()):
-        value = getattr(src, key)
-        if value and key not in db.options:
-            raise SettingsError(
-                f"[source] {key} = {_shown_value(key, value)}: a {src.kind} source has no use for it; "
-                "leave it empty"
-            )
+    _refuse_keys(src, src.kind, _FILE_KEYS, db.options)
     missing = [key for key in db.required if not getattr(src, key)]
     if missing:
         raise SettingsError(
