@@ -44,6 +44,12 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 DbOption = Annotated[Path, typer.Option("--db", help="The DuckDB store file.")]
+WaitOption = Annotated[
+    float,
+    typer.Option(
+        "--wait", help="Seconds to wait for another run writing the same store before giving up."
+    ),
+]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
 StreamsDirOption = Annotated[
     Path, typer.Option("--streams-dir", help="Folder of the streams' settings files (<name>.toml).")
@@ -333,15 +339,17 @@ def _print_flow(flow) -> None:
             say(f"    {status}: {cls}{extra}" + (" [no rule matched]" if by == "fallback" else ""))
 
 
-def _refresh(stream: str, streams_dir: Path, db: Path, coverage: float | None, png: bool, **steps):
+def _refresh(
+    stream: str, streams_dir: Path, db: Path, coverage: float | None, png: bool, wait: float, **steps
+):
+    from pipeline.publish import writing
     from pipeline.settings import load_settings
-    from pipeline.store import open_store
     from pipeline.streams import refresh
 
     settings = load_settings(stream, streams_dir)
     if coverage is not None:
         settings.discovery.coverage = coverage
-    with open_store(db) as con, _progress() as stage:
+    with writing(db, wait) as con, _progress() as stage:
         return refresh(con, settings, reports_dir=REPORTS, png=png, on_stage=stage, **steps)
 
 
@@ -490,6 +498,7 @@ def ingest(
         typer.Option("--dry-run", help="Print what would be fetched (endpoints, window); write nothing."),
     ] = False,
     db: DbOption = DEFAULT_DB,
+    wait: WaitOption = 0.0,
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
     debug: DebugOption = False,
 ) -> None:
@@ -511,7 +520,7 @@ def ingest(
                 "--coverage shapes the map, which --no-compute does not draw: drop one of them"
             )
         _print_refresh(
-            _refresh(stream, streams_dir, db, coverage, png, load=True, source=source, compute=compute)
+            _refresh(stream, streams_dir, db, coverage, png, wait, load=True, source=source, compute=compute)
         )
 
     _boundary(debug, run)
@@ -540,6 +549,7 @@ def discover(
     coverage: CoverageOption = None,
     png: PngOption = True,
     db: DbOption = DEFAULT_DB,
+    wait: WaitOption = 0.0,
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
     debug: DebugOption = False,
 ) -> None:
@@ -549,14 +559,14 @@ def discover(
     --force`)."""
 
     def run():
+        from pipeline.publish import writing
         from pipeline.settings import check_stream_name, parse_timezone
-        from pipeline.store import open_store
         from pipeline.streams import discover as one_shot
 
         check_stream_name(stream)  # before the store is created
         if timezone is not None:
             parse_timezone(timezone)
-        with open_store(db) as con, _progress() as stage:
+        with writing(db, wait) as con, _progress() as stage:
             result = one_shot(
                 con,
                 source,
@@ -596,13 +606,14 @@ def compute(
     coverage: CoverageOption = None,
     png: PngOption = True,
     db: DbOption = DEFAULT_DB,
+    wait: WaitOption = 0.0,
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
     debug: DebugOption = False,
 ) -> None:
     """Recompute the stream's flow results and report from the store (after editing its settings)."""
 
     def run():
-        _print_refresh(_refresh(stream, streams_dir, db, coverage, png, load=False))
+        _print_refresh(_refresh(stream, streams_dir, db, coverage, png, wait, load=False))
 
     _boundary(debug, run)
 
