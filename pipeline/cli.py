@@ -46,9 +46,7 @@ err = Console(stderr=True, soft_wrap=True)
 DbOption = Annotated[Path, typer.Option("--db", help="The DuckDB store file.")]
 WaitOption = Annotated[
     float,
-    typer.Option(
-        "--wait", help="Seconds to wait for another run writing the same store before giving up."
-    ),
+    typer.Option("--wait", help="Seconds to wait for another run writing the same store before giving up."),
 ]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
 StreamsDirOption = Annotated[

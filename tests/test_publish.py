@@ -23,8 +23,9 @@ import pytest
 from pipeline.publish import STORAGE_VERSION, StoreBusy, lock_path, work_path, writer_lock, writing
 from tests.conftest import PROJECT, run_vsm_process, write
 
-A = "case,activity,timestamp\n1,A,2024-01-01 00:00\n1,B,2024-01-02 00:00\n2,A,2024-01-01 00:00\n2,B,2024-01-03 00:00\n"
-B = "case,activity,timestamp\n3,A,2024-01-04 00:00\n3,B,2024-01-05 00:00\n4,A,2024-01-04 00:00\n4,B,2024-01-06 00:00\n"
+HEADER = "case,activity,timestamp\n"
+A = HEADER + "1,A,2024-01-01 00:00\n1,B,2024-01-02 00:00\n2,A,2024-01-01 00:00\n2,B,2024-01-03 00:00\n"
+B = HEADER + "3,A,2024-01-04 00:00\n3,B,2024-01-05 00:00\n4,A,2024-01-04 00:00\n4,B,2024-01-06 00:00\n"
 COUNTS = "SELECT (SELECT count(*) FROM events) AS e, (SELECT count(*) FROM cases) AS c"
 
 
@@ -73,9 +74,16 @@ def test_a_reader_open_before_a_publish_keeps_its_file_and_the_next_sees_the_new
         # A new reader in another process opens the new file. (In this process DuckDB would
         # hand back the instance `before` holds on the old one, by path, while it is open.)
         other = subprocess.run(
-            [sys.executable, "-c", f"import duckdb; print(duckdb.connect('vsm.duckdb', read_only=True)"
-             f".execute({COUNTS!r}).fetchone())"],
-            cwd=published, capture_output=True, text=True, check=True,
+            [
+                sys.executable,
+                "-c",
+                f"import duckdb; print(duckdb.connect('vsm.duckdb', read_only=True)"
+                f".execute({COUNTS!r}).fetchone())",
+            ],
+            cwd=published,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         assert other.stdout.strip() == "(4, 1)"
     finally:
