@@ -19,7 +19,8 @@ command ever writes that file in place, so no writer holds DuckDB's lock on it:
   file as the last good publish; the next command publishes what the work store holds then.
 - **Storage version.** The analysts' file is written in DuckDB's storage format
   ``v1.4.0`` (STORAGE_VERSION): DuckDB 1.4 (the long-term release), 1.5 (the release
-  before 2.0) and 2.0 all open it. DuckDB 2.0.1 accepts ``v1.3.0`` ... ``v2.0.0`` there.
+  before 2.0) and 2.0 all open it (checked with DuckDB 1.5.6 and 1.4.5 on the published
+  store of the 1M-event benchmark). DuckDB 2.0.1 accepts ``v1.3.0`` ... ``v2.0.0`` there.
 - **Two writers.** A writer first takes ``flock`` on ``<db>.lock`` and writes its pid
   there. A second waits up to ``--wait`` seconds for it, then stops with StoreBusy naming
   the holder's pid. The kernel drops the lock when its process ends however it ends, so a
