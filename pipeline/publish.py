@@ -44,6 +44,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.errors import StoreError, first_line
+from pipeline.processes import use_store_temp
 from pipeline.store import open_store, sql_identifier, sql_literal
 
 STORAGE_VERSION = "v1.4.0"
@@ -123,6 +124,10 @@ def writing(db: Path | str, wait: float = 0.0) -> Iterator[duckdb.DuckDBPyConnec
         if not work.exists() and db.exists():
             _start_from(db, work)
         con = open_store(work)
+        # This process's own temporary folders (not DuckDB's spill, which stays beside the work
+        # store) go under <db>.tmp, where any later command, an analyst's too, removes them
+        # once their owner is gone.
+        use_store_temp(db)
         try:
             yield con
             publish(con, db)
