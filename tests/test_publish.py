@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,14 +38,23 @@ def _counts(db: Path) -> tuple[int, int]:
         con.close()
 
 
-@pytest.fixture
-def published(tmp_path) -> Path:
-    """A project folder whose analysts' file holds a.csv, discovered through the CLI."""
-    write(tmp_path / "a.csv", A)
-    write(tmp_path / "b.csv", B)
-    done = run_vsm_process("discover", "a.csv", "--stream", "s", "--no-png", cwd=tmp_path)
+@pytest.fixture(scope="module")
+def discovered(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("discovered")
+    write(folder / "a.csv", A)
+    write(folder / "b.csv", B)
+    done = run_vsm_process("discover", "a.csv", "--stream", "s", "--no-png", cwd=folder)
     assert done.returncode == 0, done.stderr
-    return tmp_path
+    return folder
+
+
+@pytest.fixture
+def published(discovered, tmp_path) -> Path:
+    """A project folder whose analysts' file holds a.csv, discovered through the CLI (once,
+    copied for each test)."""
+    folder = tmp_path / "project"
+    shutil.copytree(discovered, folder)
+    return folder
 
 
 def test_the_analysts_file_is_a_read_only_openable_copy_in_the_older_storage_version(published):
