@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pipeline.drops import check_pattern, is_glob
 from pipeline.errors import SettingsError
 from pipeline.nulls import BUILTIN_NULL_VALUES
 
@@ -245,6 +246,8 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
         raise SettingsError(f"{where} [source]: path is missing: expected the event log file")
     else:
         _no_system_keys(settings)
+        if is_glob(settings.source.path):  # a file drop (pipeline/drops.py)
+            check_pattern(settings.source.path, f"{where} [source] path")
     if settings.source.sheet and settings.source.format not in ("auto", "excel"):
         raise SettingsError(
             f"[source] sheet = {settings.source.sheet!r}: only an Excel source has sheets, "

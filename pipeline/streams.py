@@ -11,6 +11,7 @@ import polars as pl
 
 from pipeline.columns import Mapping, detect_columns
 from pipeline.discovery import preload
+from pipeline.drops import is_glob
 from pipeline.errors import SettingsError
 from pipeline.flow import FlowResult, compute_flow
 from pipeline.ingest import LoadResult, Raw, Stage, ingest, read_events, sample
@@ -242,6 +243,8 @@ def plan_ingest(db: Path, settings: StreamSettings, source: Path | None = None) 
     window (from its stored cursor), or the file it would read."""
     if settings.source.kind == "file":
         path = Path(source) if source else settings.source_path()
+        if source is None and is_glob(settings.source.path):
+            return _plan_drops(db, settings, path)
         return [
             f"stream {settings.name!r} reads {path} (format {settings.source.format}): only events not "
             "stored yet are added, then the flow is recomputed",
@@ -259,6 +262,27 @@ def plan_ingest(db: Path, settings: StreamSettings, source: Path | None = None) 
         return dry_run(None, settings)
     with open_store(db, read_only=True) as con:
         return dry_run(con, settings)
+
+
+def _plan_drops(db: Path, settings: StreamSettings, pattern: Path) -> list[str]:
+    """The files a glob `[source] path` matches, each to load or skip and why (against the
+    store's source_files, read only; every file is new when there is no store yet)."""
+    from pipeline.drops import plan_drops
+    from pipeline.store import open_store
+
+    if Path(db).exists():
+        with open_store(db, read_only=True) as con:
+            plan = plan_drops(con, settings.name, pattern)
+    else:
+        plan = plan_drops(None, settings.name, pattern)
+    loads = sum(d.action == "load" for d in plan)
+    return [
+        f"stream {settings.name!r} reads the files matching {pattern} (format {settings.source.format}): "
+        f"{len(plan)} matched, {loads} to load, {len(plan) - loads} to skip; in name order, each in its "
+        "own transaction",
+        *(d.line() for d in plan),
+        "nothing read or written (--dry-run)",
+    ]
 
 
 def _system_label(settings: StreamSettings) -> str:

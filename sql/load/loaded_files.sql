@@ -1,0 +1,6 @@
+-- The files a file-drop stream has loaded (pipeline/drops.py `plan_drops`), oldest load first:
+-- a name's last row is its content now stored; a hash's first row names where it came from.
+SELECT name, content_hash, run_id
+FROM source_files
+WHERE stream = $stream
+ORDER BY run_id, name;
