@@ -543,6 +543,8 @@ def render_settings(s: StreamSettings) -> str:
         "# a system is pulled from url with query, user and auth (README: system sources).",
         f"kind = {_toml_str(s.source.kind)}",
         "# Relative paths are read from the folder that holds streams/.",
+        "# path may be a glob (exports/claims-*.csv): each ingest loads the files new or changed",
+        "# since the last run, in name order, and skips the others (the source_files table).",
         f"path = {_toml_str(s.source.path)}",
         f"# One of: {', '.join(FORMATS)}",
         f"format = {_toml_str(s.source.format)}",
