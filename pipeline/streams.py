@@ -11,7 +11,7 @@ import polars as pl
 
 from pipeline.columns import Mapping, detect_columns
 from pipeline.discovery import preload
-from pipeline.drops import is_glob
+from pipeline.drops import check_pattern, is_glob, matched_files
 from pipeline.errors import SettingsError
 from pipeline.flow import FlowResult, compute_flow
 from pipeline.ingest import LoadResult, Raw, Stage, ingest, read_events, sample
@@ -135,8 +135,16 @@ def init_stream(
         raise SettingsError(f"{path} exists already; edit it, or pass --force to write it anew")
     probe = StreamSettings(name=name, source=source_options or Source())
     probe.source.path = str(source)
+    sample_file, drop_note = Path(source), []
+    if is_glob(source):  # a file drop: the columns are detected from the first file it matches
+        check_pattern(str(source), "--source")
+        sample_file = matched_files(Path(source))[0]
+        drop_note = [
+            f"path is the glob {source}: columns detected from its first file, {sample_file}; each "
+            "ingest loads the files new or changed since the last run"
+        ]
     if read is None:
-        read = read_events(probe, Path(source))
+        read = read_events(probe, sample_file)
     settings, notes, alternatives = detect_settings(
         name,
         Path(source),
@@ -147,7 +155,7 @@ def init_stream(
         streams_dir=streams_dir,
     )
     write_settings(settings, path)
-    return InitResult(settings, path, notes, alternatives)
+    return InitResult(settings, path, drop_note + notes, alternatives)
 
 
 # discover's options on a stream whose settings exist: (settings table, key) -> the option.

@@ -245,3 +245,23 @@ def test_the_cli_ingests_a_glob_and_prints_each_file(tmp_path, monkeypatch):
     assert none.output.strip().splitlines() == [
         f"Error: {tmp_path / 'exports' / 'claims-*.csv'}: the [source] path pattern matches no file"
     ]
+
+
+def test_init_with_a_glob_detects_from_the_first_file_and_writes_the_glob(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "exports").mkdir()
+    write(tmp_path / "exports" / "claims-1.csv", ONE)
+    write(tmp_path / "exports" / "claims-2.csv", TWO)
+    runner = CliRunner()
+    done = runner.invoke(app, ["init", "t", "--source", "exports/claims-*.csv"])
+    assert done.exit_code == 0, done.output
+    assert f"columns detected from its first file, {'exports/claims-1.csv'}" in done.output
+    assert 'path = "exports/claims-*.csv"' in (tmp_path / "streams" / "t.toml").read_text()
+    loaded = runner.invoke(app, ["ingest", "t", "--no-compute"])
+    assert loaded.exit_code == 0, loaded.output
+    # 3 + 2 events, both files new
+    assert "events read 5; new 5" in loaded.output
+    assert loaded.output.count("  file: load ") == 2
+    nothing = runner.invoke(app, ["init", "u", "--source", "exports/none-*.csv"])
+    assert nothing.exit_code == 3
+    assert nothing.output.strip() == "Error: exports/none-*.csv: the [source] path pattern matches no file"
