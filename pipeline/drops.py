@@ -67,8 +67,12 @@ class DropFile:
 
 
 def matched_files(pattern: Path) -> list[Path]:
-    """The regular files the pattern matches, in name order; none is a SourceError (exit 3)."""
-    found = sorted(Path(p) for p in glob.glob(str(pattern), recursive=True) if Path(p).is_file())
+    """The regular files the pattern matches, in name order; none is a SourceError (exit 3).
+    Names starting with a dot are not matched by * or ? (glob's rule): an export written under
+    a hidden name and renamed when complete is never read half-written."""
+    # absolute (not resolved: a symlink keeps its own name), so a name means one file whatever
+    # the working folder
+    found = sorted(Path(p).absolute() for p in glob.glob(str(pattern), recursive=True) if Path(p).is_file())
     if not found:
         raise SourceError(pattern, "the [source] path pattern matches no file")
     return found
