@@ -265,3 +265,29 @@ def test_init_with_a_glob_detects_from_the_first_file_and_writes_the_glob(tmp_pa
     nothing = runner.invoke(app, ["init", "u", "--source", "exports/none-*.csv"])
     assert nothing.exit_code == 3
     assert nothing.output.strip() == "Error: exports/none-*.csv: the [source] path pattern matches no file"
+
+
+def test_a_file_and_its_source_files_row_are_stored_together_or_not_at_all(store, tmp_path, monkeypatch):
+    import pipeline.ingest as ingest_module
+
+    s = drops(tmp_path, ("claims-1.csv", ONE), ("claims-2.csv", TWO))
+    record = ingest_module.record_file
+    calls = []
+
+    def fail_on_the_second(con, stream, run_id, drop):  # after claims-2's events are inserted
+        calls.append(drop.name)
+        if len(calls) == 2:
+            raise SourceError(drop.name, "disk full (simulated)")
+        record(con, stream, run_id, drop)
+
+    monkeypatch.setattr(ingest_module, "record_file", fail_on_the_second)
+    with pytest.raises(FileDropError, match="disk full"):
+        ingest(store, s)
+    # claims-1: events and row; claims-2: its events rolled back with its row
+    assert events(store) == (3, 1)
+    assert [n for n, *_ in recorded(store)] == ["claims-1.csv"]
+    assert store.execute("SELECT count(*) FROM runs").fetchall()[0][0] == 1
+    monkeypatch.setattr(ingest_module, "record_file", record)
+    again = ingest(store, s)
+    assert (again.events_read, again.events_loaded) == (2, 2)
+    assert [n for n, *_ in recorded(store)] == ["claims-1.csv", "claims-2.csv"]
