@@ -1,7 +1,8 @@
 """Load an event-log source into the store: read, map columns, parse, check, insert.
 
 One load is one transaction: it adds its new events, its rejects and its `runs` row
-together, or (on any error) nothing at all.
+together, or (on any error) nothing at all. A file-drop stream ([source] path a glob,
+pipeline/drops.py) makes one such load per new or changed file, each with its `source_files` row.
 """
 
 from __future__ import annotations
@@ -411,9 +412,13 @@ def ingest_drops(con, settings: StreamSettings, pattern: Path, on_stage: Stage) 
         from types import SimpleNamespace
 
         skipped = SimpleNamespace(label=str(pattern), connector="file drop", cursor=None, window="")
-        result = _nothing_read(con, settings, skipped, datetime.now(UTC))
-        result.mapping = f"no file new or changed ({len(plan)} matched, all skipped)"
-        result.timestamp_format = "nothing read"
+        result = _nothing_read(
+            con,
+            settings,
+            skipped,
+            datetime.now(UTC),
+            mapping=f"no file new or changed ({len(plan)} matched, all skipped)",
+        )
         result.files = files
         return result
     last = results[-1]
@@ -431,7 +436,12 @@ def ingest_drops(con, settings: StreamSettings, pattern: Path, on_stage: Stage) 
         events_known=sum(r.events_known for r in results),
         events_replaced=sum(r.events_replaced for r in results),
         event_key=last.event_key,
-        reject_reasons=[x for r in results for x in r.reject_reasons],
+        # which file's line: a reason names its file
+        reject_reasons=[
+            (f"{reason} (in {Path(r.source).name})", n, line)
+            for r in results
+            for reason, n, line in r.reject_reasons
+        ],
         missing_values=[x for r in results for x in r.missing_values],
         files=files,
     )
@@ -788,7 +798,9 @@ def _insert(con, params: dict, rows: int, result: LoadResult, started: datetime)
         raise
 
 
-def _nothing_read(con, settings: StreamSettings, pulled, started: datetime) -> LoadResult:
+def _nothing_read(
+    con, settings: StreamSettings, pulled, started: datetime, mapping: str = "no row read"
+) -> LoadResult:
     """A database read that returned no row (nothing new since the cursor): a `runs` row says
     so, the cursor is stored (kept) with it; no column or format to detect from no row."""
     result = LoadResult(
@@ -796,7 +808,7 @@ def _nothing_read(con, settings: StreamSettings, pulled, started: datetime) -> L
         stream=settings.name,
         source=pulled.label,
         connector=pulled.connector,
-        mapping="no row read",
+        mapping=mapping,
         timestamp_format="nothing",
         timezone_note="",
         events_read=0,

@@ -102,6 +102,10 @@ def test_a_third_file_dropped_later_is_the_only_one_loaded(store, tmp_path):
     third = ingest(store, s)
     assert (third.events_read, third.events_loaded) == (0, 0)
     assert "no file new or changed (3 matched, all skipped)" in third.mapping
+    message = store.execute("SELECT message FROM runs WHERE run_id = $r", {"r": third.run_id}).fetchall()
+    assert message == [
+        ("connector file drop; no file new or changed (3 matched, all skipped); timestamps read as nothing",)
+    ]
     assert len(recorded(store)) == 3
 
 
@@ -291,3 +295,13 @@ def test_a_file_and_its_source_files_row_are_stored_together_or_not_at_all(store
     again = ingest(store, s)
     assert (again.events_read, again.events_loaded) == (2, 2)
     assert [n for n, *_ in recorded(store)] == ["claims-1.csv", "claims-2.csv"]
+
+
+def test_a_rejected_row_names_its_file(store, tmp_path):
+    # claims-2's second row has '?' for a case id: rejected, not loaded; line 3 of claims-2
+    s = drops(tmp_path, ("claims-1.csv", ONE), ("claims-2.csv", TWO.replace("c2,B", "?,B")))
+    result = ingest(store, s)
+    assert (result.events_loaded, result.events_rejected) == (4, 1)
+    assert [(reason.endswith("(in claims-2.csv)"), n, line) for reason, n, line in result.reject_reasons] == [
+        (True, 1, 3)
+    ]
