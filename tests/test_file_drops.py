@@ -305,3 +305,28 @@ def test_a_rejected_row_names_its_file(store, tmp_path):
     assert [(reason.endswith("(in claims-2.csv)"), n, line) for reason, n, line in result.reject_reasons] == [
         (True, 1, 3)
     ]
+
+
+def test_an_unchanged_file_is_not_read_again_and_a_touched_one_is_judged_by_content(
+    store, tmp_path, monkeypatch
+):
+    import os
+
+    import pipeline.drops as drops_module
+
+    s = drops(tmp_path, ("claims-1.csv", ONE), ("claims-2.csv", TWO))
+    first = ingest(store, s)
+    hashed = []
+    real_hash = drops_module.content_hash
+    monkeypatch.setattr(
+        drops_module, "content_hash", lambda path: hashed.append(path.name) or real_hash(path)
+    )
+    # claims-2 touched: a new modified time, the same bytes
+    stat = (tmp_path / "exports" / "claims-2.csv").stat()
+    os.utime(tmp_path / "exports" / "claims-2.csv", ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    second = ingest(store, s)
+    # claims-1: same size and modified time, not read; claims-2: read, hashed, same content
+    assert hashed == ["claims-2.csv"]
+    assert second.files[0].endswith(f"unchanged since run {first.run_id - 1} (same size and modified time)")
+    assert second.files[1].endswith(f"unchanged since run {first.run_id} (same content)")
+    assert second.events_read == 0
