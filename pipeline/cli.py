@@ -278,6 +278,8 @@ def _print_load(load) -> None:
             markup=False,
             highlight=False,
         )
+    for line in getattr(load, "files", []):  # a file-drop stream: each matched file, loaded or skipped
+        out.print(f"  file: {line}", markup=False, highlight=False)
 
 
 def _days(seconds) -> str:
@@ -487,7 +489,11 @@ def ingest(
     png: PngOption = True,
     dry_run: Annotated[
         bool,
-        typer.Option("--dry-run", help="Print what would be fetched (endpoints, window); write nothing."),
+        typer.Option(
+            "--dry-run",
+            help="Print what would be fetched (endpoints, window; the files a glob would load and skip); "
+            "write nothing.",
+        ),
     ] = False,
     db: DbOption = DEFAULT_DB,
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
