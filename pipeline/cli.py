@@ -757,7 +757,7 @@ def run_all(
         if log_format not in ("text", "json"):
             raise SettingsError(f"--log-format {log_format}: expected text or json")
         if log_format == "json":
-            return _run_json(names or [], parallel, png, db, streams_dir)
+            return _run_json(names or [], parallel, png, db, streams_dir, debug)
         with _progress() as stage:
             result = run_streams(
                 db,
@@ -768,6 +768,7 @@ def run_all(
                 parallel=parallel,
                 progress=_run_progress(stage),
                 on_done=_print_stream_done,
+                debug=debug,
             )
         _print_run_summary(result)
         return result.exit_code
@@ -829,7 +830,7 @@ def _print_run_summary(result) -> None:
             out.print(line.rstrip(), markup=False, highlight=False)
     failed = len(result.failed)
     out.print(
-        f"{len(result.runs)} streams run, {failed} failed"
+        f"{len(result.runs)} stream{'' if len(result.runs) == 1 else 's'} run, {failed} failed"
         + (f"; overview: {result.overview}" if result.overview else "")
         + (f"; {result.overview_error}" if result.overview_error else ""),
         markup=False,
@@ -837,7 +838,7 @@ def _print_run_summary(result) -> None:
     )
 
 
-def _run_json(names, parallel, png, db, streams_dir) -> int:
+def _run_json(names, parallel, png, db, streams_dir, debug) -> int:
     import json
 
     from pipeline.nightly import run_streams
@@ -863,6 +864,7 @@ def _run_json(names, parallel, png, db, streams_dir) -> int:
         parallel=parallel,
         progress=progress,
         on_done=done,
+        debug=debug,
     )
     emit(
         {

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -108,9 +109,16 @@ def _now() -> datetime:
 
 
 def run_stream(
-    db: Path, name: str, streams_dir: Path, reports_dir: Path, png: bool, progress: Progress
+    db: Path,
+    name: str,
+    streams_dir: Path,
+    reports_dir: Path,
+    png: bool,
+    progress: Progress,
+    debug: bool = False,
 ) -> StreamRun:
-    """Load, recompute and report one stream; its failure becomes the result's status and error."""
+    """Load, recompute and report one stream; its failure becomes the result's status and error
+    (with `debug`, its traceback on stderr too)."""
     from pipeline.store import open_store
     from pipeline.streams import refresh
 
@@ -138,11 +146,14 @@ def run_stream(
         if interrupts.received() or interrupts.caused_by_interrupt(exc):
             raise
         run.status = "failed"
+        if debug:
+            traceback.print_exc()
         if isinstance(exc, VsmError):
             run.error, run.exit_code = first_line(exc), exc.exit_code
         else:
             run.error = (
-                f"internal error ({type(exc).__name__}: {first_line(exc)}); run `vsm ingest {name} --debug`"
+                f"internal error ({type(exc).__name__}: {first_line(exc)}); "
+                "run again with --debug for the traceback"
             )
             run.exit_code = 70
     run.seconds = round(time.monotonic() - started, 1)
@@ -160,13 +171,14 @@ def run_streams(
     parallel: int = 1,
     progress: Progress = lambda _stream, _what: None,
     on_done: Callable[[StreamRun], None] = lambda _run: None,
+    debug: bool = False,
 ) -> NightlyResult:
     """Run the streams one after another, then write the overview page."""
     check_parallel(parallel)
     chosen = chosen_streams(names, streams_dir)
     result = NightlyResult()
     for name in chosen:
-        run = run_stream(Path(db), name, Path(streams_dir), Path(reports_dir), png, progress)
+        run = run_stream(Path(db), name, Path(streams_dir), Path(reports_dir), png, progress, debug)
         result.runs.append(run)
         on_done(run)
     try:

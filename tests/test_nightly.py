@@ -41,8 +41,9 @@ GOOD_NEW = GOOD + "C4,Submit,2026-03-05 10:00:00\nC4,Review,2026-03-05 12:00:00\
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """A project folder with streams `good` and `broken`, both loaded once; then broken's
-    export is truncated to its header (a broken drop) and good's receives two new events;
-    then one `vsm run` of both (text log) and one with --log-format json."""
+    export is truncated to its header (a broken drop), good's receives two new events, and a
+    third stream's settings `typo` do not parse; then one `vsm run` of all (text log) and one
+    with --log-format json."""
     root = tmp_path_factory.mktemp("nightly")
     write(root / "good.csv", GOOD)
     write(root / "broken.csv", re.sub(r"(?m)^C", "B", GOOD))
@@ -62,6 +63,7 @@ def project(tmp_path_factory):
                 png=False,
             )
     write(root / "broken.csv", "case,activity,timestamp\n")
+    write(root / "streams" / "typo.toml", "[source\npath = 'x.csv'\n")  # settings that do not parse
     write(root / "good.csv", GOOD_NEW)
     text = run_vsm_process("run", "--no-png", cwd=root)
     as_json = run_vsm_process("run", "--no-png", "--log-format", "json", cwd=root)
@@ -77,7 +79,9 @@ def test_a_failing_stream_does_not_stop_the_others_and_the_exit_code_says_so(pro
     assert re.match(
         r"broken\s+failed\s+0\s+0\s+\d+\.\d\s+\S*broken\.csv: has a header but no rows", rows["broken"]
     )
-    assert "2 streams run, 1 failed" in run.stdout
+    # settings that do not parse fail their stream alone, exit code 2 of a settings error
+    assert re.match(r"typo\s+failed\s+0\s+0\s+\d+\.\d\s+\S*typo\.toml: not valid TOML", rows["typo"])
+    assert "3 streams run, 2 failed" in run.stdout
     # good was published: its report exists and the store holds C4 (4 cases, 2 open: C3, C4)
     assert (root / "reports" / "good" / "index.html").exists()
     with open_store(root / "vsm.duckdb", read_only=True) as con:
@@ -102,16 +106,18 @@ def test_json_log_lines_each_parse(project):
     )  # loaded by the run before
     assert streams["broken"]["status"] == "failed" and streams["broken"]["exit_code"] == 3
     assert "has a header but no rows" in streams["broken"]["error"]
-    assert {r["stream"] for r in records if r["event"] == "stage"} == {"good", "broken"}
+    assert streams["typo"]["status"] == "failed" and streams["typo"]["exit_code"] == 2
+    assert {r["stream"] for r in records if r["event"] == "stage"} == {"good", "broken", "typo"}
     assert records[-1]["event"] == "summary"
-    assert records[-1]["failed"] == ["broken"] and records[-1]["exit_code"] == 6
+    assert records[-1]["failed"] == ["broken", "typo"] and records[-1]["exit_code"] == 6
 
 
 def test_the_overview_lists_every_stream_with_its_figures_status_and_link(project):
     root, _, _ = project
     html = (root / "reports" / "index.html").read_text(encoding="utf-8")
     rows = dict(re.findall(r"<tr><td>(?:<a [^>]*>)?(\w+)(?:</a>)?</td>(.*?)</tr>", html))
-    assert set(rows) == {"good", "broken"}
+    assert set(rows) == {"good", "broken", "typo"}
+    assert "<td>failed</td>" in rows["typo"] and "not valid TOML" in rows["typo"]
     # good: completed C1 2.0 d, C2 3.0 d (interpolated percentiles): p50 = 2.5 d,
     # p85 = 2.0 + 0.85 x 1.0 = 2.85 d, shown 2.9 d; no step repeated: first-pass yield 100%;
     # open cases C3 and C4: 2
@@ -139,7 +145,7 @@ def test_named_streams_run_alone_and_bad_choices_are_refused(project):
     root, _, _ = project
     only = run_vsm_process("run", "good", "--no-png", cwd=root)
     assert only.returncode == 0, only.stderr
-    assert "1 streams run, 0 failed" in only.stdout and "broken" not in only.stdout
+    assert "1 stream run, 0 failed" in only.stdout and "broken" not in only.stdout
     # the overview still shows broken, with its last run's status
     html = (root / "reports" / "index.html").read_text(encoding="utf-8")
     assert "<td>failed</td>" in html
