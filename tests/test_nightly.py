@@ -154,3 +154,24 @@ def test_named_streams_run_alone_and_bad_choices_are_refused(project):
     assert unknown.stderr.strip().startswith("Error: stream 'nosuch': no settings at streams/nosuch.toml")
     side = run_vsm_process("run", "--parallel", "2", cwd=root)
     assert side.returncode == 2 and "one process write it at a time" in side.stderr
+
+
+SIGTERM_AT_BROKEN = """
+import os, signal
+import pipeline.streams as streams
+refresh = streams.refresh
+def refresh_until_broken(con, settings, **options):
+    if settings.name == "broken":
+        os.kill(os.getpid(), signal.SIGTERM)
+    return refresh(con, settings, **options)
+streams.refresh = refresh_until_broken
+"""
+
+
+def test_sigterm_stops_the_whole_run_not_just_its_stream(project):
+    root, _, _ = project
+    # streams run in name order: broken, good, typo; SIGTERM arrives as broken starts
+    run = run_vsm_process("run", "--no-png", cwd=root, before=SIGTERM_AT_BROKEN)
+    assert run.returncode == 130, run.stderr
+    assert "Error: interrupted (SIGTERM)" in run.stderr
+    assert "good:" not in run.stderr and "streams run" not in run.stdout
