@@ -154,6 +154,8 @@ def test_named_streams_run_alone_and_bad_choices_are_refused(project):
     assert unknown.stderr.strip().startswith("Error: stream 'nosuch': no settings at streams/nosuch.toml")
     side = run_vsm_process("run", "--parallel", "2", cwd=root)
     assert side.returncode == 2 and "one process write it at a time" in side.stderr
+    xml = run_vsm_process("run", "--log-format", "xml", cwd=root)
+    assert xml.returncode == 2 and xml.stderr.strip() == "Error: --log-format xml: expected text or json"
 
 
 SIGTERM_AT_BROKEN = """
