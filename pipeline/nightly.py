@@ -256,7 +256,7 @@ def write_overview(db: Path, streams_dir: Path, reports_dir: Path, runs: list[St
     failed = sum(1 for name in names if status.get(name, {}).get("status") == "failed")
     written = _now()
     body = (
-        f'<header><h1>Value streams</h1><p class="note">{len(names)} streams; '
+        f'<header><h1>Value streams</h1><p class="note">{len(names)} stream{"s" if len(names) != 1 else ""}; '
         f"{failed} failed in their last run; page written {written:%Y-%m-%d %H:%M} UTC by vsm run.</p>"
         "</header>"
         + '<section id="streams"><h2>Streams</h2><p class="intro">Headline figures from each stream\'s '

@@ -117,6 +117,7 @@ def test_the_overview_lists_every_stream_with_its_figures_status_and_link(projec
     html = (root / "reports" / "index.html").read_text(encoding="utf-8")
     rows = dict(re.findall(r"<tr><td>(?:<a [^>]*>)?(\w+)(?:</a>)?</td>(.*?)</tr>", html))
     assert set(rows) == {"good", "broken", "typo"}
+    assert "3 streams; 2 failed in their last run" in html
     assert "<td>failed</td>" in rows["typo"] and "not valid TOML" in rows["typo"]
     # good: completed C1 2.0 d, C2 3.0 d (interpolated percentiles): p50 = 2.5 d,
     # p85 = 2.0 + 0.85 x 1.0 = 2.85 d, shown 2.9 d; no step repeated: first-pass yield 100%;
