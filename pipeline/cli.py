@@ -282,6 +282,8 @@ def _print_load(load) -> None:
             markup=False,
             highlight=False,
         )
+    for line in getattr(load, "files", []):  # a file-drop stream: each matched file, loaded or skipped
+        out.print(f"  file: {line}", markup=False, highlight=False)
 
 
 def _days(seconds) -> str:
@@ -493,7 +495,11 @@ def ingest(
     png: PngOption = True,
     dry_run: Annotated[
         bool,
-        typer.Option("--dry-run", help="Print what would be fetched (endpoints, window); write nothing."),
+        typer.Option(
+            "--dry-run",
+            help="Print what would be fetched (endpoints, window; the files a glob would load and skip); "
+            "write nothing.",
+        ),
     ] = False,
     db: DbOption = DEFAULT_DB,
     wait: WaitOption = 0.0,
@@ -729,6 +735,163 @@ def streams(
             _print_table(frame, 1000)
 
     _boundary(debug, run)
+
+
+LogFormatOption = Annotated[
+    str,
+    typer.Option(
+        "--log-format",
+        help="text: a progress line per stage (a spinner in a terminal) and a summary table; "
+        "json: one JSON object per line on stdout.",
+    ),
+]
+
+
+@app.command(name="run")
+def run_all(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="The streams to run (default: every streams/<name>.toml).")
+    ] = None,
+    parallel: Annotated[
+        int, typer.Option("--parallel", help="Streams run side by side; only 1 for now (one store writer).")
+    ] = 1,
+    log_format: LogFormatOption = "text",
+    png: PngOption = True,
+    db: DbOption = DEFAULT_DB,
+    streams_dir: StreamsDirOption = DEFAULT_STREAMS,
+    debug: DebugOption = False,
+) -> None:
+    """The nightly job: for each stream, load what is new, recompute, write its report; then the
+    overview page reports/index.html and a summary. A failing stream does not stop the others;
+    exit 6 when any failed."""
+
+    def run():
+        from pipeline.errors import SettingsError
+        from pipeline.nightly import run_streams
+
+        if log_format not in ("text", "json"):
+            raise SettingsError(f"--log-format {log_format}: expected text or json")
+        if log_format == "json":
+            return _run_json(names or [], parallel, png, db, streams_dir, debug)
+        with _progress() as stage:
+            result = run_streams(
+                db,
+                names or [],
+                streams_dir=streams_dir,
+                reports_dir=REPORTS,
+                png=png,
+                parallel=parallel,
+                progress=_run_progress(stage),
+                on_done=_print_stream_done,
+                debug=debug,
+            )
+        _print_run_summary(result)
+        return result.exit_code
+
+    code = _boundary(debug, run)
+    if code:
+        raise typer.Exit(code)
+
+
+def _now_text() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _run_progress(stage: Callable[[str], None]) -> Callable[[str, str], None]:
+    """A terminal's spinner shows the stream and stage; under a scheduler, one plain line each."""
+
+    def progress(stream: str, what: str) -> None:
+        if err.is_terminal:
+            stage(f"{stream}: {what}")
+        else:
+            interrupts.check()
+            err.print(f"{_now_text()} {stream}: {what}", markup=False, highlight=False)
+
+    return progress
+
+
+def _print_stream_done(run) -> None:
+    said = f"{run.stream}: {run.status}, {run.new_events:,} new events ({run.seconds:.1f} s)"
+    if not err.is_terminal:
+        said = f"{_now_text()} {said}"
+    err.print(said + (f": {run.error}" if run.error else ""), markup=False, highlight=False)
+
+
+def _run_rows(result) -> list[list[str]]:
+    return [
+        [r.stream, r.status, f"{r.new_events:,}", f"{r.rejects:,}", f"{r.seconds:.1f}", r.error]
+        for r in result.runs
+    ]
+
+
+def _print_run_summary(result) -> None:
+    headers = ["stream", "status", "new events", "rejects", "seconds", "error"]
+    if out.is_terminal:
+        table = Table(show_lines=False)
+        for name in headers:
+            table.add_column(
+                Text(name), justify="right" if name in ("new events", "rejects", "seconds") else "left"
+            )
+        for row in _run_rows(result):
+            table.add_row(*[Text(v) for v in row])
+        out.print(table, markup=False, highlight=False)
+    else:  # plain columns for a log file: no box drawing
+        rows = [headers, *_run_rows(result)]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(headers) - 1)]
+        for row in rows:
+            line = "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)) + "  " + row[-1]
+            out.print(line.rstrip(), markup=False, highlight=False)
+    failed = len(result.failed)
+    out.print(
+        f"{len(result.runs)} stream{'' if len(result.runs) == 1 else 's'} run, {failed} failed"
+        + (f"; overview: {result.overview}" if result.overview else "")
+        + (f"; {result.overview_error}" if result.overview_error else ""),
+        markup=False,
+        highlight=False,
+    )
+
+
+def _run_json(names, parallel, png, db, streams_dir, debug) -> int:
+    import json
+
+    from pipeline.nightly import run_streams
+
+    def emit(record: dict) -> None:
+        sys.stdout.write(json.dumps({"time": _now_text(), **record}) + "\n")
+        sys.stdout.flush()
+
+    def progress(stream: str, what: str) -> None:
+        interrupts.check()
+        emit({"event": "stage", "stream": stream, "stage": what})
+
+    def done(run) -> None:
+        record = {k: v for k, v in vars(run).items() if k != "finished_at"}
+        emit({"event": "stream", **record})
+
+    result = run_streams(
+        db,
+        names,
+        streams_dir=streams_dir,
+        reports_dir=REPORTS,
+        png=png,
+        parallel=parallel,
+        progress=progress,
+        on_done=done,
+        debug=debug,
+    )
+    emit(
+        {
+            "event": "summary",
+            "streams": len(result.runs),
+            "failed": [r.stream for r in result.failed],
+            "overview": str(result.overview) if result.overview else None,
+            "overview_error": result.overview_error or None,
+            "exit_code": result.exit_code,
+        }
+    )
+    return result.exit_code
 
 
 def _print_table(frame, limit: int) -> None:

@@ -41,6 +41,15 @@ class TimestampFormatError(VsmError):
     exit_code = 3
 
 
+class FileDropError(VsmError):
+    """A file of a file-drop stream ([source] path a glob) failed to load: the message names it,
+    the files loaded before it (kept) and those not tried; the exit code is its cause's."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        self.exit_code = exit_code
+        super().__init__(message)
+
+
 class SettingsError(VsmError):
     """A stream's settings file is missing or invalid.
 

@@ -1,7 +1,8 @@
 """Load an event-log source into the store: read, map columns, parse, check, insert.
 
 One load is one transaction: it adds its new events, its rejects and its `runs` row
-together, or (on any error) nothing at all.
+together, or (on any error) nothing at all. A file-drop stream ([source] path a glob,
+pipeline/drops.py) makes one such load per new or changed file, each with its `source_files` row.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from connectors.base import FIELD_COUNT_COLUMN, LINE_COLUMN, BatchedFrame
 from connectors.database import DATABASES
 from connectors.registry import read_source
 from pipeline.columns import Mapping, detect_columns, source_columns
-from pipeline.errors import SettingsError, SourceError, TimestampFormatError, first_line
+from pipeline.drops import is_glob, plan_drops, record_file
+from pipeline.errors import (
+    FileDropError,
+    SettingsError,
+    SourceError,
+    TimestampFormatError,
+    VsmError,
+    first_line,
+)
 from pipeline.memory import memory_guard
 from pipeline.nulls import null_values
 from pipeline.settings import StreamSettings
@@ -71,6 +80,11 @@ class LoadResult:
     # a system source: the cursor stored with the events (pipeline/pull.py), and the window pulled
     cursor: object | None = None
     window: str = ""
+    # a file-drop stream ([source] path a glob, pipeline/drops.py): the file this load stores
+    # (its source_files row goes in with its events), and, for the whole run, each matched
+    # file's line: loaded or skipped, and why
+    source_file: object | None = None
+    files: list[str] = field(default_factory=list)
 
     @property
     def missing_note(self) -> str:
@@ -353,6 +367,8 @@ def ingest(
         path, read = pulled.label, (pulled.connector, pulled.raw)
     else:
         path = Path(source) if source else settings.source_path()
+        if source is None and read is None and is_glob(settings.source.path):
+            return ingest_drops(con, settings, path, on_stage)
         given = settings.columns
     if read is None:
         on_stage(f"reading {path}")
@@ -364,7 +380,75 @@ def ingest(
             pulled.cleanup()  # a database pull's temporary file
 
 
-def _load(con, settings, path, read, given, pulled, started, on_stage) -> LoadResult:
+def ingest_drops(con, settings: StreamSettings, pattern: Path, on_stage: Stage) -> LoadResult:
+    """Load the new and changed files a glob `[source] path` matches, in name order, each in
+    its own transaction with its `source_files` row (pipeline/drops.py); skip the others,
+    saying why. A file that fails stops the run there, naming it and what was loaded before it.
+    The result adds up the files' loads (run_id: the last one's)."""
+    on_stage(f"looking for files matching {pattern}")
+    plan = plan_drops(con, settings.name, pattern)
+    to_load = [d for d in plan if d.action == "load"]
+    results: list[LoadResult] = []
+    for i, drop in enumerate(to_load):
+        on_stage(f"reading {drop.path} (file {i + 1} of {len(to_load)})")
+        try:
+            read = read_events(settings, drop.path)
+            result = _load(
+                con, settings, drop.path, read, settings.columns, None, datetime.now(UTC), on_stage, drop
+            )
+        except VsmError as error:
+            done = ", ".join(f"{r.source} (run {r.run_id})" for r in results) or "none"
+            rest = len(to_load) - i - 1
+            later = f"{rest} later file{'s' if rest != 1 else ''}"
+            raise FileDropError(
+                f"{error} [file {i + 1} of {len(to_load)} to load from {pattern}; loaded before it: {done}; "
+                f"{later} not tried: the next run starts again at this file]",
+                error.exit_code,
+            ) from error
+        del read
+        results.append(result)
+    files = [d.line() for d in plan]
+    if not results:  # nothing new or changed: a runs row says so
+        from types import SimpleNamespace
+
+        skipped = SimpleNamespace(label=str(pattern), connector="file drop", cursor=None, window="")
+        result = _nothing_read(
+            con,
+            settings,
+            skipped,
+            datetime.now(UTC),
+            mapping=f"no file new or changed ({len(plan)} matched, all skipped)",
+        )
+        result.files = files
+        return result
+    last = results[-1]
+    total = LoadResult(
+        run_id=last.run_id,
+        stream=settings.name,
+        source=str(pattern),
+        connector=last.connector,
+        mapping=last.mapping,
+        timestamp_format=last.timestamp_format,
+        timezone_note="; ".join(r.timezone_note for r in results if r.timezone_note),
+        events_read=sum(r.events_read for r in results),
+        events_loaded=sum(r.events_loaded for r in results),
+        events_rejected=sum(r.events_rejected for r in results),
+        events_known=sum(r.events_known for r in results),
+        events_replaced=sum(r.events_replaced for r in results),
+        event_key=last.event_key,
+        # which file's line: a reason names its file
+        reject_reasons=[
+            (f"{reason} (in {Path(r.source).name})", n, line)
+            for r in results
+            for reason, n, line in r.reject_reasons
+        ],
+        missing_values=[x for r in results for x in r.missing_values],
+        files=files,
+    )
+    return total
+
+
+def _load(con, settings, path, read, given, pulled, started, on_stage, drop=None) -> LoadResult:
     connector, raw = read
     if pulled is not None and raw.height == 0 and settings.source.kind in DATABASES:
         return _nothing_read(con, settings, pulled, started)
@@ -406,6 +490,7 @@ def _load(con, settings, path, read, given, pulled, started, on_stage) -> LoadRe
     )
     if pulled is not None:
         result.cursor, result.window = pulled.cursor, pulled.window
+    result.source_file = drop
     on_stage("checking rows")
     _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on_stage)
     return result
@@ -705,13 +790,17 @@ def _insert(con, params: dict, rows: int, result: LoadResult, started: datetime)
         )
         if result.cursor is not None:  # a system source: its cursor moves with its events
             _store_cursor(con, params, result.cursor)
+        if result.source_file is not None:  # a dropped file: recorded with its events
+            record_file(con, params["stream"], run_id, result.source_file)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
 
 
-def _nothing_read(con, settings: StreamSettings, pulled, started: datetime) -> LoadResult:
+def _nothing_read(
+    con, settings: StreamSettings, pulled, started: datetime, mapping: str = "no row read"
+) -> LoadResult:
     """A database read that returned no row (nothing new since the cursor): a `runs` row says
     so, the cursor is stored (kept) with it; no column or format to detect from no row."""
     result = LoadResult(
@@ -719,7 +808,7 @@ def _nothing_read(con, settings: StreamSettings, pulled, started: datetime) -> L
         stream=settings.name,
         source=pulled.label,
         connector=pulled.connector,
-        mapping="no row read",
+        mapping=mapping,
         timestamp_format="nothing",
         timezone_note="",
         events_read=0,

@@ -54,7 +54,7 @@ _POLL_SECONDS = 0.1
 class StoreBusy(StoreError):
     """Another live process writes this store and did not finish within --wait seconds."""
 
-    exit_code = 6
+    exit_code = 7
 
 
 def work_path(db: Path | str) -> Path:

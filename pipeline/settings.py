@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pipeline.drops import check_pattern, is_glob
 from pipeline.errors import SettingsError
 from pipeline.nulls import BUILTIN_NULL_VALUES
 
@@ -245,6 +246,8 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
         raise SettingsError(f"{where} [source]: path is missing: expected the event log file")
     else:
         _no_system_keys(settings)
+        if is_glob(settings.source.path):  # a file drop (pipeline/drops.py)
+            check_pattern(settings.source.path, f"{where} [source] path")
     if settings.source.sheet and settings.source.format not in ("auto", "excel"):
         raise SettingsError(
             f"[source] sheet = {settings.source.sheet!r}: only an Excel source has sheets, "
@@ -540,6 +543,8 @@ def render_settings(s: StreamSettings) -> str:
         "# a system is pulled from url with query, user and auth (README: system sources).",
         f"kind = {_toml_str(s.source.kind)}",
         "# Relative paths are read from the folder that holds streams/.",
+        "# path may be a glob (exports/claims-*.csv): each ingest loads the files new or changed",
+        "# since the last run, in name order, and skips the others (the source_files table).",
         f"path = {_toml_str(s.source.path)}",
         f"# One of: {', '.join(FORMATS)}",
         f"format = {_toml_str(s.source.format)}",

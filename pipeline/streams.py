@@ -11,6 +11,7 @@ import polars as pl
 
 from pipeline.columns import Mapping, detect_columns
 from pipeline.discovery import preload
+from pipeline.drops import check_pattern, is_glob, matched_files
 from pipeline.errors import SettingsError
 from pipeline.flow import FlowResult, compute_flow
 from pipeline.ingest import LoadResult, Raw, Stage, ingest, read_events, sample
@@ -134,8 +135,16 @@ def init_stream(
         raise SettingsError(f"{path} exists already; edit it, or pass --force to write it anew")
     probe = StreamSettings(name=name, source=source_options or Source())
     probe.source.path = str(source)
+    sample_file, drop_note = Path(source), []
+    if is_glob(source):  # a file drop: the columns are detected from the first file it matches
+        check_pattern(str(source), "--source")
+        sample_file = matched_files(Path(source))[0]
+        drop_note = [
+            f"path is the glob {source}: columns detected from its first file, {sample_file}; each "
+            "ingest loads the files new or changed since the last run"
+        ]
     if read is None:
-        read = read_events(probe, Path(source))
+        read = read_events(probe, sample_file)
     settings, notes, alternatives = detect_settings(
         name,
         Path(source),
@@ -146,7 +155,7 @@ def init_stream(
         streams_dir=streams_dir,
     )
     write_settings(settings, path)
-    return InitResult(settings, path, notes, alternatives)
+    return InitResult(settings, path, drop_note + notes, alternatives)
 
 
 # discover's options on a stream whose settings exist: (settings table, key) -> the option.
@@ -242,6 +251,8 @@ def plan_ingest(db: Path, settings: StreamSettings, source: Path | None = None) 
     window (from its stored cursor), or the file it would read."""
     if settings.source.kind == "file":
         path = Path(source) if source else settings.source_path()
+        if source is None and is_glob(settings.source.path):
+            return _plan_drops(db, settings, path)
         return [
             f"stream {settings.name!r} reads {path} (format {settings.source.format}): only events not "
             "stored yet are added, then the flow is recomputed",
@@ -259,6 +270,27 @@ def plan_ingest(db: Path, settings: StreamSettings, source: Path | None = None) 
         return dry_run(None, settings)
     with open_store(db, read_only=True) as con:
         return dry_run(con, settings)
+
+
+def _plan_drops(db: Path, settings: StreamSettings, pattern: Path) -> list[str]:
+    """The files a glob `[source] path` matches, each to load or skip and why (against the
+    store's source_files, read only; every file is new when there is no store yet)."""
+    from pipeline.drops import plan_drops
+    from pipeline.store import open_store
+
+    if Path(db).exists():
+        with open_store(db, read_only=True) as con:
+            plan = plan_drops(con, settings.name, pattern)
+    else:
+        plan = plan_drops(None, settings.name, pattern)
+    loads = sum(d.action == "load" for d in plan)
+    return [
+        f"stream {settings.name!r} reads the files matching {pattern} (format {settings.source.format}): "
+        f"{len(plan)} matched, {loads} to load, {len(plan) - loads} to skip; in name order, each in its "
+        "own transaction",
+        *(d.line() for d in plan),
+        "nothing read or written (--dry-run)",
+    ]
 
 
 def _system_label(settings: StreamSettings) -> str:

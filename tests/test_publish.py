@@ -188,7 +188,7 @@ def test_a_second_run_waits_then_names_the_holder_and_a_killed_holder_never_bloc
     holder = _hold_lock(db)
     try:
         busy = run_vsm_process("compute", "s", "--no-png", "--wait", "0.5", cwd=published)
-        assert busy.returncode == 6
+        assert busy.returncode == 7
         assert busy.stderr.strip() == (
             f"Error: vsm.duckdb: another run (pid {holder.pid}) is writing this store (it holds "
             "vsm.duckdb.lock); waited 0.5 s: give --wait SECONDS to wait for it"

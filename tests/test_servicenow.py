@@ -7,18 +7,16 @@ tests/test_system_sources.py; these are ServiceNow's own cases.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import re
 from datetime import UTC, datetime
 
 import pytest
 from typer.testing import CliRunner
 
-import connectors.systems as systems
-from connectors.systems import SYSTEMS
 from pipeline.cli import app
 from pipeline.errors import SettingsError, SystemSourceError
 from pipeline.ingest import ingest
+from tests.fakes.loopback import FAST, fast_retries
 from tests.fakes.servicenow import (
     AUDIT,
     CHOICES,
@@ -32,16 +30,13 @@ from tests.fakes.servicenow import (
     incidents,
     settings_for,
 )
-from tests.test_system_sources import FAST, cursor_of
+from tests.test_system_sources import cursor_of
 
 
 @pytest.fixture
 def waits(monkeypatch) -> list[float]:
     """The waits between attempts, recorded instead of slept; and the fast retry policy."""
-    seen: list[float] = []
-    monkeypatch.setattr(systems, "pause", seen.append)
-    monkeypatch.setitem(SYSTEMS, "servicenow", dataclasses.replace(SYSTEMS["servicenow"], retry=FAST))
-    return seen
+    return fast_retries(monkeypatch, "servicenow")
 
 
 @pytest.fixture

@@ -42,8 +42,9 @@ from pipeline.settings import (
 from pipeline.streams import OPTION_KEYS
 from tests.conftest import write
 from tests.fakes.jira import FakeJira
-from tests.test_system_sources import FAST, claims
+from tests.fakes.loopback import FAST
 from tests.test_system_sources import TOKEN as JIRA_TOKEN
+from tests.test_system_sources import claims
 from tests.test_system_sources import settings_for as jira_settings
 
 Case = Callable[[object, Path], None]

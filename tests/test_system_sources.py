@@ -19,8 +19,7 @@ from datetime import UTC, datetime
 import pytest
 from typer.testing import CliRunner
 
-import connectors.systems as systems
-from connectors.systems import CASE, CHANGED_AT, CHANGED_BY, STATUS, SYSTEMS, TEAM, RetryPolicy
+from connectors.systems import CASE, CHANGED_AT, CHANGED_BY, STATUS, SYSTEMS, TEAM
 from pipeline.cli import app
 from pipeline.errors import SettingsError, SystemSourceError
 from pipeline.ingest import ingest
@@ -29,11 +28,11 @@ from pipeline.settings import StreamSettings, settings_from_dict
 from pipeline.store import open_store
 from tests.conftest import PROJECT
 from tests.fakes.jira import CHANGELOG, MYSELF, SEARCH, STATUSES, FakeJira
+from tests.fakes.loopback import FAST, fast_retries
 from tests.fakes.servicenow import start as start_servicenow
 from tests.test_zendesk import start_zendesk
 
 TOKEN = "s3cr3t-jira-T0KEN-4f9a"
-FAST = RetryPolicy(attempts=4, backoff_s=0.01, max_backoff_s=0.05, max_total_s=5.0, timeout_s=5.0)
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
@@ -43,10 +42,7 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 @pytest.fixture
 def waits(monkeypatch) -> list[float]:
     """The waits between attempts, recorded instead of slept; and the fast retry policy."""
-    seen: list[float] = []
-    monkeypatch.setattr(systems, "pause", seen.append)
-    monkeypatch.setitem(SYSTEMS, "jira", dataclasses.replace(SYSTEMS["jira"], retry=FAST))
-    return seen
+    return fast_retries(monkeypatch, "jira")
 
 
 @pytest.fixture
@@ -136,8 +132,7 @@ def test_every_declared_system_has_a_fake():
 def test_system_source_conformance(kind, store, monkeypatch):
     """Any system: canonical columns then its declared attributes, non-null keys, instants in
     UTC, unique event ids, the cursor stored with the load, and a second pull adds nothing."""
-    monkeypatch.setattr(systems, "pause", lambda _: None)
-    monkeypatch.setitem(SYSTEMS, kind, dataclasses.replace(SYSTEMS[kind], retry=FAST))
+    fast_retries(monkeypatch, kind)
     settings, stop = SYSTEM_FAKES[kind](monkeypatch)
     try:
         system = SYSTEMS[kind]

@@ -9,7 +9,6 @@ Tier 1, 202 Billing, and 203 Escalations, deleted (not in groups.json, known by 
 from __future__ import annotations
 
 import base64
-import dataclasses
 import os
 import signal
 import subprocess
@@ -20,8 +19,6 @@ from datetime import UTC, datetime
 import pytest
 from typer.testing import CliRunner
 
-import connectors.systems as systems
-from connectors.systems import SYSTEMS, RetryPolicy
 from pipeline.cli import app
 from pipeline.errors import SystemSourceError
 from pipeline.ingest import ingest
@@ -29,10 +26,10 @@ from pipeline.pull import dry_run
 from pipeline.settings import StreamSettings, settings_from_dict
 from pipeline.store import open_store
 from tests.conftest import PROJECT
+from tests.fakes.loopback import FAST, fast_retries
 from tests.fakes.zendesk import CUSTOM_STATUSES, EVENTS, GROUP, GROUPS, TICKETS, USERS, FakeZendesk, unix
 
 TOKEN = "zd-T0KEN-8c1e-s3cr3t"
-FAST = RetryPolicy(attempts=4, backoff_s=0.01, max_backoff_s=0.05, max_total_s=5.0, timeout_s=5.0)
 EVENTS_SQL = (
     "SELECT case_id, activity, ts, resource, team FROM events WHERE stream = 'zd' ORDER BY case_id, ts"
 )
@@ -44,10 +41,7 @@ def at(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
 
 @pytest.fixture
 def waits(monkeypatch) -> list[float]:
-    seen: list[float] = []
-    monkeypatch.setattr(systems, "pause", seen.append)
-    monkeypatch.setitem(SYSTEMS, "zendesk", dataclasses.replace(SYSTEMS["zendesk"], retry=FAST))
-    return seen
+    return fast_retries(monkeypatch, "zendesk")
 
 
 @pytest.fixture

@@ -3,8 +3,12 @@ its base URL, and a stop that first releases any request a test holds stalled.""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import connectors.systems as systems
+from connectors.systems import SYSTEMS, RetryPolicy
 
 
 class LoopbackServer:
@@ -26,3 +30,16 @@ class LoopbackServer:
         self._released.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+# Retries in the tests: the same bounds as a system's own policy, with waits of milliseconds.
+FAST = RetryPolicy(attempts=4, backoff_s=0.01, max_backoff_s=0.05, max_total_s=5.0, timeout_s=5.0)
+
+
+def fast_retries(monkeypatch, kind: str) -> list[float]:
+    """Give system `kind` the FAST retry policy and record its waits between attempts
+    (returned, filled as they happen) instead of sleeping them."""
+    seen: list[float] = []
+    monkeypatch.setattr(systems, "pause", seen.append)
+    monkeypatch.setitem(SYSTEMS, kind, dataclasses.replace(SYSTEMS[kind], retry=FAST))
+    return seen
