@@ -349,8 +349,13 @@ def _refresh(
     settings = load_settings(stream, streams_dir)
     if coverage is not None:
         settings.discovery.coverage = coverage
-    with writing(db, wait) as con, _progress() as stage:
+    with writing(db, wait, stream, _say) as con, _progress() as stage:
         return refresh(con, settings, reports_dir=REPORTS, png=png, on_stage=stage, **steps)
+
+
+def _say(note: str) -> None:
+    """A note from the library (e.g. the store converted once), on stderr."""
+    err.print(f"note: {note}", markup=False, highlight=False)
 
 
 def _print_refresh(result) -> None:
@@ -570,7 +575,7 @@ def discover(
         check_stream_name(stream)  # before the store is created
         if timezone is not None:
             parse_timezone(timezone)
-        with writing(db, wait) as con, _progress() as stage:
+        with writing(db, wait, stream, _say) as con, _progress() as stage:
             result = one_shot(
                 con,
                 source,
@@ -758,6 +763,7 @@ def run_all(
     log_format: LogFormatOption = "text",
     png: PngOption = True,
     db: DbOption = DEFAULT_DB,
+    wait: WaitOption = 0.0,
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
     debug: DebugOption = False,
 ) -> None:
@@ -772,7 +778,7 @@ def run_all(
         if log_format not in ("text", "json"):
             raise SettingsError(f"--log-format {log_format}: expected text or json")
         if log_format == "json":
-            return _run_json(names or [], parallel, png, db, streams_dir, debug)
+            return _run_json(names or [], parallel, png, db, wait, streams_dir, debug)
         with _progress() as stage:
             result = run_streams(
                 db,
@@ -781,8 +787,10 @@ def run_all(
                 reports_dir=REPORTS,
                 png=png,
                 parallel=parallel,
+                wait=wait,
                 progress=_run_progress(stage),
                 on_done=_print_stream_done,
+                say=_say,
                 debug=debug,
             )
         _print_run_summary(result)
@@ -853,7 +861,7 @@ def _print_run_summary(result) -> None:
     )
 
 
-def _run_json(names, parallel, png, db, streams_dir, debug) -> int:
+def _run_json(names, parallel, png, db, wait, streams_dir, debug) -> int:
     import json
 
     from pipeline.nightly import run_streams
@@ -877,8 +885,10 @@ def _run_json(names, parallel, png, db, streams_dir, debug) -> int:
         reports_dir=REPORTS,
         png=png,
         parallel=parallel,
+        wait=wait,
         progress=progress,
         on_done=done,
+        say=lambda note: emit({"event": "note", "note": note}),
         debug=debug,
     )
     emit(

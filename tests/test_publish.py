@@ -221,7 +221,10 @@ def test_a_waiting_run_goes_on_when_the_holder_finishes_within_its_wait(tmp_path
 def test_kill_9_during_publish_leaves_the_last_good_file_and_the_next_run_publishes_all(published):
     db = published / "vsm.duckdb"
     # killed once the copy is whole on disk, before its rename
-    before = "import os, pipeline.publish as p\np._fsync = lambda path: os.kill(os.getpid(), 9)\n"
+    before = (
+        "import os, pipeline.publish as p\nflush = p._fsync\n"
+        "p._fsync = lambda path: os.kill(os.getpid(), 9) if path.name.endswith('.publish') else flush(path)\n"
+    )
     killed = run_vsm_process("ingest", "s", "--source", "b.csv", "--no-png", cwd=published, before=before)
     assert killed.returncode == -9
     assert _counts(db) == (4, 2)  # the last good publish, opened read-only
