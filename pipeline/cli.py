@@ -516,10 +516,14 @@ def ingest(
 
     def run():
         if dry_run:
+            from pipeline.publish import writers_view
             from pipeline.settings import load_settings
             from pipeline.streams import plan_ingest
 
-            for line in plan_ingest(db, load_settings(stream, streams_dir), source):
+            settings = load_settings(stream, streams_dir)
+            with writers_view(db) as (store, note):
+                lines = plan_ingest(store, settings, source)
+            for line in lines + ([f"note: {note}"] if note else []):
                 out.print(line, markup=False, highlight=False)
             return
         if coverage is not None and not compute:

@@ -51,7 +51,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import duckdb
@@ -253,6 +253,32 @@ def _start_from(db: Path, work: Path) -> None:
         raise StoreError(
             f"{db}: cannot copy it to start the work store {work}: {exc.strerror or exc}"
         ) from exc
+
+
+@contextmanager
+def writers_view(db: Path | str) -> Iterator[tuple[Path, str]]:
+    """The store a look at what the next write would do (``vsm ingest --dry-run``) reads, and a
+    note when it is not the work store. The work store holds what the next run starts from
+    (cursors, loaded files; a failed stream's committed load too), but DuckDB opens no file
+    read-only while a writer has it open: when the writers' lock is free this holds it (a
+    writer starting meanwhile waits its --wait or stops naming this pid) and reads the work
+    store; when a run holds it, the analysts' file, as last published, and the note says so."""
+    db = Path(db)
+    lock = ExitStack()
+    try:
+        lock.enter_context(writer_lock(db, 0.0))
+    except StoreBusy:
+        yield (
+            db,
+            (
+                f"a run is writing {db} now: shown against the store as last published, which that run "
+                "may be changing"
+            ),
+        )
+        return
+    with lock:
+        work = work_path(db)
+        yield (work if work.exists() else db), ""
 
 
 # ---------------------------------------------------------------- streams not yet published

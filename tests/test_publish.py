@@ -233,3 +233,120 @@ def test_kill_9_during_publish_leaves_the_last_good_file_and_the_next_run_publis
     assert done.returncode == 0, done.stderr
     assert _counts(db) == (8, 4)  # the load the killed run committed in its work store, once
     assert not (published / ".vsm.duckdb.publish").exists()
+
+
+def _storage(db: Path) -> tuple[int, str]:
+    """(the version number in the file's header, the storage version DuckDB says it declares).
+    DuckDB's main header starts at byte 8: 'DUCK', then the version as a little-endian u64:
+    64 is what DuckDB 0.10 to 1.5 write by default, 67 is v1.4.0; DuckDB 2.0.1 writes 999 for v2.0.0."""
+    head = db.read_bytes()[:20]
+    assert head[8:12] == b"DUCK"
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tags = con.execute("SELECT tags FROM duckdb_databases() WHERE database_name = current_database()")
+        return int.from_bytes(head[12:20], "little"), tags.fetchall()[0][0]["storage_version"]
+    finally:
+        con.close()
+
+
+def test_a_publish_is_a_byte_copy_of_the_work_store_in_storage_v1_4_0(published):
+    db = published / "vsm.duckdb"
+    with writing(db, stream="s") as con:
+        con.execute("DELETE FROM cases WHERE case_id = '1'")
+    # the analysts' file is the checkpointed work store, byte for byte (a COPY FROM DATABASE
+    # writes a different file)
+    assert db.read_bytes() == work_path(db).read_bytes()
+    assert _storage(db) == (67, "v1.4.0+")
+    assert not Path(f"{db}.unpublished").exists()  # published: no stream left marked
+
+
+def test_a_store_in_a_newer_storage_version_is_converted_once_saying_so(tmp_path):
+    db = tmp_path / "vsm.duckdb"
+    con = duckdb.connect(str(db))  # made as DuckDB 2.0.1 makes a file by default
+    con.execute("CREATE TABLE kept AS SELECT 42 AS x")
+    con.close()
+    assert _storage(db) == (999, "v2.0.0+")
+    notes: list[str] = []
+    with writing(db, say=notes.append) as con:
+        assert con.execute("SELECT x FROM kept").fetchall() == [(42,)]
+    assert len(notes) == 1
+    assert notes[0].startswith(f"{work_path(db)}: converted once from DuckDB storage v2.0.0+ to v1.4.0 ")
+    assert _storage(work_path(db)) == (67, "v1.4.0+")
+    assert _storage(db) == (67, "v1.4.0+")
+    with writing(db, say=notes.append):
+        pass
+    assert len(notes) == 1  # once
+
+
+def test_a_failed_stream_keeps_its_last_good_results_while_another_stream_publishes(published):
+    # stream s: 4 events, 2 cases published. Its next command loads b.csv's 4 events (committed
+    # in the work store, as a load commits before the recompute) and then fails.
+    db = published / "vsm.duckdb"
+    with pytest.raises(RuntimeError), writing(db, stream="s") as con:
+        new = "* REPLACE (case_id || 'x' AS case_id, event_id + 100 AS event_id)"
+        con.execute(f"INSERT INTO events SELECT {new} FROM events")
+        con.execute("DELETE FROM stream_summary WHERE stream = 's'")
+        raise RuntimeError("the recompute failed")
+    assert Path(f"{db}.unpublished").read_text() == "s\n"
+    # stream t publishes (its copy of the work store's 8 events of s): its own rows appear, s's
+    # stay as last published (4 events, its stream_summary row), not 8 events without a summary
+    with writing(db, stream="t") as con:
+        con.execute("INSERT INTO events SELECT * REPLACE ('t' AS stream) FROM events")
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        per_stream = "SELECT stream, count(*) FROM events GROUP BY stream ORDER BY stream"
+        assert con.execute(per_stream).fetchall() == [("s", 4), ("t", 8)]
+        assert con.execute("SELECT stream FROM stream_summary").fetchall() == [("s",)]
+        assert _storage(db)[1] == "v1.4.0+"  # the carried-over copy stays in the older format
+    finally:
+        con.close()
+    assert Path(f"{db}.unpublished").read_text() == "s\n"
+    # s's own next good command publishes all it holds
+    with writing(db, stream="s"):
+        pass
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute(per_stream).fetchall() == [("s", 8), ("t", 8)]
+    finally:
+        con.close()
+    assert not Path(f"{db}.unpublished").exists()
+
+
+def test_dry_run_reads_the_work_store_and_says_when_a_run_holds_it(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.ingest import ingest
+    from pipeline.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "exports").mkdir()
+    write(tmp_path / "exports" / "claims-1.csv", A)
+    (tmp_path / "streams").mkdir()
+    write(tmp_path / "streams" / "t.toml", '[stream]\nname = "t"\n[source]\npath = "exports/claims-*.csv"\n')
+    runner = CliRunner()
+    assert runner.invoke(app, ["ingest", "t", "--no-compute"]).exit_code == 0
+    # a second file loads in the work store, then the command fails: not published
+    write(tmp_path / "exports" / "claims-2.csv", B)
+    db = tmp_path / "vsm.duckdb"
+    with pytest.raises(RuntimeError), writing(db, stream="t") as con:
+        ingest(con, load_settings("t", tmp_path / "streams"))
+        raise RuntimeError("stopped")
+    dry = runner.invoke(app, ["ingest", "t", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    # what the next run starts from: claims-2 is loaded there already
+    assert "2 matched, 0 to load, 2 to skip" in dry.output
+    assert "note:" not in dry.output
+    holder = _hold_lock(db)
+    try:
+        busy = runner.invoke(app, ["ingest", "t", "--dry-run"])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert busy.exit_code == 0, busy.output
+    # against the analysts' file: claims-2 not published
+    assert "2 matched, 1 to load, 1 to skip" in busy.output
+    assert busy.output.strip().splitlines()[-1] == (
+        "note: a run is writing vsm.duckdb now: shown against the store as last published, which that "
+        "run may be changing"
+    )
