@@ -366,3 +366,43 @@ def test_two_runs_at_once_the_second_waits_or_names_the_holder_and_a_killed_one_
     killed.wait(timeout=60)
     done = run_vsm_process("run", "--no-png", cwd=folder)
     assert done.returncode == 0, done.stderr
+
+
+# Stream a's report fails after its load and recompute committed in the work store.
+A_FAILS = """
+import pipeline.report as report
+real = report.write_report
+def failing(con, stream, *args, **kwargs):
+    if stream == "a":
+        raise RuntimeError("the report of a failed")
+    return real(con, stream, *args, **kwargs)
+report.write_report = failing
+"""
+
+
+def test_a_failed_stream_publishes_nothing_and_keeps_its_last_good_results_beside_the_others(
+    nights, tmp_path
+):
+    a1, b1 = _fingerprint(nights[0] / "vsm.duckdb")
+    a2, b2 = _fingerprint(nights[1] / "vsm.duckdb")
+    folder = tmp_path / "project"
+    shutil.copytree(nights[0], folder)
+    db = folder / "vsm.duckdb"
+    run = run_vsm_process("run", "--no-png", cwd=folder, before=A_FAILS)
+    assert run.returncode == 6, run.stderr
+    assert "a: failed" in run.stderr and "the report of a failed" in run.stderr
+    # b's new results are published; a's stay those of night 1 (4 events, 2 cases), though the
+    # work store holds its new events and results
+    assert _fingerprint(db) == [a1, b2]
+    assert unpublished_path(db).read_text() == "a\n"
+    con = duckdb.connect(str(work_path(db)), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM events WHERE stream = 'a'").fetchall() == [(8,)]
+    finally:
+        con.close()
+    # the next run loads nothing twice and publishes a whole
+    again = run_vsm_process("run", "--no-png", cwd=folder)
+    assert again.returncode == 0, again.stderr
+    assert _results(db) == _results(nights[1] / "vsm.duckdb")
+    assert not unpublished_path(db).exists()
+    assert [row[1:3] for row in _fingerprint(db)] == [a2[1:3], b2[1:3]]
