@@ -82,9 +82,9 @@ def check_parallel(parallel: int) -> None:
         raise SettingsError(f"--parallel {parallel}: expected a whole number of streams at once, 1 or more")
     if parallel > 1:
         raise SettingsError(
-            f"--parallel {parallel}: not supported yet; the streams share one store file and DuckDB lets "
-            "one process write it at a time, so side-by-side runs would wait on each other's lock; "
-            "run with --parallel 1 (the default)"
+            f"--parallel {parallel}: not supported yet; the streams share one writers' store and DuckDB "
+            "lets one process write it at a time, and each publish copies it whole at a moment no stream "
+            "is writing; run with --parallel 1 (the default)"
         )
 
 

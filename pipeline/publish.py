@@ -268,13 +268,16 @@ def writers_view(db: Path | str) -> Iterator[tuple[Path, str]]:
     try:
         lock.enter_context(writer_lock(db, 0.0))
     except StoreBusy:
-        yield (
-            db,
-            (
-                f"a run is writing {db} now: shown against the store as last published, which that run "
-                "may be changing"
-            ),
+        note = (
+            f"a run is writing {db} now: shown against the store as last published, which that run "
+            "may be changing"
         )
+    except StoreError as exc:  # e.g. an analyst who may not write in the store's folder
+        note = f"shown against the store as last published ({exc})"
+    else:
+        note = ""
+    if note:
+        yield db, note
         return
     with lock:
         work = work_path(db)
