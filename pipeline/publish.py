@@ -210,6 +210,7 @@ def _convert(con: duckdb.DuckDBPyConnection, work: Path) -> None:
     name = con.execute("SELECT current_database()").fetchall()[0][0]
     alias = "vsm_convert"
     try:
+        con.execute("SET enable_progress_bar = false")  # a long copy draws one on the terminal otherwise
         con.execute(f"ATTACH {sql_literal(str(part))} AS {alias} (STORAGE_VERSION '{STORAGE_VERSION}')")
         try:
             con.execute(f"COPY FROM DATABASE {sql_identifier(name)} TO {alias}")
