@@ -41,7 +41,8 @@ Measured on DuckDB 2.0.1, 2 shared cores, the store of 1M events with its result
 after a write, so the checkpoint has work): a publish takes 0.06 s, of which the fsyncs of
 the copy and the folder 0.01 s (0.05 s without them; means of 3). The COPY FROM DATABASE
 it replaces took 0.75 to 1.8 s and grew with the store; it now runs only for the one-time
-conversion.
+conversion. A publish that carries a marked stream's rows over costs what copying that
+stream's rows takes: 2 to 3 s for the 1M-event stream (measured while other tests ran).
 """
 
 from __future__ import annotations
