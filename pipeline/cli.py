@@ -44,6 +44,10 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 DbOption = Annotated[Path, typer.Option("--db", help="The DuckDB store file.")]
+WaitOption = Annotated[
+    float,
+    typer.Option("--wait", help="Seconds to wait for another run writing the same store before giving up."),
+]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
 StreamsDirOption = Annotated[
     Path, typer.Option("--streams-dir", help="Folder of the streams' settings files (<name>.toml).")
@@ -335,16 +339,23 @@ def _print_flow(flow) -> None:
             say(f"    {status}: {cls}{extra}" + (" [no rule matched]" if by == "fallback" else ""))
 
 
-def _refresh(stream: str, streams_dir: Path, db: Path, coverage: float | None, png: bool, **steps):
+def _refresh(
+    stream: str, streams_dir: Path, db: Path, coverage: float | None, png: bool, wait: float, **steps
+):
+    from pipeline.publish import writing
     from pipeline.settings import load_settings
-    from pipeline.store import open_store
     from pipeline.streams import refresh
 
     settings = load_settings(stream, streams_dir)
     if coverage is not None:
         settings.discovery.coverage = coverage
-    with open_store(db) as con, _progress() as stage:
+    with writing(db, wait, stream, _say) as con, _progress() as stage:
         return refresh(con, settings, reports_dir=REPORTS, png=png, on_stage=stage, **steps)
+
+
+def _say(note: str) -> None:
+    """A note from the library (e.g. the store converted once), on stderr."""
+    err.print(f"note: {note}", markup=False, highlight=False)
 
 
 def _print_refresh(result) -> None:
@@ -496,6 +507,7 @@ def ingest(
         ),
     ] = False,
     db: DbOption = DEFAULT_DB,
+    wait: WaitOption = 0.0,
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
     debug: DebugOption = False,
 ) -> None:
@@ -504,10 +516,14 @@ def ingest(
 
     def run():
         if dry_run:
+            from pipeline.publish import writers_view
             from pipeline.settings import load_settings
             from pipeline.streams import plan_ingest
 
-            for line in plan_ingest(db, load_settings(stream, streams_dir), source):
+            settings = load_settings(stream, streams_dir)
+            with writers_view(db) as (store, note):
+                lines = plan_ingest(store, settings, source)
+            for line in lines + ([f"note: {note}"] if note else []):
                 out.print(line, markup=False, highlight=False)
             return
         if coverage is not None and not compute:
@@ -517,7 +533,7 @@ def ingest(
                 "--coverage shapes the map, which --no-compute does not draw: drop one of them"
             )
         _print_refresh(
-            _refresh(stream, streams_dir, db, coverage, png, load=True, source=source, compute=compute)
+            _refresh(stream, streams_dir, db, coverage, png, wait, load=True, source=source, compute=compute)
         )
 
     _boundary(debug, run)
@@ -546,6 +562,7 @@ def discover(
     coverage: CoverageOption = None,
     png: PngOption = True,
     db: DbOption = DEFAULT_DB,
+    wait: WaitOption = 0.0,
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
     debug: DebugOption = False,
 ) -> None:
@@ -555,14 +572,14 @@ def discover(
     --force`)."""
 
     def run():
+        from pipeline.publish import writing
         from pipeline.settings import check_stream_name, parse_timezone
-        from pipeline.store import open_store
         from pipeline.streams import discover as one_shot
 
         check_stream_name(stream)  # before the store is created
         if timezone is not None:
             parse_timezone(timezone)
-        with open_store(db) as con, _progress() as stage:
+        with writing(db, wait, stream, _say) as con, _progress() as stage:
             result = one_shot(
                 con,
                 source,
@@ -602,13 +619,14 @@ def compute(
     coverage: CoverageOption = None,
     png: PngOption = True,
     db: DbOption = DEFAULT_DB,
+    wait: WaitOption = 0.0,
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
     debug: DebugOption = False,
 ) -> None:
     """Recompute the stream's flow results and report from the store (after editing its settings)."""
 
     def run():
-        _print_refresh(_refresh(stream, streams_dir, db, coverage, png, load=False))
+        _print_refresh(_refresh(stream, streams_dir, db, coverage, png, wait, load=False))
 
     _boundary(debug, run)
 
@@ -749,6 +767,7 @@ def run_all(
     log_format: LogFormatOption = "text",
     png: PngOption = True,
     db: DbOption = DEFAULT_DB,
+    wait: WaitOption = 0.0,
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
     debug: DebugOption = False,
 ) -> None:
@@ -763,7 +782,7 @@ def run_all(
         if log_format not in ("text", "json"):
             raise SettingsError(f"--log-format {log_format}: expected text or json")
         if log_format == "json":
-            return _run_json(names or [], parallel, png, db, streams_dir, debug)
+            return _run_json(names or [], parallel, png, db, wait, streams_dir, debug)
         with _progress() as stage:
             result = run_streams(
                 db,
@@ -772,8 +791,10 @@ def run_all(
                 reports_dir=REPORTS,
                 png=png,
                 parallel=parallel,
+                wait=wait,
                 progress=_run_progress(stage),
                 on_done=_print_stream_done,
+                say=_say,
                 debug=debug,
             )
         _print_run_summary(result)
@@ -844,7 +865,7 @@ def _print_run_summary(result) -> None:
     )
 
 
-def _run_json(names, parallel, png, db, streams_dir, debug) -> int:
+def _run_json(names, parallel, png, db, wait, streams_dir, debug) -> int:
     import json
 
     from pipeline.nightly import run_streams
@@ -868,8 +889,10 @@ def _run_json(names, parallel, png, db, streams_dir, debug) -> int:
         reports_dir=REPORTS,
         png=png,
         parallel=parallel,
+        wait=wait,
         progress=progress,
         on_done=done,
+        say=lambda note: emit({"event": "note", "note": note}),
         debug=debug,
     )
     emit(

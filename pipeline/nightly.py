@@ -1,15 +1,22 @@
 """`vsm run`: the nightly job over every stream (or the ones named), and the overview page.
 
-Each stream in turn: read its settings, load what is new from its source (file, system or
-database: `pipeline.streams.refresh`, the path `vsm ingest` takes), recompute its flow, write
-its report. A stream that fails is recorded with its error's first line and the run goes
-on with the next; an interrupt (Ctrl-C, SIGTERM) stops the whole run. At the end
-`reports/index.html` shows every stream's headline figures, last run, status and a link to
-its report, and `reports/runs.json` keeps each stream's last status for the next run's
-page (a run of some streams keeps the others' rows).
+The run takes the writers' lock once (`--wait` seconds for another writer, else StoreBusy,
+exit 7) and works in the writers' store (pipeline/publish.py). Each stream in turn: read its
+settings, load what is new from its source (file, system or database:
+`pipeline.streams.refresh`, the path `vsm ingest` takes), recompute its flow, write its
+report, publish the analysts' file: the stream's new results appear there all at once when
+its part ends. A stream that fails publishes nothing: its load may have committed in the
+writers' store (each file, each page of a system commits on its own, and is not loaded twice
+by the next run), but every later publish carries its rows over from the analysts' file as
+they were, so analysts keep its last good results until a run of it succeeds. A failed
+stream is recorded with its error's first line and the run goes on with the next; an
+interrupt (Ctrl-C, SIGTERM) stops the whole run. At the end `reports/index.html` (read
+from the analysts' file, as analysts see it) shows every stream's headline figures, last
+run, status and a link to its report, and `reports/runs.json` keeps each stream's last
+status for the next run's page (a run of some streams keeps the others' rows).
 
-One stream at a time: the streams share one store file and DuckDB lets one process write
-it, so `--parallel N` above 1 is refused (see `check_parallel`) rather than accepted and
+One stream at a time: the streams share one writers' store and DuckDB lets one process
+write it, so `--parallel N` above 1 is refused (see `check_parallel`) rather than accepted and
 ignored.
 """
 
@@ -75,9 +82,9 @@ def check_parallel(parallel: int) -> None:
         raise SettingsError(f"--parallel {parallel}: expected a whole number of streams at once, 1 or more")
     if parallel > 1:
         raise SettingsError(
-            f"--parallel {parallel}: not supported yet; the streams share one store file and DuckDB lets "
-            "one process write it at a time, so side-by-side runs would wait on each other's lock; "
-            "run with --parallel 1 (the default)"
+            f"--parallel {parallel}: not supported yet; the streams share one writers' store and DuckDB "
+            "lets one process write it at a time, and each publish copies it whole at a moment no stream "
+            "is writing; run with --parallel 1 (the default)"
         )
 
 
@@ -116,10 +123,11 @@ def run_stream(
     png: bool,
     progress: Progress,
     debug: bool = False,
+    say: Callable[[str], None] = lambda _note: None,
 ) -> StreamRun:
-    """Load, recompute and report one stream; its failure becomes the result's status and error
-    (with `debug`, its traceback on stderr too)."""
-    from pipeline.store import open_store
+    """Load, recompute, report and publish one stream (the caller holds the writers' lock); its
+    failure becomes the result's status and error (with `debug`, its traceback on stderr too)."""
+    from pipeline.publish import working_on
     from pipeline.streams import refresh
 
     run = StreamRun(name)
@@ -127,7 +135,7 @@ def run_stream(
     progress(name, "starting")
     try:
         settings = load_settings(name, streams_dir)
-        with open_store(db) as con:
+        with working_on(db, name, say) as con:
             result = refresh(
                 con,
                 settings,
@@ -135,6 +143,8 @@ def run_stream(
                 png=png,
                 on_stage=lambda stage: (interrupts.check(), progress(name, stage)),
             )
+            interrupts.check()
+            progress(name, "publishing")  # when the block ends
         if result.load is not None:
             run.new_events = result.load.events_loaded
             run.rejects = result.load.events_rejected
@@ -169,22 +179,28 @@ def run_streams(
     reports_dir: Path,
     png: bool = False,
     parallel: int = 1,
+    wait: float = 0.0,
     progress: Progress = lambda _stream, _what: None,
     on_done: Callable[[StreamRun], None] = lambda _run: None,
+    say: Callable[[str], None] = lambda _note: None,
     debug: bool = False,
 ) -> NightlyResult:
-    """Run the streams one after another, then write the overview page."""
+    """Under the writers' lock (waiting up to `wait` seconds for another writer), run the
+    streams one after another, each published when it ends; then write the overview page."""
+    from pipeline.publish import writer_lock
+
     check_parallel(parallel)
     chosen = chosen_streams(names, streams_dir)
     result = NightlyResult()
-    for name in chosen:
-        run = run_stream(Path(db), name, Path(streams_dir), Path(reports_dir), png, progress, debug)
-        result.runs.append(run)
-        on_done(run)
-    try:
-        result.overview = write_overview(Path(db), Path(streams_dir), Path(reports_dir), result.runs)
-    except (OSError, VsmError) as exc:
-        result.overview_error = f"overview page not written: {first_line(exc)}"
+    with writer_lock(db, wait):
+        for name in chosen:
+            run = run_stream(Path(db), name, Path(streams_dir), Path(reports_dir), png, progress, debug, say)
+            result.runs.append(run)
+            on_done(run)
+        try:
+            result.overview = write_overview(Path(db), Path(streams_dir), Path(reports_dir), result.runs)
+        except (OSError, VsmError) as exc:
+            result.overview_error = f"overview page not written: {first_line(exc)}"
     return result
 
 

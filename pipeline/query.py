@@ -14,6 +14,10 @@
   This holds whatever slips past the first check (a table function with a path inside a
   SELECT, EXPLAIN ANALYZE of a COPY, ...).
 
+The store read is the analysts' file named by `--db`, which writers only ever replace whole
+by a rename (pipeline/publish.py): a query runs while a load or recompute goes on, on the
+results last published, and never waits for a writer's lock.
+
 Big queries still spill to the store's own `<store>.tmp/`: that folder is DuckDB's buffer
 manager's, not a query's file access, and works with external access off (checked with
 a sort of 3M rows under a 60 MB limit on DuckDB 2.0.1). `allowed_directories` stays

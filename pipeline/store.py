@@ -71,14 +71,21 @@ def migrations() -> list[tuple[int, str, Path]]:
 # killed first run's store unopenable. Not allowed to install, it loads the built-in one.
 _CONFIG = {"autoinstall_known_extensions": False}
 
+# A new store is written in this storage version, which DuckDB 1.4 and 1.5 read too; DuckDB
+# keeps a file in the version it was created in when it reopens, writes and checkpoints it.
+# The analysts' file is a byte copy of the writers' store (pipeline/publish.py), so it is one
+# the previous DuckDB release opens.
+STORAGE_VERSION = "v1.4.0"
+
 
 def open_store(path: Path | str = DEFAULT_DB, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the store and apply pending migrations."""
     path = Path(path)
     if read_only and not path.exists():
         raise StoreError(f"{path}: no store here yet (run `vsm ingest` or `vsm discover` first)")
+    config = _CONFIG if path.exists() else _CONFIG | {"storage_compatibility_version": STORAGE_VERSION}
     try:
-        con = duckdb.connect(str(path), read_only=read_only, config=_CONFIG)
+        con = duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.Error as exc:
         if "while replaying WAL" in str(exc):
             wal = Path(f"{path}.wal")

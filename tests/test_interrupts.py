@@ -20,6 +20,7 @@ import pytest
 import typer
 
 from pipeline import cli
+from pipeline.publish import work_path
 from pipeline.settings import Source, StreamSettings
 from pipeline.store import open_store
 from pipeline.streams import discover
@@ -116,7 +117,9 @@ def test_a_signal_at_any_stage_exits_130_in_one_line_with_whole_steps_only(
     assert done.stderr.startswith("Error: interrupted"), done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
     assert signum.name in done.stderr
-    held = held_state(tmp_path / "vsm.duckdb", whole)
+    # the analysts' file is published only by a command that succeeds: as it was
+    assert held_state(tmp_path / "vsm.duckdb", whole) == "before"
+    held = held_state(work_path(tmp_path / "vsm.duckdb"), whole)  # the writers' own store
     # the step in progress rolled back (or, if the moment came just past its commit, done)
     assert (
         held
@@ -151,7 +154,8 @@ def test_an_interrupt_in_the_xes_parser_is_not_taken_for_a_bad_file(tmp_path):
     done = run_vsm_process("discover", str(log), "--stream", "desk", "--no-png", cwd=tmp_path, before=before)
     assert done.returncode == 130, done.stdout + done.stderr
     assert done.stderr.startswith("Error: interrupted (SIGINT)") and len(done.stderr.splitlines()) == 1
-    con = duckdb.connect(str(tmp_path / "vsm.duckdb"), read_only=True)
+    assert not (tmp_path / "vsm.duckdb").exists()  # nothing published
+    con = duckdb.connect(str(work_path(tmp_path / "vsm.duckdb")), read_only=True)
     try:
         assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 0
     finally:

@@ -867,7 +867,7 @@ def test_sql_output_options_act_or_are_refused(tmp_path, monkeypatch):
 
 
 # discover's options that are not settings: they act on the run itself.
-RUN_OPTIONS = {"--stream", "--coverage", "--png", "--db", "--streams-dir", "--debug"}
+RUN_OPTIONS = {"--stream", "--coverage", "--png", "--db", "--wait", "--streams-dir", "--debug"}
 
 
 def test_every_discover_option_is_a_run_option_or_checked_against_the_settings_file():

@@ -22,6 +22,7 @@ import duckdb
 import pytest
 
 from pipeline.errors import StoreError
+from pipeline.publish import work_path
 from pipeline.store import migrations, open_store
 from tests.conftest import PROJECT, run_vsm_process, write
 
@@ -77,7 +78,7 @@ def _kill_after(proc: subprocess.Popen, delay: float) -> bool:
     return running
 
 
-def _counts(db: Path, tmp: Path) -> tuple[tuple[int, int, int], int]:
+def _counts(db: Path, tmp: Path, *, writable: bool = True) -> tuple[tuple[int, int, int], int]:
     """((events, cases among the events, events the runs loaded), cases in the flow results)
     of stream s, read by a plain read-only connection; then a read-write open_store must
     work too. No store yet, or one whose tables were not made yet: all zero."""
@@ -101,7 +102,8 @@ def _counts(db: Path, tmp: Path) -> tuple[tuple[int, int, int], int]:
             flow = con.execute("SELECT count(*) FROM cases WHERE stream = 's'").fetchall()[0][0]
     finally:
         con.close()
-    open_store(db).close()  # and read-write (migrating a store whose first run stopped early)
+    if writable:  # the work store; the analysts' file is never opened read-write
+        open_store(db).close()  # and read-write (migrating a store whose first run stopped early)
     return load, flow
 
 
@@ -183,13 +185,18 @@ def test_kill_9_soak_of_a_first_and_an_incremental_run(tmp_path):
         shutil.copytree(base if kind == "first" else loaded, work)
         command = FIRST if kind == "first" else SECOND
         killed = _kill_after(_start(command, work), delay)
-        load, flow = _counts(work / "vsm.duckdb", tmp_path)
         if kind == "first":
             loads, flows = {(0, 0, 0): "before", (5000, 1000, 5000): "after"}, {0: "before", 1000: "after"}
         else:
             loads = {(5000, 1000, 5000): "before", (10_000, 2000, 10_000): "after"}
             flows = {1000: "before", 2000: "after"}
         where = f"{kind} run killed after {delay:.2f} s"
+        # The analysts' file: the last good run's, or (killed past its publish) this run's, whole.
+        published = _counts(work / "vsm.duckdb", tmp_path, writable=False)
+        assert published in {(load, flow) for load in loads for flow in flows}, f"{where}: {published}"
+        assert loads[published[0]] == flows[published[1]], f"{where}: half a run published {published}"
+        # The writers' own store: each step whole, the flow never ahead of the load.
+        load, flow = _counts(work_path(work / "vsm.duckdb"), tmp_path)
         assert load in loads, f"{where}: load half done {load}"
         assert flow in flows, f"{where}: flow results half done ({flow} cases)"
         assert not (loads[load] == "before" and flows[flow] == "after"), f"{where}: flow ahead of load"
@@ -240,7 +247,8 @@ def test_a_first_run_killed_right_after_its_migrations_reopens_offline(tmp_path,
     # SIGKILL: -9; SIGTERM: -15, or an interrupted run's exit code where the CLI handles it
     assert killed.returncode != 0 and "Loaded" not in killed.stdout, killed.stdout + killed.stderr
     db = tmp_path / "vsm.duckdb"
-    con = _offline_open(db, tmp_path, read_only=True)  # a plain read-only open, offline
+    assert not db.exists()  # nothing published: the analysts have no store yet
+    con = _offline_open(work_path(db), tmp_path, read_only=True)  # a plain read-only open, offline
     try:
         versions = con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()
         assert versions == [(v,) for v, _, _ in migrations()]  # every migration, none half
