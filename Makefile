@@ -35,8 +35,11 @@ postgresql:
 		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } \
 		|| echo "postgresql not installed (needs root); the PostgreSQL source tests will be skipped"
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist; 2 by default, the CI machine's
+# cores); TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= 2
 test: $(STAMP) chromium postgresql
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 # Speed at scale: vsm discover per stage against a pm4py baseline (bench/run.py; BENCH_SCALES=100k,1M,10M),
 # then the PostgreSQL source's row (bench/postgres.py; skipped, saying why, without a server).
