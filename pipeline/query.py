@@ -169,7 +169,7 @@ def export_query(db: Path, query: str, out: Path) -> int:
         part = out.with_name(f".{out.name}.part")
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            rows = _WRITERS[fmt](relation.to_arrow_reader(EXPORT_BATCH_ROWS), part)
+            rows = WRITERS[fmt](relation.to_arrow_reader(EXPORT_BATCH_ROWS), part)
             os.replace(part, out)
         except OSError as exc:
             raise QueryError(f"{out}: cannot be written: {exc.strerror or exc}") from exc
@@ -233,7 +233,7 @@ def _write_parquet(reader: pa.RecordBatchReader, target: Path) -> int:
     return rows
 
 
-_WRITERS = {"csv": _write_csv, "json": _write_json, "jsonl": _write_jsonl, "parquet": _write_parquet}
+WRITERS = {"csv": _write_csv, "json": _write_json, "jsonl": _write_jsonl, "parquet": _write_parquet}
 
 
 @contextmanager
@@ -248,7 +248,7 @@ def _analyst_relation(db: Path, query: str) -> Iterator[duckdb.DuckDBPyRelation]
             if relation is None:
                 raise QueryError("query failed: the statement returns no result")
             _check_output_types(relation)
-            yield relation
+            yield text_for_wide_numbers(relation)
         except duckdb.PermissionException as exc:
             raise QueryError(f"query refused: {_one_line(exc)} ({WHY})") from exc
         except duckdb.Error as exc:
@@ -271,6 +271,20 @@ def _check_output_types(relation: duckdb.DuckDBPyRelation) -> None:
                 f"query failed: column {name!r} is an {kind}, which cannot be output; "
                 "give seconds with epoch(b) - epoch(a), or CAST it AS VARCHAR"
             )
+
+
+def text_for_wide_numbers(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    """`relation` with its UHUGEINT columns (events.event_id) as text. DuckDB hands a UHUGEINT
+    to Arrow as a DECIMAL(38, 0), which wraps its upper half round to negative numbers (seen on
+    2.0.1): an event id above 2^127 came out of `vsm sql` and `vsm export` as another number."""
+    kinds = [str(kind).upper() for kind in relation.types]
+    if "UHUGEINT" not in kinds:
+        return relation
+    columns = []
+    for name, kind in zip(relation.columns, kinds, strict=True):
+        quoted = '"' + name.replace('"', '""') + '"'
+        columns.append(f"CAST({quoted} AS VARCHAR) AS {quoted}" if kind == "UHUGEINT" else quoted)
+    return relation.project(", ".join(columns))
 
 
 def _one_line(exc: BaseException) -> str:
