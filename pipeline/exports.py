@@ -122,10 +122,8 @@ def _in_store(con: duckdb.DuckDBPyConnection, stream: str) -> bool:
 
 def _write_table(con: duckdb.DuckDBPyConnection, table: str, stream: str, target: Path, fmt: str) -> int:
     try:
-        relation = query.text_for_wide_numbers(
-            con.sql(f'SELECT * FROM "{table}" WHERE stream = $stream', params={"stream": stream})
-        )
-        return query.WRITERS[fmt](relation.to_arrow_reader(query.EXPORT_BATCH_ROWS), target)
+        relation = con.sql(f'SELECT * FROM "{table}" WHERE stream = $stream', params={"stream": stream})
+        return query.WRITERS[fmt](query.arrow_batches(relation, query.EXPORT_BATCH_ROWS), target)
     except duckdb.Error as exc:
         raise query.QueryError(f"exporting {table} of stream {stream!r} failed: {first_line(exc)}") from exc
 

@@ -195,3 +195,25 @@ def test_a_folder_left_by_a_killed_export_is_removed_by_the_next(project, tmp_pa
 def test_vsm_sql_gives_the_exact_event_id(project):
     frame = run_query(project / "vsm.duckdb", "SELECT event_id, event_id::VARCHAR AS text FROM events")
     assert frame["event_id"].to_list() == frame["text"].to_list()
+
+
+def test_128_bit_numbers_come_out_exact_in_every_batch(project, tmp_path, monkeypatch):
+    """0, NULL, 2^127 (the first that DuckDB's Arrow DECIMAL(38, 0) wrapped to a negative
+    number) and 2^128 - 1, in batches of two rows."""
+    import pipeline.query as query
+
+    monkeypatch.setattr(query, "EXPORT_BATCH_ROWS", 2)
+    edges = (
+        "SELECT x FROM (VALUES (0::UHUGEINT), (NULL), ('170141183460469231731687303715884105728'::UHUGEINT), "
+        "('340282366920938463463374607431768211455'::UHUGEINT), (5::UHUGEINT)) AS t(x)"
+    )
+    expected = [
+        "0",
+        None,
+        "170141183460469231731687303715884105728",  # 2^127
+        "340282366920938463463374607431768211455",  # 2^128 - 1
+        "5",
+    ]
+    assert run_query(project / "vsm.duckdb", edges)["x"].to_list() == expected
+    query.export_query(project / "vsm.duckdb", edges, tmp_path / "x.parquet")
+    assert pl.read_parquet(tmp_path / "x.parquet")["x"].to_list() == expected
