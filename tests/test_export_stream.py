@@ -217,3 +217,39 @@ def test_128_bit_numbers_come_out_exact_in_every_batch(project, tmp_path, monkey
     assert run_query(project / "vsm.duckdb", edges)["x"].to_list() == expected
     query.export_query(project / "vsm.duckdb", edges, tmp_path / "x.parquet")
     assert pl.read_parquet(tmp_path / "x.parquet")["x"].to_list() == expected
+
+
+def test_kill_9_in_the_middle_of_an_export_leaves_the_last_export_whole(project, tmp_path):
+    """The process kills itself (SIGKILL) as it starts the fifth table: the folder keeps the
+    last export's files as they were, no file of the killed one; the next export clears its
+    hidden folder and replaces them."""
+    from tests.conftest import run_vsm_process
+
+    out = tmp_path / "out"
+    assert (
+        run_vsm_process("export", "other", "--format", "csv", "--out", str(out), cwd=project).returncode == 0
+    )
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    killer = (
+        "import os, signal\n"
+        "import pipeline.query as query\n"
+        "write, started = query.WRITERS['csv'], []\n"
+        "def dies_at_the_fifth(reader, target):\n"
+        "    started.append(target)\n"
+        "    if len(started) == 5:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    return write(reader, target)\n"
+        "query.WRITERS['csv'] = dies_at_the_fifth\n"
+    )
+    killed = run_vsm_process(
+        "export", "claims", "--format", "csv", "--out", str(out), cwd=project, before=killer
+    )
+    assert killed.returncode == -9
+    (left,) = [p for p in out.iterdir() if p.name.startswith(PART_PREFIX)]  # its four files, hidden
+    assert len(list(left.iterdir())) == 4
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert (
+        run_vsm_process("export", "claims", "--format", "csv", "--out", str(out), cwd=project).returncode == 0
+    )
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{t}.csv" for t in STREAM_TABLES)
+    assert (out / "events.csv").read_text().count("\nclaims,") == 6
