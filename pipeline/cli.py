@@ -699,24 +699,36 @@ def sql(
 @app.command()
 def export(
     query: Annotated[
-        str, typer.Argument(help='A SQL query over the results tables, e.g. "FROM step_metrics".')
+        str,
+        typer.Argument(
+            help='A SQL query over the results tables, e.g. "FROM step_metrics"; or a stream\'s name '
+            "(one word) to write all its result tables into the --out folder."
+        ),
     ],
     out_file: Annotated[
         Path,
         typer.Option(
-            "--out", help="The file to write; its ending names the format: .csv, .json, .jsonl, .parquet."
+            "--out",
+            help="For a query, the file to write; its ending names the format: .csv, .json, .jsonl, "
+            ".parquet. For a stream, the folder to write <table>.parquet or <table>.csv into.",
         ),
     ],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="For a stream: parquet (the default) or csv, one file per table."),
+    ] = None,
     db: DbOption = DEFAULT_DB,
+    streams_dir: StreamsDirOption = DEFAULT_STREAMS,
     debug: DebugOption = False,
 ) -> None:
-    """Write a read-only SQL query's result to a file: CSV, JSON, JSON Lines or Parquet."""
+    """Write a read-only SQL query's result to a file (CSV, JSON, JSON Lines or Parquet), or every
+    result table of a stream to a folder (Parquet or CSV)."""
 
     def run():
-        from pipeline.query import export_query
+        from pipeline.exports import export as export_files
 
-        rows = export_query(db, query, out_file)
-        out.print(f"Wrote {rows:,} rows to {out_file}", markup=False, highlight=False)
+        for path, rows in export_files(db, query, out_file, fmt, streams_dir):
+            out.print(f"Wrote {rows:,} rows to {path}", markup=False, highlight=False)
 
     _boundary(debug, run)
 
