@@ -116,6 +116,7 @@ def run_stream(
     png: bool,
     progress: Progress,
     debug: bool = False,
+    full: bool = False,
 ) -> StreamRun:
     """Load, recompute and report one stream; its failure becomes the result's status and error
     (with `debug`, its traceback on stderr too)."""
@@ -134,6 +135,7 @@ def run_stream(
                 reports_dir=reports_dir,
                 png=png,
                 on_stage=lambda stage: (interrupts.check(), progress(name, stage)),
+                full=full,
             )
         if result.load is not None:
             run.new_events = result.load.events_loaded
@@ -172,13 +174,14 @@ def run_streams(
     progress: Progress = lambda _stream, _what: None,
     on_done: Callable[[StreamRun], None] = lambda _run: None,
     debug: bool = False,
+    full: bool = False,
 ) -> NightlyResult:
     """Run the streams one after another, then write the overview page."""
     check_parallel(parallel)
     chosen = chosen_streams(names, streams_dir)
     result = NightlyResult()
     for name in chosen:
-        run = run_stream(Path(db), name, Path(streams_dir), Path(reports_dir), png, progress, debug)
+        run = run_stream(Path(db), name, Path(streams_dir), Path(reports_dir), png, progress, debug, full)
         result.runs.append(run)
         on_done(run)
     try:
