@@ -50,6 +50,10 @@ RESULTS = {
     "decision_points": "flow_decision_points",
 }
 
+# Result tables whose rows of a case depend on that case's events only (and on the global
+# decisions an incremental compute keeps): it rewrites the rows of the recomputed cases alone.
+CASE_TABLES = ("visits", "status_periods")
+
 # More activities or steps than this are held as text, not as an ENUM (enum_type).
 ENUM_MAX_NAMES = 100_000
 
@@ -408,7 +412,15 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
             folder="flow_state",
         )
 
-    publish(con, stream, message, events=events, started_at=started_at, state=save_state)
+    publish(
+        con,
+        stream,
+        message,
+        events=events,
+        started_at=started_at,
+        state=save_state,
+        only_changed_cases=not plan.full,
+    )
     end_steps = [r[0] for r in con.execute("SELECT step FROM flow_end_steps ORDER BY step").fetchall()]
     result = FlowResult(
         stream=stream,
@@ -471,12 +483,15 @@ def publish(
     events: int = 0,
     started_at: datetime | None = None,
     state: Callable[[int], None] | None = None,
+    only_changed_cases: bool = False,
 ) -> None:
     """Replace the stream's rows in every result table and record the run (`events`: how many
     the flow read; `started_at`: when the compute began, default now), all or nothing. The
     run's finished_at is when its results were written, just before they commit (the SQL
     now() would be the transaction's start, the same instant for both). `state(run_id)` writes
-    the incremental compute's state in the same transaction (pipeline/incremental.py)."""
+    the incremental compute's state in the same transaction (pipeline/incremental.py);
+    `only_changed_cases`: an incremental compute's, whose CASE_TABLES rows change for the
+    recomputed cases only (flow_recompute; the others, flow_kept_cases, are left as they are)."""
     con.execute("BEGIN TRANSACTION")
     try:
         run_id = con.execute("SELECT nextval('run_id_seq')").fetchall()[0][0]
@@ -504,7 +519,15 @@ def publish(
                 else:
                     select.append(f't."{c}"')
             select = ", ".join(select)
-            con.execute(f"DELETE FROM {table} WHERE stream = $stream", {"stream": stream})
+            if only_changed_cases and table in CASE_TABLES:  # the kept cases' rows are as they were
+                con.execute(
+                    f"DELETE FROM {table} WHERE stream = $stream "
+                    "AND case_id NOT IN (SELECT case_id FROM flow_kept_cases)",
+                    {"stream": stream},
+                )
+                names += " SEMI JOIN flow_recompute AS r ON r.case_no = t.case_id"
+            else:
+                con.execute(f"DELETE FROM {table} WHERE stream = $stream", {"stream": stream})
             con.execute(f"INSERT INTO {table} SELECT {select} FROM {temp} AS t{names}", {"stream": stream})
         if state is not None:
             state(run_id)

@@ -239,3 +239,28 @@ def test_fallbacks_to_a_full_recompute(tmp_path):
     ingest(con, changed)
     compute_flow(con, changed)
     assert last_message(con, "claims").startswith("full recompute (the set of activities changed)")
+
+
+def test_the_cli_full_option(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    log = write(tmp_path / "small.csv", TEAMS_1)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    first = runner.invoke(app, ["discover", str(log), "--stream", "s", "--no-png"])
+    assert first.exit_code == 0, first.output
+    assert "computed in full (no stored state of an earlier compute)" in first.output
+    again = runner.invoke(app, ["compute", "s", "--no-png"])
+    assert "computed incrementally: 0 of 2 cases recomputed" in again.output, again.output
+    full = runner.invoke(app, ["compute", "s", "--full", "--no-png"])
+    assert full.exit_code == 0 and "computed in full (--full)" in full.output, full.output
+    nightly = runner.invoke(app, ["run", "--full", "--no-png", "--log-format", "json"])
+    assert nightly.exit_code == 0, nightly.output
+    con = open_store(tmp_path / "vsm.duckdb", read_only=True)
+    assert last_message(con, "s").startswith("full recompute (--full)")
+    con.close()
+    refused = runner.invoke(app, ["ingest", "s", "--full", "--no-compute"])
+    assert refused.exit_code == 2
+    assert "--full recomputes the flow, which --no-compute skips" in refused.output
