@@ -298,6 +298,20 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
     on_stage("finding changed cases")
     _run(con, "case_fingerprints", {"stream": stream, "full": plan.full}, folder="flow_state")
     recomputed = con.execute("SELECT count(*) FROM flow_recompute").fetchall()[0][0]
+    as_of = (
+        as_of
+        or con.execute("SELECT max(ts) FROM events WHERE stream = $stream", {"stream": stream}).fetchall()[0][
+            0
+        ]
+    )
+    if not plan.full and recomputed == 0:  # nothing changed: the stored results may be current
+        current = incremental.current_result(con, stream, as_of, model_dir)
+        if current is not None:
+            on_stage("results are current")
+            publish_unchanged(con, stream, current, started_at)
+            for name in ("flow_step_map_in", "flow_status_classes_in", "flow_placeholder_statuses_in"):
+                con.unregister(name)
+            return current
     if not plan.full:  # the visit steps below see the changed cases' events only
         con.execute("ALTER TABLE flow_events RENAME TO flow_events_all")
         con.execute(
@@ -338,12 +352,6 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
     terminal = discovered.filter("is_terminal")["step"].to_list() if ends_inferred else end_steps
     _run(con, "int_end_steps", {"end_steps": end_steps, "terminal_steps": terminal})
     _run(con, "int_exits_status" if shape == "status" else "int_exits_end_steps")
-    as_of = (
-        as_of
-        or con.execute("SELECT max(ts) FROM events WHERE stream = $stream", {"stream": stream}).fetchall()[0][
-            0
-        ]
-    )
     params = {
         "stream": stream,
         "as_of": as_of,
@@ -404,23 +412,6 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
         + _run_message(shape, detected, summary, step_by_reason)
     )
 
-    def save_state(run_id: int) -> None:  # in publish's transaction: state and results agree
-        _run(
-            con,
-            "save_state",
-            {"stream": stream, "decisions": json.dumps(decisions), "as_of": as_of, "run_id": run_id},
-            folder="flow_state",
-        )
-
-    publish(
-        con,
-        stream,
-        message,
-        events=events,
-        started_at=started_at,
-        state=save_state,
-        only_changed_cases=not plan.full,
-    )
     end_steps = [r[0] for r in con.execute("SELECT step FROM flow_end_steps ORDER BY step").fetchall()]
     result = FlowResult(
         stream=stream,
@@ -452,6 +443,30 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
         full_reason=plan.reason,
         recomputed_cases=recomputed,
     )
+
+    def save_state(run_id: int) -> None:  # in publish's transaction: state and results agree
+        _run(
+            con,
+            "save_state",
+            {
+                "stream": stream,
+                "decisions": json.dumps(decisions),
+                "as_of": as_of,
+                "run_id": run_id,
+                "result": incremental.result_json(result),
+            },
+            folder="flow_state",
+        )
+
+    publish(
+        con,
+        stream,
+        message,
+        events=events,
+        started_at=started_at,
+        state=save_state,
+        only_changed_cases=not plan.full,
+    )
     for name in ("flow_step_map_in", "flow_status_classes_in", "flow_placeholder_statuses_in"):
         con.unregister(name)
     return result
@@ -472,6 +487,30 @@ def _run_message(shape: str, detected: bool, summary: dict, step_by_reason: str 
         f"{summary['open_cases']} open ({summary['stale_cases']} stale); end steps "
         f"{'inferred' if summary['ends_inferred'] else 'set'}: {ends}; "
         f"steps by {summary['step_by']} ({step_by_reason})"
+    )
+
+
+def publish_unchanged(
+    con: duckdb.DuckDBPyConnection, stream: str, result: FlowResult, started_at: datetime
+) -> None:
+    """Record a compute that found the stored results current (no case changed, the same
+    as_of and decisions): a runs row, no result table touched."""
+    message = (
+        f"incremental: no case changed and as of unchanged since the last compute: its results are "
+        f"current (0 of {result.cases} cases recomputed, nothing republished)"
+    )
+    run_id = con.execute("SELECT nextval('run_id_seq')").fetchall()[0][0]
+    con.execute(
+        "INSERT INTO runs (run_id, stream, kind, source, started_at, finished_at, status, events_read, "
+        "events_loaded, events_rejected, events_known, message) "
+        "SELECT $run_id, $stream, 'compute', NULL, $started, $finished, 'ok', 0, 0, 0, 0, $message",
+        {
+            "run_id": run_id,
+            "stream": stream,
+            "message": message,
+            "started": started_at,
+            "finished": datetime.now(UTC),
+        },
     )
 
 

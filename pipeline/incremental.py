@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -86,3 +88,49 @@ def plan(previous: dict | None, decisions: dict, full: bool) -> Plan:
         if previous.get(key) != value:
             return Plan(True, DECISION_NAMES.get(key, key), previous)
     return Plan(False, "", previous)
+
+
+def result_json(result) -> str:
+    """The compute's FlowResult, for a later compute that finds it current (current_result);
+    the summary is read back from the published stream_summary instead."""
+    data = {f.name: getattr(result, f.name) for f in fields(result) if f.name != "summary"}
+    data["as_of"] = result.as_of.isoformat()
+    data["model_files"] = [str(p) for p in result.model_files]
+    return json.dumps(data)
+
+
+def current_result(con: duckdb.DuckDBPyConnection, stream: str, as_of: datetime, model_dir: Path | None):
+    """The stored FlowResult when the last compute's results are current: called when no case
+    changed and the decisions are the same; also needs the same as_of, and its model files
+    where this compute would write them. None otherwise (then the compute runs)."""
+    from pipeline.flow import FlowResult
+
+    rows = con.execute(
+        "SELECT s.as_of, s.result, (SELECT count(*) FROM flow_case_state AS c "
+        "  WHERE c.stream = $stream AND c.case_id NOT IN (SELECT case_id FROM flow_case_fingerprints)) "
+        "FROM flow_stream_state AS s WHERE s.stream = $stream",
+        {"stream": stream},
+    ).fetchall()
+    if not rows or rows[0][1] is None or rows[0][2] > 0 or rows[0][0] != as_of:
+        return None
+    data = json.loads(rows[0][1])
+    files = [Path(p) for p in data["model_files"]]
+    if model_dir is not None and (not files or any(p.parent != model_dir or not p.exists() for p in files)):
+        return None
+    summary = con.execute(
+        "SELECT * EXCLUDE (stream) FROM stream_summary WHERE stream = $stream", {"stream": stream}
+    )
+    names = [d[0] for d in summary.description]
+    row = summary.fetchall()
+    if not row:
+        return None
+    data |= {
+        "as_of": datetime.fromisoformat(data["as_of"]),
+        "model_files": files,
+        "status_guesses": [tuple(g) for g in data["status_guesses"]],
+        "summary": dict(zip(names, row[0], strict=True)),
+        "full": False,
+        "full_reason": "",
+        "recomputed_cases": 0,
+    }
+    return FlowResult(**data)

@@ -217,7 +217,9 @@ def test_fallbacks_to_a_full_recompute(tmp_path):
     # nothing new: incremental, no case recomputed, the same results
     flow = compute_flow(con, settings)
     assert (flow.full, flow.recomputed_cases) == (False, 0)
-    assert last_message(con, "claims").startswith("incremental: no case changed since the last compute")
+    assert last_message(con, "claims").startswith(
+        "incremental: no case changed and as of unchanged since the last compute: its results are current"
+    )
     assert published(con, "claims") == before
     # --full
     flow = compute_flow(con, settings, full=True)

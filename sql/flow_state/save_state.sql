@@ -49,4 +49,4 @@ LEFT JOIN flow_owner_names AS t ON t.owner_no = v.team;
 
 DELETE FROM flow_stream_state WHERE stream = $stream;
 
-INSERT INTO flow_stream_state VALUES ($stream, $decisions, $as_of, $run_id);
+INSERT INTO flow_stream_state VALUES ($stream, $decisions, $as_of, $run_id, $result);

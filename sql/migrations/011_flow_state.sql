@@ -9,7 +9,8 @@ CREATE TABLE flow_stream_state (
     stream VARCHAR NOT NULL PRIMARY KEY,
     decisions VARCHAR NOT NULL,
     as_of TIMESTAMPTZ,
-    run_id BIGINT NOT NULL
+    run_id BIGINT NOT NULL,
+    result VARCHAR  -- the compute's outcome (JSON), shown again by a compute that finds it current
 );
 -- flow_case_state (grain: case): the fingerprint of the case's events at that compute
 -- (count, and the sum of a hash of each event's row): a case whose fingerprint differs, or
