@@ -266,3 +266,19 @@ def test_the_cli_full_option(tmp_path, monkeypatch):
     refused = runner.invoke(app, ["ingest", "s", "--full", "--no-compute"])
     assert refused.exit_code == 2
     assert "--full recomputes the flow, which --no-compute skips" in refused.output
+
+
+def test_a_load_whose_compute_never_ran_is_caught_up(tmp_path):
+    """Night 2's load commits but its compute never runs (killed): night 3's compute finds
+    night 2's cases changed too, by their fingerprints, not by the runs table."""
+    log = write(tmp_path / "teams.csv", TEAMS_1 + TEAMS_2.split("\n", 1)[1] + TEAMS_3.split("\n", 1)[1])
+    settings = stream_settings(tmp_path, log, "teams")
+    con = open_store(tmp_path / "teams-nightly.duckdb")
+    for night, text in enumerate((TEAMS_1, TEAMS_2, TEAMS_3)):
+        write(tmp_path / "teams" / f"part-{night:02d}.csv", text)
+        ingest(con, settings)
+        if night != 1:
+            compute_flow(con, settings)
+    # night 3: t1 (night 2's late event), t2 and t3 (both nights): 3 of 3
+    assert last_message(con, "teams").startswith("incremental: 3 of 3 cases recomputed")
+    assert_same(published(con, "teams"), full_of(tmp_path, settings))
