@@ -9,21 +9,6 @@ SELECT $stream, f.case_id, f.events, f.fingerprint
 FROM flow_case_fingerprints AS f
 ANTI JOIN flow_kept_cases AS k USING (case_id);
 
-DELETE FROM flow_visit_state AS s
-WHERE s.stream = $stream AND s.case_id NOT IN (SELECT case_id FROM flow_kept_cases);
-
-INSERT INTO flow_visit_state BY NAME
-SELECT $stream AS stream, k.case_id, CAST(v.step AS VARCHAR) AS step, v.visit_no, v.seq, v.ready_ts,
-    v.start_ts, v.end_ts, v.queue_time_s, v.process_time_s, v.elapsed_s, v.sessions, v.paused_s,
-    v.queue_internal_s, v.queue_external_s, r.name AS resource, t.name AS team, v.reassignments,
-    v.is_rework, v.in_process, CAST(v.prev_step AS VARCHAR) AS prev_step, p.name AS prev_owner
-FROM flow_visits AS v
-JOIN flow_recompute AS c ON c.case_no = v.case_id
-JOIN flow_case_names AS k ON k.case_no = v.case_id
-LEFT JOIN flow_owner_names AS r ON r.owner_no = v.resource
-LEFT JOIN flow_owner_names AS t ON t.owner_no = v.team
-LEFT JOIN flow_owner_names AS p ON p.owner_no = v.prev_owner;
-
 DELETE FROM flow_period_state AS s
 WHERE s.stream = $stream AND s.case_id NOT IN (SELECT case_id FROM flow_kept_cases);
 

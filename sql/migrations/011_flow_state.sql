@@ -21,34 +21,10 @@ CREATE TABLE flow_case_state (
     events BIGINT NOT NULL,
     fingerprint HUGEINT NOT NULL
 );
--- flow_visit_state, flow_period_state, flow_lifecycle_state: the flow's visits
--- (flow_visits), status periods (flow_status_periods) and lone lifecycle events
--- (flow_lifecycle) of every case, with the case, resource and team as text (the flow
+-- flow_period_state, flow_lifecycle_state: the flow's status periods (flow_status_periods)
+-- and lone lifecycle events (flow_lifecycle) of every case (its visits are the published
+-- `visits`, which the same transaction writes), with the case, resource and team as text (the flow
 -- numbers them anew each compute: int_flow_events.sql) and steps as text.
-CREATE TABLE flow_visit_state (
-    stream VARCHAR NOT NULL,
-    case_id VARCHAR NOT NULL,
-    step VARCHAR,
-    visit_no INTEGER,
-    seq INTEGER,
-    ready_ts TIMESTAMPTZ,
-    start_ts TIMESTAMPTZ,
-    end_ts TIMESTAMPTZ,
-    queue_time_s DOUBLE,
-    process_time_s DOUBLE,
-    elapsed_s DOUBLE,
-    sessions INTEGER,
-    paused_s DOUBLE,
-    queue_internal_s DOUBLE,
-    queue_external_s DOUBLE,
-    resource VARCHAR,
-    team VARCHAR,
-    reassignments INTEGER,
-    is_rework BOOLEAN,
-    in_process BOOLEAN,
-    prev_step VARCHAR,
-    prev_owner VARCHAR
-);
 CREATE TABLE flow_period_state (  -- status logs fill every column, other logs have no periods
     stream VARCHAR NOT NULL,
     case_id VARCHAR NOT NULL,
