@@ -11,6 +11,7 @@ import math
 import random
 import re
 import tomllib
+from collections import Counter
 from pathlib import Path
 
 import polars as pl
@@ -59,9 +60,10 @@ def published(con, stream: str) -> dict[str, list[tuple]]:
 
 def assert_same(got: dict, want: dict) -> None:
     for table in RESULTS:
-        missing = [r for r in want[table] if r not in got[table]][:3]
-        extra = [r for r in got[table] if r not in want[table]][:3]
-        assert got[table] == want[table], f"{table}: missing {missing}, extra {extra}"
+        if got[table] != want[table]:
+            missing = list((Counter(want[table]) - Counter(got[table])).elements())[:3]
+            extra = list((Counter(got[table]) - Counter(want[table])).elements())[:3]
+            raise AssertionError(f"{table}: missing {missing}, extra {extra}")
 
 
 def last_message(con, stream: str) -> str:
