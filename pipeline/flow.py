@@ -312,15 +312,15 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
             for name in ("flow_step_map_in", "flow_status_classes_in", "flow_placeholder_statuses_in"):
                 con.unregister(name)
             return current
+    on_stage("building visits")
+    # every case's arrival, before the events narrow to the changed cases: fct_cases reads them
+    _run(con, "int_arrivals", {"start_steps": settings.start_activities})
     if not plan.full:  # the visit steps below see the changed cases' events only
         con.execute("ALTER TABLE flow_events RENAME TO flow_events_all")
         con.execute(
             "CREATE TEMP TABLE flow_events AS SELECT e.* FROM flow_events_all AS e "
             "SEMI JOIN flow_recompute AS r ON r.case_no = e.case_id"
         )
-
-    on_stage("building visits")
-    _run(con, "int_arrivals", {"start_steps": settings.start_activities})
     if shape == "status":
         _run(con, "int_visits_status", {"team_activity": step_by == "team_activity"})
         if step_by == "team":
@@ -341,7 +341,6 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
         _run(con, "restore_cases", {"stream": stream}, folder="flow_state")
         if shape == "status":
             _run(con, "restore_periods", {"stream": stream}, folder="flow_state")
-        _run(con, "int_arrivals", {"start_steps": settings.start_activities})
 
     on_stage("finding exits")
     discovered = start_end_rule(query_frame(con, read_sql("flow/int_step_ends.sql")))

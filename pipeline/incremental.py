@@ -9,7 +9,7 @@ version, late events of closed cases, cases gone), reads the others' back
 (sql/flow_state/restore_cases.sql), and runs every step that looks across cases (exits,
 handoffs, event findings, cases, WIP, metrics, map) over all of them, as a full compute
 does: so the results equal a full recompute. The per-case steps it restricts
-(sql/flow/int_arrivals.sql to fct_visits.sql) read no $as_of: a later as_of moves open
+(sql/flow/int_visits_*.sql to fct_visits.sql) read no $as_of: a later as_of moves open
 cases' figures only in the steps that run over every case.
 
 A decision that looks at every case or event (the settings, the flow's SQL, the activity
