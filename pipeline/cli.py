@@ -175,6 +175,14 @@ PngOption = Annotated[
         help="Also write map.png, rendered by headless Chromium (about a second); --no-png for nightly runs.",
     ),
 ]
+FullOption = Annotated[
+    bool,
+    typer.Option(
+        "--full",
+        help="Recompute every case; by default only the cases whose events changed since the last "
+        "compute are (a full recompute also when the settings or the activities changed).",
+    ),
+]
 CoverageOption = Annotated[
     float | None,
     typer.Option(
@@ -305,6 +313,13 @@ def _print_flow(flow) -> None:
         f"  cases {s['cases']:,}: completed {s['completed_cases']:,}, open {s['open_cases']:,} "
         f"(as of {s['as_of']:%Y-%m-%d %H:%M} UTC); visits {flow.visits:,}"
     )
+    if flow.full:
+        say(f"  computed in full ({flow.full_reason})")
+    else:
+        say(
+            f"  computed incrementally: {flow.recomputed_cases:,} of {s['cases']:,} cases recomputed "
+            "(--full for all)"
+        )
     if s.get("stale_cases"):
         say(
             f"  {s['stale_cases']:,} open cases are stale (no event for over {_days(s['stale_after_s'])}; "
@@ -497,6 +512,7 @@ def ingest(
         bool, typer.Option("--compute/--no-compute", help="Recompute the flow after loading.")
     ] = True,
     coverage: CoverageOption = None,
+    full: FullOption = False,
     png: PngOption = True,
     dry_run: Annotated[
         bool,
@@ -532,8 +548,14 @@ def ingest(
             raise SettingsError(
                 "--coverage shapes the map, which --no-compute does not draw: drop one of them"
             )
+        if full and not compute:
+            from pipeline.errors import SettingsError
+
+            raise SettingsError("--full recomputes the flow, which --no-compute skips: drop one of them")
         _print_refresh(
-            _refresh(stream, streams_dir, db, coverage, png, wait, load=True, source=source, compute=compute)
+            _refresh(
+                stream, streams_dir, db, coverage, png, wait, load=True, source=source, compute=compute, full=full
+            )
         )
 
     _boundary(debug, run)
@@ -617,6 +639,7 @@ def discover(
 def compute(
     stream: Annotated[str, typer.Argument(help="The value stream (streams/<name>.toml).")],
     coverage: CoverageOption = None,
+    full: FullOption = False,
     png: PngOption = True,
     db: DbOption = DEFAULT_DB,
     wait: WaitOption = 0.0,
@@ -626,7 +649,7 @@ def compute(
     """Recompute the stream's flow results and report from the store (after editing its settings)."""
 
     def run():
-        _print_refresh(_refresh(stream, streams_dir, db, coverage, png, wait, load=False))
+        _print_refresh(_refresh(stream, streams_dir, db, coverage, png, wait, load=False, full=full))
 
     _boundary(debug, run)
 
@@ -777,6 +800,7 @@ def run_all(
         int, typer.Option("--parallel", help="Streams run side by side; only 1 for now (one store writer).")
     ] = 1,
     log_format: LogFormatOption = "text",
+    full: FullOption = False,
     png: PngOption = True,
     db: DbOption = DEFAULT_DB,
     wait: WaitOption = 0.0,
@@ -794,7 +818,7 @@ def run_all(
         if log_format not in ("text", "json"):
             raise SettingsError(f"--log-format {log_format}: expected text or json")
         if log_format == "json":
-            return _run_json(names or [], parallel, png, db, wait, streams_dir, debug)
+            return _run_json(names or [], parallel, png, db, wait, streams_dir, debug, full)
         with _progress() as stage:
             result = run_streams(
                 db,
@@ -808,6 +832,7 @@ def run_all(
                 on_done=_print_stream_done,
                 say=_say,
                 debug=debug,
+                full=full,
             )
         _print_run_summary(result)
         return result.exit_code
@@ -877,7 +902,7 @@ def _print_run_summary(result) -> None:
     )
 
 
-def _run_json(names, parallel, png, db, wait, streams_dir, debug) -> int:
+def _run_json(names, parallel, png, db, wait, streams_dir, debug, full=False) -> int:
     import json
 
     from pipeline.nightly import run_streams
@@ -906,6 +931,7 @@ def _run_json(names, parallel, png, db, wait, streams_dir, debug) -> int:
         on_done=done,
         say=lambda note: emit({"event": "note", "note": note}),
         debug=debug,
+        full=full,
     )
     emit(
         {

@@ -9,6 +9,7 @@ see half a recompute.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipeline import incremental
 from pipeline.discovery import preload, write_model
 from pipeline.errors import SettingsError, VsmError
 from pipeline.memory import memory_guard
@@ -48,6 +50,10 @@ RESULTS = {
     "decision_points": "flow_decision_points",
 }
 
+# Result tables whose rows of a case depend on that case's events only (and on the global
+# decisions an incremental compute keeps): it rewrites the rows of the recomputed cases alone.
+CASE_TABLES = ("visits", "status_periods")
+
 # More activities or steps than this are held as text, not as an ENUM (enum_type).
 ENUM_MAX_NAMES = 100_000
 
@@ -78,6 +84,9 @@ class FlowResult:
     model_files: list[Path] = field(default_factory=list)  # BPMN and PNML
     step_by: str = "activity"  # what a step is: activity, team or team_activity (choose_step_by)
     step_by_reason: str = ""  # why: from the settings, or what "auto" saw
+    full: bool = True  # a full recompute, or an incremental one (pipeline/incremental.py)
+    full_reason: str = ""  # why full: --full, no stored state, or the decision that changed
+    recomputed_cases: int = 0  # cases whose visits were built anew (all of them when full)
 
 
 def discover_map(
@@ -174,8 +183,8 @@ def enum_type(names: pl.Series) -> str:
     return "ENUM(" + ", ".join(sql_literal(v) for v in values) + ")"
 
 
-def _run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> None:
-    sql = read_sql(f"flow/{name}.sql")
+def _run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None, folder: str = "flow") -> None:
+    sql = read_sql(f"{folder}/{name}.sql")
     for statement in (s for s in sql.split(";\n") if s.strip() and not _only_comments(s)):
         used = {k: v for k, v in (params or {}).items() if f"${k}" in statement}
         con.execute(statement, used or None)
@@ -192,9 +201,13 @@ def compute_flow(
     as_of: datetime | None = None,
     model_dir: Path | None = None,
     on_stage: Callable[[str], None] = lambda _: None,
+    full: bool = False,
 ) -> FlowResult:
     """Compute every result table of the stream and publish them atomically.
 
+    Incremental unless `full` (pipeline/incremental.py): only the cases whose events changed
+    since the last compute get their visits built anew; a full recompute when there is no
+    stored state or a global decision (settings, activities, ...) changed.
     `model_dir`: where to write the discovered model (<stream>.bpmn, <stream>.pnml)."""
     started_at = datetime.now(UTC)  # the run's started_at: when the compute began, not when it published
     stream = settings.name
@@ -210,12 +223,12 @@ def compute_flow(
     con.execute("CREATE OR REPLACE TEMP MACRO seconds_between(a, b) AS epoch(b) - epoch(a)")
     try:
         with memory_guard(f"computing the flow of stream {stream!r}"):
-            return _compute(con, settings, activities, as_of, model_dir, on_stage, started_at)
+            return _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, full)
     finally:
         con.execute("SET TimeZone = 'UTC'")
 
 
-def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at) -> FlowResult:
+def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, full) -> FlowResult:
     stream = settings.name
     on_stage("mapping steps")
     mapping = step_map(activities["activity"].to_list(), settings)
@@ -267,23 +280,67 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at) 
         f"CAST(wait_kind AS {enum_type(classes['wait_kind'])}) AS wait_kind) FROM flow_status_classes_in"
     )
 
+    started = mapping.join(activities.filter(pl.col("starts") > 0).select("activity"), on="activity")
+    started_steps = sorted(started["step"].drop_nulls().unique().to_list())
+    # the decisions every case's visits depend on: any change, and the compute is full
+    decisions = {
+        "settings": incremental.settings_digest(settings),
+        "flow_sql": incremental.flow_sql_digest(),
+        "activities": incremental.digest(activity_type),
+        "step_map": incremental.frame_digest(mapping),
+        "status_classes": incremental.frame_digest(classes.drop("events", strict=False)),
+        "log_shape": shape,
+        "step_by": step_by,
+        "started_steps": started_steps if shape != "status" else [],
+    }
+    previous = incremental.previous_decisions(con, stream)
+    plan = incremental.plan(previous, decisions, full)
+    on_stage("finding changed cases")
+    _run(con, "case_fingerprints", {"stream": stream, "full": plan.full}, folder="flow_state")
+    recomputed = con.execute("SELECT count(*) FROM flow_recompute").fetchall()[0][0]
+    as_of = (
+        as_of
+        or con.execute("SELECT max(ts) FROM events WHERE stream = $stream", {"stream": stream}).fetchall()[0][
+            0
+        ]
+    )
+    if not plan.full and recomputed == 0:  # nothing changed: the stored results may be current
+        current = incremental.current_result(con, stream, as_of, model_dir)
+        if current is not None:
+            on_stage("results are current")
+            publish_unchanged(con, stream, current, started_at)
+            for name in ("flow_step_map_in", "flow_status_classes_in", "flow_placeholder_statuses_in"):
+                con.unregister(name)
+            return current
     on_stage("building visits")
+    # every case's arrival, before the events narrow to the changed cases: fct_cases reads them
     _run(con, "int_arrivals", {"start_steps": settings.start_activities})
+    if not plan.full:  # the visit steps below see the changed cases' events only
+        con.execute("ALTER TABLE flow_events RENAME TO flow_events_all")
+        con.execute(
+            "CREATE TEMP TABLE flow_events AS SELECT e.* FROM flow_events_all AS e "
+            "SEMI JOIN flow_recompute AS r ON r.case_no = e.case_id"
+        )
     if shape == "status":
         _run(con, "int_visits_status", {"team_activity": step_by == "team_activity"})
         if step_by == "team":
             _run(con, "int_visits_team")
     else:
-        started = mapping.join(activities.filter(pl.col("starts") > 0).select("activity"), on="activity")
         _run(
             con,
             "int_visits_interval" if shape == "interval" else "int_visits_point",
-            {"started_steps": sorted(started["step"].drop_nulls().unique().to_list())},
+            {"started_steps": started_steps},
         )
         _run(con, "int_no_status_periods")
     _run(con, "int_visit_sessions" if shape == "interval" else "int_visit_one_session")
     _run(con, "fct_visits")
     con.execute("DROP TABLE flow_raw_visits")  # nothing reads it past here: free its memory
+    if not plan.full:  # the kept cases' visits back from the store, then every event again
+        con.execute("DROP TABLE flow_events")
+        con.execute("ALTER TABLE flow_events_all RENAME TO flow_events")
+        _run(con, "restore_cases", {"stream": stream}, folder="flow_state")
+        if shape == "status":
+            _run(con, "restore_periods", {"stream": stream}, folder="flow_state")
 
     on_stage("finding exits")
     discovered = start_end_rule(query_frame(con, read_sql("flow/int_step_ends.sql")))
@@ -294,12 +351,6 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at) 
     terminal = discovered.filter("is_terminal")["step"].to_list() if ends_inferred else end_steps
     _run(con, "int_end_steps", {"end_steps": end_steps, "terminal_steps": terminal})
     _run(con, "int_exits_status" if shape == "status" else "int_exits_end_steps")
-    as_of = (
-        as_of
-        or con.execute("SELECT max(ts) FROM events WHERE stream = $stream", {"stream": stream}).fetchall()[0][
-            0
-        ]
-    )
     params = {
         "stream": stream,
         "as_of": as_of,
@@ -353,8 +404,13 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at) 
 
     on_stage("publishing results")
     summary = query_frame(con, "SELECT * FROM flow_stream_summary").to_dicts()[0]
-    message = _run_message(shape, detected, summary, step_by_reason)
-    publish(con, stream, message, events=events, started_at=started_at)
+    total_cases = con.execute("SELECT count(*) FROM flow_case_names").fetchall()[0][0]
+    message = (
+        _compute_message(plan.full, plan.reason, recomputed, total_cases)
+        + "; "
+        + _run_message(shape, detected, summary, step_by_reason)
+    )
+
     end_steps = [r[0] for r in con.execute("SELECT step FROM flow_end_steps ORDER BY step").fetchall()]
     result = FlowResult(
         stream=stream,
@@ -382,10 +438,45 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at) 
         model_files=model_files,
         step_by=step_by,
         step_by_reason=step_by_reason,
+        full=plan.full,
+        full_reason=plan.reason,
+        recomputed_cases=recomputed,
+    )
+
+    def save_state(run_id: int) -> None:  # in publish's transaction: state and results agree
+        _run(
+            con,
+            "save_state",
+            {
+                "stream": stream,
+                "decisions": json.dumps(decisions),
+                "as_of": as_of,
+                "run_id": run_id,
+                "result": incremental.result_json(result),
+            },
+            folder="flow_state",
+        )
+
+    publish(
+        con,
+        stream,
+        message,
+        events=events,
+        started_at=started_at,
+        state=save_state,
+        only_changed_cases=not plan.full,
     )
     for name in ("flow_step_map_in", "flow_status_classes_in", "flow_placeholder_statuses_in"):
         con.unregister(name)
     return result
+
+
+def _compute_message(full: bool, reason: str, recomputed: int, cases: int) -> str:
+    if full:
+        return f"full recompute ({reason})"
+    if recomputed == 0:
+        return f"incremental: no case changed since the last compute (0 of {cases} cases recomputed)"
+    return f"incremental: {recomputed} of {cases} cases recomputed (new or changed since the last compute)"
 
 
 def _run_message(shape: str, detected: bool, summary: dict, step_by_reason: str = "") -> str:
@@ -398,6 +489,30 @@ def _run_message(shape: str, detected: bool, summary: dict, step_by_reason: str 
     )
 
 
+def publish_unchanged(
+    con: duckdb.DuckDBPyConnection, stream: str, result: FlowResult, started_at: datetime
+) -> None:
+    """Record a compute that found the stored results current (no case changed, the same
+    as_of and decisions): a runs row, no result table touched."""
+    message = (
+        f"incremental: no case changed and as of unchanged since the last compute: its results are "
+        f"current (0 of {result.cases} cases recomputed, nothing republished)"
+    )
+    run_id = con.execute("SELECT nextval('run_id_seq')").fetchall()[0][0]
+    con.execute(
+        "INSERT INTO runs (run_id, stream, kind, source, started_at, finished_at, status, events_read, "
+        "events_loaded, events_rejected, events_known, message) "
+        "SELECT $run_id, $stream, 'compute', NULL, $started, $finished, 'ok', 0, 0, 0, 0, $message",
+        {
+            "run_id": run_id,
+            "stream": stream,
+            "message": message,
+            "started": started_at,
+            "finished": datetime.now(UTC),
+        },
+    )
+
+
 def publish(
     con: duckdb.DuckDBPyConnection,
     stream: str,
@@ -405,11 +520,16 @@ def publish(
     *,
     events: int = 0,
     started_at: datetime | None = None,
+    state: Callable[[int], None] | None = None,
+    only_changed_cases: bool = False,
 ) -> None:
     """Replace the stream's rows in every result table and record the run (`events`: how many
     the flow read; `started_at`: when the compute began, default now), all or nothing. The
     run's finished_at is when its results were written, just before they commit (the SQL
-    now() would be the transaction's start, the same instant for both)."""
+    now() would be the transaction's start, the same instant for both). `state(run_id)` writes
+    the incremental compute's state in the same transaction (pipeline/incremental.py);
+    `only_changed_cases`: an incremental compute's, whose CASE_TABLES rows change for the
+    recomputed cases only (flow_recompute; the others, flow_kept_cases, are left as they are)."""
     con.execute("BEGIN TRANSACTION")
     try:
         run_id = con.execute("SELECT nextval('run_id_seq')").fetchall()[0][0]
@@ -437,8 +557,18 @@ def publish(
                 else:
                     select.append(f't."{c}"')
             select = ", ".join(select)
-            con.execute(f"DELETE FROM {table} WHERE stream = $stream", {"stream": stream})
+            if only_changed_cases and table in CASE_TABLES:  # the kept cases' rows are as they were
+                con.execute(
+                    f"DELETE FROM {table} WHERE stream = $stream "
+                    "AND case_id NOT IN (SELECT case_id FROM flow_kept_cases)",
+                    {"stream": stream},
+                )
+                names += " SEMI JOIN flow_recompute AS r ON r.case_no = t.case_id"
+            else:
+                con.execute(f"DELETE FROM {table} WHERE stream = $stream", {"stream": stream})
             con.execute(f"INSERT INTO {table} SELECT {select} FROM {temp} AS t{names}", {"stream": stream})
+        if state is not None:
+            state(run_id)
         finished_at = datetime.now(UTC)
         con.execute(
             "INSERT INTO runs (run_id, stream, kind, source, started_at, finished_at, status, events_read, "

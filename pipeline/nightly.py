@@ -124,6 +124,7 @@ def run_stream(
     progress: Progress,
     debug: bool = False,
     say: Callable[[str], None] = lambda _note: None,
+    full: bool = False,
 ) -> StreamRun:
     """Load, recompute, report and publish one stream (the caller holds the writers' lock); its
     failure becomes the result's status and error (with `debug`, its traceback on stderr too)."""
@@ -142,6 +143,7 @@ def run_stream(
                 reports_dir=reports_dir,
                 png=png,
                 on_stage=lambda stage: (interrupts.check(), progress(name, stage)),
+                full=full,
             )
             interrupts.check()
             progress(name, "publishing")  # when the block ends
@@ -184,6 +186,7 @@ def run_streams(
     on_done: Callable[[StreamRun], None] = lambda _run: None,
     say: Callable[[str], None] = lambda _note: None,
     debug: bool = False,
+    full: bool = False,
 ) -> NightlyResult:
     """Under the writers' lock (waiting up to `wait` seconds for another writer), run the
     streams one after another, each published when it ends; then write the overview page."""
@@ -194,7 +197,7 @@ def run_streams(
     result = NightlyResult()
     with writer_lock(db, wait):
         for name in chosen:
-            run = run_stream(Path(db), name, Path(streams_dir), Path(reports_dir), png, progress, debug, say)
+            run = run_stream(Path(db), name, Path(streams_dir), Path(reports_dir), png, progress, debug, say, full)
             result.runs.append(run)
             on_done(run)
         try:

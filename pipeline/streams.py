@@ -392,9 +392,11 @@ def refresh(
     reports_dir: Path | None = None,
     png: bool = True,
     on_stage: Stage = lambda _: None,
+    full: bool = False,
 ) -> RefreshResult:
     """The nightly path: load what is new, recompute the flow, write the model and the report.
 
+    The compute is incremental (the cases whose events changed) unless `full`.
     Each step publishes atomically; a failure stops the run before the next step."""
     if compute and load:
         preload()  # as in discover(): pm4py's import overlaps the load
@@ -409,7 +411,7 @@ def refresh(
             "the flow is computed once a pull brings some"
         )
     model_dir = reports_dir / settings.name if reports_dir else None
-    flow = compute_flow(con, settings, model_dir=model_dir, on_stage=on_stage) if compute else None
+    flow = compute_flow(con, settings, model_dir=model_dir, on_stage=on_stage, full=full) if compute else None
     page = None
     if flow is not None and reports_dir is not None:
         from pipeline.report import report_time, write_report  # the report's code loads only when used
