@@ -554,7 +554,16 @@ def ingest(
             raise SettingsError("--full recomputes the flow, which --no-compute skips: drop one of them")
         _print_refresh(
             _refresh(
-                stream, streams_dir, db, coverage, png, wait, load=True, source=source, compute=compute, full=full
+                stream,
+                streams_dir,
+                db,
+                coverage,
+                png,
+                wait,
+                load=True,
+                source=source,
+                compute=compute,
+                full=full,
             )
         )
 

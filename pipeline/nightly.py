@@ -197,7 +197,9 @@ def run_streams(
     result = NightlyResult()
     with writer_lock(db, wait):
         for name in chosen:
-            run = run_stream(Path(db), name, Path(streams_dir), Path(reports_dir), png, progress, debug, say, full)
+            run = run_stream(
+                Path(db), name, Path(streams_dir), Path(reports_dir), png, progress, debug, say, full
+            )
             result.runs.append(run)
             on_done(run)
         try:
