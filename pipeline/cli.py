@@ -806,7 +806,10 @@ def run_all(
         list[str] | None, typer.Argument(help="The streams to run (default: every streams/<name>.toml).")
     ] = None,
     parallel: Annotated[
-        int, typer.Option("--parallel", help="Streams run side by side; only 1 for now (one store writer).")
+        int,
+        typer.Option(
+            "--parallel", help="Up to N streams run side by side (threads of this process; default 1)."
+        ),
     ] = 1,
     log_format: LogFormatOption = "text",
     full: FullOption = False,
@@ -837,8 +840,8 @@ def run_all(
                 png=png,
                 parallel=parallel,
                 wait=wait,
-                progress=_run_progress(stage),
-                on_done=_print_stream_done,
+                progress=(progress := _run_progress(stage)),
+                on_done=lambda run: (progress(run.stream, ""), _print_stream_done(run)),
                 say=_say,
                 debug=debug,
                 full=full,
@@ -858,12 +861,23 @@ def _now_text() -> str:
 
 
 def _run_progress(stage: Callable[[str], None]) -> Callable[[str, str], None]:
-    """A terminal's spinner shows the stream and stage; under a scheduler, one plain line each."""
+    """A terminal's spinner shows each running stream and its stage (`what` "" once it ended);
+    under a scheduler, one plain line each."""
+    import threading
+
+    running: dict[str, str] = {}  # streams side by side (--parallel) report from their threads
+    lock = threading.Lock()
 
     def progress(stream: str, what: str) -> None:
         if err.is_terminal:
-            stage(f"{stream}: {what}")
-        else:
+            with lock:
+                if what:
+                    running[stream] = what
+                else:
+                    running.pop(stream, None)
+                shown = " | ".join(f"{s}: {w}" for s, w in running.items())
+            stage(shown or "finishing")
+        elif what:
             interrupts.check()
             err.print(f"{_now_text()} {stream}: {what}", markup=False, highlight=False)
 
@@ -913,12 +927,17 @@ def _print_run_summary(result) -> None:
 
 def _run_json(names, parallel, png, db, wait, streams_dir, debug, full=False) -> int:
     import json
+    import threading
 
     from pipeline.nightly import run_streams
 
+    lock = threading.Lock()  # streams side by side (--parallel) emit from their threads
+
     def emit(record: dict) -> None:
-        sys.stdout.write(json.dumps({"time": _now_text(), **record}) + "\n")
-        sys.stdout.flush()
+        line = json.dumps({"time": _now_text(), **record}) + "\n"
+        with lock:
+            sys.stdout.write(line)
+            sys.stdout.flush()
 
     def progress(stream: str, what: str) -> None:
         interrupts.check()

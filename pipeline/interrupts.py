@@ -53,6 +53,12 @@ def _interrupt_queries() -> None:
             pass  # closed already
 
 
+def interrupt_queries() -> None:
+    """Interrupt every watched connection's query now (`vsm run --parallel`, stopping its
+    streams: a worker may start a query after the signal's own round)."""
+    _interrupt_queries()
+
+
 def install() -> dict[int, object]:
     """Handle SIGINT and SIGTERM as described above; return the handlers they had. A signal
     the process was started with ignored (``nohup``, a background job) stays ignored."""

@@ -15,9 +15,19 @@ from the analysts' file, as analysts see it) shows every stream's headline figur
 run, status and a link to its report, and `reports/runs.json` keeps each stream's last
 status for the next run's page (a run of some streams keeps the others' rows).
 
-One stream at a time: the streams share one writers' store and DuckDB lets one process
-write it, so `--parallel N` above 1 is refused (see `check_parallel`) rather than accepted and
-ignored.
+`--parallel N` runs up to N streams side by side: threads of this one process (DuckDB lets
+one process write a store), each stream on a connection of its own to the work store, held
+open once (`pipeline.publish.side_by_side`). A connection's transactions, temp tables (the
+flow's `flow_*`, the load's `load_*`) and session settings (`SET TimeZone`: two streams in
+different zones do not mix) are its own; the heavy SQL runs in DuckDB's threads, outside
+Python's lock. Streams write different rows (each table's rows are keyed by stream), so their
+transactions do not conflict. Publishing stays one at a time (a lock): a checkpoint, which is
+the only write of the data file's live blocks (automatic ones are off for the run), then the
+byte copy; the streams still running are marked unpublished, so the copy carries their rows
+over from the analysts' file: analysts never see a running stream's new events beside its old
+results. A stream's failure is its own; Ctrl-C or SIGTERM interrupts every stream's query,
+waits for each to roll back, and the run exits 130. The summary keeps the streams' order.
+The process's DuckDB memory limit is shared by the streams running at once.
 """
 
 from __future__ import annotations
@@ -30,10 +40,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline import interrupts
 from pipeline.errors import SettingsError, VsmError, first_line
 from pipeline.settings import check_stream_name, list_streams, load_settings
+
+if TYPE_CHECKING:
+    from pipeline.publish import SharedWork
 
 EXIT_STREAM_FAILED = 6  # README's exit-code table: at least one stream of `vsm run` failed
 STATUS_FILE = "runs.json"
@@ -80,12 +94,6 @@ def check_parallel(parallel: int) -> None:
     """Refuse a `--parallel` this build cannot honour, with the reason."""
     if parallel < 1:
         raise SettingsError(f"--parallel {parallel}: expected a whole number of streams at once, 1 or more")
-    if parallel > 1:
-        raise SettingsError(
-            f"--parallel {parallel}: not supported yet; the streams share one writers' store and DuckDB "
-            "lets one process write it at a time, and each publish copies it whole at a moment no stream "
-            "is writing; run with --parallel 1 (the default)"
-        )
 
 
 def chosen_streams(names: list[str], streams_dir: Path) -> list[str]:
@@ -125,18 +133,21 @@ def run_stream(
     debug: bool = False,
     say: Callable[[str], None] = lambda _note: None,
     full: bool = False,
+    shared: SharedWork | None = None,
 ) -> StreamRun:
     """Load, recompute, report and publish one stream (the caller holds the writers' lock); its
-    failure becomes the result's status and error (with `debug`, its traceback on stderr too)."""
+    failure becomes the result's status and error (with `debug`, its traceback on stderr too).
+    `shared`: the work store held open for streams run side by side."""
     from pipeline.publish import working_on
     from pipeline.streams import refresh
 
+    interrupts.check()  # a stream that starts after an interrupt does not start
     run = StreamRun(name)
     started = time.monotonic()
     progress(name, "starting")
     try:
         settings = load_settings(name, streams_dir)
-        with working_on(db, name, say) as con:
+        with working_on(db, name, say, shared) as con:
             result = refresh(
                 con,
                 settings,
@@ -189,24 +200,75 @@ def run_streams(
     full: bool = False,
 ) -> NightlyResult:
     """Under the writers' lock (waiting up to `wait` seconds for another writer), run the
-    streams one after another, each published when it ends; then write the overview page."""
+    streams one after another (up to `parallel` side by side), each published when it ends;
+    then write the overview page."""
     from pipeline.publish import writer_lock
 
     check_parallel(parallel)
     chosen = chosen_streams(names, streams_dir)
     result = NightlyResult()
     with writer_lock(db, wait):
-        for name in chosen:
-            run = run_stream(
-                Path(db), name, Path(streams_dir), Path(reports_dir), png, progress, debug, say, full
-            )
-            result.runs.append(run)
-            on_done(run)
+        if parallel > 1 and len(chosen) > 1:
+            args = (Path(streams_dir), Path(reports_dir), png, progress, debug, say, full)
+            result.runs = _side_by_side(Path(db), chosen, min(parallel, len(chosen)), args, on_done, say)
+        else:
+            for name in chosen:
+                run = run_stream(
+                    Path(db), name, Path(streams_dir), Path(reports_dir), png, progress, debug, say, full
+                )
+                result.runs.append(run)
+                on_done(run)
         try:
             result.overview = write_overview(Path(db), Path(streams_dir), Path(reports_dir), result.runs)
         except (OSError, VsmError) as exc:
             result.overview_error = f"overview page not written: {first_line(exc)}"
     return result
+
+
+def _side_by_side(
+    db: Path, chosen: list[str], workers: int, args: tuple, on_done: Callable[[StreamRun], None], say
+) -> list[StreamRun]:
+    """Run the streams on `workers` threads over the work store held open once; `on_done` as
+    each ends (in this, the main, thread); the runs in the streams' order. An interrupt
+    (a signal arrives in this thread) stops every stream and is raised once all have stopped."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
+    from concurrent.futures import wait as wait_for
+
+    from pipeline.publish import side_by_side
+
+    runs: dict[str, StreamRun] = {}
+    with side_by_side(db, say) as shared:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vsm-stream")
+        futures = {pool.submit(run_stream, db, name, *args, shared=shared): name for name in chosen}
+        pending = set(futures)
+        try:
+            while pending:
+                # a timeout, so that the signal handler runs here between waits
+                done, pending = wait_for(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: chosen.index(futures[f])):
+                    run = future.result()  # raises a worker's interrupt
+                    runs[run.stream] = run
+                    on_done(run)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            _stop_all(set(futures))
+            raise
+        pool.shutdown(wait=True)
+    return [runs[name] for name in chosen]
+
+
+def _stop_all(futures: set) -> None:
+    """Interrupt every stream's query until every worker has ended (each rolls back as it
+    stops); further signals meanwhile change nothing."""
+    from concurrent.futures import wait as wait_for
+
+    pending = {f for f in futures if not f.done()}
+    while pending:
+        interrupts.interrupt_queries()  # a query started after the signal is stopped too
+        try:
+            _done, pending = wait_for(pending, timeout=0.2)
+        except KeyboardInterrupt:
+            continue
 
 
 # ---------------------------------------------------------------- the overview page

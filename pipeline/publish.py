@@ -50,6 +50,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -57,9 +58,10 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline import interrupts
 from pipeline.errors import StoreError, first_line
 from pipeline.processes import use_store_temp
-from pipeline.store import STORAGE_VERSION, open_store, sql_identifier, sql_literal
+from pipeline.store import STORAGE_VERSION, limit_memory, open_store, sql_identifier, sql_literal
 
 _POLL_SECONDS = 0.1
 
@@ -146,7 +148,9 @@ def writing(
 
 
 @contextmanager
-def working_on(db: Path | str, stream: str | None, say: Say = _quiet) -> Iterator[duckdb.DuckDBPyConnection]:
+def working_on(
+    db: Path | str, stream: str | None, say: Say = _quiet, shared: SharedWork | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """The work store, for one stream's work, published when the block succeeds; the caller
     holds the writers' lock.
 
@@ -154,8 +158,25 @@ def working_on(db: Path | str, stream: str | None, say: Say = _quiet) -> Iterato
     unmarked once published. While it is marked (its block failed or was killed, after a load
     that may have committed), every publish of another stream carries that stream's rows over
     from the analysts' file as they are: analysts keep its last good results, never its new
-    events beside old results, until a block of its own succeeds."""
+    events beside old results, until a block of its own succeeds.
+
+    With `shared` (``vsm run --parallel``, see `side_by_side`): a connection of its own to the
+    work store that `shared` holds open, published under `shared`'s publish lock."""
     db = Path(db)
+    if shared is not None:
+        con = shared.cursor()
+        try:
+            if stream is not None:
+                _mark(db, stream)
+            yield con
+            with shared.publishing:
+                held = unpublished(db) - ({stream} if stream else set())
+                publish(con, db, keep=held, side_by_side=True)
+                if stream is not None:
+                    _unmark(db, stream)
+        finally:
+            con.close()
+        return
     con = open_work(db, say)
     try:
         # This process's own temporary folders (not DuckDB's spill, which stays beside the
@@ -170,6 +191,57 @@ def working_on(db: Path | str, stream: str | None, say: Say = _quiet) -> Iterato
         if stream is not None:
             _unmark(db, stream)
     finally:
+        con.close()
+
+
+# DuckDB's name for the write-ahead log size that starts an automatic checkpoint at a commit;
+# a value for it that no night reaches (the WAL lives until the next publish's checkpoint).
+_NO_AUTOMATIC_CHECKPOINT = "1000000GB"
+
+
+class SharedWork:
+    """The work store held open for streams that run side by side in this process (threads):
+    each stream works on a connection of its own (`cursor`: its own transactions, temp tables
+    and session settings such as TimeZone), and one publish at a time (`publishing`)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.publishing = threading.Lock()
+        self._opening = threading.Lock()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        with self._opening:  # the parent connection is shared by the threads: one at a time
+            cur = self.con.cursor()
+        interrupts.watch(cur)  # Ctrl-C / SIGTERM interrupt this stream's query too
+        cur.execute("SET TimeZone = 'UTC'")  # as open_store sets it (a session setting)
+        limit_memory(cur)
+        return cur
+
+
+@contextmanager
+def side_by_side(db: Path | str, say: Say = _quiet) -> Iterator[SharedWork]:
+    """The work store behind `db`, open once for streams run side by side (the caller holds
+    the writers' lock), with automatic checkpoints off until the block ends.
+
+    Why that is safe to publish from: only a checkpoint writes the blocks a database file's
+    header refers to. A commit goes to the write-ahead log, and a large uncommitted insert
+    writes its row groups into blocks the last checkpoint left free (DuckDB's optimistic
+    writes). With automatic checkpoints off (``checkpoint_threshold``: a setting of the
+    database, shared by its connections), the one checkpoint is the publish's own, taken under
+    the publish lock; the byte copy that follows it holds that checkpoint whole, and whatever
+    another stream writes meanwhile lands outside it (tests/test_parallel.py publishes while
+    another stream inserts 300,000 rows)."""
+    db = Path(db)
+    con = open_work(db, say)
+    try:
+        use_store_temp(db)
+        con.execute(f"SET checkpoint_threshold = '{_NO_AUTOMATIC_CHECKPOINT}'")
+        yield SharedWork(con)
+    finally:
+        try:
+            con.execute("RESET checkpoint_threshold")
+        except duckdb.Error:
+            pass  # closing anyway
         con.close()
 
 
@@ -319,27 +391,42 @@ def _write_unpublished(db: Path, names: set[str]) -> None:
         raise StoreError(f"{path}: cannot write it: {exc.strerror or exc}") from exc
 
 
+_marking = threading.Lock()  # streams run side by side mark and unmark the one file
+
+
 def _mark(db: Path, stream: str) -> None:
-    names = unpublished(db)
-    if stream not in names:
-        _write_unpublished(db, names | {stream})
+    with _marking:
+        names = unpublished(db)
+        if stream not in names:
+            _write_unpublished(db, names | {stream})
 
 
 def _unmark(db: Path, stream: str) -> None:
-    names = unpublished(db)
-    if stream in names:
-        _write_unpublished(db, names - {stream})
+    with _marking:
+        names = unpublished(db)
+        if stream in names:
+            _write_unpublished(db, names - {stream})
 
 
 # ---------------------------------------------------------------- publishing
 
 
 def publish(
-    con: duckdb.DuckDBPyConnection, db: Path | str, keep: set[str] | frozenset[str] = frozenset()
+    con: duckdb.DuckDBPyConnection,
+    db: Path | str,
+    keep: set[str] | frozenset[str] = frozenset(),
+    side_by_side: bool = False,
 ) -> None:
     """Write the whole store of `con` (the work store, in STORAGE_VERSION) as the analysts'
     file `db`: checkpointed, copied byte for byte into a hidden file that is flushed to disk
-    and renamed over `db`. The streams in `keep` keep the rows the analysts' file holds now."""
+    and renamed over `db`. The streams in `keep` keep the rows the analysts' file holds now.
+
+    `side_by_side`: other connections of this process (other streams, see `side_by_side`) may
+    have transactions open. DuckDB 2.0.1 refuses a plain CHECKPOINT while another transaction
+    holds an UPDATE or a sequence's nextval ("other write transactions active"); FORCE
+    CHECKPOINT waits for those to end (it aborts none) and checkpoints every commit, leaving
+    uncommitted appends and deletes out. Their commits may reach the log right after it, so
+    the log is not required to stay empty then."""
     db = Path(db)
     part = db.with_name(f".{db.name}.publish")
     for stale in (part, _wal(part)):
@@ -352,8 +439,8 @@ def publish(
         )
         # We hold the only connection to the work store and no transaction is open in it:
         # after this the file holds every commit, and nothing writes it until we return.
-        con.execute("CHECKPOINT")
-        if _wal(work).exists() and _wal(work).stat().st_size:
+        con.execute("FORCE CHECKPOINT" if side_by_side else "CHECKPOINT")
+        if not side_by_side and _wal(work).exists() and _wal(work).stat().st_size:
             raise StoreError(
                 f"{_wal(work)}: not empty after a checkpoint (a transaction still open?); not published"
             )

@@ -104,7 +104,7 @@ def open_store(path: Path | str = DEFAULT_DB, *, read_only: bool = False) -> duc
     use_store_temp(path)  # this process's temp folders go under <store>.tmp; stale ones there go
     interrupts.watch(con)  # Ctrl-C / SIGTERM interrupt its query
     con.execute("SET TimeZone = 'UTC'")
-    _limit_memory(con)
+    limit_memory(con)
     if not read_only and apply_migrations(con):
         # The new schema goes into the database file now, not only into its write-ahead log:
         # a first run killed after this still finds its tables in the file.
@@ -138,7 +138,7 @@ def memory_limit() -> str:
     return f"{max(total * 3 // 10 // 2**20, 256)}MiB"
 
 
-def _limit_memory(con: duckdb.DuckDBPyConnection) -> None:
+def limit_memory(con: duckdb.DuckDBPyConnection) -> None:
     limit = memory_limit()
     if limit:
         con.execute(f"SET memory_limit = '{limit}'")  # checked above: digits and a unit

@@ -153,8 +153,9 @@ def test_named_streams_run_alone_and_bad_choices_are_refused(project):
     unknown = run_vsm_process("run", "good", "nosuch", cwd=root)
     assert unknown.returncode == 2
     assert unknown.stderr.strip().startswith("Error: stream 'nosuch': no settings at streams/nosuch.toml")
-    side = run_vsm_process("run", "--parallel", "2", cwd=root)
-    assert side.returncode == 2 and "one process write it at a time" in side.stderr
+    none = run_vsm_process("run", "--parallel", "0", cwd=root)
+    assert none.returncode == 2
+    assert none.stderr.strip() == "Error: --parallel 0: expected a whole number of streams at once, 1 or more"
     xml = run_vsm_process("run", "--log-format", "xml", cwd=root)
     assert xml.returncode == 2 and xml.stderr.strip() == "Error: --log-format xml: expected text or json"
 
