@@ -19,6 +19,7 @@ import duckdb
 import polars as pl
 
 from pipeline import incremental
+from pipeline.calendars import holidays_version, stage_calendars
 from pipeline.discovery import preload, write_model
 from pipeline.errors import SettingsError, VsmError
 from pipeline.memory import memory_guard
@@ -292,6 +293,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
         "log_shape": shape,
         "step_by": step_by,
         "started_steps": started_steps if shape != "status" else [],
+        "holidays": holidays_version(settings.calendar, settings.team_calendars),
     }
     previous = incremental.previous_decisions(con, stream)
     plan = incremental.plan(previous, decisions, full)
@@ -313,6 +315,10 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
                 con.unregister(name)
             return current
     on_stage("building visits")
+    first_ts, last_ts = con.execute("SELECT min(ts), max(ts) FROM flow_events").fetchall()[0]
+    stream_calendar = stage_calendars(
+        con, settings.calendar, settings.team_calendars, first_ts, max(last_ts, as_of) if last_ts else as_of
+    )
     # every case's arrival, before the events narrow to the changed cases: fct_cases reads them
     _run(con, "int_arrivals", {"start_steps": settings.start_activities})
     if not plan.full:  # the visit steps below see the changed cases' events only
@@ -334,6 +340,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
         _run(con, "int_no_status_periods")
     _run(con, "int_visit_sessions" if shape == "interval" else "int_visit_one_session")
     _run(con, "fct_visits")
+    _run(con, "fct_visits_business", {"stream_calendar": stream_calendar})
     con.execute("DROP TABLE flow_raw_visits")  # nothing reads it past here: free its memory
     if not plan.full:  # the kept cases' visits back from the store, then every event again
         con.execute("DROP TABLE flow_events")
@@ -375,6 +382,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
     events = con.execute("SELECT count(*) FROM flow_events").fetchall()[0][0]
     con.execute("DROP TABLE flow_events")
     _run(con, "fct_cases", params)
+    _run(con, "fct_cases_business", {"stream_calendar": stream_calendar})
 
     on_stage("measuring flow")
     for name in (

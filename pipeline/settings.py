@@ -15,9 +15,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pipeline.calendars import CalendarVersion, parse_calendar, render_calendar, render_team_calendars
 from pipeline.drops import check_pattern, is_glob
 from pipeline.errors import SettingsError
 from pipeline.nulls import BUILTIN_NULL_VALUES
+from pipeline.slas import Sla, parse_slas, render_slas
 
 DEFAULT_STREAMS_DIR = Path("streams")
 FORMATS = ("auto", "csv", "parquet", "jsonl", "xes", "ocel", "excel")
@@ -108,6 +110,10 @@ class StreamSettings:
     discovery: Discovery = field(default_factory=Discovery)
     lead_time_target: str = ""  # e.g. "10d", "36h"; empty = none
     stale_after: str = ""  # [flow]: an open case quiet this long is stale; empty = p99 lead time
+    # [calendar] (pipeline/calendars.py): its versions; [] = 24x7, business time is elapsed time
+    calendar: list[CalendarVersion] = field(default_factory=list)
+    team_calendars: dict[str, list[CalendarVersion]] = field(default_factory=dict)  # [calendars.teams]
+    slas: list[Sla] = field(default_factory=list)  # [[sla]] (pipeline/slas.py), first match wins
     path: Path | None = None  # the settings file this came from
 
     @property
@@ -212,7 +218,22 @@ def _choice(value: str, allowed: tuple[str, ...], key: str) -> str:
 
 
 def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
-    _check_keys(data, ("stream", "source", "columns", "flow", "status_classes", "steps", "discovery"), where)
+    _check_keys(
+        data,
+        (
+            "stream",
+            "source",
+            "columns",
+            "flow",
+            "status_classes",
+            "steps",
+            "discovery",
+            "calendar",
+            "calendars",
+        )
+        + ("sla",),
+        where,
+    )
     stream = data.get("stream", {})
     _check_keys(stream, ("name", "timezone", "lead_time_target"), f"{where} [stream]")
     name = _take(stream, "name", str, f"{where} [stream]", "")
@@ -314,7 +335,25 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
         drop=_take(steps, "drop", list, f"{where} [steps]", []),
     )
     settings.discovery = _discovery(data.get("discovery", {}), where)
+    _calendars(settings, data, where)
+    settings.slas = parse_slas(data.get("sla", []), where)
     return settings
+
+
+def _calendars(settings: StreamSettings, data: dict, where: str) -> None:
+    """[calendar] (one table, or [[calendar]] versions) and [calendars.teams] (team = calendar;
+    its keys left out are the stream calendar's)."""
+    if "calendar" in data:
+        settings.calendar = parse_calendar(data["calendar"], f"{where} [calendar]", settings.timezone)
+    teams = data.get("calendars", {})
+    _check_keys(teams, ("teams",), f"{where} [calendars]")
+    teams = teams.get("teams", {})
+    if not isinstance(teams, dict):
+        raise SettingsError(f"{where} [calendars.teams]: expected a table of team = calendar")
+    for team, value in teams.items():
+        settings.team_calendars[team] = parse_calendar(
+            value, f"{where} [calendars.teams] {team!r}", settings.timezone, inherit=settings.calendar or None
+        )
 
 
 def _shown_value(key: str, value: str) -> str:
@@ -639,6 +678,15 @@ def render_settings(s: StreamSettings) -> str:
         f"coverage = {s.discovery.coverage}",
         f"max_steps = {s.discovery.max_steps}",
         "",
+        "# Business hours (README: business hours and service levels): [calendar] timezone, hours",
+        '# (e.g. mon = ["08:00-12:00", "13:00-17:00"]; days left out are closed), holidays',
+        "# ({ country, subdivision, dates }), valid_from; [calendars.teams] gives teams their own.",
+        "# None = 24x7: business durations (*_bh_s) equal the elapsed ones.",
+        *render_calendar("calendar", s.calendar, _toml_str),
+        *render_team_calendars(s.team_calendars, _toml_str),
+        "# Service levels: [[sla]] name, where (SQL on the case's attributes; first match wins), start,",
+        "# stop, pause, target, warn_at (README: business hours and service levels).",
+        *render_slas(s.slas, _toml_str),
     ]
     return "\n".join(lines)
 
