@@ -25,6 +25,7 @@ from pipeline.errors import SettingsError, VsmError
 from pipeline.memory import memory_guard
 from pipeline.nulls import null_values, placeholder_statuses
 from pipeline.settings import StreamSettings
+from pipeline.slas import stage_slas
 from pipeline.statuses import classify_statuses, guess_log_shape, status_steps
 from pipeline.store import query_frame, read_sql, sql_literal
 from pipeline.stream_map import StreamMap, build_map
@@ -49,6 +50,7 @@ RESULTS = {
     "map_steps": "flow_map_steps",
     "rework_loops": "flow_rework_loops",
     "decision_points": "flow_decision_points",
+    "sla": "flow_sla",
 }
 
 # Result tables whose rows of a case depend on that case's events only (and on the global
@@ -340,7 +342,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
         _run(con, "int_no_status_periods")
     _run(con, "int_visit_sessions" if shape == "interval" else "int_visit_one_session")
     _run(con, "fct_visits")
-    _run(con, "fct_visits_business", {"stream_calendar": stream_calendar})
+    _run(con, "fct_visits_business", {"calendar": stream_calendar})
     con.execute("DROP TABLE flow_raw_visits")  # nothing reads it past here: free its memory
     if not plan.full:  # the kept cases' visits back from the store, then every event again
         con.execute("DROP TABLE flow_events")
@@ -382,7 +384,9 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
     events = con.execute("SELECT count(*) FROM flow_events").fetchall()[0][0]
     con.execute("DROP TABLE flow_events")
     _run(con, "fct_cases", params)
-    _run(con, "fct_cases_business", {"stream_calendar": stream_calendar})
+    _run(con, "fct_cases_business", {"calendar": stream_calendar})
+    stage_slas(con, settings.slas, stream, shape)
+    _run(con, "fct_sla", params | {"calendar": stream_calendar})
 
     on_stage("measuring flow")
     for name in (

@@ -20,7 +20,7 @@ the setting, if it names a column the stream has not.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import duckdb
 
@@ -39,7 +39,11 @@ class Sla:
     stop: str = "exit"  # exit, or a status / activity (first entry after the start)
     pause: list[str] | None = None  # None: the stream's external-wait statuses
     warn_at: float = 0.8  # an open case whose clock passed this share of the target is at risk
-    columns: list[str] = field(default_factory=list)  # the attributes `where` names
+
+    @property
+    def columns(self) -> list[str]:
+        """The attributes `where` names."""
+        return condition_columns(self.where, f"[[sla]] {self.name!r} where") if self.where else []
 
 
 def parse_slas(value, where: str) -> list[Sla]:
@@ -78,6 +82,8 @@ def parse_slas(value, where: str) -> list[Sla]:
                 f"{at} warn_at = {warn_at!r}: expected a share of the target above 0, up to 1"
             )
         condition = table.get("where", "").strip()
+        if condition:
+            condition_columns(condition, f"{at} where")
         slas.append(
             Sla(
                 name=name,
@@ -87,7 +93,6 @@ def parse_slas(value, where: str) -> list[Sla]:
                 stop=table.get("stop", "exit") or "exit",
                 pause=list(pause) if pause is not None else None,
                 warn_at=float(warn_at),
-                columns=condition_columns(condition, f"{at} where") if condition else [],
             )
         )
     return slas
@@ -156,3 +161,137 @@ def render_slas(slas: list[Sla], toml_str) -> list[str]:
             lines.append(f"pause = [{', '.join(toml_str(p) for p in s.pause)}]")
         lines += [f"target = {toml_str(s.target)}", f"warn_at = {s.warn_at}", ""]
     return lines
+
+
+def stage_slas(con: duckdb.DuckDBPyConnection, slas: list[Sla], stream: str, shape: str) -> None:
+    """What fct_sla.sql reads: flow_sla_defs (sla_no in settings order, sla_name, start_name,
+    stop_name: NULL for arrival / exit, target_s, warn_at), flow_sla_pauses (sla_no, status)
+    and flow_case_sla (case_id: the flow's case number, sla_no: the first SLA whose condition
+    holds for the case; cases no SLA picks have no row). The names an SLA gives are checked
+    against the stream's statuses / steps, its conditions against the stream's attributes: a
+    SettingsError names the [[sla]] and the key."""
+    from pipeline.settings import parse_duration
+
+    names = {r[0] for r in con.execute("SELECT DISTINCT CAST(step AS VARCHAR) FROM flow_step_map").fetchall()}
+    names.discard(None)
+    external = sorted(
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT CAST(m.step AS VARCHAR) FROM flow_status_classes AS c "
+            "JOIN flow_step_map AS m ON m.activity = c.status "
+            "WHERE c.wait_kind = 'external' AND m.step IS NOT NULL"
+        ).fetchall()
+    )
+    defs, pauses = [], []
+    for no, s in enumerate(slas, start=1):
+        at = f"[[sla]] {s.name!r}"
+        for key, value, edge in (("start", s.start, "arrival"), ("stop", s.stop, "exit")):
+            if value != edge and value not in names:
+                raise SettingsError(
+                    f"{at} {key} = {value!r}: not a status or activity of stream {stream!r}; expected "
+                    f"{edge!r} or one of {', '.join(sorted(names)[:20])}"
+                )
+        if s.pause and shape != "status":
+            raise SettingsError(
+                f"{at} pause = {s.pause!r}: only a status log has statuses to pause in; this log is {shape} "
+                "(set pause = [])"
+            )
+        for status in s.pause or []:
+            if status not in names:
+                raise SettingsError(
+                    f"{at} pause: {status!r} is not a status of stream {stream!r}; expected some of "
+                    f"{', '.join(sorted(names)[:20])}"
+                )
+        defs.append(
+            (
+                no,
+                s.name,
+                None if s.start == "arrival" else s.start,
+                None if s.stop == "exit" else s.stop,
+                parse_duration(s.target, f"{at} target"),
+                s.warn_at,
+            )
+        )
+        pauses += [(no, p) for p in (s.pause if s.pause is not None else external)]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE flow_sla_defs (sla_no INTEGER, sla_name VARCHAR, start_name VARCHAR, "
+        "stop_name VARCHAR, target_s DOUBLE, warn_at DOUBLE)"
+    )
+    if defs:
+        con.executemany("INSERT INTO flow_sla_defs VALUES (?, ?, ?, ?, ?, ?)", defs)
+    con.execute("CREATE OR REPLACE TEMP TABLE flow_sla_pauses (sla_no INTEGER, status VARCHAR)")
+    if pauses:
+        con.executemany("INSERT INTO flow_sla_pauses VALUES (?, ?)", pauses)
+    if not slas:
+        con.execute("CREATE OR REPLACE TEMP TABLE flow_case_sla (case_id UINTEGER, sla_no INTEGER)")
+        return
+    _case_attributes(con, slas, stream)
+    choice = " ".join(f"WHEN ({s.where or 'TRUE'}) THEN {no}" for no, s in enumerate(slas, start=1))
+    picked = f"SELECT case_id, CASE {choice} END AS sla_no FROM flow_case_attributes"
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE flow_case_sla AS SELECT case_id, sla_no FROM ({picked}) "
+            "WHERE sla_no IS NOT NULL"
+        )
+    except duckdb.Error as exc:  # a condition that binds but fails on a value (a CAST of a text)
+        raise SettingsError(
+            f"[[sla]] where: a condition failed on stream {stream!r}: {_first_line(exc)}"
+        ) from exc
+
+
+def _case_attributes(con: duckdb.DuckDBPyConnection, slas: list[Sla], stream: str) -> None:
+    """flow_case_attributes (grain: case): the flow's case number, and each attribute the SLA
+    conditions name: its latest non-empty value in the case's events, as text. Names match
+    the source column names case-insensitively (as SQL identifiers do)."""
+    wanted = sorted({c.lower() for s in slas for c in s.columns})
+    keys: dict[str, str] = {}
+    if any(c not in BUILTIN_ATTRIBUTES for c in wanted):
+        for (key,) in con.execute(
+            "SELECT DISTINCT unnest(json_keys(attributes)) FROM events "
+            "WHERE stream = $stream AND attributes IS NOT NULL",
+            {"stream": stream},
+        ).fetchall():
+            keys.setdefault(key.lower(), key)
+    columns = []
+    for column in wanted:
+        if column in BUILTIN_ATTRIBUTES:
+            value = f"e.{column}"
+        elif column in keys:
+            value = f"json_extract_string(e.attributes, {_literal('$.' + json.dumps(keys[column]))})"
+        else:
+            users = [s.name for s in slas if column in (c.lower() for c in s.columns)]
+            known = ", ".join(sorted(set(keys.values()) | set(BUILTIN_ATTRIBUTES)))
+            raise SettingsError(
+                f"[[sla]] {users[0]!r} where: the stream {stream!r} has no case attribute {column!r}; "
+                f"its attributes: {known}"
+            )
+        columns.append(
+            f"arg_max({value}, e.ts) FILTER (WHERE nullif({value}, '') IS NOT NULL) AS {_ident(column)}"
+        )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE flow_case_attributes AS SELECT k.case_no AS case_id"
+        + "".join(f", {c}" for c in columns)
+        + " FROM events AS e JOIN flow_case_names AS k ON k.case_id = e.case_id "
+        "WHERE e.stream = $stream GROUP BY k.case_no",
+        {"stream": stream},
+    )
+    for s in slas:  # bind each condition alone, so that an error names its SLA
+        if not s.where:
+            continue
+        try:
+            con.execute(
+                f"SELECT count(*) FROM (SELECT * FROM flow_case_attributes LIMIT 0) WHERE ({s.where})"
+            )
+        except duckdb.Error as exc:
+            raise SettingsError(
+                f"[[sla]] {s.name!r} where = {s.where!r}: {_first_line(exc)} (case attributes are text: "
+                "compare with 'quoted' values, or CAST them)"
+            ) from exc
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

@@ -1,5 +1,5 @@
 -- flow_cases with the business twins of its durations (grain: case; issue 20):
---   lead_time_bh_s     W(exit) - W(arrival) in the stream's calendar ($stream_calendar; W and
+--   lead_time_bh_s     W(exit) - W(arrival) in the stream's calendar ($calendar; W and
 --                      flow_calendar_intervals as in fct_visits_business.sql); no calendar:
 --                      lead_time_s itself
 --   process_time_bh_s  the sum of its visits' process_time_bh_s, each in its visit's (team's)
@@ -13,11 +13,11 @@ WITH visit_sums AS (
     GROUP BY v.case_id
 ),
 instants AS (
-    SELECT case_id, CAST($stream_calendar AS INTEGER) AS calendar_no, 'arrival' AS kind, arrival_ts AS ts
-    FROM flow_cases WHERE $stream_calendar IS NOT NULL AND exit_ts IS NOT NULL
+    SELECT case_id, CAST($calendar AS INTEGER) AS calendar_no, 'arrival' AS kind, arrival_ts AS ts
+    FROM flow_cases WHERE $calendar IS NOT NULL AND exit_ts IS NOT NULL
     UNION ALL
-    SELECT case_id, CAST($stream_calendar AS INTEGER), 'exit', exit_ts
-    FROM flow_cases WHERE $stream_calendar IS NOT NULL AND exit_ts IS NOT NULL
+    SELECT case_id, CAST($calendar AS INTEGER), 'exit', exit_ts
+    FROM flow_cases WHERE $calendar IS NOT NULL AND exit_ts IS NOT NULL
 ),
 worked AS (
     SELECT i.case_id, i.kind,
@@ -31,7 +31,7 @@ lead AS (
     FROM worked GROUP BY case_id
 )
 SELECT c.*,
-    CASE WHEN $stream_calendar IS NULL THEN c.lead_time_s ELSE l.lead_bh END AS lead_time_bh_s,
+    CASE WHEN $calendar IS NULL THEN c.lead_time_s ELSE l.lead_bh END AS lead_time_bh_s,
     CASE WHEN c.process_time_s IS NOT NULL THEN s.process_time_bh_s END AS process_time_bh_s,
     CASE WHEN c.queue_time_s IS NOT NULL THEN s.queue_time_bh_s END AS queue_time_bh_s
 FROM flow_cases AS c

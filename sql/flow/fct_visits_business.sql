@@ -1,6 +1,6 @@
 -- flow_visits with the business twin of each duration (grain: visit; issue 20): *_bh_s is
 -- the part of the duration inside the working intervals of the visit's calendar: its team's
--- ([calendars.teams], flow_team_calendars), else the stream's ($stream_calendar; NULL: none).
+-- ([calendars.teams], flow_team_calendars), else the stream's ($calendar; NULL: none).
 -- A visit with no calendar is 24x7: each twin is the elapsed value itself.
 -- Set-wise, two joins: every instant a duration starts or ends at is looked up once in
 -- flow_calendar_intervals (pipeline/calendars.py: the calendar's working intervals in UTC,
@@ -21,7 +21,7 @@
 CREATE OR REPLACE TEMP TABLE flow_visits AS
 WITH calendared AS (
     SELECT v.case_id, v.seq, v.ready_ts, v.start_ts, v.end_ts, v.pauses, v.work_no,
-        coalesce(t.calendar_no, CAST($stream_calendar AS INTEGER)) AS calendar_no
+        coalesce(t.calendar_no, CAST($calendar AS INTEGER)) AS calendar_no
     FROM flow_visits AS v
     LEFT JOIN flow_team_calendars AS t ON t.team = v.team
 ),
