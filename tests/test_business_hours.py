@@ -433,7 +433,8 @@ def test_business_never_exceeds_elapsed_and_adds_up_over_adjacent_intervals(tmp_
     for _, lead, lead_bh, parts in rows(
         con,
         "SELECT c.case_id, c.lead_time_s, c.lead_time_bh_s, "
-        "sum(v.process_time_bh_s) + sum(v.queue_time_bh_s) FILTER (WHERE v.step = 'B') FROM cases AS c JOIN visits AS v USING (case_id) GROUP BY ALL",
+        "sum(v.process_time_bh_s) + sum(v.queue_time_bh_s) FILTER (WHERE v.step = 'B') "
+        "FROM cases AS c JOIN visits AS v USING (case_id) GROUP BY ALL",
     ):
         assert lead_bh <= lead + 1e-6 and lead_bh == pytest.approx(parts, abs=1e-6)
     con.close()
