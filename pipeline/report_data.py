@@ -77,6 +77,8 @@ class ReportData:
     handoffs: pl.DataFrame
     littles_law: pl.DataFrame
     findings: pl.DataFrame
+    sla_attainment: pl.DataFrame  # per [[sla]] and priority (empty: no service levels)
+    sla_weekly: pl.DataFrame
 
 
 def gather(con: duckdb.DuckDBPyConnection, stream: str, timezone: str) -> ReportData:
@@ -119,6 +121,8 @@ def gather(con: duckdb.DuckDBPyConnection, stream: str, timezone: str) -> Report
         handoffs=_frame(con, "rpt_handoffs", params | {"top": TOP_TEAMS}),
         littles_law=_frame(con, "rpt_littles_law", params),
         findings=_frame(con, "rpt_quality_findings", params),
+        sla_attainment=_frame(con, "rpt_sla_attainment", params),
+        sla_weekly=_frame(con, "rpt_sla_weekly", params),
     )
 
 

@@ -44,6 +44,8 @@ class MapStep:
     process_time_p50_s: float | None = None
     process_time_mean_s: float | None = None
     first_pass_yield: float | None = None
+    queue_time_bh_p50_s: float | None = None  # business time: only when a calendar is set
+    process_time_bh_p50_s: float | None = None
 
     @property
     def folded(self) -> bool:

@@ -8,6 +8,9 @@
 --   first_pass_yield: as in step_metrics (all cases, open ones included)
 --   queue_visits: the visits the queue figures are over (those with an observed start,
 --   fct_step_metrics.sql), for the map's caption "over all N visits"
+--   queue_time_bh_p50_s, process_time_bh_p50_s: the same p50s in business time (visits'
+--   *_bh_s twins), only when the stream is measured with a calendar (some twin differs from
+--   its elapsed value); NULL otherwise, and the map shows no business figures
 SELECT
     m.position,
     m.step,
@@ -27,12 +30,21 @@ SELECT
     s.process_time_p50_s,
     s.process_time_mean_s,
     s.first_pass_yield,
-    q.queue_visits
+    q.queue_visits,
+    CASE WHEN c.calendar THEN q.queue_time_bh_p50_s END AS queue_time_bh_p50_s,
+    CASE WHEN c.calendar THEN q.process_time_bh_p50_s END AS process_time_bh_p50_s
 FROM map_steps AS m
 LEFT JOIN step_metrics AS s ON s.stream = m.stream AND s.step = m.step
 LEFT JOIN (
-    SELECT step, count(*) FILTER (WHERE start_ts IS NOT NULL) AS queue_visits
+    SELECT step, count(*) FILTER (WHERE start_ts IS NOT NULL) AS queue_visits,
+        quantile_cont(coalesce(queue_time_bh_s, 0), 0.5) FILTER (WHERE start_ts IS NOT NULL) AS queue_time_bh_p50_s,
+        quantile_cont(process_time_bh_s, 0.5) AS process_time_bh_p50_s
     FROM visits WHERE stream = $stream GROUP BY step
 ) AS q ON q.step = m.step
+CROSS JOIN (
+    SELECT coalesce(bool_or(elapsed_bh_s <> elapsed_s OR process_time_bh_s <> process_time_s
+                            OR queue_time_bh_s <> queue_time_s), FALSE) AS calendar
+    FROM visits WHERE stream = $stream
+) AS c
 WHERE m.stream = $stream
 ORDER BY m.position, m.step

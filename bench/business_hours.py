@@ -1,0 +1,144 @@
+"""The business-hours case of `make bench` (issue 20): what business durations add to a full
+compute, at `BENCH_BH_SCALE` events (default 10M; the issue's target: at most 15% at 10M).
+
+For each log of `BENCH_BH_LOGS` (default claims,incidents: bench/generate.py, Parquet), the
+stream's settings are detected (`vsm init`'s init_stream) and its events loaded once; then
+a full compute (`compute_flow(full=True)`, in this process) runs `BENCH_BH_RUNS` times
+(default 3) in each of three variants, in turns (plain, calendar, calendar + sla, plain,
+...), so that a slow moment of the machine falls on every variant alike:
+
+- plain: no calendar (every *_bh_s twin is the elapsed value: a copy);
+- calendar: [calendar] Europe/Amsterdam, weekday hours with a lunch break, Dutch public
+  holidays, and one team ([calendars.teams]) in America/New_York: every twin measured;
+- calendar + sla: the same and two [[sla]] (one by an attribute condition, one for the rest)
+  with the default pause statuses.
+
+Reported: the median compute time of each variant, and `calendar / plain - 1` (business
+durations' extra compute time) and `calendar + sla / plain - 1`. JSON to `$VSM_BENCH_OUT` (a
+folder, or a .json file; default bench/results/), `business-hours-<time>.json`.
+
+    python bench/business_hours.py                    # 10M events
+    BENCH_BH_SCALE=1M python bench/business_hours.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import generate  # noqa: E402
+
+from pipeline.flow import compute_flow  # noqa: E402
+from pipeline.ingest import ingest  # noqa: E402
+from pipeline.settings import settings_from_dict  # noqa: E402
+from pipeline.store import open_store  # noqa: E402
+from pipeline.streams import init_stream  # noqa: E402
+
+TARGET = 0.15
+HOURS = {
+    "mon": ["08:00-12:00", "13:00-17:00"],
+    "tue": ["08:00-17:00"],
+    "wed": ["08:00-17:00"],
+    "thu": ["08:00-17:00"],
+    "fri": ["08:00-16:00"],
+}
+# an attribute each log carries, for the first SLA's condition
+CONDITIONS = {"claims": "CAST(amount AS DOUBLE) > 5000", "incidents": "priority = '1 - Critical'"}
+
+
+def say(message: str) -> None:
+    print(f"[bench business hours] {message}", file=sys.stderr, flush=True)
+
+
+def variants(data: dict, kind: str, team: str | None) -> dict[str, dict]:
+    calendar = dict(data)
+    calendar["calendar"] = {
+        "timezone": "Europe/Amsterdam",
+        "hours": HOURS,
+        "holidays": {"country": "NL", "subdivision": "", "dates": []},
+    }
+    if team:
+        calendar["calendars"] = {"teams": {team: {"timezone": "America/New_York"}}}
+    with_sla = dict(calendar)
+    with_sla["sla"] = [
+        {"name": "first", "where": CONDITIONS[kind], "target": "8h"},
+        {"name": "rest", "target": "5d"},
+    ]
+    return {"plain": data, "calendar": calendar, "calendar + sla": with_sla}
+
+
+def bench(kind: str, events: int, runs: int, work: Path) -> dict:
+    log = generate.ensure(kind, events, csv=False, say=say)
+    folder = Path(tempfile.mkdtemp(prefix=f"bh-{kind}-", dir=work))
+    init_stream(kind, log.parquet, streams_dir=folder / "streams")
+    data = tomllib.loads((folder / "streams" / f"{kind}.toml").read_text())
+    con = open_store(folder / "vsm.duckdb")
+    say(f"{kind}: loading {events:,} events")
+    ingest(con, settings_from_dict(data))
+    team = con.execute("SELECT min(team) FROM events").fetchall()[0][0]
+    settings = {name: settings_from_dict(d) for name, d in variants(data, kind, team).items()}
+    times: dict[str, list[float]] = {name: [] for name in settings}
+    for i in range(runs):
+        for name, s in settings.items():
+            say(f"{kind}: run {i + 1} of {runs}, {name}")
+            started = time.perf_counter()
+            compute_flow(con, s, full=True)
+            times[name].append(time.perf_counter() - started)
+    checks = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE lead_time_bh_s < lead_time_s) FROM cases"
+    ).fetchall()[0]
+    slas = con.execute("SELECT count(*) FROM sla").fetchall()[0][0]
+    con.close()
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    return {
+        "log": kind,
+        "events": events,
+        "team_calendar": team,
+        "times_s": times,
+        "median_s": medians,
+        "calendar_extra": medians["calendar"] / medians["plain"] - 1,
+        "calendar_sla_extra": medians["calendar + sla"] / medians["plain"] - 1,
+        "cases": checks[0],
+        "cases_shorter_in_business_time": checks[1],
+        "sla_rows_last_run": slas,
+    }
+
+
+def main() -> int:
+    events = generate.parse_scale(os.environ.get("BENCH_BH_SCALE", "10M"))
+    kinds = [k for k in os.environ.get("BENCH_BH_LOGS", "claims,incidents").split(",") if k]
+    runs = int(os.environ.get("BENCH_BH_RUNS", "3"))
+    with tempfile.TemporaryDirectory(prefix="vsm-bench-bh-") as work:
+        results = [bench(kind, events, runs, Path(work)) for kind in kinds]
+    label = generate.scale_label(events)
+    print(f"{'log':<10} {'plain s':>8} {'calendar s':>11} {'+ sla s':>8} {'calendar extra':>15} {'+ sla extra':>12}")
+    for r in results:
+        m = r["median_s"]
+        print(
+            f"{r['log']:<10} {m['plain']:>8.2f} {m['calendar']:>11.2f} {m['calendar + sla']:>8.2f} "
+            f"{r['calendar_extra']:>14.1%} {r['calendar_sla_extra']:>12.1%}"
+        )
+    worst = max(r["calendar_extra"] for r in results)
+    verdict = "met" if worst <= TARGET else "missed"
+    print(f"business durations' extra compute time at {label} events: {worst:.1%} (target {TARGET:.0%}: {verdict})")
+    out = Path(os.environ.get("VSM_BENCH_OUT") or HERE / "results")
+    if out.suffix != ".json":
+        out.mkdir(parents=True, exist_ok=True)
+        out = out / f"business-hours-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps({"scale": label, "target": TARGET, "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
