@@ -295,7 +295,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
         "log_shape": shape,
         "step_by": step_by,
         "started_steps": started_steps if shape != "status" else [],
-        "holidays": holidays_version(settings.calendar, settings.team_calendars),
+        "holidays": holidays_version(settings.calendar, settings.calendars),
     }
     previous = incremental.previous_decisions(con, stream)
     plan = incremental.plan(previous, decisions, full)
@@ -319,7 +319,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
     on_stage("building visits")
     first_ts, last_ts = con.execute("SELECT min(ts), max(ts) FROM flow_events").fetchall()[0]
     stream_calendar = stage_calendars(
-        con, settings.calendar, settings.team_calendars, first_ts, max(last_ts, as_of) if last_ts else as_of
+        con, settings.calendar, settings.calendars, first_ts, max(last_ts, as_of) if last_ts else as_of
     )
     # every case's arrival, before the events narrow to the changed cases: fct_cases reads them
     _run(con, "int_arrivals", {"start_steps": settings.start_activities})
@@ -385,7 +385,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
     con.execute("DROP TABLE flow_events")
     _run(con, "fct_cases", params)
     _run(con, "fct_cases_business", {"calendar": stream_calendar})
-    stage_slas(con, settings.slas, stream, shape)
+    stage_slas(con, settings.sla, stream, shape)
     _run(con, "fct_sla", params | {"calendar": stream_calendar})
 
     on_stage("measuring flow")

@@ -112,8 +112,10 @@ class StreamSettings:
     stale_after: str = ""  # [flow]: an open case quiet this long is stale; empty = p99 lead time
     # [calendar] (pipeline/calendars.py): its versions; [] = 24x7, business time is elapsed time
     calendar: list[CalendarVersion] = field(default_factory=list)
-    team_calendars: dict[str, list[CalendarVersion]] = field(default_factory=dict)  # [calendars.teams]
-    slas: list[Sla] = field(default_factory=list)  # [[sla]] (pipeline/slas.py), first match wins
+    calendars: dict[str, list[CalendarVersion]] = field(
+        default_factory=dict
+    )  # [calendars.teams]: team -> its own
+    sla: list[Sla] = field(default_factory=list)  # [[sla]] (pipeline/slas.py), first match wins
     path: Path | None = None  # the settings file this came from
 
     @property
@@ -336,14 +338,14 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
     )
     settings.discovery = _discovery(data.get("discovery", {}), where)
     _calendars(settings, data, where)
-    settings.slas = parse_slas(data.get("sla", []), where)
+    settings.sla = parse_slas(data.get("sla", []), where)
     return settings
 
 
 def _calendars(settings: StreamSettings, data: dict, where: str) -> None:
     """[calendar] (one table, or [[calendar]] versions) and [calendars.teams] (team = calendar;
     its keys left out are the stream calendar's)."""
-    if "calendar" in data:
+    if data.get("calendar"):  # an empty [calendar] is none: 24x7
         settings.calendar = parse_calendar(data["calendar"], f"{where} [calendar]", settings.timezone)
     teams = data.get("calendars", {})
     _check_keys(teams, ("teams",), f"{where} [calendars]")
@@ -351,7 +353,7 @@ def _calendars(settings: StreamSettings, data: dict, where: str) -> None:
     if not isinstance(teams, dict):
         raise SettingsError(f"{where} [calendars.teams]: expected a table of team = calendar")
     for team, value in teams.items():
-        settings.team_calendars[team] = parse_calendar(
+        settings.calendars[team] = parse_calendar(
             value, f"{where} [calendars.teams] {team!r}", settings.timezone, inherit=settings.calendar or None
         )
 
@@ -682,12 +684,26 @@ def render_settings(s: StreamSettings) -> str:
         '# (e.g. mon = ["08:00-12:00", "13:00-17:00"]; days left out are closed), holidays',
         "# ({ country, subdivision, dates }), valid_from; [calendars.teams] gives teams their own.",
         "# None = 24x7: business durations (*_bh_s) equal the elapsed ones.",
-        *render_calendar("calendar", s.calendar, _toml_str),
-        *render_team_calendars(s.team_calendars, _toml_str),
-        "# Service levels: [[sla]] name, where (SQL on the case's attributes; first match wins), start,",
-        "# stop, pause, target, warn_at (README: business hours and service levels).",
-        *render_slas(s.slas, _toml_str),
+        *(render_calendar("calendar", s.calendar, _toml_str) if s.calendar else ["[calendar]", ""]),
+        "# A team's own calendar: [calendars.teams.\"Team name\"], its keys left out are [calendar]'s.",
+        *(render_team_calendars(s.calendars, _toml_str) if s.calendars else ["[calendars.teams]", ""]),
+        *(
+            [
+                "# Service levels: [[sla]] name, where (SQL on the case's attributes; first match wins),",
+                "# start, stop, pause, target, warn_at (README: business hours and service levels).",
+                *render_slas(s.sla, _toml_str),
+            ]
+            if s.sla
+            else []
+        ),
     ]
+    if not s.sla:  # a key, so it goes before the first table
+        lines[4:4] = [
+            "# Service levels: none. Add [[sla]] tables (name, where, start, stop, pause, target,",
+            "# warn_at; README: business hours and service levels) at the end, and remove this key.",
+            "sla = []",
+            "",
+        ]
     return "\n".join(lines)
 
 

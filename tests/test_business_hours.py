@@ -153,14 +153,14 @@ def test_a_team_in_another_time_zone_uses_its_own_calendar(store, tmp_path):
         '[calendars.teams.US]\ntimezone = "America/New_York"\n'
     )
     parsed = settings_from_dict(data)
-    assert parsed.team_calendars["US"][0].hours == {"mon": ["09:00-17:00"], "tue": ["09:00-17:00"]}
+    assert parsed.calendars["US"][0].hours == {"mon": ["09:00-17:00"], "tue": ["09:00-17:00"]}
     run(
         store,
         tmp_path,
         log,
         step_by="activity",
         calendar=parsed.calendar,
-        team_calendars=parsed.team_calendars,
+        calendars=parsed.calendars,
         columns=Columns(case_id="number", activity=["state"], timestamp="ts", team="group"),
     )
     assert rows(store, "SELECT case_id, process_time_s, process_time_bh_s FROM visits ORDER BY case_id") == [
@@ -224,7 +224,7 @@ def test_service_levels_with_a_customer_wait_over_a_weekend_and_open_cases(store
         Sla(name="resolve P1", target="8h", where="priority = 'P1'"),
         Sla(name="resolve", target="4h"),
     ]
-    run(store, tmp_path, TICKETS, calendar=office(), slas=slas, as_of=AS_OF)
+    run(store, tmp_path, TICKETS, calendar=office(), sla=slas, as_of=AS_OF)
     got = {
         r[0]: r[1:]
         for r in rows(
@@ -269,7 +269,7 @@ def test_a_service_level_from_a_status_to_a_status_without_a_calendar(store, tmp
     # 24x7: from the first In Progress to the first Resolved after it, pause [] (never):
     # wait: Fri 14:30Z .. Mon 11:00Z = 68.5 h; target 2d: met
     slas = [Sla(name="work", target="2d", start="In Progress", stop="Resolved", pause=[])]
-    run(store, tmp_path, TICKETS, slas=slas, as_of=AS_OF)
+    run(store, tmp_path, TICKETS, sla=slas, as_of=AS_OF)
     assert rows(
         store,
         "SELECT start_ts, elapsed_s, business_s, paused_s, state, breached_at FROM sla "
@@ -289,7 +289,7 @@ def test_a_service_level_from_a_status_to_a_status_without_a_calendar(store, tmp
 )
 def test_a_service_level_naming_what_the_stream_has_not_is_refused(store, tmp_path, sla, message):
     with pytest.raises(SettingsError, match=message):
-        run(store, tmp_path, TICKETS, slas=[sla], as_of=AS_OF)
+        run(store, tmp_path, TICKETS, sla=[sla], as_of=AS_OF)
 
 
 BASE = '[stream]\nname = "t"\n[source]\npath = "x.csv"\n'
@@ -328,7 +328,7 @@ def test_the_issue_s_settings_read_and_write_back():
         'pause = ["Awaiting Customer"]\ntarget = "8h"\nwarn_at = 0.8\n'
     )
     s = settings_from_dict(tomllib.loads(text))
-    assert s.calendar[0].hours["mon"] == ["08:00-12:00", "13:00-17:00"] and s.slas[0].pause == [
+    assert s.calendar[0].hours["mon"] == ["08:00-12:00", "13:00-17:00"] and s.sla[0].pause == [
         "Awaiting Customer"
     ]
     again = settings_from_dict(tomllib.loads(render_settings(s)))
