@@ -25,7 +25,7 @@ from pipeline.errors import SettingsError, VsmError
 from pipeline.memory import memory_guard
 from pipeline.nulls import null_values, placeholder_statuses
 from pipeline.settings import StreamSettings
-from pipeline.slas import stage_slas
+from pipeline.slas import sla_first_response, stage_slas
 from pipeline.statuses import classify_statuses, guess_log_shape, status_steps
 from pipeline.store import query_frame, read_sql, sql_literal
 from pipeline.stream_map import StreamMap, build_map
@@ -386,7 +386,11 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
     _run(con, "fct_cases", params)
     _run(con, "fct_cases_business", {"calendar": stream_calendar})
     stage_slas(con, settings.sla, stream, shape)
-    _run(con, "fct_sla", params | {"calendar": stream_calendar})
+    _run(
+        con,
+        "fct_sla",
+        params | {"calendar": stream_calendar, "first_response": sla_first_response(settings.sla)},
+    )
 
     on_stage("measuring flow")
     for name in (

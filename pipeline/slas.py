@@ -27,6 +27,7 @@ import duckdb
 from pipeline.errors import SettingsError
 
 SLA_KEYS = ("name", "where", "start", "stop", "pause", "target", "warn_at")
+FIRST_RESPONSE = "first_response"  # stop: the first work status entered after the start (fct_sla.sql)
 BUILTIN_ATTRIBUTES = ("team", "resource")  # the case's, at its latest event that has one
 
 
@@ -36,7 +37,7 @@ class Sla:
     target: str  # a duration, e.g. "8h"
     where: str = ""  # SQL condition on the case's attributes; empty: every case
     start: str = "arrival"  # arrival, or a status / activity (first entry)
-    stop: str = "exit"  # exit, or a status / activity (first entry after the start)
+    stop: str = "exit"  # exit, first_response, or a status / activity (first entry after the start)
     pause: list[str] | None = None  # None: the stream's external-wait statuses
     warn_at: float = 0.8  # an open case whose clock passed this share of the target is at risk
 
@@ -185,11 +186,14 @@ def stage_slas(con: duckdb.DuckDBPyConnection, slas: list[Sla], stream: str, sha
     defs, pauses = [], []
     for no, s in enumerate(slas, start=1):
         at = f"[[sla]] {s.name!r}"
-        for key, value, edge in (("start", s.start, "arrival"), ("stop", s.stop, "exit")):
-            if value != edge and value not in names:
+        for key, value, edges in (
+            ("start", s.start, ("arrival",)),
+            ("stop", s.stop, ("exit", FIRST_RESPONSE)),
+        ):
+            if value not in edges and value not in names:
                 raise SettingsError(
                     f"{at} {key} = {value!r}: not a status or activity of stream {stream!r}; expected "
-                    f"{edge!r} or one of {', '.join(sorted(names)[:20])}"
+                    f"{' or '.join(repr(e) for e in edges)} or one of {', '.join(sorted(names)[:20])}"
                 )
         if s.pause and shape != "status":
             raise SettingsError(
@@ -295,3 +299,9 @@ def _literal(text: str) -> str:
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def sla_first_response(slas: list[Sla]) -> bool:
+    """Whether an SLA stops at the first response (fct_sla.sql then marks every visit of a
+    log without statuses: not done for nothing)."""
+    return any(s.stop == FIRST_RESPONSE for s in slas)

@@ -475,3 +475,17 @@ def test_an_incremental_compute_with_a_calendar_equals_a_full_one(tmp_path):
 
     compute_flow(con, settings_from_dict(data))
     assert last_message(con, "inc").startswith("full recompute (the stream's settings changed")
+
+
+def test_first_response_stops_the_clock_at_the_first_work_status(store, tmp_path):
+    # respond within 1 working hour: wait: New Fri 15:00 local, In Progress 15:30: 30 min, met;
+    # late: New Mon 09:00, In Progress 09:30: met; done never entered a work status: its clock
+    # stopped at its exit, Mon 15:00 local, after 6 working hours: breached at Mon 10:00 local
+    slas = [Sla(name="respond", target="1h", stop="first_response", pause=[])]
+    run(store, tmp_path, TICKETS, calendar=office(), sla=slas, as_of=AS_OF)
+    got = {
+        r[0]: r[1:] for r in rows(store, "SELECT case_id, stop_ts, business_s, state, breached_at FROM sla")
+    }
+    assert got["wait"] == (z("2026-12-04T14:30:00"), 0.5 * H, "met", None)
+    assert got["late"] == (z("2026-12-07T08:30:00"), 0.5 * H, "met", None)
+    assert got["done"] == (z("2026-12-07T14:00:00"), 6 * H, "breached", z("2026-12-07T09:00:00"))

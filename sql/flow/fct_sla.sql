@@ -5,7 +5,9 @@
 --   start_ts     arrival (flow_cases), or the first entry of the start status / activity
 --                (status logs: a period's entered_ts; other logs: a visit's start, else end)
 --   stop_ts      the exit, or the first entry of the stop status / activity at or after the
---                start; NULL while the clock runs (also when that happens after $as_of)
+--                start (stop = "first_response": of any work status; other logs: of any
+--                step), or the exit when that comes first (a case closed without it);
+--                NULL while the clock runs (also when that happens after $as_of)
 --   elapsed_s    stop (else as_of) - start
 --   paused_s     the part of it in the SLA's pause statuses (flow_sla_pauses; status logs)
 --   business_s   the clock: the business time of [start, stop or as_of] outside the pauses,
@@ -24,6 +26,12 @@ WITH marks AS (  -- every status / activity entry a start or stop name may name
     UNION ALL
     SELECT case_id, CAST(step AS VARCHAR), coalesce(start_ts, end_ts) FROM flow_visits
     WHERE $log_shape <> 'status'
+    UNION ALL  -- stop = "first_response": the first work status entered (other logs: any step)
+    SELECT case_id, 'first_response', entered_ts FROM flow_status_periods
+    WHERE $log_shape = 'status' AND status_class = 'work' AND $first_response
+    UNION ALL
+    SELECT case_id, 'first_response', coalesce(start_ts, end_ts) FROM flow_visits
+    WHERE $log_shape <> 'status' AND $first_response
 ),
 picked AS (
     SELECT s.case_id, d.*, c.arrival_ts, c.exit_ts
@@ -39,8 +47,9 @@ started AS (
 ),
 stopped AS (
     SELECT s.*, CASE WHEN s.stop_name IS NULL THEN s.exit_ts
-                     ELSE (SELECT min(m.ts) FROM marks AS m
-                           WHERE m.case_id = s.case_id AND m.name = s.stop_name AND m.ts >= s.start_ts) END AS raw_stop_ts
+                     ELSE least((SELECT min(m.ts) FROM marks AS m
+                                 WHERE m.case_id = s.case_id AND m.name = s.stop_name AND m.ts >= s.start_ts),
+                                CASE WHEN s.exit_ts >= s.start_ts THEN s.exit_ts END) END AS raw_stop_ts
     FROM started AS s
     WHERE s.start_ts IS NOT NULL
 ),
