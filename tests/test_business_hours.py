@@ -489,3 +489,17 @@ def test_first_response_stops_the_clock_at_the_first_work_status(store, tmp_path
     assert got["wait"] == (z("2026-12-04T14:30:00"), 0.5 * H, "met", None)
     assert got["late"] == (z("2026-12-07T08:30:00"), 0.5 * H, "met", None)
     assert got["done"] == (z("2026-12-07T14:00:00"), 6 * H, "breached", z("2026-12-07T09:00:00"))
+
+
+def test_the_readme_example_reads():
+    from tests.conftest import PROJECT
+
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    block = (
+        readme.split("### Business hours and service levels", 1)[1]
+        .split("```toml\n", 1)[1]
+        .split("```", 1)[0]
+    )
+    s = settings_from_dict(tomllib.loads(BASE + block))
+    assert [v.timezone for v in s.calendars["Service Desk US"]] == ["America/New_York"]
+    assert s.calendars["Service Desk US"][0].hours == s.calendar[0].hours and s.sla[0].target == "8h"
