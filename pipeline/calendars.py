@@ -295,9 +295,9 @@ def stage_calendars(
     con, calendar: list[CalendarVersion], teams: dict[str, list[CalendarVersion]], first, last
 ):
     """Lay the stream's calendars out for the flow: flow_calendar_intervals (calendar_no,
-    start_ts, end_ts, length_s, cum_before_s) over [first, last], and flow_team_calendars
-    (team: the flow's owner number, calendar_no). Returns the stream calendar's number, or
-    None when it has none (24x7)."""
+    start_ts, end_ts, length_s, cum_before_s) over [first, last], flow_calendar_numbers
+    (calendar_no: each calendar) and flow_team_calendars (team: the flow's owner number,
+    calendar_no). Returns the stream calendar's number, or None when it has none (24x7)."""
     numbered = {STREAM_CALENDAR: calendar} if calendar else {}
     team_numbers = {}
     for i, (team, versions) in enumerate(teams.items()):
@@ -316,6 +316,9 @@ def stage_calendars(
         {"name": list(team_numbers), "calendar_no": list(team_numbers.values())},
         schema={"name": pl.String, "calendar_no": pl.Int32},
     )
+    con.execute("CREATE OR REPLACE TEMP TABLE flow_calendar_numbers (calendar_no INTEGER)")
+    if numbered:
+        con.executemany("INSERT INTO flow_calendar_numbers VALUES (?)", [[n] for n in numbered])
     con.register("flow_team_calendars_in", frame.to_arrow())
     con.execute(
         "CREATE OR REPLACE TEMP TABLE flow_team_calendars AS "
@@ -334,3 +337,11 @@ def holidays_version(calendar: list[CalendarVersion], teams: dict[str, list[Cale
     import holidays
 
     return holidays.__version__
+
+
+def hour_range(first: datetime | None, last: datetime | None) -> tuple[int, int]:
+    """The UTC hours (since the epoch) sql/flow/int_calendar_hours.sql lays out: three days
+    either side of [first, last], so that every instant the flow measures has its hour."""
+    if first is None or last is None:
+        return 0, -1
+    return int((first.timestamp() - 3 * 86400) // 3600), int((last.timestamp() + 3 * 86400) // 3600)

@@ -19,7 +19,7 @@ import duckdb
 import polars as pl
 
 from pipeline import incremental
-from pipeline.calendars import holidays_version, stage_calendars
+from pipeline.calendars import holidays_version, hour_range, stage_calendars
 from pipeline.discovery import preload, write_model
 from pipeline.errors import SettingsError, VsmError
 from pipeline.memory import memory_guard
@@ -318,9 +318,10 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
             return current
     on_stage("building visits")
     first_ts, last_ts = con.execute("SELECT min(ts), max(ts) FROM flow_events").fetchall()[0]
-    stream_calendar = stage_calendars(
-        con, settings.calendar, settings.calendars, first_ts, max(last_ts, as_of) if last_ts else as_of
-    )
+    last_ts = max(last_ts, as_of) if last_ts else as_of
+    stream_calendar = stage_calendars(con, settings.calendar, settings.calendars, first_ts, last_ts)
+    first_hour, last_hour = hour_range(first_ts, last_ts)
+    _run(con, "int_calendar_hours", {"first_hour": first_hour, "last_hour": last_hour})
     # every case's arrival, before the events narrow to the changed cases: fct_cases reads them
     _run(con, "int_arrivals", {"start_steps": settings.start_activities})
     if not plan.full:  # the visit steps below see the changed cases' events only

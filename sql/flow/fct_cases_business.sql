@@ -1,6 +1,6 @@
 -- flow_cases with the business twins of its durations (grain: case; issue 20):
---   lead_time_bh_s     W(exit) - W(arrival) in the stream's calendar ($calendar; W and
---                      flow_calendar_intervals as in fct_visits_business.sql); no calendar:
+--   lead_time_bh_s     W(exit) - W(arrival) in the stream's calendar ($calendar; W from
+--                      flow_calendar_hours as in fct_visits_business.sql); no calendar:
 --                      lead_time_s itself
 --   process_time_bh_s  the sum of its visits' process_time_bh_s, each in its visit's (team's)
 --   queue_time_bh_s    calendar, over the visits fct_cases.sql sums (those ended by the exit)
@@ -12,23 +12,14 @@ WITH visit_sums AS (
     WHERE x.exit_ts IS NULL OR v.end_ts <= x.exit_ts
     GROUP BY v.case_id
 ),
-instants AS (
-    SELECT case_id, CAST($calendar AS INTEGER) AS calendar_no, 'arrival' AS kind, arrival_ts AS ts
-    FROM flow_cases WHERE $calendar IS NOT NULL AND exit_ts IS NOT NULL
-    UNION ALL
-    SELECT case_id, CAST($calendar AS INTEGER), 'exit', exit_ts
-    FROM flow_cases WHERE $calendar IS NOT NULL AND exit_ts IS NOT NULL
-),
-worked AS (
-    SELECT i.case_id, i.kind,
-        coalesce(c.cum_before_s + least(epoch(i.ts) - epoch(c.start_ts), c.length_s), 0) AS w
-    FROM instants AS i
-    ASOF LEFT JOIN flow_calendar_intervals AS c ON c.calendar_no = i.calendar_no AND c.start_ts <= i.ts
-),
 lead AS (
-    SELECT case_id,
-        any_value(w) FILTER (WHERE kind = 'exit') - any_value(w) FILTER (WHERE kind = 'arrival') AS lead_bh
-    FROM worked GROUP BY case_id
+    SELECT c.case_id,
+        calendar_w(x.cum_s, x.full_hour, x.spans, x.hour, c.exit_ts)
+            - calendar_w(a.cum_s, a.full_hour, a.spans, a.hour, c.arrival_ts) AS lead_bh
+    FROM flow_cases AS c
+    JOIN flow_calendar_hours AS a ON a.calendar_no = $calendar AND a.hour = calendar_hour(c.arrival_ts)
+    JOIN flow_calendar_hours AS x ON x.calendar_no = $calendar AND x.hour = calendar_hour(c.exit_ts)
+    WHERE c.exit_ts IS NOT NULL
 )
 SELECT c.*,
     CASE WHEN $calendar IS NULL THEN c.lead_time_s ELSE l.lead_bh END AS lead_time_bh_s,

@@ -81,24 +81,15 @@ stretches AS (  -- the clock runs from the end of the pause before (or the start
     FROM bounds AS b JOIN clocks AS c USING (case_id)
     WINDOW w AS (PARTITION BY b.case_id ORDER BY b.from_ts, b.to_ts)
 ),
-instants AS (
-    SELECT case_id, stretch_no, 'from' AS kind, from_ts AS ts FROM stretches
-    UNION ALL
-    SELECT case_id, stretch_no, 'to', to_ts FROM stretches
-),
-worked AS (  -- W(t) in the stream's calendar; no calendar: the epoch itself
-    SELECT i.case_id, i.stretch_no, i.kind,
-        CASE WHEN $calendar IS NULL THEN epoch(i.ts)
-             ELSE coalesce(c.cum_before_s + least(epoch(i.ts) - epoch(c.start_ts), c.length_s), 0) END AS w
-    FROM (SELECT *, CAST($calendar AS INTEGER) AS calendar_no FROM instants) AS i
-    ASOF LEFT JOIN flow_calendar_intervals AS c ON c.calendar_no = i.calendar_no AND c.start_ts <= i.ts
-),
-timed AS (
+timed AS (  -- W at both ends of each stretch in the stream's calendar; no calendar: the epoch
     SELECT s.*,
-        any_value(w.w) FILTER (WHERE w.kind = 'from') AS w_from,
-        any_value(w.w) FILTER (WHERE w.kind = 'to') AS w_to
-    FROM stretches AS s JOIN worked AS w USING (case_id, stretch_no)
-    GROUP BY ALL
+        CASE WHEN $calendar IS NULL THEN epoch(s.from_ts)
+             ELSE calendar_w(f.cum_s, f.full_hour, f.spans, f.hour, s.from_ts) END AS w_from,
+        CASE WHEN $calendar IS NULL THEN epoch(s.to_ts)
+             ELSE calendar_w(t.cum_s, t.full_hour, t.spans, t.hour, s.to_ts) END AS w_to
+    FROM stretches AS s
+    LEFT JOIN flow_calendar_hours AS f ON f.calendar_no = $calendar AND f.hour = calendar_hour(s.from_ts)
+    LEFT JOIN flow_calendar_hours AS t ON t.calendar_no = $calendar AND t.hour = calendar_hour(s.to_ts)
 ),
 summed AS (
     SELECT *,
