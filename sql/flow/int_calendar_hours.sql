@@ -15,14 +15,17 @@ WITH hours AS (
     FROM flow_calendar_numbers AS n
     CROSS JOIN range(CAST($first_hour AS BIGINT), CAST($last_hour AS BIGINT) + 1) AS h(hour)
 ),
-parts AS (  -- each working interval cut at hour boundaries
-    SELECT c.calendar_no, h.hour,
-        greatest(epoch(c.start_ts), h.hour * 3600.0) - h.hour * 3600.0 AS a,
-        least(epoch(c.end_ts), h.hour * 3600.0 + 3600.0) - h.hour * 3600.0 AS b
-    FROM flow_calendar_intervals AS c
-    JOIN hours AS h ON h.calendar_no = c.calendar_no
-        AND h.hour BETWEEN CAST(floor(epoch(c.start_ts) / 3600) AS BIGINT)
-                       AND CAST(ceil(epoch(c.end_ts) / 3600) AS BIGINT) - 1
+cut AS (  -- each working interval with each hour it touches
+    SELECT calendar_no, start_ts, end_ts,
+        unnest(range(CAST(floor(epoch(start_ts) / 3600) AS BIGINT), CAST(ceil(epoch(end_ts) / 3600) AS BIGINT)))
+            AS hour
+    FROM flow_calendar_intervals
+),
+parts AS (  -- the part of the interval in that hour, as seconds from the hour's start
+    SELECT calendar_no, hour,
+        greatest(epoch(start_ts), hour * 3600.0) - hour * 3600.0 AS a,
+        least(epoch(end_ts), hour * 3600.0 + 3600.0) - hour * 3600.0 AS b
+    FROM cut
 ),
 per_hour AS (
     SELECT calendar_no, hour, sum(b - a) AS working_s, list({'a': a, 'b': b} ORDER BY a) AS spans
