@@ -8,9 +8,11 @@ in force from its `valid_from` until the next one's (the first also before its o
 
 `calendar_intervals` lays a calendar out as its working intervals in UTC, one row per
 interval of each working local day, each with the working seconds of the calendar before
-it (`cum_before_s`). The flow's SQL then measures the business seconds between two instants
-set-wise, with an ASOF join per instant: W(t) = cum_before_s + min(t - start, length) of the
-last interval starting at or before t, and business(a, b) = W(b) - W(a). Local times are
+it (`cum_before_s`). The flow's SQL (sql/flow/int_calendar_hours.sql) cuts them into UTC
+hours, each with the working seconds before it and its working parts, and measures the
+business seconds between two instants set-wise: W(t) = the working seconds before t's hour
+plus the working part of that hour up to t (an equality join on the hour, no sort of the
+visits), and business(a, b) = W(b) - W(a). Local times are
 turned into UTC instants day by day through the zone, so a working day that spans a DST
 change is as long as the clock says (a 00:00-04:00 interval lasts 3 h or 5 h that day).
 No calendar is 24x7: business time is elapsed time.
