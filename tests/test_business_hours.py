@@ -503,3 +503,47 @@ def test_the_readme_example_reads():
     s = settings_from_dict(tomllib.loads(BASE + block))
     assert [v.timezone for v in s.calendars["Service Desk US"]] == ["America/New_York"]
     assert s.calendars["Service Desk US"][0].hours == s.calendar[0].hours and s.sla[0].target == "8h"
+
+
+# ---------------------------------------------------------------- on the map and the report
+
+
+def test_the_map_shows_business_figures_only_with_a_calendar(store, tmp_path):
+    from pipeline.report import map_svg
+    from pipeline.vsm_map import fmt_duration
+
+    run(store, tmp_path, TICKETS, as_of=AS_OF)
+    assert 'data-key="process_bh_p50"' not in map_svg(store, "t")
+    run(store, tmp_path, TICKETS, name="cal", calendar=office(), as_of=AS_OF)
+    drawn = map_svg(store, "cal")
+    # In Progress, completed visits: wait's Fri 15:30-16:00 (30 min) and Mon 11:00-12:00 (1 h)
+    # local: p50 45 min of business time (the open visits have no process time)
+    assert f'data-key="process_bh_p50">{fmt_duration(2700.0)}</text>' in drawn
+    assert 'data-key="queue_time_bh_p50"' in drawn
+
+
+def test_the_report_shows_service_levels_and_rings_cases_at_risk(store, tmp_path):
+    from pipeline.report import write_report
+
+    slas = [Sla(name="resolve P1", target="8h", where="priority = 'P1'"), Sla(name="resolve", target="4h")]
+    settings, _ = load_log(
+        store,
+        tmp_path,
+        TICKETS,
+        log_shape="status",
+        timezone="Europe/Amsterdam",
+        calendar=office(),
+        sla=slas,
+        as_of=AS_OF,
+    )
+    page = write_report(store, "t", tmp_path / "out", settings, AS_OF, png=False).read_text()
+    summary = page.split('id="summary"', 1)[1].split("</section>", 1)[0]
+    # resolve P1: wait and done met, late breached (open), risk at risk, fine running: 2 of 2
+    # stopped met; resolve (P3): low breached
+    assert "<h3>Service levels</h3>" in summary and "Service-level attainment per week" in summary
+    assert "<td>resolve P1</td><td>P1</td>" in summary and "<td>resolve</td><td>P3</td>" in summary
+    assert "100.0%" in summary and "0.0%" in summary
+    aging = page.split('id="aging"', 1)[1].split("</section>", 1)[0]
+    assert (
+        "<title>service level at risk</title>" in aging and "<title>service level breached</title>" in aging
+    )
