@@ -333,7 +333,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
     if shape == "status":
         _run(con, "int_visits_status", {"team_activity": step_by == "team_activity"})
         if step_by == "team":
-            _run(con, "int_visits_team")
+            _run(con, "int_visits_team", {"calendar": stream_calendar})
     else:
         _run(
             con,

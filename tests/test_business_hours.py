@@ -547,3 +547,31 @@ def test_the_report_shows_service_levels_and_rings_cases_at_risk(store, tmp_path
     assert (
         "<title>service level at risk</title>" in aging and "<title>service level breached</title>" in aging
     )
+
+
+def test_team_visits_measure_their_waits_row_by_row(store, tmp_path):
+    # steps by team: one visit of team A, Mon 09:00-19:00 local: In Progress 09-10, On Hold
+    # 10-18, In Progress 18-19. Its start is a bookkeeping instant (09:00 + 8 h of waits =
+    # 17:00), so its business queue is the waits' own: On Hold 10:00-17:00 = 7 h (not W(17:00)
+    # - W(09:00) = 8 h); process = 09:00-17:00 (8 h) - 7 h = 1 h, the work 09-10 (18-19 is
+    # after hours); elapsed from arrival: 09:00-17:00, 8 h
+    log = (
+        "number,state,ts,group\n"
+        "c1,In Progress,2026-12-07T08:00:00Z,A\nc1,On Hold,2026-12-07T09:00:00Z,A\n"
+        "c1,In Progress,2026-12-07T17:00:00Z,A\nc1,Resolved,2026-12-07T18:00:00Z,A\n"
+    )
+    columns = Columns(case_id="number", activity=["state"], timestamp="ts", team="group")
+    run(
+        store,
+        tmp_path,
+        log,
+        step_by="team",
+        columns=columns,
+        calendar=office(),
+        status_classes={"On Hold": "wait"},
+    )
+    assert rows(
+        store,
+        "SELECT step, queue_time_s, queue_time_bh_s, process_time_s, process_time_bh_s, elapsed_bh_s, "
+        "queue_internal_bh_s + queue_external_bh_s FROM visits",
+    ) == [("A", 8 * H, 7 * H, 2 * H, 1 * H, 8 * H, 7 * H)]

@@ -56,5 +56,6 @@ SELECT
     prev_step,    -- step of the visit before (seq - 1), NULL for the first
     prev_owner,   -- team, else resource, of the visit before, NULL for the first
     pauses,       -- for fct_visits_business.sql, which drops them: the pauses between sessions
-    work_no       -- and the visit's work period in status logs
+    work_no,      -- and the visit's work period in status logs,
+    team_queue_bh_s, team_queue_internal_bh_s, team_queue_external_bh_s  -- team visits' queue
 FROM readied;

@@ -11,9 +11,10 @@
 --   paused_bh_s          sum over the pauses between sessions of W(to) - W(from)
 --   queue_internal_bh_s  status logs: sum over the visit's internal wait periods (those of its
 --   queue_external_bh_s  work_no - 1, int_visits_status.sql) of W(left) - W(entered); external:
---                        external waits and done periods, as queue_external_s. Team visits
---                        ([flow] step_by = "team") have no work_no: their split is the queue's
---                        business time shared in the elapsed split's proportions.
+--                        external waits and done periods, as queue_external_s.
+-- Team visits ([flow] step_by = "team", int_visits_team.sql): start_ts is a bookkeeping
+-- instant (entered + the stretch's waits), so the queue and its split come summed row by row
+-- from int_visits_team.sql (team_queue_*_bh_s), and process = W(end) - W(ready) - queue.
 -- A twin is NULL where its elapsed value is.
 -- Drops the columns fct_visits.sql passed on for this step only (pauses, work_no).
 CREATE OR REPLACE TEMP TABLE flow_visits AS
@@ -66,9 +67,13 @@ worked AS (
     LEFT JOIN flow_calendar_hours AS s ON s.calendar_no = v.calendar_no AND s.hour = calendar_hour(v.start_ts)
     LEFT JOIN flow_calendar_hours AS e ON e.calendar_no = v.calendar_no AND e.hour = calendar_hour(v.end_ts)
 )
-SELECT v.* EXCLUDE (pauses, work_no, calendar_no, w_ready, w_start, w_end),
-    CASE WHEN v.calendar_no IS NULL THEN v.queue_time_s ELSE v.w_start - v.w_ready END AS queue_time_bh_s,
+SELECT v.* EXCLUDE (pauses, work_no, calendar_no, w_ready, w_start, w_end, team_queue_bh_s,
+                    team_queue_internal_bh_s, team_queue_external_bh_s),
+    CASE WHEN v.calendar_no IS NULL THEN v.queue_time_s
+         WHEN v.team_queue_bh_s IS NOT NULL THEN CASE WHEN v.queue_time_s IS NOT NULL THEN v.team_queue_bh_s END
+         ELSE v.w_start - v.w_ready END AS queue_time_bh_s,
     CASE WHEN v.calendar_no IS NULL THEN v.process_time_s
+         WHEN v.team_queue_bh_s IS NOT NULL AND v.ready_ts IS NOT NULL THEN v.w_end - v.w_ready - v.team_queue_bh_s
          ELSE v.w_end - v.w_start - CASE WHEN v.start_ts IS NOT NULL THEN coalesce(p.paused_bh_s, 0) END
     END AS process_time_bh_s,
     CASE WHEN v.calendar_no IS NULL THEN v.elapsed_s ELSE v.w_end - v.w_ready END AS elapsed_bh_s,
@@ -76,12 +81,10 @@ SELECT v.* EXCLUDE (pauses, work_no, calendar_no, w_ready, w_start, w_end),
          WHEN v.paused_s IS NOT NULL THEN coalesce(p.paused_bh_s, 0) END AS paused_bh_s,
     CASE WHEN v.calendar_no IS NULL OR v.queue_internal_s IS NULL THEN v.queue_internal_s
          WHEN v.work_no IS NOT NULL THEN coalesce(w.internal_bh_s, 0)
-         WHEN v.queue_time_s > 0 THEN (v.w_start - v.w_ready) * v.queue_internal_s / v.queue_time_s
-         ELSE 0 END AS queue_internal_bh_s,
+         ELSE coalesce(v.team_queue_internal_bh_s, 0) END AS queue_internal_bh_s,
     CASE WHEN v.calendar_no IS NULL OR v.queue_external_s IS NULL THEN v.queue_external_s
          WHEN v.work_no IS NOT NULL THEN coalesce(w.external_bh_s, 0)
-         WHEN v.queue_time_s > 0 THEN (v.w_start - v.w_ready) * v.queue_external_s / v.queue_time_s
-         ELSE 0 END AS queue_external_bh_s
+         ELSE coalesce(v.team_queue_external_bh_s, 0) END AS queue_external_bh_s
 FROM worked AS v
 LEFT JOIN paused_bh AS p USING (case_id, seq)
 LEFT JOIN waits_bh AS w USING (case_id, seq);

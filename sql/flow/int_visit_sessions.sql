@@ -57,6 +57,9 @@ SELECT
     coalesce(sum(pause_s), 0) AS paused_s,
     -- the pauses themselves, for their business time (fct_visits_business.sql); NULL: none
     list({'from_ts': earlier_end_ts, 'to_ts': start_ts}) FILTER (WHERE pause_s > 0) AS pauses,
-    CAST(NULL AS BIGINT) AS work_no  -- status logs only (int_visits_status.sql)
+    CAST(NULL AS BIGINT) AS work_no,  -- status logs only (int_visits_status.sql)
+    CAST(NULL AS DOUBLE) AS team_queue_bh_s,  -- team visits only (int_visits_team.sql)
+    CAST(NULL AS DOUBLE) AS team_queue_internal_bh_s,
+    CAST(NULL AS DOUBLE) AS team_queue_external_bh_s
 FROM paused
 GROUP BY case_id, visit_group;
