@@ -18,7 +18,9 @@ durations' extra compute time) and `calendar + sla / plain - 1`. On a shared mac
 ratios of two separate runs are noisy, so each run also times its own business steps
 (laying the calendars out, sql/flow/fct_visits_business.sql, fct_cases_business.sql; and
 for the SLAs stage_slas and fct_sla.sql) inside the compute: `business share` = their time /
-the rest of the same compute, the extra time they add, measured within one run. JSON to `$VSM_BENCH_OUT` (a
+the rest of the same compute, the extra time they add, measured within one run (plus, for
+team steps, what int_visits_team.sql takes more with the calendar than without: it weighs
+each status row's business time). JSON to `$VSM_BENCH_OUT` (a
 folder, or a .json file; default bench/results/), `business-hours-<time>.json`.
 
     python bench/business_hours.py                    # 10M events
@@ -126,6 +128,7 @@ def bench(kind: str, events: int, runs: int, work: Path) -> dict:
     times: dict[str, list[float]] = {name: [] for name in settings}
     shares: dict[str, list[float]] = {"business": [], "business + sla": []}
     clock = StepClock()
+    team_steps: dict[str, list[float]] = {name: [] for name in settings}
     for i in range(runs):
         for name, s in settings.items():
             say(f"{kind}: run {i + 1} of {runs}, {name}")
@@ -135,16 +138,24 @@ def bench(kind: str, events: int, runs: int, work: Path) -> dict:
             total = time.perf_counter() - started
             times[name].append(total)
             business, sla = clock.take(BUSINESS_STEPS), clock.take(SLA_STEPS)
+            team_steps[name].append(clock.take({"int_visits_team"}))
             if name == "calendar":
-                shares["business"].append(business / (total - business - sla))
+                shares["business"].append((business, total - business - sla))
             elif name == "calendar + sla":
-                shares["business + sla"].append((business + sla) / (total - business - sla))
+                shares["business + sla"].append((business + sla, total - business - sla))
     checks = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE lead_time_bh_s < lead_time_s) FROM cases"
     ).fetchall()[0]
     slas = con.execute("SELECT count(*) FROM sla").fetchall()[0][0]
     con.close()
     medians = {name: statistics.median(t) for name, t in times.items()}
+    # team steps (status logs, step_by = team) weigh their rows' business time inside
+    # int_visits_team.sql: what that step takes more with a calendar than without counts too
+    team_extra = max(0.0, statistics.median(team_steps["calendar"]) - statistics.median(team_steps["plain"]))
+
+    def share(pairs: list[tuple[float, float]]) -> float:
+        return statistics.median((added + team_extra) / (rest - team_extra) for added, rest in pairs)
+
     return {
         "log": kind,
         "events": events,
@@ -153,8 +164,9 @@ def bench(kind: str, events: int, runs: int, work: Path) -> dict:
         "median_s": medians,
         "calendar_extra": medians["calendar"] / medians["plain"] - 1,
         "calendar_sla_extra": medians["calendar + sla"] / medians["plain"] - 1,
-        "business_share": statistics.median(shares["business"]),
-        "business_sla_share": statistics.median(shares["business + sla"]),
+        "business_share": share(shares["business"]),
+        "business_sla_share": share(shares["business + sla"]),
+        "team_step_extra_s": team_extra,
         "cases": checks[0],
         "cases_shorter_in_business_time": checks[1],
         "sla_rows_last_run": slas,
