@@ -247,7 +247,10 @@ def rate_change(count_before: int, days_before: float, count_after: int, days_af
 
     low, high = ratio(ci.low) - 1, ratio(ci.high) - 1
     p = float(stats.binomtest(count_after, total, days_after / (days_before + days_after)).pvalue)
-    return _verdict(b, a, low, high, test, p, count_before, count_after, confirm=("binomial", p))
+    # The count is the evidence, exact at any size: MIN_N applies to the two counts together
+    # (a step that had 500 visits and has none is gone, not "too few").
+    counts = (count_before, count_after)
+    return _verdict(b, a, low, high, test, p, total, total, confirm=("binomial", p), shown_n=counts)
 
 
 # ---------------------------------------------------------------- proportions
@@ -324,7 +327,16 @@ def _decide(
 
 
 def _verdict(
-    before: float, after: float, low: float, high: float, test: str, p, nb: int, na: int, confirm=None
+    before: float,
+    after: float,
+    low: float,
+    high: float,
+    test: str,
+    p,
+    nb: int,
+    na: int,
+    confirm=None,
+    shown_n: tuple[int, int] | None = None,
 ) -> Change:
     """Significant: the interval excludes 0 (no change), both samples hold MIN_N, and the
     confirming test (`confirm`: its name and p-value), where there is one, agrees at ALPHA."""
@@ -332,28 +344,23 @@ def _verdict(
     note = ""
     if min(nb, na) < MIN_N:
         note = f"too few to test: {min(nb, na)} in a window (at least {MIN_N} needed)"
+        if shown_n is not None:
+            note = f"too few to test: {nb} in the two windows together (at least {MIN_N} needed)"
     elif excludes and confirm is not None and (confirm[1] is None or confirm[1] >= ALPHA):
         shown = "n/a" if confirm[1] is None else f"{confirm[1]:.2f}"
         note = f"within noise: the {confirm[0]} test does not confirm it (p = {shown})"
     significant = bool(excludes and not note)
-    return Change(
-        before,
-        after,
-        relative(before, after),
-        _finite(low),
-        _finite(high),
-        significant,
-        test,
-        p,
-        nb,
-        na,
-        note,
-    )
+    nb, na = shown_n or (nb, na)
+    change = relative(before, after)
+    return Change(before, after, change, _finite(low), _finite(high), significant, test, p, nb, na, note)
 
 
 def _missing(before, after, test: str, nb: int, na: int) -> Change:
-    side = "before" if before is None else "after"
-    return Change(before, after, None, None, None, None, test, None, nb, na, f"nothing to measure {side}")
+    if before is None and after is None:
+        why = "not measured in either window"
+    else:
+        why = f"nothing to measure {'before' if before is None else 'after'}"
+    return Change(before, after, None, None, None, None, test, None, nb, na, why)
 
 
 def _interval(ratios: np.ndarray) -> tuple[float, float]:
