@@ -9,12 +9,14 @@ the Mann-Whitney rank test on the two distributions agrees at ALPHA. The tests, 
 - percentiles (lead time p50 / p85, a step's queue and process time p50): percentile
   bootstrap of the relative change, RESAMPLES resamples of each sample with a fixed seed,
   plus the Mann-Whitney U test (`percentile_change`);
-- means (handoffs per case, lead time mean) and ratios of sums (rework share: rework visits
-  / visits, cases resampled whole): the same bootstrap (`mean_change`, `ratio_change`);
+- means (handoffs per case) and ratios of sums (rework share: rework visits / visits, cases
+  resampled whole): the same bootstrap, confirmed by Welch's t test (means) or the
+  Mann-Whitney test on each case's share (`mean_change`, `ratio_change`);
 - counts per day (throughput, a step's visits): Poisson rate ratio, exact interval
-  conditional on the total (Clopper-Pearson), with the binomial test (`rate_change`);
+  conditional on the total (Clopper-Pearson), with the binomial test (`rate_change`); the
+  count is the evidence, so MIN_N applies to the two counts together;
 - proportions (first-pass yield): Wilson score interval of each, combined into an interval
-  for their ratio by MOVER-R (Donner and Zou), with the two-proportion z test
+  for their ratio by MOVER-R (Donner and Zou), confirmed by Fisher's exact test
   (`proportion_change`);
 - a time average (WIP): a sum over the cases in flight, Var(sum) ~ sum of squares (a
   compound Poisson count of cases), normal interval on the log of the ratio
@@ -181,16 +183,17 @@ def ratio_change(
 ) -> Change:
     """sum(num) / sum(den) before and after (rework share: rework visits / visits), one
     (num, den) pair per case, cases resampled whole (a case's visits stay together): the
-    bootstrap interval of its relative change, confirmed by a z test with the ratio's
-    cluster-robust (delta method) variance."""
+    bootstrap interval of its relative change, confirmed by the Mann-Whitney test on the
+    cases' own shares (num / den per case)."""
     nb, db, na, da = (_array(v) for v in (num_before, den_before, num_after, den_after))
-    test = "bootstrap_ratio+z"
+    test = "bootstrap_ratio+mann_whitney"
     b, a, ratios = _bootstrap_ratio(nb, db, na, da, resamples, seed)
     if b is None or a is None:
         return _missing(b, a, test, len(nb), len(na))
-    se = math.sqrt(_ratio_variance(nb, db, b) + _ratio_variance(na, da, a))
-    p = (1.0 if a == b else 0.0) if se == 0 else float(2 * stats.norm.sf(abs(a - b) / se))
-    return _decide(b, a, ratios, test, p, len(nb), len(na), confirm=("z", p))
+    # each case's own share, rank-tested: did the cases' rework move, not only its total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = mann_whitney_p(_array(nb / db), _array(na / da))
+    return _decide(b, a, ratios, test, p, len(nb), len(na), confirm=("rank", p))
 
 
 def _bootstrap_ratio(nb, db, na, da, resamples: int, seed: int):
@@ -203,15 +206,6 @@ def _bootstrap_ratio(nb, db, na, da, resamples: int, seed: int):
     sums_a = bootstrap_sums(np.column_stack([na, da]), resamples, rng)
     with np.errstate(divide="ignore", invalid="ignore"):
         return b, a, _ratios(sums_a[:, 0] / sums_a[:, 1], sums_b[:, 0] / sums_b[:, 1])
-
-
-def _ratio_variance(num: np.ndarray, den: np.ndarray, ratio: float) -> float:
-    """Var of sum(num) / sum(den) over n independent cases (delta method)."""
-    n = len(num)
-    if n < 2:
-        return 0.0
-    residual = num - ratio * den
-    return float(residual.var(ddof=1) / (n * den.mean() ** 2))
 
 
 def _welch_p(before: np.ndarray, after: np.ndarray) -> float | None:
