@@ -130,6 +130,9 @@ def sentence(row: dict) -> str:
         return f"{head} \u2014 too few to tell: {row['note'].removeprefix('too few to test: ')}"
     if kind == "not tested":
         return f"{head} \u2014 not tested: {row['note']}"
+    if "does not confirm" in row["note"]:  # the interval alone would have called it
+        why = row["note"].removeprefix("within noise: ")
+        return f"{head} \u2014 within noise: {why}" + (f"; {ci}" if ci else "")
     return f"{head} \u2014 within noise" + (f" ({ci})" if ci else "")
 
 
