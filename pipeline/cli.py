@@ -866,10 +866,10 @@ def _print_compare(result) -> None:
             say(f"  {sentence(row)}")
     beyond = sum(1 for r in rows if r["step"] and r["significant"])
     steps = f"  steps: {beyond} step figures changed beyond noise"
-    if c.appeared:
-        steps += f"; appeared: {', '.join(c.appeared)}"
-    if c.disappeared:
-        steps += f"; disappeared: {', '.join(c.disappeared)}"
+    for word, names in (("appeared", c.appeared), ("disappeared", c.disappeared)):
+        if names:
+            more = f" and {len(names) - 8} more" if len(names) > 8 else ""
+            steps += f"; {word}: {', '.join(names[:8])}{more}"
     say(steps)
     say(f"Page: {result.page}")
 

@@ -37,6 +37,7 @@ from pipeline import compare_stats as cs
 from pipeline.errors import SettingsError
 from pipeline.settings import StreamSettings, check_stream_name
 from pipeline.store import query_frame, read_sql
+from pipeline.variant_steps import DEFAULT_COVERAGE, DEFAULT_MAX_STEPS
 from pipeline.windows import Window, parse_window
 
 # Stream figures, in the order the page shows them; names as in stream_summary.
@@ -108,6 +109,8 @@ class Comparison:
     stream: str = ""
     other_stream: str = ""
     page_labels: tuple[str, str] = ("", "")  # the sides as the page and its file name say them
+    coverage: float = DEFAULT_COVERAGE  # the maps' fold of rare steps ([discovery] of the stream)
+    max_steps: int = DEFAULT_MAX_STEPS
 
     @property
     def page_name(self) -> str:
@@ -296,14 +299,22 @@ def compare_cohorts(before: Cohort, after: Cohort, step_order: list[str] | None 
     known = set(steps_b["step"]) | set(steps_a["step"])
     order = [s for s in (step_order or []) if s in known]
     order += sorted(known - set(order))
+    parts_b, parts_a = _by_step(before.visits), _by_step(after.visits)
+    empty = before.visits.clear()
     for step in order:
-        changes += [(figure, step, change) for figure, change in _step_changes(before, after, step)]
+        vb, va = parts_b.get(step, empty), parts_a.get(step, empty)
+        changes += [(figure, step, change) for figure, change in _step_changes(before, after, vb, va)]
     return _rows(changes, set(steps_b["step"]), set(steps_a["step"]))
 
 
-def _step_changes(before: Cohort, after: Cohort, step: str) -> list[tuple[str, cs.Change]]:
-    vb = before.visits.filter(pl.col("step") == step)
-    va = after.visits.filter(pl.col("step") == step)
+def _by_step(visits: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    return {key[0]: part for key, part in visits.partition_by("step", as_dict=True).items()}
+
+
+def _step_changes(
+    before: Cohort, after: Cohort, vb: pl.DataFrame, va: pl.DataFrame
+) -> list[tuple[str, cs.Change]]:
+    """The step's figures over its visits that ended in each window (`vb`, `va`)."""
 
     def queue(v: pl.DataFrame) -> np.ndarray:
         if v["queue_time_s"].is_null().all():
@@ -428,18 +439,19 @@ def page_name(before_label: str, after_label: str) -> str:
 
 
 def compare_windows(
-    con: duckdb.DuckDBPyConnection, stream: str, timezone: str, before: str, after: str
+    con: duckdb.DuckDBPyConnection, stream: str, timezone: str, before: str, after: str, **fold
 ) -> Comparison:
-    """`stream` over the window `before` against the window `after`."""
+    """`stream` over the window `before` against the window `after`; `fold`: the maps'
+    coverage and max_steps."""
     sides = (
         resolve_side(con, stream, before, timezone, "--before"),
         resolve_side(con, stream, after, timezone, "--after"),
     )
-    return _compare_sides("windows", sides, con, stream, "")
+    return _compare_sides("windows", sides, con, stream, "", **fold)
 
 
 def compare_streams(
-    con: duckdb.DuckDBPyConnection, stream: str, other: str, timezone: str, window: str
+    con: duckdb.DuckDBPyConnection, stream: str, other: str, timezone: str, window: str, **fold
 ) -> Comparison:
     """`stream` (before) against `other` (after), both over `window`, resolved in `stream`'s
     timezone (one span of time for both; `last 14d` ends at each stream's own last event)."""
@@ -449,14 +461,22 @@ def compare_streams(
         resolve_side(con, stream, window, timezone, "--window"),
         resolve_side(con, other, window, timezone, "--window"),
     )
-    return _compare_sides("streams", sides, con, stream, other)
+    return _compare_sides("streams", sides, con, stream, other, **fold)
 
 
-def _compare_sides(kind: str, sides: tuple[Side, Side], con, stream: str, other: str) -> Comparison:
+def _compare_sides(
+    kind: str,
+    sides: tuple[Side, Side],
+    con,
+    stream: str,
+    other: str,
+    coverage: float = DEFAULT_COVERAGE,
+    max_steps: int = DEFAULT_MAX_STEPS,
+) -> Comparison:
     from pipeline.compare_maps import layout_order
 
     cohorts = (read_cohort(con, sides[0]), read_cohort(con, sides[1]))
-    rows = compare_cohorts(*cohorts, step_order=layout_order(*cohorts))
+    rows = compare_cohorts(*cohorts, step_order=layout_order(*cohorts, coverage, max_steps))
     steps_b, steps_a = set(cohorts[0].visits["step"]), set(cohorts[1].visits["step"])
     labels = (sides[0].label, sides[1].label)
     if kind == "streams":
@@ -474,6 +494,8 @@ def _compare_sides(kind: str, sides: tuple[Side, Side], con, stream: str, other:
         stream=stream,
         other_stream=other,
         page_labels=labels,
+        coverage=coverage,
+        max_steps=max_steps,
     )
 
 
@@ -627,18 +649,18 @@ def run_compare(
 
     form = request.form()
     stream = settings.name
+    fold = {"coverage": settings.discovery.coverage, "max_steps": settings.discovery.max_steps}
     if form == "windows":
-        comparison = compare_windows(con, stream, settings.timezone, request.before, request.after)
+        comparison = compare_windows(con, stream, settings.timezone, request.before, request.after, **fold)
     elif form == "streams":
         check_stream_name(request.other)
-        comparison = compare_streams(con, stream, request.other, settings.timezone, request.window)
+        comparison = compare_streams(con, stream, request.other, settings.timezone, request.window, **fold)
     else:
         comparison = compare_snapshots(con, stream, request.before_snapshot, request.after_snapshot)
     maps = None
     svgs = None
     if comparison.cohorts is not None:
-        coverage, max_steps = settings.discovery.coverage, settings.discovery.max_steps
-        maps = comparison_maps(comparison, coverage, max_steps)
+        maps = comparison_maps(comparison, comparison.coverage, comparison.max_steps)
     else:
         svgs = snapshot_map_svgs(con, comparison)
     write_rows(con, comparison, now)

@@ -63,10 +63,10 @@ def value_text(value: float | None, unit: str) -> str:
     if unit == "share":
         return fmt_pct(value)
     if unit == "rate":
-        return f"{fmt_amount(value)} per day"
+        return f"{fmt_amount(value) if value >= 1 or value == 0 else f'{value:.2g}'} per day"
     if unit == "cases":
         return f"{fmt_amount(value)} cases"
-    return f"{value:.2f}"
+    return f"{value:.2f}" if abs(value) >= 0.1 or value == 0 else f"{value:.2g}"
 
 
 def change_text(change: float | None) -> str:
@@ -109,7 +109,9 @@ def sentence(row: dict) -> str:
     before, after = row["before"], row["after"]
     shown_b, shown_a = value_text(before, fig.unit), value_text(after, fig.unit)
     if row["note"] == APPEARED:
-        return f"{row['step']} appeared: {shown_a} {fig.label} in the after window, none before"
+        if row["figure"] == "visits_per_day":
+            return f"{row['step']} appeared: {row['after_n']:,} visits ended in the after window, none before"
+        return f"{label}: {shown_a} after; the step has no visits before"
     if before is None and after is None:
         return f"{label}: not measured in either window"
     if before is None or after is None:
@@ -162,6 +164,7 @@ def _sentences(rows: list[dict]) -> str:
 def _step_sentences(step_rows: list[dict]) -> str:
     """Steps that appeared or disappeared, then each step figure changed beyond noise."""
     gone = [r for r in step_rows if r["figure"] == "visits_per_day" and r["note"] in (APPEARED, DISAPPEARED)]
+    gone.sort(key=lambda r: -max(r["before_n"] or 0, r["after_n"] or 0))  # the busiest first
     moved = [r for r in step_rows if r["significant"] and r["note"] not in (APPEARED, DISAPPEARED)]
     picked = (gone + moved)[:MAX_STEP_SENTENCES]
     if not picked:
@@ -169,15 +172,17 @@ def _step_sentences(step_rows: list[dict]) -> str:
     items = []
     for r in picked:
         if r["note"] == DISAPPEARED:
-            said = (
-                f"{r['step']} disappeared: no visit of it ended in the after window "
-                f"({value_text(r['before'], 'rate')} visits before)"
-            )
+            said = f"{r['step']} disappeared: no visit in the after window ({r['before_n']:,} before)"
             items.append(f'<li class="gone">{esc(said)}</li>')
         else:
             items.append(f'<li class="{"new" if r["note"] == APPEARED else tone(r)}">{esc(sentence(r))}</li>')
     more = len(gone) + len(moved) - len(picked)
-    tail = f'<p class="note">{more} more changes beyond noise in the table below.</p>' if more > 0 else ""
+    tail = (
+        f'<p class="note">{more} more (steps that appeared or disappeared, figures beyond noise) '
+        "in the table below.</p>"
+        if more > 0
+        else ""
+    )
     return f'<ul class="changes">{"".join(items)}</ul>{tail}'
 
 
@@ -229,18 +234,19 @@ def timeline_chart(comparison: Comparison, order: list[str]) -> str:
     before, after = comparison.cohorts
     figs = [{r["step"]: r for r in step_figures(c).iter_rows(named=True)} for c in (before, after)]
     leads = [stream_figures(c)["lead_time_p50_s"] for c in (before, after)]
-    steps = [s for s in order if s in figs[0] or s in figs[1]]
-    steps += sorted((set(figs[0]) | set(figs[1])) - set(steps))
+    steps = [s for s in order if s in figs[0] or s in figs[1]]  # the maps' steps; the rarer ones fold
 
     def total(f: dict | None) -> float:
         return 0.0 if f is None else (f["queue_time_p50_s"] or 0.0) + (f["process_time_p50_s"] or 0.0)
 
     high = max([v or 0.0 for v in leads] + [total(f.get(s)) for f in figs for s in steps] + [1.0])
+    if high <= 1.0 and not any(leads) and not steps:
+        return '<p class="note">No completed case and no step time in either window to draw.</p>'
     ticks = _time_ticks(high)
     left, right, row_h, bar_h = 200, 190, 17, 12
     width = 960
     inner = width - left - right
-    scale = inner / ticks[-1]
+    scale = inner / ticks[-1][0]
     y = 30
     parts = [
         f'<rect x="{left}" y="8" width="12" height="10" fill="{QUEUE_COLOR}"/>',
@@ -279,11 +285,11 @@ def timeline_chart(comparison: Comparison, order: list[str]) -> str:
         parts.append(f'<line x1="{left}" y1="{y - 5}" x2="{left + inner}" y2="{y - 5}" stroke="#f1f3f5"/>')
     base = y + 2
     parts.append(f'<line x1="{left}" y1="{base}" x2="{left + inner}" y2="{base}" stroke="#495057"/>')
-    for t in ticks:
+    for t, tick_label in ticks:
         x = left + t * scale
         parts.append(f'<line x1="{x:.1f}" y1="{base}" x2="{x:.1f}" y2="{base + 4}" stroke="#495057"/>')
         parts.append(f'<line x1="{x:.1f}" y1="26" x2="{x:.1f}" y2="{base}" stroke="#e9ecef"/>')
-        parts.append(text(x, base + 17, fmt_duration(t), anchor="middle", cls="tick"))
+        parts.append(text(x, base + 17, tick_label, anchor="middle", cls="tick"))
     height = base + 28
     grid = [p for p in parts if 'stroke="#e9ecef"' in p]
     rest = [p for p in parts if 'stroke="#e9ecef"' not in p]
@@ -304,12 +310,12 @@ def _bar(left, top, h, segments, scale, label, tag) -> list[str]:
     return parts
 
 
-def _time_ticks(high_s: float) -> list[float]:
-    """Ticks in the unit that reads best (s, min, h, d), in seconds."""
-    for unit in (86400, 3600, 60, 1):
+def _time_ticks(high_s: float) -> list[tuple[float, str]]:
+    """Ticks (seconds, label) in the unit that reads best: d, h, min or s."""
+    for unit, name in ((86400, "d"), (3600, "h"), (60, "min"), (1, "s")):
         if high_s >= 2 * unit or unit == 1:
-            return [t * unit for t in nice_ticks(high_s / unit, 6)]
-    return [0.0, high_s]
+            return [(t * unit, f"{t:g} {name}") for t in nice_ticks(high_s / unit, 6)]
+    return [(0.0, "0 s"), (high_s, f"{high_s:g} s")]
 
 
 def _observed(seconds: float | None) -> str:
@@ -389,17 +395,25 @@ def render_compare_page(
             "or that its second test does not confirm, is called within noise.",
         )
     )
+    order: list[str] = []
     if comparison.cohorts is not None:
         from pipeline.compare_maps import layout_order
 
-        order = layout_order(*comparison.cohorts)
+        order = layout_order(*comparison.cohorts, comparison.coverage, comparison.max_steps)
+        steps = {r["step"] for r in step_rows}
+        folded = len(steps - set(order))
+        rarer = (
+            f" The {folded} rarer steps, folded into 'other' on the maps, are in the comparisons table."
+            if folded
+            else ""
+        )
         body.append(
             section(
                 "timeline",
                 "Time per step, to scale",
                 timeline_chart(comparison, order),
                 "Queue and process time p50 of the visits that ended in each window, before above after, "
-                "on one time axis.",
+                "on one time axis, for the steps on the maps." + rarer,
             )
         )
     if maps is not None:
@@ -424,7 +438,18 @@ def render_compare_page(
                 "The maps as each snapshot's compute drew them (their layouts may differ).",
             )
         )
-    body.append(section("figures", "All figures", _figure_table(rows)))
+    shown = rows
+    note = ""
+    if comparison.cohorts is not None:  # the steps on the maps; a log of 600 teams has the rest in the table
+        mapped = set(order)
+        shown = [r for r in rows if not r["step"] or r["step"] in mapped]
+        rest = len({r["step"] for r in rows if r["step"] and r["step"] not in mapped})
+        if rest:
+            note = (
+                f'<p class="note">The figures of {rest} rarer steps (folded into "other" on the maps) are in '
+                'the comparisons table: <code>vsm sql "SELECT * FROM comparisons WHERE ..."</code>.</p>'
+            )
+    body.append(section("figures", "All figures", _figure_table(shown) + note))
     body.append(section("tests", "How the changes are tested", _method()))
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'

@@ -231,8 +231,9 @@ def rate_change(count_before: int, days_before: float, count_after: int, days_af
     if b is None or a is None:
         return _missing(b, a, test, count_before, count_after)
     total = count_before + count_after
-    if count_before == 0 or total == 0:
-        return Change(b, a, None, None, None, False, test, None, count_before, count_after, "none before")
+    if count_before == 0:  # no relative change from nothing: not tested
+        why = "none in either window" if total == 0 else "none before: no relative change from nothing"
+        return Change(b, a, None, None, None, None, test, None, count_before, count_after, why)
     ci = stats.binomtest(count_after, total).proportion_ci(confidence_level=1 - ALPHA, method="exact")
     scale = days_before / days_after
 

@@ -876,7 +876,8 @@ def placeholder(data: MapData) -> str:
         message = f"The flow has not been computed yet (vsm compute {data.stream})."
     else:
         message = "No completed cases yet: the map is drawn from the cases that have finished."
-    width = max(640, MARGIN * 2 + len(message) * 13 * CHAR)
+    title = len(f"Value stream map: {data.stream}") * 17 * CHAR
+    width = max(640, MARGIN * 2 + max(len(message) * 13 * CHAR, title))
     body = [*_title(data), text(MARGIN, 84, message, size=13, cls="empty")]
     return _document(width, 110, data.stream, body)
 
