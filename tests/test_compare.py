@@ -246,6 +246,16 @@ def test_compare_again_replaces_its_rows_and_keeps_the_others(made):
     assert (folder / "reports" / "changed" / f"compare-{MONTHS}.html").exists()
 
 
+def test_out_puts_the_page_elsewhere(made, tmp_path):
+    folder, _ = made
+    result = vsm(
+        folder, "compare", "changed", "--before", "2026-01", "--after", "2026-03", "--out", str(tmp_path)
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "changed" / f"compare-{MONTHS}.html").exists()
+    assert f"Page: {tmp_path}" in result.output
+
+
 def _scalar(folder: Path, query: str):
     con = duckdb.connect(str(folder / "vsm.duckdb"), read_only=True)
     try:
