@@ -833,7 +833,7 @@ def compare(
     the comparisons table and reports/<stream>/compare-<before>-<after>.html."""
 
     def run():
-        from pipeline.compare import Request, run_compare
+        from pipeline.compare_run import Request, run_compare
         from pipeline.publish import unpublished, writing
         from pipeline.report import report_time
         from pipeline.settings import load_settings

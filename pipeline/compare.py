@@ -18,16 +18,15 @@ last event (as_of): the days of a window reaching past them (a month not over ye
 counted only up to there, so its throughput and WIP are not diluted by days nobody could
 see. `pipeline.compare_stats` says whether each change is beyond noise; the rows go to the
 `comparisons` table (`write_rows`), the page to `reports/<stream>/compare-<before>-<after>.html`
-(`pipeline.compare_page`).
+(`pipeline.compare_page`, its maps by `pipeline.compare_maps`); two snapshots are compared by
+`pipeline.compare_snapshots`, and `pipeline.compare_run` is what the command calls.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -35,7 +34,6 @@ import polars as pl
 
 from pipeline import compare_stats as cs
 from pipeline.errors import SettingsError
-from pipeline.settings import StreamSettings, check_stream_name
 from pipeline.store import query_frame, read_sql
 from pipeline.variant_steps import DEFAULT_COVERAGE, DEFAULT_MAX_STEPS
 from pipeline.windows import Window, parse_window
@@ -304,7 +302,7 @@ def compare_cohorts(before: Cohort, after: Cohort, step_order: list[str] | None 
     for step in order:
         vb, va = parts_b.get(step, empty), parts_a.get(step, empty)
         changes += [(figure, step, change) for figure, change in _step_changes(before, after, vb, va)]
-    return _rows(changes, set(steps_b["step"]), set(steps_a["step"]))
+    return figure_rows(changes, set(steps_b["step"]), set(steps_a["step"]))
 
 
 def _by_step(visits: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -338,9 +336,12 @@ def _step_changes(
     ]
 
 
-def _rows(
+def figure_rows(
     changes: list[tuple[str, str, cs.Change]], before_steps: set[str], after_steps: set[str]
 ) -> pl.DataFrame:
+    """The comparisons rows (ROW_SCHEMA) of (figure, step, change) triples; a step only one side
+    has gets the note APPEARED (and no significance: no relative change from nothing) or
+    DISAPPEARED."""
     rows = []
     for figure, step, c in changes:
         note, significant = c.note, c.significant
@@ -497,178 +498,3 @@ def _compare_sides(
         coverage=coverage,
         max_steps=max_steps,
     )
-
-
-def compare_snapshots(
-    con: duckdb.DuckDBPyConnection, stream: str, before_run: int, after_run: int
-) -> Comparison:
-    """Two snapshots of `stream` (metric_history, kept by every compute): their figures side by
-    side. A snapshot keeps figures, not cases, so no change is tested (significant NULL)."""
-    if not _columns(con, "metric_history"):
-        raise SettingsError(
-            "--before-snapshot/--after-snapshot: this store keeps no snapshots yet (no metric_history "
-            "table; computes keep one from migration 012 on): compare windows with --before/--after"
-        )
-    sides = [
-        _snapshot(con, stream, run, key)
-        for run, key in ((before_run, "--before-snapshot"), (after_run, "--after-snapshot"))
-    ]
-    (label_b, figures_b), (label_a, figures_a) = sides
-    keys = list(dict.fromkeys([*figures_b, *figures_a]))
-    keys.sort(key=lambda k: (k[1] != "", k[1], _figure_rank(k[0])))
-    why = "a snapshot keeps figures, not cases: the change cannot be tested"
-    changes = [
-        (figure, step, cs.untested(figures_b.get((figure, step)), figures_a.get((figure, step)), why))
-        for figure, step in keys
-    ]
-    steps_b = {s for _, s in figures_b if s}
-    steps_a = {s for _, s in figures_a if s}
-    rows = _rows(changes, steps_b, steps_a).with_columns(
-        pl.when(pl.col("note") == APPEARED).then(pl.lit(APPEARED)).otherwise(pl.col("note")).alias("note")
-    )
-    return Comparison(
-        kind="snapshots",
-        before=None,
-        after=None,
-        before_label=label_b,
-        after_label=label_a,
-        rows=rows,
-        before_run_id=before_run,
-        after_run_id=after_run,
-        appeared=sorted(steps_a - steps_b),
-        disappeared=sorted(steps_b - steps_a),
-        stream=stream,
-        page_labels=(f"run {before_run} {label_b}", f"run {after_run} {label_a}"),
-    )
-
-
-def _figure_rank(figure: str) -> int:
-    names = (*STREAM_FIGURES, *STEP_FIGURES)
-    return names.index(figure) if figure in names else len(names)
-
-
-def _snapshot(con, stream: str, run_id: int, key: str) -> tuple[str, dict[tuple[str, str], float | None]]:
-    params = {"stream": stream, "run_id": run_id}
-    rows = query_frame(con, read_sql("compare/cmp_snapshot_figures.sql"), params)
-    if rows.is_empty():
-        runs = query_frame(con, read_sql("compare/cmp_snapshot_runs.sql"), {"stream": stream})["run_id"]
-        shown = ", ".join(str(r) for r in runs) or "none"
-        raise SettingsError(
-            f"{key} {run_id}: stream {stream!r} has no snapshot of that run "
-            f"(its latest: {shown}; `vsm history {stream}` lists them)"
-        )
-    figures = {(r["figure"], r["step"]): r["value"] for r in rows.iter_rows(named=True)}
-    return rows["window_label"][0], figures
-
-
-def snapshot_map_svgs(con, comparison: Comparison) -> tuple[str, str] | None:
-    """The maps the two snapshots' computes drew, where map_history keeps them as SVG."""
-    if "map_svg" not in _columns(con, "map_history"):
-        return None
-    found = []
-    for run in (comparison.before_run_id, comparison.after_run_id):
-        params = {"stream": comparison.stream, "run_id": run}
-        svg = query_frame(con, read_sql("compare/cmp_snapshot_map.sql"), params)["map_svg"]
-        found.append(svg[0] if len(svg) else "")
-    return found[0], found[1]
-
-
-def _columns(con, table: str) -> set[str]:
-    """The columns of `table` in the store (none when it has no such table)."""
-    found = con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND table_name = $name",
-        {"name": table},
-    ).fetchall()
-    return {name for (name,) in found}
-
-
-# ---------------------------------------------------------------- the command
-
-
-@dataclass(frozen=True)
-class Request:
-    """What `vsm compare` was asked: one of the three forms (the others left empty)."""
-
-    before: str = ""
-    after: str = ""
-    other: str = ""
-    window: str = ""
-    before_snapshot: int | None = None
-    after_snapshot: int | None = None
-
-    def form(self) -> str:
-        """windows, streams or snapshots; a SettingsError when the options mix or miss forms."""
-        given = {
-            "windows": bool(self.before or self.after),
-            "streams": bool(self.other or self.window),
-            "snapshots": self.before_snapshot is not None or self.after_snapshot is not None,
-        }
-        forms = [k for k, v in given.items() if v]
-        usage = (
-            "give --before A --after B (two windows), --other STREAM --window W (two streams), or "
-            "--before-snapshot RUN --after-snapshot RUN (two snapshots)"
-        )
-        if len(forms) != 1:
-            mixed = " and ".join(forms) if forms else "none"
-            raise SettingsError(f"vsm compare: one comparison at a time ({mixed} given): {usage}")
-        form = forms[0]
-        pairs = {
-            "windows": (self.before, self.after, "--before", "--after"),
-            "streams": (self.other, self.window, "--other", "--window"),
-            "snapshots": (
-                self.before_snapshot is not None,
-                self.after_snapshot is not None,
-                "--before-snapshot",
-                "--after-snapshot",
-            ),
-        }
-        a, b, ka, kb = pairs[form]
-        if not a or not b:
-            raise SettingsError(f"vsm compare: {ka} needs {kb} (and {kb} needs {ka}): {usage}")
-        return form
-
-
-@dataclass
-class CompareResult:
-    comparison: Comparison
-    page: Path
-
-
-def run_compare(
-    con: duckdb.DuckDBPyConnection,
-    settings: StreamSettings,
-    request: Request,
-    out_dir: Path,
-    now: datetime,
-) -> CompareResult:
-    """Make the comparison `request` asks for on `settings`' stream, replace its rows in
-    `comparisons` and write its page; the caller publishes (pipeline.publish.writing)."""
-    from pipeline.compare_maps import comparison_maps
-    from pipeline.compare_page import render_compare_page
-
-    form = request.form()
-    stream = settings.name
-    fold = {"coverage": settings.discovery.coverage, "max_steps": settings.discovery.max_steps}
-    if form == "windows":
-        comparison = compare_windows(con, stream, settings.timezone, request.before, request.after, **fold)
-    elif form == "streams":
-        check_stream_name(request.other)
-        comparison = compare_streams(con, stream, request.other, settings.timezone, request.window, **fold)
-    else:
-        comparison = compare_snapshots(con, stream, request.before_snapshot, request.after_snapshot)
-    maps = None
-    svgs = None
-    if comparison.cohorts is not None:
-        maps = comparison_maps(comparison, comparison.coverage, comparison.max_steps)
-    else:
-        svgs = snapshot_map_svgs(con, comparison)
-    write_rows(con, comparison, now)
-    html = render_compare_page(comparison, maps, now, svgs)
-    folder = Path(out_dir) / stream
-    folder.mkdir(parents=True, exist_ok=True)
-    page = folder / comparison.page_name
-    partial = page.with_name(page.name + ".partial")
-    partial.write_text(html, encoding="utf-8")
-    os.replace(partial, page)
-    return CompareResult(comparison, page)
