@@ -166,4 +166,5 @@ def _summary(cohort: Cohort) -> Summary:
         wip_avg=figures["wip_avg"],
         throughput_per_day=figures["throughput_per_day"],
         handoffs_per_case=figures["handoffs_per_case"],
+        littles_law=False,
     )

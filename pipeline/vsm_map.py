@@ -104,6 +104,7 @@ class Summary:
     verdict: str | None = None  # Little's Law over the whole window
     ratio: float | None = None
     why: str | None = None
+    littles_law: bool = True  # the compared maps of `vsm compare` leave its row out (not checked per window)
 
 
 @dataclass(frozen=True)

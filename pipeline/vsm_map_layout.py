@@ -704,10 +704,11 @@ def _summary_panel(data: MapData) -> Panel:
         ("Lead time p85", fmt_duration(s.lead_time_p85_s), "lead_time_p85"),
         ("Throughput", f"{fmt_amount(s.throughput_per_day)} / day", "throughput_per_day"),
         ("Average WIP", f"{fmt_amount(s.wip_avg)} cases", "wip_avg"),
-        ("Little's Law", verdict, "littles_law"),
         ("First-pass yield", fmt_pct(s.first_pass_yield), "first_pass_yield"),
         ("Handoffs per case", handoffs, "handoffs_per_case"),
     ]
+    if s.littles_law:
+        rows.insert(4, ("Little's Law", verdict, "littles_law"))
     w, h = 300, 30 + 16 * len(rows)
 
     def draw(x: float, y: float) -> list[str]:
