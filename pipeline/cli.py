@@ -790,6 +790,90 @@ def streams(
     _boundary(debug, run)
 
 
+@app.command()
+def compare(
+    stream: Annotated[str, typer.Argument(help="The value stream (streams/<name>.toml).")],
+    before: Annotated[
+        str,
+        typer.Option(
+            "--before",
+            help="The window before the change: 2026-03-01..2026-03-14, 2026-03, 2026-Q1, 2026, "
+            "'last 14d' or all.",
+        ),
+    ] = "",
+    after: Annotated[str, typer.Option("--after", help="The window after the change (the same forms).")] = "",
+    other: Annotated[
+        str, typer.Option("--other", help="Another stream to compare this one with, both over --window.")
+    ] = "",
+    window: Annotated[
+        str, typer.Option("--window", help="With --other: the window both streams are measured over.")
+    ] = "",
+    before_snapshot: Annotated[
+        int | None,
+        typer.Option(
+            "--before-snapshot", help="A compute's run id whose snapshot (metric_history) is the before."
+        ),
+    ] = None,
+    after_snapshot: Annotated[
+        int | None, typer.Option("--after-snapshot", help="A compute's run id whose snapshot is the after.")
+    ] = None,
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Folder of the reports: writes <out>/<stream>/compare-<before>-<after>.html."
+        ),
+    ] = REPORTS,
+    db: DbOption = DEFAULT_DB,
+    wait: WaitOption = 0.0,
+    streams_dir: StreamsDirOption = DEFAULT_STREAMS,
+    debug: DebugOption = False,
+) -> None:
+    """Compare the stream before and after a change (two windows), with another stream, or two
+    snapshots: every headline and step figure, its change and whether it is beyond noise; writes
+    the comparisons table and reports/<stream>/compare-<before>-<after>.html."""
+
+    def run():
+        from pipeline.compare_run import Request, run_compare
+        from pipeline.publish import unpublished, writing
+        from pipeline.report import report_time
+        from pipeline.settings import load_settings
+
+        request = Request(before, after, other, window, before_snapshot, after_snapshot)
+        request.form()  # a usage error before the store is touched
+        settings = load_settings(stream, streams_dir)
+        with writing(db, wait, None, _say) as con:
+            result = run_compare(con, settings, request, out_dir, report_time())
+        if stream in unpublished(db):
+            _say(
+                f"stream {stream!r} has work not yet published (a run of it failed): "
+                "its comparison rows reach "
+                f"{db} once a run of it succeeds"
+            )
+        _print_compare(result)
+
+    _boundary(debug, run)
+
+
+def _print_compare(result) -> None:
+    from pipeline.compare_page import sentence
+
+    c = result.comparison
+    say = lambda text: out.print(text, markup=False, highlight=False)  # noqa: E731
+    say(f"Compared {c.stream}: before {c.page_labels[0]}, after {c.page_labels[1]}")
+    rows = c.rows.to_dicts()
+    for row in rows:
+        if not row["step"]:
+            say(f"  {sentence(row)}")
+    beyond = sum(1 for r in rows if r["step"] and r["significant"])
+    steps = f"  steps: {beyond} step figures changed beyond noise"
+    for word, names in (("appeared", c.appeared), ("disappeared", c.disappeared)):
+        if names:
+            more = f" and {len(names) - 8} more" if len(names) > 8 else ""
+            steps += f"; {word}: {', '.join(names[:8])}{more}"
+    say(steps)
+    say(f"Page: {result.page}")
+
+
 LogFormatOption = Annotated[
     str,
     typer.Option(
