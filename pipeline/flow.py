@@ -490,7 +490,7 @@ def measurement_window(con: duckdb.DuckDBPyConnection, settings: StreamSettings,
         if window.end <= first or window.start > as_of:
             raise SettingsError(
                 f"{settings.window_key} = {settings.window!r} ({window.label}) does not meet the events of "
-                f"stream {settings.name!r}, from {first.astimezone(UTC):%Y-%m-%d %H:%M} to {as_of.astimezone(UTC):%Y-%m-%d %H:%M} UTC "
+                f"stream {settings.name!r}, from {_utc(first)} to {_utc(as_of)} UTC "
                 "(the last event, as of): choose a window inside that span"
             )
     _run(
@@ -518,9 +518,13 @@ def _window_message(window: Window, summary: dict) -> str:
     if window.is_all:
         return ""
     return (
-        f"window {window.label} ({summary['window_start'].astimezone(UTC):%Y-%m-%d %H:%M} to "
-        f"{summary['window_end'].astimezone(UTC):%Y-%m-%d %H:%M} UTC: {summary['completed_cases']} cases completed in it); "
+        f"window {window.label} ({_utc(summary['window_start'])} to {_utc(summary['window_end'])} UTC: "
+        f"{summary['completed_cases']} cases completed in it); "
     )
+
+
+def _utc(instant: datetime) -> str:
+    return f"{instant.astimezone(UTC):%Y-%m-%d %H:%M}"
 
 
 def _run_message(shape: str, detected: bool, summary: dict, step_by_reason: str = "") -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 
 import duckdb
 import polars as pl
@@ -78,7 +78,8 @@ def append_snapshot(con: duckdb.DuckDBPyConnection, stream: str, run_id: int, co
             "u.figure, u.step, u.value "
             f"FROM (SELECT {step} AS step, {columns} FROM {table} WHERE stream = $stream) "
             f"UNPIVOT INCLUDE NULLS (value FOR figure IN ({on})) AS u "
-            'CROSS JOIN (SELECT "window", window_start, window_end FROM stream_summary WHERE stream = $stream) AS w',
+            'CROSS JOIN (SELECT "window", window_start, window_end FROM stream_summary '
+            "WHERE stream = $stream) AS w",
             params,
         )
     from pipeline.vsm_map import load_map_data, map_svg
@@ -152,3 +153,32 @@ def history_table(
     return frame.pivot(
         on="figure", index=["computed_at", "window", "run_id"], values="value", sort_columns=False
     ).select("computed_at", "window", "run_id", *[f for f in HEADLINE if f in frame["figure"].unique()])
+
+
+SHARES = ("first_pass_yield", "rolled_fpy", "flow_efficiency", "case_share", "share", "batch_share")
+
+
+def _text(name: str, value) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "n/a"
+    if name.endswith("_s"):
+        return f"{value / 86400:.2f} d"
+    if name in SHARES:
+        return f"{value:.1%}"
+    if isinstance(value, float) and value.is_integer() and name in ("completed_cases", "cases", "visits"):
+        return f"{int(value):,}"
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def shown(frame: pl.DataFrame) -> pl.DataFrame:
+    """`history_table`'s frame as text for a terminal: durations in days, shares in percent,
+    computed_at in UTC to the second."""
+    columns = {}
+    for name in frame.columns:
+        if name == "computed_at":
+            columns[name] = [f"{v.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" for v in frame[name]]
+        elif name in ("window", "run_id", "step"):
+            columns[name] = [str(v) for v in frame[name]]
+        else:
+            columns[name] = [_text(name, v) for v in frame[name]]
+    return pl.DataFrame(columns, schema={name: pl.String for name in frame.columns})
