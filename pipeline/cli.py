@@ -759,9 +759,22 @@ def history(
         if frame.is_empty():
             out.print(f"No snapshots of stream {stream!r} yet: `vsm compute {stream}` makes one.")
         else:
-            _print_table(shown(frame), limit * 1000)
+            _print_columns(shown(frame))
 
     _boundary(debug, run)
+
+
+def _print_columns(frame) -> None:
+    """A frame of text: a table in a terminal, plain aligned columns otherwise (a log file, a
+    pipe: no box drawing, no value cut or wrapped)."""
+    if out.is_terminal:
+        _print_table(frame, frame.height)
+        return
+    lines = [list(frame.columns), *[list(r) for r in frame.iter_rows()]]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(frame.columns))]
+    for line in lines:
+        out.print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip(), markup=False,
+                  highlight=False)  # fmt: skip
 
 
 @app.command()

@@ -100,6 +100,7 @@ class Summary:
     verdict: str | None = None  # Little's Law over the whole window
     ratio: float | None = None
     why: str | None = None
+    window: str | None = None  # the measurement window ('all': the whole history)
 
 
 @dataclass(frozen=True)
