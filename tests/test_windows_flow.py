@@ -307,3 +307,53 @@ def test_a_window_that_misses_the_events_is_refused(tmp_path):
 def test_a_bad_window_setting_is_refused_when_the_settings_load(bad):
     with pytest.raises(SettingsError, match=r"\[flow\] window"):
         settings_from_dict({"stream": {"name": "w"}, "source": {"path": "x.csv"}, "flow": {"window": bad}})
+
+
+STATUS_LOG = """case_id,status,timestamp
+s1,New,2026-03-01 09:00
+s1,In Progress,2026-03-02 09:00
+s1,Awaiting Customer,2026-03-03 09:00
+s1,In Progress,2026-03-12 09:00
+s1,Resolved,2026-03-13 09:00
+s2,New,2026-03-11 09:00
+s2,In Progress,2026-03-14 09:00
+s2,Resolved,2026-03-15 09:00
+"""
+
+
+def test_a_status_log_window_that_closes_before_as_of(tmp_path):
+    # Window [Mar 5, Mar 11): s1 is on hand all through it, waiting for the customer since Mar 3
+    # 09:00; s2 arrives after it; nothing completes in it. as_of is Mar 15 09:00.
+    from pipeline.store import query_frame, read_sql
+
+    path = tmp_path / "log.csv"
+    path.write_text(STATUS_LOG, encoding="utf-8")
+    settings = StreamSettings(
+        name="st",
+        source=Source(path=str(path)),
+        log_shape="status",
+        stale_after="60d",
+        window="2026-03-05..2026-03-10",
+    )
+    with open_store(tmp_path / "vsm.duckdb") as con:
+        ingest(con, settings)
+        compute_flow(con, settings)
+        s = summary(con)
+        assert (s["cases"], s["open_cases"], s["completed_cases"], s["lead_time_p50_s"]) == (1, 1, 0, None)
+        assert rows(
+            con, "SELECT min(wip_end), max(wip_end), sum(arrivals), sum(departures), count(*) FROM wip_daily"
+        ) == [(1, 1, 0, 0, 6)]
+        assert rows(con, "SELECT verdict FROM littles_law WHERE window_kind = 'all'") == [("data gap",)]
+        assert rows(con, "SELECT count FROM quality_findings WHERE rule = 'few_completed_cases'") == [(0,)]
+        # at Mar 11 00:00: waiting in Awaiting Customer for 7 d 15 h, aged 9 d 15 h, no lead time to rank by
+        assert rows(
+            con,
+            "SELECT case_id, current_step, current_state, age_s, time_in_step_s, age_percentile "
+            "FROM aging_wip",
+        ) == [("s1", "Awaiting Customer", "waiting", (9 * 24 + 15) * HOUR, (7 * 24 + 15) * HOUR, None)]
+        # the report's cumulative flow by status: s1's period entered before the window counts
+        # from its first day
+        cfd = query_frame(
+            con, read_sql("report/rpt_cfd_statuses.sql"), {"stream": "st", "timezone": "UTC", "top": 8}
+        ).filter(band="Awaiting Customer")
+        assert cfd["cases"].to_list() == [1] * 6
