@@ -361,13 +361,13 @@ def discover(
             read=read,
         )
         settings, notes, written = result.settings, result.notes, True
+    use_window(settings, window)  # refused before the load, not after it
     if compute:
         preload()  # pm4py's import (for discovery, last) overlaps the load's single-threaded parts
     load = ingest(con, settings, source=Path(source), read=read, on_stage=on_stage)
     del read  # the raw rows are in the store now: free them (gigabytes at 10M events) before the flow
     if coverage is not None:
         settings.discovery.coverage = coverage
-    use_window(settings, window)
     rest = refresh(
         con, settings, load=False, compute=compute, reports_dir=reports_dir, png=png, on_stage=on_stage
     )

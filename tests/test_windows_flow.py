@@ -357,3 +357,27 @@ def test_a_status_log_window_that_closes_before_as_of(tmp_path):
             con, read_sql("report/rpt_cfd_statuses.sql"), {"stream": "st", "timezone": "UTC", "top": 8}
         ).filter(band="Awaiting Customer")
         assert cfd["cases"].to_list() == [1] * 6
+
+
+def test_the_cli_window_overrides_the_setting_and_ingest_computes_the_setting(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.settings import write_settings
+
+    monkeypatch.chdir(tmp_path)
+    settings = settings_for(tmp_path, WINDOW)
+    (tmp_path / "streams").mkdir()
+    write_settings(settings, tmp_path / "streams" / "w.toml")
+    runner = CliRunner()
+    ingested = runner.invoke(app, ["ingest", "w", "--no-png"])
+    assert ingested.exit_code == 0, ingested.output
+    assert f"window {WINDOW}" in ingested.output and "only 3 cases completed in the window" in ingested.output
+    computed = runner.invoke(app, ["compute", "w", "--no-png", "--window", "all"])
+    assert computed.exit_code == 0, computed.output
+    with open_store(tmp_path / "vsm.duckdb", read_only=True) as con:
+        assert rows(con, 'SELECT "window", completed_cases FROM stream_summary') == [("all", 5)]
+    bad = runner.invoke(app, ["compute", "w", "--no-png", "--window", "March"])
+    assert bad.exit_code == 2 and "--window = 'March': expected a window such as" in bad.output
+    missed = runner.invoke(app, ["discover", "log.csv", "--stream", "w", "--no-png", "--window", "2027"])
+    assert missed.exit_code == 2 and "does not meet the events" in missed.output
