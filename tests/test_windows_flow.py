@@ -381,3 +381,37 @@ def test_the_cli_window_overrides_the_setting_and_ingest_computes_the_setting(tm
     assert bad.exit_code == 2 and "--window = 'March': expected a window such as" in bad.output
     missed = runner.invoke(app, ["discover", "log.csv", "--stream", "w", "--no-png", "--window", "2027"])
     assert missed.exit_code == 2 and "does not meet the events" in missed.output
+
+
+def test_a_months_window_repeats_the_whole_historys_days_of_that_month(tmp_path):
+    # A second method: WIP at each day's close, the day's average, arrivals and departures do
+    # not depend on where the window starts, so the window 2026-04 has exactly the whole
+    # history's April rows (and its Little's Law month row), step WIP included.
+    from tests.conftest import PROJECT
+
+    def figures(con):
+        return (
+            rows(con, "SELECT * EXCLUDE (stream) FROM wip_daily WHERE month(day) = 4 ORDER BY day"),
+            rows(
+                con, "SELECT * EXCLUDE (stream) FROM step_wip_daily WHERE month(day) = 4 ORDER BY step, day"
+            ),
+            rows(
+                con,
+                "SELECT * EXCLUDE (stream, window_kind, why) FROM littles_law "
+                "WHERE window_kind = 'month' AND month(window_start) = 4",
+            ),
+        )
+
+    got = {}
+    for window in ("all", "2026-04"):
+        with open_store(tmp_path / f"{window}.duckdb") as con:
+            settings = StreamSettings(
+                name="claims", source=Source(path=str(PROJECT / "sample_logs/claims.csv"))
+            )
+            settings.window = window
+            ingest(con, settings)
+            compute_flow(con, settings)
+            got[window] = figures(con)
+    days, step_days, month = got["2026-04"]
+    assert len(days) == 30 and len(month) == 1 and step_days
+    assert got["2026-04"] == got["all"]
