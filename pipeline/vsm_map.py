@@ -105,6 +105,7 @@ class Summary:
     ratio: float | None = None
     why: str | None = None
     littles_law: bool = True  # the compared maps of `vsm compare` leave its row out (not checked per window)
+    window: str | None = None  # the measurement window ('all': the whole history)
 
 
 @dataclass(frozen=True)

@@ -860,6 +860,8 @@ def _title(data: MapData) -> list[str]:
     s = data.summary
     if s is not None:
         as_of = f" \u00b7 as of {_utc(s.as_of):%Y-%m-%d %H:%M} UTC" if s.as_of is not None else ""
+        if s.window not in (None, "all"):  # the measurement window the figures are of
+            as_of += f" \u00b7 window {s.window}"
         facts = [
             f"{s.log_shape} log \u00b7 {_plural(s.completed_cases or 0, 'completed case')}, "
             f"{fmt_count(s.open_cases)} open{as_of}",

@@ -61,7 +61,16 @@ streams.compute_flow = compute_side_by_side
 # table's sequence hands out (side by side the streams' loads take them in any order) and
 # the wall-clock times; and the incremental state's case fingerprints, which hash each event's
 # run id with it.
-RUN_TIME = {"run_id", "started_at", "finished_at", "updated_at", "loaded_at", "reject_id", "fingerprint"}
+RUN_TIME = {
+    "run_id",
+    "started_at",
+    "finished_at",
+    "updated_at",
+    "loaded_at",
+    "reject_id",
+    "fingerprint",
+    "computed_at",  # a snapshot's (metric_history, map_history)
+}
 
 
 @pytest.fixture(scope="module")
@@ -104,9 +113,8 @@ def _tables(db: Path) -> dict[str, str]:
         ).fetchall()
         tables = {}
         for table, names in columns:
-            rows = con.execute(
-                f"SELECT {', '.join(c for c in names if c not in RUN_TIME)} FROM {table} ORDER BY ALL"
-            ).fetchall()
+            kept = ", ".join(f'"{c}"' for c in names if c not in RUN_TIME)  # quoted: "window" is a keyword
+            rows = con.execute(f"SELECT {kept} FROM {table} ORDER BY ALL").fetchall()
             # a run id in a finding's text ("load run 2") is a RUN_TIME value too
             text = re.sub(r"\brun \d+", "run #", json.dumps(rows, default=str))
             tables[table] = text.replace(str(db.parent), "<project>")

@@ -6,7 +6,8 @@
 --   visits, resources, teams, queue_wip_avg, queue_time_p50_s, queue_time_mean_s,
 --   queue_internal_mean_s, queue_external_mean_s, process_time_p50_s, process_time_mean_s,
 --   first_pass_yield: as in step_metrics (all cases, open ones included)
---   queue_visits: the visits the queue figures are over (those with an observed start,
+--   queue_visits: the visits the queue figures are over (those with an observed start, of
+--   the measurement window: ended in it, or in process when it reaches as_of;
 --   fct_step_metrics.sql), for the map's caption "over all N visits"
 SELECT
     m.position,
@@ -31,8 +32,14 @@ SELECT
 FROM map_steps AS m
 LEFT JOIN step_metrics AS s ON s.stream = m.stream AND s.step = m.step
 LEFT JOIN (
-    SELECT step, count(*) FILTER (WHERE start_ts IS NOT NULL) AS queue_visits
-    FROM visits WHERE stream = $stream GROUP BY step
+    SELECT v.step, count(*) FILTER (WHERE v.start_ts IS NOT NULL) AS queue_visits
+    FROM visits AS v JOIN stream_summary AS w USING (stream)
+    WHERE v.stream = $stream
+        AND (w."window" = 'all'
+             OR (v.end_ts IS NULL AND w.window_end = w.as_of)
+             OR (v.end_ts >= w.window_start
+                 AND (v.end_ts < w.window_end OR (w.window_end = w.as_of AND v.end_ts <= w.as_of))))
+    GROUP BY v.step
 ) AS q ON q.step = m.step
 WHERE m.stream = $stream
 ORDER BY m.position, m.step
