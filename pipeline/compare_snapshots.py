@@ -57,6 +57,10 @@ def compare_snapshots(
     )
 
 
+# Per step, a snapshot keeps step_metrics' columns: visits as counted, not per day.
+SNAPSHOT_STEP_FIGURES = ("visits", *STEP_FIGURES, "wip_avg")
+
+
 def _figure_rank(figure: str) -> int:
     names = (*STREAM_FIGURES, *STEP_FIGURES)
     return names.index(figure) if figure in names else len(names)
@@ -72,7 +76,12 @@ def _snapshot(con, stream: str, run_id: int, key: str) -> tuple[str, dict[tuple[
             f"{key} {run_id}: stream {stream!r} has no snapshot of that run "
             f"(its latest: {shown}; `vsm history {stream}` lists them)"
         )
-    figures = {(r["figure"], r["step"]): r["value"] for r in rows.iter_rows(named=True)}
+    # the figures a comparison of windows shows (metric_history keeps every number column)
+    figures = {
+        (r["figure"], r["step"]): r["value"]
+        for r in rows.iter_rows(named=True)
+        if r["figure"] in (SNAPSHOT_STEP_FIGURES if r["step"] else STREAM_FIGURES)
+    }
     return rows["window_label"][0], figures
 
 

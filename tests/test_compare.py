@@ -292,7 +292,7 @@ def test_two_streams_over_one_window(made):
         (["--before", "2025-01", "--after", AFTER_WINDOW], "outside what stream 'changed' observes"),
         (["--other", "changed", "--window", AFTER_WINDOW], "compared with itself"),
         (["--other", "nosuch", "--window", AFTER_WINDOW], "'nosuch' has no computed flow"),
-        (["--before-snapshot", "1", "--after-snapshot", "2"], "keeps no snapshots yet"),
+        (["--before-snapshot", "1", "--after-snapshot", "2"], "has no snapshot of that run"),
     ],
 )
 def test_usage_errors_exit_2_with_what_to_give(made, args, message):

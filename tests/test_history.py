@@ -194,3 +194,50 @@ def test_the_trend_section_in_chromium(project, chromium, tmp_path):
         ("all", "2.0 d"),
         ("2026-03-03..2026-03-09", "2.0 d"),
     ]
+
+
+def test_compare_two_real_snapshots_reads_what_each_compute_published(project):
+    """Two computes of the log (c1, c2 done; then c4 too), compared by their run ids: the
+    before and after figures are the stream_summary values each compute published, the
+    change their relative difference, untested, and the page draws each snapshot's map."""
+    folder, con, settings = project
+    first = compute_runs(con)[0]
+    p50_first = rows(con, "SELECT lead_time_p50_s FROM stream_summary")[0][0]
+    with (folder / "log.csv").open("a", encoding="utf-8") as f:
+        f.write(LATER)
+    ingest(con, settings)
+    compute_flow(con, settings)
+    second = compute_runs(con)[-1]
+    p50_second = rows(con, "SELECT lead_time_p50_s FROM stream_summary")[0][0]
+    assert (p50_first, p50_second) == (1.5 * DAY, 2 * DAY)  # by hand: (1 d, 2 d) then (1, 2, 4 d)
+    con.close()
+    db = str(folder / "vsm.duckdb")
+    out = runner.invoke(
+        app,
+        ["compare", "h", "--db", db, "--streams-dir", str(folder / "streams"),
+         "--before-snapshot", str(first), "--after-snapshot", str(second), "--out", str(folder / "reports")],
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert "Lead time p50 rose from 1.5 d to 2 d (+33%)" in out.output
+    con2 = open_store(folder / "vsm.duckdb", read_only=True)
+    try:
+        found = rows(
+            con2,
+            "SELECT before, after, change, significant FROM comparisons "
+            "WHERE figure = 'lead_time_p50_s' AND step = ''",
+        )
+        steps = {r[0] for r in rows(con2, "SELECT DISTINCT figure FROM comparisons WHERE step <> ''")}
+    finally:
+        con2.close()
+    assert found == [(1.5 * DAY, 2 * DAY, pytest.approx(1 / 3), None)]
+    # per step only the figures a comparison of windows shows, not every column kept
+    assert steps <= {
+        "visits",
+        "visits_per_day",
+        "queue_time_p50_s",
+        "process_time_p50_s",
+        "first_pass_yield",
+        "wip_avg",
+    }
+    pages = list((folder / "reports" / "h").glob("compare-run_*.html"))
+    assert len(pages) == 1 and pages[0].read_text(encoding="utf-8").count("<svg") >= 2
