@@ -477,3 +477,36 @@ def handoff_matrix(handoffs: pl.DataFrame, teams: list[str]) -> str:
                     f'font-size="{size}" fill="{color}">{n:,}</text>'
                 )
     return svg(width, height, parts, "Handoff matrix", cls="chart matrix")
+
+
+def trend_chart(trend: pl.DataFrame) -> str:
+    """Lead time p50 and p85 (days) per snapshot, oldest first, one point each at even steps
+    (snapshots come at any pace: the axis counts them, the table beside it dates them).
+
+    Input columns: lead_time_p50_s, lead_time_p85_s (one row per snapshot, oldest first)."""
+    if trend.height < 2:
+        return empty_chart("one snapshot so far: the trend starts with the next compute")
+    series = [
+        ("lead time p50 (days)", "lead_time_p50_s", PERCENTILE_COLORS["p50"]),
+        ("lead time p85 (days)", "lead_time_p85_s", PERCENTILE_COLORS["p85"]),
+    ]
+    days = {c: [None if v is None else v / 86400 for v in trend[c].to_list()] for _, c, _ in series}
+    high = max([v for vs in days.values() for v in vs if v is not None] or [1])
+    ticks = nice_ticks(high or 1)
+    legend_parts, plot = legend_plot([(label, color, "line") for label, _, color in series], 200)
+    n = trend.height
+    xs = [plot.left + plot.inner_w * i / (n - 1) for i in range(n)]
+    parts = legend_parts + y_axis(plot, ticks, "days")
+    base = plot.top + plot.inner_h
+    parts.append(line(plot.left, base, plot.left + plot.inner_w, base, "#adb5bd"))
+    parts += [text(x, base + 16, str(i + 1), anchor="middle") for i, x in enumerate(xs)]
+    parts.append(text(plot.left + plot.inner_w / 2, base + 34, "snapshot (oldest first)", anchor="middle"))
+    for _, column, color in series:
+        points = [(x, plot.y(v, ticks[-1])) for x, v in zip(xs, days[column], strict=True) if v is not None]
+        if len(points) > 1:
+            parts.append(
+                f'<polyline fill="none" stroke="{color}" stroke-width="1.6" '
+                f'points="{polyline_points([p[0] for p in points], [p[1] for p in points])}"/>'
+            )
+        parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>' for x, y in points]
+    return svg(WIDTH, plot.height, parts, "Lead time per snapshot")

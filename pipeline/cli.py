@@ -194,6 +194,16 @@ CoverageOption = Annotated[
 ]
 
 
+WindowOption = Annotated[
+    str | None,
+    typer.Option(
+        "--window",
+        help="The measurement window: 2026-03-01..2026-03-14, 2026-03, 2026-Q1, 2026, 'last 14d' or all "
+        "(default: the settings' [flow] window, else all).",
+    ),
+]
+
+
 UrlOption = Annotated[str, typer.Option("--url", help="System source: the instance's base URL.")]
 QueryOption = Annotated[
     str, typer.Option("--query", help="System source: jira JQL; servicenow an encoded query on --table.")
@@ -313,6 +323,15 @@ def _print_flow(flow) -> None:
         f"  cases {s['cases']:,}: completed {s['completed_cases']:,}, open {s['open_cases']:,} "
         f"(as of {s['as_of']:%Y-%m-%d %H:%M} UTC); visits {flow.visits:,}"
     )
+    if flow.window != "all":
+        say(
+            f"  window {flow.window} ({s['window_start']:%Y-%m-%d %H:%M} to "
+            f"{s['window_end']:%Y-%m-%d %H:%M}): "
+            "lead time, variants and FPY of the cases completed in it, step figures of the visits ended "
+            "in it, WIP and throughput inside it"
+        )
+        if s["completed_cases"] < 30:
+            say(f"  only {s['completed_cases']} cases completed in the window: its p85 is not stable")
     if flow.full:
         say(f"  computed in full ({flow.full_reason})")
     else:
@@ -355,15 +374,23 @@ def _print_flow(flow) -> None:
 
 
 def _refresh(
-    stream: str, streams_dir: Path, db: Path, coverage: float | None, png: bool, wait: float, **steps
+    stream: str,
+    streams_dir: Path,
+    db: Path,
+    coverage: float | None,
+    png: bool,
+    wait: float,
+    window: str | None = None,
+    **steps,
 ):
     from pipeline.publish import writing
     from pipeline.settings import load_settings
-    from pipeline.streams import refresh
+    from pipeline.streams import refresh, use_window
 
     settings = load_settings(stream, streams_dir)
     if coverage is not None:
         settings.discovery.coverage = coverage
+    use_window(settings, window)
     with writing(db, wait, stream, _say) as con, _progress() as stage:
         return refresh(con, settings, reports_dir=REPORTS, png=png, on_stage=stage, **steps)
 
@@ -591,6 +618,7 @@ def discover(
     member: MemberOption = "",
     sheet: SheetOption = "",
     coverage: CoverageOption = None,
+    window: WindowOption = None,
     png: PngOption = True,
     db: DbOption = DEFAULT_DB,
     wait: WaitOption = 0.0,
@@ -634,6 +662,7 @@ def discover(
                 reports_dir=REPORTS,
                 png=png,
                 on_stage=stage,
+                window=window,
             )
         if result.settings_written:
             out.print(f"Wrote settings {result.settings.path}", markup=False, highlight=False)
@@ -649,6 +678,7 @@ def compute(
     stream: Annotated[str, typer.Argument(help="The value stream (streams/<name>.toml).")],
     coverage: CoverageOption = None,
     full: FullOption = False,
+    window: WindowOption = None,
     png: PngOption = True,
     db: DbOption = DEFAULT_DB,
     wait: WaitOption = 0.0,
@@ -658,7 +688,7 @@ def compute(
     """Recompute the stream's flow results and report from the store (after editing its settings)."""
 
     def run():
-        _print_refresh(_refresh(stream, streams_dir, db, coverage, png, wait, load=False, full=full))
+        _print_refresh(_refresh(stream, streams_dir, db, coverage, png, wait, window, load=False, full=full))
 
     _boundary(debug, run)
 
@@ -669,6 +699,14 @@ def report(
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder of the reports: writes <out>/<stream>/index.html.")
     ] = REPORTS,
+    window: Annotated[
+        str | None,
+        typer.Option(
+            "--window",
+            help="Report only if the stored results are of this window (see `vsm compute --window`); "
+            "refused otherwise.",
+        ),
+    ] = None,
     png: PngOption = True,
     db: DbOption = DEFAULT_DB,
     streams_dir: StreamsDirOption = DEFAULT_STREAMS,
@@ -677,16 +715,66 @@ def report(
     """Write the stream's report from the store: <out>/<stream>/index.html, map.svg and map.png."""
 
     def run():
-        from pipeline.report import report_time, write_report
+        from pipeline.report import check_stored_window, report_time, write_report
         from pipeline.settings import load_settings
         from pipeline.store import open_store
 
         settings = load_settings(stream, streams_dir)
         with open_store(db, read_only=True) as con:
+            if window is not None:
+                check_stored_window(con, stream, window, settings.timezone)
             page = write_report(con, stream, out_dir, settings, report_time(), png=png)
         out.print(f"Wrote {page}", markup=False, highlight=False)
 
     _boundary(debug, run)
+
+
+@app.command()
+def history(
+    stream: Annotated[str, typer.Argument(help="The value stream.")],
+    figure: Annotated[
+        str | None,
+        typer.Option(
+            "--figure",
+            help="One figure instead of the headline ones: a column of stream_summary or step_metrics "
+            "(e.g. queue_time_p50_s, one row per step).",
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="The latest N snapshots (default 20).")] = 20,
+    db: DbOption = DEFAULT_DB,
+    debug: DebugOption = False,
+) -> None:
+    """List the stream's snapshots, newest first: when each compute ran, its window and run, and its
+    headline figures (metric_history)."""
+
+    def run():
+        from pipeline.errors import SettingsError
+        from pipeline.history import history_table, shown
+        from pipeline.store import open_store
+
+        if not Path(db).exists():
+            raise SettingsError(f"stream {stream!r}: no store at {db} (vsm streams lists the streams)")
+        with open_store(db, read_only=True) as con:
+            frame = history_table(con, stream, figure, limit)
+        if frame.is_empty():
+            out.print(f"No snapshots of stream {stream!r} yet: `vsm compute {stream}` makes one.")
+        else:
+            _print_columns(shown(frame))
+
+    _boundary(debug, run)
+
+
+def _print_columns(frame) -> None:
+    """A frame of text: a table in a terminal, plain aligned columns otherwise (a log file, a
+    pipe: no box drawing, no value cut or wrapped)."""
+    if out.is_terminal:
+        _print_table(frame, frame.height)
+        return
+    lines = [list(frame.columns), *[list(r) for r in frame.iter_rows()]]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(frame.columns))]
+    for line in lines:
+        out.print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip(), markup=False,
+                  highlight=False)  # fmt: skip
 
 
 @app.command()
@@ -788,6 +876,90 @@ def streams(
             _print_table(frame, 1000)
 
     _boundary(debug, run)
+
+
+@app.command()
+def compare(
+    stream: Annotated[str, typer.Argument(help="The value stream (streams/<name>.toml).")],
+    before: Annotated[
+        str,
+        typer.Option(
+            "--before",
+            help="The window before the change: 2026-03-01..2026-03-14, 2026-03, 2026-Q1, 2026, "
+            "'last 14d' or all.",
+        ),
+    ] = "",
+    after: Annotated[str, typer.Option("--after", help="The window after the change (the same forms).")] = "",
+    other: Annotated[
+        str, typer.Option("--other", help="Another stream to compare this one with, both over --window.")
+    ] = "",
+    window: Annotated[
+        str, typer.Option("--window", help="With --other: the window both streams are measured over.")
+    ] = "",
+    before_snapshot: Annotated[
+        int | None,
+        typer.Option(
+            "--before-snapshot", help="A compute's run id whose snapshot (metric_history) is the before."
+        ),
+    ] = None,
+    after_snapshot: Annotated[
+        int | None, typer.Option("--after-snapshot", help="A compute's run id whose snapshot is the after.")
+    ] = None,
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Folder of the reports: writes <out>/<stream>/compare-<before>-<after>.html."
+        ),
+    ] = REPORTS,
+    db: DbOption = DEFAULT_DB,
+    wait: WaitOption = 0.0,
+    streams_dir: StreamsDirOption = DEFAULT_STREAMS,
+    debug: DebugOption = False,
+) -> None:
+    """Compare the stream before and after a change (two windows), with another stream, or two
+    snapshots: every headline and step figure, its change and whether it is beyond noise; writes
+    the comparisons table and reports/<stream>/compare-<before>-<after>.html."""
+
+    def run():
+        from pipeline.compare_run import Request, run_compare
+        from pipeline.publish import unpublished, writing
+        from pipeline.report import report_time
+        from pipeline.settings import load_settings
+
+        request = Request(before, after, other, window, before_snapshot, after_snapshot)
+        request.form()  # a usage error before the store is touched
+        settings = load_settings(stream, streams_dir)
+        with writing(db, wait, None, _say) as con:
+            result = run_compare(con, settings, request, out_dir, report_time())
+        if stream in unpublished(db):
+            _say(
+                f"stream {stream!r} has work not yet published (a run of it failed): "
+                "its comparison rows reach "
+                f"{db} once a run of it succeeds"
+            )
+        _print_compare(result)
+
+    _boundary(debug, run)
+
+
+def _print_compare(result) -> None:
+    from pipeline.compare_page import sentence
+
+    c = result.comparison
+    say = lambda text: out.print(text, markup=False, highlight=False)  # noqa: E731
+    say(f"Compared {c.stream}: before {c.page_labels[0]}, after {c.page_labels[1]}")
+    rows = c.rows.to_dicts()
+    for row in rows:
+        if not row["step"]:
+            say(f"  {sentence(row)}")
+    beyond = sum(1 for r in rows if r["step"] and r["significant"])
+    steps = f"  steps: {beyond} step figures changed beyond noise"
+    for word, names in (("appeared", c.appeared), ("disappeared", c.disappeared)):
+        if names:
+            more = f" and {len(names) - 8} more" if len(names) > 8 else ""
+            steps += f"; {word}: {', '.join(names[:8])}{more}"
+    say(steps)
+    say(f"Page: {result.page}")
 
 
 LogFormatOption = Annotated[

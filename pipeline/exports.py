@@ -30,14 +30,17 @@ import duckdb
 from pipeline import query
 from pipeline.errors import SettingsError, first_line
 from pipeline.flow import RESULTS
+from pipeline.history import HISTORY_TABLES
 from pipeline.settings import check_stream_name, settings_path
 
 STREAM_FORMATS = ("parquet", "csv")
 # events (the cleaned log), rejects (rows not loaded, with why) and runs (loads and
 # recomputes) belong to a stream as much as its flow tables: a tool fed by the export can
 # check counts and reasons without the store. source_files and source_cursors are the
-# load's bookkeeping (where the next load starts), not results: not exported.
-STREAM_TABLES = ("events", "rejects", "runs", *RESULTS)
+# load's bookkeeping (where the next load starts), not results: not exported. The history of
+# its computes (metric_history, map_history: pipeline/history.py) is, and so are its
+# comparisons (`vsm compare`: pipeline/compare.py).
+STREAM_TABLES = ("events", "rejects", "runs", *RESULTS, *HISTORY_TABLES, "comparisons")
 PART_PREFIX = ".vsm-export-"
 
 

@@ -22,6 +22,7 @@ from pipeline import incremental
 from pipeline.calendars import holidays_version, hour_range, stage_calendars
 from pipeline.discovery import preload, write_model
 from pipeline.errors import SettingsError, VsmError
+from pipeline.history import append_snapshot
 from pipeline.memory import memory_guard
 from pipeline.nulls import null_values, placeholder_statuses
 from pipeline.settings import StreamSettings
@@ -30,6 +31,7 @@ from pipeline.statuses import classify_statuses, guess_log_shape, status_steps
 from pipeline.store import query_frame, read_sql, sql_literal
 from pipeline.stream_map import StreamMap, build_map
 from pipeline.variant_steps import start_end_rule
+from pipeline.windows import ALL, Window, parse_window
 
 # Result table -> the temp relation that holds its rows (without the stream column).
 RESULTS = {
@@ -90,6 +92,7 @@ class FlowResult:
     full: bool = True  # a full recompute, or an incremental one (pipeline/incremental.py)
     full_reason: str = ""  # why full: --full, no stored state, or the decision that changed
     recomputed_cases: int = 0  # cases whose visits were built anew (all of them when full)
+    window: str = ALL  # the measurement window's label (pipeline/windows.py), 'all' for none
 
 
 def discover_map(
@@ -308,8 +311,9 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
             0
         ]
     )
+    window = measurement_window(con, settings, as_of)
     if not plan.full and recomputed == 0:  # nothing changed: the stored results may be current
-        current = incremental.current_result(con, stream, as_of, model_dir)
+        current = incremental.current_result(con, stream, as_of, model_dir, window.label)
         if current is not None:
             on_stage("results are current")
             publish_unchanged(con, stream, current, started_at)
@@ -425,6 +429,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
     message = (
         _compute_message(plan.full, plan.reason, recomputed, total_cases)
         + "; "
+        + _window_message(window, summary)
         + _run_message(shape, detected, summary, step_by_reason)
     )
 
@@ -458,6 +463,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
         full=plan.full,
         full_reason=plan.reason,
         recomputed_cases=recomputed,
+        window=window.label,
     )
 
     def save_state(run_id: int) -> None:  # in publish's transaction: state and results agree
@@ -488,12 +494,54 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
     return result
 
 
+def measurement_window(con: duckdb.DuckDBPyConnection, settings: StreamSettings, as_of: datetime) -> Window:
+    """The compute's measurement window ([flow] window, or --window: settings.window), resolved
+    at `as_of` in the stream's zone, staged as flow_window with its macros (int_window.sql).
+    A window that misses the stream's events altogether is refused: its figures would all be
+    empty, and the cause is a typo in the window far likelier than a wish."""
+    window = parse_window(settings.window, settings.timezone, as_of, settings.window_key)
+    if not window.is_all:
+        first = con.execute(
+            "SELECT min(ts) FROM events WHERE stream = $stream", {"stream": settings.name}
+        ).fetchall()[0][0]
+        if window.end <= first or window.start > as_of:
+            raise SettingsError(
+                f"{settings.window_key} = {settings.window!r} ({window.label}) does not meet the events of "
+                f"stream {settings.name!r}, from {_utc(first)} to {_utc(as_of)} UTC "
+                "(the last event, as of): choose a window inside that span"
+            )
+    _run(
+        con,
+        "int_window",
+        {
+            "window_label": window.label,
+            "window_start": window.start,
+            "window_end": window.end,
+            "as_of": as_of,
+        },
+    )
+    return window
+
+
 def _compute_message(full: bool, reason: str, recomputed: int, cases: int) -> str:
     if full:
         return f"full recompute ({reason})"
     if recomputed == 0:
         return f"incremental: no case changed since the last compute (0 of {cases} cases recomputed)"
     return f"incremental: {recomputed} of {cases} cases recomputed (new or changed since the last compute)"
+
+
+def _window_message(window: Window, summary: dict) -> str:
+    if window.is_all:
+        return ""
+    return (
+        f"window {window.label} ({_utc(summary['window_start'])} to {_utc(summary['window_end'])} UTC: "
+        f"{summary['completed_cases']} cases completed in it); "
+    )
+
+
+def _utc(instant: datetime) -> str:
+    return f"{instant.astimezone(UTC):%Y-%m-%d %H:%M}"
 
 
 def _run_message(shape: str, detected: bool, summary: dict, step_by_reason: str = "") -> str:
@@ -546,7 +594,8 @@ def publish(
     now() would be the transaction's start, the same instant for both). `state(run_id)` writes
     the incremental compute's state in the same transaction (pipeline/incremental.py);
     `only_changed_cases`: an incremental compute's, whose CASE_TABLES rows change for the
-    recomputed cases only (flow_recompute; the others, flow_kept_cases, are left as they are)."""
+    recomputed cases only (flow_recompute; the others, flow_kept_cases, are left as they are).
+    The compute's snapshot (pipeline/history.py) is appended in the same transaction."""
     con.execute("BEGIN TRANSACTION")
     try:
         run_id = con.execute("SELECT nextval('run_id_seq')").fetchall()[0][0]
@@ -587,6 +636,7 @@ def publish(
         if state is not None:
             state(run_id)
         finished_at = datetime.now(UTC)
+        append_snapshot(con, stream, run_id, finished_at)  # metric_history, map_history: never deleted
         con.execute(
             "INSERT INTO runs (run_id, stream, kind, source, started_at, finished_at, status, events_read, "
             "events_loaded, events_rejected, events_known, message) "

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -70,7 +70,10 @@ def flow_sql_digest() -> str:
 
 
 def settings_digest(settings: StreamSettings) -> str:
-    return digest(render_settings(settings))
+    """The settings as they shape every case's visits: [flow] window is left out, since a
+    window restricts the aggregate tables only (their per-case rows stay complete), so a
+    window change needs no full recompute."""
+    return digest(render_settings(replace(settings, window="")))
 
 
 def previous_decisions(con: duckdb.DuckDBPyConnection, stream: str) -> dict | None:
@@ -101,10 +104,13 @@ def result_json(result) -> str:
     return json.dumps(data)
 
 
-def current_result(con: duckdb.DuckDBPyConnection, stream: str, as_of: datetime, model_dir: Path | None):
+def current_result(
+    con: duckdb.DuckDBPyConnection, stream: str, as_of: datetime, model_dir: Path | None, window: str = "all"
+):
     """The stored FlowResult when the last compute's results are current: called when no case
-    changed and the decisions are the same; also needs the same as_of, and its model files
-    where this compute would write them. None otherwise (then the compute runs)."""
+    changed and the decisions are the same; also needs the same as_of, the same measurement
+    window (its label: the aggregates are the window's), and its model files where this
+    compute would write them. None otherwise (then the compute runs)."""
     from pipeline.flow import FlowResult
 
     rows = con.execute(
@@ -126,11 +132,14 @@ def current_result(con: duckdb.DuckDBPyConnection, stream: str, as_of: datetime,
     row = summary.fetchall()
     if not row:
         return None
+    summary = dict(zip(names, row[0], strict=True))
+    if summary.get("window", "all") != window:
+        return None
     data |= {
         "as_of": datetime.fromisoformat(data["as_of"]),
         "model_files": files,
         "status_guesses": [tuple(g) for g in data["status_guesses"]],
-        "summary": dict(zip(names, row[0], strict=True)),
+        "summary": summary,
         "full": False,
         "full_reason": "",
         "recomputed_cases": 0,

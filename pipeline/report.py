@@ -15,13 +15,14 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.errors import SettingsError
 from pipeline.memory import memory_guard
 from pipeline.report_data import ReportError, gather
 from pipeline.report_page import render_html
 from pipeline.settings import StreamSettings, check_stream_name
 from pipeline.snapshot import svg_to_png
 
-__all__ = ["ReportError", "map_svg", "report_time", "write_report"]
+__all__ = ["ReportError", "check_stored_window", "map_svg", "report_time", "write_report"]
 
 MAP_PLACEHOLDER = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="640" height="80" viewBox="0 0 640 80">'
@@ -46,6 +47,26 @@ def map_svg(con: duckdb.DuckDBPyConnection, stream: str) -> str:
             raise
         return MAP_PLACEHOLDER
     return render_map_svg(con, stream)
+
+
+def check_stored_window(con: duckdb.DuckDBPyConnection, stream: str, text: str, timezone: str) -> None:
+    """`vsm report --window`: the report shows the stored results, so they must be of that
+    window (resolved at their as_of, as the compute resolved it); a SettingsError saying how
+    to compute it otherwise."""
+    from pipeline.windows import parse_window
+
+    row = con.execute(
+        'SELECT "window", as_of FROM stream_summary WHERE stream = $stream', {"stream": stream}
+    ).fetchall()
+    if not row:
+        raise ReportError(f"stream {stream!r} has no results in the store; run `vsm compute {stream}` first")
+    stored, as_of = row[0]
+    wanted = parse_window(text, timezone, as_of, "--window").label
+    if wanted != stored:
+        raise SettingsError(
+            f"--window {text!r} ({wanted}): the stored results of stream {stream!r} are of the window "
+            f"{stored}; `vsm compute {stream} --window {text!r}` computes that window and writes its report"
+        )
 
 
 def _partial(path: Path) -> Path:

@@ -24,6 +24,7 @@ TOP_VARIANTS = 10
 TOP_TEAMS = 12  # handoff matrix rows and columns
 MAX_POINTS = 3000  # scatter and aging chart: a fixed sample beyond this
 HISTOGRAM_BINS = 30
+TREND_SNAPSHOTS = 20  # the trend section: the latest snapshots
 OTHER = {"step": "(other steps)", "status": "(other statuses)"}
 
 
@@ -77,6 +78,7 @@ class ReportData:
     handoffs: pl.DataFrame
     littles_law: pl.DataFrame
     findings: pl.DataFrame
+    trend: pl.DataFrame  # the latest snapshots (metric_history), oldest first
     sla_attainment: pl.DataFrame  # per [[sla]] and priority (empty: no service levels)
     sla_weekly: pl.DataFrame
 
@@ -121,6 +123,7 @@ def gather(con: duckdb.DuckDBPyConnection, stream: str, timezone: str) -> Report
         handoffs=_frame(con, "rpt_handoffs", params | {"top": TOP_TEAMS}),
         littles_law=_frame(con, "rpt_littles_law", params),
         findings=_frame(con, "rpt_quality_findings", params),
+        trend=_frame(con, "rpt_trend", params | {"limit": TREND_SNAPSHOTS}),
         sla_attainment=_frame(con, "rpt_sla_attainment", params),
         sla_weekly=_frame(con, "rpt_sla_weekly", params),
     )

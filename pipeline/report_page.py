@@ -17,6 +17,8 @@ from pipeline.report_data import OTHER, TOP_AGING_COLUMNS, ReportData, shown_fro
 from pipeline.settings import StreamSettings, render_settings
 from pipeline.svg import esc, fmt_number
 
+FEW_COMPLETED = 30  # completed cases below which a window's p85 is not stable (fct_quality_findings.sql)
+
 BETWEEN = {
     "step": "(between steps: one done, the next not started)",
     "status": "(in a done status, not closed yet)",
@@ -116,7 +118,7 @@ def _header(stream: str, data: ReportData, now: datetime, timezone: str) -> str:
             f"{s['log_shape']} log; {_count(s['events'], 'event')}, {_count(s['cases'], 'case')}, "
             f"{_count(s['steps'], 'step')}",
         ),
-        ("window", f"{stamp(s['window_start'])} to {stamp(s['window_end'])} (days in {timezone})"),
+        ("window", _window_fact(s, timezone)),
         ("as of", f"{stamp(s['as_of'])}: the last event; open cases are aged to it"),
         ("loaded", f"run {loaded['run_id']}, {stamp(loaded['finished_at'])}" if loaded else "n/a"),
         ("computed", f"run {computed['run_id']}, {stamp(computed['finished_at'])}" if computed else "n/a"),
@@ -124,6 +126,13 @@ def _header(stream: str, data: ReportData, now: datetime, timezone: str) -> str:
     ]
     rows = "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in facts)
     return f'<header><h1>Value stream: {esc(stream)}</h1><dl class="facts">{rows}</dl></header>'
+
+
+def _window_fact(s: dict, timezone: str) -> str:
+    span = f"{stamp(s['window_start'])} to {stamp(s['window_end'])} (days in {timezone})"
+    if s.get("window", "all") == "all":
+        return f"the whole history: {span}"
+    return f"{s['window']}: {span}; figures of the cases completed and the visits ended in it"
 
 
 def _count(n: int, noun: str) -> str:
@@ -143,7 +152,13 @@ def _cards(data: ReportData) -> str:
         ("first-pass yield", pct(s["first_pass_yield"]), "completed cases with no step repeated"),
         ("flow efficiency", pct(s["flow_efficiency"], 1), "process time / lead time"),
         ("handoffs per case", fmt_number(s["handoffs_per_case"], 2), "between teams"),
-        ("cases", f"{s['completed_cases']:,}", f"completed; {s['open_cases']:,} open"),
+        (
+            "cases",
+            f"{s['completed_cases']:,}",
+            f"completed; {s['open_cases']:,} open"
+            if s.get("window", "all") == "all"
+            else f"completed in the window; {s['open_cases']:,} open at its close",
+        ),
     ]
     if s["lead_time_target_s"] is not None:
         cards.append(
@@ -154,7 +169,14 @@ def _cards(data: ReportData) -> str:
         f'<div class="sub">{esc(sub)}</div></div>'
         for label, value, sub in cards
     )
-    return section("summary", "Summary", f'<div class="cards">{body}</div>' + _sla_summary(data))
+    few = ""
+    if s.get("window", "all") != "all" and s["completed_cases"] < FEW_COMPLETED:
+        few = (
+            f"Only {s['completed_cases']:,} cases completed in the window {s['window']}: fewer than "
+            f"{FEW_COMPLETED}, so the lead-time p85 and p95 are not stable; widen the window before "
+            "comparing it."
+        )
+    return section("summary", "Summary", f'<div class="cards">{body}</div>' + _sla_summary(data), few)
 
 
 def _sla_summary(data: ReportData) -> str:
@@ -468,6 +490,41 @@ def _littles_law_section(data: ReportData) -> str:
     )
 
 
+def _trend_section(data: ReportData) -> str:
+    trend = data.trend
+    rows = [
+        [
+            str(i + 1),
+            stamp(r["computed_at"]),
+            str(r["run_id"]),
+            r["window"],
+            "n/a" if r["completed_cases"] is None else f"{int(r['completed_cases']):,}",
+            duration(r["lead_time_p50_s"]),
+            duration(r["lead_time_p85_s"]),
+            fmt_number(r["throughput_per_day"], 2),
+            fmt_number(r["wip_avg"]),
+            pct(r["first_pass_yield"]),
+        ]
+        for i, r in enumerate(trend.to_dicts())
+    ]
+    headers = ["#", "computed", "run", "window", "completed", "lead time p50", "lead time p85",
+               "throughput / day", "WIP avg", "first-pass yield"]  # fmt: skip
+    intro = (
+        "The headline figures of each compute that published results (metric_history; `vsm history` "
+        "lists them), oldest first: a re-map after a change shows here beside the map before it. "
+        "Snapshots of different windows measure different spans: compare like with like."
+    )
+    if trend.height == 1:
+        intro = "One snapshot so far (this compute): the trend starts with the next compute. " + intro
+    return section(
+        "trend",
+        "Trend",
+        charts.trend_chart(trend)
+        + table(headers, rows, {0: "num", 4: "num", 5: "num", 6: "num", 7: "num", 8: "num", 9: "num"}),
+        intro,
+    )
+
+
 def _findings_section(data: ReportData) -> str:
     rows = [
         [
@@ -567,6 +624,7 @@ NAV = [
     ("variants", "Variants"),
     ("handoffs", "Handoffs"),
     ("littles-law", "Little's Law"),
+    ("trend", "Trend"),
     ("quality", "Data quality"),
     ("settings", "Settings"),
 ]
@@ -596,6 +654,7 @@ def render_html(
         + _variants_section(data)
         + _handoff_section(data)
         + _littles_law_section(data)
+        + _trend_section(data)
         + _findings_section(data)
         + _settings_section(settings, data, now)
     )

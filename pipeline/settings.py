@@ -110,6 +110,8 @@ class StreamSettings:
     discovery: Discovery = field(default_factory=Discovery)
     lead_time_target: str = ""  # e.g. "10d", "36h"; empty = none
     stale_after: str = ""  # [flow]: an open case quiet this long is stale; empty = p99 lead time
+    window: str = ""  # [flow]: the measurement window (pipeline/windows.py); empty = all
+    window_key: str = "[flow] window"  # where the window came from, for its errors (--window overrides)
     # [calendar] (pipeline/calendars.py): its versions; [] = 24x7, business time is elapsed time
     calendar: list[CalendarVersion] = field(default_factory=list)
     calendars: dict[str, list[CalendarVersion]] = field(
@@ -151,6 +153,16 @@ def parse_timezone(tz: str, key: str = "[stream] timezone") -> str:
             f"{key} = {tz!r}: expected an IANA time zone name such as 'UTC' or 'Europe/Amsterdam'"
         ) from exc
     return tz
+
+
+def check_window(text: str, timezone: str, key: str) -> None:
+    """Refuse a window text that is not one of pipeline/windows.py's forms (a SettingsError
+    naming `key`); `last N` is resolved later, at the compute's as_of."""
+    from datetime import UTC, datetime
+
+    from pipeline.windows import parse_window
+
+    parse_window(text, timezone, datetime.now(UTC), key)
 
 
 def settings_path(name: str, streams_dir: Path = DEFAULT_STREAMS_DIR) -> Path:
@@ -299,7 +311,9 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
 
     flow = data.get("flow", {})
     _check_keys(
-        flow, ("log_shape", "step_by", "start_activities", "end_activities", "stale_after"), f"{where} [flow]"
+        flow,
+        ("log_shape", "step_by", "start_activities", "end_activities", "stale_after", "window"),
+        f"{where} [flow]",
     )
     settings.log_shape = _choice(
         _take(flow, "log_shape", str, f"{where} [flow]", "auto"), LOG_SHAPES, "[flow] log_shape"
@@ -312,6 +326,8 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
     settings.stale_after = _take(flow, "stale_after", str, f"{where} [flow]", "")
     if settings.stale_after and parse_duration(settings.stale_after, "[flow] stale_after") <= 0:
         raise SettingsError(f"[flow] stale_after = {settings.stale_after!r}: expected a duration above zero")
+    settings.window = _take(flow, "window", str, f"{where} [flow]", "")
+    check_window(settings.window, settings.timezone, "[flow] window")
 
     classes = data.get("status_classes", {})
     for status, cls in classes.items():
@@ -658,6 +674,9 @@ def render_settings(s: StreamSettings) -> str:
         '# An open case with no event for this long before the last event (e.g. "90d") is stale:',
         "# counted apart from WIP and Little's Law. Empty = the p99 lead time of completed cases.",
         f"stale_after = {_toml_str(s.stale_after)}",
+        "# The measurement window the results cover: '2026-03-01..2026-03-14', '2026-03', '2026-Q1',",
+        "# '2026', 'last 14d' (ending at the last event), or 'all' / empty = the whole history.",
+        f"window = {_toml_str(s.window)}",
         "",
         "# Status logs: class of each status, one of work / wait / done. Unlisted statuses get a",
         "# default guessed from the name, which the run reports.",

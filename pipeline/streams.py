@@ -21,6 +21,7 @@ from pipeline.settings import (
     Source,
     StreamSettings,
     check_stream_name,
+    check_window,
     list_streams,
     load_settings,
     read_settings,
@@ -323,10 +324,12 @@ def discover(
     coverage: float | None = None,
     reports_dir: Path | None = None,
     png: bool = True,
+    window: str | None = None,
 ) -> DiscoverResult:
     """The one-shot path: settings (existing, or detected and written), load, compute the flow.
 
-    `coverage` overrides the map's [discovery] coverage for this run; `reports_dir` receives
+    `coverage` overrides the map's [discovery] coverage for this run, `window` its [flow]
+    window (use_window); `reports_dir` receives
     <stream>/ with the discovered BPMN / PNML model and the report (none when not given)."""
     path = settings_path(name, streams_dir)
     notes: list[str] = []
@@ -358,6 +361,7 @@ def discover(
             read=read,
         )
         settings, notes, written = result.settings, result.notes, True
+    use_window(settings, window)  # refused before the load, not after it
     if compute:
         preload()  # pm4py's import (for discovery, last) overlaps the load's single-threaded parts
     load = ingest(con, settings, source=Path(source), read=read, on_stage=on_stage)
@@ -368,6 +372,15 @@ def discover(
         con, settings, load=False, compute=compute, reports_dir=reports_dir, png=png, on_stage=on_stage
     )
     return DiscoverResult(settings, written, notes, load, rest.flow, rest.report)
+
+
+def use_window(settings: StreamSettings, window: str | None) -> None:
+    """`--window` for this run, over the settings' [flow] window (checked here, before any
+    load or compute, and named as --window in its errors); None keeps the settings'."""
+    if window is None:
+        return
+    check_window(window, settings.timezone, "--window")
+    settings.window, settings.window_key = window, "--window"
 
 
 @dataclass

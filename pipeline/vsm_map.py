@@ -20,6 +20,9 @@ import duckdb
 from pipeline.store import query_frame, read_sql
 
 MAX_REWORK_LOOPS = 5  # the loops with the most cases; more would hide the flow
+# Marks of a step on the maps of a comparison (pipeline/compare_maps.py): only in the after
+# window (NEW), only in the before window (LEAVES: gone after), or not in this window (GONE).
+NEW, LEAVES, GONE = "new", "leaves", "gone"
 
 
 @dataclass(frozen=True)
@@ -46,10 +49,11 @@ class MapStep:
     first_pass_yield: float | None = None
     queue_time_bh_p50_s: float | None = None  # business time: only when a calendar is set
     process_time_bh_p50_s: float | None = None
+    mark: str = ""  # a compared map: NEW, LEAVES or GONE (above)
 
     @property
     def folded(self) -> bool:
-        return self.visits is None
+        return self.visits is None and self.mark != GONE
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,8 @@ class Summary:
     verdict: str | None = None  # Little's Law over the whole window
     ratio: float | None = None
     why: str | None = None
+    littles_law: bool = True  # the compared maps of `vsm compare` leave its row out (not checked per window)
+    window: str | None = None  # the measurement window ('all': the whole history)
 
 
 @dataclass(frozen=True)

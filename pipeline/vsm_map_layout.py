@@ -20,7 +20,10 @@ from datetime import UTC, datetime
 
 from pipeline.svg import esc, shorten, wrap
 from pipeline.vsm_map import (
+    GONE,
+    LEAVES,
     MAX_REWORK_LOOPS,
+    NEW,
     Branch,
     MapData,
     MapStep,
@@ -60,6 +63,8 @@ SIDE_FILL = "#f8f9fa"
 REWORK = "#c92a2a"
 HANDOFF = "#f08c00"
 DECISION = "#5f3dc4"
+NEW_FILL = "#2b8a3e"  # a step only in this window (the maps of `vsm compare`)
+GONE_FILL, GONE_STROKE = "#f1f3f5", "#adb5bd"  # a step not in this window
 
 
 @dataclass(frozen=True)
@@ -272,6 +277,12 @@ def layout(data: MapData, panels_height: float) -> Layout:
 
 def draw_queue(step: MapStep, gap: Rect, arrow_y: float) -> str:
     cx, top = gap.cx, gap.y + 6
+    if step.mark == GONE:
+        parts = [
+            triangle(cx, top, 16, 30, fill=GONE_FILL, stroke=GONE_STROKE, width=1.5),
+            text(cx, top + 64, "\u2014", size=12, anchor="middle", fill=MUTED, key="queue_time"),
+        ]
+        return group("queue gone", parts, title=f"Queue before {step.step}: no visits in this window")
     parts = [
         triangle(cx, top, 16, 30, fill=QUEUE_FILL, stroke=QUEUE_STROKE, width=1.5),
         text(cx, top + 26, "I", size=13, anchor="middle", weight="bold", fill=QUEUE_STROKE),
@@ -331,7 +342,41 @@ def _team_label(teams: tuple[str, ...]) -> str:
     return teams[0] if len(teams) == 1 else f"{teams[0]} +{len(teams) - 1}"
 
 
+def _gone(step: MapStep, box: Rect, cls: str, size: float) -> str:
+    """A step of the other window that has no visit in this one: a grey dashed outline."""
+    parts = [rect(box, fill=GONE_FILL, stroke=GONE_STROKE, width=1.5, dash="6 4", radius=3)]
+    names = wrap(step.step, int((box.w - 14) / (size * 0.62)), 2)
+    for k, name in enumerate(names):
+        parts.append(
+            text(
+                box.cx,
+                box.y + 20 + 15 * k,
+                name,
+                size=size,
+                anchor="middle",
+                weight="bold",
+                fill=MUTED,
+                cls="name",
+            )
+        )
+    below = box.y + 20 + 15 * len(names) + 10
+    parts.append(text(box.cx, below, "not in this window", size=11, anchor="middle", fill=MUTED, key="gone"))
+    title = f"{step.step}: no visit of it ended in this window (it is in the other window's map)"
+    return group(f"{cls} gone", parts, title=title, data={"step": step.step})
+
+
+def _mark_tag(step: MapStep, box: Rect) -> str:
+    """The tag of a step only one window has: NEW on the after map, GONE AFTER on the before map."""
+    label, fill, w = ("NEW", NEW_FILL, 34) if step.mark == NEW else ("GONE AFTER", REWORK, 70)
+    tag = Rect(box.right - w - 4, box.y - 9, w, 16)
+    return rect(tag, fill=fill, stroke=fill, radius=8) + text(
+        tag.cx, tag.y + 12, label, size=9.5, anchor="middle", weight="bold", fill="#fff", key=step.mark
+    )
+
+
 def draw_process(step: MapStep, box: Rect) -> str:
+    if step.mark == GONE:
+        return _gone(step, box, "process", 12)
     head = Rect(box.x, box.y, box.w, HEAD_H)
     parts = [
         rect(box, fill=BOX_FILL, stroke=LINE, width=1.5),
@@ -382,6 +427,9 @@ def draw_process(step: MapStep, box: Rect) -> str:
         title += f", process time p50 in business hours {fmt_duration(step.process_time_bh_p50_s)}"
     if step.folded:
         title = f"{step.step}: the rare steps folded into one box (see [discovery] coverage)"
+    if step.mark in (NEW, LEAVES):
+        parts.append(_mark_tag(step, box))
+        title += "\nonly in this window: no visit of it ended in the other one"
     return group("process", parts, title=title, data={"step": step.step})
 
 
@@ -389,6 +437,8 @@ def draw_side(
     step: MapStep, box: Rect, anchor: Rect | None, slot: int, share: Branch | None, again: ReworkLoop | None
 ) -> str:
     """A side step below its anchor; a loop on itself is a row of its box (no room for an arc)."""
+    if step.mark == GONE:
+        return _gone(step, box, "side-step", 11)
     parts = [rect(box, fill=SIDE_FILL, stroke=LINE, dash="5 3", radius=3)]
     for k, name in enumerate(wrap(step.step, int((SIDE_W - 12) / (11 * 0.62)), 2)):
         parts.append(
@@ -440,6 +490,8 @@ def draw_side(
         f"{fmt_pct(step.case_share)} of completed cases, {fmt_count(step.visits)} visits, process time p50 "
         f"{fmt_duration(step.process_time_p50_s)}, first-pass yield {fmt_pct(step.first_pass_yield)}"
     )
+    if step.mark in (NEW, LEAVES):
+        parts.append(_mark_tag(step, box))
     return group("side-step", parts, title=title, data={"step": step.step})
 
 
@@ -622,6 +674,11 @@ def draw_ladder(lay: Layout, data: MapData) -> list[str]:
             _ladder_value(gap.cx, y_hi - 6, step.queue_time_mean_s, "queue_time_mean"),
             _ladder_value(box.cx, y_lo + 15, step.process_time_mean_s, "process_time_mean"),
         ]
+        if step.mark == GONE:  # not "not observed": the step had no visit in this window
+            values = [
+                text(gap.cx, y_hi - 6, "\u2014", size=10, anchor="middle", fill=MUTED),
+                text(box.cx, y_lo + 15, "\u2014", size=10, anchor="middle", fill=MUTED),
+            ]
         parts.append(group("ladder-step", values, data={"step": step.step}))
     if observed:
         parts.insert(1, f'<path d="{d}" fill="none" stroke="{LINE}" stroke-width="1.5"/>')
@@ -656,10 +713,11 @@ def _summary_panel(data: MapData) -> Panel:
         ("Lead time p85", fmt_duration(s.lead_time_p85_s), "lead_time_p85"),
         ("Throughput", f"{fmt_amount(s.throughput_per_day)} / day", "throughput_per_day"),
         ("Average WIP", f"{fmt_amount(s.wip_avg)} cases", "wip_avg"),
-        ("Little's Law", verdict, "littles_law"),
         ("First-pass yield", fmt_pct(s.first_pass_yield), "first_pass_yield"),
         ("Handoffs per case", handoffs, "handoffs_per_case"),
     ]
+    if s.littles_law:
+        rows.insert(4, ("Little's Law", verdict, "littles_law"))
     w, h = 300, 30 + 16 * len(rows)
 
     def draw(x: float, y: float) -> list[str]:
@@ -811,6 +869,8 @@ def _title(data: MapData) -> list[str]:
     s = data.summary
     if s is not None:
         as_of = f" \u00b7 as of {_utc(s.as_of):%Y-%m-%d %H:%M} UTC" if s.as_of is not None else ""
+        if s.window not in (None, "all"):  # the measurement window the figures are of
+            as_of += f" \u00b7 window {s.window}"
         facts = [
             f"{s.log_shape} log \u00b7 {_plural(s.completed_cases or 0, 'completed case')}, "
             f"{fmt_count(s.open_cases)} open{as_of}",
@@ -828,7 +888,8 @@ def placeholder(data: MapData) -> str:
         message = f"The flow has not been computed yet (vsm compute {data.stream})."
     else:
         message = "No completed cases yet: the map is drawn from the cases that have finished."
-    width = max(640, MARGIN * 2 + len(message) * 13 * CHAR)
+    title = len(f"Value stream map: {data.stream}") * 17 * CHAR
+    width = max(640, MARGIN * 2 + max(len(message) * 13 * CHAR, title))
     body = [*_title(data), text(MARGIN, 84, message, size=13, cls="empty")]
     return _document(width, 110, data.stream, body)
 

@@ -146,8 +146,10 @@ Path(out).write_text(json.dumps({"seen": seen, "errors": errors}))
 KINDS = ("new", "long", "vsm sql")
 
 
-def test_analysts_querying_during_a_run_of_two_streams_never_fail_nor_see_half_a_stream(nights, tmp_path):
-    states = [[list(row) for row in state] for state in _states(nights)]
+def analysts_during(nights, tmp_path: Path, *run_args: str) -> tuple[Path, list[tuple[str, dict]]]:
+    """Night 1's project copied; the analysts of KINDS querying its analysts' file while
+    `vsm run --no-png <run_args>` runs night 2 there (which must succeed): the folder and,
+    per kind, what its analyst saw ({"seen": [...], "errors": [...]})."""
     folder = tmp_path / "project"
     shutil.copytree(nights[0], folder)
     stop = folder / "stop"
@@ -174,7 +176,7 @@ def test_analysts_querying_during_a_run_of_two_streams_never_fail_nor_see_half_a
         while not all((folder / f"ready-{i}").exists() for i in range(len(KINDS))):
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        done = run_vsm_process("run", "--no-png", cwd=folder)
+        done = run_vsm_process("run", "--no-png", *run_args, cwd=folder)
         assert done.returncode == 0, done.stderr
         stop.touch()
         assert [analyst.wait(timeout=60) for analyst in analysts] == [0, 0, 0]
@@ -182,8 +184,15 @@ def test_analysts_querying_during_a_run_of_two_streams_never_fail_nor_see_half_a
         for analyst in analysts:
             analyst.kill()
             analyst.wait()
-    for i, kind in enumerate(KINDS):
-        result = json.loads((folder / f"seen-{i}.json").read_text())
+    return folder, [
+        (kind, json.loads((folder / f"seen-{i}.json").read_text())) for i, kind in enumerate(KINDS)
+    ]
+
+
+def test_analysts_querying_during_a_run_of_two_streams_never_fail_nor_see_half_a_stream(nights, tmp_path):
+    states = [[list(row) for row in state] for state in _states(nights)]
+    _folder, results = analysts_during(nights, tmp_path)
+    for kind, result in results:
         assert result["errors"] == [], kind
         seen = [[list(row) for row in state] for state in result["seen"]]
         assert all(state in states for state in seen), kind

@@ -10,12 +10,10 @@ load or compute ran in the other's zone would store other instants and bucket ot
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -24,14 +22,12 @@ import duckdb
 import pytest
 
 from pipeline.publish import side_by_side, working_on, writer_lock
-from tests.conftest import PROJECT, run_vsm_process, write
+from tests.conftest import run_vsm_process, write
 from tests.test_nightly_ops import (  # noqa: F401 - nights: the fixture
-    ANALYST,
-    FINGERPRINT,
-    KINDS,
     _fingerprint,
     _results,
     _vsm,
+    analysts_during,
     nights,
 )
 
@@ -65,7 +61,16 @@ streams.compute_flow = compute_side_by_side
 # table's sequence hands out (side by side the streams' loads take them in any order) and
 # the wall-clock times; and the incremental state's case fingerprints, which hash each event's
 # run id with it.
-RUN_TIME = {"run_id", "started_at", "finished_at", "updated_at", "loaded_at", "reject_id", "fingerprint"}
+RUN_TIME = {
+    "run_id",
+    "started_at",
+    "finished_at",
+    "updated_at",
+    "loaded_at",
+    "reject_id",
+    "fingerprint",
+    "computed_at",  # a snapshot's (metric_history, map_history)
+}
 
 
 @pytest.fixture(scope="module")
@@ -108,9 +113,8 @@ def _tables(db: Path) -> dict[str, str]:
         ).fetchall()
         tables = {}
         for table, names in columns:
-            rows = con.execute(
-                f"SELECT {', '.join(c for c in names if c not in RUN_TIME)} FROM {table} ORDER BY ALL"
-            ).fetchall()
+            kept = ", ".join(f'"{c}"' for c in names if c not in RUN_TIME)  # quoted: "window" is a keyword
+            rows = con.execute(f"SELECT {kept} FROM {table} ORDER BY ALL").fetchall()
             # a run id in a finding's text ("load run 2") is a RUN_TIME value too
             text = re.sub(r"\brun \d+", "run #", json.dumps(rows, default=str))
             tables[table] = text.replace(str(db.parent), "<project>")
@@ -228,42 +232,8 @@ def test_a_publish_while_another_stream_inserts_300k_rows_copies_a_whole_store(t
 def test_analysts_querying_during_a_parallel_run_never_fail_nor_see_half_a_stream(nights, tmp_path):  # noqa: F811
     a1, b1 = (list(row) for row in _fingerprint(nights[0] / "vsm.duckdb"))
     a2, b2 = (list(row) for row in _fingerprint(nights[1] / "vsm.duckdb"))
-    folder = tmp_path / "project"
-    shutil.copytree(nights[0], folder)
-    stop = folder / "stop"
-    analysts = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                ANALYST,
-                kind,
-                "vsm.duckdb",
-                str(stop),
-                f"ready-{i}",
-                f"seen-{i}.json",
-                FINGERPRINT,
-            ],
-            cwd=folder,
-            env=os.environ | {"PYTHONPATH": str(PROJECT)},
-        )
-        for i, kind in enumerate(KINDS)
-    ]
-    try:
-        deadline = time.monotonic() + 60
-        while not all((folder / f"ready-{i}").exists() for i in range(len(KINDS))):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        done = run_vsm_process("run", "--no-png", "--parallel", "2", cwd=folder)
-        assert done.returncode == 0, done.stderr
-        stop.touch()
-        assert [analyst.wait(timeout=60) for analyst in analysts] == [0, 0, 0]
-    finally:
-        for analyst in analysts:
-            analyst.kill()
-            analyst.wait()
-    for i, kind in enumerate(KINDS):
-        result = json.loads((folder / f"seen-{i}.json").read_text())
+    _folder, results = analysts_during(nights, tmp_path, "--parallel", "2")
+    for kind, result in results:
         assert result["errors"] == [], kind
         seen = [[list(row) for row in state] for state in result["seen"]]
         # each stream whole, before or after its night (in either order: side by side)

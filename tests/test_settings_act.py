@@ -50,8 +50,9 @@ from tests.test_system_sources import settings_for as jira_settings
 Case = Callable[[object, Path], None]
 CASES: dict[tuple[str, str], Case] = {}
 
-# StreamSettings fields that are no key of the file: where the settings were read from.
-NOT_KEYS = {"path"}
+# StreamSettings fields that are no key of the file: where the settings were read from, and
+# where the window came from ([flow] window, or --window over it) for its errors.
+NOT_KEYS = {"path", "window_key"}
 # The dataclass behind each table whose keys are its fields.
 TABLE_CLASSES = {"source": Source, "columns": Columns, "steps": Steps, "discovery": Discovery}
 
@@ -655,6 +656,22 @@ def _stale_after(store, tmp_path):
     assert one(store, stale, "patient") == [("c3", True, False)]
 
 
+@case("flow", "window")
+def _window(store, tmp_path):
+    # Add c3 (A Mar 3 09:00, C Mar 3 10:00, 1 h). The whole history: c1, c2, c3 completed, p50
+    # 3 h; the window 2026-03-03 (its one day): c3 alone, p50 1 h, and a few_completed_cases
+    # finding. The per-case tables keep every case.
+    log = BASE + "c3,A,2026-03-03T09:00:00Z,ann,Front\nc3,C,2026-03-03T10:00:00Z,bob,Back\n"
+    figures = 'SELECT "window", completed_cases, lead_time_p50_s FROM stream_summary WHERE stream = $stream'
+    run(store, tmp_path, log)
+    assert one(store, figures) == [("all", 3, 3 * 3600.0)]
+    run(store, tmp_path, log, name="day", flow={"window": "2026-03-03..2026-03-03"})
+    assert one(store, figures, "day") == [("2026-03-03..2026-03-03", 1, 3600.0)]
+    assert one(store, "SELECT count(*) FROM cases WHERE stream = $stream", "day") == [(3,)]
+    few = "SELECT count FROM quality_findings WHERE stream = $stream AND rule = 'few_completed_cases'"
+    assert (one(store, few), one(store, few, "day")) == ([], [(1,)])
+
+
 @case("flow", "step_by")
 def _step_by(store, tmp_path):
     # A status log with teams and one work status: auto maps by team (Desk, then L2), activity
@@ -915,7 +932,8 @@ def test_sql_output_options_act_or_are_refused(tmp_path, monkeypatch):
 
 
 # discover's options that are not settings: they act on the run itself.
-RUN_OPTIONS = {"--stream", "--coverage", "--png", "--db", "--wait", "--streams-dir", "--debug"}
+# --window overrides [flow] window for the run, as --coverage does [discovery] coverage.
+RUN_OPTIONS = {"--stream", "--coverage", "--window", "--png", "--db", "--wait", "--streams-dir", "--debug"}
 
 
 def test_every_discover_option_is_a_run_option_or_checked_against_the_settings_file():

@@ -1,6 +1,7 @@
 -- flow_handoffs (grain: pair of teams): how often work passed from one team to another
 -- (resources where there is no team), over all cases: the handoffs of flow_handoff_pairs
--- (int_handoffs.sql: between events in status logs, between visits otherwise).
+-- (int_handoffs.sql: between events in status logs, between visits otherwise). Measurement
+-- window: the handoffs made inside it (the event, or the start of the visit, that took the case).
 CREATE OR REPLACE TEMP TABLE flow_handoffs AS
 SELECT
     from_owner AS from_team,           -- team (else resource) that had the case
@@ -8,5 +9,5 @@ SELECT
     count(*) AS count,                 -- handoffs
     count(DISTINCT case_id) AS cases   -- cases with at least one
 FROM flow_handoff_pairs
-WHERE kind = 'handoff'
+WHERE kind = 'handoff' AND in_window(ts)
 GROUP BY from_owner, to_owner;

@@ -54,6 +54,9 @@
 --   stale_cases            open cases with no event for longer than stale_after before $as_of:
 --                          counted apart from WIP and Little's Law (aging_wip state 'stale');
 --                          example = the quietest; detail = the limit and where it came from.
+--   few_completed_cases    (a measurement window, int_window.sql) fewer than 30 cases completed
+--                          inside it: its lead-time p85 (and p95) rest on too few cases to be
+--                          stable; count = the cases completed in it (listed also when 0).
 -- info: how the data was read
 --   unmatched_starts       (interval) visits started and not completed: in process, open work.
 --   ignored_lifecycle      interval logs: events whose lifecycle is neither start nor complete
@@ -229,6 +232,17 @@ stale_cases AS (
             || ': they are stale, counted apart from WIP and Little''s Law (aging WIP state ''stale'')' AS detail
     FROM flow_cases WHERE is_stale
 ),
+few_completed_cases AS (
+    SELECT 'few_completed_cases' AS rule, 'warning' AS severity, count(c.case_id) AS count,
+        case_name(arg_min(c.case_id, (c.exit_ts, c.case_id))) AS example,
+        'only ' || count(c.case_id) || ' cases completed in the window ' || any_value(w.label)
+            || ': fewer than 30, too few for a stable lead-time p85; widen the window ([flow] window, '
+            || '--window) before comparing it' AS detail
+    FROM flow_window AS w
+    LEFT JOIN flow_cases AS c ON NOT c.is_open AND in_window(c.exit_ts)
+    WHERE w.label <> 'all'
+    HAVING any_value(w.label) <> 'all' AND count(c.case_id) < 30  -- no row at all for the whole history
+),
 all_rules AS (
     SELECT * FROM rejected_rows
     UNION ALL SELECT * FROM complete_before_start
@@ -244,6 +258,7 @@ all_rules AS (
     UNION ALL SELECT * FROM missing_values
     UNION ALL SELECT * FROM work_after_exit
     UNION ALL SELECT * FROM stale_cases
+    UNION ALL SELECT * FROM few_completed_cases
     UNION ALL SELECT * FROM flow_event_findings  -- int_event_findings.sql
 )
 SELECT
@@ -253,5 +268,5 @@ SELECT
     CAST(example AS VARCHAR) AS example, -- a case id to look at (rejected_rows: 'line N'; unmapped_statuses: a status)
     detail                              -- what was found and what it means for the figures
 FROM all_rules
-WHERE count > 0
+WHERE count > 0 OR rule = 'few_completed_cases'
 ORDER BY CASE severity WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, rule;

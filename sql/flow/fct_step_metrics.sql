@@ -6,17 +6,31 @@
 -- at the case's arrival (nothing before it, queue_time_s NULL). So on a status log the
 -- internal and external means add up to the queue mean. A step none of whose visits had
 -- anything before it (the first step of every case) has its queue not observed: NULL.
+-- Measurement window (int_window.sql): every figure is over the visits that ended inside
+-- it (and those still in process when it reaches as_of); a step with none has no row. FPY
+-- there: of the cases whose first visit to the step is among them (`cases`), those that
+-- came back to it (a second visit among them) are not first pass. With no window this is
+-- the whole history's, visit for visit.
 CREATE OR REPLACE TEMP TABLE flow_step_metrics AS
-WITH fpy AS (  -- a case visiting the step has one visit_no 1, and a visit_no 2 if it came back
-    SELECT step,
-        count(*) FILTER (WHERE visit_no = 1) AS cases,
-        (count(*) FILTER (WHERE visit_no = 1) - count(*) FILTER (WHERE visit_no = 2))
-            / count(*) FILTER (WHERE visit_no = 1) AS first_pass_yield
-    FROM flow_visits GROUP BY step
+WITH windowed AS (
+    SELECT * FROM flow_visits WHERE visit_in_window(end_ts)
+),
+first_visits AS (  -- a case visiting the step has one visit_no 1, and a visit_no 2 if it came back
+    SELECT step, count(*) AS cases FROM windowed WHERE visit_no = 1 GROUP BY step
+),
+came_back AS (  -- second visits of the cases counted in first_visits
+    SELECT s.step, count(*) AS cases
+    FROM (SELECT case_id, step FROM windowed WHERE visit_no = 2) AS s
+    SEMI JOIN (SELECT case_id, step FROM windowed WHERE visit_no = 1) AS f USING (case_id, step)
+    GROUP BY s.step
+),
+fpy AS (
+    SELECT f.step, f.cases, (f.cases - coalesce(b.cases, 0)) / f.cases AS first_pass_yield
+    FROM first_visits AS f LEFT JOIN came_back AS b USING (step)
 ),
 team_rank AS (  -- team numbers follow their names' order (int_flow_events.sql)
     SELECT step, string_agg(o.name, ', ' ORDER BY n DESC, team) AS teams
-    FROM (SELECT step, team, count(*) AS n FROM flow_visits WHERE team IS NOT NULL GROUP BY step, team)
+    FROM (SELECT step, team, count(*) AS n FROM windowed WHERE team IS NOT NULL GROUP BY step, team)
     JOIN flow_owner_names AS o ON o.owner_no = team
     GROUP BY step
 ),
@@ -37,10 +51,10 @@ times AS (
         avg(elapsed_s) AS elapsed_mean_s,
         quantile_cont(elapsed_s, 0.5) AS elapsed_p50_s,
         count(DISTINCT resource) AS resources
-    FROM flow_visits GROUP BY step
+    FROM windowed GROUP BY step
 )
 SELECT
-    t.step, t.visits, f.cases, t.rework_visits, t.in_process,
+    t.step, t.visits, coalesce(f.cases, 0) AS cases, t.rework_visits, t.in_process,
     CASE WHEN t.queue_observed THEN t.queue_time_mean_all_s END AS queue_time_mean_s,
     CASE WHEN t.queue_observed THEN t.queue_time_p50_all_s END AS queue_time_p50_s,
     CASE WHEN t.queue_observed THEN t.queue_time_p90_all_s END AS queue_time_p90_s,
@@ -54,7 +68,7 @@ SELECT
     t.resources, tr.teams,
     b.batch_share, b.batch_size_mean
 FROM times AS t
-JOIN fpy AS f USING (step)
+LEFT JOIN fpy AS f USING (step)
 LEFT JOIN team_rank AS tr USING (step)
 LEFT JOIN flow_step_wip_avg AS w USING (step)
 LEFT JOIN flow_batching AS b USING (step);

@@ -2,9 +2,20 @@
 -- what the run inferred. Lead-time figures and flow efficiency are over completed cases.
 -- end_activities: status logs: the statuses that end a case (the done statuses, or those of
 -- them named in [flow] end_activities).
+-- Measurement window (int_window.sql; `window` names it, window_start / window_end are its
+-- span met with [first arrival, as_of]): the lead-time figures, flow efficiency and FPY are
+-- over the cases that completed inside it; cases, open_cases, handoffs_per_case and
+-- target_breached over the cases in the stream during it (arrived before it closed, not
+-- exited before it opened), open_cases being those not completed by its close; WIP and
+-- throughput are Little's Law's over it. With no window ('all') all of them are the whole
+-- history's.
 CREATE OR REPLACE TEMP TABLE flow_stream_summary AS
 WITH completed AS (
-    SELECT * FROM flow_cases WHERE NOT is_open
+    SELECT * FROM flow_cases WHERE NOT is_open AND in_window(exit_ts)
+),
+active AS (
+    SELECT *, NOT is_open AND in_window(exit_ts) AS completed_in_window
+    FROM flow_cases WHERE case_in_window(arrival_ts, exit_ts)
 ),
 whole AS (
     SELECT * FROM flow_littles_law WHERE window_kind = 'all'
@@ -12,10 +23,12 @@ whole AS (
 SELECT
     $log_shape AS log_shape,
     CAST($as_of AS TIMESTAMPTZ) AS as_of,
-    (SELECT min(arrival_ts) FROM flow_cases) AS window_start,
-    CAST($as_of AS TIMESTAMPTZ) AS window_end,
-    (SELECT count(*) FROM flow_cases) AS cases,
-    (SELECT count(*) FROM flow_cases WHERE is_open) AS open_cases,  -- stale ones included
+    coalesce((SELECT window_start FROM flow_wip_window), (SELECT min(arrival_ts) FROM flow_cases))
+        AS window_start,
+    coalesce((SELECT window_end FROM flow_wip_window), CAST($as_of AS TIMESTAMPTZ)) AS window_end,
+    (SELECT label FROM flow_window) AS "window",  -- the measurement window: 'all', or its span
+    (SELECT count(*) FROM active) AS cases,
+    (SELECT count(*) FROM active WHERE NOT coalesce(completed_in_window, FALSE)) AS open_cases,  -- stale ones included
     (SELECT count(*) FROM completed) AS completed_cases,
     (SELECT avg(lead_time_s) FROM completed) AS lead_time_mean_s,
     (SELECT quantile_cont(lead_time_s, 0.5) FROM completed) AS lead_time_p50_s,
@@ -27,14 +40,14 @@ SELECT
     (SELECT product(first_pass_yield) FROM flow_step_metrics) AS rolled_fpy,  -- 0 when a step has FPY 0
     (SELECT wip_avg FROM whole) AS wip_avg,
     (SELECT throughput_per_day FROM whole) AS throughput_per_day,
-    (SELECT avg(handoffs) FROM flow_cases) AS handoffs_per_case,
+    (SELECT avg(handoffs) FROM active) AS handoffs_per_case,
     $start_activities AS start_activities,
     CASE WHEN $log_shape = 'status'
          THEN (SELECT string_agg(status, ', ' ORDER BY status) FROM flow_status_classes WHERE is_exit)
          ELSE (SELECT string_agg(step, ', ' ORDER BY step) FROM flow_end_steps) END AS end_activities,
     CAST($ends_inferred AS BOOLEAN) AS ends_inferred,
     CAST($target_s AS DOUBLE) AS lead_time_target_s,
-    CASE WHEN $target_s IS NOT NULL THEN (SELECT count(*) FILTER (WHERE target_breached) FROM flow_cases) END
+    CASE WHEN $target_s IS NOT NULL THEN (SELECT count(*) FILTER (WHERE target_breached) FROM active) END
         AS target_breached,
     (SELECT count(*) FROM flow_cases WHERE is_stale) AS stale_cases,  -- open, quiet too long: not in WIP
     (SELECT stale_after_s FROM flow_stale_after) AS stale_after_s,

@@ -2,7 +2,8 @@
 -- (by seq; flow_visits.prev_step is the visit before's), how many times and in how many
 -- cases, and the wait before the next visit: its queue time (its elapsed time in point
 -- logs), so that a visit started while the previous one was still running waits zero, as
--- in `visits`.
+-- in `visits`. Measurement window: the pairs whose later visit ended inside it
+-- (int_window.sql visit_in_window).
 CREATE OR REPLACE TEMP TABLE flow_transitions AS
 WITH pairs AS (
     SELECT case_id,
@@ -10,6 +11,7 @@ WITH pairs AS (
         step AS to_step,
         coalesce(queue_time_s, elapsed_s) AS wait_s
     FROM flow_visits
+    WHERE visit_in_window(end_ts)
 )
 SELECT from_step, to_step,
     count(DISTINCT case_id) AS cases,

@@ -12,7 +12,7 @@ WITH ended AS (
         coalesce(seconds_between(lag(end_ts) OVER w, end_ts) <= 60, FALSE) AS chained_before,
         coalesce(seconds_between(end_ts, lead(end_ts) OVER w) <= 60, FALSE) AS chained_after
     FROM flow_visits
-    WHERE end_ts IS NOT NULL AND resource IS NOT NULL
+    WHERE end_ts IS NOT NULL AND resource IS NOT NULL AND in_window(end_ts)  -- ended in the window
     WINDOW w AS (PARTITION BY step, resource ORDER BY end_ts, case_id, seq)
 ),
 per_step AS (

@@ -6,7 +6,11 @@
 --
 -- The window is [first arrival, as_of], as_of being the measurement instant (the stream's
 -- last event unless given). Nothing after as_of is seen: a case that exits later is open
--- at as_of, a case that arrives later is not counted. Days and months are calendar days
+-- at as_of, a case that arrives later is not counted. A measurement window ([flow] window,
+-- --window: flow_window, see pipeline/flow.py) narrows it to [its start, its end) met with
+-- that span (flow_wip_window): days, WIP, arrivals, departures and Little's Law are those
+-- inside it, and the cases on hand when it opens (arrived before it, still open) count in
+-- its WIP from its first day. Days and months are calendar days
 -- and months in the stream's timezone (the session TimeZone), so a DST day lasts 23 or
 -- 25 hours. Durations are taken as epoch(b) - epoch(a): under a session TimeZone with
 -- DST, epoch(b - a) counts calendar days as 24 h and is off by the DST hour.
@@ -69,28 +73,6 @@
 --                   window, or events missing from the log).
 -- `why` says which rule fired, with the numbers.
 
--- flow_wip_window (one row, or none when as_of precedes every arrival).
-CREATE OR REPLACE TEMP TABLE flow_wip_window AS
-SELECT
-    min(arrival_ts) AS window_start,
-    CAST($as_of AS TIMESTAMPTZ) AS window_end,
-    CAST(min(arrival_ts) AS DATE) AS first_day,
-    CAST(CAST($as_of AS TIMESTAMPTZ) AS DATE) AS last_day
-FROM flow_cases
-HAVING min(arrival_ts) <= CAST($as_of AS TIMESTAMPTZ);
-
--- flow_wip_days (grain: day of the window): the instants the day's span starts and ends.
-CREATE OR REPLACE TEMP TABLE flow_wip_days AS
-WITH days AS (
-    SELECT CAST(unnest(generate_series(first_day, last_day, INTERVAL 1 DAY)) AS DATE) AS day
-    FROM flow_wip_window
-)
-SELECT
-    d.day,
-    CAST(d.day AS TIMESTAMPTZ) AS day_start,  -- local midnight
-    CASE WHEN d.day = w.last_day THEN w.window_end ELSE CAST(d.day + 1 AS TIMESTAMPTZ) END AS day_end
-FROM days AS d CROSS JOIN flow_wip_window AS w;
-
 -- flow_wip_spans (grain: case arrived by as_of): arrival, exit and lead time as seen at as_of.
 CREATE OR REPLACE TEMP TABLE flow_wip_spans AS
 SELECT
@@ -101,6 +83,46 @@ SELECT
     CASE WHEN exit_ts <= $as_of THEN epoch(exit_ts) - epoch(arrival_ts) END AS lead_time_s
 FROM flow_cases
 WHERE arrival_ts <= $as_of AND NOT is_stale;
+
+-- flow_wip_window (one row, or none when as_of precedes every arrival): the measurement
+-- window (flow_window: [flow] window or --window, else the whole history) met with
+-- [first arrival, as_of]. It closes at as_of (inclusive) when the window reaches as_of,
+-- else it is half-open at its end, whose day is the last (the day before a midnight end).
+-- opening_wip: cases on hand when it opens (arrived before it, not exited before it).
+CREATE OR REPLACE TEMP TABLE flow_wip_window AS
+WITH bounds AS (
+    SELECT
+        greatest(min(c.arrival_ts), any_value(w.from_ts)) AS window_start,
+        least(CAST($as_of AS TIMESTAMPTZ), any_value(w.to_ts)) AS window_end,
+        any_value(w.from_ts) AS from_ts,
+        any_value(w.to_ts) >= CAST($as_of AS TIMESTAMPTZ) AS closes_at_as_of
+    FROM flow_cases AS c CROSS JOIN flow_window AS w
+)
+SELECT
+    window_start,
+    window_end,
+    from_ts,  -- the window's own start (-infinity for the whole history): the first day starts there
+    closes_at_as_of,
+    CAST(window_start AS DATE) AS first_day,
+    CASE WHEN closes_at_as_of THEN CAST(window_end AS DATE)
+         ELSE CAST(window_end - INTERVAL 1 MICROSECOND AS DATE) END AS last_day,
+    (SELECT count(*) FROM flow_wip_spans AS s
+     WHERE s.arrival_ts < b.window_start AND (s.exit_ts IS NULL OR s.exit_ts >= b.window_start)) AS opening_wip
+FROM bounds AS b
+WHERE window_start <= CAST($as_of AS TIMESTAMPTZ) AND window_start <= window_end;
+
+-- flow_wip_days (grain: day of the window): the instants the day's span starts and ends
+-- (the first day from the window's start when that is later than its midnight).
+CREATE OR REPLACE TEMP TABLE flow_wip_days AS
+WITH days AS (
+    SELECT CAST(unnest(generate_series(first_day, last_day, INTERVAL 1 DAY)) AS DATE) AS day
+    FROM flow_wip_window
+)
+SELECT
+    d.day,
+    greatest(CAST(d.day AS TIMESTAMPTZ), w.from_ts) AS day_start,  -- local midnight
+    CASE WHEN d.day = w.last_day THEN w.window_end ELSE CAST(d.day + 1 AS TIMESTAMPTZ) END AS day_end
+FROM days AS d CROSS JOIN flow_wip_window AS w;
 
 -- flow_wip_curve (grain: instant where WIP changes): WIP just after the instant, and the
 -- running sum of delta x epoch_us(instant). The area under WIP(t) up to any instant b at or
@@ -136,20 +158,25 @@ SELECT
 FROM marks AS m
 ASOF LEFT JOIN flow_wip_curve AS c ON m.mark_ts >= c.ts;
 
--- flow_wip_daily (grain: day, every day from the first arrival's to as_of's).
+-- flow_wip_daily (grain: day, every day of the window: from the first arrival's to as_of's
+-- for the whole history). Arrivals and departures inside the window; the cases on hand
+-- when it opens (flow_wip_window.opening_wip) carry into every wip_end.
 CREATE OR REPLACE TEMP TABLE flow_wip_daily AS
 WITH arrivals AS (
-    SELECT CAST(arrival_ts AS DATE) AS day, count(*) AS n FROM flow_wip_spans GROUP BY ALL
+    SELECT CAST(arrival_ts AS DATE) AS day, count(*) AS n FROM flow_wip_spans
+    WHERE in_window(arrival_ts) GROUP BY ALL
 ),
 departures AS (
-    SELECT CAST(exit_ts AS DATE) AS day, count(*) AS n FROM flow_wip_spans WHERE exit_ts IS NOT NULL GROUP BY ALL
+    SELECT CAST(exit_ts AS DATE) AS day, count(*) AS n FROM flow_wip_spans
+    WHERE in_window(exit_ts) GROUP BY ALL
 ),
 counted AS (
     SELECT
         d.day, d.day_start, d.day_end,
         coalesce(a.n, 0) AS arrivals,
         coalesce(x.n, 0) AS departures,
-        sum(coalesce(a.n, 0) - coalesce(x.n, 0)) OVER (ORDER BY d.day) AS wip_end,
+        (SELECT opening_wip FROM flow_wip_window)
+            + sum(coalesce(a.n, 0) - coalesce(x.n, 0)) OVER (ORDER BY d.day) AS wip_end,
         e.area_us - s.area_us AS area_us
     FROM flow_wip_days AS d
     LEFT JOIN arrivals AS a USING (day)
@@ -170,8 +197,9 @@ ORDER BY day;
 
 -- flow_step_wip_daily (grain: step and day; every day of the window for every step with
 -- a visit). Change events per visit, summed per step and day, then a running sum. A
--- change before the first day (a visit before its case's configured start activity)
--- counts on the first day.
+-- change before the window's start (before the first day: a visit before its case's
+-- configured start activity; or work on hand when a window opens) counts on the first
+-- day, a change after its end on none.
 CREATE OR REPLACE TEMP TABLE flow_step_wip_daily AS
 WITH spans AS (
     SELECT step, ready_ts, start_ts,
@@ -200,13 +228,15 @@ located AS (
     -- The local day of each change without a timezone conversion per row (costly over tens
     -- of millions of changes): a local day is the UTC date, the one before or the one after.
     SELECT c.step, c.queue_delta, c.active_delta,
-        CASE WHEN l.utc_date IS NULL THEN CAST(c.ts AS DATE)
+        CASE WHEN c.ts < w.window_start THEN w.first_day
+             WHEN l.utc_date IS NULL THEN CAST(c.ts AS DATE)
              WHEN c.ts >= l.next_day_start THEN l.utc_date + 1
              WHEN c.ts >= l.day_start THEN l.utc_date
              ELSE l.utc_date - 1 END AS day
     FROM changes AS c
+    CROSS JOIN flow_wip_window AS w
     LEFT JOIN lookup AS l ON l.utc_date = DATE '1970-01-01' + CAST(epoch_us(c.ts) // 86400000000 AS INTEGER)
-    WHERE c.ts <= $as_of
+    WHERE c.ts <= $as_of AND (c.ts < w.window_end OR w.closes_at_as_of)
 ),
 per_day AS (
     SELECT step, greatest(c.day, w.first_day) AS day,
@@ -300,13 +330,16 @@ flows AS (
     FROM windows AS wn JOIN flow_wip_daily AS d ON d.day BETWEEN wn.first_day AND wn.last_day
     GROUP BY ALL
 ),
-opening AS (  -- WIP when the window opens: the close of the day before it
-    SELECT wn.window_kind, wn.window_start, coalesce(d.wip_end, 0) AS wip_start
-    FROM windows AS wn LEFT JOIN flow_wip_daily AS d ON d.day = wn.first_day - 1
+opening AS (  -- WIP when the window opens: the close of the day before it (the first: on hand)
+    SELECT wn.window_kind, wn.window_start,
+        CASE WHEN wn.first_day = w.first_day THEN w.opening_wip ELSE coalesce(d.wip_end, 0) END AS wip_start
+    FROM windows AS wn
+    CROSS JOIN flow_wip_window AS w
+    LEFT JOIN flow_wip_daily AS d ON d.day = wn.first_day - 1
 ),
 exit_days AS (
     SELECT CAST(exit_ts AS DATE) AS day, sum(lead_time_s) AS lead_time_s, count(lead_time_s) AS exits
-    FROM flow_wip_spans WHERE exit_ts IS NOT NULL GROUP BY ALL
+    FROM flow_wip_spans WHERE in_window(exit_ts) GROUP BY ALL
 ),
 lead_times AS (
     SELECT wn.window_kind, wn.window_start, sum(x.lead_time_s) / sum(x.exits) AS lead_time_mean_s

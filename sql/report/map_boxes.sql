@@ -6,7 +6,8 @@
 --   visits, resources, teams, queue_wip_avg, queue_time_p50_s, queue_time_mean_s,
 --   queue_internal_mean_s, queue_external_mean_s, process_time_p50_s, process_time_mean_s,
 --   first_pass_yield: as in step_metrics (all cases, open ones included)
---   queue_visits: the visits the queue figures are over (those with an observed start,
+--   queue_visits: the visits the queue figures are over (those with an observed start, of
+--   the measurement window: ended in it, or in process when it reaches as_of;
 --   fct_step_metrics.sql), for the map's caption "over all N visits"
 --   queue_time_bh_p50_s, process_time_bh_p50_s: the same p50s in business time (visits'
 --   *_bh_s twins), only when the stream is measured with a calendar (some twin differs from
@@ -36,10 +37,17 @@ SELECT
 FROM map_steps AS m
 LEFT JOIN step_metrics AS s ON s.stream = m.stream AND s.step = m.step
 LEFT JOIN (
-    SELECT step, count(*) FILTER (WHERE start_ts IS NOT NULL) AS queue_visits,
-        quantile_cont(coalesce(queue_time_bh_s, 0), 0.5) FILTER (WHERE start_ts IS NOT NULL) AS queue_time_bh_p50_s,
-        quantile_cont(process_time_bh_s, 0.5) AS process_time_bh_p50_s
-    FROM visits WHERE stream = $stream GROUP BY step
+    SELECT v.step, count(*) FILTER (WHERE v.start_ts IS NOT NULL) AS queue_visits,
+        quantile_cont(coalesce(v.queue_time_bh_s, 0), 0.5) FILTER (WHERE v.start_ts IS NOT NULL)
+            AS queue_time_bh_p50_s,
+        quantile_cont(v.process_time_bh_s, 0.5) AS process_time_bh_p50_s
+    FROM visits AS v JOIN stream_summary AS w USING (stream)
+    WHERE v.stream = $stream
+        AND (w."window" = 'all'
+             OR (v.end_ts IS NULL AND w.window_end = w.as_of)
+             OR (v.end_ts >= w.window_start
+                 AND (v.end_ts < w.window_end OR (w.window_end = w.as_of AND v.end_ts <= w.as_of))))
+    GROUP BY v.step
 ) AS q ON q.step = m.step
 CROSS JOIN (
     SELECT coalesce(bool_or(elapsed_bh_s <> elapsed_s OR process_time_bh_s <> process_time_s

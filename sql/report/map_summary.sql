@@ -5,6 +5,7 @@
 --   handoffs_per_case: as in stream_summary
 --   process_time_mean_s: process time per completed case (process_time_total_s / completed_cases)
 --   verdict, ratio, why: littles_law for the whole window (NULL before it is computed)
+--   window: the measurement window (stream_summary."window"; 'all': the whole history)
 SELECT
     s.log_shape,
     s.as_of,
@@ -22,7 +23,8 @@ SELECT
     s.handoffs_per_case,
     l.verdict,
     l.ratio,
-    l.why
+    l.why,
+    s."window"
 FROM stream_summary AS s
 LEFT JOIN littles_law AS l ON l.stream = s.stream AND l.window_kind = 'all'
 WHERE s.stream = $stream

@@ -1,7 +1,8 @@
 -- Cumulative flow by status (status logs, where the statuses, not the work steps, show
 -- where cases wait): per band and day, the cases in the band's statuses when the day
 -- closes, from status_periods. A period entered at midnight counts from that day, as in
--- wip_daily. Bands: the $top not-done statuses with the most average WIP that hold at least
+-- wip_daily. Over the days of the measurement window (wip_daily's): periods entered before
+-- its first day count from that day, changes after its last day on none. Bands: the $top not-done statuses with the most average WIP that hold at least
 -- 1% of it; the others share one band (band NULL).
 --   band:  status, or NULL for the other statuses together
 --   day:   calendar day in the stream's timezone ($timezone)
@@ -20,7 +21,9 @@ changes AS (
     SELECT status, left_day AS day, -count(*) AS delta FROM periods WHERE left_day IS NOT NULL GROUP BY ALL
 ),
 per_day AS (
-    SELECT status, day, sum(delta) AS delta FROM changes GROUP BY ALL
+    SELECT status, greatest(day, (SELECT min(day) FROM wip_daily WHERE stream = $stream)) AS day,
+        sum(delta) AS delta
+    FROM changes GROUP BY ALL
 ),
 grid AS (
     SELECT s.status, w.day
