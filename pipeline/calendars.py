@@ -299,7 +299,8 @@ def stage_calendars(
     """Lay the stream's calendars out for the flow: flow_calendar_intervals (calendar_no,
     start_ts, end_ts, length_s, cum_before_s) over [first, last], flow_calendar_numbers
     (calendar_no: each calendar) and flow_team_calendars (team: the flow's owner number,
-    calendar_no). Returns the stream calendar's number, or None when it has none (24x7)."""
+    calendar_no). Returns the stream calendar's number (None when it has none: 24x7) and the
+    teams of [calendars.teams] that no event of the stream has (their calendar acts on none)."""
     numbered = {STREAM_CALENDAR: calendar} if calendar else {}
     team_numbers = {}
     for i, (team, versions) in enumerate(teams.items()):
@@ -327,8 +328,14 @@ def stage_calendars(
         "SELECT o.owner_no AS team, c.calendar_no FROM flow_team_calendars_in AS c "
         "JOIN flow_owner_names AS o ON o.name = c.name"
     )
+    unknown = [
+        name
+        for (name,) in con.execute(
+            "SELECT name FROM flow_team_calendars_in ANTI JOIN flow_owner_names USING (name) ORDER BY name"
+        ).fetchall()
+    ]
     con.unregister("flow_team_calendars_in")
-    return STREAM_CALENDAR if calendar else None
+    return (STREAM_CALENDAR if calendar else None), unknown
 
 
 def holidays_version(calendar: list[CalendarVersion], teams: dict[str, list[CalendarVersion]]) -> str:

@@ -323,7 +323,9 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
     on_stage("building visits")
     first_ts, last_ts = con.execute("SELECT min(ts), max(ts) FROM flow_events").fetchall()[0]
     last_ts = max(last_ts, as_of) if last_ts else as_of
-    stream_calendar = stage_calendars(con, settings.calendar, settings.calendars, first_ts, last_ts)
+    stream_calendar, idle_teams = stage_calendars(
+        con, settings.calendar, settings.calendars, first_ts, last_ts
+    )
     first_hour, last_hour = hour_range(first_ts, last_ts)
     _run(con, "int_calendar_hours", {"first_hour": first_hour, "last_hour": last_hour})
     # every case's arrival, before the events narrow to the changed cases: fct_cases reads them
@@ -431,6 +433,12 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
         + "; "
         + _window_message(window, summary)
         + _run_message(shape, detected, summary, step_by_reason)
+        + (
+            f"; [calendars.teams] names teams no event has (their calendars measure nothing yet): "
+            f"{', '.join(idle_teams)}"
+            if idle_teams
+            else ""
+        )
     )
 
     end_steps = [r[0] for r in con.execute("SELECT step FROM flow_end_steps ORDER BY step").fetchall()]

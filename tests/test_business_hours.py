@@ -151,6 +151,7 @@ def test_a_team_in_another_time_zone_uses_its_own_calendar(store, tmp_path):
         '[stream]\nname = "t"\ntimezone = "Europe/Amsterdam"\n[source]\npath = "x.csv"\n'
         '[calendar]\nhours = { mon = ["09:00-17:00"], tue = ["09:00-17:00"] }\n'
         '[calendars.teams.US]\ntimezone = "America/New_York"\n'
+        '[calendars.teams.Nobody]\ntimezone = "Asia/Tokyo"\n'
     )
     parsed = settings_from_dict(data)
     assert parsed.calendars["US"][0].hours == {"mon": ["09:00-17:00"], "tue": ["09:00-17:00"]}
@@ -171,6 +172,11 @@ def test_a_team_in_another_time_zone_uses_its_own_calendar(store, tmp_path):
         ("eu", 7 * H),
         ("us", 7 * H),
     ]
+    # a team calendar for a team no event has acts on nothing: the run says so
+    message = rows(store, "SELECT message FROM runs WHERE kind = 'compute' ORDER BY run_id DESC LIMIT 1")[0][
+        0
+    ]
+    assert message.endswith("names teams no event has (their calendars measure nothing yet): Nobody")
 
 
 def test_a_calendar_change_takes_effect_from_its_valid_from_day(store, tmp_path):
