@@ -391,13 +391,17 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
     events = con.execute("SELECT count(*) FROM flow_events").fetchall()[0][0]
     con.execute("DROP TABLE flow_events")
     _run(con, "fct_cases", params)
-    _run(con, "fct_cases_business", {"calendar": stream_calendar})
-    stage_slas(con, settings.sla, stream, shape)
-    _run(
-        con,
-        "fct_sla",
-        params | {"calendar": stream_calendar, "first_response": sla_first_response(settings.sla)},
-    )
+    any_calendar = stream_calendar is not None or bool(settings.calendars)
+    _run(con, "fct_cases_business", {"calendar": stream_calendar, "any_calendar": any_calendar})
+    if settings.sla:
+        stage_slas(con, settings.sla, stream, shape)
+        first_response = sla_first_response(settings.sla)
+        _run(con, "fct_sla", params | {"calendar": stream_calendar, "first_response": first_response})
+    else:  # no service level: an empty flow_sla, the shape of `sla` (case_id a case number)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE flow_sla AS "
+            "SELECT * EXCLUDE (stream) REPLACE (CAST(NULL AS UINTEGER) AS case_id) FROM sla LIMIT 0"
+        )
 
     on_stage("measuring flow")
     for name in (
