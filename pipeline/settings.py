@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import tomli
 
 from pipeline.calendars import CalendarVersion, parse_calendar, render_calendar, render_team_calendars
 from pipeline.drops import check_pattern, is_glob
@@ -198,8 +199,8 @@ def load_settings(name: str, streams_dir: Path = DEFAULT_STREAMS_DIR) -> StreamS
 
 def read_settings(path: Path) -> StreamSettings:
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+        data = tomli.loads(Path(path).read_text(encoding="utf-8"))
+    except tomli.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
     settings = settings_from_dict(data, where=str(path))
     settings.path = Path(path)
@@ -736,7 +737,7 @@ def write_settings(s: StreamSettings, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = render_settings(s)
-    settings_from_dict(tomllib.loads(text), where=str(path))  # what we write must read back
+    settings_from_dict(tomli.loads(text), where=str(path))  # what we write must read back
     # whole or not at all: a run killed while writing must not leave half a file that the
     # next run reads (written beside it, then renamed over it)
     partial = path.with_name(path.name + ".partial")

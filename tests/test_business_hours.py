@@ -8,11 +8,11 @@ Europe/Amsterdam springs forward on Sunday 2026-03-29 and falls back on Sunday 2
 
 from __future__ import annotations
 
-import tomllib
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import tomli
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
@@ -147,7 +147,7 @@ def test_a_team_in_another_time_zone_uses_its_own_calendar(store, tmp_path):
         "eu,New,2026-12-07T07:00:00Z,EU\neu,In Progress,2026-12-07T08:00:00Z,EU\n"
         "eu,Resolved,2026-12-07T15:00:00Z,EU\n"
     )
-    data = tomllib.loads(
+    data = tomli.loads(
         '[stream]\nname = "t"\ntimezone = "Europe/Amsterdam"\n[source]\npath = "x.csv"\n'
         '[calendar]\nhours = { mon = ["09:00-17:00"], tue = ["09:00-17:00"] }\n'
         '[calendars.teams.US]\ntimezone = "America/New_York"\n'
@@ -321,7 +321,7 @@ BASE = '[stream]\nname = "t"\n[source]\npath = "x.csv"\n'
 )
 def test_bad_calendar_and_sla_settings_are_refused_naming_the_key(extra, message):
     with pytest.raises(SettingsError, match=message):
-        settings_from_dict(tomllib.loads(BASE + extra))
+        settings_from_dict(tomli.loads(BASE + extra))
 
 
 def test_the_issue_s_settings_read_and_write_back():
@@ -333,11 +333,11 @@ def test_the_issue_s_settings_read_and_write_back():
         '[[sla]]\nname = "resolve P1"\nwhere = "priority = \'P1\'"\nstart = "arrival"\nstop = "exit"\n'
         'pause = ["Awaiting Customer"]\ntarget = "8h"\nwarn_at = 0.8\n'
     )
-    s = settings_from_dict(tomllib.loads(text))
+    s = settings_from_dict(tomli.loads(text))
     assert s.calendar[0].hours["mon"] == ["08:00-12:00", "13:00-17:00"] and s.sla[0].pause == [
         "Awaiting Customer"
     ]
-    again = settings_from_dict(tomllib.loads(render_settings(s)))
+    again = settings_from_dict(tomli.loads(render_settings(s)))
     assert render_settings(again) == render_settings(s)
 
 
@@ -454,7 +454,7 @@ def test_an_incremental_compute_with_a_calendar_equals_a_full_one(tmp_path):
     from tests.test_incremental import INCIDENTS, INCIDENTS_TS, full_of, incidents_log, nightly, split_by_time
 
     init_stream("inc", INCIDENTS, streams_dir=tmp_path / "streams")
-    data = tomllib.loads((tmp_path / "streams" / "inc.toml").read_text())
+    data = tomli.loads((tmp_path / "streams" / "inc.toml").read_text())
     data["source"]["path"] = str(tmp_path / "inc" / "part-*.csv")
     data["calendar"] = {"timezone": "Europe/Amsterdam", "hours": OFFICE, "holidays": {"country": "NL"}}
     data["calendars"] = {"teams": {"Network": {"timezone": "America/New_York"}}}
@@ -506,9 +506,44 @@ def test_the_readme_example_reads():
         .split("```toml\n", 1)[1]
         .split("```", 1)[0]
     )
-    s = settings_from_dict(tomllib.loads(BASE + block))
+    s = settings_from_dict(tomli.loads(BASE + block))
     assert [v.timezone for v in s.calendars["Service Desk US"]] == ["America/New_York"]
     assert s.calendars["Service Desk US"][0].hours == s.calendar[0].hours and s.sla[0].target == "8h"
+
+
+# Issue 20's interface as users will paste it: `hours` an inline table over two lines (TOML 1.1).
+ISSUE_EXAMPLE = """
+[calendar]
+timezone = "Europe/Amsterdam"
+hours = { mon = ["08:00-12:00", "13:00-17:00"], tue = ["08:00-17:00"], wed = ["08:00-17:00"],
+          thu = ["08:00-17:00"], fri = ["08:00-16:00"] }          # days left out: closed
+holidays = { country = "NL", subdivision = "", dates = ["2026-12-24"] }
+
+[[sla]]
+name = "resolve P1"
+where = "priority = 'P1'"        # SQL condition on the case's attributes; first match wins
+start = "arrival"                # or a status / activity name
+stop = "exit"                    # or a status / activity name (first entry)
+pause = ["Awaiting Customer"]    # statuses that stop the clock
+target = "8h"                    # business time when a calendar is set, else elapsed
+warn_at = 0.8
+"""
+
+
+def test_the_issue_example_reads_from_a_settings_file_as_written(tmp_path):
+    from pipeline.settings import load_settings
+
+    (tmp_path / "streams").mkdir()
+    (tmp_path / "streams" / "desk.toml").write_text(
+        '[stream]\nname = "desk"\n[source]\npath = "desk.csv"\n' + ISSUE_EXAMPLE, encoding="utf-8"
+    )
+    s = load_settings("desk", tmp_path / "streams")
+    (version,) = s.calendar
+    assert version.timezone == "Europe/Amsterdam"
+    assert sorted(version.hours) == ["fri", "mon", "thu", "tue", "wed"]
+    assert (
+        s.sla[0].name == "resolve P1" and s.sla[0].pause == ["Awaiting Customer"] and s.sla[0].warn_at == 0.8
+    )
 
 
 # ---------------------------------------------------------------- on the map and the report
