@@ -1,0 +1,17 @@
+-- sim_visits (grain: visit): the ended visits of a stream with what the current-state model
+-- of vsm simulate samples from: process times (empirical, per step), external waits (status
+-- logs: delays outside the team's control) and the start/end instants that give the work in
+-- progress at each step (its capacity). $stream.
+SELECT
+    step,
+    case_id,
+    start_ts,                               -- work started (NULL: not observed, point logs)
+    end_ts,                                 -- work ended
+    process_time_s,                         -- end_ts - start_ts
+    coalesce(queue_external_s, 0) AS external_wait_s,  -- waiting on customer / vendor before the work
+    queue_time_s,
+    elapsed_s,                              -- end_ts - ready_ts (what a step without observed starts takes)
+    resource
+FROM visits
+WHERE stream = $stream AND end_ts IS NOT NULL
+ORDER BY step, end_ts, case_id
