@@ -5,7 +5,8 @@ as pipeline/discovery.py is the one that imports pm4py. It takes a plan
 One replication: cases arrive over `horizon` (a Poisson process with the plan's rate for each
 hour of the week), each walks the routing from `__start__` to `__end__`: at each step an
 external wait (a delay), the step's WIP limit (waiting for a place), a server of its station
-(FIFO), a process time sampled from the observed ones, the batch it is released in. Cases
+(FIFO), a process time sampled from the observed ones, the batch it is released in. A WIP
+limit is a kanban: a case done upstream keeps its server until the next step has a place. Cases
 arriving after the warm-up (the first sixth of the horizon: the simulation starts empty) are
 measured; they are followed to their end after the horizon (arrivals stopped), so their lead
 times are not cut short. Throughput and WIP are measured over [warm-up, horizon).
@@ -105,31 +106,26 @@ def replicate(plan: Plan, horizon_days: float, seed: int) -> Replication:
         if stream_places is not None:
             token = stream_places.request()
             yield token
-        held = None
+        held = None  # (station, request): the server a case keeps from one merged step to the next
         step = choose(START)
+        place = None  # the place it holds at a step with a WIP limit
+        ready = env.now
+        if step in wip_places:
+            place = wip_places[step].request()
+            yield place
         while step != END and step in plan.steps:
             sp = plan.steps[step]
             times, waits = samples[step]
-            ready = env.now
             if waits:
                 wait = waits[int(rand() * len(waits))]
                 if wait > 0:
                     yield timeout(wait)
-            place = None
-            if sp.wip_limit:
-                place = wip_places[step].request()
-                yield place
             if sp.is_delay:
-                if held is not None:
-                    held[0].release(held[1])
-                    held = None
                 start = env.now
                 yield timeout(times[int(rand() * len(times))])
             else:
                 station = stations[sp.station]
-                if held is None or held[0] is not station:
-                    if held is not None:
-                        held[0].release(held[1])
+                if held is None:
                     request = station.request()
                     yield request
                     held = (station, request)
@@ -139,13 +135,23 @@ def replicate(plan: Plan, horizon_days: float, seed: int) -> Replication:
                 queue_sum[step] += start - ready
                 queue_n[step] += 1
             following = choose(step)
-            if held is not None and (step, following) not in keep:
+            kept = held is not None and (step, following) in keep
+            if sp.batch_size > 1:
+                if held is not None and not kept:
+                    held[0].release(held[1])
+                    held = None
+                yield batch_release(step, sp.batch_size)
+            ready = env.now
+            following_place = None
+            if following in wip_places:  # kanban: the case (and its server) waits for a place there
+                following_place = wip_places[following].request()
+                yield following_place
+            if held is not None and not kept:
                 held[0].release(held[1])
                 held = None
-            if sp.batch_size > 1:
-                yield batch_release(step, sp.batch_size)
             if place is not None:
                 wip_places[step].release(place)
+            place = following_place
             step = following
         if held is not None:
             held[0].release(held[1])
