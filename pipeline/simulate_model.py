@@ -13,8 +13,10 @@
 - **Capacity**: servers = the active WIP (visits in process at the step) the step held for
   at least 1% of its observed time (the time-weighted 99th percentile), at least 1; its
   distinct resources are kept beside it.
-- **External waits** (status logs): each visit's wait on customer or vendor, sampled as a
-  delay before the step's queue, never as capacity.
+- **Delays, not capacity**: a visit's wait is a delay (sampled per step before its queue,
+  never changed by capacity) when a server was free at the instant it became ready (fewer
+  visits in process than servers): it waited on something else (a customer, a calendar,
+  information). Status logs' external waits (customer, vendor) are always delays.
 - **Batching**: a step whose visits the flow engine found released in batches (batch_share
   >= 0.5) releases work in batches of its mean batch size.
 """
@@ -151,7 +153,7 @@ def step_model(
         name=name,
         process_times_s=process,
         elapsed_s=_or_zero(visits["elapsed_s"].drop_nulls().to_numpy().astype(float)),
-        external_waits_s=visits["external_wait_s"].to_numpy().astype(float),
+        external_waits_s=delay_waits(visits, starts, ends, max(1, int(round(p99)))),
         servers=max(1, int(round(p99))),
         resources=int(visits["resource"].drop_nulls().n_unique()),
         active_wip_p50=weighted_percentile(levels, durations, 0.5),
@@ -159,6 +161,23 @@ def step_model(
         batch_size=batch,
         visits=visits.height,
     )
+
+
+def delay_waits(visits: pl.DataFrame, starts_s: np.ndarray, ends_s: np.ndarray, servers: int) -> np.ndarray:
+    """Each visit's wait that is not for a server: its whole queue time when, at the instant it
+    became ready, fewer than `servers` visits were in process at the step (a server was free:
+    it waited on something else: a customer, a calendar, information); otherwise its
+    external wait (status logs: waiting on customer / vendor), which a server queue does not
+    explain either."""
+    external = visits["external_wait_s"].to_numpy().astype(float)
+    queue = visits["queue_time_s"].fill_null(0).to_numpy().astype(float)
+    ready = _seconds(visits["ready_ts"].fill_null(visits["start_ts"]).fill_null(visits["end_ts"]))
+    if starts_s.size == 0:  # no observed process times: a delay step, its elapsed is its time
+        return np.zeros(visits.height)
+    in_process = np.searchsorted(np.sort(starts_s), ready, "right") - np.searchsorted(
+        np.sort(ends_s), ready, "right"
+    )
+    return np.where(in_process < servers, np.maximum(queue, external), external)
 
 
 def _or_zero(values: np.ndarray) -> np.ndarray:

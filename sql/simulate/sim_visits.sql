@@ -5,6 +5,7 @@
 SELECT
     step,
     case_id,
+    ready_ts,                               -- became ready for the step
     start_ts,                               -- work started (NULL: not observed, point logs)
     end_ts,                                 -- work ended
     process_time_s,                         -- end_ts - start_ts
