@@ -48,6 +48,7 @@ test: $(STAMP) chromium postgresql
 bench: $(STAMP) postgresql
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/nightly.py
+	$(BIN)/python bench/simulate.py
 	$(BIN)/python bench/postgres.py
 
 # A PostgreSQL source's load rate (1M status-history rows, BENCH_PG_ROWS) against COPY ... TO STDOUT.

@@ -976,6 +976,9 @@ def simulate(
         int, typer.Option("--replications", help="Replications (30 or more); replication i uses seed + i.")
     ] = 30,
     seed: Annotated[int, typer.Option("--seed", help="The first replication's random seed.")] = 1,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Processes running replications side by side (same figures).")
+    ] = 1,
     scenarios_dir: Annotated[
         Path, typer.Option("--scenarios-dir", help="Folder of the scenarios (<stream>/<name>.toml).")
     ] = Path("scenarios"),
@@ -998,7 +1001,7 @@ def simulate(
         from pipeline.settings import load_settings
         from pipeline.simulate import check_run_options, run_simulate
 
-        check_run_options(horizon, replications)  # a usage error before the store is touched
+        check_run_options(horizon, replications, workers)  # a usage error before the store is touched
         settings = load_settings(stream, streams_dir)
         with writing(db, wait, None, _say) as con:
             result = run_simulate(

@@ -128,7 +128,9 @@ def _row(figure: str, step: str, observed: float | None, values: list[float]) ->
     return {"figure": figure, "step": step, "observed": observed, "p10": p10, "p50": p50, "p90": p90}
 
 
-def check_run_options(horizon_days: float, replications: int) -> None:
+def check_run_options(horizon_days: float, replications: int, workers: int = 1) -> None:
+    if workers < 1:
+        raise SettingsError(f"--workers {workers}: expected 1 or more processes")
     if not horizon_days > 0:
         raise SettingsError(f"--horizon {horizon_days:g}: expected a number of days above 0")
     if replications < MIN_REPLICATIONS:
@@ -147,16 +149,21 @@ def simulate_stream(
     horizon_days: float = 90,
     replications: int = MIN_REPLICATIONS,
     seed: int = 1,
+    workers: int = 1,
 ) -> SimulationResult:
     """Run the current state and (unless it is `current`) the scenario; nothing is written."""
-    check_run_options(horizon_days, replications)
+    check_run_options(horizon_days, replications, workers)
     model = load_model(con, stream, timezone)
     scenario = load_scenario(scenarios_dir, stream, scenario_name)
     wanted = plan(model, scenario)  # a bad scenario is refused before anything runs
     current_plan = wanted if scenario.name == CURRENT else plan(model, Scenario(CURRENT))
-    current = run_replications(current_plan, horizon_days, replications, seed)
+    current = run_replications(current_plan, horizon_days, replications, seed, workers)
     validation = validate(model, current)
-    reps = current if scenario.name == CURRENT else run_replications(wanted, horizon_days, replications, seed)
+    reps = (
+        current
+        if scenario.name == CURRENT
+        else run_replications(wanted, horizon_days, replications, seed, workers)
+    )
     frame = pl.DataFrame(
         figure_rows(model, reps),
         schema={
@@ -208,6 +215,7 @@ def run_simulate(
     horizon_days: float = 90,
     replications: int = MIN_REPLICATIONS,
     seed: int = 1,
+    workers: int = 1,
 ) -> SimulationResult:
     """`vsm simulate`: simulate, write `simulations` and the future-state page; the caller
     publishes (pipeline.publish.writing)."""

@@ -200,7 +200,19 @@ def _measure(exits, arrivals, horizon, warmup, queue_sum, queue_n) -> Replicatio
     )
 
 
-def run_replications(plan: Plan, horizon_days: float, replications: int, seed: int) -> list[Replication]:
+def run_replications(
+    plan: Plan, horizon_days: float, replications: int, seed: int, workers: int = 1
+) -> list[Replication]:
     """`replications` runs of `plan`, the i-th with seed `seed + i` (the same seeds give the
-    same figures)."""
-    return [replicate(plan, horizon_days, seed + i) for i in range(replications)]
+    same figures, with any number of `workers`: processes running replications side by side)."""
+    seeds = [seed + i for i in range(replications)]
+    if workers <= 1 or replications <= 1:
+        return [replicate(plan, horizon_days, s) for s in seeds]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork: the children start with the plan in memory (and this checkout's modules)
+    with ProcessPoolExecutor(
+        min(workers, replications), mp_context=multiprocessing.get_context("fork")
+    ) as pool:
+        return list(pool.map(replicate, [plan] * replications, [horizon_days] * replications, seeds))

@@ -282,3 +282,12 @@ def test_a_point_log_is_refused_unless_the_scenario_gives_process_times(tmp_path
     reps = run_replications(given, 14, 2, 1)
     assert min(float(r.lead_times_s.min()) for r in reps if r.lead_times_s.size) >= HOUR  # Review 1 h
     con.close()
+
+
+def test_workers_give_the_same_figures_as_one_process(queue_store):
+    con, _ = queue_store("loop")
+    p = plan(load_model(con, "loop", "UTC"), Scenario("current"))
+    one = run_replications(p, 10, 3, 4)
+    two = run_replications(p, 10, 3, 4, workers=2)
+    assert [r.figure("lead_time_p85_s") for r in one] == [r.figure("lead_time_p85_s") for r in two]
+    assert [r.queue_time_mean_s for r in one] == [r.queue_time_mean_s for r in two]
