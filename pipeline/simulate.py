@@ -8,7 +8,8 @@ divided by the observed median. Up to VALIDATION_MAX_EMD (0.25: the simulated di
 on average, within a quarter of a median of the observed one) the model reproduces the stream
 and a scenario's figures are predictions; beyond it they are written with `predicted = false`,
 the page and the CLI say they are not predictions, and name the step the model gets most wrong
-(the largest gap between simulated and observed queue time per case).
+(the largest gap between simulated and observed time per case at a step: ready to end of its
+visits, all the visits a case makes there).
 """
 
 from __future__ import annotations
@@ -83,24 +84,24 @@ def validate(model: Model, current: list[Replication], threshold: float = VALIDA
 
 
 def wrong_step(model: Model, current: list[Replication]) -> tuple[str, str]:
-    """The step whose simulated queue time, times its visits per case, is furthest from the
-    observed; and a sentence saying so."""
+    """The step whose simulated time per case (ready to end of its visits, over all its visits
+    a case makes: queue, delays, work and routing together) is furthest from the observed; and
+    a sentence saying so."""
     completed = max(len(model.observed_lead_times_s), 1)
     worst, gap, said = "", 0.0, ""
     for step, m in model.steps.items():
-        observed = model.observed_steps.get(step, {}).get("queue_time_mean_s")
-        simulated = [r.queue_time_mean_s[step] for r in current if step in r.queue_time_mean_s]
-        if observed is None or not simulated:
+        simulated = [r.step_time_per_case_s[step] for r in current if step in r.step_time_per_case_s]
+        if not simulated or m.elapsed_s.size == 0:
             continue
+        observed = float(m.elapsed_s.sum()) / completed
         sim = float(np.median(simulated))
-        per_case = (sim - observed) * m.visits / completed
-        if abs(per_case) > abs(gap):
-            worst, gap = step, per_case
+        if abs(sim - observed) > abs(gap):
+            worst, gap = step, sim - observed
             said = (
-                f"{step}: simulated queue time {_hours(sim)} per visit against {_hours(observed)} observed "
-                f"({'too long' if per_case > 0 else 'too short'} by {_hours(abs(per_case))} per case)"
+                f"{step}: {_hours(sim)} per case simulated against {_hours(observed)} observed "
+                f"({'too long' if gap > 0 else 'too short'}: queue, delays, work and visits per case)"
             )
-    return worst, said or "no step's queue time explains the gap (routing or arrivals)"
+    return worst, said or "no step's time explains the gap (arrivals)"
 
 
 def _hours(seconds: float) -> str:

@@ -16,7 +16,8 @@
 - **Delays, not capacity**: a visit's wait is a delay (sampled per step before its queue,
   never changed by capacity) when a server was free at the instant it became ready (fewer
   visits in process than servers): it waited on something else (a customer, a calendar,
-  information). Status logs' external waits (customer, vendor) are always delays.
+  information). Status logs' external waits (customer, vendor) and a visit's pauses between
+  its work sessions are always delays.
 - **Batching**: a step whose visits the flow engine found released in batches (batch_share
   >= 0.5) releases work in batches of its mean batch size.
 """
@@ -168,7 +169,8 @@ def delay_waits(visits: pl.DataFrame, starts_s: np.ndarray, ends_s: np.ndarray, 
     became ready, fewer than `servers` visits were in process at the step (a server was free:
     it waited on something else: a customer, a calendar, information); otherwise its
     external wait (status logs: waiting on customer / vendor), which a server queue does not
-    explain either."""
+    explain either. Plus its pauses between work sessions (interval logs: picked up again
+    later), which no server queue explains."""
     external = visits["external_wait_s"].to_numpy().astype(float)
     queue = visits["queue_time_s"].fill_null(0).to_numpy().astype(float)
     ready = _seconds(visits["ready_ts"].fill_null(visits["start_ts"]).fill_null(visits["end_ts"]))
@@ -177,7 +179,8 @@ def delay_waits(visits: pl.DataFrame, starts_s: np.ndarray, ends_s: np.ndarray, 
     in_process = np.searchsorted(np.sort(starts_s), ready, "right") - np.searchsorted(
         np.sort(ends_s), ready, "right"
     )
-    return np.where(in_process < servers, np.maximum(queue, external), external)
+    paused = visits["paused_s"].to_numpy().astype(float)
+    return np.where(in_process < servers, np.maximum(queue, external), external) + paused
 
 
 def _or_zero(values: np.ndarray) -> np.ndarray:

@@ -34,6 +34,7 @@ class Replication:
     wip_avg: float
     queue_time_mean_s: dict[str, float]  # per step, over the measured cases' visits
     cases: int  # cases simulated (arrived within the horizon)
+    step_time_per_case_s: dict[str, float]  # per step: ready -> end of its visits / measured cases
 
     def figure(self, name: str) -> float | None:
         lt = self.lead_times_s
@@ -77,6 +78,7 @@ def replicate(plan: Plan, horizon_days: float, seed: int) -> Replication:
     pending: dict[str, list] = {s: [] for s in plan.steps}
     queue_sum = dict.fromkeys(plan.steps, 0.0)
     queue_n = dict.fromkeys(plan.steps, 0)
+    elapsed_sum = dict.fromkeys(plan.steps, 0.0)
     exits: list[tuple[float, float]] = []
 
     def choose(step: str) -> str:
@@ -134,6 +136,7 @@ def replicate(plan: Plan, horizon_days: float, seed: int) -> Replication:
             if measured:
                 queue_sum[step] += start - ready
                 queue_n[step] += 1
+                elapsed_sum[step] += env.now - ready
             following = choose(step)
             kept = held is not None and (step, following) in keep
             if sp.batch_size > 1:
@@ -171,7 +174,7 @@ def replicate(plan: Plan, horizon_days: float, seed: int) -> Replication:
     env.process(source())
     env.process(flush())
     env.run(until=horizon * 4)
-    return _measure(exits, arrivals, horizon, warmup, queue_sum, queue_n)
+    return _measure(exits, arrivals, horizon, warmup, queue_sum, queue_n, elapsed_sum)
 
 
 def _cumulative(dst: dict[str, float]) -> tuple[tuple[str, ...], tuple[float, ...]]:
@@ -179,7 +182,7 @@ def _cumulative(dst: dict[str, float]) -> tuple[tuple[str, ...], tuple[float, ..
     return names, tuple(np.cumsum([dst[n] for n in names]).tolist())
 
 
-def _measure(exits, arrivals, horizon, warmup, queue_sum, queue_n) -> Replication:
+def _measure(exits, arrivals, horizon, warmup, queue_sum, queue_n, elapsed_sum) -> Replication:
     done = np.array(exits, dtype=float).reshape(-1, 2)
     arrived, ended = done[:, 0], done[:, 1]
     measured = arrived >= warmup
@@ -197,6 +200,7 @@ def _measure(exits, arrivals, horizon, warmup, queue_sum, queue_n) -> Replicatio
         wip_avg=wip_avg,
         queue_time_mean_s={s: queue_sum[s] / queue_n[s] for s in queue_sum if queue_n[s]},
         cases=int(arrivals.size),
+        step_time_per_case_s={s: v / max(int(measured.sum()), 1) for s, v in elapsed_sum.items()},
     )
 
 

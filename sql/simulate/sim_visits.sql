@@ -11,6 +11,7 @@ SELECT
     process_time_s,                         -- end_ts - start_ts
     coalesce(queue_external_s, 0) AS external_wait_s,  -- waiting on customer / vendor before the work
     queue_time_s,
+    coalesce(paused_s, 0) AS paused_s,     -- between its work sessions: waiting, not working (a delay)
     elapsed_s,                              -- end_ts - ready_ts (what a step without observed starts takes)
     resource
 FROM visits
