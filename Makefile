@@ -44,10 +44,13 @@ test: $(STAMP) chromium postgresql
 # Speed at scale: vsm discover per stage against a pm4py baseline (bench/run.py; BENCH_SCALES=100k,1M,10M),
 # then the nightly case (bench/nightly.py: vsm run with 1% new events against a full recompute, and
 # analysts' query latency during it; BENCH_NIGHTLY_SCALE=10M), then the PostgreSQL source's row
-# (bench/postgres.py; skipped, saying why, without a server).
+# (bench/postgres.py; skipped, saying why, without a server). bench/business_hours.py: what
+# business durations (a [calendar]) add to a full compute (BENCH_BH_SCALE=10M; target 15%).
+# bench/simulate.py: vsm simulate's model and 30 replications of 90 days (BENCH_SIMULATE_SCALE=10M).
 bench: $(STAMP) postgresql
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/nightly.py
+	$(BIN)/python bench/business_hours.py
 	$(BIN)/python bench/simulate.py
 	$(BIN)/python bench/postgres.py
 

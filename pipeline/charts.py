@@ -54,6 +54,7 @@ DONE_COLOR = "#d5dbe1"
 PERCENTILE_COLORS = {"p50": "#2b8a3e", "p85": "#e67700", "p95": "#c92a2a"}
 DASHED = ' stroke-width="1.5" stroke-dasharray="6 4"'
 STATE_COLORS = {"in process": "#4e79a7", "queued": "#f28e2b", "waiting": "#b07aa1"}
+SLA_COLORS = {"at_risk": "#e67700", "breached": "#c92a2a"}  # rings on the aging chart
 
 
 # ---------------------------------------------------------------- WIP and cumulative flow
@@ -330,6 +331,10 @@ def aging_wip_chart(
     states = sorted(points["current_state"].unique().to_list())
     items = _percentile_items(percentiles)
     legend_items = [(state, STATE_COLORS.get(state, OTHER_COLOR), "dot") for state in states]
+    marked = points["sla_state"].drop_nulls().unique().to_list() if "sla_state" in points.columns else []
+    legend_items += [
+        (f"service level {m.replace('_', ' ')} (ringed)", SLA_COLORS[m], "dot") for m in sorted(marked)
+    ]
     legend_items += [(f"completed cases' {name}: {fmt_number(v)} days", c, "dash") for name, v, c in items]
     parts, plot = legend_plot(legend_items, 266 + bottom, bottom=bottom, right=90)
     parts += y_axis(plot, ticks, "age of the open case (days)")
@@ -356,19 +361,64 @@ def aging_wip_chart(
             parts.append(text(plot.width - plot.right + 4, y + 4, f"{name} {fmt_number(value)} d", cls="pct"))
     dot = 5 if points.height <= 500 else 4 if points.height <= 1500 else 3
     by_state: dict[str, list[str]] = {}
-    for column, case_id, state, age in points.select(
-        "column", "case_id", "current_state", "age_days"
+    rings: dict[str, list[str]] = {}
+    if "sla_state" not in points.columns:
+        points = points.with_columns(sla_state=pl.lit(None, dtype=pl.String))
+    for column, case_id, state, age, sla_state in points.select(
+        "column", "case_id", "current_state", "age_days", "sla_state"
     ).iter_rows():
         jitter = (zlib.crc32(str(case_id).encode()) % 1000) / 1000
         px = plot.left + col_w * (index[column] + 0.12 + 0.76 * jitter)
         py = plot.y(age, top) if age <= top else plot.top + 2
         by_state.setdefault(state, []).append(f"M{px:.1f},{py:.1f}h0")
+        if sla_state:
+            rings.setdefault(sla_state, []).append(
+                f'<circle cx="{px:.1f}" cy="{py:.1f}" r="{dot / 2 + 2.5:.1f}"/>'
+            )
+    for sla_state, circles in sorted(rings.items()):
+        parts.append(
+            f'<g fill="none" stroke="{SLA_COLORS[sla_state]}" stroke-width="1.5">'
+            f"<title>service level {esc(sla_state.replace('_', ' '))}</title>{''.join(circles)}</g>"
+        )
     for state, dots in sorted(by_state.items()):
         parts.append(
             f'<path d="{"".join(dots)}" stroke="{STATE_COLORS.get(state, OTHER_COLOR)}" stroke-opacity="0.6" '
             f'stroke-width="{dot}" stroke-linecap="round" fill="none"><title>{esc(state)}</title></path>'
         )
     return svg(WIDTH, plot.height, parts, "Aging work in progress")
+
+
+# ---------------------------------------------------------------- service levels
+
+
+def sla_attainment_chart(weekly: pl.DataFrame) -> str:
+    """Share of the clocks that stopped in a week that met their target, a line per service
+    level. Input: sla, week (date, a Monday), stopped, met, attainment (0..1)."""
+    if weekly.is_empty():
+        return empty_chart("no service-level clock has stopped yet")
+    slas = sorted(weekly["sla"].unique().to_list())
+    first, last = weekly["week"].min(), weekly["week"].max() + timedelta(days=7)
+    items = [(name, PALETTE[i % len(PALETTE)], "box") for i, name in enumerate(slas)]
+    parts, plot = legend_plot(items, 266)
+    ticks = [0.0, 0.25, 0.5, 0.75, 1.0]
+    x = plot.x_of_days(first, last)
+    parts += y_axis(plot, ticks, "share met") + x_date_axis(plot, first, last, "week the clock stopped")
+    for i, name in enumerate(slas):
+        rows = weekly.filter(pl.col("sla") == name).sort("week")
+        xs = [x(w + timedelta(days=3.5)) for w in rows["week"]]
+        ys = [plot.y(a, 1.0) for a in rows["attainment"]]
+        color = PALETTE[i % len(PALETTE)]
+        parts.append(
+            f'<polyline points="{polyline_points(xs, ys)}" fill="none" stroke="{color}" stroke-width="2"/>'
+        )
+        for px, py, (week, stopped, met) in zip(
+            xs, ys, rows.select("week", "stopped", "met").iter_rows(), strict=True
+        ):
+            parts.append(
+                f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{color}"><title>{esc(name)}, week of '
+                f"{week:%Y-%m-%d}: {met:,} of {stopped:,} met</title></circle>"
+            )
+    return svg(WIDTH, plot.height, parts, "Service-level attainment per week")
 
 
 # ---------------------------------------------------------------- handoffs

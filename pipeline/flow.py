@@ -19,12 +19,14 @@ import duckdb
 import polars as pl
 
 from pipeline import incremental
+from pipeline.calendars import holidays_version, hour_range, stage_calendars
 from pipeline.discovery import preload, write_model
 from pipeline.errors import SettingsError, VsmError
 from pipeline.history import append_snapshot
 from pipeline.memory import memory_guard
 from pipeline.nulls import null_values, placeholder_statuses
 from pipeline.settings import StreamSettings
+from pipeline.slas import sla_first_response, stage_slas
 from pipeline.statuses import classify_statuses, guess_log_shape, status_steps
 from pipeline.store import query_frame, read_sql, sql_literal
 from pipeline.stream_map import StreamMap, build_map
@@ -50,6 +52,7 @@ RESULTS = {
     "map_steps": "flow_map_steps",
     "rework_loops": "flow_rework_loops",
     "decision_points": "flow_decision_points",
+    "sla": "flow_sla",
 }
 
 # Result tables whose rows of a case depend on that case's events only (and on the global
@@ -295,6 +298,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
         "log_shape": shape,
         "step_by": step_by,
         "started_steps": started_steps if shape != "status" else [],
+        "holidays": holidays_version(settings.calendar, settings.calendars),
     }
     previous = incremental.previous_decisions(con, stream)
     plan = incremental.plan(previous, decisions, full)
@@ -317,6 +321,13 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
                 con.unregister(name)
             return current
     on_stage("building visits")
+    first_ts, last_ts = con.execute("SELECT min(ts), max(ts) FROM flow_events").fetchall()[0]
+    last_ts = max(last_ts, as_of) if last_ts else as_of
+    stream_calendar, idle_teams = stage_calendars(
+        con, settings.calendar, settings.calendars, first_ts, last_ts
+    )
+    first_hour, last_hour = hour_range(first_ts, last_ts)
+    _run(con, "int_calendar_hours", {"first_hour": first_hour, "last_hour": last_hour})
     # every case's arrival, before the events narrow to the changed cases: fct_cases reads them
     _run(con, "int_arrivals", {"start_steps": settings.start_activities})
     if not plan.full:  # the visit steps below see the changed cases' events only
@@ -328,7 +339,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
     if shape == "status":
         _run(con, "int_visits_status", {"team_activity": step_by == "team_activity"})
         if step_by == "team":
-            _run(con, "int_visits_team")
+            _run(con, "int_visits_team", {"calendar": stream_calendar})
     else:
         _run(
             con,
@@ -338,6 +349,7 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
         _run(con, "int_no_status_periods")
     _run(con, "int_visit_sessions" if shape == "interval" else "int_visit_one_session")
     _run(con, "fct_visits")
+    _run(con, "fct_visits_business", {"calendar": stream_calendar})
     con.execute("DROP TABLE flow_raw_visits")  # nothing reads it past here: free its memory
     if not plan.full:  # the kept cases' visits back from the store, then every event again
         con.execute("DROP TABLE flow_events")
@@ -379,6 +391,17 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
     events = con.execute("SELECT count(*) FROM flow_events").fetchall()[0][0]
     con.execute("DROP TABLE flow_events")
     _run(con, "fct_cases", params)
+    any_calendar = stream_calendar is not None or bool(settings.calendars)
+    _run(con, "fct_cases_business", {"calendar": stream_calendar, "any_calendar": any_calendar})
+    if settings.sla:
+        stage_slas(con, settings.sla, stream, shape)
+        first_response = sla_first_response(settings.sla)
+        _run(con, "fct_sla", params | {"calendar": stream_calendar, "first_response": first_response})
+    else:  # no service level: an empty flow_sla, the shape of `sla` (case_id a case number)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE flow_sla AS "
+            "SELECT * EXCLUDE (stream) REPLACE (CAST(NULL AS UINTEGER) AS case_id) FROM sla LIMIT 0"
+        )
 
     on_stage("measuring flow")
     for name in (
@@ -414,6 +437,12 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
         + "; "
         + _window_message(window, summary)
         + _run_message(shape, detected, summary, step_by_reason)
+        + (
+            f"; [calendars.teams] names teams no event has (their calendars measure nothing yet): "
+            f"{', '.join(idle_teams)}"
+            if idle_teams
+            else ""
+        )
     )
 
     end_steps = [r[0] for r in con.execute("SELECT step FROM flow_end_steps ORDER BY step").fetchall()]

@@ -42,6 +42,7 @@ DECISION_NAMES = {
     "log_shape": "the log shape changed",
     "step_by": "what a step is (step_by) changed",
     "started_steps": "the steps with lifecycle starts changed",
+    "holidays": "the holidays package's version changed (the calendars' public holidays)",
 }
 
 

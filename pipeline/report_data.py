@@ -79,6 +79,8 @@ class ReportData:
     littles_law: pl.DataFrame
     findings: pl.DataFrame
     trend: pl.DataFrame  # the latest snapshots (metric_history), oldest first
+    sla_attainment: pl.DataFrame  # per [[sla]] and priority (empty: no service levels)
+    sla_weekly: pl.DataFrame
 
 
 def gather(con: duckdb.DuckDBPyConnection, stream: str, timezone: str) -> ReportData:
@@ -122,6 +124,8 @@ def gather(con: duckdb.DuckDBPyConnection, stream: str, timezone: str) -> Report
         littles_law=_frame(con, "rpt_littles_law", params),
         findings=_frame(con, "rpt_quality_findings", params),
         trend=_frame(con, "rpt_trend", params | {"limit": TREND_SNAPSHOTS}),
+        sla_attainment=_frame(con, "rpt_sla_attainment", params),
+        sla_weekly=_frame(con, "rpt_sla_weekly", params),
     )
 
 

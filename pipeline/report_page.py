@@ -176,7 +176,35 @@ def _cards(data: ReportData) -> str:
             f"{FEW_COMPLETED}, so the lead-time p85 and p95 are not stable; widen the window before "
             "comparing it."
         )
-    return section("summary", "Summary", f'<div class="cards">{body}</div>', few)
+    return section("summary", "Summary", f'<div class="cards">{body}</div>' + _sla_summary(data), few)
+
+
+def _sla_summary(data: ReportData) -> str:
+    """Service-level attainment per [[sla]] and priority, under the cards; nothing without SLAs."""
+    rows = [
+        [
+            r["sla"],
+            r["priority"],
+            f"{r['cases']:,}",
+            pct(r["attainment"], 1),
+            f"{r['met']:,}",
+            f"{r['breached']:,}",
+            f"{r['breached_open']:,}",
+            f"{r['at_risk']:,}",
+            f"{r['running']:,}",
+        ]
+        for r in data.sla_attainment.iter_rows(named=True)
+    ]
+    if not rows:
+        return ""
+    headers = ["service level", "priority", "cases", "attainment", "met", "breached", "breached, open"]
+    return (
+        '<h3>Service levels</h3><p class="intro">Attainment: the stopped clocks that met their target '
+        "(business time when a calendar is set). Open cases: breached, at risk (past the warning share of "
+        "the target) or running, at the measurement instant.</p>"
+        + table([*headers, "at risk", "running"], rows, {i: "num" for i in range(2, 9)})
+        + charts.sla_attainment_chart(data.sla_weekly)
+    )
 
 
 def _percentiles(s: dict) -> dict[str, float | None]:
@@ -284,6 +312,7 @@ def _aging_section(data: ReportData) -> str:
     if not points.is_empty() and ages.max() > 4 * max(ages.quantile(0.95), p95, 1e-9):
         cap = max(ages.quantile(0.99), p95 * 1.05)
     total = int(steps["open_cases"].sum()) if not steps.is_empty() else 0
+    rings = points["sla_state"].drop_nulls().len() > 0 if "sla_state" in points.columns else False
     sample = (
         f" A fixed sample of {points.height:,} of the {total:,} open cases is drawn."
         if points.height < total
@@ -300,7 +329,10 @@ def _aging_section(data: ReportData) -> str:
         charts.aging_wip_chart(points, columns, percentiles, cap),
         "Each dot is an open case, in the step (or status) it is in now, as high as its age at the "
         "measurement instant. Dots above the p85 line are older than 85% of completed cases were "
-        "when they finished: ask what they wait for." + sample + capped,
+        "when they finished: ask what they wait for."
+        + (" A ring marks a case whose service level is at risk or breached." if rings else "")
+        + sample
+        + capped,
     )
 
 

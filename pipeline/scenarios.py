@@ -18,11 +18,11 @@ The scenario `current` changes nothing and needs no file.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import tomli  # TOML 1.1, as the settings files are read (pipeline/settings.py)
 
 from pipeline.errors import SettingsError
 from pipeline.simulate_model import END, START, Model, NotSimulable
@@ -97,8 +97,8 @@ def load_scenario(scenarios_dir: Path, stream: str, name: str) -> Scenario:
     if not path.is_file():
         raise SettingsError(f"{path}: no such scenario file (scenarios are scenarios/<stream>/<name>.toml)")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = tomli.loads(path.read_text(encoding="utf-8"))
+    except (tomli.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
     return parse_scenario(name, data, str(path))
 

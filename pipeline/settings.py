@@ -10,14 +10,17 @@ from __future__ import annotations
 import json
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import tomli
+
+from pipeline.calendars import CalendarVersion, parse_calendar, render_calendar, render_team_calendars
 from pipeline.drops import check_pattern, is_glob
 from pipeline.errors import SettingsError
 from pipeline.nulls import BUILTIN_NULL_VALUES
+from pipeline.slas import Sla, parse_slas, render_slas
 
 DEFAULT_STREAMS_DIR = Path("streams")
 FORMATS = ("auto", "csv", "parquet", "jsonl", "xes", "ocel", "excel")
@@ -110,6 +113,12 @@ class StreamSettings:
     stale_after: str = ""  # [flow]: an open case quiet this long is stale; empty = p99 lead time
     window: str = ""  # [flow]: the measurement window (pipeline/windows.py); empty = all
     window_key: str = "[flow] window"  # where the window came from, for its errors (--window overrides)
+    # [calendar] (pipeline/calendars.py): its versions; [] = 24x7, business time is elapsed time
+    calendar: list[CalendarVersion] = field(default_factory=list)
+    calendars: dict[str, list[CalendarVersion]] = field(
+        default_factory=dict
+    )  # [calendars.teams]: team -> its own
+    sla: list[Sla] = field(default_factory=list)  # [[sla]] (pipeline/slas.py), first match wins
     path: Path | None = None  # the settings file this came from
 
     @property
@@ -190,8 +199,8 @@ def load_settings(name: str, streams_dir: Path = DEFAULT_STREAMS_DIR) -> StreamS
 
 def read_settings(path: Path) -> StreamSettings:
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+        data = tomli.loads(Path(path).read_text(encoding="utf-8"))
+    except tomli.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
     settings = settings_from_dict(data, where=str(path))
     settings.path = Path(path)
@@ -224,7 +233,22 @@ def _choice(value: str, allowed: tuple[str, ...], key: str) -> str:
 
 
 def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
-    _check_keys(data, ("stream", "source", "columns", "flow", "status_classes", "steps", "discovery"), where)
+    _check_keys(
+        data,
+        (
+            "stream",
+            "source",
+            "columns",
+            "flow",
+            "status_classes",
+            "steps",
+            "discovery",
+            "calendar",
+            "calendars",
+        )
+        + ("sla",),
+        where,
+    )
     stream = data.get("stream", {})
     _check_keys(stream, ("name", "timezone", "lead_time_target"), f"{where} [stream]")
     name = _take(stream, "name", str, f"{where} [stream]", "")
@@ -330,7 +354,25 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
         drop=_take(steps, "drop", list, f"{where} [steps]", []),
     )
     settings.discovery = _discovery(data.get("discovery", {}), where)
+    _calendars(settings, data, where)
+    settings.sla = parse_slas(data.get("sla", []), where)
     return settings
+
+
+def _calendars(settings: StreamSettings, data: dict, where: str) -> None:
+    """[calendar] (one table, or [[calendar]] versions) and [calendars.teams] (team = calendar;
+    its keys left out are the stream calendar's)."""
+    if data.get("calendar"):  # an empty [calendar] is none: 24x7
+        settings.calendar = parse_calendar(data["calendar"], f"{where} [calendar]", settings.timezone)
+    teams = data.get("calendars", {})
+    _check_keys(teams, ("teams",), f"{where} [calendars]")
+    teams = teams.get("teams", {})
+    if not isinstance(teams, dict):
+        raise SettingsError(f"{where} [calendars.teams]: expected a table of team = calendar")
+    for team, value in teams.items():
+        settings.calendars[team] = parse_calendar(
+            value, f"{where} [calendars.teams] {team!r}", settings.timezone, inherit=settings.calendar or None
+        )
 
 
 def _shown_value(key: str, value: str) -> str:
@@ -658,7 +700,30 @@ def render_settings(s: StreamSettings) -> str:
         f"coverage = {s.discovery.coverage}",
         f"max_steps = {s.discovery.max_steps}",
         "",
+        "# Business hours (README: business hours and service levels): [calendar] timezone, hours",
+        '# (e.g. mon = ["08:00-12:00", "13:00-17:00"]; days left out are closed), holidays',
+        "# ({ country, subdivision, dates }), valid_from; [calendars.teams] gives teams their own.",
+        "# None = 24x7: business durations (*_bh_s) equal the elapsed ones.",
+        *(render_calendar("calendar", s.calendar, _toml_str) if s.calendar else ["[calendar]", ""]),
+        "# A team's own calendar: [calendars.teams.\"Team name\"], its keys left out are [calendar]'s.",
+        *(render_team_calendars(s.calendars, _toml_str) if s.calendars else ["[calendars.teams]", ""]),
+        *(
+            [
+                "# Service levels: [[sla]] name, where (SQL on the case's attributes; first match wins),",
+                "# start, stop, pause, target, warn_at (README: business hours and service levels).",
+                *render_slas(s.sla, _toml_str),
+            ]
+            if s.sla
+            else []
+        ),
     ]
+    if not s.sla:  # a key, so it goes before the first table
+        lines[4:4] = [
+            "# Service levels: none. Add [[sla]] tables (name, where, start, stop, pause, target,",
+            "# warn_at; README: business hours and service levels) at the end, and remove this key.",
+            "sla = []",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -672,7 +737,7 @@ def write_settings(s: StreamSettings, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = render_settings(s)
-    settings_from_dict(tomllib.loads(text), where=str(path))  # what we write must read back
+    settings_from_dict(tomli.loads(text), where=str(path))  # what we write must read back
     # whole or not at all: a run killed while writing must not leave half a file that the
     # next run reads (written beside it, then renamed over it)
     partial = path.with_name(path.name + ".partial")

@@ -50,6 +50,8 @@ class MapStep:
     process_time_p50_s: float | None = None
     process_time_mean_s: float | None = None
     first_pass_yield: float | None = None
+    queue_time_bh_p50_s: float | None = None  # business time: only when a calendar is set
+    process_time_bh_p50_s: float | None = None
     mark: str = ""  # a compared map: NEW, LEAVES or GONE; a future-state map: CHANGED or REMOVED
     predicted_queue: tuple[str, str] = ()  # a future-state map: queue time "-> p50" and "p10-p90"
 

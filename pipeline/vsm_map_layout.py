@@ -305,6 +305,8 @@ def draw_queue(step: MapStep, gap: Rect, arrow_y: float) -> str:
                 ("int.", fmt_duration(step.queue_internal_mean_s), "queue_internal_mean"),
                 ("ext.", fmt_duration(step.queue_external_mean_s), "queue_external_mean"),
             ]
+        if step.queue_time_bh_p50_s is not None:  # a calendar is set: p50 in business hours
+            rows.append(("bus.", fmt_duration(step.queue_time_bh_p50_s), "queue_time_bh_p50"))
     for k, (label, value, key) in enumerate(rows):
         parts += data_row(x, w, y + 14 * k, label, value, key, size=10)
     observed = step.queue_time_p50_s is not None or step.queue_time_mean_s is not None
@@ -341,6 +343,8 @@ def draw_queue(step: MapStep, gap: Rect, arrow_y: float) -> str:
         )
     if observed and over:
         title += f"; over all {over} of the step, zero where a visit did not wait"
+    if step.queue_time_bh_p50_s is not None:
+        title += f"; p50 in business hours (the calendar's) {fmt_duration(step.queue_time_bh_p50_s)}"
     return group("queue", parts, title=title, data={"step": step.step})
 
 
@@ -430,7 +434,10 @@ def draw_process(step: MapStep, box: Rect) -> str:
     else:
         rows += [
             ("Process p50", fmt_duration(step.process_time_p50_s), "process_p50"),
-            ("Process mean", fmt_duration(step.process_time_mean_s), "process_mean"),
+            # with a calendar, the business p50 takes the mean's row (the title keeps the mean)
+            ("Process mean", fmt_duration(step.process_time_mean_s), "process_mean")
+            if step.process_time_bh_p50_s is None
+            else ("Business p50", fmt_duration(step.process_time_bh_p50_s), "process_bh_p50"),
         ]
     rows.append(("First-pass yield", fmt_pct(step.first_pass_yield), "first_pass_yield"))
     for k, (label, value, key) in enumerate(rows):
@@ -441,6 +448,8 @@ def draw_process(step: MapStep, box: Rect) -> str:
         f"{fmt_duration(step.process_time_p50_s)}, mean {fmt_duration(step.process_time_mean_s)}, "
         f"first-pass yield {fmt_pct(step.first_pass_yield)}"
     )
+    if step.process_time_bh_p50_s is not None:
+        title += f", process time p50 in business hours {fmt_duration(step.process_time_bh_p50_s)}"
     if step.folded:
         title = f"{step.step}: the rare steps folded into one box (see [discovery] coverage)"
     if step.mark == CHANGED:

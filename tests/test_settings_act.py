@@ -785,6 +785,54 @@ def _max_steps(store, tmp_path):
     assert run(store, tmp_path, RARE, name="three", discovery={"max_steps": 3}).folded_steps == ["X", "Y"]
 
 
+# ---------------------------------------------------------------- business hours and service levels
+# (tests/test_business_hours.py works them through; here: each key changes the results)
+
+WEEKDAYS_9_TO_5 = {d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")}
+LEAD_BH = "SELECT case_id, lead_time_bh_s FROM cases WHERE stream = $stream ORDER BY case_id"
+
+
+@case("calendar", "*")
+def _calendar(store, tmp_path):
+    # Monday 2026-03-02 (UTC): c1 09:00 -> 12:00, c2 09:30 -> 13:30; 24x7 the twins are the lead
+    # times; with hours 09:00-12:00 only, c1 has 3 h and c2 2.5 h (09:30-12:00)
+    run(store, tmp_path, BASE)
+    assert one(store, LEAD_BH) == [("c1", 3 * 3600.0), ("c2", 4 * 3600.0)]
+    run(store, tmp_path, BASE, name="cal", calendar={"timezone": "UTC", "hours": {"mon": ["09:00-12:00"]}})
+    assert one(store, LEAD_BH, "cal") == [("c1", 3 * 3600.0), ("c2", 2.5 * 3600.0)]
+
+
+@case("calendars", "teams")
+def _team_calendars(store, tmp_path):
+    # team Back's calendar opens at 11:00: c1's B (Back, ready 09:00 after A, done 10:00) has no
+    # business elapsed time; the stream's calendar (09:00-17:00) would give it 1 h
+    visit_b = "SELECT elapsed_bh_s FROM visits WHERE stream = $stream AND case_id = 'c1' AND step = 'B'"
+    calendar = {"timezone": "UTC", "hours": WEEKDAYS_9_TO_5}
+    run(store, tmp_path, BASE, calendar=calendar)
+    assert one(store, visit_b) == [(3600.0,)]
+    teams = {"teams": {"Back": {"hours": {"mon": ["11:00-17:00"]}}}}
+    run(store, tmp_path, BASE, name="teams", calendar=calendar, calendars=teams)
+    assert one(store, visit_b, "teams") == [(0.0,)]
+
+
+@case("sla", "*")
+def _sla(store, tmp_path):
+    # one service level, 3.5 h: c1 (3 h) met it, c2 (4 h) breached it at 13:00
+    run(store, tmp_path, BASE)
+    states = "SELECT case_id, state, breached_at FROM sla WHERE stream = $stream ORDER BY case_id"
+    assert one(store, states) == []
+    path = tmp_path / "t" / "log.csv"
+    settings = settings_from_dict(
+        {"stream": {"name": "sla"}, "source": {"path": str(path)}, "sla": [{"name": "s", "target": "3.5h"}]}
+    )
+    ingest(store, settings)
+    compute_flow(store, settings)
+    assert one(store, states, "sla") == [
+        ("c1", "met", None),
+        ("c2", "breached", datetime(2026, 3, 2, 13, 0, tzinfo=UTC)),
+    ]
+
+
 @pytest.mark.parametrize("key", sorted(CASES), ids=lambda k: f"{k[0]}.{k[1]}")  # after every @case
 def test_the_setting_acts(key, store, tmp_path):
     CASES[key](store, tmp_path)

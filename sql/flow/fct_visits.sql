@@ -54,5 +54,8 @@ SELECT
     row_number() OVER (PARTITION BY case_id, step ORDER BY seq) > 1 AS is_rework,
     start_ts IS NOT NULL AND end_ts IS NULL AS in_process,
     prev_step,    -- step of the visit before (seq - 1), NULL for the first
-    prev_owner    -- team, else resource, of the visit before, NULL for the first
+    prev_owner,   -- team, else resource, of the visit before, NULL for the first
+    pauses,       -- for fct_visits_business.sql, which drops them: the pauses between sessions
+    work_no,      -- and the visit's work period in status logs,
+    team_queue_bh_s, team_queue_internal_bh_s, team_queue_external_bh_s  -- team visits' queue
 FROM readied;

@@ -12,5 +12,6 @@ SELECT
     CAST(NULL AS DOUBLE) AS duration_s,
     CAST(NULL AS UINTEGER) AS resource,  -- numbers of flow_owner_names
     CAST(NULL AS UINTEGER) AS team,
-    0 AS period_no
+    0 AS period_no,
+    CAST(NULL AS BIGINT) AS work_no  -- read by fct_visits_business.sql
 WHERE FALSE;

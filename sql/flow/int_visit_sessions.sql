@@ -12,6 +12,7 @@
 --                  process time is the time worked (time covered by a session; overlapping
 --                  sessions count once) and queue + process + paused = elapsed.
 --   sessions       how many sessions it has (1 normally)
+--   pauses         the pauses as (from_ts, to_ts), for their business time; NULL when none
 --   resource, team the last session's (the resource at the end, as for one session)
 --   reassignments  the sessions' own, plus each change of resource from one session to the next
 --   source_line    the first session's (the visits' tie-break order)
@@ -31,13 +32,15 @@ grouped AS (
             AS visit_group
     FROM ordered
 ),
-paused AS (  -- how long after the end of the visit's earlier sessions each session started
+earlier AS (  -- the end of the visit's earlier sessions
     SELECT *,
-        greatest(0, seconds_between(
-            max(end_ts) OVER (PARTITION BY case_id, visit_group ORDER BY rn
-                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
-            start_ts)) AS pause_s
+        max(end_ts) OVER (PARTITION BY case_id, visit_group ORDER BY rn
+                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier_end_ts
     FROM grouped
+),
+paused AS (  -- how long after the end of the visit's earlier sessions each session started
+    SELECT *, greatest(0, seconds_between(earlier_end_ts, start_ts)) AS pause_s
+    FROM earlier
 )
 SELECT
     case_id,
@@ -51,6 +54,12 @@ SELECT
     CAST(NULL AS DOUBLE) AS queue_internal_s,  -- interval logs have no statuses
     CAST(NULL AS DOUBLE) AS queue_external_s,
     CAST(count(*) AS INTEGER) AS sessions,
-    coalesce(sum(pause_s), 0) AS paused_s
+    coalesce(sum(pause_s), 0) AS paused_s,
+    -- the pauses themselves, for their business time (fct_visits_business.sql); NULL: none
+    list({'from_ts': earlier_end_ts, 'to_ts': start_ts}) FILTER (WHERE pause_s > 0) AS pauses,
+    CAST(NULL AS BIGINT) AS work_no,  -- status logs only (int_visits_status.sql)
+    CAST(NULL AS DOUBLE) AS team_queue_bh_s,  -- team visits only (int_visits_team.sql)
+    CAST(NULL AS DOUBLE) AS team_queue_internal_bh_s,
+    CAST(NULL AS DOUBLE) AS team_queue_external_bh_s
 FROM paused
 GROUP BY case_id, visit_group;

@@ -94,7 +94,8 @@ SELECT p.case_id,
        p.entered_ts AS start_ts, p.left_ts AS end_ts, p.resource, p.team,
        p.reassignments, p.source_line,
        coalesce(w.queue_internal_s, 0) AS queue_internal_s,
-       coalesce(w.queue_external_s, 0) AS queue_external_s
+       coalesce(w.queue_external_s, 0) AS queue_external_s,
+       p.work_no  -- its wait periods are those of work_no - 1 (fct_visits_business.sql)
 FROM flow_status_periods AS p
 LEFT JOIN waits AS w USING (case_id, work_no)
 LEFT JOIN flow_owner_names AS o ON $team_activity AND o.owner_no = p.team

@@ -14,6 +14,9 @@
 -- work inside it. start_ts is a bookkeeping instant, not one anything happened at: waits
 -- and work may alternate inside a stretch. A stretch the case is still in counts the waits
 -- of its rows so far.
+-- team_queue_bh_s, team_queue_internal_bh_s, team_queue_external_bh_s: the queue and its
+-- split in business time (issue 20), summed over the rows (each in its team's calendar);
+-- they stand in for W(start) - W(ready), start_ts being a bookkeeping instant.
 CREATE OR REPLACE TEMP TABLE flow_raw_visits AS
 WITH keyed AS (
     SELECT e.case_id, e.ts, e.ord, e.resource, e.team, e.source_line, k.status_class, k.wait_kind,
@@ -35,6 +38,18 @@ numbered AS (
         seconds_between(ts, next_ts) AS row_s
     FROM marked
 ),
+worked AS (  -- each row's business seconds (issue 20), in its team's calendar, else the stream's
+    -- ($calendar; NULL without one): the stretch's waits in business time, row by row
+    SELECT n.*,
+        calendar_w(x.cum_s, x.full_hour, x.spans, x.hour, n.next_ts)
+            - calendar_w(a.cum_s, a.full_hour, a.spans, a.hour, n.ts) AS row_bh_s
+    FROM (
+        SELECT n.*, coalesce(c.calendar_no, CAST($calendar AS INTEGER)) AS calendar_no
+        FROM numbered AS n LEFT JOIN flow_team_calendars AS c ON c.team = n.team
+    ) AS n
+    LEFT JOIN flow_calendar_hours AS a ON a.calendar_no = n.calendar_no AND a.hour = calendar_hour(n.ts)
+    LEFT JOIN flow_calendar_hours AS x ON x.calendar_no = n.calendar_no AND x.hour = calendar_hour(n.next_ts)
+),
 stretches AS (
     SELECT case_id, stretch_no,
         any_value(team_key) AS team_key,
@@ -43,18 +58,24 @@ stretches AS (
         coalesce(sum(row_s) FILTER (WHERE status_class = 'wait'), 0) AS wait_s,
         coalesce(sum(row_s) FILTER (WHERE wait_kind = 'internal'), 0) AS internal_s,
         coalesce(sum(row_s) FILTER (WHERE wait_kind = 'external'), 0) AS external_s,
+        coalesce(sum(row_bh_s) FILTER (WHERE status_class = 'wait'), 0) AS wait_bh_s,
+        coalesce(sum(row_bh_s) FILTER (WHERE wait_kind = 'internal'), 0) AS internal_bh_s,
+        coalesce(sum(row_bh_s) FILTER (WHERE wait_kind = 'external'), 0) AS external_bh_s,
+        sum(row_bh_s) AS stretch_bh_s,
         arg_max(resource, ord) AS resource,
         arg_max(team, ord) AS team,
         count(*) FILTER (WHERE new_stretch = 0 AND resource IS NOT NULL AND prev_row_resource IS NOT NULL
                          AND resource <> prev_row_resource) AS reassignments,
         min(source_line) AS source_line
-    FROM numbered
+    FROM worked
     GROUP BY case_id, stretch_no
 ),
 with_done AS (  -- the time in done statuses just before a stretch (a reopen): external queue
     SELECT *,
         lag(CASE WHEN team_key IS NULL THEN seconds_between(entered_ts, left_ts) END)
-            OVER (PARTITION BY case_id ORDER BY stretch_no) AS done_before_s
+            OVER (PARTITION BY case_id ORDER BY stretch_no) AS done_before_s,
+        lag(CASE WHEN team_key IS NULL THEN stretch_bh_s END)
+            OVER (PARTITION BY case_id ORDER BY stretch_no) AS done_before_bh_s
     FROM stretches
 )
 SELECT s.case_id,
@@ -63,7 +84,12 @@ SELECT s.case_id,
     s.left_ts AS end_ts,
     s.resource, s.team, s.reassignments, s.source_line,
     s.internal_s AS queue_internal_s,
-    s.external_s + coalesce(s.done_before_s, 0) AS queue_external_s
+    s.external_s + coalesce(s.done_before_s, 0) AS queue_external_s,
+    -- the same in business time, row by row (start_ts is no instant to measure from):
+    -- fct_visits_business.sql takes them as the visit's queue and its split
+    s.wait_bh_s + coalesce(s.done_before_bh_s, 0) AS team_queue_bh_s,
+    s.internal_bh_s AS team_queue_internal_bh_s,
+    s.external_bh_s + coalesce(s.done_before_bh_s, 0) AS team_queue_external_bh_s
 FROM with_done AS s
 LEFT JOIN flow_owner_names AS o ON o.owner_no = s.team
 WHERE s.team_key IS NOT NULL;

@@ -8,6 +8,8 @@ SELECT k.case_no AS case_id, s.step, s.visit_no, s.seq, s.ready_ts, s.start_ts, 
     s.queue_time_s, s.process_time_s, s.elapsed_s, s.sessions, s.paused_s, s.queue_internal_s,
     s.queue_external_s, r.owner_no AS resource, t.owner_no AS team, s.reassignments, s.is_rework,
     s.in_process,
+    s.queue_time_bh_s, s.process_time_bh_s, s.elapsed_bh_s, s.paused_bh_s, s.queue_internal_bh_s,
+    s.queue_external_bh_s,  -- business twins (fct_visits_business.sql): per visit, kept with it
     lag(s.step) OVER w AS prev_step,
     lag(coalesce(t.owner_no, r.owner_no)) OVER w AS prev_owner  -- fct_visits.sql: team, else resource
 FROM visits AS s

@@ -9,6 +9,9 @@
 --   queue_visits: the visits the queue figures are over (those with an observed start, of
 --   the measurement window: ended in it, or in process when it reaches as_of;
 --   fct_step_metrics.sql), for the map's caption "over all N visits"
+--   queue_time_bh_p50_s, process_time_bh_p50_s: the same p50s in business time (visits'
+--   *_bh_s twins), only when the stream is measured with a calendar (some twin differs from
+--   its elapsed value); NULL otherwise, and the map shows no business figures
 SELECT
     m.position,
     m.step,
@@ -28,11 +31,16 @@ SELECT
     s.process_time_p50_s,
     s.process_time_mean_s,
     s.first_pass_yield,
-    q.queue_visits
+    q.queue_visits,
+    CASE WHEN c.calendar THEN q.queue_time_bh_p50_s END AS queue_time_bh_p50_s,
+    CASE WHEN c.calendar THEN q.process_time_bh_p50_s END AS process_time_bh_p50_s
 FROM map_steps AS m
 LEFT JOIN step_metrics AS s ON s.stream = m.stream AND s.step = m.step
 LEFT JOIN (
-    SELECT v.step, count(*) FILTER (WHERE v.start_ts IS NOT NULL) AS queue_visits
+    SELECT v.step, count(*) FILTER (WHERE v.start_ts IS NOT NULL) AS queue_visits,
+        quantile_cont(coalesce(v.queue_time_bh_s, 0), 0.5) FILTER (WHERE v.start_ts IS NOT NULL)
+            AS queue_time_bh_p50_s,
+        quantile_cont(v.process_time_bh_s, 0.5) AS process_time_bh_p50_s
     FROM visits AS v JOIN stream_summary AS w USING (stream)
     WHERE v.stream = $stream
         AND (w."window" = 'all'
@@ -41,5 +49,10 @@ LEFT JOIN (
                  AND (v.end_ts < w.window_end OR (w.window_end = w.as_of AND v.end_ts <= w.as_of))))
     GROUP BY v.step
 ) AS q ON q.step = m.step
+CROSS JOIN (
+    SELECT coalesce(bool_or(elapsed_bh_s <> elapsed_s OR process_time_bh_s <> process_time_s
+                            OR queue_time_bh_s <> queue_time_s), FALSE) AS calendar
+    FROM visits WHERE stream = $stream
+) AS c
 WHERE m.stream = $stream
 ORDER BY m.position, m.step
