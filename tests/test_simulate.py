@@ -291,3 +291,24 @@ def test_workers_give_the_same_figures_as_one_process(queue_store):
     two = run_replications(p, 10, 3, 4, workers=2)
     assert [r.figure("lead_time_p85_s") for r in one] == [r.figure("lead_time_p85_s") for r in two]
     assert [r.queue_time_mean_s for r in one] == [r.queue_time_mean_s for r in two]
+
+
+def test_a_measurement_window_is_what_the_model_learns_from_and_is_checked_against(tmp_path):
+    """[flow] window = 2026-02: the model's arrivals, routing, visits and the observed lead
+    times are those of February, as stream_summary's are (its p50 is the validation's)."""
+    text, _ = network_log(*MMC, 60)
+    con = open_store(tmp_path / "v.duckdb")
+    load_log(con, tmp_path, text, name="feb", window="2026-02")
+    p50, completed = con.execute(
+        "SELECT lead_time_p50_s, completed_cases FROM stream_summary WHERE stream = 'feb'"
+    ).fetchall()[0]
+    model = load_model(con, "feb", "UTC")
+    in_feb = con.execute(
+        "SELECT count(*) FROM cases WHERE stream = 'feb' "
+        "AND exit_ts >= '2026-02-01' AND exit_ts < '2026-03-01'"
+    ).fetchall()[0][0]
+    assert len(model.observed_lead_times_s) == in_feb == completed
+    assert float(np.quantile(model.observed_lead_times_s, 0.5)) == pytest.approx(p50)
+    assert model.arrivals_per_day / 24 == pytest.approx(2.5, rel=0.08)  # February's 28 days
+    assert model.steps["Serve"].visits == in_feb  # one visit a case, ended in February
+    con.close()

@@ -2,11 +2,14 @@
 -- step to the next, with '__start__' before a case's first visit and '__end__' after its
 -- last: the routing of vsm simulate's current-state model (rework loops included, as
 -- transitions back to an earlier step). Open cases are left out: their next step is unknown.
--- $stream.
-WITH done AS (
+-- The cases that completed in the stream's measurement window. $stream.
+WITH bounds AS (  -- the stream's measurement window (stream_summary: the whole history, or [flow] window)
+    SELECT window_start AS ws, window_end AS we FROM stream_summary WHERE stream = $stream
+),
+done AS (
     SELECT v.case_id, v.step, v.seq
-    FROM visits v JOIN cases c ON c.stream = v.stream AND c.case_id = v.case_id
-    WHERE v.stream = $stream AND NOT c.is_open
+    FROM visits v JOIN cases c ON c.stream = v.stream AND c.case_id = v.case_id, bounds
+    WHERE v.stream = $stream AND NOT c.is_open AND c.exit_ts BETWEEN ws AND we
 ),
 moves AS (
     SELECT

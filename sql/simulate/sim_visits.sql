@@ -1,7 +1,11 @@
 -- sim_visits (grain: visit): the ended visits of a stream with what the current-state model
 -- of vsm simulate samples from: process times (empirical, per step), external waits (status
 -- logs: delays outside the team's control) and the start/end instants that give the work in
--- progress at each step (its capacity). $stream.
+-- progress at each step (its capacity): the visits that ended in the stream's measurement
+-- window. $stream.
+WITH bounds AS (  -- the stream's measurement window (stream_summary: the whole history, or [flow] window)
+    SELECT window_start AS ws, window_end AS we FROM stream_summary WHERE stream = $stream
+)
 SELECT
     step,
     case_id,
@@ -14,6 +18,6 @@ SELECT
     coalesce(paused_s, 0) AS paused_s,     -- between its work sessions: waiting, not working (a delay)
     elapsed_s,                              -- end_ts - ready_ts (what a step without observed starts takes)
     resource
-FROM visits
-WHERE stream = $stream AND end_ts IS NOT NULL
+FROM visits, bounds
+WHERE stream = $stream AND end_ts BETWEEN ws AND we
 ORDER BY step, end_ts, case_id
