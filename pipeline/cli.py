@@ -996,26 +996,29 @@ def simulate(
     and reports/<stream>/simulate-<scenario>.html (the future-state map)."""
 
     def run():
+        from pipeline.errors import StoreError
         from pipeline.publish import writing
         from pipeline.report import report_time
         from pipeline.settings import load_settings
-        from pipeline.simulate import check_run_options, run_simulate
+        from pipeline.simulate import check_run_options, simulate_stream, write_page, write_simulation
+        from pipeline.simulate_page import render_simulate_page
+        from pipeline.store import open_store
 
         check_run_options(horizon, replications, workers)  # a usage error before the store is touched
         settings = load_settings(stream, streams_dir)
-        with writing(db, wait, None, _say) as con:
-            result = run_simulate(
-                con,
-                stream,
-                settings.timezone,
-                scenario,
-                scenarios_dir,
-                out_dir,
-                report_time(),
-                horizon,
-                replications,
-                seed,
+        if not Path(db).exists():
+            raise StoreError(f"{db}: no store here: `vsm discover` or `vsm ingest` the stream first")
+        # Simulated on the analysts' file, read-only: other writers are not held up meanwhile;
+        # only writing the rows takes the writers' lock.
+        with open_store(db, read_only=True) as con:
+            result = simulate_stream(
+                con, stream, settings.timezone, scenario, scenarios_dir, horizon, replications, seed, workers
             )
+            now = report_time()
+            html = render_simulate_page(con, result, now)
+        with writing(db, wait, None, _say) as con:
+            write_simulation(con, result, now)
+        write_page(result, html, out_dir)
         _print_simulation(result)
 
     _boundary(debug, run)

@@ -217,21 +217,27 @@ def run_simulate(
     replications: int = MIN_REPLICATIONS,
     seed: int = 1,
     workers: int = 1,
+    write_con: duckdb.DuckDBPyConnection | None = None,
 ) -> SimulationResult:
-    """`vsm simulate`: simulate, write `simulations` and the future-state page; the caller
-    publishes (pipeline.publish.writing)."""
+    """Simulate from `con`, write `simulations` (to `write_con`, default `con`) and the
+    future-state page; the caller publishes (pipeline.publish.writing)."""
     from pipeline.simulate_page import render_simulate_page
 
     result = simulate_stream(
-        con, stream, timezone, scenario_name, scenarios_dir, horizon_days, replications, seed
+        con, stream, timezone, scenario_name, scenarios_dir, horizon_days, replications, seed, workers
     )
-    write_simulation(con, result, now)
     html = render_simulate_page(con, result, now)
-    folder = Path(out_dir) / stream
+    write_simulation(write_con or con, result, now)
+    write_page(result, html, out_dir)
+    return result
+
+
+def write_page(result: SimulationResult, html: str, out_dir: Path) -> None:
+    """reports/<stream>/simulate-<scenario>.html, replaced whole (result.page names it)."""
+    folder = Path(out_dir) / result.stream
     folder.mkdir(parents=True, exist_ok=True)
     page = folder / f"simulate-{result.scenario.name}.html"
     partial = page.with_name(page.name + ".partial")
     partial.write_text(html, encoding="utf-8")
     os.replace(partial, page)
     result.page = page
-    return result

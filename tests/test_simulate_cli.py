@@ -79,17 +79,28 @@ def test_simulate_writes_the_table_analysts_read(made):
     assert all(r[6] is True and r[7] == 30 and r[8] == 45 and r[9] == 1 for r in rows)
     lead = figures[("lead_time_p50_s", "")]
     assert lead[3] <= lead[4] <= lead[5] < lead[2]  # the fix shortens the lead time
-    # the same command again replaces its rows, and `current` adds its own
+    # the same command again (in two processes: the same figures) replaces its rows, and
+    # `current` adds its own
+    again = vsm(folder, "simulate", "loop", "fix", "--horizon", "45", "--workers", "2")
+    assert again.exit_code == 0, again.output
     assert vsm(folder, "simulate", "loop", "--horizon", "45").exit_code == 0
     with duckdb.connect(str(folder / "vsm.duckdb"), read_only=True) as con:
         counts = dict(con.execute("SELECT scenario, count(*) FROM simulations GROUP BY 1").fetchall())
+        same = con.execute(
+            "SELECT figure, step, p10, p50, p90 FROM simulations WHERE scenario = 'fix' ORDER BY figure, step"
+        ).fetchall()
     assert counts == {"fix": 8, "current": 8}
+    assert same == [(r[0], r[1], r[3], r[4], r[5]) for r in rows]
 
 
 def test_simulate_refuses_bad_usage_and_scenarios(made):
     folder, _ = made
     few = vsm(folder, "simulate", "loop", "--replications", "5")
     assert few.exit_code == 2 and "--replications 5: expected 30 or more" in few.output
+    none = vsm(folder, "simulate", "loop", "--workers", "0")
+    assert none.exit_code == 2 and "--workers 0: expected 1 or more" in none.output
+    nowhere = vsm(folder, "simulate", "loop", "--db", "other.duckdb")
+    assert nowhere.exit_code == 4 and "other.duckdb: no store here" in nowhere.output
     missing = vsm(folder, "simulate", "loop", "nope")
     assert missing.exit_code == 2 and "scenarios/loop/nope.toml: no such scenario file" in missing.output
     (folder / "scenarios" / "loop" / "bad.toml").write_text('[capacity]\n"Nope" = "+1"\n', encoding="utf-8")
