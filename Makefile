@@ -46,10 +46,12 @@ test: $(STAMP) chromium postgresql
 # analysts' query latency during it; BENCH_NIGHTLY_SCALE=10M), then the PostgreSQL source's row
 # (bench/postgres.py; skipped, saying why, without a server). bench/business_hours.py: what
 # business durations (a [calendar]) add to a full compute (BENCH_BH_SCALE=10M; target 15%).
+# bench/simulate.py: vsm simulate's model and 30 replications of 90 days (BENCH_SIMULATE_SCALE=10M).
 bench: $(STAMP) postgresql
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/nightly.py
 	$(BIN)/python bench/business_hours.py
+	$(BIN)/python bench/simulate.py
 	$(BIN)/python bench/postgres.py
 
 # A PostgreSQL source's load rate (1M status-history rows, BENCH_PG_ROWS) against COPY ... TO STDOUT.

@@ -962,6 +962,90 @@ def _print_compare(result) -> None:
     say(f"Page: {result.page}")
 
 
+@app.command()
+def simulate(
+    stream: Annotated[str, typer.Argument(help="The value stream (streams/<name>.toml).")],
+    scenario: Annotated[
+        str,
+        typer.Argument(
+            help="scenarios/<stream>/<name>.toml, or current (the current state: the validation)."
+        ),
+    ] = "current",
+    horizon: Annotated[float, typer.Option("--horizon", help="Days simulated per replication.")] = 90.0,
+    replications: Annotated[
+        int, typer.Option("--replications", help="Replications (30 or more); replication i uses seed + i.")
+    ] = 30,
+    seed: Annotated[int, typer.Option("--seed", help="The first replication's random seed.")] = 1,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Processes running replications side by side (same figures).")
+    ] = 1,
+    scenarios_dir: Annotated[
+        Path, typer.Option("--scenarios-dir", help="Folder of the scenarios (<stream>/<name>.toml).")
+    ] = Path("scenarios"),
+    out_dir: Annotated[
+        Path,
+        typer.Option("--out", help="Folder of the reports: writes <out>/<stream>/simulate-<scenario>.html."),
+    ] = REPORTS,
+    db: DbOption = DEFAULT_DB,
+    wait: WaitOption = 0.0,
+    streams_dir: StreamsDirOption = DEFAULT_STREAMS,
+    debug: DebugOption = False,
+) -> None:
+    """Simulate a future state: the current-state model learned from the stream's flow, checked
+    against its observed lead times, then the scenario's changes; writes the simulations table
+    and reports/<stream>/simulate-<scenario>.html (the future-state map)."""
+
+    def run():
+        from pipeline.errors import StoreError
+        from pipeline.publish import writing
+        from pipeline.report import report_time
+        from pipeline.settings import load_settings
+        from pipeline.simulate import check_run_options, simulate_stream, write_page, write_simulation
+        from pipeline.simulate_page import render_simulate_page
+        from pipeline.store import open_store
+
+        check_run_options(horizon, replications, workers)  # a usage error before the store is touched
+        settings = load_settings(stream, streams_dir)
+        if not Path(db).exists():
+            raise StoreError(f"{db}: no store here: `vsm discover` or `vsm ingest` the stream first")
+        # Simulated on the analysts' file, read-only: other writers are not held up meanwhile;
+        # only writing the rows takes the writers' lock.
+        with open_store(db, read_only=True) as con:
+            result = simulate_stream(
+                con, stream, settings.timezone, scenario, scenarios_dir, horizon, replications, seed, workers
+            )
+            now = report_time()
+            html = render_simulate_page(con, result, now)
+        with writing(db, wait, None, _say) as con:
+            write_simulation(con, result, now)
+        write_page(result, html, out_dir)
+        _print_simulation(result)
+
+    _boundary(debug, run)
+
+
+def _print_simulation(result) -> None:
+    from pipeline.vsm_map import fmt_amount, fmt_duration
+
+    say = lambda text: out.print(text, markup=False, highlight=False)  # noqa: E731
+    v = result.validation
+    p = lambda s: "n/a" if s is None else fmt_duration(s)  # noqa: E731
+    say(
+        f"Validation of {result.stream}: lead time p50 observed {p(v.observed_p50_s)}, simulated "
+        f"{p(v.simulated_p50_s)}; p85 observed {p(v.observed_p85_s)}, simulated {p(v.simulated_p85_s)}; "
+        f"distance {v.emd_relative:.2f} of the median (threshold 0.25)"
+    )
+    if not v.passed:
+        say(f"  NOT PREDICTIONS: the model does not reproduce the stream; most wrong: {v.wrong_why}")
+    say(f"Scenario {result.scenario.name}: " + ("; ".join(result.scenario.changes()) or "no changes"))
+    for r in result.rows.to_dicts():
+        if r["step"]:
+            continue
+        fmt = fmt_duration if r["figure"].endswith("_s") else fmt_amount
+        say(f"  {r['figure']}: {fmt(r['observed'])} -> {fmt(r['p50'])} ({fmt(r['p10'])} to {fmt(r['p90'])})")
+    say(f"Page: {result.page}")
+
+
 LogFormatOption = Annotated[
     str,
     typer.Option(

@@ -23,6 +23,9 @@ MAX_REWORK_LOOPS = 5  # the loops with the most cases; more would hide the flow
 # Marks of a step on the maps of a comparison (pipeline/compare_maps.py): only in the after
 # window (NEW), only in the before window (LEAVES: gone after), or not in this window (GONE).
 NEW, LEAVES, GONE = "new", "leaves", "gone"
+# Marks of a step on a future-state map (pipeline/simulate_page.py): a scenario changes it, or
+# removes it.
+CHANGED, REMOVED = "changed", "removed"
 
 
 @dataclass(frozen=True)
@@ -49,11 +52,12 @@ class MapStep:
     first_pass_yield: float | None = None
     queue_time_bh_p50_s: float | None = None  # business time: only when a calendar is set
     process_time_bh_p50_s: float | None = None
-    mark: str = ""  # a compared map: NEW, LEAVES or GONE (above)
+    mark: str = ""  # a compared map: NEW, LEAVES or GONE; a future-state map: CHANGED or REMOVED
+    predicted_queue: tuple[str, str] = ()  # a future-state map: queue time "-> p50" and "p10-p90"
 
     @property
     def folded(self) -> bool:
-        return self.visits is None and self.mark != GONE
+        return self.visits is None and self.mark not in (GONE, REMOVED)
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,7 @@ class Summary:
     why: str | None = None
     littles_law: bool = True  # the compared maps of `vsm compare` leave its row out (not checked per window)
     window: str | None = None  # the measurement window ('all': the whole history)
+    predicted: tuple[tuple[str, str], ...] = ()  # a future-state map: (row key, "now -> predicted (range)")
 
 
 @dataclass(frozen=True)

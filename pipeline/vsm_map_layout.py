@@ -20,10 +20,12 @@ from datetime import UTC, datetime
 
 from pipeline.svg import esc, shorten, wrap
 from pipeline.vsm_map import (
+    CHANGED,
     GONE,
     LEAVES,
     MAX_REWORK_LOOPS,
     NEW,
+    REMOVED,
     Branch,
     MapData,
     MapStep,
@@ -64,6 +66,7 @@ REWORK = "#c92a2a"
 HANDOFF = "#f08c00"
 DECISION = "#5f3dc4"
 NEW_FILL = "#2b8a3e"  # a step only in this window (the maps of `vsm compare`)
+CHANGED_FILL = "#e8590c"  # a step a scenario changes (the future-state map of `vsm simulate`)
 GONE_FILL, GONE_STROKE = "#f1f3f5", "#adb5bd"  # a step not in this window
 
 
@@ -277,7 +280,7 @@ def layout(data: MapData, panels_height: float) -> Layout:
 
 def draw_queue(step: MapStep, gap: Rect, arrow_y: float) -> str:
     cx, top = gap.cx, gap.y + 6
-    if step.mark == GONE:
+    if step.mark in (GONE, REMOVED):
         parts = [
             triangle(cx, top, 16, 30, fill=GONE_FILL, stroke=GONE_STROKE, width=1.5),
             text(cx, top + 64, "\u2014", size=12, anchor="middle", fill=MUTED, key="queue_time"),
@@ -308,11 +311,27 @@ def draw_queue(step: MapStep, gap: Rect, arrow_y: float) -> str:
         parts += data_row(x, w, y + 14 * k, label, value, key, size=10)
     observed = step.queue_time_p50_s is not None or step.queue_time_mean_s is not None
     over = _queue_population(step)
+    below = y + 14 * (len(rows) - 1) + (15 if observed else 40)
     if observed and over:
         # one population for p50, mean and its parts (fct_step_metrics.sql), said under them
-        below = y + 14 * (len(rows) - 1) + 15
         parts.append(text(cx, below, "times over all", size=8.5, anchor="middle", fill=MUTED, cls="over"))
         parts.append(text(cx, below + 10, over, size=8.5, anchor="middle", fill=MUTED, key="queue_visits"))
+        below += 20
+    if step.predicted_queue:  # a future-state map: the predicted mean queue time and its range
+        mean, spread = step.predicted_queue
+        parts.append(
+            text(
+                cx,
+                below + 4,
+                f"\u2192 mean {mean}",
+                size=10,
+                anchor="middle",
+                weight="bold",
+                fill=CHANGED_FILL,
+                key="predicted_queue",
+            )
+        )
+        parts.append(text(cx, below + 16, spread, size=8.5, anchor="middle", fill=CHANGED_FILL))
     title = (
         f"Queue before {step.step}: {fmt_amount(step.queue_wip_avg)} cases waiting on average; queue time "
         f"p50 {fmt_duration(step.queue_time_p50_s)}, mean {fmt_duration(step.queue_time_mean_s)}"
@@ -360,14 +379,20 @@ def _gone(step: MapStep, box: Rect, cls: str, size: float) -> str:
             )
         )
     below = box.y + 20 + 15 * len(names) + 10
-    parts.append(text(box.cx, below, "not in this window", size=11, anchor="middle", fill=MUTED, key="gone"))
+    said = "removed" if step.mark == REMOVED else "not in this window"
+    parts.append(text(box.cx, below, said, size=11, anchor="middle", fill=MUTED, key="gone"))
     title = f"{step.step}: no visit of it ended in this window (it is in the other window's map)"
+    if step.mark == REMOVED:
+        title = f"{step.step}: the scenario removes it"
     return group(f"{cls} gone", parts, title=title, data={"step": step.step})
 
 
 def _mark_tag(step: MapStep, box: Rect) -> str:
     """The tag of a step only one window has: NEW on the after map, GONE AFTER on the before map."""
-    label, fill, w = ("NEW", NEW_FILL, 34) if step.mark == NEW else ("GONE AFTER", REWORK, 70)
+    label, fill, w = {
+        NEW: ("NEW", NEW_FILL, 34),
+        CHANGED: ("CHANGED", CHANGED_FILL, 58),
+    }.get(step.mark, ("GONE AFTER", REWORK, 70))
     tag = Rect(box.right - w - 4, box.y - 9, w, 16)
     return rect(tag, fill=fill, stroke=fill, radius=8) + text(
         tag.cx, tag.y + 12, label, size=9.5, anchor="middle", weight="bold", fill="#fff", key=step.mark
@@ -375,7 +400,7 @@ def _mark_tag(step: MapStep, box: Rect) -> str:
 
 
 def draw_process(step: MapStep, box: Rect) -> str:
-    if step.mark == GONE:
+    if step.mark in (GONE, REMOVED):
         return _gone(step, box, "process", 12)
     head = Rect(box.x, box.y, box.w, HEAD_H)
     parts = [
@@ -427,7 +452,10 @@ def draw_process(step: MapStep, box: Rect) -> str:
         title += f", process time p50 in business hours {fmt_duration(step.process_time_bh_p50_s)}"
     if step.folded:
         title = f"{step.step}: the rare steps folded into one box (see [discovery] coverage)"
-    if step.mark in (NEW, LEAVES):
+    if step.mark == CHANGED:
+        parts.append(_mark_tag(step, box))
+        title += "\nthe scenario changes it"
+    elif step.mark in (NEW, LEAVES):
         parts.append(_mark_tag(step, box))
         title += "\nonly in this window: no visit of it ended in the other one"
     return group("process", parts, title=title, data={"step": step.step})
@@ -490,7 +518,10 @@ def draw_side(
         f"{fmt_pct(step.case_share)} of completed cases, {fmt_count(step.visits)} visits, process time p50 "
         f"{fmt_duration(step.process_time_p50_s)}, first-pass yield {fmt_pct(step.first_pass_yield)}"
     )
-    if step.mark in (NEW, LEAVES):
+    if step.mark == CHANGED:
+        parts.append(_mark_tag(step, box))
+        title += "\nthe scenario changes it"
+    elif step.mark in (NEW, LEAVES):
         parts.append(_mark_tag(step, box))
     return group("side-step", parts, title=title, data={"step": step.step})
 
@@ -674,7 +705,7 @@ def draw_ladder(lay: Layout, data: MapData) -> list[str]:
             _ladder_value(gap.cx, y_hi - 6, step.queue_time_mean_s, "queue_time_mean"),
             _ladder_value(box.cx, y_lo + 15, step.process_time_mean_s, "process_time_mean"),
         ]
-        if step.mark == GONE:  # not "not observed": the step had no visit in this window
+        if step.mark in (GONE, REMOVED):  # not "not observed": no visit in this window (or removed)
             values = [
                 text(gap.cx, y_hi - 6, "\u2014", size=10, anchor="middle", fill=MUTED),
                 text(box.cx, y_lo + 15, "\u2014", size=10, anchor="middle", fill=MUTED),
@@ -718,7 +749,10 @@ def _summary_panel(data: MapData) -> Panel:
     ]
     if s.littles_law:
         rows.insert(4, ("Little's Law", verdict, "littles_law"))
-    w, h = 300, 30 + 16 * len(rows)
+    if s.predicted:  # a future-state map: the figures the scenario predicts, nothing else
+        said = dict(s.predicted)
+        rows = [(label, said[key], key) for label, _, key in rows if key in said]
+    w, h = (300 if not s.predicted else 420), 30 + 16 * len(rows)
 
     def draw(x: float, y: float) -> list[str]:
         parts = [
@@ -726,7 +760,7 @@ def _summary_panel(data: MapData) -> Panel:
             text(x + 10, y + 18, "Summary", size=12, weight="bold"),
         ]
         for k, (label, value, key) in enumerate(rows):
-            parts += data_row(x + 10, w - 20, y + 36 + 16 * k, label, fits(value, 170, 11), key)
+            parts += data_row(x + 10, w - 20, y + 36 + 16 * k, label, fits(value, w - 130, 11), key)
         return [group("summary", parts, title=f"Little's Law: {s.why}" if s.why else "")]
 
     return w, h, draw

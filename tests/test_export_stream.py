@@ -83,8 +83,9 @@ def test_every_table_is_written_as_parquet_with_the_stores_rows(project, monkeyp
     result = vsm_export(project, monkeypatch, "claims", "--out", str(out))
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{t}.parquet" for t in STREAM_TABLES)
-    # events, rejects, runs, the 18 flow tables (sla among them), the 2 history tables and comparisons
-    assert len(STREAM_TABLES) == 24
+    # events, rejects, runs, the 18 flow tables (sla among them), the 2 history tables, comparisons
+    # and simulations
+    assert len(STREAM_TABLES) == 25
     for table in STREAM_TABLES:
         frame = pl.read_parquet(out / f"{table}.parquet")
         assert frame.height == store_rows(project, table), table

@@ -1,0 +1,243 @@
+"""`vsm simulate STREAM SCENARIO`: the current-state model run first and checked against the
+observed lead times (the validation), then the scenario; the figures over the replications
+written to `simulations` and the future-state map to reports/<stream>/simulate-<scenario>.html.
+
+Validation: the earth mover's distance (Wasserstein-1) between the simulated lead times of the
+`current` scenario (all replications pooled) and the observed lead times of completed cases,
+divided by the observed median. Up to VALIDATION_MAX_EMD (0.25: the simulated distribution is,
+on average, within a quarter of a median of the observed one) the model reproduces the stream
+and a scenario's figures are predictions; beyond it they are written with `predicted = false`,
+the page and the CLI say they are not predictions, and name the step the model gets most wrong
+(the largest gap between simulated and observed time per case at a step: ready to end of its
+visits, all the visits a case makes there).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from pipeline.errors import SettingsError
+from pipeline.scenarios import CURRENT, Scenario, load_scenario, plan
+from pipeline.simulate_model import Model, load_model
+from pipeline.simulation import Replication, run_replications
+from pipeline.store import read_sql
+
+VALIDATION_MAX_EMD = 0.25
+MIN_REPLICATIONS = 30
+STREAM_FIGURES = ("lead_time_p50_s", "lead_time_p85_s", "lead_time_mean_s", "throughput_per_day", "wip_avg")
+STEP_FIGURE = "queue_time_mean_s"
+
+
+@dataclass(frozen=True)
+class Validation:
+    emd_relative: float  # earth mover's distance / observed median lead time
+    observed_p50_s: float
+    observed_p85_s: float
+    simulated_p50_s: float | None
+    simulated_p85_s: float | None
+    passed: bool
+    wrong_step: str  # '' when passed
+    wrong_why: str
+
+
+@dataclass
+class SimulationResult:
+    stream: str
+    scenario: Scenario
+    model: Model
+    validation: Validation
+    rows: pl.DataFrame
+    page: Path | None = None
+
+
+def validate(model: Model, current: list[Replication], threshold: float = VALIDATION_MAX_EMD) -> Validation:
+    """How closely the simulated current state reproduces the observed lead times."""
+    from scipy.stats import wasserstein_distance
+
+    observed = model.observed_lead_times_s
+    simulated = np.concatenate([r.lead_times_s for r in current]) if current else np.zeros(0)
+    median = float(np.quantile(observed, 0.5))
+    p85 = float(np.quantile(observed, 0.85))
+    if simulated.size == 0:
+        emd = float("inf")
+    else:
+        emd = float(wasserstein_distance(observed, simulated)) / median if median > 0 else float("inf")
+    passed = emd <= threshold
+    step, why = ("", "") if passed else wrong_step(model, current)
+    return Validation(
+        emd_relative=emd,
+        observed_p50_s=median,
+        observed_p85_s=p85,
+        simulated_p50_s=float(np.quantile(simulated, 0.5)) if simulated.size else None,
+        simulated_p85_s=float(np.quantile(simulated, 0.85)) if simulated.size else None,
+        passed=passed,
+        wrong_step=step,
+        wrong_why=why,
+    )
+
+
+def wrong_step(model: Model, current: list[Replication]) -> tuple[str, str]:
+    """The step whose simulated time per case (ready to end of its visits, over all its visits
+    a case makes: queue, delays, work and routing together) is furthest from the observed; and
+    a sentence saying so."""
+    completed = max(len(model.observed_lead_times_s), 1)
+    worst, gap, said = "", 0.0, ""
+    for step, m in model.steps.items():
+        simulated = [r.step_time_per_case_s[step] for r in current if step in r.step_time_per_case_s]
+        if not simulated or m.elapsed_s.size == 0:
+            continue
+        observed = float(m.elapsed_s.sum()) / completed
+        sim = float(np.median(simulated))
+        if abs(sim - observed) > abs(gap):
+            worst, gap = step, sim - observed
+            said = (
+                f"{step}: {_hours(sim)} per case simulated against {_hours(observed)} observed "
+                f"({'too long' if gap > 0 else 'too short'}: queue, delays, work and visits per case)"
+            )
+    return worst, said or "no step's time explains the gap (arrivals)"
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
+def figure_rows(model: Model, reps: list[Replication]) -> list[dict]:
+    """One row per figure (stream figures, then each step's queue time): observed and the
+    10th, 50th and 90th percentiles over the replications."""
+    rows = []
+    for name in STREAM_FIGURES:
+        values = [v for v in (r.figure(name) for r in reps) if v is not None]
+        observed = model.observed.get(name)
+        if name == "lead_time_mean_s":
+            observed = float(model.observed_lead_times_s.mean())
+        rows.append(_row(name, "", observed, values))
+    for step in model.steps:
+        values = [r.queue_time_mean_s[step] for r in reps if step in r.queue_time_mean_s]
+        rows.append(_row(STEP_FIGURE, step, model.observed_steps.get(step, {}).get(STEP_FIGURE), values))
+    return rows
+
+
+def _row(figure: str, step: str, observed: float | None, values: list[float]) -> dict:
+    p10, p50, p90 = (float(x) for x in np.quantile(values, [0.1, 0.5, 0.9])) if values else (None,) * 3
+    return {"figure": figure, "step": step, "observed": observed, "p10": p10, "p50": p50, "p90": p90}
+
+
+def check_run_options(horizon_days: float, replications: int, workers: int = 1) -> None:
+    if workers < 1:
+        raise SettingsError(f"--workers {workers}: expected 1 or more processes")
+    if not horizon_days > 0:
+        raise SettingsError(f"--horizon {horizon_days:g}: expected a number of days above 0")
+    if replications < MIN_REPLICATIONS:
+        raise SettingsError(
+            f"--replications {replications}: expected {MIN_REPLICATIONS} or more (fewer give ranges "
+            "that are noise)"
+        )
+
+
+def simulate_stream(
+    con: duckdb.DuckDBPyConnection,
+    stream: str,
+    timezone: str,
+    scenario_name: str,
+    scenarios_dir: Path,
+    horizon_days: float = 90,
+    replications: int = MIN_REPLICATIONS,
+    seed: int = 1,
+    workers: int = 1,
+) -> SimulationResult:
+    """Run the current state and (unless it is `current`) the scenario; nothing is written."""
+    check_run_options(horizon_days, replications, workers)
+    model = load_model(con, stream, timezone)
+    scenario = load_scenario(scenarios_dir, stream, scenario_name)
+    wanted = plan(model, scenario)  # a bad scenario is refused before anything runs
+    current_plan = wanted if scenario.name == CURRENT else plan(model, Scenario(CURRENT))
+    current = run_replications(current_plan, horizon_days, replications, seed, workers)
+    validation = validate(model, current)
+    reps = (
+        current
+        if scenario.name == CURRENT
+        else run_replications(wanted, horizon_days, replications, seed, workers)
+    )
+    frame = pl.DataFrame(
+        figure_rows(model, reps),
+        schema={
+            "figure": pl.String,
+            "step": pl.String,
+            "observed": pl.Float64,
+            "p10": pl.Float64,
+            "p50": pl.Float64,
+            "p90": pl.Float64,
+        },
+    ).with_columns(
+        pl.lit(stream).alias("stream"),
+        pl.lit(scenario.name).alias("scenario"),
+        pl.lit(validation.passed).alias("predicted"),
+        pl.lit(validation.emd_relative).alias("validation_emd"),
+        pl.lit(replications).alias("replications"),
+        pl.lit(float(horizon_days)).alias("horizon_days"),
+        pl.lit(seed).alias("seed"),
+    )
+    return SimulationResult(stream, scenario, model, validation, frame)
+
+
+def write_simulation(con: duckdb.DuckDBPyConnection, result: SimulationResult, computed_at: datetime) -> None:
+    """Replace the scenario's rows in `simulations`, in one transaction."""
+    frame = result.rows.with_columns(pl.lit(computed_at).alias("computed_at"))
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            read_sql("simulate/delete_simulation.sql"),
+            {"stream": result.stream, "scenario": result.scenario.name},
+        )
+        con.register("simulation_rows_in", frame.to_arrow())
+        con.execute("INSERT INTO simulations BY NAME SELECT * FROM simulation_rows_in")
+        con.unregister("simulation_rows_in")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def run_simulate(
+    con: duckdb.DuckDBPyConnection,
+    stream: str,
+    timezone: str,
+    scenario_name: str,
+    scenarios_dir: Path,
+    out_dir: Path,
+    now: datetime,
+    horizon_days: float = 90,
+    replications: int = MIN_REPLICATIONS,
+    seed: int = 1,
+    workers: int = 1,
+    write_con: duckdb.DuckDBPyConnection | None = None,
+) -> SimulationResult:
+    """Simulate from `con`, write `simulations` (to `write_con`, default `con`) and the
+    future-state page; the caller publishes (pipeline.publish.writing)."""
+    from pipeline.simulate_page import render_simulate_page
+
+    result = simulate_stream(
+        con, stream, timezone, scenario_name, scenarios_dir, horizon_days, replications, seed, workers
+    )
+    html = render_simulate_page(con, result, now)
+    write_simulation(write_con or con, result, now)
+    write_page(result, html, out_dir)
+    return result
+
+
+def write_page(result: SimulationResult, html: str, out_dir: Path) -> None:
+    """reports/<stream>/simulate-<scenario>.html, replaced whole (result.page names it)."""
+    folder = Path(out_dir) / result.stream
+    folder.mkdir(parents=True, exist_ok=True)
+    page = folder / f"simulate-{result.scenario.name}.html"
+    partial = page.with_name(page.name + ".partial")
+    partial.write_text(html, encoding="utf-8")
+    os.replace(partial, page)
+    result.page = page
