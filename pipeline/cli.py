@@ -1042,7 +1042,13 @@ def _print_simulation(result) -> None:
         if r["step"]:
             continue
         fmt = fmt_duration if r["figure"].endswith("_s") else fmt_amount
-        say(f"  {r['figure']}: {fmt(r['observed'])} -> {fmt(r['p50'])} ({fmt(r['p10'])} to {fmt(r['p90'])})")
+        if result.scenario.name == "current":
+            say(f"  {r['figure']}: observed {fmt(r['observed'])}, simulated {fmt(r['p50'])} "
+                f"({fmt(r['p10'])} to {fmt(r['p90'])})")  # fmt: skip
+        else:
+            change = "" if r["change"] is None else f", {r['change']:+.0%}"
+            say(f"  {r['figure']}: observed {fmt(r['observed'])}; model {fmt(r['current_p50'])} -> "
+                f"{fmt(r['p50'])} ({fmt(r['p10'])} to {fmt(r['p90'])}){change}")  # fmt: skip
     say(f"Page: {result.page}")
 
 

@@ -165,8 +165,17 @@ def simulate_stream(
         if scenario.name == CURRENT
         else run_replications(wanted, horizon_days, replications, seed, workers)
     )
+    rows = figure_rows(model, reps)
+    # the scenario's effect is measured against the model's own current state (same seeds), not
+    # against the observed figure: a model that runs 20% fast would otherwise credit the
+    # scenario with those 20%
+    baseline = {(r["figure"], r["step"]): r["p50"] for r in figure_rows(model, current)}
+    for r in rows:
+        base = baseline.get((r["figure"], r["step"]))
+        r["current_p50"] = base
+        r["change"] = r["p50"] / base - 1 if base and r["p50"] is not None else None
     frame = pl.DataFrame(
-        figure_rows(model, reps),
+        rows,
         schema={
             "figure": pl.String,
             "step": pl.String,
@@ -174,6 +183,8 @@ def simulate_stream(
             "p10": pl.Float64,
             "p50": pl.Float64,
             "p90": pl.Float64,
+            "current_p50": pl.Float64,
+            "change": pl.Float64,
         },
     ).with_columns(
         pl.lit(stream).alias("stream"),

@@ -50,7 +50,9 @@ def future_map(data: MapData, result) -> MapData:
     for figure, (key, fmt) in _SUMMARY_KEYS.items():
         r = stream.get(figure)
         if r is not None:
-            predicted.append((key, _arrow(fmt, r["observed"], r["p50"], r["p10"], r["p90"])))
+            # from the model's own current state (the observed figure for `current`: its check)
+            base = r["observed"] if result.scenario.name == "current" else r["current_p50"]
+            predicted.append((key, _arrow(fmt, base, r["p50"], r["p10"], r["p90"])))
     steps = []
     for step in data.steps:
         mark = REMOVED if step.step in removed else CHANGED if step.step in changed else step.mark
@@ -102,16 +104,25 @@ def render_simulate_page(con: duckdb.DuckDBPyConnection, result, now: datetime) 
             "map",
             "Future-state map",
             f'<div class="map">{svg}</div>',
-            "The current-state map with the changed steps marked; summary and queue figures as current "
-            "\u2192 predicted (p10\u2013p90 over the replications).",
+            "The current-state map with the changed steps marked; summary figures as the simulated current "
+            "state \u2192 predicted (p10\u2013p90 over the replications; for the scenario current, observed "
+            "\u2192 simulated), so the change is the scenario's, not the model's error.",
         )
     )
-    headers = ["figure", "step", "observed", "p10", "p50", "p90"]
+    headers = ["figure", "step", "observed", "current_p50", "p10", "p50", "p90", "change"]
+    numbers = ("observed", "current_p50", "p10", "p50", "p90")
     rows = [
-        [_shown(r["figure"], r[h]) if h in ("observed", "p10", "p50", "p90") else r[h] for h in headers]
+        [
+            _shown(r["figure"], r[h])
+            if h in numbers
+            else ("n/a" if r[h] is None else f"{r[h]:+.0%}")
+            if h == "change"
+            else r[h]
+            for h in headers
+        ]
         for r in result.rows.to_dicts()
     ]
-    body.append(section("figures", "Figures", table(headers, rows, {2: "num", 3: "num", 4: "num", 5: "num"})))
+    body.append(section("figures", "Figures", table(headers, rows, {i: "num" for i in range(2, 8)})))
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>Future state: {esc(result.stream)} {esc(name)}</title><style>{_CSS}</style></head><body>"
@@ -125,6 +136,6 @@ body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;marg
 .verdict{padding:8px 12px;border-radius:4px;max-width:1100px}
 .verdict.ok{background:#ebfbee;border:1px solid #2b8a3e}
 .verdict.refused{background:#fff4e6;border:1px solid #e8590c;font-weight:bold}
-.facts{color:#495057}.map{overflow-x:auto}
+.facts{color:#495057}.map{overflow-x:auto}.map svg{max-width:100%;height:auto}
 table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #dee2e6;padding:3px 8px;text-align:right}
 """

@@ -312,3 +312,23 @@ def test_a_measurement_window_is_what_the_model_learns_from_and_is_checked_again
     assert model.arrivals_per_day / 24 == pytest.approx(2.5, rel=0.08)  # February's 28 days
     assert model.steps["Serve"].visits == in_feb  # one visit a case, ended in February
     con.close()
+
+
+def test_a_scenarios_change_is_measured_from_the_models_own_current_state(queue_store, tmp_path):
+    """The rows of a scenario carry the simulated current state's p50 (the same seeds) and the
+    change from it: one more server at the M/M/3 halves the mean lead time (Erlang C: 2.40 h
+    to 1.21 h, -50%), whatever the gap between the model and the observed log."""
+    con, _ = queue_store("mmc")
+    (tmp_path / "mmc").mkdir()
+    (tmp_path / "mmc" / "four.toml").write_text('[capacity]\n"Serve" = "+1"\n', encoding="utf-8")
+    now = simulate_stream(con, "mmc", "UTC", "current", tmp_path, horizon_days=60)
+    four = simulate_stream(con, "mmc", "UTC", "four", tmp_path, horizon_days=60)
+    current = {(r["figure"], r["step"]): r for r in now.rows.to_dicts()}
+    rows = {(r["figure"], r["step"]): r for r in four.rows.to_dicts()}
+    for key, r in rows.items():  # the baseline is the current scenario's own p50
+        assert r["current_p50"] == current[key]["p50"], key
+        if r["p50"] is not None and r["current_p50"]:
+            assert r["change"] == pytest.approx(r["p50"] / r["current_p50"] - 1), key
+    closed_form = erlang_c_lead_time_h(2.5, 4, 1.0) / erlang_c_lead_time_h(2.5, 3, 1.0) - 1
+    assert rows[("lead_time_mean_s", "")]["change"] == pytest.approx(closed_form, abs=0.05)
+    assert all(r["change"] == 0 for r in current.values() if r["change"] is not None)

@@ -12,6 +12,8 @@ CREATE TABLE simulations (
     p10            DOUBLE,                      -- 10th, 50th, 90th percentile of the figure over the replications
     p50            DOUBLE,
     p90            DOUBLE,
+    current_p50    DOUBLE,                      -- the simulated current state's p50 of the figure (same seeds): the model's baseline
+    change         DOUBLE,                      -- p50 / current_p50 - 1: the scenario's predicted effect, free of the model's bias
     predicted      BOOLEAN NOT NULL,            -- the current state passed validation: the figures are predictions
     validation_emd DOUBLE,                      -- earth mover's distance of lead times / observed median (docs/simulation.md)
     replications   INTEGER NOT NULL,
