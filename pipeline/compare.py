@@ -34,7 +34,7 @@ import polars as pl
 
 from pipeline import compare_stats as cs
 from pipeline.errors import SettingsError
-from pipeline.store import query_frame, read_sql
+from pipeline.store import query_frame, read_sql, replace_rows
 from pipeline.variant_steps import DEFAULT_COVERAGE, DEFAULT_MAX_STEPS
 from pipeline.windows import Window, parse_window
 
@@ -414,16 +414,7 @@ def write_rows(con: duckdb.DuckDBPyConnection, comparison: Comparison, compared_
         *(pl.lit(v).alias(k) for k, v in {**key, **days}.items()),
         pl.lit(compared_at).alias("compared_at"),
     )
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(read_sql("compare/delete_comparison.sql"), key)
-        con.register("comparison_rows_in", frame.to_arrow())
-        con.execute("INSERT INTO comparisons BY NAME SELECT * FROM comparison_rows_in")
-        con.unregister("comparison_rows_in")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    replace_rows(con, "comparisons", read_sql("compare/delete_comparison.sql"), key, frame)
 
 
 def page_name(before_label: str, after_label: str) -> str:

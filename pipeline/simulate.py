@@ -27,7 +27,7 @@ from pipeline.errors import SettingsError
 from pipeline.scenarios import CURRENT, Scenario, load_scenario, plan
 from pipeline.simulate_model import Model, load_model
 from pipeline.simulation import Replication, run_replications
-from pipeline.store import read_sql
+from pipeline.store import read_sql, replace_rows
 
 VALIDATION_MAX_EMD = 0.25
 MIN_REPLICATIONS = 30
@@ -201,19 +201,8 @@ def simulate_stream(
 def write_simulation(con: duckdb.DuckDBPyConnection, result: SimulationResult, computed_at: datetime) -> None:
     """Replace the scenario's rows in `simulations`, in one transaction."""
     frame = result.rows.with_columns(pl.lit(computed_at).alias("computed_at"))
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(
-            read_sql("simulate/delete_simulation.sql"),
-            {"stream": result.stream, "scenario": result.scenario.name},
-        )
-        con.register("simulation_rows_in", frame.to_arrow())
-        con.execute("INSERT INTO simulations BY NAME SELECT * FROM simulation_rows_in")
-        con.unregister("simulation_rows_in")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    params = {"stream": result.stream, "scenario": result.scenario.name}
+    replace_rows(con, "simulations", read_sql("simulate/delete_simulation.sql"), params, frame)
 
 
 def run_simulate(

@@ -162,6 +162,25 @@ def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
     return {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
 
 
+def replace_rows(
+    con: duckdb.DuckDBPyConnection, table: str, delete_sql: str, params: dict, frame: pl.DataFrame
+) -> None:
+    """In one transaction, delete the rows `delete_sql` (bound to `params`) names and insert
+    `frame`'s rows into `table` by column name: a command's own rows written again whole
+    (`vsm compare`'s comparison, `vsm simulate`'s scenario)."""
+    name = f"{table}_rows_in"
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(delete_sql, params)
+        con.register(name, frame.to_arrow())
+        con.execute(f"INSERT INTO {sql_identifier(table)} BY NAME SELECT * FROM {name}")
+        con.unregister(name)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
 def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
     """Apply every migration not yet recorded; return the versions applied now."""
     done = applied_versions(con)
