@@ -39,6 +39,35 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     return path
 
 
+def vsm_in(folder: Path, *args: str):
+    """`vsm <args>` in this process (typer's CliRunner) with `folder` as the working directory,
+    for module-scoped fixtures, which cannot use monkeypatch.chdir."""
+    from contextlib import chdir
+
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    with chdir(folder):
+        return CliRunner().invoke(app, list(args))
+
+
+def run_bench(script: str, cache: Path, out: Path, timeout: float = 600, **settings: str):
+    """bench/<script> run as `make bench` runs it, with its cache and results in `cache` and
+    `out` and the BENCH_* `settings` given (a small scale); it must succeed."""
+    env = {**os.environ, "VSM_BENCH_CACHE": str(cache), "VSM_BENCH_OUT": str(out), **settings}
+    done = subprocess.run(
+        [sys.executable, str(PROJECT / "bench" / script)],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
 def run_vsm_process(
     *args: str, cwd: Path, before: str = "", timeout: float = 300
 ) -> subprocess.CompletedProcess:

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
 import sys
 
 import polars as pl
 import pytest
 
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, run_bench
 
 # bench/ is a folder of scripts, not a package: load its generator under a name of its own
 _spec = importlib.util.spec_from_file_location("vsm_bench_generate", PROJECT / "bench" / "generate.py")
@@ -36,23 +34,14 @@ EVENTS = 100_000
 def bench_run(tmp_path_factory):
     """One bench run at 100k events: claims and incidents, Parquet and CSV, XES, pm4py."""
     folder = tmp_path_factory.mktemp("bench")
-    env = {
-        **os.environ,
-        "VSM_BENCH_CACHE": str(folder / "cache"),
-        "VSM_BENCH_OUT": str(folder / "result.json"),
-        "BENCH_SCALES": "100k",
-        "BENCH_RUNS": "1",
-        "BENCH_XES_SCALE": "100k",
-    }
-    done = subprocess.run(
-        [sys.executable, str(PROJECT / "bench" / "run.py")],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    done = run_bench(
+        "run.py",
+        folder / "cache",
+        folder / "result.json",
+        BENCH_SCALES="100k",
+        BENCH_RUNS="1",
+        BENCH_XES_SCALE="100k",
     )
-    assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout, json.loads((folder / "result.json").read_text()), folder / "cache"
 
 

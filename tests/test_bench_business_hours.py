@@ -4,30 +4,19 @@ events, once per variant, its results checked, never its times."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
-from tests.conftest import PROJECT
+from tests.conftest import run_bench
 
 
 def test_the_business_hours_case_runs_and_measures_with_a_calendar(tmp_path):
-    env = {
-        **os.environ,
-        "VSM_BENCH_CACHE": str(tmp_path / "cache"),
-        "VSM_BENCH_OUT": str(tmp_path / "results"),
-        "BENCH_BH_SCALE": "100k",
-        "BENCH_BH_RUNS": "1",
-    }
-    done = subprocess.run(
-        [sys.executable, str(PROJECT / "bench" / "business_hours.py")],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
+    done = run_bench(
+        "business_hours.py",
+        tmp_path / "cache",
+        tmp_path / "results",
         timeout=900,
+        BENCH_BH_SCALE="100k",
+        BENCH_BH_RUNS="1",
     )
-    assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1].startswith("business durations' extra compute time at 100k events: ")
     (written,) = (tmp_path / "results").glob("business-hours-*.json")
     results = json.loads(written.read_text())["results"]

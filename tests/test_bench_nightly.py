@@ -4,34 +4,22 @@ results checked, never its times (speed lives in the benchmark's own output)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import polars as pl
 
-from tests.conftest import PROJECT
+from tests.conftest import run_bench
 
 EVENTS = 100_000
 
 
 def test_the_nightly_case_runs_and_its_two_stores_agree(tmp_path):
-    env = {
-        **os.environ,
-        "VSM_BENCH_CACHE": str(tmp_path / "cache"),
-        "VSM_BENCH_OUT": str(tmp_path / "results"),
-        "BENCH_NIGHTLY_SCALE": "100k",
-        "BENCH_NIGHTLY_IDLE_S": "1",
-    }
-    done = subprocess.run(
-        [sys.executable, str(PROJECT / "bench" / "nightly.py")],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    done = run_bench(
+        "nightly.py",
+        tmp_path / "cache",
+        tmp_path / "results",
+        BENCH_NIGHTLY_SCALE="100k",
+        BENCH_NIGHTLY_IDLE_S="1",
     )
-    assert done.returncode == 0, done.stdout + done.stderr
     (written,) = (tmp_path / "results").glob("nightly-*.json")
     result = json.loads(written.read_text())
     # the split: 1% of 100k events is the night's, every event in exactly one of the two files

@@ -4,21 +4,18 @@ two streams, snapshots, the comparisons table, and the page in headless Chromium
 
 from __future__ import annotations
 
-import os
-from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from pipeline.cli import app
 from pipeline.compare import read_cohort, resolve_side, step_figures, stream_figures
 from pipeline.publish import work_path
 from pipeline.store import open_store
 from tests import browser
 from tests.compare_logs import AFTER, ASSESS_QUEUE_CHANGE, BEFORE, claims_log
+from tests.conftest import vsm_in
 from tests.logs import load_log
 
 chromium = browser.chromium  # the fixture: real headless Chromium, or a skip saying why
@@ -128,19 +125,7 @@ def test_a_window_outside_the_log_is_refused(tiny):
 # ------------------------------------------------------------------ the CLI on made logs
 
 
-@contextmanager
-def _inside(folder: Path):
-    here = Path.cwd()
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(here)
-
-
-def vsm(folder: Path, *args: str):
-    with _inside(folder):
-        return CliRunner().invoke(app, list(args))
+vsm = vsm_in  # every call names the project folder it runs in
 
 
 @pytest.fixture(scope="module")

@@ -4,16 +4,11 @@ validation figures on the real logs with start and complete times."""
 
 from __future__ import annotations
 
-import os
-from contextlib import contextmanager
-from pathlib import Path
-
 import duckdb
 import pytest
-from typer.testing import CliRunner
 
-from pipeline.cli import app
 from tests import browser
+from tests.conftest import vsm_in
 from tests.queue_logs import Station, network_log
 
 chromium = browser.chromium
@@ -24,19 +19,7 @@ LOOP = (
 )
 
 
-@contextmanager
-def _inside(folder: Path):
-    here = Path.cwd()
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(here)
-
-
-def vsm(folder: Path, *args: str):
-    with _inside(folder):
-        return CliRunner().invoke(app, list(args))
+vsm = vsm_in  # every call names the project folder it runs in
 
 
 @pytest.fixture(scope="module")
