@@ -305,20 +305,17 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
     on_stage("finding changed cases")
     _run(con, "case_fingerprints", {"stream": stream, "full": plan.full}, folder="flow_state")
     recomputed = con.execute("SELECT count(*) FROM flow_recompute").fetchall()[0][0]
-    as_of = (
-        as_of
-        or con.execute("SELECT max(ts) FROM events WHERE stream = $stream", {"stream": stream}).fetchall()[0][
-            0
-        ]
-    )
-    window = measurement_window(con, settings, as_of)
+    first_event, last_event = con.execute(
+        "SELECT min(ts), max(ts) FROM events WHERE stream = $stream", {"stream": stream}
+    ).fetchall()[0]
+    as_of = as_of or last_event
+    window = measurement_window(con, settings, as_of, first_event)
     if not plan.full and recomputed == 0:  # nothing changed: the stored results may be current
         current = incremental.current_result(con, stream, as_of, model_dir, window.label)
         if current is not None:
             on_stage("results are current")
             publish_unchanged(con, stream, current, started_at)
-            for name in ("flow_step_map_in", "flow_status_classes_in", "flow_placeholder_statuses_in"):
-                con.unregister(name)
+            _unregister_inputs(con)
             return current
     on_stage("building visits")
     first_ts, last_ts = con.execute("SELECT min(ts), max(ts) FROM flow_events").fetchall()[0]
@@ -501,21 +498,25 @@ def _compute(con, settings, activities, as_of, model_dir, on_stage, started_at, 
         state=save_state,
         only_changed_cases=not plan.full,
     )
-    for name in ("flow_step_map_in", "flow_status_classes_in", "flow_placeholder_statuses_in"):
-        con.unregister(name)
+    _unregister_inputs(con)
     return result
 
 
-def measurement_window(con: duckdb.DuckDBPyConnection, settings: StreamSettings, as_of: datetime) -> Window:
+def _unregister_inputs(con: duckdb.DuckDBPyConnection) -> None:
+    """The Arrow inputs registered for the compute (step map, status classes, placeholders)."""
+    for name in ("flow_step_map_in", "flow_status_classes_in", "flow_placeholder_statuses_in"):
+        con.unregister(name)
+
+
+def measurement_window(
+    con: duckdb.DuckDBPyConnection, settings: StreamSettings, as_of: datetime, first: datetime
+) -> Window:
     """The compute's measurement window ([flow] window, or --window: settings.window), resolved
     at `as_of` in the stream's zone, staged as flow_window with its macros (int_window.sql).
-    A window that misses the stream's events altogether is refused: its figures would all be
-    empty, and the cause is a typo in the window far likelier than a wish."""
+    A window that misses the stream's events (the first at `first`) altogether is refused: its
+    figures would all be empty, and the cause is a typo in the window far likelier than a wish."""
     window = parse_window(settings.window, settings.timezone, as_of, settings.window_key)
     if not window.is_all:
-        first = con.execute(
-            "SELECT min(ts) FROM events WHERE stream = $stream", {"stream": settings.name}
-        ).fetchall()[0][0]
         if window.end <= first or window.start > as_of:
             raise SettingsError(
                 f"{settings.window_key} = {settings.window!r} ({window.label}) does not meet the events of "
