@@ -996,7 +996,6 @@ def simulate(
     and reports/<stream>/simulate-<scenario>.html (the future-state map)."""
 
     def run():
-        from pipeline.errors import StoreError
         from pipeline.publish import writing
         from pipeline.report import report_time
         from pipeline.settings import load_settings
@@ -1006,10 +1005,8 @@ def simulate(
 
         check_run_options(horizon, replications, workers)  # a usage error before the store is touched
         settings = load_settings(stream, streams_dir)
-        if not Path(db).exists():
-            raise StoreError(f"{db}: no store here: `vsm discover` or `vsm ingest` the stream first")
-        # Simulated on the analysts' file, read-only: other writers are not held up meanwhile;
-        # only writing the rows takes the writers' lock.
+        # Simulated on the analysts' file (open_store refuses a missing one, exit 4), read-only:
+        # other writers are not held up meanwhile; only writing the rows takes the writers' lock.
         with open_store(db, read_only=True) as con:
             result = simulate_stream(
                 con, stream, settings.timezone, scenario, scenarios_dir, horizon, replications, seed, workers

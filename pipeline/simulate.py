@@ -205,33 +205,6 @@ def write_simulation(con: duckdb.DuckDBPyConnection, result: SimulationResult, c
     replace_rows(con, "simulations", read_sql("simulate/delete_simulation.sql"), params, frame)
 
 
-def run_simulate(
-    con: duckdb.DuckDBPyConnection,
-    stream: str,
-    timezone: str,
-    scenario_name: str,
-    scenarios_dir: Path,
-    out_dir: Path,
-    now: datetime,
-    horizon_days: float = 90,
-    replications: int = MIN_REPLICATIONS,
-    seed: int = 1,
-    workers: int = 1,
-    write_con: duckdb.DuckDBPyConnection | None = None,
-) -> SimulationResult:
-    """Simulate from `con`, write `simulations` (to `write_con`, default `con`) and the
-    future-state page; the caller publishes (pipeline.publish.writing)."""
-    from pipeline.simulate_page import render_simulate_page
-
-    result = simulate_stream(
-        con, stream, timezone, scenario_name, scenarios_dir, horizon_days, replications, seed, workers
-    )
-    html = render_simulate_page(con, result, now)
-    write_simulation(write_con or con, result, now)
-    write_page(result, html, out_dir)
-    return result
-
-
 def write_page(result: SimulationResult, html: str, out_dir: Path) -> None:
     """reports/<stream>/simulate-<scenario>.html, replaced whole (result.page names it)."""
     folder = Path(out_dir) / result.stream
