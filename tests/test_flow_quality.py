@@ -358,3 +358,46 @@ def test_work_after_exit_is_a_warning(store, tmp_path):
         "1 events in 1 cases come after the case's exit and are not in its lead time "
         "(0 of dropped activities)"
     )
+
+
+# ---------------------------------------------------------------- a close that follows by itself
+
+
+# Point log, end step inferred (C, the last event of every case). Four cases open with A, are
+# resolved (R) a day later and closed (C) ten days after that:
+#   lead time 11 d each; C follows R in 4 of 4 completed cases, 10 d later: 10/11 = 91%.
+# In QUICK the close comes an hour after R: 1 h of 1 d 1 h, no finding.
+def _closing_log(close_after: str) -> str:
+    rows = ["case_id,activity,timestamp"]
+    for case, day in (("c1", 2), ("c2", 3), ("c3", 4), ("c4", 5)):
+        rows += [f"{case},A,2026-03-{day:02d}T09:00:00Z", f"{case},R,2026-03-{day + 1:02d}T09:00:00Z"]
+        if close_after == "10d":
+            rows.append(f"{case},C,2026-03-{day + 11:02d}T09:00:00Z")
+        else:
+            rows.append(f"{case},C,2026-03-{day + 1:02d}T10:00:00Z")
+    return "\n".join(rows) + "\n"
+
+
+def test_a_close_long_after_the_work_is_flagged_and_the_figures_stay(store, tmp_path):
+    load_and_flow(store, tmp_path, _closing_log("10d"), log_shape="point")
+    assert store.execute("SELECT median(lead_time_s) FROM cases WHERE stream = 'q'").fetchall() == [
+        (11 * 86400.0,)
+    ]  # the finding leaves the lead time as it is
+    severity, count, example, detail = findings(store)["late_close"]
+    assert (severity, count, example) == ("warning", 4, "c1")
+    assert detail == (
+        "'C' follows 'R' in 100% of completed cases, a median 10.0 d later: 91% of the median lead "
+        "time (11.0 d). If the customer's wait ends at 'R' and the close follows by itself, set "
+        '[flow] end_activities = ["R"]'
+    )
+
+
+@pytest.mark.parametrize(
+    ("close_after", "settings"),
+    [("1h", {}), ("10d", {"end_activities": ["R"]})],  # a quick close; ends from the settings
+)
+def test_a_close_right_after_the_work_or_configured_ends_are_not_flagged(
+    store, tmp_path, close_after, settings
+):
+    load_and_flow(store, tmp_path, _closing_log(close_after), log_shape="point", **settings)
+    assert "late_close" not in findings(store)

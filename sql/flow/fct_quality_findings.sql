@@ -54,6 +54,14 @@
 --   stale_cases            open cases with no event for longer than stale_after before $as_of:
 --                          counted apart from WIP and Little's Law (aging_wip state 'stale');
 --                          example = the quietest; detail = the limit and where it came from.
+--   late_close             (interval, point; end steps inferred) the lead time may run to a close
+--                          that follows the work by itself: in at least 80% of completed cases
+--                          the last visit is one end step right after one other step, and the
+--                          median wait between them is at least half the median lead time
+--                          (helpdesk: 'Closed' a median 30 d after 'Resolve ticket', of 39.8 d).
+--                          The figures are left as they are; detail says to set [flow]
+--                          end_activities to the step where the customer's wait ends.
+--                          count = cases ending so; example = one of them.
 --   few_completed_cases    (a measurement window, int_window.sql) fewer than 30 cases completed
 --                          inside it: its lead-time p85 (and p95) rest on too few cases to be
 --                          stable; count = the cases completed in it (listed also when 0).
@@ -232,6 +240,39 @@ stale_cases AS (
             || ': they are stale, counted apart from WIP and Little''s Law (aging WIP state ''stale'')' AS detail
     FROM flow_cases WHERE is_stale
 ),
+case_endings AS (  -- each completed case's last visit: its step, the step before, the wait
+    SELECT v.case_id, any_value(c.lead_time_s) AS lead_time_s,
+        arg_max(v.step, v.seq) AS last_step, arg_max(v.prev_step, v.seq) AS before_step,
+        arg_max(v.elapsed_s, v.seq) AS wait_s  -- from the step before's end to its end
+    FROM flow_visits AS v
+    JOIN flow_cases AS c ON c.case_id = v.case_id AND NOT c.is_open
+    WHERE $ends_inferred AND $log_shape <> 'status'
+    GROUP BY v.case_id
+),
+common_ending AS (  -- the most common (step before, last step) pair of completed cases
+    SELECT before_step, last_step, count(*) AS cases, median(wait_s) AS wait_p50_s,
+        min(case_id) AS example_case,
+        (SELECT count(*) FROM case_endings) AS completed,
+        (SELECT median(lead_time_s) FROM case_endings) AS lead_p50_s
+    FROM case_endings
+    WHERE before_step IS NOT NULL
+    GROUP BY before_step, last_step
+    ORDER BY cases DESC, before_step, last_step
+    LIMIT 1
+),
+late_close AS (
+    SELECT 'late_close' AS rule, 'warning' AS severity, cases AS count,
+        case_name(example_case) AS example,
+        '''' || CAST(last_step AS VARCHAR) || ''' follows ''' || CAST(before_step AS VARCHAR) || ''' in '
+            || printf('%.0f', 100 * cases / completed) || '% of completed cases, a median '
+            || printf('%.1f', wait_p50_s / 86400) || ' d later: '
+            || printf('%.0f', 100 * wait_p50_s / lead_p50_s) || '% of the median lead time ('
+            || printf('%.1f', lead_p50_s / 86400) || ' d). If the customer''s wait ends at '''
+            || CAST(before_step AS VARCHAR) || ''' and the close follows by itself, set [flow] '
+            || 'end_activities = ["' || CAST(before_step AS VARCHAR) || '"]' AS detail
+    FROM common_ending
+    WHERE cases >= 0.8 * completed AND wait_p50_s >= 0.5 * lead_p50_s AND lead_p50_s > 0
+),
 few_completed_cases AS (
     SELECT 'few_completed_cases' AS rule, 'warning' AS severity, count(c.case_id) AS count,
         case_name(arg_min(c.case_id, (c.exit_ts, c.case_id))) AS example,
@@ -259,6 +300,7 @@ all_rules AS (
     UNION ALL SELECT * FROM work_after_exit
     UNION ALL SELECT * FROM stale_cases
     UNION ALL SELECT * FROM few_completed_cases
+    UNION ALL SELECT * FROM late_close
     UNION ALL SELECT * FROM flow_event_findings  -- int_event_findings.sql
 )
 SELECT
