@@ -1,0 +1,261 @@
+"""The portable subset of the flow's SQL: DuckDB's dialect is the source, Spark a target.
+
+`check(sql)` parses a model's SELECT (DuckDB dialect, macros expanded) with sqlglot and
+lists the constructs that do not survive the trip to Spark or change meaning there without
+an error; each Problem names the construct and its portable rewrite. `to_spark(sql,
+params)` binds the $parameters as literals (Spark's named parameters take no lists) and
+transpiles, correcting what sqlglot's Spark output gets wrong for our uses.
+
+What is refused, and why (docs: /work/notes/s6/h22s-catalogue.md has the trial over the
+flow's statements):
+- ASOF joins: Spark has none.
+- generate_series / range as a value (a list): transpiled to SEQUENCE, whose bounds are
+  inclusive where range's end is not, and a list column is no table: unnest it in FROM.
+- HUGEINT and unsigned types: Spark has neither (UINT/INT128 do not parse there).
+- list(... ORDER BY) and list slices: COLLECT_LIST drops the ORDER BY (its order is then
+  the shuffle's), and a slice l[a:b] is 1-based inclusive in DuckDB, not a Spark form.
+- hash(): a different function (Murmur3 32-bit in Spark, 64-bit in DuckDB).
+- getvariable(): DuckDB session variables; bind a parameter instead.
+- infinite timestamps ('infinity', '-infinity'): Spark's TIMESTAMP has none.
+- string_agg / list / array_agg without ORDER BY: the order of the text or list is the
+  engine's scan order, which differs (equal only by chance).
+- quantile_cont / quantile_disc / median with a list of fractions: Spark's percentile takes
+  one fraction per call in percentile_cont's WITHIN GROUP form only.
+- epoch_ms / epoch_us of a value and to_timestamp of a double: rounding differs.
+- `//` (integer division): DuckDB floors toward minus infinity for negatives? No: it
+  truncates like Spark's DIV; kept portable. `/` on integers is a double in both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import sqlglot
+from sqlglot import exp
+
+from pipeline.errors import VsmError
+
+
+@dataclass(frozen=True)
+class Problem:
+    construct: str  # what the statement uses, e.g. "ASOF join"
+    sql: str  # the fragment, as written (DuckDB dialect)
+    rewrite: str  # the portable form to use instead
+
+    def __str__(self) -> str:
+        return f"{self.construct}: {self.sql} (portable: {self.rewrite})"
+
+
+class NotPortableError(VsmError):
+    exit_code = 70
+
+    def __init__(self, name: str, problems: list[Problem]):
+        self.problems = problems
+        super().__init__(f"model {name} is not portable: " + "; ".join(str(p) for p in problems))
+
+
+UNSIGNED_OR_HUGE = {
+    exp.DataType.Type.UTINYINT,
+    exp.DataType.Type.USMALLINT,
+    exp.DataType.Type.UINT,
+    exp.DataType.Type.UBIGINT,
+    exp.DataType.Type.UINT128,
+    exp.DataType.Type.UINT256,
+    exp.DataType.Type.INT128,
+    exp.DataType.Type.INT256,
+    exp.DataType.Type.UMEDIUMINT,
+    exp.DataType.Type.UDECIMAL,
+}
+
+# functions DuckDB has and Spark has not (or has under the same name with another meaning),
+# by the name sqlglot leaves them under (lower case)
+UNPORTABLE_FUNCTIONS = {
+    "hash": "a key of the values themselves (concat_ws of the columns), or md5(...) where a digest is meant",
+    "getvariable": "a bound $parameter (the runner binds it) or a one-row relation joined in",
+    "list_sum": "aggregate(list, 0.0, (acc, x) -> acc + x) in Spark; in DuckDB list_reduce: or unnest and sum",
+    "list_reduce": "unnest in FROM and aggregate",
+    "epoch_ms": "CAST(epoch(ts) * 1000 AS BIGINT) or keep seconds",
+    "epoch_us": "CAST(epoch(ts) * 1000000 AS BIGINT) or keep seconds",
+    "to_timestamp": "ts + seconds * INTERVAL 1 SECOND from a known instant (make_timestamp)",
+    "arg_min_null": "min_by on rows filtered for the order",
+    "arg_max_null": "max_by on rows filtered for the order",
+    "list_position": "array_position (1-based in both) via a CASE, or a join",
+    "unnest": "unnest in FROM (LATERAL VIEW explode) only, not as a value",
+    "list_distinct": "array_distinct(...) is unordered in both: sort it (list_sort / array_sort)",
+    "struct_extract": "dot access s.field",
+    "regexp_matches": "regexp_matches with a literal pattern (Spark RLIKE), never regexp_full_match",
+}
+
+
+def check(sql: str) -> list[Problem]:
+    """The constructs of a DuckDB-dialect statement that do not survive the trip to Spark or
+    change meaning silently there (empty: portable)."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    problems: list[Problem] = []
+    for node in tree.walk():
+        problems.extend(_problems(node))
+    unique, seen = [], set()
+    for p in problems:
+        if (p.construct, p.sql) not in seen:
+            seen.add((p.construct, p.sql))
+            unique.append(p)
+    return unique
+
+
+def _problems(node: exp.Expression) -> list[Problem]:
+    text = _short(node)
+    if isinstance(node, exp.Join) and (node.args.get("method") or "").upper() == "ASOF":
+        return [
+            Problem(
+                "ASOF join",
+                text,
+                "a LEFT JOIN on the key with the last match chosen by a window "
+                "(max_by(b.value, b.ts) grouped by the left row, or row_number() OVER "
+                "(PARTITION BY left key ORDER BY b.ts DESC) = 1)",
+            )
+        ]
+    if isinstance(node, exp.GenerateSeries) or (
+        isinstance(node, exp.Anonymous) and node.name.lower() in ("range", "generate_series")
+    ):
+        if not _in_from(node):
+            return [
+                Problem(
+                    "generate_series/range as a value",
+                    text,
+                    "unnest it in FROM (FROM generate_series(a, b) AS g(x), or a join on a "
+                    "calendar relation made once), never a list held in a column",
+                )
+            ]
+        return []
+    if isinstance(node, exp.DataType) and node.this in UNSIGNED_OR_HUGE:
+        return [Problem("HUGEINT/unsigned type", text, "BIGINT (INTEGER where it fits), DECIMAL(38, 0) beyond")]
+    if isinstance(node, exp.ArrayAgg):
+        if node.find(exp.Order):
+            return [
+                Problem(
+                    "list(... ORDER BY)",
+                    text,
+                    "sort the list after it is built: list_sort(list(struct_pack(k := order_key, "
+                    "v := value))) and take .v (Spark: array_sort(collect_list(struct(k, v))).v)",
+                )
+            ]
+        return [
+            Problem(
+                "list() without ORDER BY",
+                text,
+                "an order (the list's order is the engine's scan order otherwise): list_sort(list(x)) "
+                "or the struct sort above",
+            )
+        ]
+    if isinstance(node, exp.Bracket) and any(isinstance(e, exp.Slice) for e in node.expressions):
+        return [
+            Problem(
+                "list slice",
+                text,
+                "the elements by position: list[i] for each one needed (1-based in DuckDB; "
+                "transpiled to element_at), or filter on the unnested position",
+            )
+        ]
+    if isinstance(node, (exp.GroupConcat, exp.StringAgg)) or (
+        isinstance(node, exp.Anonymous) and node.name.lower() in ("string_agg", "listagg", "group_concat")
+    ):
+        if not node.find(exp.Order):
+            return [
+                Problem(
+                    "string_agg without ORDER BY",
+                    text,
+                    "string_agg(x, sep ORDER BY x): the text's order is the engine's otherwise",
+                )
+            ]
+        return []
+    if isinstance(node, exp.Literal) and node.is_string and node.this.lower() in ("infinity", "-infinity"):
+        parent = node.parent
+        if isinstance(parent, exp.Cast) and parent.to.is_type(*exp.DataType.TEMPORAL_TYPES):
+            return [
+                Problem(
+                    "infinite timestamp",
+                    _short(parent),
+                    "NULL for an open bound, tested with IS NULL / coalesce to the data's own "
+                    "min or max; or TIMESTAMPTZ '0001-01-01' / '9999-12-31'",
+                )
+            ]
+    if isinstance(node, (exp.Quantile, exp.PercentileCont, exp.PercentileDisc, exp.Median)) or (
+        isinstance(node, exp.Anonymous) and node.name.lower().startswith("quantile")
+    ):
+        args = [a for a in node.args.values() if isinstance(a, exp.Array)]
+        if args:
+            return [
+                Problem(
+                    "quantile with a list of fractions",
+                    text,
+                    "one quantile_cont(x, f) per fraction (Spark: percentile(x, f), the same "
+                    "linear interpolation)",
+                )
+            ]
+        return []
+    if isinstance(node, exp.Hash):
+        return [Problem("hash()", text, UNPORTABLE_FUNCTIONS["hash"])]
+    if isinstance(node, exp.Anonymous) and node.name.lower() in UNPORTABLE_FUNCTIONS:
+        name = node.name.lower()
+        return [Problem(f"{name}()", text, UNPORTABLE_FUNCTIONS[name])]
+    if isinstance(node, exp.Lambda) and isinstance(node.parent, exp.Anonymous):
+        return [Problem(f"{node.parent.name}() with a lambda", _short(node.parent), "unnest and aggregate")]
+    return []
+
+
+def _in_from(node: exp.Expression) -> bool:
+    """A table function in FROM / a lateral unnest, not a value in a SELECT list or predicate."""
+    parent = node.parent
+    while isinstance(parent, (exp.Unnest, exp.Explode, exp.Paren)):
+        parent = parent.parent
+    return isinstance(parent, (exp.Table, exp.From, exp.Join, exp.Lateral))
+
+
+def _short(node: exp.Expression, width: int = 120) -> str:
+    text = node.sql(dialect="duckdb")
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def bind(tree: exp.Expression, params: dict | None) -> exp.Expression:
+    """The $parameters as literals (a datetime as a TIMESTAMPTZ, a list as a list literal)."""
+    params = params or {}
+
+    def literal(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder) and node.name in params:
+            return value_sql(params[node.name])
+        return node
+
+    return tree.transform(literal)
+
+
+def value_sql(value) -> exp.Expression:
+    """A Python value as a SQL literal that means the same in DuckDB and Spark."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP")
+        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMPTZ")
+    if isinstance(value, date):
+        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+    if isinstance(value, list | tuple):
+        if not value:  # an empty list of text: typed, or Spark's array() is array<void>
+            return exp.cast(exp.Array(expressions=[]), "VARCHAR[]")
+        return exp.Array(expressions=[value_sql(v) for v in value])
+    return exp.convert(value)
+
+
+def to_spark(sql: str, params: dict | None = None) -> str:
+    """A DuckDB-dialect statement in Spark SQL, its $parameters bound as literals."""
+    tree = bind(sqlglot.parse_one(sql, read="duckdb"), params)
+    tree = tree.transform(_spark_fixes)
+    return tree.sql(dialect="spark")
+
+
+def _spark_fixes(node: exp.Expression) -> exp.Expression:
+    """Where sqlglot's Spark text would mean something else: epoch() of an instant is its
+    seconds WITH the fraction in DuckDB (UNIX_TIMESTAMP drops it): unix_micros / 1e6."""
+    if isinstance(node, exp.TimeToUnix) or (isinstance(node, exp.Anonymous) and node.name.lower() == "epoch"):
+        arg = node.this if isinstance(node, exp.TimeToUnix) else node.expressions[0]
+        micros = exp.Anonymous(this="unix_micros", expressions=[exp.cast(arg, "TIMESTAMPTZ")])
+        return exp.Paren(this=exp.Div(this=micros, expression=exp.Literal.number("1000000.0")))
+    return node
