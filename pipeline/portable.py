@@ -157,7 +157,7 @@ def _problems(node: exp.Expression) -> list[Problem]:
                 "transpiled to element_at), or filter on the unnested position",
             )
         ]
-    if isinstance(node, (exp.GroupConcat, exp.StringAgg)) or (
+    if isinstance(node, exp.GroupConcat) or (
         isinstance(node, exp.Anonymous) and node.name.lower() in ("string_agg", "listagg", "group_concat")
     ):
         if not node.find(exp.Order):
@@ -180,7 +180,7 @@ def _problems(node: exp.Expression) -> list[Problem]:
                     "min or max; or TIMESTAMPTZ '0001-01-01' / '9999-12-31'",
                 )
             ]
-    if isinstance(node, (exp.Quantile, exp.PercentileCont, exp.PercentileDisc, exp.Median)) or (
+    if isinstance(node, (exp.Quantile, exp.PercentileCont, exp.PercentileDisc)) or (
         isinstance(node, exp.Anonymous) and node.name.lower().startswith("quantile")
     ):
         args = [a for a in node.args.values() if isinstance(a, exp.Array)]
@@ -194,12 +194,12 @@ def _problems(node: exp.Expression) -> list[Problem]:
                 )
             ]
         return []
-    if isinstance(node, exp.Hash):
+    if type(node).__name__ in ("Hash", "Farmhash"):
         return [Problem("hash()", text, UNPORTABLE_FUNCTIONS["hash"])]
     if isinstance(node, exp.Anonymous) and node.name.lower() in UNPORTABLE_FUNCTIONS:
         name = node.name.lower()
         return [Problem(f"{name}()", text, UNPORTABLE_FUNCTIONS[name])]
-    if isinstance(node, exp.Lambda) and isinstance(node.parent, exp.Anonymous):
+    if isinstance(node, exp.Lambda) and isinstance(node.parent, exp.Anonymous) and node.parent.name.lower() not in UNPORTABLE_FUNCTIONS:
         return [Problem(f"{node.parent.name}() with a lambda", _short(node.parent), "unnest and aggregate")]
     return []
 

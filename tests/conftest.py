@@ -110,3 +110,19 @@ def pg_server():
     yield pg
     pg.stop()
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One SparkSession (local[2], UI off, on 127.0.0.1, 2 shuffle partitions) for the whole
+    test run, or a skip saying why (no java, no pyspark). Its tests are marked
+    xdist_group("spark") and the suite runs with --dist loadgroup: one worker starts the JVM.
+    Each test sets the session zone it needs (SparkEngine.set_timezone)."""
+    from pipeline.engine_spark import SparkSettings, spark_available, start_session
+
+    why = spark_available()
+    if why:
+        pytest.skip(why)
+    session = start_session(SparkSettings(master="local[2]", shuffle_partitions=2), app_name="vsm-tests")
+    yield session
+    session.stop()
