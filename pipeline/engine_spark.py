@@ -12,7 +12,7 @@ publishes them as always) and, with an output folder, as Parquet tables partitio
 stream (`write_results`), one stream's partition replaced at a time.
 
 Spark's types differ from DuckDB's in three ways the inputs are adapted for at the door:
-no unsigned integers (UINTEGER -> BIGINT; UBIGINT -> BIGINT, the flow's keys stay below
+no unsigned integers (UINTEGER -> BIGINT; UBIGINT -> DECIMAL(20, 0), a digest may pass
 2^63), no ENUM (dictionary columns are read as their text), and TIMESTAMPTZ is Spark's
 TIMESTAMP (an instant, shown in the session zone): `session_timezone` must be the
 stream's zone, as DuckDB's TimeZone is during a compute, for day buckets to agree.
@@ -20,6 +20,7 @@ stream's zone, as DuckDB's TimeZone is during a compute, for day buckets to agre
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -84,18 +85,33 @@ def start_session(settings: SparkSettings = SparkSettings(), app_name: str = "vs
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):  # each failed query's
+        logging.getLogger(name).setLevel(logging.CRITICAL)  # JVM stack: the error says it in a line
     return session
 
 
 def spark_ready(table: pa.Table) -> pa.Table:
     """The Arrow table with the types Spark reads: dictionaries (DuckDB ENUMs) as text,
     unsigned integers widened or held as BIGINT."""
-    fields, columns = [], []
+    fields = []
     for field, column in zip(table.schema, table.columns, strict=True):
         kind = _spark_type(field.type)
+        if kind == pa.decimal128(38, 0) and _beyond_38_digits(column):
+            kind = pa.string()  # a 128-bit digest (events.event_id, UHUGEINT): an id, not a number
         fields.append(pa.field(field.name, kind, field.nullable))
-        columns.append(column if kind == field.type else column.cast(kind))
-    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+    schema = pa.schema(fields)
+    if table.num_rows == 0:
+        return schema.empty_table()
+    return table if schema == table.schema else table.cast(schema)
+
+
+def _beyond_38_digits(column: pa.ChunkedArray) -> bool:
+    import pyarrow.compute as pc
+
+    if column.null_count == len(column):
+        return False
+    digits = pc.utf8_length(pc.utf8_ltrim(column.cast(pa.string()), "-"))
+    return pc.max(digits).as_py() > 38
 
 
 def _spark_type(kind: pa.DataType) -> pa.DataType:
@@ -103,8 +119,10 @@ def _spark_type(kind: pa.DataType) -> pa.DataType:
         return _spark_type(kind.value_type)
     if kind in (pa.uint8(), pa.uint16()):
         return pa.int32()
-    if kind in (pa.uint32(), pa.uint64()):
+    if kind == pa.uint32():
         return pa.int64()
+    if kind == pa.uint64():  # a digest (events.event_key ...) may pass 2^63
+        return pa.decimal128(20, 0)
     if pa.types.is_large_string(kind):
         return pa.string()
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
@@ -185,10 +203,14 @@ def export_events(con, stream: str, path: Path) -> int:
         + "' (FORMAT parquet)",
         {"stream": stream},
     )
-    return con.execute("SELECT count(*) FROM events WHERE stream = $stream", {"stream": stream}).fetchall()[0][0]
+    return con.execute("SELECT count(*) FROM events WHERE stream = $stream", {"stream": stream}).fetchall()[
+        0
+    ][0]
 
 
-def write_results(engine: SparkEngine, out_dir: Path, stream: str, results: dict[str, str]) -> dict[str, Path]:
+def write_results(
+    engine: SparkEngine, out_dir: Path, stream: str, results: dict[str, str]
+) -> dict[str, Path]:
     """Each result table as `<out_dir>/<table>/stream=<stream>/` Parquet (the layout Spark,
     DuckDB's hive_partitioning and pyarrow read as a table with a stream column), ONE
     stream's partition replaced: written to a hidden folder beside it, then renamed into

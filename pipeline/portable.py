@@ -22,8 +22,9 @@ flow's statements):
 - quantile_cont / quantile_disc / median with a list of fractions: Spark's percentile takes
   one fraction per call in percentile_cont's WITHIN GROUP form only.
 - epoch_ms / epoch_us of a value and to_timestamp of a double: rounding differs.
-- `//` (integer division): DuckDB floors toward minus infinity for negatives? No: it
-  truncates like Spark's DIV; kept portable. `/` on integers is a double in both.
+Portable as they are (checked): `//` truncates toward zero in both (Spark's DIV); `/` of
+integers is a double in both; quantile_cont/median interpolate linearly in both
+(Spark's percentile); DuckDB's default NULLS LAST is written out by sqlglot.
 """
 
 from __future__ import annotations
@@ -73,10 +74,9 @@ UNSIGNED_OR_HUGE = {
 UNPORTABLE_FUNCTIONS = {
     "hash": "a key of the values themselves (concat_ws of the columns), or md5(...) where a digest is meant",
     "getvariable": "a bound $parameter (the runner binds it) or a one-row relation joined in",
-    "list_sum": "aggregate(list, 0.0, (acc, x) -> acc + x) in Spark; in DuckDB list_reduce: or unnest and sum",
+    "list_sum": "a join on the list's rows (one row per element) and sum(); Spark has no list_sum",
+    "product": "CASE WHEN count(*) FILTER (WHERE x = 0) > 0 THEN 0 ELSE exp(sum(ln(x))) END (x > 0)",
     "list_reduce": "unnest in FROM and aggregate",
-    "epoch_ms": "CAST(epoch(ts) * 1000 AS BIGINT) or keep seconds",
-    "epoch_us": "CAST(epoch(ts) * 1000000 AS BIGINT) or keep seconds",
     "to_timestamp": "ts + seconds * INTERVAL 1 SECOND from a known instant (make_timestamp)",
     "arg_min_null": "min_by on rows filtered for the order",
     "arg_max_null": "max_by on rows filtered for the order",
@@ -129,7 +129,9 @@ def _problems(node: exp.Expression) -> list[Problem]:
             ]
         return []
     if isinstance(node, exp.DataType) and node.this in UNSIGNED_OR_HUGE:
-        return [Problem("HUGEINT/unsigned type", text, "BIGINT (INTEGER where it fits), DECIMAL(38, 0) beyond")]
+        return [
+            Problem("HUGEINT/unsigned type", text, "BIGINT (INTEGER where it fits), DECIMAL(38, 0) beyond")
+        ]
     if isinstance(node, exp.ArrayAgg):
         if node.find(exp.Order):
             return [
@@ -199,7 +201,11 @@ def _problems(node: exp.Expression) -> list[Problem]:
     if isinstance(node, exp.Anonymous) and node.name.lower() in UNPORTABLE_FUNCTIONS:
         name = node.name.lower()
         return [Problem(f"{name}()", text, UNPORTABLE_FUNCTIONS[name])]
-    if isinstance(node, exp.Lambda) and isinstance(node.parent, exp.Anonymous) and node.parent.name.lower() not in UNPORTABLE_FUNCTIONS:
+    if (
+        isinstance(node, exp.Lambda)
+        and isinstance(node.parent, exp.Anonymous)
+        and node.parent.name.lower() not in UNPORTABLE_FUNCTIONS
+    ):
         return [Problem(f"{node.parent.name}() with a lambda", _short(node.parent), "unnest and aggregate")]
     return []
 
@@ -247,13 +253,60 @@ def value_sql(value) -> exp.Expression:
 def to_spark(sql: str, params: dict | None = None) -> str:
     """A DuckDB-dialect statement in Spark SQL, its $parameters bound as literals."""
     tree = bind(sqlglot.parse_one(sql, read="duckdb"), params)
-    tree = tree.transform(_spark_fixes)
+    tree = tree.transform(_arg_min_skips_nulls).transform(_empty_list_is_null).transform(_spark_fixes)
     return tree.sql(dialect="spark")
 
 
+def _empty_list_is_null(node: exp.Expression) -> exp.Expression:
+    """DuckDB's list() over no row is NULL, Spark's collect_list an empty array: a CASE on
+    the count of the same rows. (collect_list also drops NULL values, which list keeps:
+    check() asks for lists of values that are never NULL, e.g. structs.)"""
+    agg = node.this if isinstance(node, exp.Filter) else node
+    if not isinstance(agg, exp.ArrayAgg) or (
+        isinstance(node, exp.ArrayAgg) and isinstance(node.parent, exp.Filter)
+    ):
+        return node
+    if node.find_ancestor(exp.Window) is not None or isinstance(node.parent, exp.Window):
+        return node
+    count = exp.Count(this=exp.Star())
+    if isinstance(node, exp.Filter):
+        count = exp.Filter(this=count, expression=node.expression.copy())
+    return exp.Case(
+        ifs=[exp.If(this=exp.EQ(this=count, expression=exp.Literal.number(0)), true=exp.Null())],
+        default=node.copy(),
+    )
+
+
+def _arg_min_skips_nulls(node: exp.Expression) -> exp.Expression:
+    """DuckDB's arg_min(x, v) / arg_max(x, v) take the row of the least v among the rows
+    whose x is not NULL (arg_min_null would take NULLs); Spark's min_by / max_by take the
+    row of the least v whatever x is. The same rows on Spark: a FILTER (WHERE x IS NOT NULL)."""
+    if isinstance(node, (exp.ArgMin, exp.ArgMax)) and not isinstance(node.parent, exp.Filter):
+        return exp.Filter(this=node.copy(), expression=exp.Where(this=_not_null(node.this)))
+    if isinstance(node, exp.Filter) and isinstance(node.this, (exp.ArgMin, exp.ArgMax)):
+        where = node.expression.this
+        return exp.Filter(
+            this=node.this.copy(),
+            expression=exp.Where(this=exp.and_(where.copy(), _not_null(node.this.this))),
+        )
+    return node
+
+
+def _not_null(value: exp.Expression) -> exp.Expression:
+    return exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null()))
+
+
 def _spark_fixes(node: exp.Expression) -> exp.Expression:
-    """Where sqlglot's Spark text would mean something else: epoch() of an instant is its
-    seconds WITH the fraction in DuckDB (UNIX_TIMESTAMP drops it): unix_micros / 1e6."""
+    """Where sqlglot's Spark text would mean something else or not run: epoch() of an instant
+    is its seconds WITH the fraction in DuckDB (UNIX_TIMESTAMP drops it): unix_micros / 1e6;
+    epoch_us / epoch_ms are unix_micros / unix_millis; quantile_cont(x, f) is Spark's
+    percentile(x, f) (the same linear interpolation; PERCENTILE_CONT takes WITHIN GROUP)."""
+    if isinstance(node, exp.Anonymous) and node.name.lower() in ("epoch_us", "epoch_ms"):
+        name = "unix_micros" if node.name.lower() == "epoch_us" else "unix_millis"
+        return exp.Anonymous(this=name, expressions=[exp.cast(node.expressions[0], "TIMESTAMPTZ")])
+    if isinstance(node, exp.PercentileCont) and not isinstance(node.expression, exp.Array):
+        if node.find_ancestor(exp.WithinGroup) is None:
+            return exp.Anonymous(this="percentile", expressions=[node.this, node.expression])
     if isinstance(node, exp.TimeToUnix) or (isinstance(node, exp.Anonymous) and node.name.lower() == "epoch"):
         arg = node.this if isinstance(node, exp.TimeToUnix) else node.expressions[0]
         micros = exp.Anonymous(this="unix_micros", expressions=[exp.cast(arg, "TIMESTAMPTZ")])

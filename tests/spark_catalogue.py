@@ -39,7 +39,10 @@ from pipeline import portable  # noqa: E402
 from pipeline.store import read_sql  # noqa: E402
 
 SEED_MACROS = {"seconds_between": (["a", "b"], "epoch(b) - epoch(a)", False)}
-CREATE = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?TEMP(?:ORARY)?\s+(TABLE|VIEW)\s+(\w+)\s+AS\s+", re.I | re.S)
+FAR = {"-infinity": "0001-01-01 00:00:00+00", "infinity": "9999-12-31 23:59:59.999999+00"}
+CREATE = re.compile(
+    r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?TEMP(?:ORARY)?\s+(TABLE|VIEW)\s+(\w+)\s+AS\s+", re.I | re.S
+)
 
 
 @dataclass
@@ -79,7 +82,7 @@ class Capture:
             tree = sqlglot.parse_one(body, read="duckdb")
             udf = tree.this
             is_table = isinstance(tree.expression, exp.Query) or " AS TABLE" in body.upper()
-            self.macros[udf.name.lower()] = (
+            self.macros[udf.this.name.lower()] = (
                 [i.name for i in udf.expressions],
                 tree.expression.sql(dialect="duckdb"),
                 is_table,
@@ -90,6 +93,9 @@ class Capture:
         if m:
             con.execute(statement, used or None)
             value = con.execute(f"SELECT CAST(getvariable('{m[1]}') AS VARCHAR)").fetchall()[0][0]
+            # the open bounds of the whole history are DuckDB's infinities, which Spark has not:
+            # the trial takes the portable rewrite (the catalogue's int_window row says so)
+            value = FAR.get(value, value)
             self.variables[m[1].lower()] = f"CAST('{value}' AS TIMESTAMPTZ)"
             return
         created = CREATE.match(body)
@@ -115,7 +121,9 @@ class Capture:
         inputs = {t: con.execute(f"SELECT * FROM {t}").to_arrow_table() for t in _tables(expanded)}
         output = con.execute(sql, params or None).to_arrow_table()
         used = {k: v for k, v in (params or {}).items() if f"${k}" in sql}
-        self.entries.append(Entry(self.stream, f"{file}.sql", f"(read) {file}", expanded, used, inputs, output))
+        self.entries.append(
+            Entry(self.stream, f"{file}.sql", f"(read) {file}", expanded, used, inputs, output)
+        )
 
     def expand(self, sql: str) -> str:
         tree = sqlglot.parse_one(sql, read="duckdb")
@@ -136,7 +144,7 @@ class Capture:
                 if isinstance(node, exp.Anonymous) and node.name.lower() in self.macros:
                     changed[0] = True
                     body = self.body(node.name.lower(), node.expressions)
-                    return body if isinstance(body, exp.Query) and False else exp.Paren(this=body)
+                    return exp.Subquery(this=body) if isinstance(body, exp.Query) else exp.Paren(this=body)
                 return node
 
             tree = tree.transform(one)
@@ -252,8 +260,8 @@ def compare(duck: pa.Table, spark: pa.Table) -> tuple[bool, str]:
         return False, f"columns differ: duckdb {dcols} spark {scols}"
     if duck.num_rows != spark.num_rows:
         return False, f"rows: duckdb {duck.num_rows}, spark {spark.num_rows}"
-    drows = sorted((_row(r) for r in duck.to_pylist()), key=_key)
-    srows = sorted((_row(r) for r in spark.to_pylist()), key=_key)
+    drows = sorted((_row(r) for r in _instants(duck).to_pylist()), key=_key)
+    srows = sorted((_row(r) for r in _instants(spark).to_pylist()), key=_key)
     bad = Counter()
     example = ""
     for a, b in zip(drows, srows, strict=True):
@@ -265,6 +273,20 @@ def compare(duck: pa.Table, spark: pa.Table) -> tuple[bool, str]:
     if bad:
         return False, f"values differ in {dict(bad)}; e.g. {example}"
     return True, ""
+
+
+def _instants(table: pa.Table) -> pa.Table:
+    """Timestamps as microseconds since the epoch (UTC): comparable whatever their zone, and
+    DuckDB's infinities (outside Python's datetime) stay numbers."""
+    columns = []
+    for column in table.columns:
+        kind = column.type
+        if pa.types.is_dictionary(kind):
+            column, kind = column.cast(kind.value_type), kind.value_type
+        if pa.types.is_timestamp(kind):
+            column = column.cast(pa.timestamp("us", kind.tz)).cast(pa.int64())
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=table.column_names)
 
 
 def _row(record: dict) -> tuple:
@@ -301,6 +323,11 @@ def _same(x, y) -> bool:
     return x == y
 
 
+# Hand-kept beside this script: what each failure is, and its portable rewrite (update it
+# after a re-run).
+REWRITES = Path(__file__).with_name("spark_catalogue_rewrites.md")
+
+
 def render(entries: list[Entry], start_s: float) -> str:
     lines = [
         "# Catalogue: the flow's statements on DuckDB and on Spark",
@@ -323,7 +350,16 @@ def render(entries: list[Entry], start_s: float) -> str:
             f"{_yn(s.get('transpiles'))} | {_yn(s.get('runs'))} | {_yn(s.get('equal'))} | "
             f"{_cell(what)} |"
         )
-    return "\n".join(lines) + "\n"
+    counts = Counter(
+        "equal" if e.spark.get("equal") else ("differs" if e.spark.get("runs") else "fails") for e in entries
+    )
+    lines += [
+        "",
+        f"{len(entries)} statements: {counts['equal']} equal on Spark, {counts['differs']} run but differ, "
+        f"{counts['fails']} fail (to transpile or to run). The SQL of each, DuckDB then Spark, is in "
+        "the `.sql.md` file beside this one.",
+    ]
+    return "\n".join(lines) + "\n" + REWRITES.read_text()
 
 
 def _yn(v) -> str:
@@ -351,7 +387,8 @@ def main(out: Path) -> None:
         detail = out.with_suffix(".sql.md")
         detail.write_text(
             "\n".join(
-                f"## {e.stream} {e.file} {e.relation}\n\nerror: {e.spark.get('error') or e.spark.get('diff') or '-'}"
+                f"## {e.stream} {e.file} {e.relation}\n\n"
+                f"error: {e.spark.get('error') or e.spark.get('diff') or '-'}"
                 f"\n\n```sql\n{e.select}\n```\n\n```sql\n{e.spark.get('sql', '')}\n```\n"
                 for e in entries
             )

@@ -25,6 +25,7 @@ REFUSED = [
     ("string_agg without ORDER BY", "SELECT k, string_agg(step, ' > ') AS path FROM t GROUP BY k"),
     ("quantile with a list of fractions", "SELECT quantile_cont(x, [0.5, 0.85]) AS q FROM t"),
     ("list_sum()", "SELECT list_sum(spans) AS s FROM t"),
+    ("product()", "SELECT product(first_pass_yield) AS rolled FROM t"),
 ]
 
 
