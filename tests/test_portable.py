@@ -4,6 +4,7 @@ statements that must pass and transpile to what Spark means the same by."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +78,38 @@ def test_default_null_order_is_made_explicit():
     # DuckDB sorts NULLs last by default, Spark first: the transpiled ORDER BY must say so
     sql = to_spark("SELECT k, lag(x) OVER (PARTITION BY k ORDER BY ts) AS prev FROM t ORDER BY x")
     assert sql.count("NULLS LAST") == 2
+
+
+# What the flow's SQL still holds that is not portable (the catalogue: tests/spark_catalogue.py,
+# its rewrites in tests/spark_catalogue_rewrites.md). The list only shrinks: a construct not
+# in it fails this test, and one rewritten away must be taken out of it.
+STILL_UNPORTABLE = {
+    "ASOF join",
+    "HUGEINT/unsigned type",
+    "hash()",
+    "list slice",
+    "list(... ORDER BY)",
+    "list() without ORDER BY",
+    "product()",
+    "generate_series/range as a value",
+    "list_sum()",
+    "getvariable()",
+    "infinite timestamp",
+}
+
+
+def test_the_flow_sql_holds_no_unportable_construct_beyond_the_known_ones():
+    from pipeline.store import read_sql
+
+    found: dict[str, set[str]] = {}
+    for path in sorted((Path(__file__).parents[1] / "sql" / "flow").glob("*.sql")):
+        for statement in read_sql(f"flow/{path.name}").split(";\n"):
+            body = "\n".join(line for line in statement.splitlines() if not line.strip().startswith("--"))
+            if not body.strip() or body.strip().upper().startswith("DROP MACRO"):
+                continue
+            for problem in check(body):
+                found.setdefault(problem.construct, set()).add(path.name)
+    assert set(found) <= STILL_UNPORTABLE, {c: f for c, f in found.items() if c not in STILL_UNPORTABLE}
+    assert STILL_UNPORTABLE <= set(found), (
+        f"rewritten away, take out of the list: {STILL_UNPORTABLE - set(found)}"
+    )
