@@ -44,11 +44,11 @@ java:
 		|| echo "java not installed (needs root); the Spark engine tests will be skipped"
 
 # The suite runs in TEST_WORKERS processes (pytest-xdist; 2 by default, the CI machine's
-# cores); TEST_WORKERS=0 runs it in this one process. --dist loadgroup keeps the tests marked
-# xdist_group("spark") on one worker, so one JVM starts for the whole run.
+# cores); TEST_WORKERS=0 runs it in this one process. The Spark tests run on one worker, so
+# one JVM starts for the whole run (--dist loadgroup in pyproject.toml; tests/conftest.py).
 TEST_WORKERS ?= 2
 test: $(STAMP) chromium postgresql java
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 # Speed at scale: vsm discover per stage against a pm4py baseline (bench/run.py; BENCH_SCALES=100k,1M,10M),
 # then the nightly case (bench/nightly.py: vsm run with 1% new events against a full recompute, and

@@ -112,6 +112,23 @@ def pg_server():
     shutil.rmtree(root, ignore_errors=True)
 
 
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadgroup that works: the Spark tests (tests/test_spark*.py, or marked
+    xdist_group("spark")) go to one worker, so one JVM starts; every other test is its own
+    unit, as with --dist load. (pytest-xdist 3.8 marks a group by rewriting item._nodeid,
+    which pytest 9 no longer reads: its own loadgroup sends the group's tests anywhere.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SparkOnOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            spark = nodeid.startswith("tests/test_spark") or nodeid.endswith("@spark")
+            return "spark" if spark else nodeid
+
+    return SparkOnOneWorker(config, log)
+
+
 @pytest.fixture(scope="session")
 def spark():
     """One SparkSession (local[2], UI off, on 127.0.0.1, 2 shuffle partitions) for the whole
