@@ -252,7 +252,7 @@ def value_sql(value) -> exp.Expression:
 
 def to_spark(sql: str, params: dict | None = None) -> str:
     """A DuckDB-dialect statement in Spark SQL, its $parameters bound as literals."""
-    tree = bind(sqlglot.parse_one(sql, read="duckdb"), params)
+    tree = _series_as_lateral_views(bind(sqlglot.parse_one(sql, read="duckdb"), params))
     tree = tree.transform(_arg_min_skips_nulls).transform(_empty_list_is_null).transform(_spark_fixes)
     return tree.sql(dialect="spark")
 
@@ -275,6 +275,51 @@ def _empty_list_is_null(node: exp.Expression) -> exp.Expression:
         ifs=[exp.If(this=exp.EQ(this=count, expression=exp.Literal.number(0)), true=exp.Null())],
         default=node.copy(),
     )
+
+
+def _series_as_lateral_views(tree: exp.Expression) -> exp.Expression:
+    """A series joined in FROM (`CROSS JOIN range(a, b) AS h(hour)`, `, generate_series(w.a,
+    w.b, INTERVAL 1 DAY) AS g(day)`, `JOIN generate_series(1, v.n) AS r(i) ON TRUE`: the
+    portable form) as Spark's `LATERAL VIEW explode(sequence(...)) h AS hour` (sqlglot's own
+    text, `EXPLODE(SEQUENCE(..), _u(h))`, does not parse). range's end is exclusive."""
+    for select in list(tree.find_all(exp.Select)):
+        for join in list(select.args.get("joins") or []):
+            table = join.this
+            if not (isinstance(table, exp.Table) and isinstance(table.this, exp.GenerateSeries)):
+                continue
+            if join.side or (join.args.get("on") and join.args["on"].sql() != "TRUE"):
+                continue  # an outer or conditional join of a series: left as it is (check it)
+            series, alias = table.this, table.args.get("alias")
+            end = series.args["end"].copy()
+            if series.args.get("is_end_exclusive"):
+                end = exp.Sub(this=end, expression=exp.Literal.number(1))
+            bounds = [series.args["start"].copy(), end]
+            if series.args.get("step") is not None:
+                bounds.append(series.args["step"].copy())
+            # an empty series when the end is before the start (Spark's sequence would count down)
+            empty = exp.Anonymous(
+                this="filter",
+                expressions=[
+                    exp.Anonymous(this="sequence", expressions=[bounds[0].copy(), bounds[0].copy()]),
+                    exp.Lambda(this=exp.false(), expressions=[exp.to_identifier("x")]),
+                ],
+            )
+            sequence = exp.If(
+                this=exp.LT(this=end.copy(), expression=bounds[0].copy()),
+                true=empty,
+                false=exp.Anonymous(this="sequence", expressions=bounds),
+            )
+            lateral = exp.Lateral(
+                this=exp.Explode(this=sequence),
+                view=True,
+                alias=exp.TableAlias(
+                    this=alias.this.copy() if alias else exp.to_identifier("series"),
+                    columns=[c.copy() for c in (alias.columns if alias else [])],
+                ),
+            )
+            join.pop()
+            select.append("laterals", lateral)
+    return tree
 
 
 def _arg_min_skips_nulls(node: exp.Expression) -> exp.Expression:

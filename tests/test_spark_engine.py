@@ -146,3 +146,16 @@ def test_events_come_from_the_stores_parquet_export(engine, tmp_path):
         "FROM events GROUP BY case_id"
     ).to_pylist()
     assert got == [{"case_id": "c1", "lead_s": 3599.75, "n": 2}]
+
+
+def test_a_series_joined_in_from_gives_duckdbs_rows(engine):
+    engine.register("flow_w", pa.table({"k": [1, 2, 3], "n": [3, 0, 1]}))
+    inclusive = "SELECT w.k, r.i FROM {w} JOIN generate_series(1, w.n) AS r(i) ON TRUE"
+    exclusive = "SELECT w.k, r.i FROM {w} CROSS JOIN range(w.k, 3) AS r(i)"
+    # by hand: generate_series(1, n) is 1..n, none for n = 0; range(k, 3) is k..2, none for k = 3
+    expected = {inclusive: [(1, 1), (1, 2), (1, 3), (3, 1)], exclusive: [(1, 1), (1, 2), (2, 2)]}
+    for sql, rows in expected.items():
+        got = engine.read_arrow(sql.format(w="flow_w AS w")).to_pylist()
+        assert sorted((r["k"], r["i"]) for r in got) == rows
+        duck = duckdb.sql(sql.format(w="(VALUES (1, 3), (2, 0), (3, 1)) AS w(k, n)")).fetchall()
+        assert sorted(duck) == rows  # the same statement on DuckDB: the same rows
