@@ -195,12 +195,19 @@ class SparkEngine:
 
 
 def export_events(con, stream: str, path: Path) -> int:
-    """What the DuckDB store holds of a stream's events, as one Parquet file (its rows)."""
+    """What the DuckDB store holds of a stream's events, as one Parquet file (its rows).
+    128-bit integers (events.event_id, UHUGEINT) go out as text: DuckDB writes them to
+    Parquet as DOUBLE, which would round the ids silently."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    wide = [
+        name
+        for name, kind, *_ in con.execute("DESCRIBE events").fetchall()
+        if kind.upper() in ("HUGEINT", "UHUGEINT")
+    ]
+    replace = " REPLACE (" + ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in wide) + ")" if wide else ""
+    target = str(path).replace("'", "''")
     con.execute(
-        "COPY (SELECT * FROM events WHERE stream = $stream) TO '"
-        + str(path).replace("'", "''")
-        + "' (FORMAT parquet)",
+        f"COPY (SELECT *{replace} FROM events WHERE stream = $stream) TO '{target}' (FORMAT parquet)",
         {"stream": stream},
     )
     return con.execute("SELECT count(*) FROM events WHERE stream = $stream", {"stream": stream}).fetchall()[

@@ -134,10 +134,14 @@ def test_a_partition_left_aside_by_a_crash_between_renames_is_put_back(engine, t
 
 def test_events_come_from_the_stores_parquet_export(engine, tmp_path):
     con = duckdb.connect()
-    con.execute("CREATE TABLE events (stream VARCHAR, case_id VARCHAR, activity VARCHAR, ts TIMESTAMPTZ)")
     con.execute(
-        "INSERT INTO events VALUES ('s', 'c1', 'A', TIMESTAMPTZ '2026-03-01 08:00:00.25+00'), "
-        "('s', 'c1', 'B', TIMESTAMPTZ '2026-03-01 09:00:00+00'), ('other', 'x', 'A', now())"
+        "CREATE TABLE events (event_id UHUGEINT, stream VARCHAR, case_id VARCHAR, activity VARCHAR, "
+        "ts TIMESTAMPTZ)"
+    )
+    big = "CAST('340282366920938463463374607431768211455' AS UHUGEINT)"  # 2^128 - 1: an md5's size
+    con.execute(
+        f"INSERT INTO events VALUES ({big}, 's', 'c1', 'A', TIMESTAMPTZ '2026-03-01 08:00:00.25+00'), "
+        f"({big} - 1, 's', 'c1', 'B', TIMESTAMPTZ '2026-03-01 09:00:00+00'), (1, 'other', 'x', 'A', now())"
     )
     assert export_events(con, "s", tmp_path / "events.parquet") == 2
     engine.events_parquet(tmp_path / "events.parquet")
@@ -146,6 +150,9 @@ def test_events_come_from_the_stores_parquet_export(engine, tmp_path):
         "FROM events GROUP BY case_id"
     ).to_pylist()
     assert got == [{"case_id": "c1", "lead_s": 3599.75, "n": 2}]
+    ids = engine.read_arrow("SELECT event_id FROM events ORDER BY ts").column("event_id").to_pylist()
+    # exact: DuckDB's own Parquet writer would have rounded them to one DOUBLE
+    assert ids == ["340282366920938463463374607431768211455", "340282366920938463463374607431768211454"]
 
 
 def test_a_series_joined_in_from_gives_duckdbs_rows(engine):
