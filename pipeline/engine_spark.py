@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -244,13 +245,23 @@ def write_results(
 
 
 def _recover(folder: Path, final: Path) -> None:
-    """A partition left under `.old-<stream>-*` by a crash between the renames goes back in
-    place; half-written `.tmp-<stream>-*` folders go."""
+    """A partition left under `.old-<stream>-<hex>` by a crash between the renames goes back
+    in place; half-written `.tmp-<stream>-<hex>` folders go. (The 32 hex digits end the
+    name: stream 'a' does not take stream 'a-b''s folders.)"""
     stream = final.name.removeprefix("stream=")
-    for left in sorted(folder.glob(f".old-{stream}-*")):
+
+    def left(kind: str) -> list[Path]:
+        prefix = f".{kind}-{stream}-"
+        return sorted(
+            p
+            for p in folder.iterdir()
+            if p.name.startswith(prefix) and re.fullmatch(r"[0-9a-f]{32}", p.name[len(prefix) :])
+        )
+
+    for old in left("old"):
         if not final.exists():
-            left.rename(final)
+            old.rename(final)
         else:
-            shutil.rmtree(left, ignore_errors=True)
-    for left in folder.glob(f".tmp-{stream}-*"):
-        shutil.rmtree(left, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
+    for temp in left("tmp"):
+        shutil.rmtree(temp, ignore_errors=True)

@@ -74,7 +74,6 @@ UNSIGNED_OR_HUGE = {
 UNPORTABLE_FUNCTIONS = {
     "hash": "a key of the values themselves (concat_ws of the columns), or md5(...) where a digest is meant",
     "getvariable": "a bound $parameter (the runner binds it) or a one-row relation joined in",
-    "list_sum": "a join on the list's rows (one row per element) and sum(); Spark has no list_sum",
     "product": "CASE WHEN count(*) FILTER (WHERE x = 0) > 0 THEN 0 ELSE exp(sum(ln(x))) END (x > 0)",
     "list_reduce": "unnest in FROM and aggregate",
     "to_timestamp": "ts + seconds * INTERVAL 1 SECOND from a known instant (make_timestamp)",
@@ -322,6 +321,19 @@ def _series_as_lateral_views(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
+def _list_sum(values: exp.Expression) -> exp.Expression:
+    """list_sum(l) as DuckDB means it: the sum of the non-NULL elements, NULL when there is
+    none (an empty list, or only NULLs); Spark: aggregate over the list."""
+    spark = sqlglot.parse_one(
+        "CASE WHEN size(filter(l, x -> x IS NOT NULL)) = 0 THEN NULL "
+        "ELSE aggregate(filter(l, x -> x IS NOT NULL), CAST(0 AS DOUBLE), (acc, x) -> acc + x) END",
+        read="spark",
+    )
+    return spark.transform(
+        lambda n: values.copy() if isinstance(n, exp.Column) and n.name == "l" and not n.table else n
+    )
+
+
 def _arg_min_skips_nulls(node: exp.Expression) -> exp.Expression:
     """DuckDB's arg_min(x, v) / arg_max(x, v) take the row of the least v among the rows
     whose x is not NULL (arg_min_null would take NULLs); Spark's min_by / max_by take the
@@ -349,6 +361,8 @@ def _spark_fixes(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Anonymous) and node.name.lower() in ("epoch_us", "epoch_ms"):
         name = "unix_micros" if node.name.lower() == "epoch_us" else "unix_millis"
         return exp.Anonymous(this=name, expressions=[exp.cast(node.expressions[0], "TIMESTAMPTZ")])
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "list_sum":
+        return _list_sum(node.expressions[0])
     if isinstance(node, exp.PercentileCont) and not isinstance(node.expression, exp.Array):
         if node.find_ancestor(exp.WithinGroup) is None:
             return exp.Anonymous(this="percentile", expressions=[node.this, node.expression])

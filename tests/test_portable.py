@@ -25,7 +25,6 @@ REFUSED = [
     ("infinite timestamp", "SELECT * FROM t WHERE ts > CAST('-infinity' AS TIMESTAMPTZ)"),
     ("string_agg without ORDER BY", "SELECT k, string_agg(step, ' > ') AS path FROM t GROUP BY k"),
     ("quantile with a list of fractions", "SELECT quantile_cont(x, [0.5, 0.85]) AS q FROM t"),
-    ("list_sum()", "SELECT list_sum(spans) AS s FROM t"),
     ("product()", "SELECT product(first_pass_yield) AS rolled FROM t"),
 ]
 
@@ -92,7 +91,6 @@ STILL_UNPORTABLE = {
     "list() without ORDER BY",
     "product()",
     "generate_series/range as a value",
-    "list_sum()",
     "getvariable()",
     "infinite timestamp",
 }

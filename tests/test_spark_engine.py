@@ -166,3 +166,13 @@ def test_a_series_joined_in_from_gives_duckdbs_rows(engine):
         assert sorted((r["k"], r["i"]) for r in got) == rows
         duck = duckdb.sql(sql.format(w="(VALUES (1, 3), (2, 0), (3, 1)) AS w(k, n)")).fetchall()
         assert sorted(duck) == rows  # the same statement on DuckDB: the same rows
+
+
+def test_list_sum_means_what_it_means_in_duckdb(engine):
+    # DuckDB: the sum of the non-NULL elements; NULL for an empty list or only NULLs
+    engine.register("flow_l", pa.table({"k": [1, 2, 3], "l": [[1.5, None, 2.0], [], [None]]}))
+    sql = "SELECT k, list_sum(list_transform(l, lambda x: x * 2)) AS s FROM {t} ORDER BY k"
+    got = [r["s"] for r in engine.read_arrow(sql.format(t="flow_l")).to_pylist()]
+    assert got == [7.0, None, None]
+    lists = "(VALUES (1, [1.5, NULL, 2.0]), (2, []::DOUBLE[]), (3, [NULL]::DOUBLE[])) AS v(k, l)"
+    assert [float(s) if s is not None else None for _, s in duckdb.sql(sql.format(t=lists)).fetchall()] == got
