@@ -361,6 +361,9 @@ def _spark_fixes(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Anonymous) and node.name.lower() in ("epoch_us", "epoch_ms"):
         name = "unix_micros" if node.name.lower() == "epoch_us" else "unix_millis"
         return exp.Anonymous(this=name, expressions=[exp.cast(node.expressions[0], "TIMESTAMPTZ")])
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "to_microseconds":
+        one = exp.Interval(this=exp.Literal.string("0.000001"), unit=exp.var("SECOND"))
+        return exp.Paren(this=exp.Mul(this=exp.Paren(this=node.expressions[0]), expression=one))
     if isinstance(node, exp.Anonymous) and node.name.lower() == "list_sum":
         return _list_sum(node.expressions[0])
     if isinstance(node, exp.PercentileCont) and not isinstance(node.expression, exp.Array):

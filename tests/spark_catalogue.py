@@ -154,7 +154,7 @@ class Capture:
 
     def body(self, name: str, args: list[exp.Expression]) -> exp.Expression:
         names, body_sql, _ = self.macros[name]
-        body = sqlglot.parse_one(body_sql, read="duckdb")
+        body = _hygienic(sqlglot.parse_one(body_sql, read="duckdb"), f"{name}_")
         values = dict(zip([n.lower() for n in names], args, strict=False))
 
         def sub(node):
@@ -163,6 +163,25 @@ class Capture:
             return node
 
         return body.transform(sub)
+
+
+def _hygienic(body: exp.Expression, prefix: str) -> exp.Expression:
+    """The macro body with its lambda parameters renamed (x -> calendar_w_x): expanded into a
+    caller whose table alias is also x (fct_cases_business: calendar_w(x.cum_s, ...)), x.hour
+    would otherwise read the lambda's struct. DuckDB binds macro arguments before the body;
+    a text expansion must rename (the runner's expander needs the same)."""
+    for lam in list(body.find_all(exp.Lambda)):
+        params = {p.name for p in lam.expressions}
+
+        def rename(n, params=params):  # before the arguments go in, an x in the lambda is its own
+            return (
+                exp.to_identifier(prefix + n.name)
+                if isinstance(n, exp.Identifier) and n.name in params
+                else n
+            )
+
+        lam.replace(lam.transform(rename))
+    return body
 
 
 def _strip_comments(statement: str) -> str:
@@ -256,7 +275,11 @@ def compare(duck: pa.Table, spark: pa.Table) -> tuple[bool, str]:
     other floats within 1e-9 relative."""
     dcols = [c.lower() for c in duck.column_names]
     scols = [c.lower() for c in spark.column_names]
-    if dcols != scols:
+    order_note = ""
+    if dcols != scols and sorted(dcols) == sorted(scols):  # Spark puts USING keys first
+        spark = spark.select([spark.column_names[scols.index(c)] for c in dcols])
+        order_note = "column order differs (JOIN ... USING keys first on Spark); "
+    elif dcols != scols:
         return False, f"columns differ: duckdb {dcols} spark {scols}"
     if duck.num_rows != spark.num_rows:
         return False, f"rows: duckdb {duck.num_rows}, spark {spark.num_rows}"
@@ -271,8 +294,8 @@ def compare(duck: pa.Table, spark: pa.Table) -> tuple[bool, str]:
                 if not example:
                     example = f"{col}: duckdb {x!r} spark {y!r}"
     if bad:
-        return False, f"values differ in {dict(bad)}; e.g. {example}"
-    return True, ""
+        return False, f"{order_note}values differ in {dict(bad)}; e.g. {example}"
+    return (False, order_note + "values equal") if order_note else (True, "")
 
 
 def _instants(table: pa.Table) -> pa.Table:
