@@ -6,8 +6,8 @@ an error; each Problem names the construct and its portable rewrite. `to_spark(s
 params)` binds the $parameters as literals (Spark's named parameters take no lists) and
 transpiles, correcting what sqlglot's Spark output gets wrong for our uses.
 
-What is refused, and why (docs: /work/notes/s6/h22s-catalogue.md has the trial over the
-flow's statements):
+What is refused, and why (tests/spark_catalogue.py runs every flow statement on both
+engines; tests/spark_catalogue_rewrites.md gives each construct's portable rewrite):
 - ASOF joins: Spark has none.
 - generate_series / range as a value (a list): transpiled to SEQUENCE, whose bounds are
   inclusive where range's end is not, and a list column is no table: unnest it in FROM.
@@ -19,12 +19,15 @@ flow's statements):
 - infinite timestamps ('infinity', '-infinity'): Spark's TIMESTAMP has none.
 - string_agg / list / array_agg without ORDER BY: the order of the text or list is the
   engine's scan order, which differs (equal only by chance).
-- quantile_cont / quantile_disc / median with a list of fractions: Spark's percentile takes
-  one fraction per call in percentile_cont's WITHIN GROUP form only.
-- epoch_ms / epoch_us of a value and to_timestamp of a double: rounding differs.
-Portable as they are (checked): `//` truncates toward zero in both (Spark's DIV); `/` of
-integers is a double in both; quantile_cont/median interpolate linearly in both
-(Spark's percentile); DuckDB's default NULLS LAST is written out by sqlglot.
+- quantile_cont / quantile_disc with a list of fractions: one call per fraction instead.
+- product(), to_timestamp(double), list_reduce, list_distinct ...: no Spark equivalent
+  of the same meaning (UNPORTABLE_FUNCTIONS).
+Translated faithfully by to_spark (so allowed): epoch / epoch_us / epoch_ms (with the
+fraction), quantile_cont (Spark's percentile: the same linear interpolation), arg_min /
+arg_max (which skip NULL arguments in DuckDB), an empty list() (NULL), list_sum,
+to_microseconds, a series joined in FROM. Portable as they are (checked): `//` truncates
+toward zero in both (Spark's DIV); `/` of integers is a double in both; DuckDB's default
+NULLS LAST is written out by sqlglot; day buckets follow the session zone in both.
 """
 
 from __future__ import annotations
