@@ -63,7 +63,7 @@ def frame_digest(frame: pl.DataFrame) -> str:
 
 def flow_sql_digest() -> str:
     parts = []
-    for folder in ("flow", "flow_state"):
+    for folder in ("flow", "flow_publish"):
         for path in sorted((SQL_DIR / folder).glob("*.sql")):
             parts.append([path.name, path.read_text(encoding="utf-8")])
     return digest(parts)
@@ -98,7 +98,7 @@ def plan(previous: dict | None, decisions: dict, full: bool) -> Plan:
 def result_json(result) -> str:
     """The compute's FlowResult, for a later compute that finds it current (current_result);
     the summary is read back from the published stream_summary instead."""
-    data = {f.name: getattr(result, f.name) for f in fields(result) if f.name != "summary"}
+    data = {f.name: getattr(result, f.name) for f in fields(result) if f.name not in ("summary", "timings")}
     data["as_of"] = result.as_of.isoformat()
     data["model_files"] = [str(p) for p in result.model_files]
     return json.dumps(data)

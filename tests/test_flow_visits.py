@@ -685,11 +685,11 @@ def test_a_scheduled_event_is_no_point_visit(store, tmp_path):
 
 
 def test_names_the_flow_holds_as_numbers_keep_the_order_of_their_texts(store):
-    """Activities and steps ride the flow as ENUMs (pipeline/flow.py enum_type): their order
+    """Activities and steps ride the flow as ENUMs (pipeline/engine.py enum_type): their order
     must be DuckDB's order of the texts, or min/max and tie-breaks would pick other rows."""
     import polars as pl
 
-    from pipeline.flow import enum_type
+    from pipeline.engine import enum_type
 
     names = [
         "b",
