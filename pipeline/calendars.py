@@ -8,7 +8,7 @@ in force from its `valid_from` until the next one's (the first also before its o
 
 `calendar_intervals` lays a calendar out as its working intervals in UTC, one row per
 interval of each working local day, each with the working seconds of the calendar before
-it (`cum_before_s`). The flow's SQL (sql/flow/int_calendar_hours.sql) cuts them into UTC
+it (`cum_before_s`). The flow's SQL (sql/flow/calendar_hours.sql) cuts them into UTC
 hours, each with the working seconds before it and its working parts, and measures the
 business seconds between two instants set-wise: W(t) = the working seconds before t's hour
 plus the working part of that hour up to t (an equality join on the hour, no sort of the
@@ -349,7 +349,7 @@ def holidays_version(calendar: list[CalendarVersion], teams: dict[str, list[Cale
 
 
 def hour_range(first: datetime | None, last: datetime | None) -> tuple[int, int]:
-    """The UTC hours (since the epoch) sql/flow/int_calendar_hours.sql lays out: three days
+    """The UTC hours (since the epoch) sql/flow/calendar_hours.sql lays out: three days
     either side of [first, last], so that every instant the flow measures has its hour."""
     if first is None or last is None:
         return 0, -1

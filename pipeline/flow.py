@@ -140,7 +140,7 @@ def choose_step_by(setting: str, shape: str, work_statuses: list[str], team_even
     """(step_by, why): what a step is on this stream's map.
 
     activity: each activity (each work status of a status log); team: each team, a visit
-    being a stretch of a case with one team (int_visits_team.sql); team_activity: team and
+    being a stretch of a case with one team (raw_visits__team.sql); team_activity: team and
     work status. "auto" picks team on a status log whose events have teams and whose work
     statuses are at most AUTO_TEAM_MAX_WORK_STATUSES, else activity. Team steps need a status
     log with teams: otherwise the setting is refused."""

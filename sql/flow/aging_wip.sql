@@ -15,14 +15,14 @@
 --               step is the team's visit still open, entered when the team got the case.
 --   in process: it has a visit started and not ended; the latest-started such visit is its
 --               current step, entered at that start (steps by team: when the team got it;
---               a team visit's start_ts is a bookkeeping instant, int_visits_team.sql).
+--               a team visit's start_ts is a bookkeeping instant, raw_visits__team.sql).
 --   queued:     otherwise it is between steps: current_step is the step it left last (the
 --               visit that ended last), i.e. "queued after <current_step>", entered at that
 --               visit's end; a case with no ended visit is queued since its arrival, with no
 --               current step.
 -- age_percentile: one sort over completed lead times and open ages together (opens first at
 -- equal values, so a lead time equal to the age does not count as below); no per-case scan.
--- Measurement window (int_window.sql): a window that closes before as_of takes the picture
+-- Measurement window (window.sql): a window that closes before as_of takes the picture
 -- at its close (window_close()): the cases open then (arrived before it, exit at or after
 -- it), each where it was then (a visit started before and not ended by then, a wait status
 -- entered before and not left, the visit that ended last before), aged to then, against

@@ -9,7 +9,7 @@
 -- timestamp. So in every interval log the arrival is the earliest of any event time and
 -- any start, and no visit of the case begins before its arrival.
 -- last_event_ts: the case's latest event (of any activity, dropped ones included): how long
--- it has been quiet, for the stale rule (fct_cases.sql).
+-- it has been quiet, for the stale rule (cases_elapsed.sql).
 SELECT
     case_id,
     coalesce(

@@ -6,7 +6,7 @@
 -- around every case ("Start" by resource "Start" at the instant of the first real event,
 -- "End" at the last). They are no work: a handoff from "Start" into every case and one to
 -- "End" out of it would be counted in every case. They are left out of the handoffs and
--- reassignments (int_handoffs.sql) and reported (fct_quality_findings.sql,
+-- reassignments (handoff_pairs.sql) and reported (quality_findings.sql,
 -- boundary_markers); the map keeps them as steps ([steps] drop takes them off).
 --
 -- An activity is a start marker (end marker: the same with last and previous) when

@@ -21,14 +21,14 @@
 -- lie a multiple of 32,768 lines apart). A sequence outside that range counts as none. At
 -- one instant, events without a sequence come before those with one.
 -- `source_line` in flow_events is that tie key too, not the bare line: the visits are
--- sequenced by (time, source_line) (fct_visits.sql), so ties order there as here. (The
+-- sequenced by (time, source_line) (visits_elapsed.sql), so ties order there as here. (The
 -- flow shows no line; the line itself stays in `events`.)
 -- `case_id` in flow_events, and in every flow_* table made from it, is the case's number in
 -- flow_case_names, not its text: the flow sorts and groups by case many times over, and
 -- integer keys sort and hash several times cheaper than text. Numbers follow the order of
 -- the texts, so min/arg_min and ORDER BY over cases pick the same case either way. The
 -- text comes back where it is shown: publish() (pipeline/flow.py) and the examples of
--- fct_quality_findings.sql (case_name()).
+-- quality_findings.sql (case_name()).
 -- `resource` and `team` are numbers too, from one list of the names of both
 -- (flow_owner_names), in text order: equal names get equal numbers, so a team and a
 -- resource compare and coalesce (handoffs: team, else resource) as their texts would, and

@@ -5,10 +5,10 @@
 -- params: any_calendar, calendar
 -- flow_cases with the business twins of its durations (grain: case; issue 20):
 --   lead_time_bh_s     W(exit) - W(arrival) in the stream's calendar ($calendar; W from
---                      flow_calendar_hours as in fct_visits_business.sql); no calendar:
+--                      flow_calendar_hours as in visits_built.sql); no calendar:
 --                      lead_time_s itself
 --   process_time_bh_s  the sum of its visits' process_time_bh_s, each in its visit's (team's)
---   queue_time_bh_s    calendar, over the visits fct_cases.sql sums (those ended by the exit)
+--   queue_time_bh_s    calendar, over the visits cases_elapsed.sql sums (those ended by the exit)
 -- A twin is NULL where its elapsed value is. No calendar at all ($any_calendar false: neither
 -- the stream nor a team has one): each twin is its elapsed value, and no visit is read.
 WITH visit_sums AS (

@@ -3,13 +3,13 @@
 -- depends_on: flow_arrivals, flow_exits, flow_handoff_pairs, flow_stale_after, flow_visits
 -- params: as_of, target_s
 -- flow_cases (grain: case): arrival, exit, lead time, variant, rework, handoffs, stale.
--- A completed case's visits are those that ended by its exit (int_exits_end_steps.sql: work
+-- A completed case's visits are those that ended by its exit (exits__end_steps.sql: work
 -- ending after the last end step is not the case's): its path, counts and times read them
 -- only. An open case's are all its visits.
 -- Stale: an open case whose last event (of any activity) is more than flow_stale_after
--- before $as_of. It stays open (is_open, no exit) but is counted apart from WIP: int_wip.sql
+-- before $as_of. It stays open (is_open, no exit) but is counted apart from WIP: wip_*.sql
 -- leaves it out of WIP, arrivals and Little's Law; aging WIP lists it as 'stale'.
--- Handoffs and reassignments are counted in flow_handoff_pairs (int_handoffs.sql: between
+-- Handoffs and reassignments are counted in flow_handoff_pairs (handoff_pairs.sql: between
 -- events in status logs, between visits otherwise; boundary markers left out).
 -- A case's path (its steps by seq, ' > '-joined) is written once per distinct path, not once
 -- per case: an ordered string_agg per case cost more than all the other sums together. Cases

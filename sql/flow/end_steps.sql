@@ -7,7 +7,7 @@
 -- configured, the end steps discovery inferred (pipeline/variant_steps.py: start_end_rule).
 -- is_terminal: $terminal_steps, the end steps where what follows is trailing work, not a
 -- continuation: every configured end activity, and the inferred end steps where most cases
--- that reach them stop (int_exits_end_steps.sql reads it).
+-- that reach them stop (exits__end_steps.sql reads it).
 SELECT step, bool_or(list_contains($terminal_steps, step) OR list_contains($terminal_steps, activity)) AS is_terminal
 FROM flow_events
 WHERE step IS NOT NULL

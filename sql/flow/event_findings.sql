@@ -5,7 +5,7 @@
 -- flow_event_findings (grain: rule over the events): the quality findings read off
 -- flow_events, the rules future_timestamps, duplicate_events, same_time_ties,
 -- ignored_lifecycle, events_after_exit and dropped_steps (what they mean, and the columns:
--- fct_quality_findings.sql, which lists them with the others). Made as soon as the exits
+-- quality_findings.sql, which lists them with the others). Made as soon as the exits
 -- are known, so that flow_events (the flow's largest table) can go before the case and
 -- result tables are built: that lowers the flow's peak memory.
 WITH future_timestamps AS (

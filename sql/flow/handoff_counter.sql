@@ -9,7 +9,7 @@
 -- (compared in lower case, with runs of other characters read as '_'; the first of these
 -- names found wins). Such a counter counts changes of assignment group; per case its
 -- largest value is taken (a counter only rises: it is the last value, whatever the order of
--- the rows). fct_quality_findings.sql (handoff_crosscheck) compares its total with the
+-- the rows). quality_findings.sql (handoff_crosscheck) compares its total with the
 -- flow's handoffs. Empty when the log has no such column.
 WITH sample_columns AS (  -- every row carries every unmapped column: a sample names them all
     SELECT DISTINCT unnest(json_keys(attributes)) AS source_column

@@ -4,7 +4,7 @@
 -- params: log_shape
 -- flow_handoff_pairs (grain: one handoff or reassignment in a case): the work changing hands,
 -- by the rule of the log's shape; fct_cases (handoffs, reassignments per case) and
--- fct_handoffs (the team matrix) read it. Boundary markers (int_boundary_markers.sql) take
+-- fct_handoffs (the team matrix) read it. Boundary markers (boundary_markers.sql) take
 -- no part.
 --
 -- Status logs (each event: the case entered a status, with the assignment at that moment):

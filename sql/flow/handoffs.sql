@@ -5,7 +5,7 @@
 -- params: as_of, window_end, window_start
 -- flow_handoffs (grain: pair of teams): how often work passed from one team to another
 -- (resources where there is no team), over all cases: the handoffs of flow_handoff_pairs
--- (int_handoffs.sql: between events in status logs, between visits otherwise). Measurement
+-- (handoff_pairs.sql: between events in status logs, between visits otherwise). Measurement
 -- window: the handoffs made inside it (the event, or the start of the visit, that took the case).
 SELECT
     from_owner AS from_team,           -- team (else resource) that had the case

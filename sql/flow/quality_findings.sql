@@ -226,7 +226,7 @@ all_rules AS (
     UNION ALL SELECT * FROM stale_cases
     UNION ALL SELECT * FROM few_completed_cases
     UNION ALL SELECT * FROM late_close
-    UNION ALL SELECT * FROM flow_event_findings  -- int_event_findings.sql
+    UNION ALL SELECT * FROM flow_event_findings  -- event_findings.sql
 )
 SELECT
     rule,                               -- snake_case rule name (see above)

@@ -49,7 +49,7 @@ start_column AS (  -- a start-time column: each row is a whole visit
     SELECT case_id, step, start_ts, ts AS end_ts, resource, team, 0 AS reassignments, source_line
     FROM flow_visit_events WHERE step IS NOT NULL AND start_ts IS NOT NULL
 )
-SELECT *,  -- interval logs have no statuses: no split of the queue (int_no_status_periods.sql)
+SELECT *,  -- interval logs have no statuses: no split of the queue (status_periods_built__none.sql)
     CAST(NULL AS DOUBLE) AS queue_internal_s, CAST(NULL AS DOUBLE) AS queue_external_s
 FROM (
     SELECT * FROM interval_visits

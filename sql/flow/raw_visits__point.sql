@@ -6,7 +6,7 @@
 -- when it started is not observed.
 SELECT case_id, step, CAST(NULL AS TIMESTAMPTZ) AS start_ts, ts AS end_ts, resource, team,
        0 AS reassignments, source_line,
-       -- point logs have no statuses: no split of the queue (int_no_status_periods.sql)
+       -- point logs have no statuses: no split of the queue (status_periods_built__none.sql)
        CAST(NULL AS DOUBLE) AS queue_internal_s, CAST(NULL AS DOUBLE) AS queue_external_s,
        CAST(NULL AS BIGINT) AS work_no, CAST(NULL AS DOUBLE) AS team_queue_bh_s,
        CAST(NULL AS DOUBLE) AS team_queue_internal_bh_s, CAST(NULL AS DOUBLE) AS team_queue_external_bh_s

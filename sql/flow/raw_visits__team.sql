@@ -5,16 +5,16 @@
 -- when: step_by = team
 -- flow_raw_visits for [flow] step_by = "team" on status logs (grain: visit = a stretch of a
 -- case with one team): the steps are the teams (assignment groups) a case passes through.
--- Replaces the work-status visits int_visits_status.sql made; flow_status_periods stays.
+-- Replaces the work-status visits status_periods_built__status.sql made; flow_status_periods stays.
 -- A stretch is a run of the case's rows (dropped statuses skipped, as for periods) with the
 -- same team; rows without a team are the team "(no team)". Rows in a done status belong to
--- no team: they end the stretch before them (the case is resolved; see int_exits_status.sql)
+-- no team: they end the stretch before them (the case is resolved; see exits__status.sql)
 -- and a later row (a reopen) starts a new one, a second visit to its team if it had the
 -- case before (rework). Each row lasts until the case's next row; the stretch's rows in wait
 -- statuses are its queue, those in work statuses its process time:
 --   start_ts = entered_ts + the stretch's wait time, end_ts = left_ts (the next stretch's,
 --   or the done status's, first row; NULL while the case is still with the team),
--- so that fct_visits.sql gives queue_time_s = the waits inside the stretch (plus, after a
+-- so that visits_elapsed.sql gives queue_time_s = the waits inside the stretch (plus, after a
 -- reopen, the time in done before it, as for work-status visits) and process_time_s = the
 -- work inside it. start_ts is a bookkeeping instant, not one anything happened at: waits
 -- and work may alternate inside a stretch. A stretch the case is still in counts the waits
@@ -90,7 +90,7 @@ SELECT s.case_id,
     s.internal_s AS queue_internal_s,
     s.external_s + coalesce(s.done_before_s, 0) AS queue_external_s,
     -- the same in business time, row by row (start_ts is no instant to measure from):
-    -- fct_visits_business.sql takes them as the visit's queue and its split
+    -- visits_built.sql takes them as the visit's queue and its split
     s.wait_bh_s + coalesce(s.done_before_bh_s, 0) AS team_queue_bh_s,
     s.internal_bh_s AS team_queue_internal_bh_s,
     s.external_bh_s + coalesce(s.done_before_bh_s, 0) AS team_queue_external_bh_s,

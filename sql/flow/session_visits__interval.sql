@@ -4,7 +4,7 @@
 -- when: log_shape = interval
 -- flow_raw_visits with its sessions merged (grain: visit) for interval logs. A work session
 -- is one start-to-complete pair (or one row of a start-time column). Consecutive sessions of
--- one step by a case, with no other visit of the case in between (in the order fct_visits.sql
+-- one step by a case, with no other visit of the case in between (in the order visits_elapsed.sql
 -- sequences visits: start, end, source line) and both with an observed start, are ONE visit
 -- with several sessions: picking the work up again is not rework.
 -- The merged visit:
@@ -12,7 +12,7 @@
 --   end_ts         the last session's end; NULL (in process) when a session is not completed
 --   paused_s       the time between its sessions: for each session, how long after the end of
 --                  the visit's earlier sessions it started (0 when it overlaps them); 0 for a
---                  visit of one session. fct_visits.sql takes it off end - start, so the
+--                  visit of one session. visits_elapsed.sql takes it off end - start, so the
 --                  process time is the time worked (time covered by a session; overlapping
 --                  sessions count once) and queue + process + paused = elapsed.
 --   sessions       how many sessions it has (1 normally)
@@ -58,10 +58,10 @@ SELECT
     CAST(NULL AS DOUBLE) AS queue_external_s,
     CAST(count(*) AS INTEGER) AS sessions,
     coalesce(sum(pause_s), 0) AS paused_s,
-    -- the pauses themselves, for their business time (fct_visits_business.sql); NULL: none
+    -- the pauses themselves, for their business time (visits_built.sql); NULL: none
     list({'from_ts': earlier_end_ts, 'to_ts': start_ts}) FILTER (WHERE pause_s > 0) AS pauses,
-    CAST(NULL AS BIGINT) AS work_no,  -- status logs only (int_visits_status.sql)
-    CAST(NULL AS DOUBLE) AS team_queue_bh_s,  -- team visits only (int_visits_team.sql)
+    CAST(NULL AS BIGINT) AS work_no,  -- status logs only (status_periods_built__status.sql)
+    CAST(NULL AS DOUBLE) AS team_queue_bh_s,  -- team visits only (raw_visits__team.sql)
     CAST(NULL AS DOUBLE) AS team_queue_internal_bh_s,
     CAST(NULL AS DOUBLE) AS team_queue_external_bh_s
 FROM paused

@@ -3,7 +3,7 @@
 -- depends_on: flow_raw_visits
 -- when: log_shape != interval
 -- flow_session_visits (grain: visit) for status and point logs: every visit is one session
--- (sessions = 1, nothing paused; int_visit_sessions.sql merges the sessions of interval logs).
+-- (sessions = 1, nothing paused; session_visits__interval.sql merges the sessions of interval logs).
 -- pauses: none. The raw visits of every shape carry work_no (the visit's work period, status
 -- logs: raw_visits__status.sql) and team_queue_*_bh_s (team visits only), NULL where they
 -- have none: both are read by visits_built.sql.

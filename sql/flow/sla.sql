@@ -17,7 +17,7 @@
 --   elapsed_s    stop (else as_of) - start
 --   paused_s     the part of it in the SLA's pause statuses (flow_sla_pauses; status logs)
 --   business_s   the clock: the business time of [start, stop or as_of] outside the pauses,
---                in the stream's calendar ($calendar, W as in fct_visits_business.sql;
+--                in the stream's calendar ($calendar, W as in visits_built.sql;
 --                no calendar: elapsed_s - paused_s)
 --   target_s     the SLA's target
 --   state        met / breached when stopped (business_s over the target: breached); while

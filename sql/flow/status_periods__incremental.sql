@@ -5,7 +5,7 @@
 -- params: stream
 -- when: incremental and log_shape = status
 -- Read back the stored status periods of the cases kept from the last compute (as
--- restore_cases.sql does the visits): status logs only, the others have no periods.
+-- visits__incremental.sql does the visits): status logs only, the others have no periods.
 SELECT * FROM flow_status_periods_built
 UNION ALL BY NAME
 SELECT k.case_no AS case_id, s.period_no, s.status, s.step, s.status_class, s.wait_kind, s.is_exit,

@@ -2,8 +2,8 @@
 -- grain: status period
 -- when: log_shape != status
 -- Interval and point logs have no statuses: flow_status_periods is empty (same columns as
--- int_visits_status.sql makes), and their raw visits come with empty queue splits
--- (queue_internal_s, queue_external_s NULL: int_visits_interval.sql, int_visits_point.sql).
+-- status_periods_built__status.sql makes), and their raw visits come with empty queue splits
+-- (queue_internal_s, queue_external_s NULL: raw_visits__interval.sql, raw_visits__point.sql).
 SELECT
     CAST(NULL AS UINTEGER) AS case_id,  -- a case number (flow_case_names)
     CAST(NULL AS VARCHAR) AS status,
@@ -15,5 +15,5 @@ SELECT
     CAST(NULL AS UINTEGER) AS resource,  -- numbers of flow_owner_names
     CAST(NULL AS UINTEGER) AS team,
     0 AS period_no,
-    CAST(NULL AS BIGINT) AS work_no  -- read by fct_visits_business.sql
+    CAST(NULL AS BIGINT) AS work_no  -- read by visits_built.sql
 WHERE FALSE

@@ -11,7 +11,7 @@
 -- at the case's arrival (nothing before it, queue_time_s NULL). So on a status log the
 -- internal and external means add up to the queue mean. A step none of whose visits had
 -- anything before it (the first step of every case) has its queue not observed: NULL.
--- Measurement window (int_window.sql): every figure is over the visits that ended inside
+-- Measurement window (window.sql): every figure is over the visits that ended inside
 -- it (and those still in process when it reaches as_of); a step with none has no row. FPY
 -- there: of the cases whose first visit to the step is among them (`cases`), those that
 -- came back to it (a second visit among them) are not first pass. With no window this is
@@ -32,7 +32,7 @@ fpy AS (
     SELECT f.step, f.cases, (f.cases - coalesce(b.cases, 0)) / f.cases AS first_pass_yield
     FROM first_visits AS f LEFT JOIN came_back AS b USING (step)
 ),
-team_rank AS (  -- team numbers follow their names' order (int_flow_events.sql)
+team_rank AS (  -- team numbers follow their names' order (events.sql)
     SELECT step, string_agg(o.name, ', ' ORDER BY n DESC, team) AS teams
     FROM (SELECT step, team, count(*) AS n FROM windowed WHERE team IS NOT NULL GROUP BY step, team)
     JOIN flow_owner_names AS o ON o.owner_no = team

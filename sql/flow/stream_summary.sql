@@ -7,7 +7,7 @@
 -- what the run inferred. Lead-time figures and flow efficiency are over completed cases.
 -- end_activities: status logs: the statuses that end a case (the done statuses, or those of
 -- them named in [flow] end_activities).
--- Measurement window (int_window.sql; `window` names it, window_start / window_end are its
+-- Measurement window (window.sql; `window` names it, window_start / window_end are its
 -- span met with [first arrival, as_of]): the lead-time figures, flow efficiency and FPY are
 -- over the cases that completed inside it; cases, open_cases, handoffs_per_case and
 -- target_breached over the cases in the stream during it (arrived before it closed, not

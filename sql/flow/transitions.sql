@@ -8,7 +8,7 @@
 -- cases, and the wait before the next visit: its queue time (its elapsed time in point
 -- logs), so that a visit started while the previous one was still running waits zero, as
 -- in `visits`. Measurement window: the pairs whose later visit ended inside it
--- (int_window.sql visit_in_window).
+-- (window.sql visit_in_window).
 WITH pairs AS (
     SELECT case_id,
         prev_step AS from_step,

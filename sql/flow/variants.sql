@@ -6,7 +6,7 @@
 -- flow_variants (grain: variant = step sequence of completed cases): cases, share of
 -- completed cases, lead time, and share of the total lead time, so that a rare variant
 -- that eats a large part of the lead time shows. Measurement window: the cases that
--- completed inside it (int_window.sql).
+-- completed inside it (window.sql).
 WITH completed AS (
     SELECT * FROM flow_cases WHERE NOT is_open AND in_window(exit_ts)
 ),

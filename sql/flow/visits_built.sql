@@ -7,20 +7,20 @@
 -- ([calendars.teams], flow_team_calendars), else the stream's ($calendar; NULL: none).
 -- A visit with no calendar is 24x7: each twin is the elapsed value itself.
 -- Set-wise: W(t), the calendar's working seconds up to instant t, comes from t's hour in
--- flow_calendar_hours (int_calendar_hours.sql: an equality join on the hour, and the macro
+-- flow_calendar_hours (calendar_hours.sql: an equality join on the hour, and the macro
 -- calendar_w), one join per instant of the visit; a business duration is W(end) - W(start).
 --   queue_time_bh_s      W(start) - W(ready)
 --   process_time_bh_s    W(end) - W(start) - paused_bh_s
 --   elapsed_bh_s         W(end) - W(ready)
 --   paused_bh_s          sum over the pauses between sessions of W(to) - W(from)
 --   queue_internal_bh_s  status logs: sum over the visit's internal wait periods (those of its
---   queue_external_bh_s  work_no - 1, int_visits_status.sql) of W(left) - W(entered); external:
+--   queue_external_bh_s  work_no - 1, status_periods_built__status.sql) of W(left) - W(entered); external:
 --                        external waits and done periods, as queue_external_s.
--- Team visits ([flow] step_by = "team", int_visits_team.sql): start_ts is a bookkeeping
+-- Team visits ([flow] step_by = "team", raw_visits__team.sql): start_ts is a bookkeeping
 -- instant (entered + the stretch's waits), so the queue and its split come summed row by row
--- from int_visits_team.sql (team_queue_*_bh_s), and process = W(end) - W(ready) - queue.
+-- from raw_visits__team.sql (team_queue_*_bh_s), and process = W(end) - W(ready) - queue.
 -- A twin is NULL where its elapsed value is.
--- Drops the columns fct_visits.sql passed on for this step only (pauses, work_no).
+-- Drops the columns visits_elapsed.sql passed on for this step only (pauses, work_no).
 WITH calendared AS (
     SELECT v.*, coalesce(t.calendar_no, CAST($calendar AS INTEGER)) AS calendar_no
     FROM flow_visits_elapsed AS v

@@ -2,7 +2,7 @@
 -- grain: visit
 -- depends_on: flow_arrivals, flow_session_visits
 -- flow_visits (grain: visit): sequenced visits with ready time and durations.
--- A visit may have several work sessions (interval logs, int_visit_sessions.sql): its
+-- A visit may have several work sessions (interval logs, session_visits__interval.sql): its
 -- process time is end - start less the time paused between sessions (paused_s), so that
 -- queue + process + paused = elapsed.
 -- seq orders a case's visits by start (end where no start is observed), then source line.
@@ -57,7 +57,7 @@ SELECT
     start_ts IS NOT NULL AND end_ts IS NULL AS in_process,
     prev_step,    -- step of the visit before (seq - 1), NULL for the first
     prev_owner,   -- team, else resource, of the visit before, NULL for the first
-    pauses,       -- for fct_visits_business.sql, which drops them: the pauses between sessions
+    pauses,       -- for visits_built.sql, which drops them: the pauses between sessions
     work_no,      -- and the visit's work period in status logs,
     team_queue_bh_s, team_queue_internal_bh_s, team_queue_external_bh_s  -- team visits' queue
 FROM readied

@@ -8,7 +8,7 @@
 -- A window that reaches as_of (to_ts >= as_of: 'last 14d', or one ending later) closes at
 -- as_of inclusive, as the whole history does: what happens at the last event is in it.
 -- The per-case relations (visits, cases, status periods) are not narrowed: only the
--- aggregates read these macros (int_wip.sql, fct_step_metrics.sql, ...).
+-- aggregates read these macros (wip_*.sql, step_metrics.sql, ...).
 -- The macros of the window (macros.sql) read the same bounds as parameters.
 SELECT
     CAST($window_label AS VARCHAR) AS label,  -- the window's canonical text, 'all' for none
