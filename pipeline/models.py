@@ -75,7 +75,8 @@ class Model:
 
     @property
     def where(self) -> str:
-        return f"{self.path.relative_to(SQL_DIR.parent)}"
+        root = SQL_DIR.parent
+        return str(self.path.relative_to(root) if self.path.is_relative_to(root) else self.path)
 
 
 @dataclass(frozen=True)
@@ -184,9 +185,16 @@ def store_tables() -> frozenset[str]:
 class Catalogue:
     models: list[Model]
     macros: dict[str, Macro]
+    _expanded: dict[Path, str] = field(default_factory=dict, repr=False)
 
     def names(self) -> set[str]:
         return {m.name for m in self.models}
+
+    def sql(self, model: Model) -> str:
+        """The model's SQL with its macros expanded (once per catalogue)."""
+        if model.path not in self._expanded:
+            self._expanded[model.path] = expand_macros(model.sql, self.macros)
+        return self._expanded[model.path]
 
 
 def load_catalogue(folder: Path = FLOW_DIR) -> Catalogue:
@@ -290,13 +298,9 @@ def expand_macros(sql: str, macros: dict[str, Macro]) -> str:
     return tree.sql(dialect="duckdb", pretty=False)
 
 
-@cache
-def expanded_sql(path: Path, text: str) -> str:
-    return expand_macros(text, catalogue().macros)
-
-
 def model_sql(model: Model) -> str:
-    return expanded_sql(model.path, model.sql)
+    """A model of the shipped catalogue, its macros expanded."""
+    return catalogue().sql(model)
 
 
 def reads(sql: str) -> set[str]:
@@ -371,7 +375,7 @@ class Runner:
                 raise CatalogueError(f"{model.where}: parameters not given: {', '.join(missing)}")
             started = time.perf_counter()
             rows = self.engine.materialise(
-                model.name, model_sql(model), {p: params[p] for p in model.params}, view=model.view
+                model.name, self.catalogue.sql(model), {p: params[p] for p in model.params}, view=model.view
             )
             self.timings.append(Timing(model.name, time.perf_counter() - started, rows))
             self.built.add(model.name)
