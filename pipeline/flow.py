@@ -405,6 +405,10 @@ def _compute(
         or f"first event (discovered start steps: {', '.join(start_steps) or 'none'})",
     }
     events = runner.rows("flow_events")
+    # what reads the events (exits, the quality findings' and quiet stretches' share of them,
+    # boundary markers, handoffs) before the cases: the events, the flow's largest table, are
+    # then freed rather than held through every table below
+    runner.run("flow_exits", "flow_event_days", "flow_event_findings", "flow_handoff_counter", params=params)
     runner.run("flow_cases", params=params)
     if settings.sla:
         stage_slas(con, settings.sla, stream, shape)
