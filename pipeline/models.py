@@ -27,9 +27,6 @@ from functools import cache
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
-import sqlglot
-from sqlglot import exp
-
 from pipeline.errors import VsmError
 from pipeline.store import SQL_DIR
 
@@ -262,40 +259,104 @@ def _when_holds(when: str, choices: dict, model: Model, check_only: bool = False
 
 
 def expand_macros(sql: str, macros: dict[str, Macro]) -> str:
-    """The SQL with every macro call replaced by the macro's body (arguments substituted),
-    to a fixed point: macros may call macros. SQL without a call is returned as written."""
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, macros)) + r")\s*\(", re.I)
-    if not macros or not pattern.search(sql):
-        return sql
-    tree = sqlglot.parse_one(sql, read="duckdb")
-    bodies = {name: sqlglot.parse_one(m.body, read="duckdb") for name, m in macros.items()}
+    """The SQL with every macro call replaced by the macro's body, its arguments substituted
+    (sqlglot parses the call and the body; the result is spliced into the model's text, which
+    stays as written around it), to a fixed point: macros may call macros. Calls in comments
+    and string literals are left alone. SQL without a call is returned as written."""
+    return _expand(sql, macros, 0)
 
-    def replace(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Anonymous) and node.name.lower() in macros:
-            macro = macros[node.name.lower()]
-            args = node.expressions
-            if len(args) != len(macro.args):
-                raise CatalogueError(
-                    f"macro {macro.name} takes {len(macro.args)} arguments, called with {len(args)}"
-                )
-            bound = dict(zip(macro.args, args, strict=True))
 
-            def substitute(n: exp.Expression) -> exp.Expression:
-                if isinstance(n, exp.Column) and not n.table and n.name in bound:
-                    return exp.Paren(this=bound[n.name].copy())
-                return n
-
-            return exp.Paren(this=bodies[macro.name].copy().transform(substitute))
-        return node
-
-    for _ in range(10):
-        before = tree.sql(dialect="duckdb")
-        tree = tree.transform(replace)
-        if tree.sql(dialect="duckdb") == before:
-            break
-    else:
+def _expand(sql: str, macros: dict[str, Macro], depth: int) -> str:
+    if depth > 20:
         raise CatalogueError("macros call each other without end")
-    return tree.sql(dialect="duckdb", pretty=False)
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, macros)) + r")\s*\(", re.I)
+    if not pattern.search(sql):
+        return sql
+    mask = _code_mask(sql)
+    calls, covered = [], -1
+    for m in pattern.finditer(sql):  # the outermost calls (a call in another's arguments comes with it)
+        if mask[m.start()] and m.start() > covered:
+            covered = _closing_paren(sql, m.end() - 1, mask)
+            calls.append((m.start(), covered))
+    for start, end in reversed(calls):
+        expanded = _expand(_expand_call(sql[start : end + 1], macros), macros, depth + 1)
+        sql = sql[:start] + expanded + sql[end + 1 :]
+    return sql
+
+
+def _expand_call(text: str, macros: dict[str, Macro]) -> str:
+    import sqlglot  # here: a model without macros needs no parser
+    from sqlglot import exp
+
+    node = sqlglot.parse_one(text, read="duckdb")
+    macro = macros[node.name.lower()]
+    args = node.expressions
+    if len(args) != len(macro.args):
+        raise CatalogueError(
+            f"macro {macro.name} takes {len(macro.args)} arguments, called with {len(args)}: {text}"
+        )
+    bound = dict(zip(macro.args, args, strict=True))
+
+    def substitute(n):
+        if isinstance(n, exp.Column) and not n.table and n.name in bound:
+            return exp.Paren(this=bound[n.name].copy())
+        return n
+
+    body = _parsed_body(macro).copy().transform(substitute)
+    return "(" + body.sql(dialect="duckdb") + ")"
+
+
+@cache
+def _parsed_body(macro: Macro):
+    import sqlglot
+
+    return sqlglot.parse_one(macro.body, read="duckdb")
+
+
+def _code_mask(sql: str) -> list[bool]:
+    """Per character: True where it is SQL code, False inside a comment, a string literal or
+    a quoted identifier."""
+    mask = [True] * len(sql)
+    i, n = 0, len(sql)
+    while i < n:
+        c = sql[i]
+        if sql.startswith("--", i):
+            j = sql.find("\n", i)
+            j = n if j < 0 else j
+        elif sql.startswith("/*", i):
+            j = sql.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+        elif c in "'\"":
+            j = i + 1
+            while j < n:
+                if sql[j] == c:
+                    if j + 1 < n and sql[j + 1] == c:  # '' inside a literal
+                        j += 2
+                        continue
+                    break
+                j += 1
+            j += 1
+        else:
+            i += 1
+            continue
+        for k in range(i, min(j, n)):
+            mask[k] = False
+        i = j
+    return mask
+
+
+def _closing_paren(sql: str, opening: int, mask: list[bool]) -> int:
+    depth = 0
+    for i in range(opening, len(sql)):
+        if not mask[i]:
+            continue
+        if sql[i] == "(":
+            depth += 1
+        elif sql[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+    raise CatalogueError(f"unbalanced parentheses after {sql[opening - 20 : opening + 20]!r}")
 
 
 def model_sql(model: Model) -> str:
@@ -306,6 +367,9 @@ def model_sql(model: Model) -> str:
 def reads(sql: str) -> set[str]:
     """The relations a SELECT reads: its table references less its CTEs' names (and table
     functions such as range())."""
+    import sqlglot
+    from sqlglot import exp
+
     tree = sqlglot.parse_one(sql, read="duckdb")
     ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
     return {t.name.lower() for t in tree.find_all(exp.Table) if t.name and t.name.lower() not in ctes}
@@ -313,6 +377,9 @@ def reads(sql: str) -> set[str]:
 
 def used_params(sql: str) -> set[str]:
     """The $parameters a SELECT binds (not those in its comments or strings)."""
+    import sqlglot
+    from sqlglot import exp
+
     tree = sqlglot.parse_one(sql, read="duckdb")
     return {n.name for n in tree.find_all(exp.Placeholder) if n.name}
 
