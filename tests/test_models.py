@@ -3,6 +3,7 @@ pipeline/engine.py; issue 22)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -227,3 +228,12 @@ def test_the_compute_keeps_its_per_model_timings(store, tmp_path):
     assert names.index("flow_events") < names.index("flow_visits") < names.index("flow_cases")
     assert "flow_sla" in names and "flow_status_keys" not in names  # a point log: no status models
     assert next(t.rows for t in result.timings if t.model == "flow_events") == 3
+
+
+def test_vsm_profile_prints_each_models_time_and_rows(store, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("VSM_PROFILE", "1")
+    log = "case_id,activity,timestamp\nc1,A,2026-03-02 09:00\nc1,B,2026-03-02 10:00\n"
+    result = load_log(store, tmp_path, log)[1]
+    err = capsys.readouterr().err
+    assert f"models: {len(result.timings)}," in err
+    assert re.search(r"flow_events +[0-9.]+ s +2 rows", err)
