@@ -1,5 +1,5 @@
 -- name: flow_boundary_markers
--- grain: boundary marker
+-- grain: marker activity and side
 -- depends_on: flow_case_bounds, flow_events, flow_owner_names
 WITH sides AS (  -- each case's first and last event, and the activity at its other end
     SELECT case_id, 'start' AS side, first_ord AS ord, first_ts AS ts, first_activity AS activity,

@@ -1,5 +1,5 @@
 -- name: flow_case_bounds
--- grain: marker activity and side
+-- grain: case
 -- depends_on: flow_events
 -- flow_boundary_markers (grain: marker activity and side) and flow_boundary_events (grain:
 -- a case's boundary event of a marker): artificial start and end activities that a tool put

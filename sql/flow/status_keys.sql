@@ -1,5 +1,5 @@
 -- name: flow_status_keys
--- grain: a period a case spent in one status
+-- grain: status
 -- depends_on: flow_status_classes, flow_step_map
 -- when: log_shape = status
 -- Status logs: flow_status_periods (grain: a period a case spent in one status) and

@@ -1,5 +1,5 @@
 -- name: flow_wip_spans
--- grain: day
+-- grain: case
 -- depends_on: flow_cases
 -- params: as_of
 -- WIP over time, per day and per step, and the Little's Law check (SPEC "Flow").
