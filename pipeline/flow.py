@@ -364,7 +364,7 @@ def _compute(
     first_ts, last_ts = engine.read_arrow("SELECT min(ts), max(ts) FROM flow_events").to_pylist()[0].values()
     last_ts = max(last_ts, as_of) if last_ts else as_of
     stream_calendar, idle_teams = stage_calendars(
-        con, settings.calendar, settings.calendars, first_ts, last_ts
+        engine, settings.calendar, settings.calendars, first_ts, last_ts
     )
     first_hour, last_hour = hour_range(first_ts, last_ts)
     params |= {
