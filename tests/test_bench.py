@@ -85,7 +85,7 @@ def test_stages_cover_load_flow_discovery_and_report(bench_run):
     row = next(r for r in result["vsm"] if (r["log"], r["format"]) == ("claims", "parquet"))
     for stage in ("load: insert", "flow: visits", "discovery and map", "report"):
         assert stage in row["stages"], stage
-    for table in ("sql: fct_visits", "sql: fct_cases", "sql: fct_transitions", "sql: fct_variants"):
+    for table in ("sql: flow_visits_built", "sql: flow_cases", "sql: flow_transitions", "sql: flow_variants"):
         assert table in row["stages"], table
     assert result["ingest"]["csv_events_per_s"] > 0 and result["ingest"]["xes_events_per_s"] > 0
 
