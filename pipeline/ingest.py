@@ -544,6 +544,7 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
                 settings.timezone,
                 large,
             )
+            con.execute(read_sql("load/copy_numbers.sql"))
         con.execute("SET TimeZone = 'UTC'")
         result.missing_values = sorted(
             ((column, token, n) for (column, token), n in counts.items()),
@@ -575,7 +576,6 @@ def _check(
     by batch. Notes the naive timestamps (result.timezone_note) where the plan could not."""
     batched = isinstance(raw, BatchedFrame)
     relation = raw.relation if batched else ""
-    con.execute(read_sql("load/event_content.sql"))
     con.execute(read_sql("load/staging.sql"))
     con.execute("CREATE OR REPLACE TEMP TABLE load_reject_raw (_line UBIGINT, raw VARCHAR)")
     if relation:  # DuckDB reads the source itself, in one statement
@@ -647,9 +647,10 @@ def _update_attributes(con, rows: pl.DataFrame, large: _LargeAttributes) -> None
     con.register("load_large", rows.to_arrow(compat_level=pl.CompatLevel.newest()))
     try:
         con.execute(
-            "UPDATE load_checked SET attributes = s.attributes FROM "
+            "UPDATE load_checked SET attributes = s.attributes, "
+            "version_hash = hash(s.attributes, load_checked.sequence) FROM "
             f"(SELECT CAST({sql_identifier(LINE_COLUMN)} AS UBIGINT) AS _line, {large.sql} AS attributes "
-            "FROM load_large) AS s WHERE load_checked._line = s._line",
+            "FROM load_large) AS s WHERE load_checked._line = s._line AND load_checked.reason IS NULL",
             {"null_values": large.tokens} if "$null_values" in large.sql else None,
         )
     finally:
@@ -695,8 +696,8 @@ def _release_arrow_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
-# The temp tables of the insert step (load/identify_events.sql, fresh_events.sql, replace_events.sql).
-LOAD_TABLES = ("load_identified", "load_fresh", "load_replaced")
+# The temp tables of the insert step (load/fresh_events.sql, replace_events.sql).
+LOAD_TABLES = ("load_fresh", "load_replaced")
 
 # Each role's column in load_checked and in events (they are named alike), for the event key.
 KEY_COLUMNS = {
@@ -711,22 +712,22 @@ KEY_COLUMNS = {
 }
 
 
-def _replace_events(con, params: dict, event_key: tuple[str, ...]) -> int | None:
+def _replace_events(con, params: dict, event_key: tuple[str, ...], base: int) -> int | None:
     """Inside the load's transaction: delete the stored events of which this load holds a
     newer version (load/replace_events.sql: same event key, paired by ordinal among the
     changed ones), for load/insert_events.sql to add the newer one; and store the
     version_hash of events this load has unchanged where it was missing (events loaded
     before migration 008). How many were replaced; None when the stream has no events yet
-    (nothing to compare with: load/insert_first_events.sql adds every row)."""
+    (nothing to compare with: load/insert_first_events.sql adds every row). `base`: the
+    stream's largest event_id (0: none)."""
     stream = {"stream": params["stream"]}
-    con.execute(read_sql("load/identify_events.sql"))
-    if not con.execute(
+    if not base and not con.execute(
         "SELECT count(*) FROM (SELECT 1 FROM events WHERE stream = $stream LIMIT 1)", stream
     ).fetchall()[0][0]:
         return None
-    con.execute(read_sql("load/identified_events.sql"))
     con.execute(read_sql("load/fresh_events.sql"), stream)
-    if con.execute("SELECT count(*) FROM load_fresh WHERE id_stored").fetchall()[0][0]:
+    con.execute("CREATE OR REPLACE TEMP TABLE load_replaced (event_id BIGINT, _line UBIGINT)")
+    if con.execute("SELECT count(*) FROM load_fresh WHERE stored_id IS NOT NULL").fetchall()[0][0]:
         con.execute(read_sql("load/unchanged_events.sql"), stream)
         con.execute(read_sql("load/refresh_versions.sql"), stream)
     changed = con.execute("SELECT count(*) FROM load_fresh WHERE NOT unchanged").fetchall()[0][0]
@@ -752,10 +753,14 @@ def _insert(con, params: dict, rows: int, result: LoadResult, started: datetime)
         result.run_id = run_id
         params["run_id"] = run_id
         bad_lines = con.execute("SELECT count(*) FROM load_checked WHERE reason IS NOT NULL").fetchall()[0][0]
-        replaced = _replace_events(con, params, result.event_key)
+        # new events are numbered after the stream's largest event_id (load/insert_events.sql)
+        base = con.execute(
+            "SELECT coalesce(max(event_id), 0) FROM events WHERE stream = $stream", {"stream": params["stream"]}
+        ).fetchall()[0][0]
+        replaced = _replace_events(con, params, result.event_key, base)
         insert = "load/insert_first_events.sql" if replaced is None else "load/insert_events.sql"
         result.events_replaced = replaced or 0
-        inserted = con.execute(read_sql(insert), params).fetchall()[0][0]
+        inserted = con.execute(read_sql(insert), params | {"base": base}).fetchall()[0][0]
         # a replacing row is always inserted (load/replace_events.sql pairs no other)
         result.events_loaded = inserted - result.events_replaced
         con.execute(read_sql("load/insert_rejects.sql"), params)
