@@ -29,6 +29,7 @@ WITH parsed AS (
         size_problem,                            -- a value or the attributes too large to load, if so
         size_column,                             -- ... in which source column
         size_value,                              -- ... and how that value begins
+        tokens_found,                            -- missing-value tokens found: [{column_name, token}], or NULL
         TRY_CAST(null_token(sequence_raw, CAST($null_values AS VARCHAR[])) AS BIGINT) AS sequence,
         {ts_expr} AS ts,                         -- parsed timestamp, NULL when unparseable
         {start_expr} AS start_ts                 -- parsed start timestamp, NULL when absent/unparseable
@@ -52,7 +53,7 @@ flagged AS (
 ),
 checked AS (
     SELECT
-        _line, case_id, activity, lifecycle, resource, team, attributes, ts, start_ts, sequence,
+        _line, case_id, activity, lifecycle, resource, team, attributes, ts, start_ts, sequence, tokens_found,
         -- why the row cannot be loaded (NULL = it can), with what was expected
         CASE
             WHEN field_problem IS NOT NULL THEN field_problem
