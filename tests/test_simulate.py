@@ -17,6 +17,9 @@ is known in closed form must be predicted within 10%:
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
+
 import numpy as np
 import pytest
 
@@ -332,3 +335,49 @@ def test_a_scenarios_change_is_measured_from_the_models_own_current_state(queue_
     closed_form = erlang_c_lead_time_h(2.5, 4, 1.0) / erlang_c_lead_time_h(2.5, 3, 1.0) - 1
     assert rows[("lead_time_mean_s", "")]["change"] == pytest.approx(closed_form, abs=0.05)
     assert all(r["change"] == 0 for r in current.values() if r["change"] is not None)
+
+
+def test_a_scenario_reuses_the_current_state_of_the_same_model(tmp_path, monkeypatch):
+    """The current state is simulated once per model: a second scenario run takes its
+    validation and baseline from the stored `current` rows (no replication of it runs: the
+    scenario's 30 are the only ones) and gives the rows a run without reuse gives; a compute
+    that leaves the model as it was keeps it; another seed, or a compute that changes the model
+    (a measurement window), simulates it again."""
+    import pipeline.simulate as simulate
+    from pipeline.flow import compute_flow
+    from pipeline.simulate import reuse_path, write_simulation
+
+    text, _ = network_log(*MMC, 30)
+    con = open_store(tmp_path / "vsm.duckdb")
+    stream, _ = load_log(con, tmp_path, text, name="mmc")
+    (tmp_path / "mmc").mkdir()
+    (tmp_path / "mmc" / "four.toml").write_text('[capacity]\n"Serve" = "+1"\n', encoding="utf-8")
+    cache = reuse_path(tmp_path / "vsm.duckdb")
+    runs = []
+    real = simulate.run_replications
+    monkeypatch.setattr(simulate, "run_replications", lambda p, *a: runs.append(p.servers) or real(p, *a))
+
+    def four(at: str, seed: int = 1):
+        runs.clear()
+        result = simulate.simulate_stream(con, "mmc", "UTC", "four", tmp_path, 30, seed=seed, reuse=cache)
+        write_simulation(con, result, datetime.fromisoformat(at), cache)
+        return result
+
+    first = four("2026-03-01T10:00:00+00:00")
+    assert runs == [[1, 3], [1, 4]] and first.current_from is None  # current (3 servers), then four
+    stored = con.execute(
+        "SELECT DISTINCT computed_at FROM simulations WHERE stream = 'mmc' AND scenario = 'current'"
+    ).fetchall()
+    assert [t.isoformat() for (t,) in stored] == ["2026-03-01T10:00:00+00:00"]  # current's rows too
+    second = four("2026-03-01T11:00:00+00:00")
+    assert runs == [[1, 4]]  # only the scenario
+    assert second.current_from == datetime.fromisoformat("2026-03-01T10:00:00+00:00")
+    assert second.validation == first.validation
+    assert second.rows.equals(first.rows)
+    compute_flow(con, stream)  # nothing changed: the same model
+    assert four("2026-03-01T12:00:00+00:00").current_from is not None and runs == [[1, 4]]
+    assert four("2026-03-01T13:00:00+00:00", seed=2).current_from is None and len(runs) == 2
+    compute_flow(con, replace(stream, window="2026-01"))  # the days after January left out
+    assert four("2026-03-01T14:00:00+00:00").current_from is None and runs == [[1, 3], [1, 4]]
+    assert four("2026-03-01T15:00:00+00:00").current_from is not None and runs == [[1, 4]]
+    con.close()
