@@ -22,6 +22,7 @@ import random
 from bisect import bisect_right
 from collections import deque
 from dataclasses import dataclass
+from heapq import heapreplace
 
 import numpy as np
 
@@ -91,6 +92,28 @@ class Servers:
             self.free += 1
 
 
+class TimedServers:
+    """`capacity` servers first come, first served, whose work is known when it starts: the
+    instant each server is free again, in a heap. A case joining at `now` starts when the first
+    server is free (now or later) and holds it until start + work. Cases join in time order
+    (each at its simpy instant), so this is the FIFO c-server queue exactly, with no event: the
+    case waits for its start and its work with its next timeout (simpy's Resource would take
+    one event to grant the server and one to release it)."""
+
+    __slots__ = ("free_at",)
+
+    def __init__(self, capacity: int):
+        self.free_at = [0.0] * capacity
+
+    def serve(self, now: float, work: float) -> float:
+        """The start of work that joins at `now`; its server is busy until start + work."""
+        start = self.free_at[0]
+        if start < now:
+            start = now
+        heapreplace(self.free_at, start + work)
+        return start
+
+
 def replicate(plan: Plan, horizon_days: float, seed: int) -> Replication:
     """One replication of `plan` over `horizon_days` with `seed`."""
     import simpy
@@ -106,6 +129,15 @@ def replicate(plan: Plan, horizon_days: float, seed: int) -> Replication:
     index = {s: i for i, s in enumerate(names)}
     stations = [Servers(env, c) for c in plan.servers]
     station_of = [stations[plan.steps[s].station] for s in names]
+    # A station whose servers are only held for the work (no merged step keeps one, no WIP
+    # limit makes a case hold one while it waits for a place) is timed: its servers' release
+    # instants are known when the work starts.
+    merged = {plan.steps[a].station for a, _ in plan.keep_server if a in plan.steps}
+    any_place = any(p.wip_limit for p in plan.steps.values())
+    timed_stations = [
+        None if any_place or i in merged else TimedServers(c) for i, c in enumerate(plan.servers)
+    ]
+    timed = [timed_stations[plan.steps[s].station] for s in names]
     place_of = [Servers(env, p.wip_limit) if p.wip_limit else None for p in plan.steps.values()]
     stream_places = Servers(env, plan.stream_wip_limit) if plan.stream_wip_limit else None
     routes = [_cumulative(plan.routing.get(s, {END: 1.0}), index) for s in names]
@@ -146,58 +178,77 @@ def replicate(plan: Plan, horizon_days: float, seed: int) -> Replication:
             pending[step] = []
 
     def case(arrival: float):
+        # The case keeps its own clock `t`, ahead of env.now while nothing needs it at its
+        # instant: delays, a delay step and a timed station's work only move `t`; the case is
+        # woken (one timeout to `t`) where it meets others: joining a station, a place, a batch.
         measured = arrival >= warmup
+        t = arrival
         if stream_places is not None:
             granted = stream_places.take()
             if granted is not None:
                 yield granted
+                t = env.now
         held = None  # the station whose server a case keeps from one merged step to the next
         step = choose(first_route)
         place = None  # the step with a WIP limit whose place it holds
-        ready = env.now
+        ready = t
         if step >= 0 and place_of[step] is not None:
             place = place_of[step]
             granted = place.take()
             if granted is not None:
                 yield granted
+                ready = t = env.now
         while step >= 0:
             ts = times[step]
             ws = waits[step]
-            wait = ws[int(rand() * len(ws))] if ws is not None else 0.0
-            if delay[step]:  # a delay step: its delay and its time are one wait
-                start = ready + wait
-                yield timeout(wait + ts[int(rand() * len(ts))])
+            t += ws[int(rand() * len(ws))] if ws is not None else 0.0
+            if delay[step]:  # a delay step: its delay and its time, no server
+                start = t
+                t += ts[int(rand() * len(ts))]
             else:
-                if wait > 0:
-                    yield timeout(wait)
-                if held is None:
-                    held = station_of[step]
-                    granted = held.take()
-                    if granted is not None:
-                        yield granted
-                start = env.now
-                yield timeout(ts[int(rand() * len(ts))])
+                if t > env.now:
+                    yield timeout(t - env.now)  # joins the station at its instant
+                    t = env.now
+                work = ts[int(rand() * len(ts))]
+                station = timed[step]
+                if station is not None:
+                    start = station.serve(t, work)
+                    t = start + work
+                else:
+                    if held is None:
+                        held = station_of[step]
+                        granted = held.take()
+                        if granted is not None:
+                            yield granted
+                    start = env.now
+                    yield timeout(work)
+                    t = env.now
             if measured:
-                now = env.now
                 queue_sum[step] += start - ready
                 queue_n[step] += 1
-                elapsed_sum[step] += now - ready
+                elapsed_sum[step] += t - ready
             following = choose(routes[step])
             kept = held is not None and (step, following) in keep
             size = batch[step]
             if size > 1:
+                if t > env.now:
+                    yield timeout(t - env.now)
                 if held is not None and not kept:
                     held.give()
                     held = None
                 yield batch_release(step, size)
-            ready = env.now
+                t = env.now
+            ready = t
             following_place = None
             if following >= 0 and place_of[following] is not None:
                 # kanban: the case (and its server) waits for a place there
+                if t > env.now:
+                    yield timeout(t - env.now)
                 following_place = place_of[following]
                 granted = following_place.take()
                 if granted is not None:
                     yield granted
+                ready = t = env.now
             if held is not None and not kept:
                 held.give()
                 held = None
@@ -208,8 +259,10 @@ def replicate(plan: Plan, horizon_days: float, seed: int) -> Replication:
         if held is not None:
             held.give()
         if stream_places is not None:
+            if t > env.now:
+                yield timeout(t - env.now)
             stream_places.give()
-        exits.append((arrival, env.now))
+        exits.append((arrival, t))
 
     arrivals = arrival_times(plan.arrivals_per_hour, horizon, np.random.default_rng(seed))
 
