@@ -91,7 +91,13 @@ def current_digest(model: Model, horizon_days: float, replications: int, seed: i
         h.update(value.tobytes() if isinstance(value, np.ndarray) else repr(value).encode())
         h.update(b"\x00")
 
-    for value in (model.stream, model.log_shape, model.arrivals_per_hour, model.routing):
+    for value in (
+        model.stream,
+        model.log_shape,
+        model.arrivals_per_hour,
+        model.routing,
+        model.routing_by_visit,
+    ):
         put(value)
     for step in model.steps.values():
         for f in fields(step):

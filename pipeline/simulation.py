@@ -140,7 +140,12 @@ def replicate(plan: Plan, horizon_days: float, seed: int) -> Replication:
     timed = [timed_stations[plan.steps[s].station] for s in names]
     place_of = [Servers(env, p.wip_limit) if p.wip_limit else None for p in plan.steps.values()]
     stream_places = Servers(env, plan.stream_wip_limit) if plan.stream_wip_limit else None
-    routes = [_cumulative(plan.routing.get(s, {END: 1.0}), index) for s in names]
+    # per step, its routing after the case's 1st, 2nd, ... visit there (the last for later ones)
+    routes = [
+        tuple(_cumulative(d, index) for d in plan.routing_by_visit.get(s, [plan.routing.get(s, {END: 1.0})]))
+        for s in names
+    ]
+    by_visit = any(len(r) > 1 for r in routes)
     first_route = _cumulative(plan.routing.get(START, {END: 1.0}), index)
     delay = [plan.steps[s].is_delay for s in names]
     times = [(p.elapsed_s if p.is_delay else p.process_times_s).tolist() for p in plan.steps.values()]
@@ -189,6 +194,7 @@ def replicate(plan: Plan, horizon_days: float, seed: int) -> Replication:
                 yield granted
                 t = env.now
         held = None  # the station whose server a case keeps from one merged step to the next
+        visits = [0] * n if by_visit else None  # its visits to each step so far
         step = choose(first_route)
         place = None  # the step with a WIP limit whose place it holds
         ready = t
@@ -227,7 +233,12 @@ def replicate(plan: Plan, horizon_days: float, seed: int) -> Replication:
                 queue_sum[step] += start - ready
                 queue_n[step] += 1
                 elapsed_sum[step] += t - ready
-            following = choose(routes[step])
+            levels = routes[step]
+            if visits is None:
+                following = choose(levels[0])
+            else:
+                visits[step] += 1
+                following = choose(levels[min(visits[step], len(levels)) - 1])
             kept = held is not None and (step, following) in keep
             size = batch[step]
             if size > 1:

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from pipeline.errors import SettingsError
-from pipeline.scenarios import Scenario, parse_scenario, plan, remove_from_routing
+from pipeline.scenarios import END, START, Scenario, parse_scenario, plan, remove_from_routing
 from pipeline.simulate import simulate_stream, validate
 from pipeline.simulate_model import NotSimulable, active_wip_levels, load_model, weighted_percentile
 from pipeline.simulation import TimedServers, run_replications
@@ -398,3 +398,80 @@ def test_a_scenario_reuses_the_current_state_of_the_same_model(tmp_path, monkeyp
     assert four("2026-03-01T14:00:00+00:00").current_from is None and runs == [[1, 3], [1, 4]]
     assert four("2026-03-01T15:00:00+00:00").current_from is not None and runs == [[1, 4]]
     con.close()
+
+
+# ---------------------------------------------------------------- routing by visit number
+
+
+def test_routing_by_visit_number_from_the_moves():
+    """B on a case's 1st visit: back to A 40 times, out 60; on its 2nd: 30 and 10; on its 3rd
+    only 5 moves (fewer than 30: its level and later take the 2nd's). A has one level: none."""
+    import polars as pl
+
+    from pipeline.simulate_model import routing_by_visit, routing_table
+
+    moves = pl.DataFrame(
+        {
+            "from_step": ["A", "B", "B", "B", "B", "B"],
+            "from_visit": [1, 1, 1, 2, 2, 3],
+            "to_step": ["B", "A", "__end__", "A", "__end__", "A"],
+            "moves": [75, 40, 60, 30, 10, 5],
+        }
+    )
+    assert routing_by_visit(moves) == {"B": [{"A": 0.4, "__end__": 0.6}, {"A": 0.75, "__end__": 0.25}]}
+    assert routing_table(moves) == {"A": {"B": 1.0}, "B": {"A": 75 / 145, "__end__": 70 / 145}}
+
+
+def test_the_routing_query_numbers_a_cases_visits_of_the_step_it_leaves(tmp_path):
+    from pipeline.store import query_frame, read_sql
+
+    text = "case_id,activity,timestamp\n" + "".join(
+        f"{c},{a},2026-03-02T{9 + i:02d}:00:00Z\n"
+        for c, steps in (("c1", "Start Fix Check Fix Check End"), ("c2", "Start Fix Check End"))
+        for i, a in enumerate(steps.split())
+    )
+    con = open_store(tmp_path / "v.duckdb")
+    load_log(con, tmp_path, text, name="r", end_activities=["End"])
+    rows = query_frame(con, read_sql("simulate/sim_routing.sql"), {"stream": "r", "visits_cap": 5}).rows()
+    assert sorted(rows) == [
+        ("Check", 1, "End", 1),  # c2 on its 1st Check
+        ("Check", 1, "Fix", 1),  # c1 back to Fix after its 1st Check
+        ("Check", 2, "End", 1),  # c1 out after its 2nd
+        ("End", 1, "__end__", 2),
+        ("Fix", 1, "Check", 2),
+        ("Fix", 2, "Check", 1),
+        ("Start", 1, "Fix", 2),
+        ("__start__", 1, "Start", 2),
+    ]
+    capped = query_frame(con, read_sql("simulate/sim_routing.sql"), {"stream": "r", "visits_cap": 1}).rows()
+    assert ("Check", 1, "End", 2) in capped and ("Fix", 1, "Check", 3) in capped
+    con.close()
+
+
+def test_rework_and_removal_act_on_each_visit_numbers_routing(queue_store):
+    """The loop model given routings by visit number of B (0.4 back to A on the 1st visit, 0.8
+    on later ones): [rework] "B->A" = 0.5 halves both; = 2 doubles the 1st and caps the 2nd at
+    1; remove_step A sends B's share of A on to where A goes (B)."""
+    con, _ = queue_store("loop")
+    model = load_model(con, "loop", "UTC")
+    model.routing_by_visit = {"B": [{"A": 0.4, "__end__": 0.6}, {"A": 0.8, "__end__": 0.2}]}
+    halved = plan(model, Scenario("s", rework={"B->A": 0.5})).routing_by_visit["B"]
+    assert halved == [pytest.approx({"A": 0.2, "__end__": 0.8}), pytest.approx({"A": 0.4, "__end__": 0.6})]
+    doubled = plan(model, Scenario("s", rework={"B->A": 2})).routing_by_visit["B"]
+    assert doubled == [pytest.approx({"A": 0.8, "__end__": 0.2}), pytest.approx({"A": 1.0, "__end__": 0.0})]
+    without_a = plan(model, Scenario("s", remove_step=["A"])).routing_by_visit["B"]
+    assert without_a == [{"B": 0.4, "__end__": 0.6}, {"B": 0.8, "__end__": 0.2}]
+
+
+def test_a_case_goes_on_as_its_visit_number_of_the_step_says():
+    """One step X, served at once: after the 1st visit back to X, after the 2nd out. Every case
+    visits X exactly twice (first order with the same shares would give 1, 2, 3, ... visits)."""
+    from pipeline.scenarios import Plan, StepPlan
+
+    x = StepPlan("X", 0, np.array([60.0]), np.array([60.0]), np.zeros(1), False, 1, None)
+    both = {"X": {"X": 0.5, END: 0.5}}
+    p = Plan(np.full(168, 1.0), {"X": x}, [1000], {START: {"X": 1.0}, **both}, set(), None)
+    p.routing_by_visit = {"X": [{"X": 1.0}, {END: 1.0}]}
+    reps = run_replications(p, 14, 1, 3)
+    lead = reps[0].lead_times_s
+    assert lead.size > 200 and np.allclose(lead, 120.0)
