@@ -19,6 +19,7 @@ delays are all 0 draws none, and steps are indexed (no dict lookups per visit).
 from __future__ import annotations
 
 import random
+import time
 from bisect import bisect_right
 from collections import deque
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ class Replication:
     queue_time_mean_s: dict[str, float]  # per step, over the measured cases' visits
     cases: int  # cases simulated (arrived within the horizon)
     step_time_per_case_s: dict[str, float]  # per step: ready -> end of its visits / measured cases
+    cpu_s: float = 0.0  # processor time the replication took (the benchmark's, on a shared machine)
 
     def figure(self, name: str) -> float | None:
         lt = self.lead_times_s
@@ -118,6 +120,7 @@ def replicate(plan: Plan, horizon_days: float, seed: int) -> Replication:
     """One replication of `plan` over `horizon_days` with `seed`."""
     import simpy
 
+    cpu_started = time.process_time()
     horizon = horizon_days * DAY_S
     warmup = horizon * WARMUP_SHARE
     rand = random.Random(seed).random
@@ -287,7 +290,7 @@ def replicate(plan: Plan, horizon_days: float, seed: int) -> Replication:
     env.process(source())
     env.process(flush())
     env.run(until=horizon * 4)
-    return _measure(
+    result = _measure(
         exits,
         arrivals,
         horizon,
@@ -296,6 +299,8 @@ def replicate(plan: Plan, horizon_days: float, seed: int) -> Replication:
         dict(zip(names, queue_n, strict=True)),
         dict(zip(names, elapsed_sum, strict=True)),
     )
+    result.cpu_s = time.process_time() - cpu_started
+    return result
 
 
 def _cumulative(dst: dict[str, float], index: dict[str, int]) -> tuple[tuple[int, ...], tuple[float, ...]]:
