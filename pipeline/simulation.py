@@ -151,10 +151,14 @@ def replicate(plan: Plan, horizon_days: float, seed: int) -> Replication:
     by_visit = any(len(r) > 1 for r in routes)
     first_route = _cumulative(plan.routing.get(START, {END: 1.0}), index)
     delay = [plan.steps[s].is_delay for s in names]
-    times = [(p.elapsed_s if p.is_delay else p.process_times_s).tolist() for p in plan.steps.values()]
+    # samples drawn in chunks with numpy, read in order: a draw is one next() (a large
+    # stream's samples are hundreds of thousands a step, read at random they miss the caches)
+    draw_rng = np.random.default_rng([seed, 1])
+    times = [_draws(p.elapsed_s if p.is_delay else p.process_times_s, draw_rng) for p in plan.steps.values()]
     # a step whose delays are all 0 draws none
     waits = [
-        p.external_waits_s.tolist() if np.any(p.external_waits_s > 0) else None for p in plan.steps.values()
+        _draws(p.external_waits_s, draw_rng) if np.any(p.external_waits_s > 0) else None
+        for p in plan.steps.values()
     ]
     batch = [plan.steps[s].batch_size for s in names]
     keep = {(index[a], index[b]) for a, b in plan.keep_server if a in index and b in index}
@@ -210,15 +214,16 @@ def replicate(plan: Plan, horizon_days: float, seed: int) -> Replication:
         while step >= 0:
             ts = times[step]
             ws = waits[step]
-            t += ws[int(rand() * len(ws))] if ws is not None else 0.0
+            if ws is not None:
+                t += next(ws)
             if delay[step]:  # a delay step: its delay and its time, no server
                 start = t
-                t += ts[int(rand() * len(ts))]
+                t += next(ts)
             else:
                 if t > env.now:
                     yield timeout(t - env.now)  # joins the station at its instant
                     t = env.now
-                work = ts[int(rand() * len(ts))]
+                work = next(ts)
                 station = timed[step]
                 if station is not None:
                     start = station.serve(t, work)
@@ -301,6 +306,12 @@ def replicate(plan: Plan, horizon_days: float, seed: int) -> Replication:
     )
     result.cpu_s = time.process_time() - cpu_started
     return result
+
+
+def _draws(population: np.ndarray, rng: np.random.Generator, chunk: int = 4096):
+    """Endless draws from `population` with replacement, `chunk` at a time."""
+    while True:
+        yield from rng.choice(population, chunk).tolist()
 
 
 def _cumulative(dst: dict[str, float], index: dict[str, int]) -> tuple[tuple[int, ...], tuple[float, ...]]:
