@@ -11,9 +11,10 @@ arriving after the warm-up (the first sixth of the horizon: the simulation start
 measured; they are followed to their end after the horizon (arrivals stopped), so their lead
 times are not cut short. Throughput and WIP are measured over [warm-up, horizon).
 
-Kept out of simpy's event queue (speed: about 2x, docs/simulation.md): a server that is free is
-taken without an event (`Servers`), a delay step's delay and time are one timeout, a step whose
-delays are all 0 draws none, and steps are indexed (no dict lookups per visit).
+Kept out of simpy's event queue (speed, docs/simulation.md): a free server is taken without
+an event (`Servers`); stations no case holds beyond its work are `TimedServers` (FIFO servers
+by their free-again instants) and a case keeps its own clock, woken only where it meets other
+cases; samples are drawn in numpy chunks; steps are indexed (no dict lookups per visit).
 """
 
 from __future__ import annotations
