@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint clean venv chromium postgresql bench bench-postgres
+.PHONY: run test lint clean venv chromium postgresql java bench bench-postgres
 
 venv: $(STAMP)
 
@@ -35,10 +35,19 @@ postgresql:
 		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } \
 		|| echo "postgresql not installed (needs root); the PostgreSQL source tests will be skipped"
 
+# The Spark engine's tests (pyspark, --engine spark) need a Java runtime: Debian's JDK 17 is
+# installed here when `java` is missing and running as root; otherwise they skip and say why.
+# Nothing is downloaded when Spark starts (no Ivy/Maven packages): pyspark's wheel holds its jars.
+java:
+	@command -v java >/dev/null 2>&1 || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null 2>&1 \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; } \
+		|| echo "java not installed (needs root); the Spark engine tests will be skipped"
+
 # The suite runs in TEST_WORKERS processes (pytest-xdist; 2 by default, the CI machine's
-# cores); TEST_WORKERS=0 runs it in this one process.
+# cores); TEST_WORKERS=0 runs it in this one process. The Spark tests run on one worker, so
+# one JVM starts for the whole run (--dist loadgroup in pyproject.toml; tests/conftest.py).
 TEST_WORKERS ?= 2
-test: $(STAMP) chromium postgresql
+test: $(STAMP) chromium postgresql java
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 # Speed at scale: vsm discover per stage against a pm4py baseline (bench/run.py; BENCH_SCALES=100k,1M,10M),

@@ -16,10 +16,10 @@ a full compute (`compute_flow(full=True)`, in this process) runs `BENCH_BH_RUNS`
 Reported: the median compute time of each variant, and `calendar / plain - 1` (business
 durations' extra compute time) and `calendar + sla / plain - 1`. On a shared machine those
 ratios of two separate runs are noisy, so each run also times its own business steps
-(laying the calendars out, sql/flow/fct_visits_business.sql, fct_cases_business.sql; and
-for the SLAs stage_slas and fct_sla.sql) inside the compute: `business share` = their time /
+(laying the calendars out, sql/flow/visits_built.sql, cases.sql; and
+for the SLAs stage_slas and sla.sql) inside the compute: `business share` = their time /
 the rest of the same compute, the extra time they add, measured within one run (plus, for
-team steps, what int_visits_team.sql takes more with the calendar than without: it weighs
+team steps, what raw_visits__team.sql takes more with the calendar than without: it weighs
 each status row's business time). JSON to `$VSM_BENCH_OUT` (a
 folder, or a .json file; default bench/results/), `business-hours-<time>.json`.
 
@@ -150,7 +150,7 @@ def bench(kind: str, events: int, runs: int, work: Path) -> dict:
     con.close()
     medians = {name: statistics.median(t) for name, t in times.items()}
     # team steps (status logs, step_by = team) weigh their rows' business time inside
-    # int_visits_team.sql: what that step takes more with a calendar than without counts too
+    # raw_visits__team.sql: what that step takes more with a calendar than without counts too
     team_extra = max(0.0, statistics.median(team_steps["calendar"]) - statistics.median(team_steps["plain"]))
 
     def share(pairs: list[tuple[float, float]]) -> float:

@@ -434,21 +434,27 @@ def ensure(kind: str, events: int, *, csv: bool = True, say=lambda _: None) -> L
 def ensure_xes(events: int, *, say=lambda _: None) -> Path:
     """The claims log of this size as XES (written by rustxes' exporter), cached."""
     log = ensure("claims", events, csv=False, say=say)
-    target = log.parquet.with_suffix(".xes")
+    # "-ns": rustxes' exporter reads a datetime's number as nanoseconds; the Parquet file's are
+    # microseconds, so a copy written from them as they were dated every event in January 1970
+    target = log.parquet.with_name(log.parquet.stem + "-ns.xes")
     if target.exists():
         return target
     say(f"writing {target.name} with rustxes")
     import rustxes
 
-    frame = pl.read_parquet(log.parquet).rename(
-        {
-            "case_id": "case:concept:name",
-            "activity": "concept:name",
-            "lifecycle": "lifecycle:transition",
-            "timestamp": "time:timestamp",
-            "resource": "org:resource",
-            "team": "org:group",
-        }
+    frame = (
+        pl.read_parquet(log.parquet)
+        .rename(
+            {
+                "case_id": "case:concept:name",
+                "activity": "concept:name",
+                "lifecycle": "lifecycle:transition",
+                "timestamp": "time:timestamp",
+                "resource": "org:resource",
+                "team": "org:group",
+            }
+        )
+        .with_columns(pl.col("time:timestamp").dt.cast_time_unit("ns"))
     )
     partial = target.with_name(target.name + ".partial.xes")
     rustxes.export_xes(frame, str(partial))

@@ -8,7 +8,7 @@ in force from its `valid_from` until the next one's (the first also before its o
 
 `calendar_intervals` lays a calendar out as its working intervals in UTC, one row per
 interval of each working local day, each with the working seconds of the calendar before
-it (`cum_before_s`). The flow's SQL (sql/flow/int_calendar_hours.sql) cuts them into UTC
+it (`cum_before_s`). The flow's SQL (sql/flow/calendar_hours.sql) cuts them into UTC
 hours, each with the working seconds before it and its working parts, and measures the
 business seconds between two instants set-wise: W(t) = the working seconds before t's hour
 plus the working part of that hour up to t (an equality join on the hour, no sort of the
@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import polars as pl
+import pyarrow as pa
 
 from pipeline.errors import SettingsError
 
@@ -294,13 +295,14 @@ def render_team_calendars(teams: dict[str, list[CalendarVersion]], toml_str) -> 
 
 
 def stage_calendars(
-    con, calendar: list[CalendarVersion], teams: dict[str, list[CalendarVersion]], first, last
+    engine, calendar: list[CalendarVersion], teams: dict[str, list[CalendarVersion]], first, last
 ):
     """Lay the stream's calendars out for the flow: flow_calendar_intervals (calendar_no,
     start_ts, end_ts, length_s, cum_before_s) over [first, last], flow_calendar_numbers
     (calendar_no: each calendar) and flow_team_calendars (team: the flow's owner number,
     calendar_no). Returns the stream calendar's number (None when it has none: 24x7) and the
-    teams of [calendars.teams] that no event of the stream has (their calendar acts on none)."""
+    teams of [calendars.teams] that no event of the stream has (their calendar acts on none).
+    `engine`: where the flow runs (pipeline/engine.py): the tables are registered from Arrow."""
     numbered = {STREAM_CALENDAR: calendar} if calendar else {}
     team_numbers = {}
     for i, (team, versions) in enumerate(teams.items()):
@@ -309,32 +311,18 @@ def stage_calendars(
     intervals = calendar_intervals(numbered, first, last) if numbered and first is not None else None
     if intervals is None:
         intervals = calendar_intervals({}, datetime.now(UTC), datetime.now(UTC))
-    con.register("flow_calendar_intervals_in", intervals.to_arrow())
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE flow_calendar_intervals AS "
-        "SELECT * FROM flow_calendar_intervals_in ORDER BY calendar_no, start_ts"
-    )
-    con.unregister("flow_calendar_intervals_in")
+    engine.register("flow_calendar_intervals", intervals.sort("calendar_no", "start_ts").to_arrow())
+    engine.register("flow_calendar_numbers", pa.table({"calendar_no": pa.array(list(numbered), pa.int32())}))
     frame = pl.DataFrame(
         {"name": list(team_numbers), "calendar_no": list(team_numbers.values())},
         schema={"name": pl.String, "calendar_no": pl.Int32},
     )
-    con.execute("CREATE OR REPLACE TEMP TABLE flow_calendar_numbers (calendar_no INTEGER)")
-    if numbered:
-        con.executemany("INSERT INTO flow_calendar_numbers VALUES (?)", [[n] for n in numbered])
-    con.register("flow_team_calendars_in", frame.to_arrow())
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE flow_team_calendars AS "
-        "SELECT o.owner_no AS team, c.calendar_no FROM flow_team_calendars_in AS c "
-        "JOIN flow_owner_names AS o ON o.name = c.name"
+    owners = pl.from_arrow(engine.read_arrow("SELECT owner_no, name FROM flow_owner_names"))
+    engine.register(
+        "flow_team_calendars",
+        frame.join(owners, on="name").select(pl.col("owner_no").alias("team"), "calendar_no").to_arrow(),
     )
-    unknown = [
-        name
-        for (name,) in con.execute(
-            "SELECT name FROM flow_team_calendars_in ANTI JOIN flow_owner_names USING (name) ORDER BY name"
-        ).fetchall()
-    ]
-    con.unregister("flow_team_calendars_in")
+    unknown = sorted(frame.join(owners, on="name", how="anti")["name"].to_list())
     return (STREAM_CALENDAR if calendar else None), unknown
 
 
@@ -349,7 +337,7 @@ def holidays_version(calendar: list[CalendarVersion], teams: dict[str, list[Cale
 
 
 def hour_range(first: datetime | None, last: datetime | None) -> tuple[int, int]:
-    """The UTC hours (since the epoch) sql/flow/int_calendar_hours.sql lays out: three days
+    """The UTC hours (since the epoch) sql/flow/calendar_hours.sql lays out: three days
     either side of [first, last], so that every instant the flow measures has its hour."""
     if first is None or last is None:
         return 0, -1

@@ -1165,7 +1165,12 @@ def _run_progress(stage: Callable[[str], None]) -> Callable[[str, str], None]:
 
 
 def _print_stream_done(run) -> None:
-    said = f"{run.stream}: {run.status}, {run.new_events:,} new events ({run.seconds:.1f} s)"
+    held = (
+        " (loaded, not published until a run of the stream succeeds)"
+        if run.status == "failed" and run.new_events
+        else ""
+    )
+    said = f"{run.stream}: {run.status}, {run.new_events:,} new events{held} ({run.seconds:.1f} s)"
     if not err.is_terminal:
         said = f"{_now_text()} {said}"
     err.print(said + (f": {run.error}" if run.error else ""), markup=False, highlight=False)

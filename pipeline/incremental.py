@@ -2,14 +2,14 @@
 
 A compute stores, with its results and in the same transaction (flow.publish), what the next
 one needs (migration 011): per case a fingerprint of its events (count and sum of row
-hashes: sql/flow_state/case_fingerprints.sql), its status periods and lone lifecycle events
+hashes: sql/flow/case_fingerprints.sql), its status periods and lone lifecycle events
 (its visits are the published `visits`); per stream the compute's global decisions. The next
 compute builds the visits of the changed cases only (new events, events replaced by a new
 version, late events of closed cases, cases gone), reads the others' back
-(sql/flow_state/restore_cases.sql), and runs every step that looks across cases (exits,
+(sql/flow/visits__incremental.sql), and runs every step that looks across cases (exits,
 handoffs, event findings, cases, WIP, metrics, map) over all of them, as a full compute
 does: so the results equal a full recompute. The per-case steps it restricts
-(sql/flow/int_visits_*.sql to fct_visits.sql) read no $as_of: a later as_of moves open
+(sql/flow/raw_visits__*.sql to visits_elapsed.sql) read no $as_of: a later as_of moves open
 cases' figures only in the steps that run over every case.
 
 A decision that looks at every case or event (the settings, the flow's SQL, the activity
@@ -63,7 +63,7 @@ def frame_digest(frame: pl.DataFrame) -> str:
 
 def flow_sql_digest() -> str:
     parts = []
-    for folder in ("flow", "flow_state"):
+    for folder in ("flow", "flow_publish"):
         for path in sorted((SQL_DIR / folder).glob("*.sql")):
             parts.append([path.name, path.read_text(encoding="utf-8")])
     return digest(parts)
@@ -98,7 +98,7 @@ def plan(previous: dict | None, decisions: dict, full: bool) -> Plan:
 def result_json(result) -> str:
     """The compute's FlowResult, for a later compute that finds it current (current_result);
     the summary is read back from the published stream_summary instead."""
-    data = {f.name: getattr(result, f.name) for f in fields(result) if f.name != "summary"}
+    data = {f.name: getattr(result, f.name) for f in fields(result) if f.name not in ("summary", "timings")}
     data["as_of"] = result.as_of.isoformat()
     data["model_files"] = [str(p) for p in result.model_files]
     return json.dumps(data)

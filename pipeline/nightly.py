@@ -155,12 +155,11 @@ def run_stream(
                 png=png,
                 on_stage=lambda stage: (interrupts.check(), progress(name, stage)),
                 full=full,
+                on_loaded=lambda load: _count_load(run, load),
             )
             interrupts.check()
             progress(name, "publishing")  # when the block ends
         if result.load is not None:
-            run.new_events = result.load.events_loaded
-            run.rejects = result.load.events_rejected
             run.status = "ok_with_rejects" if run.rejects else "ok"
         if result.flow is None:
             run.status = "no events"
@@ -182,6 +181,13 @@ def run_stream(
     run.seconds = round(time.monotonic() - started, 1)
     run.finished_at = _now().isoformat()
     return run
+
+
+def _count_load(run: StreamRun, load) -> None:
+    """The load's counts, kept on the run as soon as the load commits: a stream that fails
+    after its load (compute, report, publish) still says what it loaded into the work store."""
+    run.new_events = load.events_loaded
+    run.rejects = load.events_rejected
 
 
 def run_streams(

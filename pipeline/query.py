@@ -280,11 +280,12 @@ def _check_output_types(relation: duckdb.DuckDBPyRelation) -> None:
 
 
 def arrow_batches(relation: duckdb.DuckDBPyRelation, batch_rows: int) -> pa.RecordBatchReader:
-    """The rows of `relation` as Arrow batches, its UHUGEINT columns (events.event_id) as their
-    exact decimal text. DuckDB hands a UHUGEINT to Arrow as a DECIMAL(38, 0) holding the same
-    128 bits read as signed, so a value above 2^127 came out of `vsm sql` and `vsm export` as
-    a negative number (DuckDB 2.0.1); its own cast to VARCHAR is exact but takes about 50 s
-    per million rows there, so the bits are read here instead."""
+    """The rows of `relation` as Arrow batches, its UHUGEINT columns (a query's own; events.event_id
+    was one before migration 016) as their exact decimal text. DuckDB hands a UHUGEINT to
+    Arrow as a DECIMAL(38, 0) holding the same 128 bits read as signed, so a value above
+    2^127 came out of `vsm sql` and `vsm export` as a negative number (DuckDB 2.0.1); its own
+    cast to VARCHAR is exact but takes about 50 s per million rows there, so the bits are
+    read here instead."""
     reader = relation.to_arrow_reader(batch_rows)
     wide = _uhugeint_columns(relation)
     if not wide:

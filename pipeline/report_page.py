@@ -17,7 +17,7 @@ from pipeline.report_data import OTHER, TOP_AGING_COLUMNS, ReportData, shown_fro
 from pipeline.settings import StreamSettings, render_settings
 from pipeline.svg import esc, fmt_number
 
-FEW_COMPLETED = 30  # completed cases below which a window's p85 is not stable (fct_quality_findings.sql)
+FEW_COMPLETED = 30  # completed cases below which a window's p85 is not stable (quality_findings.sql)
 
 BETWEEN = {
     "step": "(between steps: one done, the next not started)",

@@ -1,5 +1,5 @@
 """Service levels (issue 20): the settings' [[sla]] entries, validated, and what the flow's
-`fct_sla.sql` needs of them.
+`sla.sql` needs of them.
 
 An SLA picks cases by a condition on the case's attributes (`where`, SQL; the first SLA
 whose condition holds wins, as service desks do), starts its clock at arrival or on first
@@ -27,7 +27,7 @@ import duckdb
 from pipeline.errors import SettingsError
 
 SLA_KEYS = ("name", "where", "start", "stop", "pause", "target", "warn_at")
-FIRST_RESPONSE = "first_response"  # stop: the first work status entered after the start (fct_sla.sql)
+FIRST_RESPONSE = "first_response"  # stop: the first work status entered after the start (sla.sql)
 BUILTIN_ATTRIBUTES = ("team", "resource")  # the case's, at its latest event that has one
 
 
@@ -165,7 +165,7 @@ def render_slas(slas: list[Sla], toml_str) -> list[str]:
 
 
 def stage_slas(con: duckdb.DuckDBPyConnection, slas: list[Sla], stream: str, shape: str) -> None:
-    """What fct_sla.sql reads: flow_sla_defs (sla_no in settings order, sla_name, start_name,
+    """What sla.sql reads: flow_sla_defs (sla_no in settings order, sla_name, start_name,
     stop_name: NULL for arrival / exit, target_s, warn_at), flow_sla_pauses (sla_no, status)
     and flow_case_sla (case_id: the flow's case number, sla_no: the first SLA whose condition
     holds for the case; cases no SLA picks have no row). The names an SLA gives are checked
@@ -306,6 +306,6 @@ def _ident(name: str) -> str:
 
 
 def sla_first_response(slas: list[Sla]) -> bool:
-    """Whether an SLA stops at the first response (fct_sla.sql then marks every visit of a
+    """Whether an SLA stops at the first response (sla.sql then marks every visit of a
     log without statuses: not done for nothing)."""
     return any(s.stop == FIRST_RESPONSE for s in slas)

@@ -3,6 +3,7 @@ one-shot `discover` path (detect, load, and later: compute, map, report)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -406,14 +407,18 @@ def refresh(
     png: bool = True,
     on_stage: Stage = lambda _: None,
     full: bool = False,
+    on_loaded: Callable[[LoadResult], None] = lambda _: None,
 ) -> RefreshResult:
     """The nightly path: load what is new, recompute the flow, write the model and the report.
 
     The compute is incremental (the cases whose events changed) unless `full`.
-    Each step publishes atomically; a failure stops the run before the next step."""
+    Each step publishes atomically; a failure stops the run before the next step. `on_loaded`
+    hears the load's result as soon as it commits, so a later step's failure does not lose it."""
     if compute and load:
         preload()  # as in discover(): pm4py's import overlaps the load
     loaded = ingest(con, settings, source=source, on_stage=on_stage) if load else None
+    if loaded is not None:
+        on_loaded(loaded)
     run_notes = []
     pulled = loaded is not None and (loaded.cursor is not None or loaded.events_read == 0)
     if compute and pulled and not _has_events(con, settings.name):

@@ -179,7 +179,7 @@ def start_end_steps(paths: pl.DataFrame) -> pl.DataFrame:
 
 
 def start_end_rule(counts: pl.DataFrame) -> pl.DataFrame:
-    """Which steps start and end cases, from per-step counts (flow/int_step_ends.sql, or
+    """Which steps start and end cases, from per-step counts (flow/step_ends.sql, or
     `start_end_steps` from paths): step, cases (cases visiting it), starts, ends (cases whose
     first / last step it is). Adds is_start (starts >= START_MIN_CASE_SHARE of all cases) and
     is_end: a common end (ends >= END_MIN_CASE_SHARE of all cases and >= END_MIN_ENDING_SHARE
@@ -187,7 +187,7 @@ def start_end_rule(counts: pl.DataFrame) -> pl.DataFrame:
     of the cases visiting it, and >= RARE_END_MIN_CASES and >= RARE_END_MIN_CASE_SHARE of all
     cases). is_terminal: an end step where most cases that reach it stop (ends >=
     RARE_END_MIN_ENDING_SHARE of the cases visiting it): work after it is trailing, not a
-    continuation (flow/int_exits_end_steps.sql). Every case has one first step, so all
+    continuation (flow/exits__end_steps.sql). Every case has one first step, so all
     cases = the sum of starts.
     """
     total = int(counts["starts"].sum()) if counts.height else 0

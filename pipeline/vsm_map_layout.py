@@ -313,7 +313,7 @@ def draw_queue(step: MapStep, gap: Rect, arrow_y: float) -> str:
     over = _queue_population(step)
     below = y + 14 * (len(rows) - 1) + (15 if observed else 40)
     if observed and over:
-        # one population for p50, mean and its parts (fct_step_metrics.sql), said under them
+        # one population for p50, mean and its parts (step_metrics.sql), said under them
         parts.append(text(cx, below, "times over all", size=8.5, anchor="middle", fill=MUTED, cls="over"))
         parts.append(text(cx, below + 10, over, size=8.5, anchor="middle", fill=MUTED, key="queue_visits"))
         below += 20

@@ -110,3 +110,36 @@ def pg_server():
     yield pg
     pg.stop()
     shutil.rmtree(root, ignore_errors=True)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadgroup that works: the Spark tests (tests/test_spark*.py, or marked
+    xdist_group("spark")) go to one worker, so one JVM starts; every other test is its own
+    unit, as with --dist load. (pytest-xdist 3.8 marks a group by rewriting item._nodeid,
+    which pytest 9 no longer reads: its own loadgroup sends the group's tests anywhere.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SparkOnOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            spark = nodeid.startswith("tests/test_spark") or nodeid.endswith("@spark")
+            return "spark" if spark else nodeid
+
+    return SparkOnOneWorker(config, log)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One SparkSession (local[2], UI off, on 127.0.0.1, 2 shuffle partitions) for the whole
+    test run, or a skip saying why (no java, no pyspark). Its tests are marked
+    xdist_group("spark") and the suite runs with --dist loadgroup: one worker starts the JVM.
+    Each test sets the session zone it needs (SparkEngine.set_timezone)."""
+    from pipeline.engine_spark import SparkSettings, spark_available, start_session
+
+    why = spark_available()
+    if why:
+        pytest.skip(why)
+    session = start_session(SparkSettings(master="local[2]", shuffle_partitions=2), app_name="vsm-tests")
+    yield session
+    session.stop()

@@ -74,7 +74,7 @@ def flow_of(cases: list[list[Visit]]):
 
 def sessions_merged(visits: list[Visit]) -> list[Visit]:
     """The case's visits once consecutive sessions of one step are one visit
-    (int_visit_sessions.sql): from the first session's start to the last one's end."""
+    (session_visits__interval.sql): from the first session's start to the last one's end."""
     merged: list[Visit] = []
     for v in visits:
         if merged and merged[-1].step == v.step:
@@ -177,7 +177,7 @@ def merge_sessions(visits: list[tuple]) -> list[tuple]:
     """(case, step, start, end, line) sessions -> (case, step, start, end) visits: in the
     flow's order (start, else end; end, open last; line), consecutive sessions of one step
     with observed starts are one visit from the first start to the last end (None while one
-    is open), as int_visit_sessions.sql makes them."""
+    is open), as session_visits__interval.sql makes them."""
     far = BASE + timedelta(days=3650)
     ordered = sorted(visits, key=lambda v: (v[0], v[2] or v[3], v[3] is None, v[3] or far, v[4]))
     merged: list[list] = []

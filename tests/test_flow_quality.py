@@ -76,7 +76,7 @@ def test_clean_log_fires_no_rule_and_has_no_aging_wip(store, tmp_path):
 
 
 # Three cases start A at the same instant and never complete it. The flow numbers cases
-# (int_flow_events.sql); ties between them must still go to the first case id as text:
+# (events.sql); ties between them must still go to the first case id as text:
 # "c10" < "c100" < "c9", neither the file's order (c9 first) nor the numbers' (9 < 10 < 100).
 TIED_CASES = """case_id,activity,lifecycle,timestamp,resource,team
 c9,A,start,2026-03-02T09:00:00Z,ann,T1

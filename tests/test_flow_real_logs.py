@@ -85,7 +85,7 @@ def test_helpdesk_has_same_instant_ties_and_both_keep_file_order(flow):
 
 def until_exit(con, name: str, log):
     """The events of the completed cases up to their exit: work after a case's last end step is
-    not the case's (int_exits_end_steps.sql), so its path and lead time stop there."""
+    not the case's (exits__end_steps.sql), so its path and lead time stop there."""
     exits = dict(rows(con, "SELECT case_id, exit_ts FROM cases WHERE stream = ? AND NOT is_open", [name]))
     done = log[log["case:concept:name"].isin(list(exits))]
     exit_ts = done["case:concept:name"].map(exits)
@@ -173,14 +173,14 @@ def test_bpic2013_is_a_status_log_with_the_expected_classes(flow):
 
 @pytest.mark.parametrize("file", ["bpic2012.xes.gz", "helpdesk.xes.gz"])
 def test_start_and_end_step_counts_equal_those_of_the_case_paths(flow, file):
-    # int_step_ends.sql counts each case's first and last step (by visit end) with arg_min /
+    # step_ends.sql counts each case's first and last step (by visit end) with arg_min /
     # arg_max; the second method builds every case's path text, in the same order, and counts
     # from the paths in polars (variant_steps.start_end_steps).
     con, name, _ = flow(file)
     cur = con.cursor()  # its own temp schema: a view named like the flow's table
     try:
         cur.execute(f"CREATE TEMP VIEW flow_visits AS SELECT * FROM visits WHERE stream = '{name}'")
-        counted = start_end_rule(query_frame(cur, read_sql("flow/int_step_ends.sql")))
+        counted = start_end_rule(query_frame(cur, read_sql("flow/step_ends.sql")))
         paths = query_frame(
             cur,
             "SELECT steps, count(*) AS cases FROM (SELECT case_id, "

@@ -508,7 +508,7 @@ def test_point_exits_at_configured_end_activities(store, tmp_path):
 
 def test_point_exits_at_inferred_end_steps(store, tmp_path):
     # Final steps: p1 Approve, p2 Approve, p3 Check, p4 Check, p5 Receive (5 cases).
-    # Rule (int_end_steps.sql): a step ends cases when it is the final step of at least 5% of
+    # Rule (end_steps.sql): a step ends cases when it is the final step of at least 5% of
     # all cases and of at least a quarter of the cases visiting it.
     #   Approve: final for 2 of 2 visiting -> end step
     #   Check:   final for 2 of 4 visiting -> end step
@@ -685,11 +685,11 @@ def test_a_scheduled_event_is_no_point_visit(store, tmp_path):
 
 
 def test_names_the_flow_holds_as_numbers_keep_the_order_of_their_texts(store):
-    """Activities and steps ride the flow as ENUMs (pipeline/flow.py enum_type): their order
+    """Activities and steps ride the flow as ENUMs (pipeline/engine.py enum_type): their order
     must be DuckDB's order of the texts, or min/max and tie-breaks would pick other rows."""
     import polars as pl
 
-    from pipeline.flow import enum_type
+    from pipeline.engine import enum_type
 
     names = [
         "b",

@@ -1,4 +1,4 @@
-"""WIP over time and the Little's Law check (sql/flow/int_wip.sql), on tiny logs drawn here.
+"""WIP over time and the Little's Law check (sql/flow/wip_*.sql), on tiny logs drawn here.
 
 Every expected number is worked out by hand in the comments. Times are UTC unless a test
 says otherwise; `a..b` is the half-open span [a, b). WIP(t) counts cases with

@@ -1,5 +1,5 @@
-"""Handoffs and reassignments (int_handoffs.sql), boundary markers (int_boundary_markers.sql)
-and the cross-check with a log's own reassignment counter (int_handoff_counter.sql), on tiny
+"""Handoffs and reassignments (handoff_pairs.sql), boundary markers (boundary_markers.sql)
+and the cross-check with a log's own reassignment counter (handoff_counter.sql), on tiny
 logs drawn here with every count worked out by hand. Times are UTC on 2026-03-02.
 """
 

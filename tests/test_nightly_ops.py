@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -400,6 +401,9 @@ def test_a_failed_stream_publishes_nothing_and_keeps_its_last_good_results_besid
     run = run_vsm_process("run", "--no-png", cwd=folder, before=A_FAILS)
     assert run.returncode == 6, run.stderr
     assert "a: failed" in run.stderr and "the report of a failed" in run.stderr
+    # its load committed in the work store before the report failed: its count is said, not 0
+    assert "a: failed, 4 new events (loaded, not published" in run.stderr
+    assert re.search(r"^a\s+failed\s+4\s+0\s", run.stdout, re.M), run.stdout
     # b's new results are published; a's stay those of night 1 (4 events, 2 cases), though the
     # work store holds its new events and results
     assert _fingerprint(db) == [a1, b2]

@@ -3,7 +3,7 @@
 -- Visits still in process have not ended and are in no window.
 --   step, case_id, visit_no, queue_time_s, process_time_s: as in visits
 --   queue_population: the visit counts in the step's queue figures (its start is observed;
---   fct_step_metrics.sql), with queue_time_s read as 0 where nothing preceded it
+--   step_metrics.sql), with queue_time_s read as 0 where nothing preceded it
 SELECT
     step,
     case_id,

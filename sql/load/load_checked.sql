@@ -29,6 +29,7 @@ WITH parsed AS (
         size_problem,                            -- a value or the attributes too large to load, if so
         size_column,                             -- ... in which source column
         size_value,                              -- ... and how that value begins
+        tokens_found,                            -- missing-value tokens found: [{column_name, token}], or NULL
         TRY_CAST(null_token(sequence_raw, CAST($null_values AS VARCHAR[])) AS BIGINT) AS sequence,
         {ts_expr} AS ts,                         -- parsed timestamp, NULL when unparseable
         {start_expr} AS start_ts                 -- parsed start timestamp, NULL when absent/unparseable
@@ -52,7 +53,7 @@ flagged AS (
 ),
 checked AS (
     SELECT
-        _line, case_id, activity, lifecycle, resource, team, attributes, ts, start_ts, sequence,
+        _line, case_id, activity, lifecycle, resource, team, attributes, ts, start_ts, sequence, tokens_found,
         -- why the row cannot be loaded (NULL = it can), with what was expected
         CASE
             WHEN field_problem IS NOT NULL THEN field_problem
@@ -95,11 +96,18 @@ checked AS (
 )
 SELECT
     *,
-    -- a cheap hash of the event's content (the columns of load/event_content.sql), to find
-    -- repeated contents quickly (load/insert_events.sql); NULL for a row that cannot be
-    -- loaded. Hashed as values, not as that text: equal contents hash alike all the same,
-    -- and building ten million texts cost more than the hash
+    -- a cheap hash of the event's content (case, activity, instant, lifecycle, resource,
+    -- team, start), to find repeated contents quickly (load/copy_numbers.sql); NULL for a
+    -- row that cannot be loaded. Never stored: hash() may change with DuckDB's version
     CASE WHEN reason IS NULL
         THEN hash(case_id, activity, ts, lifecycle, resource, team, start_ts)
-    END AS content_hash
+    END AS content_hash,
+    -- hash(attributes, sequence): what a newer export may correct beside the content; a
+    -- stored event with the same content, copy_no and version_hash is this row unchanged
+    -- (load/fresh_events.sql). pipeline/ingest.py sets it anew for the rows whose large
+    -- attributes it writes apart
+    CASE WHEN reason IS NULL THEN hash(attributes, sequence) END AS version_hash,
+    -- the row's ordinal among identical rows of this load: 1 here, n for the n-th of
+    -- several in file order (load/copy_numbers.sql)
+    1 AS copy_no
 FROM checked;

@@ -8,7 +8,7 @@
 --   first_pass_yield: as in step_metrics (all cases, open ones included)
 --   queue_visits: the visits the queue figures are over (those with an observed start, of
 --   the measurement window: ended in it, or in process when it reaches as_of;
---   fct_step_metrics.sql), for the map's caption "over all N visits"
+--   step_metrics.sql), for the map's caption "over all N visits"
 --   queue_time_bh_p50_s, process_time_bh_p50_s: the same p50s in business time (visits'
 --   *_bh_s twins), only when the stream is measured with a calendar (some twin differs from
 --   its elapsed value); NULL otherwise, and the map shows no business figures

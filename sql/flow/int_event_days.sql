@@ -1,8 +1,0 @@
--- flow_event_days (grain: UTC day with events up to $as_of): the day's first and last event.
--- What the quiet stretches of int_wip.sql need of the events, taken before flow_events is
--- dropped (int_event_findings.sql says why).
-CREATE OR REPLACE TEMP TABLE flow_event_days AS
-SELECT epoch_us(ts) // 86400000000 AS day, min(ts) AS first_ts, max(ts) AS last_ts
-FROM flow_events
-WHERE ts <= $as_of
-GROUP BY day;

@@ -1,0 +1,63 @@
+-- name: flow_visits_elapsed
+-- grain: visit
+-- depends_on: flow_arrivals, flow_session_visits
+-- flow_visits (grain: visit): sequenced visits with ready time and durations.
+-- A visit may have several work sessions (interval logs, session_visits__interval.sql): its
+-- process time is end - start less the time paused between sessions (paused_s), so that
+-- queue + process + paused = elapsed.
+-- seq orders a case's visits by start (end where no start is observed), then source line.
+-- ready_ts = end of the case's earlier visits (the latest, capped at this visit's start so
+-- that parallel work queues zero), or the case's arrival when it precedes the visit.
+-- Besides the columns of `visits`, prev_step / prev_owner (the step and the team, else the
+-- resource, of the visit before in the case, by seq) for transitions, handoffs and cases:
+-- taken here, in the pass that numbers the visits, rather than in a window pass each.
+WITH sequenced AS (
+    -- one sort serves seq, the end of the earlier visits and the visit before
+    SELECT v.*, a.arrival_ts,
+        row_number() OVER w AS seq,
+        max(v.end_ts) OVER (
+            PARTITION BY v.case_id ORDER BY coalesce(v.start_ts, v.end_ts), v.end_ts NULLS LAST, v.source_line
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ) AS prev_end_ts,
+        lag(v.step) OVER w AS prev_step,
+        lag(coalesce(v.team, v.resource)) OVER w AS prev_owner
+    FROM flow_session_visits AS v
+    JOIN flow_arrivals AS a USING (case_id)
+    WINDOW w AS (
+        PARTITION BY v.case_id ORDER BY coalesce(v.start_ts, v.end_ts), v.end_ts NULLS LAST, v.source_line
+    )
+),
+readied AS (
+    SELECT *,
+        CASE
+            WHEN prev_end_ts IS NOT NULL THEN least(prev_end_ts, coalesce(start_ts, end_ts))
+            WHEN arrival_ts < coalesce(start_ts, end_ts) THEN arrival_ts
+        END AS ready_ts
+    FROM sequenced
+)
+SELECT
+    case_id,
+    step,
+    CAST(row_number() OVER (PARTITION BY case_id, step ORDER BY seq) AS INTEGER) AS visit_no,
+    CAST(seq AS INTEGER) AS seq,
+    ready_ts,
+    start_ts,
+    end_ts,
+    seconds_between(ready_ts, start_ts) AS queue_time_s,
+    seconds_between(start_ts, end_ts) - paused_s AS process_time_s,  -- time worked
+    seconds_between(ready_ts, end_ts) AS elapsed_s,
+    sessions,     -- work sessions merged into the visit (1 normally)
+    CASE WHEN start_ts IS NOT NULL THEN paused_s END AS paused_s,  -- between sessions; NULL: no start observed
+    queue_internal_s,
+    queue_external_s,
+    resource,
+    team,
+    CAST(reassignments AS INTEGER) AS reassignments,
+    row_number() OVER (PARTITION BY case_id, step ORDER BY seq) > 1 AS is_rework,
+    start_ts IS NOT NULL AND end_ts IS NULL AS in_process,
+    prev_step,    -- step of the visit before (seq - 1), NULL for the first
+    prev_owner,   -- team, else resource, of the visit before, NULL for the first
+    pauses,       -- for visits_built.sql, which drops them: the pauses between sessions
+    work_no,      -- and the visit's work period in status logs,
+    team_queue_bh_s, team_queue_internal_bh_s, team_queue_external_bh_s  -- team visits' queue
+FROM readied

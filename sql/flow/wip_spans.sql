@@ -1,0 +1,88 @@
+-- name: flow_wip_spans
+-- grain: case
+-- depends_on: flow_cases
+-- params: as_of
+-- WIP over time, per day and per step, and the Little's Law check (SPEC "Flow").
+-- Relations: flow_wip_daily (grain: day), flow_step_wip_daily (grain: step and day),
+-- flow_step_wip_avg (grain: step), flow_littles_law (grain: window), and their helpers
+-- flow_wip_window, flow_wip_days, flow_wip_spans, flow_wip_curve, flow_wip_marks and
+-- flow_quiet_stretches.
+--
+-- The window is [first arrival, as_of], as_of being the measurement instant (the stream's
+-- last event unless given). Nothing after as_of is seen: a case that exits later is open
+-- at as_of, a case that arrives later is not counted. A measurement window ([flow] window,
+-- --window: flow_window, see pipeline/flow.py) narrows it to [its start, its end) met with
+-- that span (flow_wip_window): days, WIP, arrivals, departures and Little's Law are those
+-- inside it, and the cases on hand when it opens (arrived before it, still open) count in
+-- its WIP from its first day. Days and months are calendar days
+-- and months in the stream's timezone (the session TimeZone), so a DST day lasts 23 or
+-- 25 hours. Durations are taken as epoch(b) - epoch(a): under a session TimeZone with
+-- DST, epoch(b - a) counts calendar days as 24 h and is off by the DST hour.
+--
+-- Stale cases (flow_cases.is_stale: open, and quiet longer than stale_after at as_of) are
+-- left out of every relation here, as if they had never arrived: not in WIP, arrivals,
+-- departures, step WIP or Little's Law, which so cover the active work only and keep
+-- wip_end(d) - wip_end(d-1) = arrivals(d) - departures(d). They are counted apart
+-- (stream_summary.stale_cases, aging_wip state 'stale').
+--
+-- WIP(t) = cases with arrival <= t < exit (open cases: arrival <= t). Nothing is expanded
+-- per day: arrivals are +1 and exits -1 change events, running sums give WIP after each
+-- change instant and the area under WIP(t) (exact integer case-microseconds, see
+-- flow_wip_curve), and an ASOF join reads WIP and area at any day or month boundary.
+-- A time-average over [a, b] is (area(b) - area(a)) / (b - a).
+--
+-- wip_end of a day is the WIP when the day closes: cases that arrived on or before the
+-- day and had not exited by its end (the limit of WIP(t) as t reaches the midnight ending
+-- the day). A case arriving exactly at midnight belongs to the new day, so
+-- wip_end(d) - wip_end(d-1) = arrivals(d) - departures(d) holds exactly. The last day
+-- closes at as_of and its wip_end is WIP(as_of) (cases arriving or exiting at as_of
+-- included). wip_avg averages over the whole calendar day (hours before the first arrival
+-- count as zero WIP), the last day over [midnight, as_of]; when that last span has no
+-- length (as_of exactly at midnight) wip_avg is WIP(as_of).
+--
+-- Per step: queue WIP counts visits with ready <= t < start, active WIP visits with
+-- start <= t < end (in-process visits until as_of). A visit whose start is not observed
+-- (every visit of a point log, steps of an interval log that have no start events) has
+-- no queue / active split: its whole elapsed span ready <= t < end is counted as queue
+-- WIP and nothing as active, and flow_step_wip_avg.active_wip_avg is NULL (not observed)
+-- for a step none of whose visits has a start. A first visit with no ready time has no
+-- queue span.
+--
+-- Little's Law, per window (one 'all' window [first arrival, as_of] and one per calendar
+-- month, the first and last clipped to the window, so the last has no length when as_of
+-- is exactly its first midnight): wip_avg = time-average WIP (NULL over no length),
+-- throughput_per_day = departures / window days, lead_time_mean_s = mean lead time of the
+-- cases that exited in the window (exit - arrival in elapsed seconds), predicted_wip =
+-- throughput_per_day x lead time (days), ratio = wip_avg / predicted_wip.
+-- wip_start / wip_end = WIP when the window opens (cases on hand before it) / closes,
+-- with the same day-close rule as wip_end above. Arrivals and departures are counted in
+-- [start, end), and up to as_of inclusive.
+-- The verdict, first rule that applies:
+--   'data gap'      the window has no length, or no case exited in it (no throughput,
+--                   no lead time), or it holds a quiet stretch: 7 days or more with no
+--                   event at all (of any activity, dropped ones included) that is material:
+--                   the WIP on hand was at least a tenth of the window's average WIP, and
+--                   WIP x its length at least 1% of the window's case-time (average WIP x
+--                   length). A quieter stretch (one early case waiting through a year before
+--                   the log really begins; a few long cases waiting in 2011 of a log that is
+--                   mostly 2012) is a lull, not missing events: `why` mentions it, and the
+--                   verdict is judged on the ratio.
+--   'consistent'    |ratio - 1| <= 0.2 (or WIP and predicted WIP both zero).
+--   'WIP growing'   ratio > 1.2 and WIP rose over the window: cases still in progress
+--                   hold time that no departure's lead time reflects yet.
+--   'WIP shrinking' ratio < 0.8 and WIP fell over the window: the departures carry lead
+--                   time spent before the window.
+--   'data gap'      otherwise: the mismatch goes against, or without, any WIP trend, so a
+--                   trend does not explain it (e.g. long cases that started before the
+--                   window, or events missing from the log).
+-- `why` says which rule fired, with the numbers.
+
+-- flow_wip_spans (grain: case arrived by as_of): arrival, exit and lead time as seen at as_of.
+SELECT
+    case_id,
+    arrival_ts,
+    -- an exit before the arrival (bad data) is taken as at the arrival, so WIP stays >= 0
+    CASE WHEN exit_ts <= $as_of THEN greatest(exit_ts, arrival_ts) END AS exit_ts,
+    CASE WHEN exit_ts <= $as_of THEN epoch(exit_ts) - epoch(arrival_ts) END AS lead_time_s
+FROM flow_cases
+WHERE arrival_ts <= $as_of AND NOT is_stale
