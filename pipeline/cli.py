@@ -1001,7 +1001,6 @@ def simulate(
         from pipeline.settings import load_settings
         from pipeline.simulate import (
             check_run_options,
-            reuse_path,
             simulate_stream,
             write_page,
             write_simulation,
@@ -1024,12 +1023,11 @@ def simulate(
                 replications,
                 seed,
                 workers,
-                reuse=reuse_path(db),
             )
             now = report_time()
             html = render_simulate_page(con, result, now)
         with writing(db, wait, None, _say) as con:
-            write_simulation(con, result, now, reuse_path(db))
+            write_simulation(con, result, now)
         write_page(result, html, out_dir)
         _print_simulation(result)
 

@@ -12,8 +12,8 @@ the page and the CLI say they are not predictions, and name the step the model g
 visits, all the visits a case makes there).
 
 The current state is not simulated again for each scenario: a run that simulated it writes its
-rows (scenario `current`) and, beside the store, `<db>.simulate.json` (per stream: the digest
-of what was simulated and the validation). A later scenario run whose digest is the same (the
+rows (scenario `current`) and its validation with the digest of what was simulated
+(`simulation_validations`, one row per stream). A later scenario run whose digest is the same (the
 same model learned from the store, horizon, replications, seed and simulator code) and whose
 `current` rows are still those takes the validation and the baseline from them. A new compute
 that changes the model changes the digest: the current state runs again.
@@ -22,7 +22,6 @@ that changes the model changes the digest: the current state runs again.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 from dataclasses import asdict, dataclass, fields
@@ -110,50 +109,41 @@ def current_digest(model: Model, horizon_days: float, replications: int, seed: i
     return h.hexdigest()[:16]
 
 
-def reuse_path(db: Path | str) -> Path:
-    """`<db>.simulate.json`: per stream, the digest and validation of the current state whose
-    rows `simulations` holds."""
-    return Path(f"{db}.simulate.json")
-
-
-def stored_current(
-    con: duckdb.DuckDBPyConnection, path: Path, stream: str, digest: str
-) -> StoredCurrent | None:
-    """The current state of `stream` simulated before with this `digest`, if `path` records it
-    and `simulations` still holds the rows of that run; else None."""
-    try:
-        entry = json.loads(path.read_text(encoding="utf-8")).get(stream) if path.is_file() else None
-    except (OSError, ValueError):
-        return None  # unreadable: simulate again
-    if not entry or entry.get("digest") != digest:
+def stored_current(con: duckdb.DuckDBPyConnection, stream: str, digest: str) -> StoredCurrent | None:
+    """The current state of `stream` simulated before with this `digest`, if
+    `simulation_validations` records it and `simulations` still holds the rows of that run;
+    else None."""
+    entry = query_frame(con, read_sql("simulate/sim_validation.sql"), {"stream": stream})
+    if entry.is_empty() or entry["model_digest"][0] != digest:
         return None
+    row = entry.row(0, named=True)
     rows = query_frame(con, read_sql("simulate/sim_current_rows.sql"), {"stream": stream})
-    when = datetime.fromisoformat(entry["computed_at"])
+    when = row["computed_at"]
     if rows.is_empty() or any(t != when for t in rows["computed_at"]):
         return None  # replaced since (or gone)
     return StoredCurrent(
         when,
-        Validation(**entry["validation"]),
+        Validation(**{f.name: row[f.name] for f in fields(Validation)}),
         {(r["figure"], r["step"]): r["p50"] for r in rows.iter_rows(named=True)},
     )
 
 
-def remember_current(
-    path: Path, stream: str, digest: str, computed_at: datetime, validation: Validation
-) -> None:
-    """Record in `path` (replaced whole) the current state of `stream` just written."""
-    try:
-        known = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except (OSError, ValueError):
-        known = {}
-    known[stream] = {
-        "digest": digest,
-        "computed_at": computed_at.isoformat(),
-        "validation": asdict(validation),
-    }
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(known, indent=1) + "\n", encoding="utf-8")
-    os.replace(partial, path)
+def _validation_row(result: SimulationResult, computed_at: datetime) -> pl.DataFrame:
+    v = result.validation
+    r = result.current_rows
+    return pl.DataFrame(
+        [
+            {
+                "stream": result.stream,
+                "model_digest": result.digest,
+                **asdict(v),
+                "replications": int(r["replications"][0]),
+                "horizon_days": float(r["horizon_days"][0]),
+                "seed": int(r["seed"][0]),
+                "computed_at": computed_at,
+            }
+        ]
+    )
 
 
 def validate(model: Model, current: list[Replication], threshold: float = VALIDATION_MAX_EMD) -> Validation:
@@ -250,19 +240,19 @@ def simulate_stream(
     replications: int = MIN_REPLICATIONS,
     seed: int = 1,
     workers: int = 1,
-    reuse: Path | None = None,
+    reuse: bool = True,
 ) -> SimulationResult:
     """Run the current state and (unless it is `current`) the scenario; nothing is written.
-    With `reuse` (reuse_path of the store), a scenario takes the current state from an earlier
-    run of the same digest instead of simulating it again (stored_current)."""
+    With `reuse`, a scenario takes the current state from an earlier run of the same digest
+    instead of simulating it again (stored_current)."""
     check_run_options(horizon_days, replications, workers)
     model = load_model(con, stream, timezone)
     scenario = load_scenario(scenarios_dir, stream, scenario_name)
     wanted = plan(model, scenario)  # a bad scenario is refused before anything runs
     digest = current_digest(model, horizon_days, replications, seed)
     stored = None
-    if reuse is not None and scenario.name != CURRENT:
-        stored = stored_current(con, reuse, stream, digest)
+    if reuse and scenario.name != CURRENT:
+        stored = stored_current(con, stream, digest)
     run = (stream, replications, horizon_days, seed)
     if stored is not None:
         validation, baseline, current_rows = stored.validation, stored.baseline, None
@@ -330,11 +320,10 @@ def _frame(
     )
 
 
-def write_simulation(
-    con: duckdb.DuckDBPyConnection, result: SimulationResult, computed_at: datetime, reuse: Path | None = None
-) -> None:
+def write_simulation(con: duckdb.DuckDBPyConnection, result: SimulationResult, computed_at: datetime) -> None:
     """Replace the scenario's rows in `simulations`, each in one transaction, and the current
-    state's when this run simulated it (recorded in `reuse` for the next scenario)."""
+    state's when this run simulated it, with its validation in `simulation_validations` (what
+    the next scenario of the same model reuses)."""
     writes = [(result.scenario.name, result.rows)]
     if result.current_rows is not None and result.scenario.name != CURRENT:
         writes.append((CURRENT, result.current_rows))
@@ -342,8 +331,10 @@ def write_simulation(
         frame = rows.with_columns(pl.lit(computed_at).alias("computed_at"))
         params = {"stream": result.stream, "scenario": name}
         replace_rows(con, "simulations", read_sql("simulate/delete_simulation.sql"), params, frame)
-    if reuse is not None and result.current_rows is not None:
-        remember_current(reuse, result.stream, result.digest, computed_at, result.validation)
+    if result.current_rows is not None:
+        params = {"stream": result.stream}
+        frame = _validation_row(result, computed_at)
+        replace_rows(con, "simulation_validations", read_sql("simulate/delete_validation.sql"), params, frame)
 
 
 def write_page(result: SimulationResult, html: str, out_dir: Path) -> None:

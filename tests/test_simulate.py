@@ -362,22 +362,21 @@ def test_a_scenario_reuses_the_current_state_of_the_same_model(tmp_path, monkeyp
     (a measurement window), simulates it again."""
     import pipeline.simulate as simulate
     from pipeline.flow import compute_flow
-    from pipeline.simulate import reuse_path, write_simulation
+    from pipeline.simulate import write_simulation
 
     text, _ = network_log(*MMC, 30)
     con = open_store(tmp_path / "vsm.duckdb")
     stream, _ = load_log(con, tmp_path, text, name="mmc")
     (tmp_path / "mmc").mkdir()
     (tmp_path / "mmc" / "four.toml").write_text('[capacity]\n"Serve" = "+1"\n', encoding="utf-8")
-    cache = reuse_path(tmp_path / "vsm.duckdb")
     runs = []
     real = simulate.run_replications
     monkeypatch.setattr(simulate, "run_replications", lambda p, *a: runs.append(p.servers) or real(p, *a))
 
     def four(at: str, seed: int = 1):
         runs.clear()
-        result = simulate.simulate_stream(con, "mmc", "UTC", "four", tmp_path, 30, seed=seed, reuse=cache)
-        write_simulation(con, result, datetime.fromisoformat(at), cache)
+        result = simulate.simulate_stream(con, "mmc", "UTC", "four", tmp_path, 30, seed=seed)
+        write_simulation(con, result, datetime.fromisoformat(at))
         return result
 
     first = four("2026-03-01T10:00:00+00:00")
@@ -386,6 +385,20 @@ def test_a_scenario_reuses_the_current_state_of_the_same_model(tmp_path, monkeyp
         "SELECT DISTINCT computed_at FROM simulations WHERE stream = 'mmc' AND scenario = 'current'"
     ).fetchall()
     assert [t.isoformat() for (t,) in stored] == ["2026-03-01T10:00:00+00:00"]  # current's rows too
+    recorded = con.execute(
+        "SELECT model_digest, passed, emd_relative, replications, seed, computed_at "
+        "FROM simulation_validations WHERE stream = 'mmc'"
+    ).fetchall()
+    assert recorded == [
+        (
+            first.digest,
+            first.validation.passed,
+            first.validation.emd_relative,
+            30,
+            1,
+            datetime.fromisoformat("2026-03-01T10:00:00+00:00"),
+        )
+    ]
     second = four("2026-03-01T11:00:00+00:00")
     assert runs == [[1, 4]]  # only the scenario
     assert second.current_from == datetime.fromisoformat("2026-03-01T10:00:00+00:00")

@@ -5,6 +5,6 @@ SELECT
     figure,
     step,
     p50,          -- the simulated current state's figure: a scenario's baseline
-    computed_at   -- the run that wrote them (checked against <db>.simulate.json)
+    computed_at   -- the run that wrote them (checked against simulation_validations)
 FROM simulations
 WHERE stream = $stream AND scenario = 'current'
