@@ -139,7 +139,8 @@ def _problems(node: exp.Expression) -> list[Problem]:
         ]
     if isinstance(node, exp.ArrayAgg):
         parent = node.parent.parent if isinstance(node.parent, exp.Filter) else node.parent
-        if isinstance(parent, exp.ArraySort) and isinstance(node.this, exp.Struct) and not node.find(exp.Order):
+        sorted_structs = isinstance(parent, exp.ArraySort) and isinstance(node.this, exp.Struct)
+        if sorted_structs and not node.find(exp.Order):
             return []  # list_sort(list({...})): ordered by value, and a struct is never NULL
         if node.find(exp.Order):
             return [

@@ -87,8 +87,7 @@ def test_default_null_order_is_made_explicit():
 # tests/spark_catalogue.py, its rewrites in tests/spark_catalogue_rewrites.md). The list only
 # shrinks: a construct not in a model's entry fails this test, and one rewritten away must be
 # taken out of it. A model's alternatives (`<name>__<variant>.sql`) count together.
-STILL_UNPORTABLE: dict[str, set[str]] = {
-}
+STILL_UNPORTABLE: dict[str, set[str]] = {}
 
 
 def test_the_flow_sql_holds_no_unportable_construct_beyond_the_known_ones():
