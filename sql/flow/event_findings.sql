@@ -83,7 +83,7 @@ events_after_exit AS (
         count(*) AS count,
         CAST(NULL AS VARCHAR) AS example, arg_min(case_id, (ts, case_id)) AS example_case,
         count(*) || ' events in ' || count(DISTINCT case_id) || ' cases come after the case''s exit and '
-            || 'are not in its lead time (' || count(*) - count(step) || ' of dropped activities)' AS detail
+            || 'are not in its lead time (' || (count(*) - count(step)) || ' of dropped activities)' AS detail
     FROM after_exit
 ),
 dropped_activities AS (

@@ -101,7 +101,7 @@ open_cases AS (
     SELECT 'open_cases' AS rule, 'info' AS severity, count(*) FILTER (WHERE is_open) AS count,
         CAST(NULL AS VARCHAR) AS example, arg_min(case_id, (arrival_ts, case_id)) FILTER (WHERE is_open) AS example_case,
         count(*) FILTER (WHERE is_open) || ' of ' || count(*) || ' cases ('
-            || printf('%.1f%%', 100.0 * count(*) FILTER (WHERE is_open) / count(*)) || ') are open at '
+            || printf('%.1f%%', CAST(100 * count(*) FILTER (WHERE is_open) / count(*) AS DOUBLE)) || ') are open at '
             || CAST(CAST($as_of AS TIMESTAMPTZ) AS VARCHAR) || ': not yet at an end' AS detail
     FROM flow_cases
 ),
@@ -135,9 +135,9 @@ handoff_crosscheck AS (
         coalesce(cases, 0) AS count,
         CAST(NULL AS VARCHAR) AS example, example_case AS example_case,
         'the log''s own column ' || source_column || ' counts ' || printf('%,d', CAST(counted AS BIGINT))
-            || ' reassignments in ' || printf('%,d', cases) || ' cases (' || printf('%.2f', counted / cases)
+            || ' reassignments in ' || printf('%,d', cases) || ' cases (' || printf('%.2f', CAST(counted / cases AS DOUBLE))
             || ' per case); the flow counts ' || printf('%,d', handoffs) || ' handoffs ('
-            || printf('%.2f', handoffs / cases) || ' per case) and ' || printf('%,d', reassignments)
+            || printf('%.2f', CAST(handoffs / cases AS DOUBLE)) || ' per case) and ' || printf('%,d', reassignments)
             || ' reassignments within a team in them: '
             || CASE WHEN abs(handoffs - counted) > 0.1 * counted
                     THEN 'they differ by more than 10%; check the team column, or whether the column '
@@ -159,7 +159,7 @@ stale_cases AS (
     SELECT 'stale_cases' AS rule, 'warning' AS severity, count(*) AS count,
         CAST(NULL AS VARCHAR) AS example, arg_min(case_id, (last_event_ts, case_id)) AS example_case,
         count(*) || ' open cases have had no event for more than '
-            || printf('%.1f', (SELECT stale_after_s FROM flow_stale_after) / 86400) || ' days ('
+            || printf('%.1f', CAST((SELECT stale_after_s FROM flow_stale_after) / 86400 AS DOUBLE)) || ' days ('
             || CASE WHEN $stale_after_s IS NULL THEN 'the p99 lead time of completed cases; set [flow] stale_after'
                     ELSE '[flow] stale_after' END
             || ') before ' || CAST(CAST($as_of AS TIMESTAMPTZ) AS VARCHAR)
@@ -190,10 +190,10 @@ late_close AS (
     SELECT 'late_close' AS rule, 'warning' AS severity, cases AS count,
         CAST(NULL AS VARCHAR) AS example, example_case AS example_case,
         '''' || CAST(last_step AS VARCHAR) || ''' follows ''' || CAST(before_step AS VARCHAR) || ''' in '
-            || printf('%.0f', 100 * cases / completed) || '% of completed cases, a median '
-            || printf('%.1f', wait_p50_s / 86400) || ' d later: '
-            || printf('%.0f', 100 * wait_p50_s / lead_p50_s) || '% of the median lead time ('
-            || printf('%.1f', lead_p50_s / 86400) || ' d). If the customer''s wait ends at '''
+            || printf('%.0f', CAST(100 * cases / completed AS DOUBLE)) || '% of completed cases, a median '
+            || printf('%.1f', CAST(wait_p50_s / 86400 AS DOUBLE)) || ' d later: '
+            || printf('%.0f', CAST(100 * wait_p50_s / lead_p50_s AS DOUBLE)) || '% of the median lead time ('
+            || printf('%.1f', CAST(lead_p50_s / 86400 AS DOUBLE)) || ' d). If the customer''s wait ends at '''
             || CAST(before_step AS VARCHAR) || ''' and the close follows by itself, set [flow] '
             || 'end_activities = ["' || CAST(before_step AS VARCHAR) || '"]' AS detail
     FROM common_ending
