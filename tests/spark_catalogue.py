@@ -250,7 +250,7 @@ def render(entries: list[Entry], start_s: float) -> str:
         "# Catalogue: the flow's statements on DuckDB and on Spark",
         "",
         f"Produced by `tests/spark_catalogue.py` ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, sqlglot "
-        f"{sqlglot.__version__}), Spark session start {start_s:.1f} s. Each CREATE ... AS SELECT of "
+        f"{sqlglot.__version__}), Spark session start {start_s:.1f} s. Each "
         "model of sql/flow the runner materialised (macros expanded; a `__duckdb` variant as its "
         "portable twin), run on DuckDB in the flow and on Spark (local[2]) over the same inputs; "
         "`check` is pipeline.portable.check's verdict.",
