@@ -8,7 +8,9 @@ that says what it is, one `-- key: value` line each:
     -- depends_on: flow_visits, ...      every relation its SELECT reads (checked by a test)
     -- published_as: cases               the result table its rows go to (flow.RESULTS)
     -- params: stream, as_of             the $parameters it binds (after macro expansion)
-    -- when: log_shape = status          which computes it belongs to (absent: every one)
+    -- when: log_shape = status          which computes it belongs to (absent: every one);
+                                         `engine = duckdb`: an engine's own variant of a
+                                         portable model (`<name>__duckdb.sql`, issue 22)
     -- materialise: view                 a view, not a table (a pass-through costs nothing)
 
 A file's name is the model's name without `flow_`, and `__<variant>` for the alternatives of
@@ -308,9 +310,24 @@ def _expand_call(text: str, macros: dict[str, Macro]) -> str:
 
 @cache
 def _parsed_body(macro: Macro):
+    """The macro's body, its lambda parameters renamed (`x` -> `calendar_w_x`): an argument put
+    in later may name a table alias that is also a lambda parameter (calendar_w(x.cum_s, ...,
+    x.hour, ts) in cases.sql), and inside `lambda x: ...` its `x.hour` would read the lambda's
+    element (DuckDB happens to resolve it to the column; Spark does not: no field hour)."""
     import sqlglot
+    from sqlglot import exp
 
-    return sqlglot.parse_one(macro.body, read="duckdb")
+    body = sqlglot.parse_one(macro.body, read="duckdb")
+    for lam in list(body.find_all(exp.Lambda)):
+        names = {p.name for p in lam.expressions}
+
+        def rename(n, names=names):
+            if isinstance(n, exp.Identifier) and n.name in names:
+                return exp.to_identifier(f"{macro.name}_{n.name}")
+            return n
+
+        lam.replace(lam.transform(rename))
+    return body
 
 
 def _code_mask(sql: str) -> list[bool]:
@@ -399,6 +416,11 @@ class Runner:
     catalogue: Catalogue = field(default_factory=catalogue)
     built: set[str] = field(default_factory=set)
     timings: list[Timing] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # `-- when: engine = duckdb`: an engine-specific variant of a portable model (a file
+        # `<name>__duckdb.sql`; the portable one says `engine != duckdb`)
+        self.choices.setdefault("engine", getattr(self.engine, "name", "duckdb"))
 
     def active(self) -> dict[str, Model]:
         active: dict[str, Model] = {}

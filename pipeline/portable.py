@@ -18,13 +18,16 @@ engines; tests/spark_catalogue_rewrites.md gives each construct's portable rewri
 - getvariable(): DuckDB session variables; bind a parameter instead.
 - infinite timestamps ('infinity', '-infinity'): Spark's TIMESTAMP has none.
 - string_agg / list / array_agg without ORDER BY: the order of the text or list is the
-  engine's scan order, which differs (equal only by chance).
+  engine's scan order, which differs (equal only by chance). A list of structs sorted by
+  value, list_sort(list({...})), is portable (Spark: array_sort(collect_list(struct(...)));
+  a struct is never NULL, so collect_list, which drops NULLs, keeps every element).
 - quantile_cont / quantile_disc with a list of fractions: one call per fraction instead.
 - product(), to_timestamp(double), list_reduce, list_distinct ...: no Spark equivalent
   of the same meaning (UNPORTABLE_FUNCTIONS).
 Translated faithfully by to_spark (so allowed): epoch / epoch_us / epoch_ms (with the
 fraction), quantile_cont (Spark's percentile: the same linear interpolation), arg_min /
 arg_max (which skip NULL arguments in DuckDB), an empty list() (NULL), list_sum,
+CAST('0x' || hex AS BIGINT) (a hexadecimal text as a number: Spark's conv(hex, 16, 10)),
 to_microseconds, a series joined in FROM. Portable as they are (checked): `//` truncates
 toward zero in both (Spark's DIV); `/` of integers is a double in both; DuckDB's default
 NULLS LAST is written out by sqlglot; day buckets follow the session zone in both.
@@ -135,6 +138,10 @@ def _problems(node: exp.Expression) -> list[Problem]:
             Problem("HUGEINT/unsigned type", text, "BIGINT (INTEGER where it fits), DECIMAL(38, 0) beyond")
         ]
     if isinstance(node, exp.ArrayAgg):
+        parent = node.parent.parent if isinstance(node.parent, exp.Filter) else node.parent
+        sorted_structs = isinstance(parent, exp.ArraySort) and isinstance(node.this, exp.Struct)
+        if sorted_structs and not node.find(exp.Order):
+            return []  # list_sort(list({...})): ordered by value, and a struct is never NULL
         if node.find(exp.Order):
             return [
                 Problem(
@@ -369,11 +376,26 @@ def _spark_fixes(node: exp.Expression) -> exp.Expression:
         return exp.Paren(this=exp.Mul(this=exp.Paren(this=node.expressions[0]), expression=one))
     if isinstance(node, exp.Anonymous) and node.name.lower() == "list_sum":
         return _list_sum(node.expressions[0])
+    if (
+        isinstance(node, exp.Cast)
+        and isinstance(node.this, exp.DPipe)
+        and isinstance(node.this.this, exp.Literal)
+        and node.this.this.this.lower() == "0x"
+    ):  # DuckDB reads '0x...' text as a hexadecimal number; Spark's CAST does not: conv
+        hex_digits = node.this.expression.transform(
+            _spark_fixes
+        )  # transform does not descend into a replacement
+        digits = exp.Anonymous(
+            this="conv", expressions=[hex_digits, exp.Literal.number(16), exp.Literal.number(10)]
+        )
+        return exp.Cast(this=digits, to=node.to.copy())
     if isinstance(node, exp.PercentileCont) and not isinstance(node.expression, exp.Array):
         if node.find_ancestor(exp.WithinGroup) is None:
             return exp.Anonymous(this="percentile", expressions=[node.this, node.expression])
     if isinstance(node, exp.TimeToUnix) or (isinstance(node, exp.Anonymous) and node.name.lower() == "epoch"):
         arg = node.this if isinstance(node, exp.TimeToUnix) else node.expressions[0]
         micros = exp.Anonymous(this="unix_micros", expressions=[exp.cast(arg, "TIMESTAMPTZ")])
+        # a DOUBLE as DuckDB's epoch (bigint / 1000000.0 would be a DECIMAL in Spark: printf fails)
+        micros = exp.cast(micros, "DOUBLE")
         return exp.Paren(this=exp.Div(this=micros, expression=exp.Literal.number("1000000.0")))
     return node
