@@ -79,6 +79,8 @@ def start_session(settings: SparkSettings = SparkSettings(), app_name: str = "vs
         # casts (Spark 4's default), and a map's duplicate keys refused
         .config("spark.sql.ansi.enabled", "true")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # Parquet results' instants as UTC microseconds (the default INT96 reads back as local time)
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     )
     if settings.master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -194,14 +196,47 @@ class SparkEngine:
         engine, given each result relation and the case, resource and team names as Arrow): the
         same transaction, runs row and snapshot. No per-case state is kept (state.cases False:
         the next DuckDB compute of the stream is full)."""
-        if self.out_dir is not None and results:
-            write_results(self, Path(self.out_dir), stream, results)
         if self.store is None:
             raise RuntimeError("SparkEngine.publish: no store engine to publish into")
+        if self.out_dir is not None and results:
+            contract = {}
+            for table, relation in results.items():
+                contract[table] = f"vsm_out_{table}"
+                self._keep(contract[table], self.spark.sql(self._contract_sql(table, relation)))
+            write_results(self, Path(self.out_dir), stream, contract)
+            for name in contract.values():
+                self.drop(name)
         for relation in (*results.values(), *(NAMES if results else ())):
             self.store.register(relation, self.read_arrow(relation))
             self.in_store.append(relation)
         self.store.publish(stream, results, run, state)
+
+    def _contract_sql(self, table: str, relation: str) -> str:
+        """The result table's columns (the store's, but stream) from the flow's relation, its
+        case, resource and team numbers as their texts: the rows the store publishes
+        (DuckDBEngine._replace_rows), in Spark SQL."""
+        from pipeline.engine import OWNER_COLUMNS
+
+        columns = [
+            c
+            for (c,) in self.store.con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = $t AND table_schema = 'main' ORDER BY ordinal_position",
+                {"t": table},
+            ).fetchall()
+            if c != "stream"
+        ]
+        select, joins = [], ""
+        for c in columns:
+            if c == "case_id":
+                select.append("k.case_id AS case_id")
+                joins += " LEFT JOIN flow_case_names AS k ON k.case_no = t.case_id"
+            elif c in OWNER_COLUMNS:
+                select.append(f"o_{c}.name AS `{c}`")
+                joins += f" LEFT JOIN flow_owner_names AS o_{c} ON o_{c}.owner_no = t.`{c}`"
+            else:
+                select.append(f"t.`{c}`")
+        return f"SELECT {', '.join(select)} FROM {relation} AS t{joins}"
 
     def _keep(self, name: str, frame) -> None:
         old = self._frames.pop(name, None)
