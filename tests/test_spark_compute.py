@@ -1,0 +1,109 @@
+"""`vsm compute --engine spark`'s publish path (pipeline/engine_spark.py SparkEngine.publish,
+spark_compute, stage_store; pipeline/engine.py forget_cases): a stream's results made on
+Spark go into the store as a DuckDB compute's do (texts for the case, resource and team
+numbers, a runs row), are kept as Parquet with an output folder, and leave no per-case
+state, so the next DuckDB compute is full. (Every model on Spark: tests/test_spark_parity.py.)"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import duckdb
+import pytest
+
+from pipeline.engine import DuckDBEngine, RunRecord, StateRecord
+from pipeline.engine_spark import SparkEngine, stage_store
+from pipeline.publish import writing
+from tests.conftest import vsm_in, write
+
+pytestmark = pytest.mark.xdist_group("spark")
+
+LOG = """case,activity,ts,resource
+A,Intake,2026-03-02 08:00:00,ann
+A,Review,2026-03-02 09:30:00,bob
+A,Close,2026-03-02 10:00:00,ann
+B,Intake,2026-03-03 08:00:00,bob
+B,Review,2026-03-03 08:45:00,
+"""
+
+
+@pytest.fixture
+def project(tmp_path):
+    write(tmp_path / "log.csv", LOG)
+    done = vsm_in(tmp_path, "discover", "log.csv", "--stream", "s", "--no-png")
+    assert done.exit_code == 0, done.output
+    return tmp_path
+
+
+def test_results_made_on_spark_are_published_as_duckdbs_and_the_next_duckdb_compute_is_full(project, spark):
+    with writing(project / "vsm.duckdb", 0, "s", lambda _: None) as con:
+        spark_publish(project, con, spark)
+
+    # the next DuckDB compute (no --full, nothing changed) is full, and says why
+    done = vsm_in(project, "compute", "s", "--no-png")
+    assert done.exit_code == 0, done.output
+    con = duckdb.connect(str(project / "vsm.duckdb"), read_only=True)
+    (message,) = con.sql(
+        "SELECT message FROM runs WHERE stream = 's' ORDER BY run_id DESC LIMIT 1"
+    ).fetchall()[0]
+    assert message.startswith("full recompute (the last compute ran on another engine"), message
+    assert con.sql("SELECT count(*) FROM flow_case_state WHERE stream = 's'").fetchall() == [(2,)]
+    con.close()
+
+
+def spark_publish(project, con, spark) -> None:
+    stored = con.sql("SELECT * EXCLUDE (stream) FROM visits ORDER BY case_id, seq").fetchall()
+    assert [(r[0], r[1]) for r in stored] == [
+        ("A", "Intake"),
+        ("A", "Review"),
+        ("A", "Close"),
+        ("B", "Intake"),
+        ("B", "Review"),
+    ]
+    # the flow's numbers for the texts, as its models make them (case_names.sql, owner_names.sql)
+    con.execute(
+        "CREATE TEMP TABLE flow_case_names AS SELECT 'A' AS case_id, 1 AS case_no UNION ALL SELECT 'B', 2"
+    )
+    con.execute(
+        "CREATE TEMP TABLE flow_owner_names AS SELECT 'ann' AS name, 1 AS owner_no UNION ALL SELECT 'bob', 2"
+    )
+    con.execute(
+        "CREATE TEMP TABLE flow_visits AS SELECT v.* REPLACE (k.case_no AS case_id, o.owner_no AS resource) "
+        "FROM visits AS v JOIN flow_case_names AS k USING (case_id) "
+        "LEFT JOIN flow_owner_names AS o ON o.name = v.resource"
+    )
+    engine = SparkEngine(spark.newSession(), store=DuckDBEngine(con), out_dir=project / "out")
+    events = stage_store(con, engine, "s", project / "staged")
+    assert events == 5
+    assert engine.read_arrow("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 5}]
+    for name in ("flow_case_names", "flow_owner_names", "flow_visits"):
+        engine.register(name, con.sql(f"SELECT * FROM {name}").to_arrow_table())
+        con.execute(f"DROP TABLE {name}")
+    con.execute("DELETE FROM visits")  # what the store holds now comes from Spark only
+
+    # the decisions as the DuckDB compute made them, but the engine (flow.py)
+    (before,) = con.sql("SELECT decisions FROM flow_stream_state WHERE stream = 's'").fetchall()[0]
+    decisions = json.loads(before) | {"engine": "spark"}
+    engine.publish(
+        "s",
+        {"visits": "flow_visits"},
+        RunRecord("s", "on spark: full recompute (test)", datetime.now(UTC), 5),
+        StateRecord(json.dumps(decisions), datetime(2026, 3, 3, 8, 45, tzinfo=UTC), "{}", False, cases=False),
+    )
+    # the store's rows: the texts back, every value as DuckDB computed it
+    assert con.sql("SELECT * EXCLUDE (stream) FROM visits ORDER BY case_id, seq").fetchall() == stored
+    # the Parquet partition of the stream: the same rows, texts not numbers
+    parquet = con.sql(
+        f"SELECT * FROM read_parquet('{project}/out/visits/stream=s/*.parquet', hive_partitioning = false) "
+        "ORDER BY case_id, seq"
+    ).fetchall()
+    assert parquet == stored
+    # a runs row with the message; no per-case state; the decisions say spark
+    assert con.sql("SELECT message FROM runs WHERE stream = 's' ORDER BY run_id DESC LIMIT 1").fetchall() == [
+        ("on spark: full recompute (test)",)
+    ]
+    for table in ("flow_case_state", "flow_period_state", "flow_lifecycle_state"):
+        assert con.sql(f"SELECT count(*) FROM {table} WHERE stream = 's'").fetchall() == [(0,)], table
+    (stored_decisions,) = con.sql("SELECT decisions FROM flow_stream_state WHERE stream = 's'").fetchall()[0]
+    assert json.loads(stored_decisions) == decisions
