@@ -11,7 +11,8 @@
 -- one number, not a rank: every later step orders by it, and a rank would cost a sort of all
 -- events here (the largest sort of the flow) for what one multiplication gives. Layout, most
 -- significant first: epoch microseconds (signed; 2^54 covers years past 2200), 1 bit
--- start/other, 40 bits of tie key, 32 bits of run id; 126 bits in all, inside HUGEINT.
+-- start/other, 40 bits of tie key, 32 bits of run id; 126 bits in all, inside DECIMAL(38, 0)
+-- (2^126 < 10^38: DuckDB holds it as a 128-bit integer, Spark as its decimal; exact in both).
 -- The tie key: without a sequence, the source line (below 2^39: 5 * 10^11 lines), so
 -- (time, start, line, run) names one source row, as before. With a sequence from 0 to
 -- 2^24 - 1 (16.7 million: update counts and event numbers of a case fit): 2^39 (above
@@ -47,9 +48,9 @@ SELECT
     e.start_ts,
     tie_key(e.sequence, e.source_line) AS source_line,  -- the tie key (above)
     CASE WHEN e.sequence BETWEEN 0 AND 16777215 THEN e.sequence END AS sequence,  -- as it orders ties
-    ((CAST(epoch_us(e.ts) AS HUGEINT) * 2 + CASE WHEN e.lifecycle = 'start' THEN 0 ELSE 1 END)
-        * CAST(1099511627776 AS HUGEINT) + tie_key(e.sequence, e.source_line))
-        * CAST(4294967296 AS HUGEINT) + e.run_id AS ord
+    ((CAST(epoch_us(e.ts) AS DECIMAL(38, 0)) * 2 + CASE WHEN e.lifecycle = 'start' THEN 0 ELSE 1 END)
+        * CAST(1099511627776 AS DECIMAL(38, 0)) + tie_key(e.sequence, e.source_line))
+        * CAST(4294967296 AS DECIMAL(38, 0)) + e.run_id AS ord
 FROM events AS e
 JOIN flow_step_map AS m ON m.activity = e.activity
 JOIN flow_case_names AS k USING (case_id)

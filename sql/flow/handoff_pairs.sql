@@ -99,7 +99,7 @@ visit_handoffs AS (
     WHERE owner <> prev_owner
 ),
 visit_reassignments AS (
-    SELECT v.case_id, 'reassignment' AS kind, CAST(NULL AS UINTEGER) AS from_owner,
+    SELECT v.case_id, 'reassignment' AS kind, CAST(NULL AS INTEGER) AS from_owner,
         v.resource AS to_owner, v.end_ts AS ts
     FROM (SELECT *, unnest(range(reassignments)) FROM flow_visits
           WHERE $log_shape <> 'status' AND reassignments > 0) AS v

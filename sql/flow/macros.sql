@@ -17,8 +17,8 @@ epoch(b) - epoch(a)
 -- macro: tie_key(sequence, line)
 -- The tie key of an event (events.sql): its sequence where one is given, else its line.
 CASE WHEN sequence BETWEEN 0 AND 16777215
-    THEN CAST(549755813888 AS UBIGINT) + CAST(sequence AS UBIGINT) * 32768 + coalesce(line, 0) % 32768
-    ELSE coalesce(line, 0) END
+    THEN CAST(549755813888 AS BIGINT) + CAST(sequence AS BIGINT) * 32768 + CAST(coalesce(line, 0) AS BIGINT) % 32768
+    ELSE CAST(coalesce(line, 0) AS BIGINT) END
 
 -- macro: calendar_hour(ts)
 -- the hour an instant falls in (floor: a CAST would round to the nearest hour)
@@ -33,14 +33,17 @@ cum_s + CASE WHEN full_hour THEN epoch(ts) - hour * 3600.0
 
 -- macro: window_from()
 -- The measurement window's bounds ([flow] window or --window, pipeline/windows.py),
--- [from, to), bound as parameters; the whole history ('all') is (-infinity, infinity): every
--- predicate below is then true for every row that has its timestamp. Parameters are the
+-- [from, to), bound as parameters; the whole history ('all') is [0001-01-01, 9999-12-30]
+-- UTC: finite bounds both engines hold (Spark's TIMESTAMP has no infinity) outside any
+-- event's instant, so every predicate below is then true for every row that has its
+-- timestamp (a day inside Spark's range on either side: a zone's offset or a day's cast
+-- stays in it). Parameters are the
 -- query's constants, folded when it is planned (a subquery on flow_window would be
 -- evaluated with every row: the WIP, step and batching queries took twice as long).
-coalesce(CAST($window_start AS TIMESTAMPTZ), CAST('-infinity' AS TIMESTAMPTZ))
+coalesce(CAST($window_start AS TIMESTAMPTZ), CAST('0001-01-02 00:00:00+00' AS TIMESTAMPTZ))
 
 -- macro: window_to()
-coalesce(CAST($window_end AS TIMESTAMPTZ), CAST('infinity' AS TIMESTAMPTZ))
+coalesce(CAST($window_end AS TIMESTAMPTZ), CAST('9999-12-30 00:00:00+00' AS TIMESTAMPTZ))
 
 -- macro: window_reaches_as_of()
 -- the window closes at as_of (the whole history, 'last N', ...): what happens at the last

@@ -3,8 +3,8 @@
 -- params: as_of, window_end, window_label, window_start
 -- flow_window (one row): the measurement window the aggregate tables cover ([flow] window
 -- or --window, pipeline/windows.py), [from_ts, to_ts), with the compute's as_of. The whole
--- history ('all') is (-infinity, infinity): every predicate below is then true for every
--- row that has its timestamp, so the figures are those of no window at all.
+-- history ('all') is [0001-01-02, 9999-12-30] UTC (finite, macros.sql window_from): every
+-- predicate below is then true for every row that has its timestamp, so the figures are those of no window at all.
 -- A window that reaches as_of (to_ts >= as_of: 'last 14d', or one ending later) closes at
 -- as_of inclusive, as the whole history does: what happens at the last event is in it.
 -- The per-case relations (visits, cases, status periods) are not narrowed: only the

@@ -10,6 +10,6 @@ WITH marks AS (
 SELECT
     m.mark_ts,
     coalesce(c.wip, 0) AS wip,
-    coalesce(CAST(c.wip AS HUGEINT) * epoch_us(m.mark_ts) - c.moment_us, 0) AS area_us
+    coalesce(CAST(c.wip AS DECIMAL(38, 0)) * epoch_us(m.mark_ts) - c.moment_us, 0) AS area_us
 FROM marks AS m
 ASOF LEFT JOIN flow_wip_curve AS c ON m.mark_ts >= c.ts

@@ -18,7 +18,7 @@ WITH bounds AS (
 SELECT
     window_start,
     window_end,
-    from_ts,  -- the window's own start (-infinity for the whole history): the first day starts there
+    from_ts,  -- the window's own start (0001-01-02 for the whole history): the first day starts there
     closes_at_as_of,
     CAST(window_start AS DATE) AS first_day,
     CASE WHEN closes_at_as_of THEN CAST(window_end AS DATE)
