@@ -221,6 +221,12 @@ def compute_flow(
     and [engine] name = "spark", the models run on Spark (pipeline/engine_spark.py
     spark_compute: the events exported to Parquet, the results published into the store and,
     with `out_dir` or [engine] out, kept there as Parquet); a Spark compute is always full."""
+    on = engine.name if engine is not None else settings.engine.name
+    if on != "duckdb" and settings.sla:
+        raise SettingsError(
+            f"[[sla]] ({len(settings.sla)} service levels): service levels are computed on the duckdb "
+            f"engine only for now, not on {on} (compute with --engine duckdb)"
+        )
     if engine is None and settings.engine.name == "spark":
         from pipeline.engine_spark import spark_compute
 
@@ -232,11 +238,6 @@ def compute_flow(
         raise SettingsError(
             f"--out {out_dir}: Parquet results are written by the spark engine (--engine spark); a DuckDB "
             "compute keeps its results in the store (vsm export writes them out)"
-        )
-    if engine is not None and engine.name != "duckdb" and settings.sla:
-        raise SettingsError(
-            f"[[sla]] ({len(settings.sla)} service levels): service levels are computed on the duckdb "
-            f"engine only for now, not on {engine.name} (compute with --engine duckdb)"
         )
     started_at = datetime.now(UTC)  # the run's started_at: when the compute began, not when it published
     engine = engine or DuckDBEngine(con)

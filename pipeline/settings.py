@@ -803,12 +803,12 @@ def render_settings(s: StreamSettings) -> str:
 
 
 def render_engine(e: EngineSettings) -> list[str]:
-    """[engine] when it is not the default (DuckDB): the lines of its TOML table."""
-    if e.is_default():
-        return []
+    """[engine]: the lines of its TOML table (with duckdb, its name alone: the other keys
+    are the spark engine's, refused with duckdb)."""
     lines = [
-        "# Where `vsm compute` runs the flow's models: duckdb (embedded, the default) or spark",
-        "# (README: running on Spark). The results are published into the store either way.",
+        "# Where the flow's models run: duckdb (embedded, the default) or spark (README: Running on",
+        "# Spark; keys spark_master, spark_shuffle_partitions, spark_conf, out). vsm compute",
+        "# --engine overrides it. The results are published into the store either way.",
         "[engine]",
         f"name = {_toml_str(e.name)}",
     ]

@@ -44,9 +44,11 @@ def test_spark_settings_are_read_and_written_back():
     text = render_settings(settings)
     assert "[engine]" in text
     assert settings_from_dict(tomli.loads(text)).engine == engine
-    # the default is not written (a settings file without [engine] reads as duckdb)
+    # the default: its name alone (the other keys are refused with duckdb); none reads as duckdb
     settings.engine = EngineSettings()
-    assert "[engine]" not in render_settings(settings)
+    text = render_settings(settings)
+    assert '[engine]\nname = "duckdb"\n' in text and "spark_master =" not in text
+    assert settings_from_dict(tomli.loads(text)).engine == EngineSettings()
     assert parse_engine({}) == EngineSettings(name="duckdb")
 
 
@@ -113,7 +115,11 @@ def test_vsm_compute_refuses_out_on_duckdb_and_an_unknown_engine_before_the_stor
     assert not (tmp_path / "parquet").exists()
     # [engine] in the settings file: checked with the file's name
     path = tmp_path / "streams" / "s.toml"
-    path.write_text(path.read_text() + '\n[engine]\nname = "duckdb"\nspark_master = "yarn"\n')
+    text = path.read_text()
+    assert '[engine]\nname = "duckdb"\n' in text
+    path.write_text(
+        text.replace('[engine]\nname = "duckdb"\n', '[engine]\nname = "duckdb"\nspark_master = "yarn"\n')
+    )
     done = vsm_in(tmp_path, "compute", "s")
     assert done.exit_code == 2
     assert "s.toml [engine]: spark_master = 'yarn' acts on the spark engine only" in done.output
