@@ -123,3 +123,19 @@ def test_vsm_compute_refuses_out_on_duckdb_and_an_unknown_engine_before_the_stor
     done = vsm_in(tmp_path, "compute", "s")
     assert done.exit_code == 2
     assert "s.toml [engine]: spark_master = 'yarn' acts on the spark engine only" in done.output
+
+
+def test_a_cluster_master_without_an_output_folder_is_refused_before_spark_starts(tmp_path):
+    # a cluster's executors read the events from Parquet: they need a folder they reach
+    write(tmp_path / "log.csv", LOG)
+    assert vsm_in(tmp_path, "discover", "log.csv", "--stream", "s", "--no-png").exit_code == 0
+    path = tmp_path / "streams" / "s.toml"
+    path.write_text(
+        path.read_text().replace(
+            '[engine]\nname = "duckdb"\n', '[engine]\nname = "spark"\nspark_master = "spark://nohost:7077"\n'
+        )
+    )
+    done = vsm_in(tmp_path, "compute", "s")
+    assert done.exit_code == 2
+    assert "spark_master = 'spark://nohost:7077' is a cluster" in done.output
+    assert "set [engine] out (or --out DIR)" in done.output
