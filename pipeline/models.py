@@ -8,7 +8,9 @@ that says what it is, one `-- key: value` line each:
     -- depends_on: flow_visits, ...      every relation its SELECT reads (checked by a test)
     -- published_as: cases               the result table its rows go to (flow.RESULTS)
     -- params: stream, as_of             the $parameters it binds (after macro expansion)
-    -- when: log_shape = status          which computes it belongs to (absent: every one)
+    -- when: log_shape = status          which computes it belongs to (absent: every one);
+                                         `engine = duckdb`: an engine's own variant of a
+                                         portable model (`<name>__duckdb.sql`, issue 22)
     -- materialise: view                 a view, not a table (a pass-through costs nothing)
 
 A file's name is the model's name without `flow_`, and `__<variant>` for the alternatives of
@@ -399,6 +401,11 @@ class Runner:
     catalogue: Catalogue = field(default_factory=catalogue)
     built: set[str] = field(default_factory=set)
     timings: list[Timing] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # `-- when: engine = duckdb`: an engine-specific variant of a portable model (a file
+        # `<name>__duckdb.sql`; the portable one says `engine != duckdb`)
+        self.choices.setdefault("engine", getattr(self.engine, "name", "duckdb"))
 
     def active(self) -> dict[str, Model]:
         active: dict[str, Model] = {}

@@ -25,6 +25,7 @@ engines; tests/spark_catalogue_rewrites.md gives each construct's portable rewri
 Translated faithfully by to_spark (so allowed): epoch / epoch_us / epoch_ms (with the
 fraction), quantile_cont (Spark's percentile: the same linear interpolation), arg_min /
 arg_max (which skip NULL arguments in DuckDB), an empty list() (NULL), list_sum,
+CAST('0x' || hex AS BIGINT) (a hexadecimal text as a number: Spark's conv(hex, 16, 10)),
 to_microseconds, a series joined in FROM. Portable as they are (checked): `//` truncates
 toward zero in both (Spark's DIV); `/` of integers is a double in both; DuckDB's default
 NULLS LAST is written out by sqlglot; day buckets follow the session zone in both.
@@ -369,6 +370,16 @@ def _spark_fixes(node: exp.Expression) -> exp.Expression:
         return exp.Paren(this=exp.Mul(this=exp.Paren(this=node.expressions[0]), expression=one))
     if isinstance(node, exp.Anonymous) and node.name.lower() == "list_sum":
         return _list_sum(node.expressions[0])
+    if (
+        isinstance(node, exp.Cast)
+        and isinstance(node.this, exp.DPipe)
+        and isinstance(node.this.this, exp.Literal)
+        and node.this.this.this.lower() == "0x"
+    ):  # DuckDB reads '0x...' text as a hexadecimal number; Spark's CAST does not: conv
+        digits = exp.Anonymous(
+            this="conv", expressions=[node.this.expression, exp.Literal.number(16), exp.Literal.number(10)]
+        )
+        return exp.Cast(this=digits, to=node.to.copy())
     if isinstance(node, exp.PercentileCont) and not isinstance(node.expression, exp.Array):
         if node.find_ancestor(exp.WithinGroup) is None:
             return exp.Anonymous(this="percentile", expressions=[node.this, node.expression])

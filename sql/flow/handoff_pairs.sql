@@ -101,8 +101,8 @@ visit_handoffs AS (
 visit_reassignments AS (
     SELECT v.case_id, 'reassignment' AS kind, CAST(NULL AS INTEGER) AS from_owner,
         v.resource AS to_owner, v.end_ts AS ts
-    FROM (SELECT *, unnest(range(reassignments)) FROM flow_visits
-          WHERE $log_shape <> 'status' AND reassignments > 0) AS v
+    FROM (SELECT f.* FROM flow_visits AS f CROSS JOIN range(f.reassignments) AS r(i)
+          WHERE $log_shape <> 'status' AND f.reassignments > 0) AS v
     ANTI JOIN marker_visits AS x ON x.case_id = v.case_id AND x.seq = v.seq
 )
 SELECT

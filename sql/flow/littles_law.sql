@@ -5,9 +5,10 @@
 -- params: as_of, window_end, window_start
 -- flow_littles_law (grain: window: 'all', then one per calendar month).
 WITH months AS (
-    SELECT CAST(unnest(generate_series(
-        CAST(date_trunc('month', first_day) AS DATE), last_day, INTERVAL 1 MONTH)) AS DATE) AS month_day
-    FROM flow_wip_window
+    SELECT CAST(g.month_day AS DATE) AS month_day
+    FROM flow_wip_window AS w
+    CROSS JOIN generate_series(CAST(date_trunc('month', w.first_day) AS DATE), w.last_day, INTERVAL 1 MONTH)
+        AS g(month_day)
 ),
 windows AS (
     SELECT 'all' AS window_kind, window_start, window_end, first_day, last_day FROM flow_wip_window

@@ -28,8 +28,9 @@ changes AS (
 ),
 lookup AS (  -- per UTC date D: when local days D and D + 1 start
     SELECT day AS utc_date, CAST(day AS TIMESTAMPTZ) AS day_start, CAST(day + 1 AS TIMESTAMPTZ) AS next_day_start
-    FROM (SELECT CAST(unnest(generate_series(first_day - 1, last_day + 1, INTERVAL 1 DAY)) AS DATE) AS day
-          FROM flow_wip_window)
+    FROM (SELECT CAST(g.day AS DATE) AS day
+          FROM flow_wip_window AS w
+          CROSS JOIN generate_series(w.first_day - 1, w.last_day + 1, INTERVAL 1 DAY) AS g(day))
 ),
 located AS (
     -- The local day of each change without a timezone conversion per row (costly over tens

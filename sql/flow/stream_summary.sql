@@ -41,7 +41,12 @@ SELECT
     (SELECT sum(process_time_s) FROM completed) AS process_time_total_s,
     (SELECT sum(process_time_s) / nullif(sum(lead_time_s), 0) FROM completed) AS flow_efficiency,
     (SELECT avg(CASE WHEN is_first_pass THEN 1.0 ELSE 0.0 END) FROM completed) AS first_pass_yield,
-    (SELECT product(first_pass_yield) FROM flow_step_metrics) AS rolled_fpy,  -- 0 when a step has FPY 0
+    -- the product of the steps' FPYs (0 when a step has FPY 0; NULL when no step has one), as
+    -- exp(sum(ln)): product() is DuckDB's alone (a relative error of about 1e-15)
+    (SELECT CASE WHEN count(first_pass_yield) = 0 THEN NULL
+                 WHEN count(*) FILTER (WHERE first_pass_yield = 0) > 0 THEN 0.0
+                 ELSE exp(sum(ln(CASE WHEN first_pass_yield > 0 THEN first_pass_yield END))) END
+     FROM flow_step_metrics) AS rolled_fpy,
     (SELECT wip_avg FROM whole) AS wip_avg,
     (SELECT throughput_per_day FROM whole) AS throughput_per_day,
     (SELECT avg(handoffs) FROM active) AS handoffs_per_case,

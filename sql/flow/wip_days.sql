@@ -4,8 +4,8 @@
 -- flow_wip_days (grain: day of the window): the instants the day's span starts and ends
 -- (the first day from the window's start when that is later than its midnight).
 WITH days AS (
-    SELECT CAST(unnest(generate_series(first_day, last_day, INTERVAL 1 DAY)) AS DATE) AS day
-    FROM flow_wip_window
+    SELECT CAST(g.day AS DATE) AS day  -- the series in FROM: portable (a series as a value is not)
+    FROM flow_wip_window AS w CROSS JOIN generate_series(w.first_day, w.last_day, INTERVAL 1 DAY) AS g(day)
 )
 SELECT
     d.day,

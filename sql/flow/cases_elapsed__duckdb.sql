@@ -1,0 +1,79 @@
+-- name: flow_cases_elapsed
+-- grain: case
+-- depends_on: flow_arrivals, flow_exits, flow_handoff_pairs, flow_stale_after, flow_visits
+-- params: as_of, target_s
+-- when: engine = duckdb
+-- The DuckDB engine's variant of cases_elapsed.sql (the portable model, which every other engine
+-- runs): DuckDB's hash() instead of the portable md5 digest, which costs more there
+-- (measured in /work/notes/s6/h22r-report.md); the same rows but for the digest's numbers.
+-- flow_cases (grain: case): arrival, exit, lead time, variant, rework, handoffs, stale.
+-- A completed case's visits are those that ended by its exit (exits__end_steps.sql: work
+-- ending after the last end step is not the case's): its path, counts and times read them
+-- only. An open case's are all its visits.
+-- Stale: an open case whose last event (of any activity) is more than flow_stale_after
+-- before $as_of. It stays open (is_open, no exit) but is counted apart from WIP: wip_*.sql
+-- leaves it out of WIP, arrivals and Little's Law; aging WIP lists it as 'stale'.
+-- Handoffs and reassignments are counted in flow_handoff_pairs (handoff_pairs.sql: between
+-- events in status logs, between visits otherwise; boundary markers left out).
+-- A case's path (its steps by seq, ' > '-joined) is written once per distinct path, not once
+-- per case: an ordered string_agg per case cost more than all the other sums together. Cases
+-- are grouped by a fingerprint of their path that needs no order: the number of visits and
+-- two sums of hashes of (seq, step), 128 bits that differ for different paths except with
+-- a chance of about 2^-128 per pair; each fingerprint's text comes from one of its cases.
+WITH case_visits AS (
+    SELECT v.* FROM flow_visits AS v LEFT JOIN flow_exits AS x USING (case_id)
+    WHERE x.exit_ts IS NULL OR v.end_ts <= x.exit_ts
+),
+per_case_visits AS (
+    SELECT case_id,
+        count(*) AS visits,
+        count(*) FILTER (WHERE is_rework) AS rework_visits,
+        sum(process_time_s) AS process_time_s,
+        sum(queue_time_s) AS queue_time_s,
+        arg_max(step, seq) AS last_step,
+        (count(*), sum(CAST(hash(seq, step) AS HUGEINT)), sum(CAST(hash(step, seq) AS HUGEINT))) AS path_key
+    FROM case_visits GROUP BY case_id
+),
+path_texts AS (  -- one case per path fingerprint, and that case's path
+    SELECT r.path_key, string_agg(v.step, ' > ' ORDER BY v.seq) AS steps
+    FROM (SELECT path_key, min(case_id) AS case_id FROM per_case_visits GROUP BY path_key) AS r
+    JOIN case_visits AS v USING (case_id)
+    GROUP BY r.path_key
+),
+v AS (
+    SELECT p.*, t.steps FROM per_case_visits AS p JOIN path_texts AS t USING (path_key)
+),
+h AS (
+    SELECT case_id,
+        count(*) FILTER (WHERE kind = 'handoff') AS handoffs,
+        count(*) FILTER (WHERE kind = 'reassignment') AS reassignments
+    FROM flow_handoff_pairs GROUP BY case_id
+)
+SELECT
+    a.case_id,
+    a.arrival_ts,
+    x.exit_ts,
+    x.exit_ts IS NULL AS is_open,
+    seconds_between(a.arrival_ts, x.exit_ts) AS lead_time_s,
+    CASE WHEN x.exit_ts IS NOT NULL THEN left(md5(coalesce(v.steps, '')), 12) END AS variant_id,
+    CASE WHEN x.exit_ts IS NOT NULL THEN coalesce(v.steps, '') END AS steps,
+    CAST(coalesce(v.visits, 0) AS INTEGER) AS visits,
+    CAST(coalesce(v.rework_visits, 0) AS INTEGER) AS rework_visits,
+    coalesce(v.rework_visits, 0) = 0 AS is_first_pass,
+    CAST(coalesce(h.handoffs, 0) AS INTEGER) AS handoffs,
+    CAST(coalesce(h.reassignments, 0) AS INTEGER) AS reassignments,
+    v.process_time_s,
+    v.queue_time_s,
+    CASE WHEN $target_s IS NULL THEN NULL
+         WHEN x.exit_ts IS NOT NULL THEN seconds_between(a.arrival_ts, x.exit_ts) > $target_s
+         ELSE seconds_between(a.arrival_ts, CAST($as_of AS TIMESTAMPTZ)) > $target_s END AS target_breached,
+    v.last_step,
+    a.last_event_ts,
+    coalesce(x.exit_ts IS NULL
+             AND seconds_between(a.last_event_ts, CAST($as_of AS TIMESTAMPTZ)) > s.stale_after_s, FALSE)
+        AS is_stale  -- open, and no event for longer than stale_after before as_of
+FROM flow_arrivals AS a
+CROSS JOIN flow_stale_after AS s
+LEFT JOIN flow_exits AS x USING (case_id)
+LEFT JOIN v USING (case_id)
+LEFT JOIN h USING (case_id)
