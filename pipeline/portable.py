@@ -377,7 +377,12 @@ def _spark_fixes(node: exp.Expression) -> exp.Expression:
         and node.this.this.this.lower() == "0x"
     ):  # DuckDB reads '0x...' text as a hexadecimal number; Spark's CAST does not: conv
         digits = exp.Anonymous(
-            this="conv", expressions=[node.this.expression, exp.Literal.number(16), exp.Literal.number(10)]
+            this="conv",  # the digits' own fixes (transform does not enter the node it returns)
+            expressions=[
+                node.this.expression.transform(_spark_fixes),
+                exp.Literal.number(16),
+                exp.Literal.number(10),
+            ],
         )
         return exp.Cast(this=digits, to=node.to.copy())
     if isinstance(node, exp.PercentileCont) and not isinstance(node.expression, exp.Array):

@@ -29,7 +29,9 @@ def test_the_engines_case_times_each_model_on_duckdb_and_spark(tmp_path):
     # the runner's per-model timings: the models that make the published tables among them
     assert {"flow_events", "flow_visits_built", "flow_cases", "flow_step_metrics"} <= set(duck["models_s"])
     assert duck["cases"] > 1000 and done.stdout.count("\n") > len(duck["models_s"])
-    unportable = {m.name for m in catalogue().models if check(catalogue().sql(m))}
+    unportable = {
+        m.name for m in catalogue().models if m.when != "engine = duckdb" and check(catalogue().sql(m))
+    }
     if spark_available():
         assert last == f"spark did not run at 20k events: {spark_available()}"
     elif unportable:  # the Spark compute stops at the first model it refuses, named
