@@ -107,3 +107,13 @@ def spark_publish(project, con, spark) -> None:
         assert con.sql(f"SELECT count(*) FROM {table} WHERE stream = 's'").fetchall() == [(0,)], table
     (stored_decisions,) = con.sql("SELECT decisions FROM flow_stream_state WHERE stream = 's'").fetchall()[0]
     assert json.loads(stored_decisions) == decisions
+
+
+def test_to_spark_fixes_what_is_inside_a_hex_cast():
+    from pipeline.portable import to_spark
+
+    # case_fingerprints.sql: an md5 digest of the events' values, epoch_us among them, read as hex
+    sql = "SELECT CAST('0x' || substr(md5(CAST(epoch_us(ts) AS VARCHAR)), 1, 15) AS BIGINT) AS f FROM t"
+    spark_sql = to_spark(sql, {})
+    assert "CONV(" in spark_sql.upper() and "UNIX_MICROS(" in spark_sql.upper()
+    assert "EPOCH_US" not in spark_sql.upper()
