@@ -160,6 +160,15 @@ class StreamSettings:
             return p
         return self.path.resolve().parent.parent / p
 
+    def engine_out(self) -> Path | None:
+        """[engine] out as a path: relative to the folder that holds streams/, as the source."""
+        if not self.engine.out:
+            return None
+        p = Path(self.engine.out)
+        if p.is_absolute() or self.path is None:
+            return p
+        return self.path.resolve().parent.parent / p
+
 
 def parse_duration(text: str, key: str) -> float:
     m = _DURATION.fullmatch(str(text))
