@@ -139,3 +139,15 @@ def test_a_cluster_master_without_an_output_folder_is_refused_before_spark_start
     assert done.exit_code == 2
     assert "spark_master = 'spark://nohost:7077' is a cluster" in done.output
     assert "set [engine] out (or --out DIR)" in done.output
+
+
+def test_a_relative_out_is_read_from_the_folder_that_holds_streams(tmp_path):
+    from pipeline.settings import read_settings
+
+    (tmp_path / "streams").mkdir()
+    path = write(
+        tmp_path / "streams" / "s.toml",
+        '[stream]\nname = "s"\n[source]\npath = "log.csv"\n[engine]\nname = "spark"\nout = "parquet"\n',
+    )
+    assert read_settings(path).engine_out() == tmp_path.resolve() / "parquet"
+    assert StreamSettings(name="s").engine_out() is None
