@@ -89,10 +89,7 @@ STILL_UNPORTABLE: dict[str, set[str]] = {
     "flow_calendar_hours": {"generate_series/range as a value", "list(... ORDER BY)"},
     "flow_event_findings": {"list slice", "list(... ORDER BY)"},
     "flow_quality_findings": {"list slice", "list(... ORDER BY)"},
-    "flow_quiet_stretches": {"ASOF join"},
     "flow_session_visits": {"list() without ORDER BY"},
-    "flow_sla": {"ASOF join"},
-    "flow_wip_marks": {"ASOF join"},
 }
 
 

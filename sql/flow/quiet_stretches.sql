@@ -17,8 +17,20 @@ WITH buckets AS (
 ),
 gaps AS (
     SELECT last_ts AS quiet_from, lead(first_ts) OVER (ORDER BY first_ts) AS quiet_to FROM buckets
+),
+-- WIP at each stretch's start: the last curve point at or before it (as an ASOF join, portably:
+-- one ordered pass over stretches and curve points, a point before a stretch at one instant)
+points AS (
+    SELECT quiet_from AS ts, 1 AS is_stretch, quiet_to, CAST(NULL AS BIGINT) AS wip
+    FROM gaps WHERE epoch(quiet_to) - epoch(quiet_from) >= 7 * 86400
+    UNION ALL
+    SELECT ts, 0 AS is_stretch, NULL, wip FROM flow_wip_curve
+),
+carried AS (
+    SELECT ts, is_stretch, quiet_to,
+        last_value(wip IGNORE NULLS) OVER (ORDER BY ts, is_stretch ROWS UNBOUNDED PRECEDING) AS wip
+    FROM points
 )
-SELECT g.quiet_from, g.quiet_to, c.wip
-FROM gaps AS g
-ASOF JOIN flow_wip_curve AS c ON g.quiet_from >= c.ts
-WHERE epoch(g.quiet_to) - epoch(g.quiet_from) >= 7 * 86400 AND c.wip > 0
+SELECT ts AS quiet_from, quiet_to, wip
+FROM carried
+WHERE is_stretch = 1 AND wip > 0

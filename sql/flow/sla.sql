@@ -24,7 +24,7 @@
 --                running: breached over the target, at_risk from warn_at of it, else running
 --   breached_at  when the clock passed the target: the running stretches (between pauses)
 --                add up in order; in the one where the sum passes the target, the instant
---                whose W is the stretch start's W plus what was left (inverse ASOF join)
+--                whose W is the stretch start's W plus what was left (inverse lookup)
 WITH marks AS (  -- every status / activity entry a start or stop name may name
     SELECT case_id, CAST(status AS VARCHAR) AS name, entered_ts AS ts FROM flow_status_periods
     WHERE $log_shape = 'status'
@@ -111,14 +111,28 @@ per_case AS (
             FILTER (WHERE clock_before_s <= target_s AND clock_before_s + clock_s > target_s) AS breach_w
     FROM summed GROUP BY case_id
 ),
-breach AS (  -- the instant of that W: the last working interval starting below it
-    SELECT b.case_id,
-        CASE WHEN $calendar IS NULL THEN to_timestamp(b.breach_w)
-             ELSE c.start_ts + to_microseconds(CAST(round((b.breach_w - c.cum_before_s) * 1e6) AS BIGINT)) END
+breach_points AS (  -- the breaches' W and the calendar's working intervals, in one ordered pass
+    SELECT b.case_id, b.breach_w AS w, 1 AS is_breach, CAST(NULL AS TIMESTAMPTZ) AS start_ts,
+        CAST(NULL AS DOUBLE) AS cum_before_s
+    FROM per_case AS b WHERE b.breach_w IS NOT NULL
+    UNION ALL
+    SELECT NULL, c.cum_before_s, 0, c.start_ts, c.cum_before_s
+    FROM flow_calendar_intervals AS c WHERE c.calendar_no = CAST($calendar AS INTEGER)
+),
+breach AS (  -- the instant of that W: the last working interval starting below it (what an ASOF
+             -- join finds, portably: a breach sorts before an interval at the same W, `below`)
+    SELECT case_id,
+        CASE WHEN $calendar IS NULL THEN to_timestamp(breach_w)
+             ELSE start_ts + to_microseconds(CAST(round((breach_w - cum_before_s) * 1e6) AS BIGINT)) END
             AS breached_at
-    FROM (SELECT *, CAST($calendar AS INTEGER) AS calendar_no FROM per_case
-          WHERE breach_w IS NOT NULL) AS b
-    ASOF LEFT JOIN flow_calendar_intervals AS c ON c.calendar_no = b.calendar_no AND c.cum_before_s < b.breach_w
+    FROM (
+        SELECT case_id, is_breach, w AS breach_w,
+            last_value(start_ts IGNORE NULLS) OVER o AS start_ts,
+            last_value(cum_before_s IGNORE NULLS) OVER o AS cum_before_s
+        FROM breach_points
+        WINDOW o AS (ORDER BY w, is_breach DESC ROWS UNBOUNDED PRECEDING)
+    )
+    WHERE is_breach = 1
 )
 SELECT c.case_id, c.sla_name AS sla, c.start_ts, c.stop_ts,
     seconds_between(c.start_ts, c.end_ts) AS elapsed_s,
