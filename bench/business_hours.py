@@ -85,18 +85,24 @@ def variants(data: dict, kind: str, team: str | None) -> dict[str, dict]:
     return {"plain": data, "calendar": calendar, "calendar + sla": with_sla}
 
 
-BUSINESS_STEPS = {"fct_visits_business", "fct_cases_business", "stage_calendars"}
-SLA_STEPS = {"fct_sla", "stage_slas"}
+# the models that weigh business time (visits_built, cases: their *_bh_s columns; the
+# per-hour calendar table) and the staging of calendars and service levels
+BUSINESS_STEPS = {"flow_visits_built", "flow_cases", "flow_calendar_hours", "stage_calendars"}
+SLA_STEPS = {"flow_sla", "stage_slas"}
 
 
 class StepClock:
-    """Seconds spent in each flow step (pipeline.flow._run by SQL file, and the two staging
-    functions), wrapped around the library's own functions for the benchmark only."""
+    """Seconds spent in each flow step: the runner's per-model timings (FlowResult.timings,
+    added by `add`) and the two staging functions, wrapped for the benchmark only."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
-        for name in ("_run", "stage_calendars", "stage_slas"):
+        for name in ("stage_calendars", "stage_slas"):
             self._wrap(name)
+
+    def add(self, timings) -> None:
+        for t in timings:
+            self.seconds[t.model] = self.seconds.get(t.model, 0.0) + t.seconds
 
     def _wrap(self, name: str) -> None:
         inner = getattr(flow, name)
@@ -106,8 +112,7 @@ class StepClock:
             try:
                 return inner(*args, **kwargs)
             finally:
-                key = args[1] if name == "_run" else name
-                self.seconds[key] = self.seconds.get(key, 0.0) + time.perf_counter() - started
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
 
         setattr(flow, name, timed)
 
@@ -134,11 +139,12 @@ def bench(kind: str, events: int, runs: int, work: Path) -> dict:
             say(f"{kind}: run {i + 1} of {runs}, {name}")
             clock.seconds.clear()
             started = time.perf_counter()
-            compute_flow(con, s, full=True)
+            result = compute_flow(con, s, full=True)
             total = time.perf_counter() - started
+            clock.add(result.timings)
             times[name].append(total)
             business, sla = clock.take(BUSINESS_STEPS), clock.take(SLA_STEPS)
-            team_steps[name].append(clock.take({"int_visits_team"}))
+            team_steps[name].append(clock.take({"flow_raw_visits"}))
             if name == "calendar":
                 shares["business"].append((business, total - business - sla))
             elif name == "calendar + sla":

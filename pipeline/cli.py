@@ -1032,7 +1032,12 @@ def simulate(
         from pipeline.publish import writing
         from pipeline.report import report_time
         from pipeline.settings import load_settings
-        from pipeline.simulate import check_run_options, simulate_stream, write_page, write_simulation
+        from pipeline.simulate import (
+            check_run_options,
+            simulate_stream,
+            write_page,
+            write_simulation,
+        )
         from pipeline.simulate_page import render_simulate_page
         from pipeline.store import open_store
 
@@ -1042,7 +1047,15 @@ def simulate(
         # other writers are not held up meanwhile; only writing the rows takes the writers' lock.
         with open_store(db, read_only=True) as con:
             result = simulate_stream(
-                con, stream, settings.timezone, scenario, scenarios_dir, horizon, replications, seed, workers
+                con,
+                stream,
+                settings.timezone,
+                scenario,
+                scenarios_dir,
+                horizon,
+                replications,
+                seed,
+                workers,
             )
             now = report_time()
             html = render_simulate_page(con, result, now)
@@ -1055,6 +1068,8 @@ def simulate(
 
 
 def _print_simulation(result) -> None:
+    from datetime import UTC
+
     from pipeline.vsm_map import fmt_amount, fmt_duration
 
     say = lambda text: out.print(text, markup=False, highlight=False)  # noqa: E731
@@ -1065,6 +1080,10 @@ def _print_simulation(result) -> None:
         f"{p(v.simulated_p50_s)}; p85 observed {p(v.observed_p85_s)}, simulated {p(v.simulated_p85_s)}; "
         f"distance {v.emd_relative:.2f} of the median (threshold 0.25)"
     )
+    if result.current_from is not None:
+        when = result.current_from.astimezone(UTC)
+        say(f"  (reused: the current state simulated {when:%Y-%m-%d %H:%M:%S} UTC, of the same model, "
+            "horizon, replications and seed)")  # fmt: skip
     if not v.passed:
         say(f"  NOT PREDICTIONS: the model does not reproduce the stream; most wrong: {v.wrong_why}")
     say(f"Scenario {result.scenario.name}: " + ("; ".join(result.scenario.changes()) or "no changes"))

@@ -39,8 +39,18 @@ STREAM_FORMATS = ("parquet", "csv")
 # check counts and reasons without the store. source_files and source_cursors are the
 # load's bookkeeping (where the next load starts), not results: not exported. The history of
 # its computes (metric_history, map_history: pipeline/history.py) is, and so are its
-# comparisons (`vsm compare`: pipeline/compare.py) and simulations (`vsm simulate`).
-STREAM_TABLES = ("events", "rejects", "runs", *RESULTS, *HISTORY_TABLES, "comparisons", "simulations")
+# comparisons (`vsm compare`: pipeline/compare.py) and simulations (`vsm simulate`: simulations,
+# simulation_validations).
+STREAM_TABLES = (
+    "events",
+    "rejects",
+    "runs",
+    *RESULTS,
+    *HISTORY_TABLES,
+    "comparisons",
+    "simulations",
+    "simulation_validations",
+)
 PART_PREFIX = ".vsm-export-"
 
 

@@ -83,6 +83,7 @@ class Plan:
     routing: dict[str, dict[str, float]]
     keep_server: set[tuple[str, str]]  # merged: the case keeps its server from one to the other
     stream_wip_limit: int | None
+    routing_by_visit: dict[str, list[dict[str, float]]] = field(default_factory=dict)  # see the model
 
 
 def scenario_path(scenarios_dir: Path, stream: str, name: str) -> Path:
@@ -197,10 +198,13 @@ def plan(model: Model, scenario: Scenario) -> Plan:
     for key, value in scenario.batch_size.items():
         batch[_step(model, where, "batch_size", key, value)] = _whole(where, "batch_size", key, value, 1)
     routing = {src: dict(dst) for src, dst in model.routing.items()}
-    _rework(model, scenario, where, routing)
+    levels = {src: [dict(d) for d in dsts] for src, dsts in model.routing_by_visit.items()}
+    _rework(model, scenario, where, routing, levels)
     for s in scenario.remove_step:
         _step(model, where, "remove_step", s, scenario.remove_step)
+        onward = routing.get(s, {})
         routing = remove_from_routing(routing, s, where)
+        levels = {src: [_without(d, s, onward) for d in dsts] for src, dsts in levels.items() if src != s}
     removed = set(scenario.remove_step)
     steps = {
         s: StepPlan(
@@ -216,7 +220,7 @@ def plan(model: Model, scenario: Scenario) -> Plan:
         for s, m in model.steps.items()
         if s not in removed
     }
-    return Plan(model.arrivals_per_hour, steps, servers, routing, keep, stream_limit)
+    return Plan(model.arrivals_per_hour, steps, servers, routing, keep, stream_limit, levels)
 
 
 def _process_times(model: Model, scenario: Scenario, where: str) -> tuple[dict, dict]:
@@ -258,9 +262,10 @@ def _capacity(where: str, key: str, value: object, servers: int) -> int:
     return new
 
 
-def _rework(model: Model, scenario: Scenario, where: str, routing: dict) -> None:
+def _rework(model: Model, scenario: Scenario, where: str, routing: dict, levels: dict) -> None:
     """Each [rework] "A->B" = f: the probability p of going from A to B becomes f*p, A's other
-    next steps scaled so A's shares still add to 1 (`routing` changed in place)."""
+    next steps scaled so A's shares still add to 1 (`routing` changed in place); the same in
+    each of A's routings by visit number (`levels`), capped at 1."""
     for key, value in scenario.rework.items():
         parts = [p.strip() for p in key.split("->")]
         if len(parts) != 2:
@@ -279,30 +284,43 @@ def _rework(model: Model, scenario: Scenario, where: str, routing: dict) -> None
                 value,
                 f"{src}->{dst} has probability {p:.3f}: it cannot become {p * value:.3f}",
             )
-        rest = 1 - p
-        routing[src] = {
-            t: (q * value if t == dst else q * (1 - p * value) / rest) for t, q in routing[src].items()
-        }
+        routing[src] = _scaled(routing[src], dst, value, routing[src])
+        if src in levels:
+            levels[src] = [_scaled(d, dst, value, routing[src]) for d in levels[src]]
+
+
+def _scaled(shares: dict[str, float], dst: str, factor: float, fallback: dict[str, float]) -> dict:
+    """`shares` with dst's share times `factor` (at most 1) and the others scaled to the rest;
+    when dst had it all, the rest goes as in `fallback`."""
+    p = shares.get(dst, 0.0)
+    new_p = min(1.0, p * factor)
+    others = {t: q for t, q in shares.items() if t != dst} or {t: q for t, q in fallback.items() if t != dst}
+    rest = sum(others.values())
+    out = {t: q * (1 - new_p) / rest for t, q in others.items()} if rest > 0 else {}
+    if dst in shares or new_p > 0:
+        out[dst] = new_p
+    return {t: out[t] for t in [*shares, *(t for t in out if t not in shares)] if t in out}
+
+
+def _without(shares: dict[str, float], step: str, onward: dict[str, float]) -> dict[str, float]:
+    """`shares` with what went to `step` passed on as `step` passes it on (its self-loop left
+    out), as remove_from_routing does."""
+    loop = onward.get(step, 0.0)
+    rest = {t: p / (1 - loop) for t, p in onward.items() if t != step}
+    out: dict[str, float] = {}
+    for t, p in shares.items():
+        for t2, p2 in rest.items() if t == step else ((t, 1.0),):
+            out[t2] = out.get(t2, 0.0) + p * p2
+    return out
 
 
 def remove_from_routing(routing: dict[str, dict[str, float]], step: str, where: str = "") -> dict:
     """Routing without `step`: what went into it goes on to where it went next (its
     self-loop left out)."""
     onward = routing.get(step, {})
-    loop = onward.get(step, 0.0)
-    if loop >= 1:
+    if onward.get(step, 0.0) >= 1:
         raise SettingsError(f"{where}: remove_step {step!r}: every case that enters it stays in it")
-    onward = {t: p / (1 - loop) for t, p in onward.items() if t != step}
-    new: dict[str, dict[str, float]] = {}
-    for src, dests in routing.items():
-        if src == step:
-            continue
-        d: dict[str, float] = {}
-        for t, p in dests.items():
-            for t2, p2 in onward.items() if t == step else ((t, 1.0),):
-                d[t2] = d.get(t2, 0.0) + p * p2
-        new[src] = d
-    return new
+    return {src: _without(dests, step, onward) for src, dests in routing.items() if src != step}
 
 
 __all__ = ["CURRENT", "END", "START", "Plan", "Scenario", "load_scenario", "plan", "remove_from_routing"]

@@ -10,12 +10,21 @@ and a scenario's figures are predictions; beyond it they are written with `predi
 the page and the CLI say they are not predictions, and name the step the model gets most wrong
 (the largest gap between simulated and observed time per case at a step: ready to end of its
 visits, all the visits a case makes there).
+
+The current state is not simulated again for each scenario: a run that simulated it writes its
+rows (scenario `current`) and its validation with the digest of what was simulated
+(`simulation_validations`, one row per stream). A later scenario run whose digest is the same (the
+same model learned from the store, horizon, replications, seed and simulator code) and whose
+`current` rows are still those takes the validation and the baseline from them. A new compute
+that changes the model changes the digest: the current state runs again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-from dataclasses import dataclass
+import sys
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
 
@@ -27,7 +36,7 @@ from pipeline.errors import SettingsError
 from pipeline.scenarios import CURRENT, Scenario, load_scenario, plan
 from pipeline.simulate_model import Model, load_model
 from pipeline.simulation import Replication, run_replications
-from pipeline.store import read_sql, replace_rows
+from pipeline.store import query_frame, read_sql, replace_rows
 
 VALIDATION_MAX_EMD = 0.25
 MIN_REPLICATIONS = 30
@@ -47,6 +56,15 @@ class Validation:
     wrong_why: str
 
 
+@dataclass(frozen=True)
+class StoredCurrent:
+    """The current state as an earlier run simulated it: its validation and its rows' p50s."""
+
+    computed_at: datetime
+    validation: Validation
+    baseline: dict[tuple[str, str], float | None]  # (figure, step) -> p50
+
+
 @dataclass
 class SimulationResult:
     stream: str
@@ -55,6 +73,77 @@ class SimulationResult:
     validation: Validation
     rows: pl.DataFrame
     page: Path | None = None
+    digest: str = ""  # of the current state simulated (current_digest)
+    current_rows: pl.DataFrame | None = None  # the current state's rows, when this run simulated it
+    current_from: datetime | None = None  # when the reused current state was simulated
+
+
+def current_digest(model: Model, horizon_days: float, replications: int, seed: int) -> str:
+    """What the current state's figures follow from: the model (every value the simulation and
+    the validation read, in their order), horizon, replications, seed, and the code of the
+    simulator, the scenarios and the validation (a change there is a new digest too)."""
+    from pipeline import scenarios, simulation
+
+    h = hashlib.sha256()
+
+    def put(value: object) -> None:
+        h.update(value.tobytes() if isinstance(value, np.ndarray) else repr(value).encode())
+        h.update(b"\x00")
+
+    for value in (
+        model.stream,
+        model.log_shape,
+        model.arrivals_per_hour,
+        model.routing,
+        model.routing_by_visit,
+    ):
+        put(value)
+    for step in model.steps.values():
+        for f in fields(step):
+            put(getattr(step, f.name))
+    for value in (model.observed_lead_times_s, model.observed, model.observed_steps):
+        put(value)
+    put((float(horizon_days), replications, seed))
+    for module in (simulation, scenarios, sys.modules[__name__]):
+        h.update(Path(module.__file__).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def stored_current(con: duckdb.DuckDBPyConnection, stream: str, digest: str) -> StoredCurrent | None:
+    """The current state of `stream` simulated before with this `digest`, if
+    `simulation_validations` records it and `simulations` still holds the rows of that run;
+    else None."""
+    entry = query_frame(con, read_sql("simulate/sim_validation.sql"), {"stream": stream})
+    if entry.is_empty() or entry["model_digest"][0] != digest:
+        return None
+    row = entry.row(0, named=True)
+    rows = query_frame(con, read_sql("simulate/sim_current_rows.sql"), {"stream": stream})
+    when = row["computed_at"]
+    if rows.is_empty() or any(t != when for t in rows["computed_at"]):
+        return None  # replaced since (or gone)
+    return StoredCurrent(
+        when,
+        Validation(**{f.name: row[f.name] for f in fields(Validation)}),
+        {(r["figure"], r["step"]): r["p50"] for r in rows.iter_rows(named=True)},
+    )
+
+
+def _validation_row(result: SimulationResult, computed_at: datetime) -> pl.DataFrame:
+    v = result.validation
+    r = result.current_rows
+    return pl.DataFrame(
+        [
+            {
+                "stream": result.stream,
+                "model_digest": result.digest,
+                **asdict(v),
+                "replications": int(r["replications"][0]),
+                "horizon_days": float(r["horizon_days"][0]),
+                "seed": int(r["seed"][0]),
+                "computed_at": computed_at,
+            }
+        ]
+    )
 
 
 def validate(model: Model, current: list[Replication], threshold: float = VALIDATION_MAX_EMD) -> Validation:
@@ -151,30 +240,64 @@ def simulate_stream(
     replications: int = MIN_REPLICATIONS,
     seed: int = 1,
     workers: int = 1,
+    reuse: bool = True,
 ) -> SimulationResult:
-    """Run the current state and (unless it is `current`) the scenario; nothing is written."""
+    """Run the current state and (unless it is `current`) the scenario; nothing is written.
+    With `reuse`, a scenario takes the current state from an earlier run of the same digest
+    instead of simulating it again (stored_current)."""
     check_run_options(horizon_days, replications, workers)
     model = load_model(con, stream, timezone)
     scenario = load_scenario(scenarios_dir, stream, scenario_name)
     wanted = plan(model, scenario)  # a bad scenario is refused before anything runs
-    current_plan = wanted if scenario.name == CURRENT else plan(model, Scenario(CURRENT))
-    current = run_replications(current_plan, horizon_days, replications, seed, workers)
-    validation = validate(model, current)
-    reps = (
-        current
-        if scenario.name == CURRENT
-        else run_replications(wanted, horizon_days, replications, seed, workers)
+    digest = current_digest(model, horizon_days, replications, seed)
+    stored = None
+    if reuse and scenario.name != CURRENT:
+        stored = stored_current(con, stream, digest)
+    run = (stream, replications, horizon_days, seed)
+    if stored is not None:
+        validation, baseline, current_rows = stored.validation, stored.baseline, None
+    else:
+        current_plan = wanted if scenario.name == CURRENT else plan(model, Scenario(CURRENT))
+        current = run_replications(current_plan, horizon_days, replications, seed, workers)
+        validation = validate(model, current)
+        figures = figure_rows(model, current)
+        # the scenario's effect is measured against the model's own current state (same
+        # seeds), not against the observed figure: a model that runs 20% fast would otherwise
+        # credit the scenario with those 20%
+        baseline = {(r["figure"], r["step"]): r["p50"] for r in figures}
+        current_rows = _frame(figures, baseline, CURRENT, validation, *run)
+    if scenario.name == CURRENT:
+        frame = current_rows
+    else:
+        reps = run_replications(wanted, horizon_days, replications, seed, workers)
+        frame = _frame(figure_rows(model, reps), baseline, scenario.name, validation, *run)
+    return SimulationResult(
+        stream,
+        scenario,
+        model,
+        validation,
+        frame,
+        digest=digest,
+        current_rows=current_rows,
+        current_from=stored.computed_at if stored is not None else None,
     )
-    rows = figure_rows(model, reps)
-    # the scenario's effect is measured against the model's own current state (same seeds), not
-    # against the observed figure: a model that runs 20% fast would otherwise credit the
-    # scenario with those 20%
-    baseline = {(r["figure"], r["step"]): r["p50"] for r in figure_rows(model, current)}
+
+
+def _frame(
+    rows: list[dict],
+    baseline: dict,
+    scenario: str,
+    validation: Validation,
+    stream: str,
+    replications: int,
+    horizon_days: float,
+    seed: int,
+) -> pl.DataFrame:
     for r in rows:
         base = baseline.get((r["figure"], r["step"]))
         r["current_p50"] = base
         r["change"] = r["p50"] / base - 1 if base and r["p50"] is not None else None
-    frame = pl.DataFrame(
+    return pl.DataFrame(
         rows,
         schema={
             "figure": pl.String,
@@ -188,21 +311,30 @@ def simulate_stream(
         },
     ).with_columns(
         pl.lit(stream).alias("stream"),
-        pl.lit(scenario.name).alias("scenario"),
+        pl.lit(scenario).alias("scenario"),
         pl.lit(validation.passed).alias("predicted"),
         pl.lit(validation.emd_relative).alias("validation_emd"),
         pl.lit(replications).alias("replications"),
         pl.lit(float(horizon_days)).alias("horizon_days"),
         pl.lit(seed).alias("seed"),
     )
-    return SimulationResult(stream, scenario, model, validation, frame)
 
 
 def write_simulation(con: duckdb.DuckDBPyConnection, result: SimulationResult, computed_at: datetime) -> None:
-    """Replace the scenario's rows in `simulations`, in one transaction."""
-    frame = result.rows.with_columns(pl.lit(computed_at).alias("computed_at"))
-    params = {"stream": result.stream, "scenario": result.scenario.name}
-    replace_rows(con, "simulations", read_sql("simulate/delete_simulation.sql"), params, frame)
+    """Replace the scenario's rows in `simulations`, each in one transaction, and the current
+    state's when this run simulated it, with its validation in `simulation_validations` (what
+    the next scenario of the same model reuses)."""
+    writes = [(result.scenario.name, result.rows)]
+    if result.current_rows is not None and result.scenario.name != CURRENT:
+        writes.append((CURRENT, result.current_rows))
+    for name, rows in writes:
+        frame = rows.with_columns(pl.lit(computed_at).alias("computed_at"))
+        params = {"stream": result.stream, "scenario": name}
+        replace_rows(con, "simulations", read_sql("simulate/delete_simulation.sql"), params, frame)
+    if result.current_rows is not None:
+        params = {"stream": result.stream}
+        frame = _validation_row(result, computed_at)
+        replace_rows(con, "simulation_validations", read_sql("simulate/delete_validation.sql"), params, frame)
 
 
 def write_page(result: SimulationResult, html: str, out_dir: Path) -> None:

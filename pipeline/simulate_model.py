@@ -5,8 +5,11 @@
   hours observed. When the 168 counts are no more spread than Poisson counts of one rate
   would be (dispersion test, p >= 0.05), one flat rate is used: a pattern that is noise would
   add variability the stream does not have.
-- **Routing**: the share of each next step after a step (first order), from completed cases,
-  with `__start__` and `__end__`: rework loops are transitions back to an earlier step.
+- **Routing**: the share of each next step after a step, from completed cases, with
+  `__start__` and `__end__`: rework loops are transitions back to an earlier step. By the
+  case's visit number of the step it leaves (1st, 2nd, ... 5th and later), where each number
+  has 30 moves or more: a case that went round a loop twice may go round again more (or less)
+  often than one on its first pass (bpic2012's offers).
 - **Process times**: each step's observed process times (ended visits), sampled as they are
   (empirical, not a mean). A step with no observed start (complete-only events) is a delay:
   its observed elapsed times, no queue and no capacity.
@@ -37,6 +40,8 @@ START, END = "__start__", "__end__"
 HOURS_PER_WEEK = 168
 BATCH_SHARE_MIN = 0.5
 CAPACITY_PERCENTILE = 0.99
+VISITS_CAP = 5  # routing by visit number: 1st, 2nd, ..., 5th and later visits of a step
+LEVEL_MOVES_MIN = 30  # moves a visit number needs to have a routing of its own
 
 
 class NotSimulable(SettingsError):
@@ -70,6 +75,7 @@ class Model:
     arrivals_per_hour: np.ndarray  # 168 rates, slot 0 = Monday 00:00 in the stream's timezone
     arrivals_flat: bool  # the weekday x hour pattern was noise: one rate
     routing: dict[str, dict[str, float]]  # from -> {to: probability}
+    routing_by_visit: dict[str, list[dict[str, float]]]  # from -> [after its 1st visit, 2nd, ...]
     steps: dict[str, StepModel]
     observed_lead_times_s: np.ndarray
     observed: dict[str, float | None] = field(default_factory=dict)  # stream figures
@@ -106,11 +112,34 @@ def arrival_rates(slots: pl.DataFrame) -> tuple[np.ndarray, bool]:
 
 
 def routing_table(moves: pl.DataFrame) -> dict[str, dict[str, float]]:
-    """{from_step: {to_step: probability}} from sim_routing rows (from_step, to_step, moves)."""
+    """{from_step: {to_step: probability}} from sim_routing rows (from_step, to_step, moves;
+    a from_visit column, if there, summed over)."""
+    moves = moves.group_by(["from_step", "to_step"]).agg(pl.col("moves").sum()).sort("from_step", "to_step")
     table: dict[str, dict[str, float]] = {}
     for (src,), group in moves.group_by(["from_step"], maintain_order=True):
         total = float(group["moves"].sum())
         table[src] = {r["to_step"]: r["moves"] / total for r in group.iter_rows(named=True)}
+    return table
+
+
+def routing_by_visit(moves: pl.DataFrame) -> dict[str, list[dict[str, float]]]:
+    """{from_step: [{to_step: probability} after its 1st visit, its 2nd, ...]} from sim_routing
+    rows (from_step, from_visit, to_step, moves), for the steps cases left on more than one
+    visit number with LEVEL_MOVES_MIN moves or more each; the levels stop at the first with
+    fewer (its and later visits take the last level kept). The last level of the query is
+    VISITS_CAP "and more"."""
+    table: dict[str, list[dict[str, float]]] = {}
+    for (src,), group in moves.sort("from_step", "from_visit", "to_step").group_by(
+        ["from_step"], maintain_order=True
+    ):
+        levels = []
+        for (_,), level in group.group_by(["from_visit"], maintain_order=True):
+            total = float(level["moves"].sum())
+            if total < LEVEL_MOVES_MIN:
+                break
+            levels.append({r["to_step"]: r["moves"] / total for r in level.iter_rows(named=True)})
+        if len(levels) > 1:
+            table[src] = levels
     return table
 
 
@@ -210,7 +239,9 @@ def load_model(con: duckdb.DuckDBPyConnection, stream: str, timezone: str) -> Mo
     rates, flat = arrival_rates(
         query_frame(con, read_sql("simulate/sim_arrivals.sql"), {"stream": stream, "tz": timezone})
     )
-    routing = routing_table(query_frame(con, read_sql("simulate/sim_routing.sql"), {"stream": stream}))
+    moves = query_frame(
+        con, read_sql("simulate/sim_routing.sql"), {"stream": stream, "visits_cap": VISITS_CAP}
+    )
     metrics = query_frame(
         con,
         "SELECT step, queue_time_mean_s, process_time_mean_s, batch_share, batch_size_mean "
@@ -228,7 +259,8 @@ def load_model(con: duckdb.DuckDBPyConnection, stream: str, timezone: str) -> Mo
         log_shape=shape,
         arrivals_per_hour=rates,
         arrivals_flat=flat,
-        routing=routing,
+        routing=routing_table(moves),
+        routing_by_visit=routing_by_visit(moves),
         steps=steps,
         observed_lead_times_s=lead_times["lead_time_s"].to_numpy().astype(float),
         observed=observed,

@@ -10,13 +10,21 @@ limit is a kanban: a case done upstream keeps its server until the next step has
 arriving after the warm-up (the first sixth of the horizon: the simulation starts empty) are
 measured; they are followed to their end after the horizon (arrivals stopped), so their lead
 times are not cut short. Throughput and WIP are measured over [warm-up, horizon).
+
+Kept out of simpy's event queue (speed, docs/simulation.md): a free server is taken without
+an event (`Servers`); stations no case holds beyond its work are `TimedServers` (FIFO servers
+by their free-again instants) and a case keeps its own clock, woken only where it meets other
+cases; samples are drawn in numpy chunks; steps are indexed (no dict lookups per visit).
 """
 
 from __future__ import annotations
 
 import random
+import time
 from bisect import bisect_right
+from collections import deque
 from dataclasses import dataclass
+from heapq import heapreplace
 
 import numpy as np
 
@@ -35,6 +43,7 @@ class Replication:
     queue_time_mean_s: dict[str, float]  # per step, over the measured cases' visits
     cases: int  # cases simulated (arrived within the horizon)
     step_time_per_case_s: dict[str, float]  # per step: ready -> end of its visits / measured cases
+    cpu_s: float = 0.0  # processor time the replication took (the benchmark's, on a shared machine)
 
     def figure(self, name: str) -> float | None:
         lt = self.lead_times_s
@@ -57,35 +66,114 @@ def arrival_times(rates_per_hour: np.ndarray, horizon_s: float, rng: np.random.G
     return times[times < horizon_s]
 
 
+class Servers:
+    """`capacity` servers taken first come, first served, on simpy events. A free server is
+    taken at once, with no event (simpy's Resource schedules even a granted request as an event
+    the case is resumed by: one more trip through the event queue a visit); a case that finds
+    them all busy waits on an event that the next release triggers, handing the server over."""
+
+    __slots__ = ("env", "free", "waiting")
+
+    def __init__(self, env, capacity: int):
+        self.env = env
+        self.free = capacity
+        self.waiting: deque = deque()
+
+    def take(self):
+        """None when a server was free (taken), else the event to wait for."""
+        if self.free:
+            self.free -= 1
+            return None
+        event = self.env.event()
+        self.waiting.append(event)
+        return event
+
+    def give(self) -> None:
+        if self.waiting:
+            self.waiting.popleft().succeed()
+        else:
+            self.free += 1
+
+
+class TimedServers:
+    """`capacity` servers first come, first served, whose work is known when it starts: the
+    instant each server is free again, in a heap. A case joining at `now` starts when the first
+    server is free (now or later) and holds it until start + work. Cases join in time order
+    (each at its simpy instant), so this is the FIFO c-server queue exactly, with no event: the
+    case waits for its start and its work with its next timeout (simpy's Resource would take
+    one event to grant the server and one to release it)."""
+
+    __slots__ = ("free_at",)
+
+    def __init__(self, capacity: int):
+        self.free_at = [0.0] * capacity
+
+    def serve(self, now: float, work: float) -> float:
+        """The start of work that joins at `now`; its server is busy until start + work."""
+        start = self.free_at[0]
+        if start < now:
+            start = now
+        heapreplace(self.free_at, start + work)
+        return start
+
+
 def replicate(plan: Plan, horizon_days: float, seed: int) -> Replication:
     """One replication of `plan` over `horizon_days` with `seed`."""
     import simpy
 
+    cpu_started = time.process_time()
     horizon = horizon_days * DAY_S
     warmup = horizon * WARMUP_SHARE
     rand = random.Random(seed).random
     env = simpy.Environment()
     timeout = env.timeout
-    stations = [simpy.Resource(env, capacity=c) for c in plan.servers]
-    wip_places = {s: simpy.Resource(env, capacity=p.wip_limit) for s, p in plan.steps.items() if p.wip_limit}
-    stream_places = simpy.Resource(env, capacity=plan.stream_wip_limit) if plan.stream_wip_limit else None
-    routes = {src: _cumulative(dst) for src, dst in plan.routing.items()}
-    samples = {
-        s: (p.elapsed_s.tolist() if p.is_delay else p.process_times_s.tolist(), p.external_waits_s.tolist())
-        for s, p in plan.steps.items()
-    }
-    keep = plan.keep_server
-    pending: dict[str, list] = {s: [] for s in plan.steps}
-    queue_sum = dict.fromkeys(plan.steps, 0.0)
-    queue_n = dict.fromkeys(plan.steps, 0)
-    elapsed_sum = dict.fromkeys(plan.steps, 0.0)
+    # steps by index (no dict lookups in the loop); END = -1
+    names = list(plan.steps)
+    n = len(names)
+    index = {s: i for i, s in enumerate(names)}
+    stations = [Servers(env, c) for c in plan.servers]
+    station_of = [stations[plan.steps[s].station] for s in names]
+    # A station whose servers are only held for the work (no merged step keeps one, no WIP
+    # limit makes a case hold one while it waits for a place) is timed: its servers' release
+    # instants are known when the work starts.
+    merged = {plan.steps[a].station for a, _ in plan.keep_server if a in plan.steps}
+    any_place = any(p.wip_limit for p in plan.steps.values())
+    timed_stations = [
+        None if any_place or i in merged else TimedServers(c) for i, c in enumerate(plan.servers)
+    ]
+    timed = [timed_stations[plan.steps[s].station] for s in names]
+    place_of = [Servers(env, p.wip_limit) if p.wip_limit else None for p in plan.steps.values()]
+    stream_places = Servers(env, plan.stream_wip_limit) if plan.stream_wip_limit else None
+    # per step, its routing after the case's 1st, 2nd, ... visit there (the last for later ones)
+    routes = [
+        tuple(_cumulative(d, index) for d in plan.routing_by_visit.get(s, [plan.routing.get(s, {END: 1.0})]))
+        for s in names
+    ]
+    by_visit = any(len(r) > 1 for r in routes)
+    first_route = _cumulative(plan.routing.get(START, {END: 1.0}), index)
+    delay = [plan.steps[s].is_delay for s in names]
+    # samples drawn in chunks with numpy, read in order: a draw is one next() (a large
+    # stream's samples are hundreds of thousands a step, read at random they miss the caches)
+    draw_rng = np.random.default_rng([seed, 1])
+    times = [_draws(p.elapsed_s if p.is_delay else p.process_times_s, draw_rng) for p in plan.steps.values()]
+    # a step whose delays are all 0 draws none
+    waits = [
+        _draws(p.external_waits_s, draw_rng) if np.any(p.external_waits_s > 0) else None
+        for p in plan.steps.values()
+    ]
+    batch = [plan.steps[s].batch_size for s in names]
+    keep = {(index[a], index[b]) for a, b in plan.keep_server if a in index and b in index}
+    pending: list[list] = [[] for _ in names]
+    queue_sum = [0.0] * n
+    queue_n = [0] * n
+    elapsed_sum = [0.0] * n
     exits: list[tuple[float, float]] = []
 
-    def choose(step: str) -> str:
-        names, cum = routes.get(step, ((END,), (1.0,)))
-        return names[min(bisect_right(cum, rand() * cum[-1]), len(names) - 1)]
+    def choose(route) -> int:
+        dest, cum = route
+        return dest[min(bisect_right(cum, rand() * cum[-1]), len(dest) - 1)]
 
-    def batch_release(step: str, size: int):
+    def batch_release(step: int, size: int):
         event = env.event()
         waiting = pending[step]
         waiting.append(event)
@@ -97,70 +185,104 @@ def replicate(plan: Plan, horizon_days: float, seed: int) -> Replication:
 
     def flush():
         yield timeout(horizon)
-        for step, waiting in pending.items():
+        for step, waiting in enumerate(pending):
             for e in waiting:
                 e.succeed()
             pending[step] = []
 
     def case(arrival: float):
+        # The case keeps its own clock `t`, ahead of env.now while nothing needs it at its
+        # instant: delays, a delay step and a timed station's work only move `t`; the case is
+        # woken (one timeout to `t`) where it meets others: joining a station, a place, a batch.
         measured = arrival >= warmup
-        token = None
+        t = arrival
         if stream_places is not None:
-            token = stream_places.request()
-            yield token
-        held = None  # (station, request): the server a case keeps from one merged step to the next
-        step = choose(START)
-        place = None  # the place it holds at a step with a WIP limit
-        ready = env.now
-        if step in wip_places:
-            place = wip_places[step].request()
-            yield place
-        while step != END and step in plan.steps:
-            sp = plan.steps[step]
-            times, waits = samples[step]
-            if waits:
-                wait = waits[int(rand() * len(waits))]
-                if wait > 0:
-                    yield timeout(wait)
-            if sp.is_delay:
-                start = env.now
-                yield timeout(times[int(rand() * len(times))])
+            granted = stream_places.take()
+            if granted is not None:
+                yield granted
+                t = env.now
+        held = None  # the station whose server a case keeps from one merged step to the next
+        visits = [0] * n if by_visit else None  # its visits to each step so far
+        step = choose(first_route)
+        place = None  # the step with a WIP limit whose place it holds
+        ready = t
+        if step >= 0 and place_of[step] is not None:
+            place = place_of[step]
+            granted = place.take()
+            if granted is not None:
+                yield granted
+                ready = t = env.now
+        while step >= 0:
+            ts = times[step]
+            ws = waits[step]
+            if ws is not None:
+                t += next(ws)
+            if delay[step]:  # a delay step: its delay and its time, no server
+                start = t
+                t += next(ts)
             else:
-                station = stations[sp.station]
-                if held is None:
-                    request = station.request()
-                    yield request
-                    held = (station, request)
-                start = env.now
-                yield timeout(times[int(rand() * len(times))])
+                if t > env.now:
+                    yield timeout(t - env.now)  # joins the station at its instant
+                    t = env.now
+                work = next(ts)
+                station = timed[step]
+                if station is not None:
+                    start = station.serve(t, work)
+                    t = start + work
+                else:
+                    if held is None:
+                        held = station_of[step]
+                        granted = held.take()
+                        if granted is not None:
+                            yield granted
+                    start = env.now
+                    yield timeout(work)
+                    t = env.now
             if measured:
                 queue_sum[step] += start - ready
                 queue_n[step] += 1
-                elapsed_sum[step] += env.now - ready
-            following = choose(step)
+                elapsed_sum[step] += t - ready
+            levels = routes[step]
+            if visits is None:
+                following = choose(levels[0])
+            else:
+                visits[step] += 1
+                following = choose(levels[min(visits[step], len(levels)) - 1])
             kept = held is not None and (step, following) in keep
-            if sp.batch_size > 1:
+            size = batch[step]
+            if size > 1:
+                if t > env.now:
+                    yield timeout(t - env.now)
                 if held is not None and not kept:
-                    held[0].release(held[1])
+                    held.give()
                     held = None
-                yield batch_release(step, sp.batch_size)
-            ready = env.now
+                yield batch_release(step, size)
+                t = env.now
+            ready = t
             following_place = None
-            if following in wip_places:  # kanban: the case (and its server) waits for a place there
-                following_place = wip_places[following].request()
-                yield following_place
+            if following >= 0 and place_of[following] is not None:
+                # kanban: the case (and its server) waits for a place there
+                if t > env.now:
+                    yield timeout(t - env.now)
+                following_place = place_of[following]
+                granted = following_place.take()
+                if granted is not None:
+                    yield granted
+                ready = t = env.now
             if held is not None and not kept:
-                held[0].release(held[1])
+                held.give()
                 held = None
             if place is not None:
-                wip_places[step].release(place)
+                place.give()
             place = following_place
             step = following
         if held is not None:
-            held[0].release(held[1])
-        if token is not None:
-            stream_places.release(token)
-        exits.append((arrival, env.now))
+            held.give()
+        if stream_places is not None:
+            if t > env.now:
+                yield timeout(t - env.now)
+            stream_places.give()
+        exits.append((arrival, t))
 
     arrivals = arrival_times(plan.arrivals_per_hour, horizon, np.random.default_rng(seed))
 
@@ -174,12 +296,29 @@ def replicate(plan: Plan, horizon_days: float, seed: int) -> Replication:
     env.process(source())
     env.process(flush())
     env.run(until=horizon * 4)
-    return _measure(exits, arrivals, horizon, warmup, queue_sum, queue_n, elapsed_sum)
+    result = _measure(
+        exits,
+        arrivals,
+        horizon,
+        warmup,
+        dict(zip(names, queue_sum, strict=True)),
+        dict(zip(names, queue_n, strict=True)),
+        dict(zip(names, elapsed_sum, strict=True)),
+    )
+    result.cpu_s = time.process_time() - cpu_started
+    return result
 
 
-def _cumulative(dst: dict[str, float]) -> tuple[tuple[str, ...], tuple[float, ...]]:
+def _draws(population: np.ndarray, rng: np.random.Generator, chunk: int = 4096):
+    """Endless draws from `population` with replacement, `chunk` at a time."""
+    while True:
+        yield from rng.choice(population, chunk).tolist()
+
+
+def _cumulative(dst: dict[str, float], index: dict[str, int]) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """Next steps by index (a step not in the plan, or END: -1) and their cumulative shares."""
     names = tuple(dst)
-    return names, tuple(np.cumsum([dst[n] for n in names]).tolist())
+    return tuple(index.get(t, -1) for t in names), tuple(np.cumsum([dst[t] for t in names]).tolist())
 
 
 def _measure(exits, arrivals, horizon, warmup, queue_sum, queue_n, elapsed_sum) -> Replication:

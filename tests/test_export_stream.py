@@ -85,7 +85,7 @@ def test_every_table_is_written_as_parquet_with_the_stores_rows(project, monkeyp
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{t}.parquet" for t in STREAM_TABLES)
     # events, rejects, runs, the 18 flow tables (sla among them), the 2 history tables, comparisons
     # and simulations
-    assert len(STREAM_TABLES) == 25
+    assert len(STREAM_TABLES) == 26
     for table in STREAM_TABLES:
         frame = pl.read_parquet(out / f"{table}.parquet")
         assert frame.height == store_rows(project, table), table

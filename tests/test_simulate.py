@@ -17,14 +17,17 @@ is known in closed form must be predicted within 10%:
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
+
 import numpy as np
 import pytest
 
 from pipeline.errors import SettingsError
-from pipeline.scenarios import Scenario, parse_scenario, plan, remove_from_routing
+from pipeline.scenarios import END, START, Scenario, parse_scenario, plan, remove_from_routing
 from pipeline.simulate import simulate_stream, validate
 from pipeline.simulate_model import NotSimulable, active_wip_levels, load_model, weighted_percentile
-from pipeline.simulation import run_replications
+from pipeline.simulation import TimedServers, run_replications
 from pipeline.store import open_store
 from tests.logs import load_log
 from tests.queue_logs import Station, erlang_c_lead_time_h, network_log
@@ -122,6 +125,23 @@ def test_one_more_server_is_predicted_within_ten_percent_of_erlang_c(queue_store
     four = mean_lead_h(run_replications(plan(model, Scenario("s", capacity={"Serve": "+1"})), 60, 30, 1))
     assert now == pytest.approx(erlang_c_lead_time_h(2.5, 3, 1.0), rel=0.10)  # 2.40 h
     assert four == pytest.approx(erlang_c_lead_time_h(2.5, 4, 1.0), rel=0.10)  # 1.21 h
+
+
+def test_servers_held_on_events_give_erlang_c_too(queue_store):
+    """A WIP limit makes cases hold servers while they wait for a place, so its plan runs every
+    station on simpy events (Servers) instead of timed servers: a limit no case reaches (1000
+    at the M/M/3) leaves the mean lead time at Erlang C's 2.40 h, within 10%."""
+    con, _ = queue_store("mmc")
+    model = load_model(con, "mmc", "UTC")
+    roomy = run_replications(plan(model, Scenario("s", wip_limit={"Serve": 1000})), 60, 30, 1)
+    assert mean_lead_h(roomy) == pytest.approx(erlang_c_lead_time_h(2.5, 3, 1.0), rel=0.10)
+
+
+def test_timed_servers_start_work_first_come_first_served():
+    # 2 servers; work joins at 0 (5 s), 1 (2 s), 2 (1 s), 3.5 (1 s): the third waits for the
+    # second's server (free at 3), the fourth for the one free first after that (at 4, not 5)
+    servers = TimedServers(2)
+    assert [servers.serve(now, work) for now, work in ((0, 5), (1, 2), (2, 1), (3.5, 1))] == [0, 1, 3, 4]
 
 
 def test_a_loop_halved_is_predicted_within_ten_percent_of_the_jackson_network(queue_store):
@@ -332,3 +352,139 @@ def test_a_scenarios_change_is_measured_from_the_models_own_current_state(queue_
     closed_form = erlang_c_lead_time_h(2.5, 4, 1.0) / erlang_c_lead_time_h(2.5, 3, 1.0) - 1
     assert rows[("lead_time_mean_s", "")]["change"] == pytest.approx(closed_form, abs=0.05)
     assert all(r["change"] == 0 for r in current.values() if r["change"] is not None)
+
+
+def test_a_scenario_reuses_the_current_state_of_the_same_model(tmp_path, monkeypatch):
+    """The current state is simulated once per model: a second scenario run takes its
+    validation and baseline from the stored `current` rows (no replication of it runs: the
+    scenario's 30 are the only ones) and gives the rows a run without reuse gives; a compute
+    that leaves the model as it was keeps it; another seed, or a compute that changes the model
+    (a measurement window), simulates it again."""
+    import pipeline.simulate as simulate
+    from pipeline.flow import compute_flow
+    from pipeline.simulate import write_simulation
+
+    text, _ = network_log(*MMC, 30)
+    con = open_store(tmp_path / "vsm.duckdb")
+    stream, _ = load_log(con, tmp_path, text, name="mmc")
+    (tmp_path / "mmc").mkdir()
+    (tmp_path / "mmc" / "four.toml").write_text('[capacity]\n"Serve" = "+1"\n', encoding="utf-8")
+    runs = []
+    real = simulate.run_replications
+    monkeypatch.setattr(simulate, "run_replications", lambda p, *a: runs.append(p.servers) or real(p, *a))
+
+    def four(at: str, seed: int = 1):
+        runs.clear()
+        result = simulate.simulate_stream(con, "mmc", "UTC", "four", tmp_path, 30, seed=seed)
+        write_simulation(con, result, datetime.fromisoformat(at))
+        return result
+
+    first = four("2026-03-01T10:00:00+00:00")
+    assert runs == [[1, 3], [1, 4]] and first.current_from is None  # current (3 servers), then four
+    stored = con.execute(
+        "SELECT DISTINCT computed_at FROM simulations WHERE stream = 'mmc' AND scenario = 'current'"
+    ).fetchall()
+    assert [t.isoformat() for (t,) in stored] == ["2026-03-01T10:00:00+00:00"]  # current's rows too
+    recorded = con.execute(
+        "SELECT model_digest, passed, emd_relative, replications, seed, computed_at "
+        "FROM simulation_validations WHERE stream = 'mmc'"
+    ).fetchall()
+    assert recorded == [
+        (
+            first.digest,
+            first.validation.passed,
+            first.validation.emd_relative,
+            30,
+            1,
+            datetime.fromisoformat("2026-03-01T10:00:00+00:00"),
+        )
+    ]
+    second = four("2026-03-01T11:00:00+00:00")
+    assert runs == [[1, 4]]  # only the scenario
+    assert second.current_from == datetime.fromisoformat("2026-03-01T10:00:00+00:00")
+    assert second.validation == first.validation
+    assert second.rows.equals(first.rows)
+    compute_flow(con, stream)  # nothing changed: the same model
+    assert four("2026-03-01T12:00:00+00:00").current_from is not None and runs == [[1, 4]]
+    assert four("2026-03-01T13:00:00+00:00", seed=2).current_from is None and len(runs) == 2
+    compute_flow(con, replace(stream, window="2026-01"))  # the days after January left out
+    assert four("2026-03-01T14:00:00+00:00").current_from is None and runs == [[1, 3], [1, 4]]
+    assert four("2026-03-01T15:00:00+00:00").current_from is not None and runs == [[1, 4]]
+    con.close()
+
+
+# ---------------------------------------------------------------- routing by visit number
+
+
+def test_routing_by_visit_number_from_the_moves():
+    """B on a case's 1st visit: back to A 40 times, out 60; on its 2nd: 30 and 10; on its 3rd
+    only 5 moves (fewer than 30: its level and later take the 2nd's). A has one level: none."""
+    import polars as pl
+
+    from pipeline.simulate_model import routing_by_visit, routing_table
+
+    moves = pl.DataFrame(
+        {
+            "from_step": ["A", "B", "B", "B", "B", "B"],
+            "from_visit": [1, 1, 1, 2, 2, 3],
+            "to_step": ["B", "A", "__end__", "A", "__end__", "A"],
+            "moves": [75, 40, 60, 30, 10, 5],
+        }
+    )
+    assert routing_by_visit(moves) == {"B": [{"A": 0.4, "__end__": 0.6}, {"A": 0.75, "__end__": 0.25}]}
+    assert routing_table(moves) == {"A": {"B": 1.0}, "B": {"A": 75 / 145, "__end__": 70 / 145}}
+
+
+def test_the_routing_query_numbers_a_cases_visits_of_the_step_it_leaves(tmp_path):
+    from pipeline.store import query_frame, read_sql
+
+    text = "case_id,activity,timestamp\n" + "".join(
+        f"{c},{a},2026-03-02T{9 + i:02d}:00:00Z\n"
+        for c, steps in (("c1", "Start Fix Check Fix Check End"), ("c2", "Start Fix Check End"))
+        for i, a in enumerate(steps.split())
+    )
+    con = open_store(tmp_path / "v.duckdb")
+    load_log(con, tmp_path, text, name="r", end_activities=["End"])
+    rows = query_frame(con, read_sql("simulate/sim_routing.sql"), {"stream": "r", "visits_cap": 5}).rows()
+    assert sorted(rows) == [
+        ("Check", 1, "End", 1),  # c2 on its 1st Check
+        ("Check", 1, "Fix", 1),  # c1 back to Fix after its 1st Check
+        ("Check", 2, "End", 1),  # c1 out after its 2nd
+        ("End", 1, "__end__", 2),
+        ("Fix", 1, "Check", 2),
+        ("Fix", 2, "Check", 1),
+        ("Start", 1, "Fix", 2),
+        ("__start__", 1, "Start", 2),
+    ]
+    capped = query_frame(con, read_sql("simulate/sim_routing.sql"), {"stream": "r", "visits_cap": 1}).rows()
+    assert ("Check", 1, "End", 2) in capped and ("Fix", 1, "Check", 3) in capped
+    con.close()
+
+
+def test_rework_and_removal_act_on_each_visit_numbers_routing(queue_store):
+    """The loop model given routings by visit number of B (0.4 back to A on the 1st visit, 0.8
+    on later ones): [rework] "B->A" = 0.5 halves both; = 2 doubles the 1st and caps the 2nd at
+    1; remove_step A sends B's share of A on to where A goes (B)."""
+    con, _ = queue_store("loop")
+    model = load_model(con, "loop", "UTC")
+    model.routing_by_visit = {"B": [{"A": 0.4, "__end__": 0.6}, {"A": 0.8, "__end__": 0.2}]}
+    halved = plan(model, Scenario("s", rework={"B->A": 0.5})).routing_by_visit["B"]
+    assert halved == [pytest.approx({"A": 0.2, "__end__": 0.8}), pytest.approx({"A": 0.4, "__end__": 0.6})]
+    doubled = plan(model, Scenario("s", rework={"B->A": 2})).routing_by_visit["B"]
+    assert doubled == [pytest.approx({"A": 0.8, "__end__": 0.2}), pytest.approx({"A": 1.0, "__end__": 0.0})]
+    without_a = plan(model, Scenario("s", remove_step=["A"])).routing_by_visit["B"]
+    assert without_a == [{"B": 0.4, "__end__": 0.6}, {"B": 0.8, "__end__": 0.2}]
+
+
+def test_a_case_goes_on_as_its_visit_number_of_the_step_says():
+    """One step X, served at once: after the 1st visit back to X, after the 2nd out. Every case
+    visits X exactly twice (first order with the same shares would give 1, 2, 3, ... visits)."""
+    from pipeline.scenarios import Plan, StepPlan
+
+    x = StepPlan("X", 0, np.array([60.0]), np.array([60.0]), np.zeros(1), False, 1, None)
+    both = {"X": {"X": 0.5, END: 0.5}}
+    p = Plan(np.full(168, 1.0), {"X": x}, [1000], {START: {"X": 1.0}, **both}, set(), None)
+    p.routing_by_visit = {"X": [{"X": 1.0}, {END: 1.0}]}
+    reps = run_replications(p, 14, 1, 3)
+    lead = reps[0].lead_times_s
+    assert lead.size > 200 and np.allclose(lead, 120.0)

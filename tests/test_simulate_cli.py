@@ -66,6 +66,8 @@ def test_simulate_writes_the_table_analysts_read(made):
     # `current` adds its own
     again = vsm(folder, "simulate", "loop", "fix", "--horizon", "45", "--workers", "2")
     assert again.exit_code == 0, again.output
+    assert "reused" not in output  # the first run simulated the current state (and wrote its rows)
+    assert "(reused: the current state simulated 20" in again.output  # the second took it from them
     assert vsm(folder, "simulate", "loop", "--horizon", "45").exit_code == 0
     with duckdb.connect(str(folder / "vsm.duckdb"), read_only=True) as con:
         counts = dict(con.execute("SELECT scenario, count(*) FROM simulations GROUP BY 1").fetchall())
