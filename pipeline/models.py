@@ -310,9 +310,24 @@ def _expand_call(text: str, macros: dict[str, Macro]) -> str:
 
 @cache
 def _parsed_body(macro: Macro):
+    """The macro's body, its lambda parameters renamed (`x` -> `calendar_w_x`): an argument put
+    in later may name a table alias that is also a lambda parameter (calendar_w(x.cum_s, ...,
+    x.hour, ts) in cases.sql), and inside `lambda x: ...` its `x.hour` would read the lambda's
+    element (DuckDB happens to resolve it to the column; Spark does not: no field hour)."""
     import sqlglot
+    from sqlglot import exp
 
-    return sqlglot.parse_one(macro.body, read="duckdb")
+    body = sqlglot.parse_one(macro.body, read="duckdb")
+    for lam in list(body.find_all(exp.Lambda)):
+        names = {p.name for p in lam.expressions}
+
+        def rename(n, names=names):
+            if isinstance(n, exp.Identifier) and n.name in names:
+                return exp.to_identifier(f"{macro.name}_{n.name}")
+            return n
+
+        lam.replace(lam.transform(rename))
+    return body
 
 
 def _code_mask(sql: str) -> list[bool]:

@@ -18,7 +18,9 @@ engines; tests/spark_catalogue_rewrites.md gives each construct's portable rewri
 - getvariable(): DuckDB session variables; bind a parameter instead.
 - infinite timestamps ('infinity', '-infinity'): Spark's TIMESTAMP has none.
 - string_agg / list / array_agg without ORDER BY: the order of the text or list is the
-  engine's scan order, which differs (equal only by chance).
+  engine's scan order, which differs (equal only by chance). A list of structs sorted by
+  value, list_sort(list({...})), is portable (Spark: array_sort(collect_list(struct(...)));
+  a struct is never NULL, so collect_list, which drops NULLs, keeps every element).
 - quantile_cont / quantile_disc with a list of fractions: one call per fraction instead.
 - product(), to_timestamp(double), list_reduce, list_distinct ...: no Spark equivalent
   of the same meaning (UNPORTABLE_FUNCTIONS).
@@ -136,6 +138,10 @@ def _problems(node: exp.Expression) -> list[Problem]:
             Problem("HUGEINT/unsigned type", text, "BIGINT (INTEGER where it fits), DECIMAL(38, 0) beyond")
         ]
     if isinstance(node, exp.ArrayAgg):
+        parent = node.parent.parent if isinstance(node.parent, exp.Filter) else node.parent
+        sorted_structs = isinstance(parent, exp.ArraySort) and isinstance(node.this, exp.Struct)
+        if sorted_structs and not node.find(exp.Order):
+            return []  # list_sort(list({...})): ordered by value, and a struct is never NULL
         if node.find(exp.Order):
             return [
                 Problem(

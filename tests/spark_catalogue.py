@@ -1,24 +1,22 @@
-"""The flow's statements on DuckDB and on Spark, side by side: the catalogue of what breaks.
+"""The flow's models on DuckDB and on Spark, side by side: the catalogue of what breaks.
 
     PYTHONPATH=. .venv/bin/python tests/spark_catalogue.py [OUT.md]
 
 For each sample log (claims: an interval log; incidents: a status log) the flow runs on
-DuckDB (pipeline.flow.compute_flow, full) with `_run` wrapped: every statement of every
-sql/flow file is run as the flow runs it, and, for each CREATE ... AS SELECT, the relations
-it reads are snapshot to Arrow before it runs and its result after. The macros (CREATE
-MACRO, and seconds_between from flow.py) are expanded into the SELECT with sqlglot and the
-session variables (getvariable) replaced by the values they had. Then each SELECT runs on
-Spark (local[2]) over the same inputs, transpiled by pipeline/portable.py, and its rows
-are compared with DuckDB's (in any order; durations within a microsecond; floats 1e-9
-relative). The table says, per statement: transpiles?, runs on Spark?, equal?, and what
-pipeline.portable.check says of it. Re-run it after the models are split: it reads the
-files as they are.
+DuckDB (pipeline.flow.compute_flow, full) with the engine's `materialise` wrapped: every model
+the runner materialises (its SQL as the runner hands it to an engine: macros expanded,
+$parameters unbound) is recorded with the relations it reads (snapshot to Arrow before it
+runs) and its rows after. A model the DuckDB engine runs in its own variant
+(`<name>__duckdb.sql`) is recorded as its portable twin, run on DuckDB over the same inputs.
+Then each model runs on Spark (local[2]) over the same inputs, transpiled by
+pipeline/portable.py, and its rows are compared with DuckDB's (in any order; durations within
+a microsecond; floats 1e-9 relative). The table says, per model: transpiles?, runs on Spark?,
+equal?, and what pipeline.portable.check says of it.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import sys
 import tempfile
 import time
@@ -29,20 +27,13 @@ from pathlib import Path
 
 import pyarrow as pa
 import sqlglot
-from sqlglot import exp
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import pipeline.flow as flow  # noqa: E402
+from pipeline import engine as engine_module  # noqa: E402
 from pipeline import portable  # noqa: E402
-from pipeline.store import read_sql  # noqa: E402
-
-SEED_MACROS = {"seconds_between": (["a", "b"], "epoch(b) - epoch(a)", False)}
-FAR = {"-infinity": "0001-01-01 00:00:00+00", "infinity": "9999-12-31 23:59:59.999999+00"}
-CREATE = re.compile(
-    r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?TEMP(?:ORARY)?\s+(TABLE|VIEW)\s+(\w+)\s+AS\s+", re.I | re.S
-)
+from pipeline.models import catalogue, reads  # noqa: E402
 
 
 @dataclass
@@ -50,7 +41,7 @@ class Entry:
     stream: str
     file: str
     relation: str
-    select: str  # DuckDB dialect, macros expanded, variables replaced
+    select: str  # DuckDB dialect, macros expanded, $parameters unbound
     params: dict
     inputs: dict[str, pa.Table]
     output: pa.Table | None
@@ -59,143 +50,37 @@ class Entry:
 
 
 class Capture:
-    """The wrapped `_run`: statements run as the flow runs them, SELECTs recorded."""
+    """The wrapped DuckDBEngine.materialise: each model recorded as the runner runs it."""
 
     def __init__(self, stream: str):
         self.stream = stream
-        self.macros = dict(SEED_MACROS)  # name -> (params, body sql, is_table)
-        self.variables: dict[str, str] = {}  # name -> DuckDB literal SQL
         self.entries: list[Entry] = []
+        self.models = catalogue()
+        # the portable twin of each DuckDB variant (what every other engine runs)
+        self.twins = {m.name: m for m in self.models.models if m.when and "engine != duckdb" in m.when}
 
-    def run(self, con, name, params=None, folder="flow"):
-        sql = read_sql(f"{folder}/{name}.sql")
-        for statement in (s for s in sql.split(";\n") if s.strip() and not flow._only_comments(s)):
-            used = {k: v for k, v in (params or {}).items() if f"${k}" in statement}
-            if folder != "flow":
-                con.execute(statement, used or None)
-                continue
-            self.statement(con, name, statement, used)
-
-    def statement(self, con, file, statement, used):
-        body = _strip_comments(statement)
-        if re.match(r"\s*CREATE\s+(OR\s+REPLACE\s+)?TEMP\s+MACRO", body, re.I):
-            tree = sqlglot.parse_one(body, read="duckdb")
-            udf = tree.this
-            is_table = isinstance(tree.expression, exp.Query) or " AS TABLE" in body.upper()
-            self.macros[udf.this.name.lower()] = (
-                [i.name for i in udf.expressions],
-                tree.expression.sql(dialect="duckdb"),
-                is_table,
-            )
-            con.execute(statement, used or None)
-            return
-        m = re.match(r"\s*SET\s+VARIABLE\s+(\w+)", body, re.I)
-        if m:
-            con.execute(statement, used or None)
-            value = con.execute(f"SELECT CAST(getvariable('{m[1]}') AS VARCHAR)").fetchall()[0][0]
-            # the open bounds of the whole history are DuckDB's infinities, which Spark has not:
-            # the trial takes the portable rewrite (the catalogue's int_window row says so)
-            value = FAR.get(value, value)
-            self.variables[m[1].lower()] = f"CAST('{value}' AS TIMESTAMPTZ)"
-            return
-        created = CREATE.match(body)
-        if not created:
-            con.execute(statement, used or None)
-            return
-        relation = created[2]
-        select = body[created.end() :]
-        expanded = self.expand(select)
+    def materialise(self, original, engine, name, sql, params, view=False):
+        con = engine.con
+        model = next((m for m in self.models.models if m.name == name and self.models.sql(m) == sql), None)
+        select, note, file = sql, "", model.path.name if model else "?"
+        if model is not None and model.path.stem.endswith("__duckdb") and name in self.twins:
+            twin = self.twins[name]
+            select, file = self.models.sql(twin), twin.path.name
+            note = f"the portable twin of {model.path.name} (DuckDB runs the variant)"
         inputs = {}
-        for table in _tables(expanded):
+        for table in sorted(reads(select)):
             try:
                 inputs[table] = con.execute(f"SELECT * FROM {table}").to_arrow_table()
             except Exception:  # a table function or a name DuckDB resolves otherwise
                 pass
-        con.execute(statement, used or None)
-        output = con.execute(f"SELECT * FROM {relation}").to_arrow_table()
-        self.entries.append(Entry(self.stream, f"{file}.sql", relation, expanded, used, inputs, output))
-
-    def query(self, con, file, sql, params):
-        """A SELECT file the flow reads with query_frame (int_step_ends, int_activities)."""
-        expanded = self.expand(_strip_comments(sql))
-        inputs = {t: con.execute(f"SELECT * FROM {t}").to_arrow_table() for t in _tables(expanded)}
-        output = con.execute(sql, params or None).to_arrow_table()
-        used = {k: v for k, v in (params or {}).items() if f"${k}" in sql}
-        self.entries.append(
-            Entry(self.stream, f"{file}.sql", f"(read) {file}", expanded, used, inputs, output)
-        )
-
-    def expand(self, sql: str) -> str:
-        tree = sqlglot.parse_one(sql, read="duckdb")
-        for _ in range(10):
-            changed = [False]
-
-            def one(node, changed=changed):
-                if isinstance(node, exp.Anonymous) and node.name.lower() == "getvariable":
-                    changed[0] = True
-                    return sqlglot.parse_one(self.variables[node.expressions[0].name.lower()], read="duckdb")
-                if isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous):
-                    call = node.this
-                    if call.name.lower() in self.macros:
-                        changed[0] = True
-                        body = self.body(call.name.lower(), call.expressions)
-                        alias = node.alias or call.name
-                        return exp.Subquery(this=body, alias=exp.TableAlias(this=exp.to_identifier(alias)))
-                if isinstance(node, exp.Anonymous) and node.name.lower() in self.macros:
-                    changed[0] = True
-                    body = self.body(node.name.lower(), node.expressions)
-                    return exp.Subquery(this=body) if isinstance(body, exp.Query) else exp.Paren(this=body)
-                return node
-
-            tree = tree.transform(one)
-            if not changed[0]:
-                break
-        return tree.sql(dialect="duckdb")
-
-    def body(self, name: str, args: list[exp.Expression]) -> exp.Expression:
-        names, body_sql, _ = self.macros[name]
-        body = _hygienic(sqlglot.parse_one(body_sql, read="duckdb"), f"{name}_")
-        values = dict(zip([n.lower() for n in names], args, strict=False))
-
-        def sub(node):
-            if isinstance(node, exp.Column) and not node.table and node.name.lower() in values:
-                return exp.Paren(this=values[node.name.lower()].copy())
-            return node
-
-        return body.transform(sub)
-
-
-def _hygienic(body: exp.Expression, prefix: str) -> exp.Expression:
-    """The macro body with its lambda parameters renamed (x -> calendar_w_x): expanded into a
-    caller whose table alias is also x (fct_cases_business: calendar_w(x.cum_s, ...)), x.hour
-    would otherwise read the lambda's struct. DuckDB binds macro arguments before the body;
-    a text expansion must rename (the runner's expander needs the same)."""
-    for lam in list(body.find_all(exp.Lambda)):
-        params = {p.name for p in lam.expressions}
-
-        def rename(n, params=params):  # before the arguments go in, an x in the lambda is its own
-            return (
-                exp.to_identifier(prefix + n.name)
-                if isinstance(n, exp.Identifier) and n.name in params
-                else n
-            )
-
-        lam.replace(lam.transform(rename))
-    return body
-
-
-def _strip_comments(statement: str) -> str:
-    return "\n".join(line for line in statement.splitlines() if not line.strip().startswith("--"))
-
-
-def _tables(sql: str) -> list[str]:
-    tree = sqlglot.parse_one(sql, read="duckdb")
-    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
-    names = []
-    for t in tree.find_all(exp.Table):
-        if isinstance(t.this, exp.Identifier) and t.name.lower() not in ctes and t.name not in names:
-            names.append(t.name)
-    return names
+        rows = original(engine, name, sql, params, view)
+        used = {k: v for k, v in (params or {}).items() if f"${k}" in select}
+        if select is sql:
+            output = con.execute(f"SELECT * FROM {name}").to_arrow_table()
+        else:
+            output = con.execute(select, used or None).to_arrow_table()
+        self.entries.append(Entry(self.stream, file, name, select, used, inputs, output, note))
+        return rows
 
 
 def capture_stream(folder: Path, log: Path, stream: str) -> list[Entry]:
@@ -203,6 +88,7 @@ def capture_stream(folder: Path, log: Path, stream: str) -> list[Entry]:
 
     from typer.testing import CliRunner
 
+    import pipeline.flow as flow
     from pipeline.cli import app
     from pipeline.settings import load_settings
     from pipeline.store import open_store
@@ -214,20 +100,17 @@ def capture_stream(folder: Path, log: Path, stream: str) -> list[Entry]:
         assert done.exit_code == 0, done.output
         settings = load_settings(stream, folder / "streams")
         capture = Capture(stream)
-        original_run, original_query = flow._run, flow.query_frame
+        original = engine_module.DuckDBEngine.materialise
 
-        def query_frame(con, sql, params=None):
-            for file in ("int_step_ends", "int_activities"):
-                if sql == read_sql(f"flow/{file}.sql"):
-                    capture.query(con, file, sql, params)
-            return original_query(con, sql, params)
+        def materialise(self, name, sql, params, view=False):
+            return capture.materialise(original, self, name, sql, params, view)
 
-        flow._run, flow.query_frame = capture.run, query_frame
+        engine_module.DuckDBEngine.materialise = materialise
         con = open_store(folder / "vsm.duckdb")
         try:
             flow.compute_flow(con, settings, full=True)
         finally:
-            flow._run, flow.query_frame = original_run, original_query
+            engine_module.DuckDBEngine.materialise = original
             con.close()
     for e in capture.entries:
         e.params["_timezone"] = settings.timezone
@@ -357,8 +240,9 @@ def render(entries: list[Entry], start_s: float) -> str:
         "",
         f"Produced by `tests/spark_catalogue.py` ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, sqlglot "
         f"{sqlglot.__version__}), Spark session start {start_s:.1f} s. Each CREATE ... AS SELECT of "
-        "sql/flow (main, before the split), macros expanded, run on DuckDB in the flow and on Spark "
-        "(local[2]) over the same inputs; `check` is pipeline.portable.check's verdict.",
+        "model of sql/flow the runner materialised (macros expanded; a `__duckdb` variant as its "
+        "portable twin), run on DuckDB in the flow and on Spark (local[2]) over the same inputs; "
+        "`check` is pipeline.portable.check's verdict.",
         "",
         "| stream | file | relation | check | transpiles | runs on Spark | equal | what |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -371,14 +255,14 @@ def render(entries: list[Entry], start_s: float) -> str:
             f"| {e.stream} | {e.file} | {e.relation} | "
             f"{'; '.join(p.construct for p in problems) or 'ok'} | "
             f"{_yn(s.get('transpiles'))} | {_yn(s.get('runs'))} | {_yn(s.get('equal'))} | "
-            f"{_cell(what)} |"
+            f"{_cell((e.note + '; ' if e.note else '') + what)} |"
         )
     counts = Counter(
         "equal" if e.spark.get("equal") else ("differs" if e.spark.get("runs") else "fails") for e in entries
     )
     lines += [
         "",
-        f"{len(entries)} statements: {counts['equal']} equal on Spark, {counts['differs']} run but differ, "
+        f"{len(entries)} models: {counts['equal']} equal on Spark, {counts['differs']} run but differ, "
         f"{counts['fails']} fail (to transpile or to run). The SQL of each, DuckDB then Spark, is in "
         "the `.sql.md` file beside this one.",
     ]
@@ -417,8 +301,8 @@ def main(out: Path) -> None:
             )
         )
         engine.spark.stop()
-    print(f"{len(entries)} statements -> {out}")
+    print(f"{len(entries)} models -> {out}")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/work/notes/s6/h22s-catalogue.md"))
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/work/notes/s6/h22r-catalogue.md"))

@@ -237,3 +237,16 @@ def test_vsm_profile_prints_each_models_time_and_rows(store, tmp_path, monkeypat
     err = capsys.readouterr().err
     assert f"models: {len(result.timings)}," in err
     assert re.search(r"flow_events +[0-9.]+ s +2 rows", err)
+
+
+def test_a_macro_argument_naming_a_lambda_parameter_reads_the_callers_column():
+    # calendar_w(x.cum_s, ..., x.hour, ts) in cases.sql: the macro's `lambda x:` must not
+    # capture the caller's alias x (the runner renames the lambda's parameter first)
+    import duckdb
+
+    from pipeline.models import Macro, expand_macros
+
+    macros = {"plus_all": Macro("plus_all", ("l", "h"), "list_sum(list_transform(l, lambda x: x + h))")}
+    sql = expand_macros("SELECT plus_all(x.l, x.h) AS s FROM (SELECT [1, 2] AS l, 10 AS h) AS x", macros)
+    assert "lambda x" not in sql.lower()
+    assert duckdb.sql(sql).fetchall() == [(23,)]  # (1 + 10) + (2 + 10)

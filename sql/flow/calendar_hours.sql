@@ -19,10 +19,10 @@ WITH hours AS (
     CROSS JOIN range(CAST($first_hour AS BIGINT), CAST($last_hour AS BIGINT) + 1) AS h(hour)
 ),
 cut AS (  -- each working interval with each hour it touches
-    SELECT calendar_no, start_ts, end_ts,
-        unnest(range(CAST(floor(epoch(start_ts) / 3600) AS BIGINT), CAST(ceil(epoch(end_ts) / 3600) AS BIGINT)))
-            AS hour
-    FROM flow_calendar_intervals
+    SELECT i.calendar_no, i.start_ts, i.end_ts, c.hour
+    FROM flow_calendar_intervals AS i
+    CROSS JOIN range(CAST(floor(epoch(i.start_ts) / 3600) AS BIGINT), CAST(ceil(epoch(i.end_ts) / 3600) AS BIGINT))
+        AS c(hour)
 ),
 parts AS (  -- the part of the interval in that hour, as seconds from the hour's start
     SELECT calendar_no, hour,
@@ -31,7 +31,7 @@ parts AS (  -- the part of the interval in that hour, as seconds from the hour's
     FROM cut
 ),
 per_hour AS (
-    SELECT calendar_no, hour, sum(b - a) AS working_s, list({'a': a, 'b': b} ORDER BY a) AS spans
+    SELECT calendar_no, hour, sum(b - a) AS working_s, list_sort(list({'a': a, 'b': b})) AS spans  -- by a
     FROM parts WHERE b > a GROUP BY ALL
 )
 SELECT h.calendar_no, h.hour,

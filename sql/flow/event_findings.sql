@@ -96,9 +96,11 @@ dropped_steps AS (
     SELECT 'dropped_steps' AS rule, 'info' AS severity, coalesce(sum(n), 0) AS count,
         case_name(arg_min(first_case, (first_ts, first_case))) AS example,
         'events of activities dropped from the map by [steps]: '
-            || array_to_string(list(activity || ' (' || n || ')' ORDER BY n DESC, activity)[1:20], ', ')
+            -- the first 20 by events (a rank, then an ordered string_agg: portable, where a
+            -- list slice is not)
+            || string_agg(activity || ' (' || n || ')', ', ' ORDER BY n DESC, activity) FILTER (WHERE shown <= 20)
             || CASE WHEN count(*) > 20 THEN ', … (' || (count(*) - 20) || ' more)' ELSE '' END AS detail
-    FROM dropped_activities
+    FROM (SELECT *, row_number() OVER (ORDER BY n DESC, activity) AS shown FROM dropped_activities)
 )
 SELECT * FROM future_timestamps
 UNION ALL SELECT * FROM duplicate_events

@@ -58,9 +58,10 @@ unmapped_statuses AS (
     SELECT 'unmapped_statuses' AS rule, 'warning' AS severity, count(*) AS count,
         arg_max(status, (events, status)) AS example,
         'status classes guessed from the name; confirm or correct them in [status_classes]: '
-            || array_to_string(list(status || ' → ' || guess ORDER BY events DESC, status)[1:20], ', ')
+            -- the first 20 by events (a rank, then an ordered string_agg: portable)
+            || string_agg(status || ' → ' || guess, ', ' ORDER BY events DESC, status) FILTER (WHERE shown <= 20)
             || CASE WHEN count(*) > 20 THEN ', … (' || (count(*) - 20) || ' more)' ELSE '' END AS detail
-    FROM guessed_statuses
+    FROM (SELECT *, row_number() OVER (ORDER BY events DESC, status) AS shown FROM guessed_statuses)
 ),
 load_notes_timezone_assumption AS (  -- the latest load's note of this kind (pipeline/ingest.py LoadResult.message)
     SELECT regexp_extract(message, '[0-9,]+ timestamp values have no UTC offset and were read as [^;]+', 0) AS note, run_id

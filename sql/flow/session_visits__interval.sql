@@ -59,7 +59,7 @@ SELECT
     CAST(count(*) AS INTEGER) AS sessions,
     coalesce(sum(pause_s), 0) AS paused_s,
     -- the pauses themselves, for their business time (visits_built.sql); NULL: none
-    list({'from_ts': earlier_end_ts, 'to_ts': start_ts}) FILTER (WHERE pause_s > 0) AS pauses,
+    list_sort(list({'from_ts': earlier_end_ts, 'to_ts': start_ts}) FILTER (WHERE pause_s > 0)) AS pauses,
     CAST(NULL AS BIGINT) AS work_no,  -- status logs only (status_periods_built__status.sql)
     CAST(NULL AS DOUBLE) AS team_queue_bh_s,  -- team visits only (raw_visits__team.sql)
     CAST(NULL AS DOUBLE) AS team_queue_internal_bh_s,
