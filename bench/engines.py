@@ -41,7 +41,13 @@ sys.path.insert(0, str(HERE.parent))
 
 import generate  # noqa: E402
 
-from pipeline.engine_spark import SparkSettings, spark_available, spark_compute, start_session  # noqa: E402
+from pipeline.engine_spark import (  # noqa: E402
+    SparkModelError,
+    SparkSettings,
+    spark_available,
+    spark_compute,
+    start_session,
+)
 from pipeline.flow import compute_flow  # noqa: E402
 from pipeline.ingest import ingest  # noqa: E402
 from pipeline.portable import NotPortableError  # noqa: E402
@@ -80,7 +86,7 @@ def run_spark(con, settings, work: Path, master: str, driver_memory: str) -> dic
             started = time.perf_counter()
             result = compute_flow(con, settings, full=True, engine=engine)
             figures |= _figures(result, time.perf_counter() - started)
-    except NotPortableError as e:
+    except (NotPortableError, SparkModelError) as e:  # a model it refused, or Spark failed, named
         figures["stopped"] = str(e)
     finally:
         session.stop()

@@ -34,7 +34,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from pipeline import portable
-from pipeline.errors import SettingsError
+from pipeline.errors import SettingsError, VsmError
 
 DEFAULT_MASTER = "local[*]"
 
@@ -138,6 +138,18 @@ def _spark_type(kind: pa.DataType) -> pa.DataType:
     return kind
 
 
+class SparkModelError(VsmError):
+    """A model Spark would not run (or failed running) although portable.check passed it: a
+    bug of vsm's SQL or of the transpilation, named by the model and Spark's first line."""
+
+    exit_code = 70
+
+    def __init__(self, name: str, error: BaseException):
+        self.model = name
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        super().__init__(f"model {name} failed on Spark: {first}")
+
+
 class SparkEngine:
     """The flow's engine interface (pipeline/engine.py) on a SparkSession."""
 
@@ -167,13 +179,18 @@ class SparkEngine:
         problems = portable.check(sql)
         if problems:
             raise portable.NotPortableError(name, problems)
-        frame = self.spark.sql(portable.to_spark(sql, params))
-        if view:
+        try:
+            frame = self.spark.sql(portable.to_spark(sql, params))
+            if view:
+                self._keep(name, frame)
+                return None
+            frame = frame.localCheckpoint(eager=True)
             self._keep(name, frame)
-            return None
-        frame = frame.localCheckpoint(eager=True)
-        self._keep(name, frame)
-        return frame.count()
+            return frame.count()
+        except Exception as e:  # Spark's own error (analysis, execution): say which model
+            if type(e).__module__.startswith(("pyspark", "py4j")):
+                raise SparkModelError(name, e) from e
+            raise
 
     def read_arrow(self, sql_or_relation: str, params: dict | None = None) -> pa.Table:
         if sql_or_relation in self._frames:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.engine_spark import SparkModelError
 from pipeline.flow import RESULTS
 from pipeline.models import catalogue
 from pipeline.portable import NotPortableError, check
@@ -43,6 +44,13 @@ LOGS = {
     "generated": None,  # bench/generate.py claims, GENERATED_EVENTS
 }
 GENERATED_EVENTS = 3_000
+
+# model -> why Spark fails it although portable.check passes it (SparkModelError): the
+# compute stops there, every table of every log an expected failure until it is fixed
+SPARK_FAILS: dict[str, str] = {
+    "flow_event_findings": "case_name() expands to a scalar subquery correlated on an aggregate "
+    "(arg_max) in its WHERE, which Spark refuses (INVALID_WHERE_CONDITION)",
+}
 
 # (log, table) -> why they differ, for a difference that is not a model still unportable
 DIFFERS: dict[tuple[str, str], str] = {}
@@ -93,6 +101,12 @@ def expectation(log: str, table: str):
         named = ", ".join(mine) or f"none of its own, but the compute stops at one of {len(unportable())}"
         return pytest.mark.xfail(
             reason=f"models not yet portable (issue 22 part 3): {named}", strict=True, raises=NotPortableError
+        )
+    if SPARK_FAILS:
+        return pytest.mark.xfail(
+            reason="the Spark compute stops at " + "; ".join(f"{m}: {why}" for m, why in SPARK_FAILS.items()),
+            strict=True,
+            raises=SparkModelError,
         )
     if (log, table) in DIFFERS:
         return pytest.mark.xfail(reason=DIFFERS[log, table], strict=True)
@@ -147,7 +161,7 @@ def both(tmp_path_factory, spark):
                 with spark_compute(con, settings, folder / "out", session=spark.newSession()) as engine:
                     compute_flow(con, settings, engine=engine)
                 spark_rows = {t: _rows(con, t, log) for t in RESULTS}
-            except NotPortableError as e:
+            except (NotPortableError, SparkModelError) as e:
                 spark_rows = e
         done[log] = (duck, spark_rows, folder / "out")
     return done
