@@ -371,6 +371,12 @@ def _spark_fixes(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Anonymous) and node.name.lower() in ("epoch_us", "epoch_ms"):
         name = "unix_micros" if node.name.lower() == "epoch_us" else "unix_millis"
         return exp.Anonymous(this=name, expressions=[exp.cast(node.expressions[0], "TIMESTAMPTZ")])
+    if isinstance(node, exp.DPipe):  # DuckDB binds + - * / tighter than ||; Spark as tight as + -,
+        for side in ("this", "expression"):  # and sqlglot writes no parentheses: give them
+            operand = node.args.get(side)
+            if isinstance(operand, exp.Binary) and not isinstance(operand, exp.DPipe | exp.Paren):
+                node.set(side, exp.Paren(this=operand))
+        return node
     if isinstance(node, exp.Anonymous) and node.name.lower() == "to_microseconds":
         one = exp.Interval(this=exp.Literal.string("0.000001"), unit=exp.var("SECOND"))
         return exp.Paren(this=exp.Mul(this=exp.Paren(this=node.expressions[0]), expression=one))

@@ -143,3 +143,13 @@ def test_vsm_compute_engine_spark_publishes_into_the_store_and_keeps_parquet(pro
     assert visits == [("A", "Intake"), ("A", "Review"), ("A", "Close"), ("B", "Intake"), ("B", "Review")]
     con.close()
     assert (project / "out" / "visits" / "stream=s").is_dir()
+
+
+def test_to_spark_keeps_arithmetic_inside_a_concatenation_together(spark):
+    from pipeline.portable import to_spark
+
+    # event_findings.sql: '... (' || count(*) - count(step) || ' of ...)': DuckDB subtracts first;
+    # Spark reads || as tight as -, so without parentheses it would subtract from the text
+    sql = "SELECT 'n (' || 5 - 2 || ' of ' || 2 * 3 || ')' AS detail"
+    assert duckdb.sql(sql).fetchall() == [("n (3 of 6)",)]
+    assert [tuple(r) for r in spark.sql(to_spark(sql, {})).collect()] == [("n (3 of 6)",)]
