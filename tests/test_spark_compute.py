@@ -153,3 +153,13 @@ def test_to_spark_keeps_arithmetic_inside_a_concatenation_together(spark):
     sql = "SELECT 'n (' || 5 - 2 || ' of ' || 2 * 3 || ')' AS detail"
     assert duckdb.sql(sql).fetchall() == [("n (3 of 6)",)]
     assert [tuple(r) for r in spark.sql(to_spark(sql, {})).collect()] == [("n (3 of 6)",)]
+
+
+def test_to_spark_gives_printf_floating_conversions_a_double(spark):
+    from pipeline.portable import to_spark
+
+    # quality_findings.sql: printf('%.1f%%', 100.0 * open / all): a DECIMAL on Spark, which its
+    # %f refuses (the job fails); the text as DuckDB writes it
+    sql = "SELECT printf('%.1f%% of %,d', 100.0 * 1 / 3, 12345) AS share"
+    assert duckdb.sql(sql).fetchall() == [("33.3% of 12,345",)]
+    assert [tuple(r) for r in spark.sql(to_spark(sql, {})).collect()] == [("33.3% of 12,345",)]
