@@ -424,5 +424,9 @@ def _spark_fixes(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.TimeToUnix) or (isinstance(node, exp.Anonymous) and node.name.lower() == "epoch"):
         arg = node.this if isinstance(node, exp.TimeToUnix) else node.expressions[0]
         micros = exp.Anonymous(this="unix_micros", expressions=[exp.cast(arg, "TIMESTAMPTZ")])
-        return exp.Paren(this=exp.Div(this=micros, expression=exp.Literal.number("1000000.0")))
+        # a DOUBLE, as DuckDB's epoch() (1000000.0 would be a DECIMAL on Spark: every figure
+        # divided by it kept 6 decimals)
+        return exp.Paren(
+            this=exp.Div(this=exp.cast(micros, "DOUBLE"), expression=exp.Literal.number(1000000))
+        )
     return node

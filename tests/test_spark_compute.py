@@ -163,3 +163,18 @@ def test_to_spark_gives_printf_floating_conversions_a_double(spark):
     sql = "SELECT printf('%.1f%% of %,d', 100.0 * 1 / 3, 12345) AS share"
     assert duckdb.sql(sql).fetchall() == [("33.3% of 12,345",)]
     assert [tuple(r) for r in spark.sql(to_spark(sql, {})).collect()] == [("33.3% of 12,345",)]
+
+
+def test_to_spark_epoch_is_a_double_as_on_duckdb(spark):
+    from pipeline.portable import to_spark
+
+    # littles_law.sql: departures / ((epoch(end) - epoch(start)) / 86400): a DECIMAL of 6 places
+    # on Spark when epoch() divided by a decimal literal; DuckDB's figure is a DOUBLE
+    sql = (
+        "SELECT 7 / ((epoch(TIMESTAMPTZ '2026-03-04 00:00:00+00') "
+        "- epoch(TIMESTAMPTZ '2026-03-01 00:00:00+00')) / 86400) * 1.5 / 86400 AS x"
+    )
+    (duck,) = duckdb.sql(sql).fetchall()[0]
+    (spark_value,) = spark.sql(to_spark(sql, {})).collect()[0]
+    assert isinstance(spark_value, float) and spark_value == pytest.approx(duck, rel=1e-12)
+    assert duck == pytest.approx(7 / 3 * 1.5 / 86400, rel=1e-12)
