@@ -268,7 +268,7 @@ NAMES = ("flow_case_names", "flow_owner_names")
 
 # Store tables the models read besides the events (models.store_tables), with a stream column:
 # the stream's rows go to Spark as Arrow.
-STORE_INPUTS = ("rejects", "runs", "flow_case_state", "sla")
+STORE_INPUTS = ("rejects", "runs", "flow_case_state")
 
 
 def stage_store(con, engine: SparkEngine, stream: str, folder: Path) -> int:

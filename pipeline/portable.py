@@ -409,13 +409,11 @@ def _spark_fixes(node: exp.Expression) -> exp.Expression:
         and isinstance(node.this.this, exp.Literal)
         and node.this.this.this.lower() == "0x"
     ):  # DuckDB reads '0x...' text as a hexadecimal number; Spark's CAST does not: conv
+        hex_digits = node.this.expression.transform(
+            _spark_fixes
+        )  # transform does not descend into a replacement
         digits = exp.Anonymous(
-            this="conv",  # the digits' own fixes (transform does not enter the node it returns)
-            expressions=[
-                node.this.expression.transform(_spark_fixes),
-                exp.Literal.number(16),
-                exp.Literal.number(10),
-            ],
+            this="conv", expressions=[hex_digits, exp.Literal.number(16), exp.Literal.number(10)]
         )
         return exp.Cast(this=digits, to=node.to.copy())
     if isinstance(node, exp.PercentileCont) and not isinstance(node.expression, exp.Array):
@@ -424,9 +422,7 @@ def _spark_fixes(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.TimeToUnix) or (isinstance(node, exp.Anonymous) and node.name.lower() == "epoch"):
         arg = node.this if isinstance(node, exp.TimeToUnix) else node.expressions[0]
         micros = exp.Anonymous(this="unix_micros", expressions=[exp.cast(arg, "TIMESTAMPTZ")])
-        # a DOUBLE, as DuckDB's epoch() (1000000.0 would be a DECIMAL on Spark: every figure
-        # divided by it kept 6 decimals)
-        return exp.Paren(
-            this=exp.Div(this=exp.cast(micros, "DOUBLE"), expression=exp.Literal.number(1000000))
-        )
+        # a DOUBLE as DuckDB's epoch (bigint / 1000000.0 would be a DECIMAL in Spark: printf fails)
+        micros = exp.cast(micros, "DOUBLE")
+        return exp.Paren(this=exp.Div(this=micros, expression=exp.Literal.number("1000000.0")))
     return node

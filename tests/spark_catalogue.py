@@ -70,7 +70,7 @@ class Capture:
         inputs = {}
         for table in sorted(reads(select)):
             try:
-                inputs[table] = con.execute(f"SELECT * FROM {table}").to_arrow_table()
+                inputs[table] = con.execute(_snapshot_sql(con, table)).to_arrow_table()
             except Exception:  # a table function or a name DuckDB resolves otherwise
                 pass
         rows = original(engine, name, sql, params, view)
@@ -81,6 +81,17 @@ class Capture:
             output = con.execute(select, used or None).to_arrow_table()
         self.entries.append(Entry(self.stream, file, name, select, used, inputs, output, note))
         return rows
+
+
+def _snapshot_sql(con, table: str) -> str:
+    """The relation as Spark gets it from the store (engine_spark.export_events): a 128-bit
+    integer (events.event_id) as its decimal text, since DuckDB hands it to Arrow as a DOUBLE."""
+    columns = con.execute(f"DESCRIBE {table}").fetchall()
+    select = [
+        f'CAST("{c[0]}" AS VARCHAR) AS "{c[0]}"' if c[1] in ("HUGEINT", "UHUGEINT") else f'"{c[0]}"'
+        for c in columns
+    ]
+    return f"SELECT {', '.join(select)} FROM {table}"
 
 
 def capture_stream(folder: Path, log: Path, stream: str) -> list[Entry]:
@@ -239,7 +250,7 @@ def render(entries: list[Entry], start_s: float) -> str:
         "# Catalogue: the flow's statements on DuckDB and on Spark",
         "",
         f"Produced by `tests/spark_catalogue.py` ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, sqlglot "
-        f"{sqlglot.__version__}), Spark session start {start_s:.1f} s. Each CREATE ... AS SELECT of "
+        f"{sqlglot.__version__}), Spark session start {start_s:.1f} s. Each "
         "model of sql/flow the runner materialised (macros expanded; a `__duckdb` variant as its "
         "portable twin), run on DuckDB in the flow and on Spark (local[2]) over the same inputs; "
         "`check` is pipeline.portable.check's verdict.",

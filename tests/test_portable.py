@@ -74,7 +74,7 @@ def test_epoch_keeps_the_fraction_of_a_second():
     # sqlglot's own Spark text is UNIX_TIMESTAMP(ts): whole seconds
     sql = to_spark("SELECT epoch(ts) AS s FROM t")
     assert "UNIX_TIMESTAMP" not in sql.upper()
-    assert "CAST(UNIX_MICROS(CAST(ts AS TIMESTAMP)) AS DOUBLE) / 1000000" in sql  # a DOUBLE, as DuckDB's
+    assert "CAST(UNIX_MICROS(CAST(ts AS TIMESTAMP)) AS DOUBLE) / 1000000.0" in sql
 
 
 def test_default_null_order_is_made_explicit():

@@ -47,15 +47,7 @@ GENERATED_EVENTS = 3_000
 
 # model -> why Spark fails it although portable.check passes it (SparkModelError): the
 # compute stops there, every table of every log an expected failure until it is fixed
-SPARK_FAILS: dict[str, str] = {
-    "flow_event_findings": "case_name() expands to a scalar subquery correlated on an aggregate "
-    "(arg_max) in its WHERE, which Spark refuses (INVALID_WHERE_CONDITION; quality_findings too)",
-}
-# Seen with case_name() replaced by the case number (a trial, claims log), every other table
-# equal but two, to be listed in DIFFERS once the compute gets there:
-# - littles_law predicted_wip: fixed (epoch() is a DOUBLE on Spark now);
-# - quality_findings detail: an instant as text ('... open at 2026-06-30 08:41:26+00' on DuckDB,
-#   no '+00' on Spark): the model should format it (strftime), not cast it.
+SPARK_FAILS: dict[str, str] = {}
 
 # (log, table) -> why they differ, for a difference that is not a model still unportable
 DIFFERS: dict[tuple[str, str], str] = {}

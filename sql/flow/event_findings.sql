@@ -1,6 +1,6 @@
 -- name: flow_event_findings
 -- grain: rule over the events
--- depends_on: flow_case_names, flow_events, flow_exits, flow_status_classes, flow_step_map
+-- depends_on: flow_events, flow_exits, flow_status_classes, flow_step_map
 -- params: log_shape, sequence_column
 -- flow_event_findings (grain: rule over the events): the quality findings read off
 -- flow_events, the rules future_timestamps, duplicate_events, same_time_ties,
@@ -10,7 +10,7 @@
 -- result tables are built: that lowers the flow's peak memory.
 WITH future_timestamps AS (
     SELECT 'future_timestamps' AS rule, 'warning' AS severity, count(*) AS count,
-        case_name(arg_max(case_id, (ts, case_id))) AS example,
+        CAST(NULL AS VARCHAR) AS example, arg_max(case_id, (ts, case_id)) AS example_case,
         'events later than the clock at this run (' || CAST(now() AS VARCHAR) || '); the latest is '
             || CAST(max(ts) AS VARCHAR) || ', and open cases are aged to the last event' AS detail
     FROM flow_events WHERE ts > now()
@@ -35,7 +35,7 @@ duplicate_groups AS (
 ),
 duplicate_events AS (
     SELECT 'duplicate_events' AS rule, 'warning' AS severity, coalesce(sum(n - 1), 0) AS count,
-        case_name(arg_min(case_id, (ts, case_id))) AS example,
+        CAST(NULL AS VARCHAR) AS example, arg_min(case_id, (ts, case_id)) AS example_case,
         count(*) || ' sets of identical events (same case, activity, time, lifecycle, resource); '
             || 'every copy is kept and counts as an event' AS detail
     FROM duplicate_groups
@@ -51,7 +51,7 @@ same_time_ties AS (
     SELECT 'same_time_ties' AS rule,
         CASE WHEN $log_shape = 'interval' OR bool_and(by_sequence) THEN 'info' ELSE 'warning' END AS severity,
         coalesce(sum(n), 0) AS count,
-        case_name(arg_min(case_id, (ts, case_id))) AS example,
+        CAST(NULL AS VARCHAR) AS example, arg_min(case_id, (ts, case_id)) AS example_case,
         count(*) || ' times at which a case has several events; their order: '
             || coalesce(sum(n) FILTER (WHERE by_sequence), 0) || ' events by the sequence column '
             || $sequence_column || ', ' || coalesce(sum(n) FILTER (WHERE NOT by_sequence), 0)
@@ -62,7 +62,7 @@ same_time_ties AS (
 ),
 ignored_lifecycle AS (
     SELECT 'ignored_lifecycle' AS rule, 'info' AS severity, count(*) AS count,
-        case_name(arg_min(case_id, (ts, case_id))) AS example,
+        CAST(NULL AS VARCHAR) AS example, arg_min(case_id, (ts, case_id)) AS example_case,
         'events whose lifecycle is neither start nor complete make no visit: '
             || string_agg(DISTINCT lifecycle, ', ' ORDER BY lifecycle) AS detail
     FROM flow_events
@@ -81,9 +81,9 @@ events_after_exit AS (
     SELECT 'events_after_exit' AS rule,
         CASE WHEN count(step) > 0 THEN 'warning' ELSE 'info' END AS severity,
         count(*) AS count,
-        case_name(arg_min(case_id, (ts, case_id))) AS example,
+        CAST(NULL AS VARCHAR) AS example, arg_min(case_id, (ts, case_id)) AS example_case,
         count(*) || ' events in ' || count(DISTINCT case_id) || ' cases come after the case''s exit and '
-            || 'are not in its lead time (' || count(*) - count(step) || ' of dropped activities)' AS detail
+            || 'are not in its lead time (' || (count(*) - count(step)) || ' of dropped activities)' AS detail
     FROM after_exit
 ),
 dropped_activities AS (
@@ -94,7 +94,7 @@ dropped_activities AS (
 ),
 dropped_steps AS (
     SELECT 'dropped_steps' AS rule, 'info' AS severity, coalesce(sum(n), 0) AS count,
-        case_name(arg_min(first_case, (first_ts, first_case))) AS example,
+        CAST(NULL AS VARCHAR) AS example, arg_min(first_case, (first_ts, first_case)) AS example_case,
         'events of activities dropped from the map by [steps]: '
             -- the first 20 by events (a rank, then an ordered string_agg: portable, where a
             -- list slice is not)

@@ -15,21 +15,21 @@ WITH reject_kinds AS (
 rejected_rows AS (
     SELECT 'rejected_rows' AS rule, 'error' AS severity,
         (SELECT count(*) FROM rejects WHERE stream = $stream) AS count,
-        (SELECT 'line ' || arg_min(line, (run_id, line)) FROM rejects WHERE stream = $stream) AS example,
+        (SELECT 'line ' || arg_min(line, (run_id, line)) FROM rejects WHERE stream = $stream) AS example, CAST(NULL AS INTEGER) AS example_case,
         'rows not loaded (see the rejects table): '
             || string_agg(kind || ' (' || n || ')', ', ' ORDER BY n DESC, kind) AS detail
     FROM reject_kinds
 ),
 complete_before_start AS (
     SELECT 'complete_before_start' AS rule, 'error' AS severity, count(*) AS count,
-        case_name(arg_min(case_id, (start_ts, case_id))) AS example,
+        CAST(NULL AS VARCHAR) AS example, arg_min(case_id, (start_ts, case_id)) AS example_case,
         'visits that end before they start (a start time later than the row''s timestamp); '
             || 'their process time is negative' AS detail
     FROM flow_visits WHERE end_ts < start_ts
 ),
 negative_durations AS (
     SELECT 'negative_durations' AS rule, 'error' AS severity, count(*) AS count,
-        case_name(arg_min(case_id, (coalesce(start_ts, end_ts), case_id))) AS example,
+        CAST(NULL AS VARCHAR) AS example, arg_min(case_id, (coalesce(start_ts, end_ts), case_id)) AS example_case,
         'visits with a negative duration: ' || count(*) FILTER (WHERE queue_time_s < 0) || ' queue, '
             || count(*) FILTER (WHERE process_time_s < 0) || ' process, '
             || count(*) FILTER (WHERE elapsed_s < 0) || ' elapsed' AS detail
@@ -37,14 +37,14 @@ negative_durations AS (
 ),
 unmatched_completes AS (
     SELECT 'unmatched_completes' AS rule, 'warning' AS severity, count(*) AS count,
-        case_name(arg_min(case_id, (ts, case_id))) AS example,
+        CAST(NULL AS VARCHAR) AS example, arg_min(case_id, (ts, case_id)) AS example_case,
         'completes with no open start of the same step in the case; they make no visit and are '
             || 'left off the map' AS detail
     FROM flow_lifecycle WHERE is_lone
 ),
 unmatched_starts AS (
     SELECT 'unmatched_starts' AS rule, 'info' AS severity, count(*) AS count,
-        case_name(arg_min(case_id, (start_ts, case_id))) AS example,
+        CAST(NULL AS VARCHAR) AS example, arg_min(case_id, (start_ts, case_id)) AS example_case,
         'visits started and not completed: counted as work in process, their cases stay open' AS detail
     FROM flow_visits WHERE in_process AND $log_shape = 'interval'
 ),
@@ -56,7 +56,7 @@ guessed_statuses AS (
 ),
 unmapped_statuses AS (
     SELECT 'unmapped_statuses' AS rule, 'warning' AS severity, count(*) AS count,
-        arg_max(status, (events, status)) AS example,
+        arg_max(status, (events, status)) AS example, CAST(NULL AS INTEGER) AS example_case,
         'status classes guessed from the name; confirm or correct them in [status_classes]: '
             -- the first 20 by events (a rank, then an ordered string_agg: portable)
             || string_agg(status || ' → ' || guess, ', ' ORDER BY events DESC, status) FILTER (WHERE shown <= 20)
@@ -72,13 +72,13 @@ load_notes_timezone_assumption AS (  -- the latest load's note of this kind (pip
 timezone_assumption AS (
     SELECT 'timezone_assumption' AS rule, 'info' AS severity,
         coalesce(max(CAST(replace(regexp_extract(note, '^([0-9,]+)', 1), ',', '') AS BIGINT)), 0) AS count,
-        CAST(NULL AS VARCHAR) AS example,
+        CAST(NULL AS VARCHAR) AS example, CAST(NULL AS INTEGER) AS example_case,
         max(note || ' (load run ' || run_id || ')') AS detail
     FROM load_notes_timezone_assumption
 ),
 placeholder_statuses AS (
     SELECT 'placeholder_statuses' AS rule, 'warning' AS severity, coalesce(sum(events), 0) AS count,
-        arg_max(status, (events, status)) AS example,
+        arg_max(status, (events, status)) AS example, CAST(NULL AS INTEGER) AS example_case,
         'statuses that only hold a place, not drawn as a work step: '
             || string_agg('''' || status || ''' (' || events || ' events)', ', ' ORDER BY events DESC, status)
             || '; treated as dropped; name it in [status_classes] or [steps] to keep it' AS detail
@@ -93,21 +93,21 @@ load_notes_missing_values AS (  -- the latest load's note of this kind (pipeline
 missing_values AS (
     SELECT 'missing_values' AS rule, 'info' AS severity,
         coalesce(max(CAST(replace(regexp_extract(note, '^([0-9,]+)', 1), ',', '') AS BIGINT)), 0) AS count,
-        CAST(NULL AS VARCHAR) AS example,
+        CAST(NULL AS VARCHAR) AS example, CAST(NULL AS INTEGER) AS example_case,
         max(note || ' (load run ' || run_id || ')') AS detail
     FROM load_notes_missing_values
 ),
 open_cases AS (
     SELECT 'open_cases' AS rule, 'info' AS severity, count(*) FILTER (WHERE is_open) AS count,
-        case_name(arg_min(case_id, (arrival_ts, case_id)) FILTER (WHERE is_open)) AS example,
+        CAST(NULL AS VARCHAR) AS example, arg_min(case_id, (arrival_ts, case_id)) FILTER (WHERE is_open) AS example_case,
         count(*) FILTER (WHERE is_open) || ' of ' || count(*) || ' cases ('
-            || printf('%.1f%%', 100.0 * count(*) FILTER (WHERE is_open) / count(*)) || ') are open at '
+            || printf('%.1f%%', CAST(100 * count(*) FILTER (WHERE is_open) / count(*) AS DOUBLE)) || ') are open at '
             || CAST(CAST($as_of AS TIMESTAMPTZ) AS VARCHAR) || ': not yet at an end' AS detail
     FROM flow_cases
 ),
 boundary_markers AS (
     SELECT 'boundary_markers' AS rule, 'info' AS severity, coalesce(sum(boundary_cases), 0) AS count,
-        case_name(min(example_case)) AS example,
+        CAST(NULL AS VARCHAR) AS example, min(example_case) AS example_case,
         'artificial ' || string_agg(side, '/' ORDER BY side DESC) || ' activities left out of handoffs and '
             || 'reassignments: '
             || string_agg(CAST(activity AS VARCHAR) || ' (' || side || ': ' || CASE side WHEN 'start' THEN 'first'
@@ -133,11 +133,11 @@ handoff_crosscheck AS (
     SELECT 'handoff_crosscheck' AS rule,
         CASE WHEN abs(handoffs - counted) > 0.1 * counted THEN 'warning' ELSE 'info' END AS severity,
         coalesce(cases, 0) AS count,
-        case_name(example_case) AS example,
+        CAST(NULL AS VARCHAR) AS example, example_case AS example_case,
         'the log''s own column ' || source_column || ' counts ' || printf('%,d', CAST(counted AS BIGINT))
-            || ' reassignments in ' || printf('%,d', cases) || ' cases (' || printf('%.2f', counted / cases)
+            || ' reassignments in ' || printf('%,d', cases) || ' cases (' || printf('%.2f', CAST(counted / cases AS DOUBLE))
             || ' per case); the flow counts ' || printf('%,d', handoffs) || ' handoffs ('
-            || printf('%.2f', handoffs / cases) || ' per case) and ' || printf('%,d', reassignments)
+            || printf('%.2f', CAST(handoffs / cases AS DOUBLE)) || ' per case) and ' || printf('%,d', reassignments)
             || ' reassignments within a team in them: '
             || CASE WHEN abs(handoffs - counted) > 0.1 * counted
                     THEN 'they differ by more than 10%; check the team column, or whether the column '
@@ -147,7 +147,7 @@ handoff_crosscheck AS (
 ),
 work_after_exit AS (
     SELECT 'work_after_exit' AS rule, 'warning' AS severity, count(*) AS count,
-        case_name(arg_min(v.case_id, (coalesce(v.end_ts, v.start_ts), v.case_id))) AS example,
+        CAST(NULL AS VARCHAR) AS example, arg_min(v.case_id, (coalesce(v.end_ts, v.start_ts), v.case_id)) AS example_case,
         count(*) || ' visits in ' || count(DISTINCT v.case_id) || ' completed cases end after the case''s '
             || 'exit (the end of its last end-step visit) or are in process since: the case counts as '
             || 'completed at its exit, and these visits are not in its lead time, path or process time' AS detail
@@ -157,9 +157,9 @@ work_after_exit AS (
 ),
 stale_cases AS (
     SELECT 'stale_cases' AS rule, 'warning' AS severity, count(*) AS count,
-        case_name(arg_min(case_id, (last_event_ts, case_id))) AS example,
+        CAST(NULL AS VARCHAR) AS example, arg_min(case_id, (last_event_ts, case_id)) AS example_case,
         count(*) || ' open cases have had no event for more than '
-            || printf('%.1f', (SELECT stale_after_s FROM flow_stale_after) / 86400) || ' days ('
+            || printf('%.1f', CAST((SELECT stale_after_s FROM flow_stale_after) / 86400 AS DOUBLE)) || ' days ('
             || CASE WHEN $stale_after_s IS NULL THEN 'the p99 lead time of completed cases; set [flow] stale_after'
                     ELSE '[flow] stale_after' END
             || ') before ' || CAST(CAST($as_of AS TIMESTAMPTZ) AS VARCHAR)
@@ -188,12 +188,12 @@ common_ending AS (  -- the most common (step before, last step) pair of complete
 ),
 late_close AS (
     SELECT 'late_close' AS rule, 'warning' AS severity, cases AS count,
-        case_name(example_case) AS example,
+        CAST(NULL AS VARCHAR) AS example, example_case AS example_case,
         '''' || CAST(last_step AS VARCHAR) || ''' follows ''' || CAST(before_step AS VARCHAR) || ''' in '
-            || printf('%.0f', 100 * cases / completed) || '% of completed cases, a median '
-            || printf('%.1f', wait_p50_s / 86400) || ' d later: '
-            || printf('%.0f', 100 * wait_p50_s / lead_p50_s) || '% of the median lead time ('
-            || printf('%.1f', lead_p50_s / 86400) || ' d). If the customer''s wait ends at '''
+            || printf('%.0f', CAST(100 * cases / completed AS DOUBLE)) || '% of completed cases, a median '
+            || printf('%.1f', CAST(wait_p50_s / 86400 AS DOUBLE)) || ' d later: '
+            || printf('%.0f', CAST(100 * wait_p50_s / lead_p50_s AS DOUBLE)) || '% of the median lead time ('
+            || printf('%.1f', CAST(lead_p50_s / 86400 AS DOUBLE)) || ' d). If the customer''s wait ends at '''
             || CAST(before_step AS VARCHAR) || ''' and the close follows by itself, set [flow] '
             || 'end_activities = ["' || CAST(before_step AS VARCHAR) || '"]' AS detail
     FROM common_ending
@@ -201,7 +201,7 @@ late_close AS (
 ),
 few_completed_cases AS (
     SELECT 'few_completed_cases' AS rule, 'warning' AS severity, count(c.case_id) AS count,
-        case_name(arg_min(c.case_id, (c.exit_ts, c.case_id))) AS example,
+        CAST(NULL AS VARCHAR) AS example, arg_min(c.case_id, (c.exit_ts, c.case_id)) AS example_case,
         'only ' || count(c.case_id) || ' cases completed in the window ' || any_value(w.label)
             || ': fewer than 30, too few for a stable lead-time p85; widen the window ([flow] window, '
             || '--window) before comparing it' AS detail
@@ -233,8 +233,12 @@ SELECT
     rule,                               -- snake_case rule name (see above)
     severity,                           -- error | warning | info
     CAST(count AS BIGINT) AS count,     -- rows, events, visits, statuses or cases found (see rule)
-    CAST(example AS VARCHAR) AS example, -- a case id to look at (rejected_rows: 'line N'; unmapped_statuses: a status)
+    -- a case id to look at (rejected_rows: 'line N'; unmapped_statuses: a status); the rules
+    -- give a case as its number (example_case), named here by a join: a scalar subquery on an
+    -- aggregate (case_name(arg_min(...))) is refused by Spark
+    coalesce(CAST(a.example AS VARCHAR), k.case_id) AS example,
     detail                              -- what was found and what it means for the figures
-FROM all_rules
+FROM all_rules AS a
+LEFT JOIN flow_case_names AS k ON k.case_no = a.example_case
 WHERE count > 0 OR rule = 'few_completed_cases'
 ORDER BY CASE severity WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, rule

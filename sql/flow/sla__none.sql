@@ -1,12 +1,18 @@
 -- name: flow_sla
 -- grain: case and service level
--- depends_on: sla
 -- published_as: sla
 -- when: not sla
--- No service level ([[sla]] none): an empty flow_sla, the shape of `sla` (case_id a case number;
--- its columns named, as Spark has no * REPLACE: a column added to `sla` must be added here, or
--- the publish fails saying so).
-SELECT CAST(NULL AS INTEGER) AS case_id, sla, start_ts, stop_ts, elapsed_s, business_s, paused_s, target_s,
-    state, breached_at
-FROM sla
-LIMIT 0
+-- No service level ([[sla]] none): an empty flow_sla, the columns of `sla` (migration 014; case_id a
+-- case number), spelled out (EXCLUDE / REPLACE are DuckDB's).
+SELECT
+    CAST(NULL AS INTEGER) AS case_id,
+    CAST(NULL AS VARCHAR) AS sla,
+    CAST(NULL AS TIMESTAMPTZ) AS start_ts,
+    CAST(NULL AS TIMESTAMPTZ) AS stop_ts,
+    CAST(NULL AS DOUBLE) AS elapsed_s,
+    CAST(NULL AS DOUBLE) AS business_s,
+    CAST(NULL AS DOUBLE) AS paused_s,
+    CAST(NULL AS DOUBLE) AS target_s,
+    CAST(NULL AS VARCHAR) AS state,
+    CAST(NULL AS TIMESTAMPTZ) AS breached_at
+WHERE FALSE

@@ -89,5 +89,5 @@ SELECT v.* EXCLUDE (pauses, work_no, calendar_no, w_ready, w_start, w_end, team_
          WHEN v.work_no IS NOT NULL THEN coalesce(w.external_bh_s, 0)
          ELSE coalesce(v.team_queue_external_bh_s, 0) END AS queue_external_bh_s
 FROM worked AS v
-LEFT JOIN paused_bh AS p USING (case_id, seq)
-LEFT JOIN waits_bh AS w USING (case_id, seq)
+LEFT JOIN paused_bh AS p ON p.case_id = v.case_id AND p.seq = v.seq  -- ON, not USING: with v.*,
+LEFT JOIN waits_bh AS w ON w.case_id = v.case_id AND w.seq = v.seq     -- Spark lists USING keys first
