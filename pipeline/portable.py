@@ -392,6 +392,9 @@ def _spark_fixes(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Anonymous) and node.name.lower() == "printf" and node.expressions:
         _printf_doubles(node)  # in place: its arguments get their own fixes
         return node
+    if isinstance(node, exp.Avg) and not (isinstance(node.this, exp.Cast) and node.this.to.is_type("double")):
+        node.set("this", exp.cast(node.this, "DOUBLE"))  # DuckDB's avg of numbers is a DOUBLE;
+        return node  # Spark's of a DECIMAL (avg(CASE ... THEN 1.0 ...)) a DECIMAL of 5 places
     if isinstance(node, exp.DPipe):  # DuckDB binds + - * / tighter than ||; Spark as tight as + -,
         for side in ("this", "expression"):  # and sqlglot writes no parentheses: give them
             operand = node.args.get(side)

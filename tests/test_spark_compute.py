@@ -178,3 +178,15 @@ def test_to_spark_epoch_is_a_double_as_on_duckdb(spark):
     (spark_value,) = spark.sql(to_spark(sql, {})).collect()[0]
     assert isinstance(spark_value, float) and spark_value == pytest.approx(duck, rel=1e-12)
     assert duck == pytest.approx(7 / 3 * 1.5 / 86400, rel=1e-12)
+
+
+def test_to_spark_avg_is_a_double_as_on_duckdb(spark):
+    from pipeline.portable import to_spark
+
+    # stream_summary.sql: avg(CASE WHEN is_first_pass THEN 1.0 ELSE 0.0 END): DuckDB's a DOUBLE,
+    # Spark's a DECIMAL of 5 places (0.66667 for 2 of 3)
+    sql = "SELECT avg(CASE WHEN x > 0 THEN 1.0 ELSE 0.0 END) AS fpy FROM (VALUES (1), (2), (0)) AS t(x)"
+    (duck,) = duckdb.sql(sql).fetchall()[0]
+    (spark_value,) = spark.sql(to_spark(sql, {})).collect()[0]
+    assert duck == pytest.approx(2 / 3, rel=1e-15)
+    assert isinstance(spark_value, float) and spark_value == pytest.approx(duck, rel=1e-15)
