@@ -56,8 +56,10 @@ test: $(STAMP) chromium postgresql java
 # (bench/postgres.py; skipped, saying why, without a server). bench/business_hours.py: what
 # business durations (a [calendar]) add to a full compute (BENCH_BH_SCALE=10M; target 15%).
 # bench/simulate.py: vsm simulate's model and 30 replications of 90 days (BENCH_SIMULATE_SCALE=10M).
-bench: $(STAMP) postgresql
+# bench/engines.py: one full compute on DuckDB and on Spark local[*], per model (BENCH_ENGINES_SCALE=10M).
+bench: $(STAMP) postgresql java
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/engines.py
 	$(BIN)/python bench/nightly.py
 	$(BIN)/python bench/business_hours.py
 	$(BIN)/python bench/simulate.py

@@ -381,16 +381,18 @@ def _refresh(
     png: bool,
     wait: float,
     window: str | None = None,
+    engine: str | None = None,
     **steps,
 ):
     from pipeline.publish import writing
     from pipeline.settings import load_settings
-    from pipeline.streams import refresh, use_window
+    from pipeline.streams import refresh, use_engine, use_window
 
     settings = load_settings(stream, streams_dir)
     if coverage is not None:
         settings.discovery.coverage = coverage
     use_window(settings, window)
+    use_engine(settings, engine, steps.get("out_dir"))
     with writing(db, wait, stream, _say) as con, _progress() as stage:
         return refresh(con, settings, reports_dir=REPORTS, png=png, on_stage=stage, **steps)
 
@@ -679,6 +681,23 @@ def compute(
     coverage: CoverageOption = None,
     full: FullOption = False,
     window: WindowOption = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="Where the flow's models run: duckdb (embedded) or spark ([engine] spark_master; always "
+            "a full compute). Default: the settings' [engine] name, else duckdb. The results are "
+            "published into the store either way.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="spark only: also keep the results as Parquet tables partitioned by stream in this "
+            "folder (<out>/<table>/stream=<stream>/); default [engine] out.",
+        ),
+    ] = None,
     png: PngOption = True,
     db: DbOption = DEFAULT_DB,
     wait: WaitOption = 0.0,
@@ -688,7 +707,21 @@ def compute(
     """Recompute the stream's flow results and report from the store (after editing its settings)."""
 
     def run():
-        _print_refresh(_refresh(stream, streams_dir, db, coverage, png, wait, window, load=False, full=full))
+        _print_refresh(
+            _refresh(
+                stream,
+                streams_dir,
+                db,
+                coverage,
+                png,
+                wait,
+                window,
+                load=False,
+                full=full,
+                engine=engine,
+                out_dir=out,
+            )
+        )
 
     _boundary(debug, run)
 

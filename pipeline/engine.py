@@ -52,6 +52,7 @@ class StateRecord:
     as_of: datetime
     result: str  # JSON (incremental.result_json)
     only_changed_cases: bool
+    cases: bool = True  # False (a Spark compute): no per-case state; the stream's is cleared
 
 
 class Engine(Protocol):
@@ -167,7 +168,9 @@ class DuckDBEngine:
                 self._replace_rows(stream, table, relation, state is not None and state.only_changed_cases)
             if state is not None:
                 self._run_statements(
-                    read_sql("flow_publish/save_state.sql"),
+                    read_sql(
+                        "flow_publish/save_state.sql" if state.cases else "flow_publish/forget_cases.sql"
+                    ),
                     {
                         "stream": stream,
                         "decisions": state.decisions,

@@ -24,14 +24,17 @@ import logging
 import os
 import re
 import shutil
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 
 from pipeline import portable
-from pipeline.errors import SettingsError
+from pipeline.errors import SettingsError, VsmError
 
 DEFAULT_MASTER = "local[*]"
 
@@ -76,6 +79,8 @@ def start_session(settings: SparkSettings = SparkSettings(), app_name: str = "vs
         # casts (Spark 4's default), and a map's duplicate keys refused
         .config("spark.sql.ansi.enabled", "true")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # Parquet results' instants as UTC microseconds (the default INT96 reads back as local time)
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     )
     if settings.master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -133,15 +138,30 @@ def _spark_type(kind: pa.DataType) -> pa.DataType:
     return kind
 
 
+class SparkModelError(VsmError):
+    """A model Spark would not run (or failed running) although portable.check passed it: a
+    bug of vsm's SQL or of the transpilation, named by the model and Spark's first line."""
+
+    exit_code = 70
+
+    def __init__(self, name: str, error: BaseException):
+        self.model = name
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        super().__init__(f"model {name} failed on Spark: {first}")
+
+
 class SparkEngine:
     """The flow's engine interface (pipeline/engine.py) on a SparkSession."""
 
     name = "spark"
 
-    def __init__(self, session, session_timezone: str = "UTC"):
+    def __init__(self, session, session_timezone: str = "UTC", store=None, out_dir: Path | None = None):
         self.spark = session
         self.session_timezone = session_timezone
+        self.store = store  # the DuckDB engine of the store, which publish() writes into
+        self.out_dir = out_dir  # where publish() also keeps the results as Parquet (None: not kept)
         self._frames: dict[str, object] = {}
+        self.in_store: list[str] = []  # relations publish() copied into the store's session
 
     def set_timezone(self, timezone: str) -> None:
         """The stream's zone: day buckets and date parts are taken in it (DuckDB's SET TimeZone)."""
@@ -152,15 +172,25 @@ class SparkEngine:
         frame = self.spark.createDataFrame(spark_ready(table))
         self._keep(name, frame.localCheckpoint(eager=True))
 
-    def materialise(self, name: str, sql: str, params: dict) -> int:
+    def materialise(self, name: str, sql: str, params: dict, view: bool = False) -> int | None:
         """Relation `name` from a DuckDB-dialect SELECT (macros expanded): refused when not
-        portable (pipeline/portable.py check), else transpiled, run and checkpointed."""
+        portable (pipeline/portable.py check), else transpiled, run and checkpointed; a view
+        (a pass-through model) is not run here, and has no rows to tell (None)."""
         problems = portable.check(sql)
         if problems:
             raise portable.NotPortableError(name, problems)
-        frame = self.spark.sql(portable.to_spark(sql, params)).localCheckpoint(eager=True)
-        self._keep(name, frame)
-        return frame.count()
+        try:
+            frame = self.spark.sql(portable.to_spark(sql, params))
+            if view:
+                self._keep(name, frame)
+                return None
+            frame = frame.localCheckpoint(eager=True)
+            self._keep(name, frame)
+            return frame.count()
+        except Exception as e:  # Spark's own error (analysis, execution): say which model
+            if type(e).__module__.startswith(("pyspark", "py4j")):
+                raise SparkModelError(name, e) from e
+            raise
 
     def read_arrow(self, sql_or_relation: str, params: dict | None = None) -> pa.Table:
         if sql_or_relation in self._frames:
@@ -177,15 +207,53 @@ class SparkEngine:
         """The stream's events (export_events' Parquet) as relation `name`."""
         self._keep(name, self.spark.read.parquet(str(path)))
 
-    def publish(self, stream: str, results: dict[str, str], run, state, store=None, out_dir=None) -> None:
-        """The stream's results into the store as always (`store`: the DuckDB engine's publish,
-        given each result as Arrow) and, with `out_dir`, as Parquet tables partitioned by stream."""
-        if out_dir is not None:
-            write_results(self, Path(out_dir), stream, results)
-        if store is not None:
-            for relation in results.values():
-                store.register(relation, self.read_arrow(relation))
-            store.publish(stream, results, run, state)
+    def publish(self, stream: str, results: dict[str, str], run, state) -> None:
+        """With `out_dir`, the results as Parquet tables partitioned by stream (write_results,
+        first); then into the store as a DuckDB compute publishes them (`store`: the DuckDB
+        engine, given each result relation and the case, resource and team names as Arrow): the
+        same transaction, runs row and snapshot. No per-case state is kept (state.cases False:
+        the next DuckDB compute of the stream is full)."""
+        if self.store is None:
+            raise RuntimeError("SparkEngine.publish: no store engine to publish into")
+        if self.out_dir is not None and results:
+            contract = {}
+            for table, relation in results.items():
+                contract[table] = f"vsm_out_{table}"
+                self._keep(contract[table], self.spark.sql(self._contract_sql(table, relation)))
+            write_results(self, Path(self.out_dir), stream, contract)
+            for name in contract.values():
+                self.drop(name)
+        for relation in (*results.values(), *(NAMES if results else ())):
+            self.store.register(relation, self.read_arrow(relation))
+            self.in_store.append(relation)
+        self.store.publish(stream, results, run, state)
+
+    def _contract_sql(self, table: str, relation: str) -> str:
+        """The result table's columns (the store's, but stream) from the flow's relation, its
+        case, resource and team numbers as their texts: the rows the store publishes
+        (DuckDBEngine._replace_rows), in Spark SQL."""
+        from pipeline.engine import OWNER_COLUMNS
+
+        columns = [
+            c
+            for (c,) in self.store.con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = $t AND table_schema = 'main' ORDER BY ordinal_position",
+                {"t": table},
+            ).fetchall()
+            if c != "stream"
+        ]
+        select, joins = [], ""
+        for c in columns:
+            if c == "case_id":
+                select.append("k.case_id AS case_id")
+                joins += " LEFT JOIN flow_case_names AS k ON k.case_no = t.case_id"
+            elif c in OWNER_COLUMNS:
+                select.append(f"o_{c}.name AS `{c}`")
+                joins += f" LEFT JOIN flow_owner_names AS o_{c} ON o_{c}.owner_no = t.`{c}`"
+            else:
+                select.append(f"t.`{c}`")
+        return f"SELECT {', '.join(select)} FROM {relation} AS t{joins}"
 
     def _keep(self, name: str, frame) -> None:
         old = self._frames.pop(name, None)
@@ -193,6 +261,78 @@ class SparkEngine:
         self._frames[name] = frame
         if old is not None:
             old.unpersist()
+
+
+# The flow's number -> text relations the store's publish joins results to (engine.py).
+NAMES = ("flow_case_names", "flow_owner_names")
+
+# Store tables the models read besides the events (models.store_tables), with a stream column:
+# the stream's rows go to Spark as Arrow.
+STORE_INPUTS = ("rejects", "runs", "flow_case_state")
+
+
+def stage_store(con, engine: SparkEngine, stream: str, folder: Path) -> int:
+    """What the models read of the store, on Spark: the stream's events through Parquet in
+    `folder` (export_events; events_parquet), the other store tables' rows of the stream as
+    Arrow. The number of events."""
+    events = export_events(con, stream, folder / "events.parquet")
+    engine.events_parquet(folder / "events.parquet")
+    for table in STORE_INPUTS:
+        engine.register(
+            table,
+            con.sql(
+                f"SELECT * FROM {table} WHERE stream = $stream", params={"stream": stream}
+            ).to_arrow_table(),
+        )
+    return events
+
+
+@contextmanager
+def spark_compute(con, settings, out_dir: Path | None = None, session=None) -> Iterator[SparkEngine]:
+    """A Spark engine ready for one stream's compute (pipeline/flow.py compute_flow): its own
+    session (`session`, else session_for [engine]), the store's inputs staged (stage_store),
+    publishing into the store `con` and, with `out_dir` (else [engine] out), keeping the
+    results as Parquet there. The events' Parquet goes beside the results
+    (`<out>/_events/stream=<stream>/`) when there is an output folder, else to a temporary
+    folder removed after: a cluster's executors must read it, so a master that is not
+    local needs an output folder they reach."""
+    from pipeline.engine import DuckDBEngine
+
+    e = settings.engine
+    # absolute: the JVM's working folder is not this process's (and a cluster's is elsewhere)
+    out = Path(out_dir).resolve() if out_dir else settings.engine_out()
+    out = out.resolve() if out is not None else None
+    if out is None and session is None and not e.spark_master.startswith("local"):
+        raise SettingsError(
+            f"[engine] spark_master = {e.spark_master!r} is a cluster: its executors read the events "
+            "from Parquet, so set [engine] out (or --out DIR) to a folder the cluster reaches"
+        )
+    session = session or session_for(e)
+    engine = SparkEngine(session, store=DuckDBEngine(con), out_dir=out)
+    with tempfile.TemporaryDirectory(prefix="vsm-spark-") as tmp:
+        folder = out / "_events" / f"stream={settings.name}" if out is not None else Path(tmp)
+        stage_store(con, engine, settings.name, folder)
+        try:
+            yield engine
+        finally:
+            for name in list(engine._frames):
+                engine.drop(name)
+            for name in engine.in_store:
+                engine.store.drop(name)
+
+
+def session_for(settings) -> object:
+    """A Spark session of its own for one stream's compute, in the process's one Spark
+    application (started for [engine] on first use): `newSession()` shares the SparkContext
+    (the executors) but not the temp views or the session zone, so streams computed side by
+    side (`vsm run --parallel N`) do not see each other's `flow_*` relations."""
+    return start_session(
+        SparkSettings(
+            master=settings.spark_master,
+            shuffle_partitions=settings.spark_shuffle_partitions,
+            conf=tuple(sorted(settings.spark_conf.items())),
+        )
+    ).newSession()
 
 
 def export_events(con, stream: str, path: Path) -> int:

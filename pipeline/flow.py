@@ -208,6 +208,7 @@ def compute_flow(
     on_stage: Callable[[str], None] = lambda _: None,
     full: bool = False,
     engine: Engine | None = None,
+    out_dir: Path | None = None,
 ) -> FlowResult:
     """Compute every result table of the stream and publish them atomically.
 
@@ -216,7 +217,28 @@ def compute_flow(
     stored state or a global decision (settings, activities, ...) changed.
     `model_dir`: where to write the discovered model (<stream>.bpmn, <stream>.pnml).
     The models run through `engine` (pipeline/engine.py; default DuckDB on `con`, the store,
-    which keeps the incremental state and receives the results either way)."""
+    which keeps the incremental state and receives the results either way). With none given
+    and [engine] name = "spark", the models run on Spark (pipeline/engine_spark.py
+    spark_compute: the events exported to Parquet, the results published into the store and,
+    with `out_dir` or [engine] out, kept there as Parquet); a Spark compute is always full."""
+    on = engine.name if engine is not None else settings.engine.name
+    if on != "duckdb" and settings.sla:
+        raise SettingsError(
+            f"[[sla]] ({len(settings.sla)} service levels): service levels are computed on the duckdb "
+            f"engine only for now, not on {on} (compute with --engine duckdb)"
+        )
+    if engine is None and settings.engine.name == "spark":
+        from pipeline.engine_spark import spark_compute
+
+        with spark_compute(con, settings, out_dir) as spark:
+            return compute_flow(
+                con, settings, as_of=as_of, model_dir=model_dir, on_stage=on_stage, full=full, engine=spark
+            )
+    if out_dir is not None and (engine is None or engine.name == "duckdb"):
+        raise SettingsError(
+            f"--out {out_dir}: Parquet results are written by the spark engine (--engine spark); a DuckDB "
+            "compute keeps its results in the store (vsm export writes them out)"
+        )
     started_at = datetime.now(UTC)  # the run's started_at: when the compute began, not when it published
     engine = engine or DuckDBEngine(con)
     runner = Runner(engine, keep=set(KEEP))
@@ -328,9 +350,13 @@ def _compute(
         "step_by": step_by,
         "started_steps": started_steps if shape != "status" else [],
         "holidays": holidays_version(settings.calendar, settings.calendars),
+        "engine": engine.name,
     }
     previous = incremental.previous_decisions(con, stream)
     plan = incremental.plan(previous, decisions, full)
+    on_duckdb = engine.name == "duckdb"
+    if not on_duckdb and not full:  # no incremental state on Spark: every case, every time
+        plan = incremental.Plan(True, f"the {engine.name} engine always computes every case", previous)
     on_stage("finding changed cases")
     runner.choices |= {
         "full": plan.full,
@@ -425,7 +451,8 @@ def _compute(
     summary = engine.read_arrow("flow_stream_summary").to_pylist()[0]
     total_cases = engine.read_arrow("SELECT count(*) FROM flow_case_names").column(0)[0].as_py()
     message = (
-        _compute_message(plan.full, plan.reason, recomputed, total_cases)
+        ("" if on_duckdb else f"on {engine.name}: ")
+        + _compute_message(plan.full, plan.reason, recomputed, total_cases)
         + "; "
         + _window_message(window, summary)
         + _run_message(shape, detected, summary, step_by_reason)
@@ -479,7 +506,11 @@ def _compute(
         stream,
         RESULTS,
         RunRecord(stream, message, started_at, events),
-        StateRecord(json.dumps(decisions), as_of, incremental.result_json(result), not plan.full),
+        # no per-case state off DuckDB (its fingerprints are the store's): the next DuckDB
+        # compute of the stream is full (decision "engine", forget_cases.sql)
+        StateRecord(
+            json.dumps(decisions), as_of, incremental.result_json(result), not plan.full, cases=on_duckdb
+        ),
     )
     return result
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipeline.settings import StreamSettings, render_settings
+from pipeline.settings import EngineSettings, StreamSettings, render_settings
 from pipeline.store import SQL_DIR
 
 # What each decision is called in the run's message when it changed.
@@ -43,7 +43,11 @@ DECISION_NAMES = {
     "step_by": "what a step is (step_by) changed",
     "started_steps": "the steps with lifecycle starts changed",
     "holidays": "the holidays package's version changed (the calendars' public holidays)",
+    "engine": "the last compute ran on another engine (a Spark compute keeps no per-case state)",
 }
+
+# A decision an older state did not record, and what it was then.
+DECISION_DEFAULTS = {"engine": "duckdb"}
 
 
 @dataclass
@@ -72,8 +76,9 @@ def flow_sql_digest() -> str:
 def settings_digest(settings: StreamSettings) -> str:
     """The settings as they shape every case's visits: [flow] window is left out, since a
     window restricts the aggregate tables only (their per-case rows stay complete), so a
-    window change needs no full recompute."""
-    return digest(render_settings(replace(settings, window="")))
+    window change needs no full recompute; nor is [engine] (the results do not depend on it;
+    the engine a compute ran on is a decision of its own, "engine")."""
+    return digest(render_settings(replace(settings, window="", engine=EngineSettings())))
 
 
 def previous_decisions(con: duckdb.DuckDBPyConnection, stream: str) -> dict | None:
@@ -90,7 +95,7 @@ def plan(previous: dict | None, decisions: dict, full: bool) -> Plan:
     if previous is None:
         return Plan(True, "no stored state of an earlier compute", previous)
     for key, value in decisions.items():
-        if previous.get(key) != value:
+        if previous.get(key, DECISION_DEFAULTS.get(key)) != value:
             return Plan(True, DECISION_NAMES.get(key, key), previous)
     return Plan(False, "", previous)
 

@@ -35,6 +35,7 @@ NULLS LAST is written out by sqlglot; day buckets follow the session zone in bot
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -363,6 +364,23 @@ def _not_null(value: exp.Expression) -> exp.Expression:
     return exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null()))
 
 
+_PRINTF_SPEC = re.compile(r"%(?:\d+\$)?[-#+ 0,(]*\d*(?:\.\d+)?([a-zA-Z%])")
+
+
+def _printf_doubles(node: exp.Anonymous) -> None:
+    """printf's floating-point conversions (%f %e %g) take a DOUBLE on Spark (a DECIMAL, such
+    as 100.0 * n / m there, fails the job): those arguments cast to DOUBLE."""
+    pattern = node.expressions[0]
+    if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+        return
+    conversions = [c for c in _PRINTF_SPEC.findall(pattern.this) if c != "%"]
+    for i, conversion in enumerate(conversions, start=1):
+        if conversion in "feEgGaA" and i < len(node.expressions):
+            arg = node.expressions[i]
+            if not (isinstance(arg, exp.Cast) and arg.to.is_type("double")):
+                arg.replace(exp.cast(arg.copy(), "DOUBLE"))
+
+
 def _spark_fixes(node: exp.Expression) -> exp.Expression:
     """Where sqlglot's Spark text would mean something else or not run: epoch() of an instant
     is its seconds WITH the fraction in DuckDB (UNIX_TIMESTAMP drops it): unix_micros / 1e6;
@@ -371,6 +389,18 @@ def _spark_fixes(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Anonymous) and node.name.lower() in ("epoch_us", "epoch_ms"):
         name = "unix_micros" if node.name.lower() == "epoch_us" else "unix_millis"
         return exp.Anonymous(this=name, expressions=[exp.cast(node.expressions[0], "TIMESTAMPTZ")])
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "printf" and node.expressions:
+        _printf_doubles(node)  # in place: its arguments get their own fixes
+        return node
+    if isinstance(node, exp.Avg) and not (isinstance(node.this, exp.Cast) and node.this.to.is_type("double")):
+        node.set("this", exp.cast(node.this, "DOUBLE"))  # DuckDB's avg of numbers is a DOUBLE;
+        return node  # Spark's of a DECIMAL (avg(CASE ... THEN 1.0 ...)) a DECIMAL of 5 places
+    if isinstance(node, exp.DPipe):  # DuckDB binds + - * / tighter than ||; Spark as tight as + -,
+        for side in ("this", "expression"):  # and sqlglot writes no parentheses: give them
+            operand = node.args.get(side)
+            if isinstance(operand, exp.Binary) and not isinstance(operand, exp.DPipe | exp.Paren):
+                node.set(side, exp.Paren(this=operand))
+        return node
     if isinstance(node, exp.Anonymous) and node.name.lower() == "to_microseconds":
         one = exp.Interval(this=exp.Literal.string("0.000001"), unit=exp.var("SECOND"))
         return exp.Paren(this=exp.Mul(this=exp.Paren(this=node.expressions[0]), expression=one))

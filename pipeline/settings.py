@@ -27,6 +27,15 @@ FORMATS = ("auto", "csv", "parquet", "jsonl", "xes", "ocel", "excel")
 LOG_SHAPES = ("auto", "interval", "status", "point")
 STEP_BY = ("auto", "activity", "team", "team_activity")  # [flow] step_by: what a step is
 STATUS_CLASSES = ("work", "wait", "done")
+ENGINES = ("duckdb", "spark")  # [engine] name: where the flow's models run (pipeline/engine*.py)
+ENGINE_KEYS = ("name", "spark_master", "spark_shuffle_partitions", "spark_conf", "out")
+# spark_conf may not set what [engine] or the compute sets itself
+SPARK_CONF_OWN = {
+    "spark.master": "spark_master",
+    "spark.sql.shuffle.partitions": "spark_shuffle_partitions",
+    "spark.sql.session.timeZone": "the stream's [stream] timezone",
+    "spark.jars.packages": "nothing: vsm fetches no jars (pyspark's wheel carries Spark's)",
+}
 ROLES = ("case_id", "activity", "timestamp", "lifecycle", "resource", "team", "start_timestamp", "sequence")
 # [columns] event_key: the roles that name one event across exports, so that a newer export's
 # version of it (a resource fixed, an attribute changed) replaces the stored one
@@ -97,6 +106,21 @@ class Discovery:
 
 
 @dataclass
+class EngineSettings:
+    """[engine]: where `vsm compute` runs the flow's models (README: running on Spark). Not
+    part of the incremental settings digest: the results do not depend on the engine."""
+
+    name: str = "duckdb"  # "duckdb" (embedded, the default) or "spark"
+    spark_master: str = "local[*]"  # "local[2]", "spark://host:7077", "yarn", "k8s://https://..."
+    spark_shuffle_partitions: int = 8  # spark.sql.shuffle.partitions
+    spark_conf: dict[str, str] = field(default_factory=dict)  # further spark.* settings, as they are
+    out: str = ""  # Parquet results folder (also --out DIR); empty = none kept
+
+    def is_default(self) -> bool:
+        return self == EngineSettings()
+
+
+@dataclass
 class StreamSettings:
     name: str
     source: Source = field(default_factory=Source)
@@ -119,6 +143,7 @@ class StreamSettings:
         default_factory=dict
     )  # [calendars.teams]: team -> its own
     sla: list[Sla] = field(default_factory=list)  # [[sla]] (pipeline/slas.py), first match wins
+    engine: EngineSettings = field(default_factory=EngineSettings)  # [engine]
     path: Path | None = None  # the settings file this came from
 
     @property
@@ -131,6 +156,15 @@ class StreamSettings:
 
     def source_path(self) -> Path:
         p = Path(self.source.path)
+        if p.is_absolute() or self.path is None:
+            return p
+        return self.path.resolve().parent.parent / p
+
+    def engine_out(self) -> Path | None:
+        """[engine] out as a path: relative to the folder that holds streams/, as the source."""
+        if not self.engine.out:
+            return None
+        p = Path(self.engine.out)
         if p.is_absolute() or self.path is None:
             return p
         return self.path.resolve().parent.parent / p
@@ -246,7 +280,7 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
             "calendar",
             "calendars",
         )
-        + ("sla",),
+        + ("sla", "engine"),
         where,
     )
     stream = data.get("stream", {})
@@ -356,7 +390,56 @@ def settings_from_dict(data: dict, where: str = "settings") -> StreamSettings:
     settings.discovery = _discovery(data.get("discovery", {}), where)
     _calendars(settings, data, where)
     settings.sla = parse_slas(data.get("sla", []), where)
+    settings.engine = parse_engine(data.get("engine", {}), f"{where} [engine]")
     return settings
+
+
+def parse_engine(table: dict, where: str = "[engine]") -> EngineSettings:
+    """[engine], checked: a known name; the spark_* keys only with name = "spark" (with
+    duckdb they would change nothing); out only with spark (a DuckDB compute keeps its
+    results in the store: `vsm export` writes them out)."""
+    if not isinstance(table, dict):
+        raise SettingsError(f"{where}: [engine] = {table!r}: expected a table")
+    _check_keys(table, ENGINE_KEYS, where)
+    engine = EngineSettings(
+        name=_choice(_take(table, "name", str, where, "duckdb"), ENGINES, f"{where} name")
+    )
+    if engine.name != "spark":
+        given = [k for k in ENGINE_KEYS if k != "name" and k in table]
+        if given:
+            raise SettingsError(
+                f"{where}: {given[0]} = {table[given[0]]!r} acts on the spark engine only, and name is "
+                f'{engine.name!r}: set name = "spark", or remove {given[0]}'
+            )
+        return engine
+    engine.spark_master = _take(table, "spark_master", str, where, engine.spark_master).strip()
+    if not engine.spark_master:
+        raise SettingsError(
+            f'{where}: spark_master = "": expected a Spark master URL, e.g. "local[*]", "spark://host:7077"'
+        )
+    partitions = table.get("spark_shuffle_partitions", engine.spark_shuffle_partitions)
+    if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
+        raise SettingsError(
+            f"{where}: spark_shuffle_partitions = {partitions!r}: expected a whole number >= 1"
+        )
+    engine.spark_shuffle_partitions = partitions
+    conf = table.get("spark_conf", {})
+    if not isinstance(conf, dict):
+        raise SettingsError(f'{where}: spark_conf = {conf!r}: expected a table of "spark.key" = value')
+    for key, value in conf.items():
+        if not key.startswith("spark."):
+            raise SettingsError(f"{where}: spark_conf key {key!r}: expected a Spark setting (spark.*)")
+        if key in SPARK_CONF_OWN:
+            raise SettingsError(f"{where}: spark_conf key {key!r}: set by {SPARK_CONF_OWN[key]}, not here")
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        if not isinstance(value, str | int | float):
+            raise SettingsError(
+                f"{where}: spark_conf {key!r} = {value!r}: expected a string, number or true/false"
+            )
+        engine.spark_conf[key] = str(value)
+    engine.out = _take(table, "out", str, where, "")
+    return engine
 
 
 def _calendars(settings: StreamSettings, data: dict, where: str) -> None:
@@ -707,6 +790,7 @@ def render_settings(s: StreamSettings) -> str:
         *(render_calendar("calendar", s.calendar, _toml_str) if s.calendar else ["[calendar]", ""]),
         "# A team's own calendar: [calendars.teams.\"Team name\"], its keys left out are [calendar]'s.",
         *(render_team_calendars(s.calendars, _toml_str) if s.calendars else ["[calendars.teams]", ""]),
+        *render_engine(s.engine),
         *(
             [
                 "# Service levels: [[sla]] name, where (SQL on the case's attributes; first match wins),",
@@ -725,6 +809,28 @@ def render_settings(s: StreamSettings) -> str:
             "",
         ]
     return "\n".join(lines)
+
+
+def render_engine(e: EngineSettings) -> list[str]:
+    """[engine]: the lines of its TOML table (with duckdb, its name alone: the other keys
+    are the spark engine's, refused with duckdb)."""
+    lines = [
+        "# Where the flow's models run: duckdb (embedded, the default) or spark (README: Running on",
+        "# Spark; keys spark_master, spark_shuffle_partitions, spark_conf, out). vsm compute",
+        "# --engine overrides it. The results are published into the store either way.",
+        "[engine]",
+        f"name = {_toml_str(e.name)}",
+    ]
+    if e.name == "spark":
+        conf = ", ".join(f"{_toml_str(k)} = {_toml_str(v)}" for k, v in sorted(e.spark_conf.items()))
+        lines += [
+            f"spark_master = {_toml_str(e.spark_master)}",
+            f"spark_shuffle_partitions = {e.spark_shuffle_partitions}",
+            f"spark_conf = {{ {conf} }}" if conf else "spark_conf = {}",
+            "# A folder that keeps the results as Parquet, partitioned by stream; empty = none.",
+            f"out = {_toml_str(e.out)}",
+        ]
+    return [*lines, ""]
 
 
 def _kinds() -> tuple[str, ...]:

@@ -4,7 +4,7 @@ one-shot `discover` path (detect, load, and later: compute, map, report)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -384,6 +384,25 @@ def use_window(settings: StreamSettings, window: str | None) -> None:
     settings.window, settings.window_key = window, "--window"
 
 
+def use_engine(settings: StreamSettings, engine: str | None, out_dir: Path | None = None) -> None:
+    """`--engine` over [engine] name (None keeps the settings'); `--out` only where Parquet
+    results are written (spark), checked before the store is opened."""
+    from pipeline.settings import ENGINES, EngineSettings
+
+    if engine is not None:
+        if engine not in ENGINES:
+            raise SettingsError(f"--engine {engine!r}: expected one of {', '.join(ENGINES)}")
+        if engine != settings.engine.name:  # the settings' spark_* keys are the spark engine's
+            settings.engine = (
+                EngineSettings(name=engine) if engine == "duckdb" else replace(settings.engine, name=engine)
+            )
+    if out_dir is not None and settings.engine.name != "spark":
+        raise SettingsError(
+            f"--out {out_dir}: Parquet results are written by the spark engine (--engine spark); a "
+            f"{settings.engine.name} compute keeps its results in the store (vsm export writes them out)"
+        )
+
+
 @dataclass
 class RefreshResult:
     load: LoadResult | None
@@ -408,12 +427,14 @@ def refresh(
     on_stage: Stage = lambda _: None,
     full: bool = False,
     on_loaded: Callable[[LoadResult], None] = lambda _: None,
+    out_dir: Path | None = None,
 ) -> RefreshResult:
     """The nightly path: load what is new, recompute the flow, write the model and the report.
 
     The compute is incremental (the cases whose events changed) unless `full`.
     Each step publishes atomically; a failure stops the run before the next step. `on_loaded`
-    hears the load's result as soon as it commits, so a later step's failure does not lose it."""
+    hears the load's result as soon as it commits, so a later step's failure does not lose it.
+    The compute runs on [engine] (settings.engine; `out_dir`: the spark engine's Parquet results)."""
     if compute and load:
         preload()  # as in discover(): pm4py's import overlaps the load
     loaded = ingest(con, settings, source=source, on_stage=on_stage) if load else None
@@ -429,7 +450,11 @@ def refresh(
             "the flow is computed once a pull brings some"
         )
     model_dir = reports_dir / settings.name if reports_dir else None
-    flow = compute_flow(con, settings, model_dir=model_dir, on_stage=on_stage, full=full) if compute else None
+    flow = (
+        compute_flow(con, settings, model_dir=model_dir, on_stage=on_stage, full=full, out_dir=out_dir)
+        if compute
+        else None
+    )
     page = None
     if flow is not None and reports_dir is not None:
         from pipeline.report import report_time, write_report  # the report's code loads only when used

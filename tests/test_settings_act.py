@@ -833,6 +833,25 @@ def _sla(store, tmp_path):
     ]
 
 
+# ---------------------------------------------------------------- [engine]
+# (tests/test_spark_parity.py computes every table on both engines; here: the key is read and acts)
+
+
+@case("engine", "name")
+def _engine_name(store, tmp_path):
+    # with spark, what the spark engine does not compute yet (service levels) is refused before
+    # any Spark starts; with duckdb (the default) the same settings compute
+    path = tmp_path / "t" / "log.csv"
+    run(store, tmp_path, BASE)
+    data = {"stream": {"name": "e"}, "source": {"path": str(path)}, "sla": [{"name": "s", "target": "3.5h"}]}
+    settings = settings_from_dict(data | {"engine": {"name": "spark"}})
+    ingest(store, settings)
+    with pytest.raises(SettingsError, match=r"service levels are computed on the duckdb engine only"):
+        compute_flow(store, settings)
+    compute_flow(store, settings_from_dict(data | {"engine": {"name": "duckdb"}}))
+    assert len(one(store, "SELECT case_id FROM sla WHERE stream = $stream", "e")) == 2
+
+
 @pytest.mark.parametrize("key", sorted(CASES), ids=lambda k: f"{k[0]}.{k[1]}")  # after every @case
 def test_the_setting_acts(key, store, tmp_path):
     CASES[key](store, tmp_path)
