@@ -376,6 +376,8 @@ def _compute(
     window = measurement_window(runner, settings, as_of, first_event)
     params |= {
         "as_of": as_of,
+        # the instant as the findings' texts give it: formatted here, one text on every engine
+        "as_of_text": f"{_utc(as_of)} UTC",
         "window_label": window.label,
         "window_start": window.start,
         "window_end": window.end,

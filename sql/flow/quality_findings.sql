@@ -2,7 +2,7 @@
 -- grain: rule that fires
 -- depends_on: flow_boundary_markers, flow_case_names, flow_cases, flow_event_findings, flow_exits, flow_handoff_counter, flow_lifecycle, flow_placeholder_statuses, flow_stale_after, flow_status_classes, flow_visits, flow_window, rejects, runs
 -- published_as: quality_findings
--- params: as_of, ends_inferred, log_shape, stale_after_s, stream, window_end, window_start
+-- params: as_of, as_of_text, ends_inferred, log_shape, stale_after_s, stream, window_end, window_start
 -- timezone_assumption, missing_values: a finding read off the stream's latest load whose runs
 -- message holds a note matching a regular expression (a note that starts with its count,
 -- e.g. '12 timestamp values have ...'): count = that number, detail = the note and its load
@@ -102,7 +102,7 @@ open_cases AS (
         CAST(NULL AS VARCHAR) AS example, arg_min(case_id, (arrival_ts, case_id)) FILTER (WHERE is_open) AS example_case,
         count(*) FILTER (WHERE is_open) || ' of ' || count(*) || ' cases ('
             || printf('%.1f%%', CAST(100 * count(*) FILTER (WHERE is_open) / count(*) AS DOUBLE)) || ') are open at '
-            || CAST(CAST($as_of AS TIMESTAMPTZ) AS VARCHAR) || ': not yet at an end' AS detail
+            || $as_of_text || ': not yet at an end' AS detail
     FROM flow_cases
 ),
 boundary_markers AS (
@@ -162,7 +162,7 @@ stale_cases AS (
             || printf('%.1f', CAST((SELECT stale_after_s FROM flow_stale_after) / 86400 AS DOUBLE)) || ' days ('
             || CASE WHEN $stale_after_s IS NULL THEN 'the p99 lead time of completed cases; set [flow] stale_after'
                     ELSE '[flow] stale_after' END
-            || ') before ' || CAST(CAST($as_of AS TIMESTAMPTZ) AS VARCHAR)
+            || ') before ' || $as_of_text
             || ': they are stale, counted apart from WIP and Little''s Law (aging WIP state ''stale'')' AS detail
     FROM flow_cases WHERE is_stale
 ),
