@@ -65,7 +65,8 @@ class Engine(Protocol):
         """A Python-made input relation."""
 
     def materialise(self, name: str, sql: str, params: dict, view: bool = False) -> int | None:
-        """Create relation `name` from a model's SELECT; its rows (None for a view)."""
+        """Create relation `name` from a model's SELECT; its rows, or None for a view or when
+        the engine does not count them as it builds (Spark: Runner.rows counts on demand)."""
 
     def read_arrow(self, sql_or_relation: str, params: dict | None = None) -> pa.Table: ...
 
@@ -204,44 +205,55 @@ class DuckDBEngine:
         """The stream's rows of `table` from `relation`: its columns by name, the flow's case,
         resource and team numbers (events.sql) back to their texts."""
         con = self.con
-        columns = [
-            c
-            for (c,) in con.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_name = $t AND table_schema = 'main' ORDER BY ordinal_position",
-                {"t": table},
-            ).fetchall()
-        ]
-        select, names = [], ""
-        for c in columns:
-            if c == "stream":
-                select.append("$stream")
-            elif c == "case_id":
-                select.append("k.case_id")
-                names += " LEFT JOIN flow_case_names AS k ON k.case_no = t.case_id"
-            elif c in OWNER_COLUMNS:
-                select.append(f'"o_{c}".name')
-                names += f' LEFT JOIN flow_owner_names AS "o_{c}" ON "o_{c}".owner_no = t."{c}"'
-            else:
-                select.append(f't."{c}"')
+        select = contract_select(con, table, relation, quote='"', stream="$stream")
         if only_changed_cases and table in CASE_TABLES:  # the kept cases' rows are as they were
             con.execute(
                 f"DELETE FROM {_ident(table)} WHERE stream = $stream "
                 "AND case_id NOT IN (SELECT case_id FROM flow_kept_cases)",
                 {"stream": stream},
             )
-            names += " SEMI JOIN flow_recompute AS r ON r.case_no = t.case_id"
+            select += " SEMI JOIN flow_recompute AS r ON r.case_no = t.case_id"
         else:
             con.execute(f"DELETE FROM {_ident(table)} WHERE stream = $stream", {"stream": stream})
-        con.execute(
-            f"INSERT INTO {table} SELECT {', '.join(select)} FROM {_ident(relation)} AS t{names}",
-            {"stream": stream},
-        )
+        con.execute(f"INSERT INTO {table} {select}", {"stream": stream})
 
     def _run_statements(self, sql: str, params: dict) -> None:
         for statement in (s for s in sql.split(";\n") if s.strip() and not _only_comments(s)):
             used = {k: v for k, v in params.items() if f"${k}" in statement}
             self.con.execute(statement, used or None)
+
+
+def contract_select(
+    con: duckdb.DuckDBPyConnection, table: str, relation: str, quote: str, stream: str | None
+) -> str:
+    """The SELECT of a result table's rows (its columns by name, as the store's `table` has
+    them) from the flow's `relation`, the case, resource and team numbers (events.sql) back to
+    their texts through flow_case_names and flow_owner_names. `quote` quotes identifiers ('"'
+    on DuckDB, '`' on Spark); `stream` is the stream column's expression, None to leave it out."""
+    columns = [
+        c
+        for (c,) in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = $t AND table_schema = 'main' ORDER BY ordinal_position",
+            {"t": table},
+        ).fetchall()
+    ]
+    q = quote
+    select, joins = [], ""
+    for c in columns:
+        if c == "stream":
+            if stream is not None:
+                select.append(f"{stream} AS stream")
+        elif c == "case_id":
+            select.append("k.case_id AS case_id")
+            joins += " LEFT JOIN flow_case_names AS k ON k.case_no = t.case_id"
+        elif c in OWNER_COLUMNS:
+            select.append(f"{q}o_{c}{q}.name AS {q}{c}{q}")
+            joins += f" LEFT JOIN flow_owner_names AS {q}o_{c}{q} ON {q}o_{c}{q}.owner_no = t.{q}{c}{q}"
+        else:
+            select.append(f"t.{q}{c}{q}")
+    name = relation if quote == "`" else _ident(relation)
+    return f"SELECT {', '.join(select)} FROM {name} AS t{joins}"
 
 
 def _only_comments(statement: str) -> bool:

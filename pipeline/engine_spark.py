@@ -24,6 +24,8 @@ import logging
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -34,6 +36,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from pipeline import portable
+from pipeline.engine import contract_select
 from pipeline.errors import SettingsError, VsmError
 
 DEFAULT_MASTER = "local[*]"
@@ -89,11 +92,42 @@ def start_session(settings: SparkSettings = SparkSettings(), app_name: str = "vs
         )
     for key, value in settings.conf:
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    with _gateway_started_without_fork():
+        session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):  # each failed query's
         logging.getLogger(name).setLevel(logging.CRITICAL)  # JVM stack: the error says it in a line
     return session
+
+
+# The JVM's launcher: SIGINT ignored (a Ctrl-C stops vsm, which then stops Spark), then exec.
+_IGNORE_SIGINT_THEN_EXEC = (
+    "import os, signal, sys\n"
+    "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+    "os.execvp(sys.argv[1], sys.argv[1:])\n"
+)
+
+
+@contextmanager
+def _gateway_started_without_fork() -> Iterator[None]:
+    """pyspark starts its JVM with a preexec_fn (to ignore SIGINT), which makes Python fork()
+    this whole process; a fork of a process holding gigabytes (a large log, DuckDB's memory)
+    can be refused with ENOMEM. Here a small launcher ignores SIGINT and execs the command,
+    and subprocess starts it by vfork: the same JVM, started the same way otherwise."""
+    from pyspark import java_gateway
+
+    def popen(command, **kwargs):
+        kwargs.pop("preexec_fn", None)
+        return subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _IGNORE_SIGINT_THEN_EXEC, *command], **kwargs
+        )
+
+    original = java_gateway.Popen
+    java_gateway.Popen = popen
+    try:
+        yield
+    finally:
+        java_gateway.Popen = original
 
 
 def spark_ready(table: pa.Table) -> pa.Table:
@@ -184,9 +218,10 @@ class SparkEngine:
             if view:
                 self._keep(name, frame)
                 return None
-            frame = frame.localCheckpoint(eager=True)
-            self._keep(name, frame)
-            return frame.count()
+            # not counted: a count is a second Spark job per model (a fifth of a small
+            # compute); the runner counts the few relations whose rows it needs (Runner.rows)
+            self._keep(name, frame.localCheckpoint(eager=True))
+            return None
         except Exception as e:  # Spark's own error (analysis, execution): say which model
             if type(e).__module__.startswith(("pyspark", "py4j")):
                 raise SparkModelError(name, e) from e
@@ -219,7 +254,8 @@ class SparkEngine:
             contract = {}
             for table, relation in results.items():
                 contract[table] = f"vsm_out_{table}"
-                self._keep(contract[table], self.spark.sql(self._contract_sql(table, relation)))
+                select = contract_select(self.store.con, table, relation, quote="`", stream=None)
+                self._keep(contract[table], self.spark.sql(select))
             write_results(self, Path(self.out_dir), stream, contract)
             for name in contract.values():
                 self.drop(name)
@@ -227,33 +263,6 @@ class SparkEngine:
             self.store.register(relation, self.read_arrow(relation))
             self.in_store.append(relation)
         self.store.publish(stream, results, run, state)
-
-    def _contract_sql(self, table: str, relation: str) -> str:
-        """The result table's columns (the store's, but stream) from the flow's relation, its
-        case, resource and team numbers as their texts: the rows the store publishes
-        (DuckDBEngine._replace_rows), in Spark SQL."""
-        from pipeline.engine import OWNER_COLUMNS
-
-        columns = [
-            c
-            for (c,) in self.store.con.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_name = $t AND table_schema = 'main' ORDER BY ordinal_position",
-                {"t": table},
-            ).fetchall()
-            if c != "stream"
-        ]
-        select, joins = [], ""
-        for c in columns:
-            if c == "case_id":
-                select.append("k.case_id AS case_id")
-                joins += " LEFT JOIN flow_case_names AS k ON k.case_no = t.case_id"
-            elif c in OWNER_COLUMNS:
-                select.append(f"o_{c}.name AS `{c}`")
-                joins += f" LEFT JOIN flow_owner_names AS o_{c} ON o_{c}.owner_no = t.`{c}`"
-            else:
-                select.append(f"t.`{c}`")
-        return f"SELECT {', '.join(select)} FROM {relation} AS t{joins}"
 
     def _keep(self, name: str, frame) -> None:
         old = self._frames.pop(name, None)

@@ -221,12 +221,6 @@ def compute_flow(
     and [engine] name = "spark", the models run on Spark (pipeline/engine_spark.py
     spark_compute: the events exported to Parquet, the results published into the store and,
     with `out_dir` or [engine] out, kept there as Parquet); a Spark compute is always full."""
-    on = engine.name if engine is not None else settings.engine.name
-    if on != "duckdb" and settings.sla:
-        raise SettingsError(
-            f"[[sla]] ({len(settings.sla)} service levels): service levels are computed on the duckdb "
-            f"engine only for now, not on {on} (compute with --engine duckdb)"
-        )
     if engine is None and settings.engine.name == "spark":
         from pipeline.engine_spark import spark_compute
 
@@ -263,11 +257,12 @@ def compute_flow(
 
 
 def print_profile(timings: list[Timing]) -> None:
-    """Per model: seconds and rows (VSM_PROFILE=1), slowest first, to stderr."""
+    """Per model: seconds and rows (VSM_PROFILE=1; '-': a view, or not counted on Spark),
+    slowest first, to stderr."""
     total = sum(t.seconds for t in timings)
     print(f"models: {len(timings)}, {total:.2f} s", file=sys.stderr)
     for t in sorted(timings, key=lambda t: -t.seconds):
-        rows = "view" if t.rows is None else f"{t.rows:,}"
+        rows = "-" if t.rows is None else f"{t.rows:,}"  # a view, or an engine that does not count
         print(f"  {t.model:<32} {t.seconds:8.3f} s  {rows:>14} rows", file=sys.stderr)
 
 
@@ -439,7 +434,7 @@ def _compute(
     runner.run("flow_exits", "flow_event_days", "flow_event_findings", "flow_handoff_counter", params=params)
     runner.run("flow_cases", params=params)
     if settings.sla:
-        stage_slas(con, settings.sla, stream, shape)
+        stage_slas(con, engine, settings.sla, stream, shape)
         params["first_response"] = sla_first_response(settings.sla)
     runner.run("flow_sla", params=params)
 

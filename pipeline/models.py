@@ -46,8 +46,7 @@ INPUTS = (
     "flow_team_calendars",
     "flow_sla_defs",  # pipeline/slas.py stage_slas
     "flow_sla_pauses",
-    "flow_case_sla",
-    "flow_case_attributes",
+    "flow_case_sla_picks",
     "flow_map_steps",  # pipeline/flow.py discover_map (pipeline/stream_map.py)
     "flow_rework_loops",
     "flow_decision_points",
@@ -470,8 +469,12 @@ class Runner:
             self.built.add(model.name)
             self._free(model.depends_on)
 
-    def rows(self, name: str) -> int | None:
-        return next((t.rows for t in reversed(self.timings) if t.model == name), None)
+    def rows(self, name: str) -> int:
+        """The rows of a relation the runner built: as the engine told them, else counted."""
+        told = next((t.rows for t in reversed(self.timings) if t.model == name), None)
+        if told is not None:
+            return told
+        return self.engine.read_arrow(f"SELECT count(*) AS n FROM {name}")["n"][0].as_py()
 
     def _free(self, candidates) -> None:
         readers: dict[str, list[Model]] = {}  # models that read a relation, in this compute or maybe

@@ -386,6 +386,13 @@ def _spark_fixes(node: exp.Expression) -> exp.Expression:
     is its seconds WITH the fraction in DuckDB (UNIX_TIMESTAMP drops it): unix_micros / 1e6;
     epoch_us / epoch_ms are unix_micros / unix_millis; quantile_cont(x, f) is Spark's
     percentile(x, f) (the same linear interpolation; PERCENTILE_CONT takes WITHIN GROUP)."""
+    if isinstance(node, exp.Filter) and isinstance(node.this, exp.IgnoreNulls):
+        # any_value(x) FILTER (...): sqlglot writes `ANY_VALUE(x) IGNORE NULLS FILTER(...)`,
+        # which Spark does not parse; any_value(x, true) is the same (skips NULLs)
+        inner = node.this.this
+        if isinstance(inner, exp.AnyValue):
+            call = exp.Anonymous(this="any_value", expressions=[inner.this.copy(), exp.true()])
+            return exp.Filter(this=call, expression=node.expression.copy())
     if isinstance(node, exp.Anonymous) and node.name.lower() in ("epoch_us", "epoch_ms"):
         name = "unix_micros" if node.name.lower() == "epoch_us" else "unix_millis"
         return exp.Anonymous(this=name, expressions=[exp.cast(node.expressions[0], "TIMESTAMPTZ")])

@@ -23,6 +23,7 @@ import json
 from dataclasses import dataclass
 
 import duckdb
+import pyarrow as pa
 
 from pipeline.errors import SettingsError
 
@@ -164,24 +165,28 @@ def render_slas(slas: list[Sla], toml_str) -> list[str]:
     return lines
 
 
-def stage_slas(con: duckdb.DuckDBPyConnection, slas: list[Sla], stream: str, shape: str) -> None:
-    """What sla.sql reads: flow_sla_defs (sla_no in settings order, sla_name, start_name,
-    stop_name: NULL for arrival / exit, target_s, warn_at), flow_sla_pauses (sla_no, status)
-    and flow_case_sla (case_id: the flow's case number, sla_no: the first SLA whose condition
-    holds for the case; cases no SLA picks have no row). The names an SLA gives are checked
-    against the stream's statuses / steps, its conditions against the stream's attributes: a
-    SettingsError names the [[sla]] and the key."""
+def stage_slas(con: duckdb.DuckDBPyConnection, engine, slas: list[Sla], stream: str, shape: str) -> None:
+    """What sla.sql reads, registered on the flow's `engine` (pipeline/engine.py): flow_sla_defs
+    (sla_no in settings order, sla_name, start_name, stop_name: NULL for arrival / exit,
+    target_s, warn_at), flow_sla_pauses (sla_no, status) and flow_case_sla_picks (case_id: the
+    case's text, sla_no: the first SLA whose condition holds for the case; cases no SLA picks
+    have no row; case_sla.sql gives them the flow's case numbers). The conditions are DuckDB
+    SQL and are evaluated on the store `con` (its events) whichever engine computes, so they
+    mean the same on every engine. The names an SLA gives are checked against the stream's
+    statuses / steps, its conditions against the stream's attributes: a SettingsError names
+    the [[sla]] and the key."""
     from pipeline.settings import parse_duration
 
-    names = {r[0] for r in con.execute("SELECT DISTINCT CAST(step AS VARCHAR) FROM flow_step_map").fetchall()}
+    names = set(
+        engine.read_arrow("SELECT DISTINCT CAST(step AS VARCHAR) AS s FROM flow_step_map")["s"].to_pylist()
+    )
     names.discard(None)
     external = sorted(
-        r[0]
-        for r in con.execute(
-            "SELECT DISTINCT CAST(m.step AS VARCHAR) FROM flow_status_classes AS c "
+        engine.read_arrow(
+            "SELECT DISTINCT CAST(m.step AS VARCHAR) AS s FROM flow_status_classes AS c "
             "JOIN flow_step_map AS m ON m.activity = c.status "
             "WHERE c.wait_kind = 'external' AND m.step IS NOT NULL"
-        ).fetchall()
+        )["s"].to_pylist()
     )
     defs, pauses = [], []
     for no, s in enumerate(slas, start=1):
@@ -217,36 +222,60 @@ def stage_slas(con: duckdb.DuckDBPyConnection, slas: list[Sla], stream: str, sha
             )
         )
         pauses += [(no, p) for p in (s.pause if s.pause is not None else external)]
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE flow_sla_defs (sla_no INTEGER, sla_name VARCHAR, start_name VARCHAR, "
-        "stop_name VARCHAR, target_s DOUBLE, warn_at DOUBLE)"
+    columns = ("sla_no", "sla_name", "start_name", "stop_name", "target_s", "warn_at")
+    engine.register(
+        "flow_sla_defs",
+        pa.Table.from_pylist(
+            [dict(zip(columns, d, strict=True)) for d in defs],
+            schema=pa.schema(
+                [
+                    ("sla_no", pa.int32()),
+                    ("sla_name", pa.string()),
+                    ("start_name", pa.string()),
+                    ("stop_name", pa.string()),
+                    ("target_s", pa.float64()),
+                    ("warn_at", pa.float64()),
+                ]
+            ),
+        ),
     )
-    if defs:
-        con.executemany("INSERT INTO flow_sla_defs VALUES (?, ?, ?, ?, ?, ?)", defs)
-    con.execute("CREATE OR REPLACE TEMP TABLE flow_sla_pauses (sla_no INTEGER, status VARCHAR)")
-    if pauses:
-        con.executemany("INSERT INTO flow_sla_pauses VALUES (?, ?)", pauses)
+    engine.register(
+        "flow_sla_pauses",
+        pa.table(
+            {
+                "sla_no": pa.array([p[0] for p in pauses], pa.int32()),
+                "status": pa.array([p[1] for p in pauses], pa.string()),
+            }
+        ),
+    )
+    engine.register("flow_case_sla_picks", _case_picks(con, slas, stream))
+
+
+def _case_picks(con: duckdb.DuckDBPyConnection, slas: list[Sla], stream: str) -> pa.Table:
+    """(case_id: text, sla_no) of the stream's cases an SLA picks, on the store's events."""
+    empty = pa.table({"case_id": pa.array([], pa.string()), "sla_no": pa.array([], pa.int32())})
     if not slas:
-        con.execute("CREATE OR REPLACE TEMP TABLE flow_case_sla (case_id UINTEGER, sla_no INTEGER)")
-        return
-    _case_attributes(con, slas, stream)
+        return empty
+    attributes = _case_attributes(con, slas, stream)
     choice = " ".join(f"WHEN ({s.where or 'TRUE'}) THEN {no}" for no, s in enumerate(slas, start=1))
-    picked = f"SELECT case_id, CASE {choice} END AS sla_no FROM flow_case_attributes"
+    picked = f"SELECT case_id, CAST(CASE {choice} END AS INTEGER) AS sla_no FROM {attributes}"
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE flow_case_sla AS SELECT case_id, sla_no FROM ({picked}) "
-            "WHERE sla_no IS NOT NULL"
-        )
+        return con.sql(
+            f"SELECT CAST(case_id AS VARCHAR) AS case_id, sla_no FROM ({picked}) WHERE sla_no IS NOT NULL"
+        ).to_arrow_table()
     except duckdb.Error as exc:  # a condition that binds but fails on a value (a CAST of a text)
         raise SettingsError(
             f"[[sla]] where: a condition failed on stream {stream!r}: {_first_line(exc)}"
         ) from exc
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {attributes}")
 
 
-def _case_attributes(con: duckdb.DuckDBPyConnection, slas: list[Sla], stream: str) -> None:
-    """flow_case_attributes (grain: case): the flow's case number, and each attribute the SLA
-    conditions name: its latest non-empty value in the case's events, as text. Names match
-    the source column names case-insensitively (as SQL identifiers do)."""
+def _case_attributes(con: duckdb.DuckDBPyConnection, slas: list[Sla], stream: str) -> str:
+    """A temp table of the store (grain: case; its name returned): the case's text, and each
+    attribute the SLA conditions name: its latest non-empty value in the case's events, as
+    text. Names match the source column names case-insensitively (as SQL identifiers do)."""
+    table = "vsm_sla_case_attributes"
     wanted = sorted({c.lower() for s in slas for c in s.columns})
     keys: dict[str, str] = {}
     # the attribute names: from a sample of the events first (a scan of every event's JSON
@@ -277,24 +306,23 @@ def _case_attributes(con: duckdb.DuckDBPyConnection, slas: list[Sla], stream: st
             f"arg_max({value}, e.ts) FILTER (WHERE nullif({value}, '') IS NOT NULL) AS {_ident(column)}"
         )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE flow_case_attributes AS SELECT k.case_no AS case_id"
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT e.case_id"
         + "".join(f", {c}" for c in columns)
-        + " FROM events AS e JOIN flow_case_names AS k ON k.case_id = e.case_id "
-        "WHERE e.stream = $stream GROUP BY k.case_no",
+        + " FROM events AS e WHERE e.stream = $stream GROUP BY e.case_id",
         {"stream": stream},
     )
     for s in slas:  # bind each condition alone, so that an error names its SLA
         if not s.where:
             continue
         try:
-            con.execute(
-                f"SELECT count(*) FROM (SELECT * FROM flow_case_attributes LIMIT 0) WHERE ({s.where})"
-            )
+            con.execute(f"SELECT count(*) FROM (SELECT * FROM {table} LIMIT 0) WHERE ({s.where})")
         except duckdb.Error as exc:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
             raise SettingsError(
                 f"[[sla]] {s.name!r} where = {s.where!r}: {_first_line(exc)} (case attributes are text: "
                 "compare with 'quoted' values, or CAST them)"
             ) from exc
+    return table
 
 
 def _literal(text: str) -> str:

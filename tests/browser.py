@@ -17,6 +17,7 @@ import os
 import select
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -54,19 +55,34 @@ class Chromium:
     def __init__(self, executable: str, profile: Path):
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
-
-        def wire_fds():  # in the child: its fd 3 reads our commands, its fd 4 carries its replies
-            reader, writer = os.dup(to_browser_r), os.dup(from_browser_w)  # safe if either is 3 or 4
-            os.dup2(reader, 3)
-            os.dup2(writer, 4)
-
+        # Chromium reads our commands on its fd 3 and writes replies on its fd 4. A small
+        # Python launcher puts the pipes there rather than a preexec_fn: without one, subprocess
+        # starts the child by vfork, which needs no copy of this (possibly large) process's
+        # memory; a fork of a test worker holding GBs of address space can fail with ENOMEM.
+        wire = (
+            "import fcntl, os, sys\n"
+            "r, w = (fcntl.fcntl(int(fd), fcntl.F_DUPFD_CLOEXEC, 10) for fd in sys.argv[1:3])\n"
+            "os.dup2(r, 3); os.dup2(w, 4); os.set_inheritable(3, True); os.set_inheritable(4, True)\n"
+            "os.execv(sys.argv[3], sys.argv[3:])\n"
+        )
         self._process = subprocess.Popen(
-            [executable, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            [
+                sys.executable,
+                "-I",
+                "-S",
+                "-c",
+                wire,
+                str(to_browser_r),
+                str(from_browser_w),
+                executable,
+                *FLAGS,
+                f"--user-data-dir={profile}",
+                "about:blank",
+            ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            pass_fds=(3, 4),
-            preexec_fn=wire_fds,
+            pass_fds=(to_browser_r, from_browser_w),
         )
         os.close(to_browser_r)
         os.close(from_browser_w)

@@ -124,7 +124,7 @@ def test_the_check_reads_every_model_of_the_catalogue():
 
 
 def test_a_hexadecimal_text_as_a_number_is_the_same_number_on_both_engines():
-    # the portable digests (case_fingerprints.sql, cases_elapsed.sql): DuckDB reads '0x...'
+    # the portable digests (case_fingerprints.sql, visit_digests.sql): DuckDB reads '0x...'
     # as hexadecimal; Spark's CAST does not, conv(hex, 16, 10) does
     import hashlib
 

@@ -2,7 +2,8 @@
 spark_compute, stage_store; pipeline/engine.py forget_cases): a stream's results made on
 Spark go into the store as a DuckDB compute's do (texts for the case, resource and team
 numbers, a runs row), are kept as Parquet with an output folder, and leave no per-case
-state, so the next DuckDB compute is full. (Every model on Spark: tests/test_spark_parity.py.)"""
+state, so the next DuckDB compute is full. (Every model on Spark, and `vsm compute --engine
+spark --out`: tests/test_spark_parity.py.)"""
 
 from __future__ import annotations
 
@@ -119,32 +120,6 @@ def test_to_spark_fixes_what_is_inside_a_hex_cast():
     assert "EPOCH_US" not in spark_sql.upper()
 
 
-def test_vsm_compute_engine_spark_publishes_into_the_store_and_keeps_parquet(project, spark):
-    from tests.test_spark_parity import SPARK_FAILS, unportable
-
-    done = vsm_in(project, "compute", "s", "--engine", "spark", "--out", "out", "--no-png")
-    spark.conf.set("spark.sql.shuffle.partitions", "2")  # the shared session, as the fixture made it
-    if unportable():  # the compute stops at the first model Spark cannot run, named (exit 70)
-        assert done.exit_code == 70, done.output
-        assert "is not portable" in done.output
-        assert any(f"model {m} is not portable" in done.output for m in unportable()), done.output
-        return
-    if SPARK_FAILS:  # a model Spark fails although portable: named, exit 70
-        assert done.exit_code == 70, done.output
-        assert any(f"model {m} failed on Spark" in done.output for m in SPARK_FAILS), done.output
-        return
-    assert done.exit_code == 0, done.output
-    con = duckdb.connect(str(project / "vsm.duckdb"), read_only=True)
-    (message,) = con.sql(
-        "SELECT message FROM runs WHERE stream = 's' ORDER BY run_id DESC LIMIT 1"
-    ).fetchall()[0]
-    assert message.startswith("on spark: full recompute (the spark engine always computes every case)")
-    visits = con.sql("SELECT case_id, step FROM visits WHERE stream = 's' ORDER BY case_id, seq").fetchall()
-    assert visits == [("A", "Intake"), ("A", "Review"), ("A", "Close"), ("B", "Intake"), ("B", "Review")]
-    con.close()
-    assert (project / "out" / "visits" / "stream=s").is_dir()
-
-
 def test_to_spark_keeps_arithmetic_inside_a_concatenation_together(spark):
     from pipeline.portable import to_spark
 
@@ -190,3 +165,16 @@ def test_to_spark_avg_is_a_double_as_on_duckdb(spark):
     (spark_value,) = spark.sql(to_spark(sql, {})).collect()[0]
     assert duck == pytest.approx(2 / 3, rel=1e-15)
     assert isinstance(spark_value, float) and spark_value == pytest.approx(duck, rel=1e-15)
+
+
+def test_to_spark_any_value_with_a_filter_skips_nulls_as_on_duckdb(spark):
+    from pipeline.portable import to_spark
+
+    # sla.sql: any_value(w) FILTER (WHERE ...): sqlglot's `ANY_VALUE(w) IGNORE NULLS FILTER(...)`
+    # does not parse on Spark; the value of the one row the filter keeps, NULLs skipped
+    sql = (
+        "SELECT k, any_value(v) FILTER (WHERE f) AS v FROM (VALUES (1, NULL, TRUE), (1, 7, TRUE), "
+        "(1, 9, FALSE), (2, 3, FALSE)) AS t(k, v, f) GROUP BY k ORDER BY k"
+    )
+    assert duckdb.sql(sql).fetchall() == [(1, 7), (2, None)]
+    assert [tuple(r) for r in spark.sql(to_spark(sql, {})).collect()] == [(1, 7), (2, None)]

@@ -176,3 +176,27 @@ def test_list_sum_means_what_it_means_in_duckdb(engine):
     assert got == [7.0, None, None]
     lists = "(VALUES (1, [1.5, NULL, 2.0]), (2, []::DOUBLE[]), (3, [NULL]::DOUBLE[])) AS v(k, l)"
     assert [float(s) if s is not None else None for _, s in duckdb.sql(sql.format(t=lists)).fetchall()] == got
+
+
+def test_the_jvm_is_launched_without_a_fork_and_ignores_sigint():
+    """pyspark's launch (java_gateway.Popen) inside _gateway_started_without_fork: its
+    preexec_fn is not run (a fork of a large process can fail with ENOMEM; subprocess uses
+    vfork without one), and the launched command still ignores SIGINT as pyspark wants."""
+    import subprocess
+
+    from pyspark import java_gateway
+
+    from pipeline.engine_spark import _gateway_started_without_fork
+
+    def preexec():  # would make the Popen fail if it ran
+        raise RuntimeError("preexec_fn ran")
+
+    with _gateway_started_without_fork():
+        child = java_gateway.Popen(
+            ["sh", "-c", "grep SigIgn /proc/self/status"], stdout=subprocess.PIPE, preexec_fn=preexec
+        )
+    out, _ = child.communicate(timeout=30)
+    assert child.returncode == 0
+    ignored = int(out.split()[1], 16)
+    assert ignored & (1 << (2 - 1)), f"SIGINT (2) not ignored: SigIgn {out!r}"
+    assert java_gateway.Popen is subprocess.Popen  # put back

@@ -1,8 +1,8 @@
 """The parity of the engines (issue 22): every published result table of a stream computed
-on DuckDB and on Spark (`vsm compute --engine spark`'s path: pipeline/engine_spark.py
-spark_compute, the shared `spark` session, local[2]) is equal row for row, over the sample
-claims (interval log), the sample incidents (status log, team steps) and a generated claims
-log (bench/generate.py, small).
+on DuckDB and on Spark (the shared `spark` session, local[2]) is equal row for row, over the
+sample claims (interval log; through pipeline/engine_spark.py spark_compute) and the sample
+incidents (status log, team steps, with a business-hours [calendar] and two [[sla]] service
+levels, one pausing; through `vsm compute --engine spark --out`, the CLI's path).
 
 Both computes publish into the same store through the same publish path (case, resource
 and team numbers back to their texts), so the store's rows are compared: the DuckDB
@@ -11,22 +11,18 @@ instants exactly, except floating-point figures (durations in seconds, shares, m
 percentiles), equal within 1 microsecond or 1e-9 relative: both engines' percentiles are
 linear interpolation (DuckDB quantile_cont, Spark percentile), and a sum's order differs.
 
-While a model is not portable yet (pipeline/portable.check refuses it; the rewrites of
-issue 22, part 3), the Spark compute stops at it: every table's test is an expected
-failure naming the models not yet portable that the table's rows come from (strict, and
-only for that error), and the marks go away by themselves as the models are rewritten.
-A table that differs for another reason goes in DIFFERS, with why (strict too).
+While a model is not portable (pipeline/portable.check refuses it), the Spark compute
+stops at it: every table's test is then an expected failure naming the models not
+portable that the table's rows come from (strict, and only for that error). A table that
+differs for another reason goes in DIFFERS, with why (strict too). A larger generated log
+goes through both engines in the engines' benchmark smoke test (tests/test_bench_engines.py).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import os
-import sys
 from datetime import datetime
 from functools import cache
-from pathlib import Path
 
 import pytest
 
@@ -41,9 +37,29 @@ pytestmark = pytest.mark.xdist_group("spark")
 LOGS = {
     "claims": PROJECT / "sample_logs" / "claims.csv",
     "incidents": PROJECT / "sample_logs" / "incidents.csv",
-    "generated": None,  # bench/generate.py claims, GENERATED_EVENTS
 }
-GENERATED_EVENTS = 3_000
+# what the incidents stream's settings get besides what discover writes: business hours (the
+# keys of its empty [calendar]) and service levels (a condition on a case attribute; the
+# external-wait pause; first response), in place of its `sla = []`
+INCIDENTS_CALENDAR = """timezone = "Europe/Amsterdam"
+hours = { mon = ["08:00-17:00"], tue = ["08:00-17:00"], wed = ["08:00-17:00"],
+          thu = ["08:00-17:00"], fri = ["08:00-16:00"] }
+holidays = { dates = ["2026-04-06"] }
+"""
+INCIDENTS_SLAS = """
+[[sla]]
+name = "resolve critical"
+where = "priority = '1 - Critical'"
+stop = "Resolved"
+target = "8h"
+
+[[sla]]
+name = "respond"
+stop = "first_response"
+pause = ["Awaiting Customer", "Awaiting Vendor"]
+target = "4h"
+warn_at = 0.5
+"""
 
 # model -> why Spark fails it although portable.check passes it (SparkModelError): the
 # compute stops there, every table of every log an expected failure until it is fixed
@@ -110,23 +126,6 @@ def expectation(log: str, table: str):
     return ()
 
 
-def _generated_log(folder: Path) -> Path:
-    spec = importlib.util.spec_from_file_location("vsm_bench_generate", PROJECT / "bench" / "generate.py")
-    generate = sys.modules.get("vsm_bench_generate")
-    if generate is None:
-        generate = sys.modules["vsm_bench_generate"] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(generate)
-    before = os.environ.get("VSM_BENCH_CACHE")
-    os.environ["VSM_BENCH_CACHE"] = str(folder)
-    try:
-        return generate.ensure("claims", GENERATED_EVENTS).csv
-    finally:
-        if before is None:
-            del os.environ["VSM_BENCH_CACHE"]
-        else:
-            os.environ["VSM_BENCH_CACHE"] = before
-
-
 def _rows(con, table: str, stream: str) -> list[dict]:
     return (
         con.sql(f"SELECT * EXCLUDE (stream) FROM {table} WHERE stream = $s", params={"s": stream})
@@ -137,7 +136,7 @@ def _rows(con, table: str, stream: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def both(tmp_path_factory, spark):
-    """log -> (DuckDB's rows, Spark's rows or the error that stopped it, Parquet folder):
+    """log -> (DuckDB's rows, Spark's rows or the error that stopped it, the store's folder):
     one store per log, computed once on each engine."""
     from pipeline.engine_spark import spark_compute
     from pipeline.flow import compute_flow
@@ -147,20 +146,43 @@ def both(tmp_path_factory, spark):
     done = {}
     for log, path in LOGS.items():
         folder = tmp_path_factory.mktemp(f"parity-{log}")
-        path = path or _generated_log(folder / "cache")
         result = vsm_in(folder, "discover", str(path), "--stream", log, "--no-png")
         assert result.exit_code == 0, result.output
-        settings = load_settings(log, folder / "streams")
-        with writing(folder / "vsm.duckdb", 0, log, lambda _: None) as con:
-            duck = {t: _rows(con, t, log) for t in RESULTS}
-            spark_rows: dict | BaseException
-            try:
-                with spark_compute(con, settings, folder / "out", session=spark.newSession()) as engine:
-                    compute_flow(con, settings, engine=engine)
-                spark_rows = {t: _rows(con, t, log) for t in RESULTS}
-            except (NotPortableError, SparkModelError) as e:
-                spark_rows = e
-        done[log] = (duck, spark_rows, folder / "out")
+        spark_rows: dict | BaseException
+        if log == "incidents":  # calendar and service levels, and the CLI's path to Spark
+            toml = folder / "streams" / f"{log}.toml"
+            text = toml.read_text(encoding="utf-8")
+            assert "\nsla = []\n" in text and "\n[calendar]\n" in text
+            text = text.replace("\nsla = []\n", "\n").replace(
+                "\n[calendar]\n", "\n[calendar]\n" + INCIDENTS_CALENDAR
+            )
+            toml.write_text(text + INCIDENTS_SLAS, encoding="utf-8")
+            result = vsm_in(folder, "compute", log, "--full", "--no-png")
+            assert result.exit_code == 0, result.output
+            with writing(folder / "vsm.duckdb", 0, log, lambda _: None) as con:
+                duck = {t: _rows(con, t, log) for t in RESULTS}
+            result = vsm_in(folder, "compute", log, "--engine", "spark", "--out", "out", "--no-png")
+            spark.conf.set("spark.sql.shuffle.partitions", "2")  # the shared session, as the fixture made it
+            if result.exit_code == 0:
+                with writing(folder / "vsm.duckdb", 0, log, lambda _: None) as con:
+                    spark_rows = {t: _rows(con, t, log) for t in RESULTS}
+            else:
+                spark_rows = (
+                    result.exception
+                    if isinstance(result.exception, NotPortableError | SparkModelError)
+                    else (AssertionError(result.output))
+                )
+        else:
+            settings = load_settings(log, folder / "streams")
+            with writing(folder / "vsm.duckdb", 0, log, lambda _: None) as con:
+                duck = {t: _rows(con, t, log) for t in RESULTS}
+                try:
+                    with spark_compute(con, settings, folder / "out", session=spark.newSession()) as engine:
+                        compute_flow(con, settings, engine=engine)
+                    spark_rows = {t: _rows(con, t, log) for t in RESULTS}
+                except (NotPortableError, SparkModelError) as e:
+                    spark_rows = e
+        done[log] = (duck, spark_rows, folder)
     return done
 
 
@@ -229,25 +251,45 @@ def test_the_expected_failures_name_the_unportable_models_a_table_reads():
     [pytest.param(log, table, marks=expectation(log, table)) for log in LOGS for table in RESULTS],
 )
 def test_every_result_table_is_equal_on_duckdb_and_on_spark(both, log, table):
-    duck, spark_rows, out = both[log]
+    duck, spark_rows, _ = both[log]
     if isinstance(spark_rows, BaseException):
         raise spark_rows
     assert differences(duck[table], spark_rows[table]) == []
 
 
 def test_the_logs_give_every_result_table_rows_to_compare(both):
-    # (an interval log has no status periods, a status log may have no decision points; the
-    # service levels are DuckDB's only for now: [[sla]] is refused on Spark)
+    # (an interval log has no status periods, a status log may have no decision points)
     for table in RESULTS:
-        if table != "sla":
-            assert any(both[log][0][table] for log in LOGS), f"no log gives {table} rows"
+        assert any(both[log][0][table] for log in LOGS), f"no log gives {table} rows"
+    # the incidents' service levels: both SLAs pick cases, and business time is counted
+    sla = both["incidents"][0]["sla"]
+    assert {r["sla"] for r in sla} == {"resolve critical", "respond"}
+    assert any(r["elapsed_s"] and r["business_s"] < r["elapsed_s"] for r in sla)
+
+
+def test_the_cli_compute_on_spark_says_so_and_keeps_no_case_state(both):
+    import duckdb
+
+    duck, spark_rows, folder = both["incidents"]
+    if isinstance(spark_rows, BaseException):
+        pytest.xfail(f"the Spark compute stopped: {spark_rows}")
+    con = duckdb.connect(str(folder / "vsm.duckdb"), read_only=True)
+    try:
+        (message,) = con.sql(
+            "SELECT message FROM runs WHERE stream = 'incidents' ORDER BY run_id DESC LIMIT 1"
+        ).fetchall()[0]
+        assert message.startswith("on spark: full recompute (the spark engine always computes every case)")
+        assert con.sql("SELECT count(*) FROM flow_case_state WHERE stream = 'incidents'").fetchall() == [(0,)]
+    finally:
+        con.close()
 
 
 @pytest.mark.parametrize("log", list(LOGS))
 def test_the_parquet_results_hold_the_published_rows(both, log):
     """--out: each result table's partition of the stream holds the rows the store published
     (texts for the case, resource and team numbers), read back by DuckDB."""
-    duck, spark_rows, out = both[log]
+    duck, spark_rows, folder = both[log]
+    out = folder / "out"
     if isinstance(spark_rows, BaseException):
         pytest.xfail(f"the Spark compute stopped: {spark_rows}")
     import duckdb

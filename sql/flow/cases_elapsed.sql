@@ -1,8 +1,7 @@
 -- name: flow_cases_elapsed
 -- grain: case
--- depends_on: flow_arrivals, flow_exits, flow_handoff_pairs, flow_stale_after, flow_visits
+-- depends_on: flow_arrivals, flow_case_visits, flow_exits, flow_handoff_pairs, flow_stale_after, flow_visit_digests
 -- params: as_of, target_s
--- when: engine != duckdb
 -- flow_cases (grain: case): arrival, exit, lead time, variant, rework, handoffs, stale.
 -- A completed case's visits are those that ended by its exit (exits__end_steps.sql: work
 -- ending after the last end step is not the case's): its path, counts and times read them
@@ -15,14 +14,10 @@
 -- A case's path (its steps by seq, ' > '-joined) is written once per distinct path, not once
 -- per case: an ordered string_agg per case cost more than all the other sums together. Cases
 -- are grouped by a fingerprint of their path that needs no order: the number of visits and
--- two sums of digests of (seq, step) (the first and the next 15 hex digits of its md5: 120
--- bits, the same numbers on every engine) that differ for different paths except with a
--- chance of about 2^-120 per pair; each fingerprint's text comes from one of its cases.
-WITH case_visits AS (
-    SELECT v.* FROM flow_visits AS v LEFT JOIN flow_exits AS x USING (case_id)
-    WHERE x.exit_ts IS NULL OR v.end_ts <= x.exit_ts
-),
-per_case_visits AS (
+-- two sums of digests of (seq, step) (visit_digests.sql: about 120 bits) that differ for
+-- different paths except with a chance of about 2^-120 per pair; each fingerprint's text
+-- comes from one of its cases.
+WITH per_case_visits AS (
     SELECT case_id,
         count(*) AS visits,
         count(*) FILTER (WHERE is_rework) AS rework_visits,
@@ -30,9 +25,9 @@ per_case_visits AS (
         sum(queue_time_s) AS queue_time_s,
         arg_max(step, seq) AS last_step,
         count(*) AS path_visits,
-        sum(CAST(CAST('0x' || substr(digest, 1, 15) AS BIGINT) AS DECIMAL(38, 0))) AS path_low,
-        sum(CAST(CAST('0x' || substr(digest, 16, 15) AS BIGINT) AS DECIMAL(38, 0))) AS path_high
-    FROM (SELECT *, md5(CAST(seq AS VARCHAR) || '|' || CAST(step AS VARCHAR)) AS digest FROM case_visits)
+        sum(digest_low) AS path_low,
+        sum(digest_high) AS path_high
+    FROM flow_visit_digests
     GROUP BY case_id
 ),
 path_texts AS (  -- one case per path fingerprint, and that case's path
@@ -41,7 +36,7 @@ path_texts AS (  -- one case per path fingerprint, and that case's path
         SELECT path_visits, path_low, path_high, min(case_id) AS case_id
         FROM per_case_visits GROUP BY path_visits, path_low, path_high
     ) AS r
-    JOIN case_visits AS v ON v.case_id = r.case_id
+    JOIN flow_case_visits AS v ON v.case_id = r.case_id
     GROUP BY r.path_visits, r.path_low, r.path_high
 ),
 v AS (
