@@ -315,7 +315,7 @@ def _case_attributes(con: duckdb.DuckDBPyConnection, slas: list[Sla], stream: st
         if not s.where:
             continue
         try:
-            con.execute(f"SELECT count(*) FROM (SELECT * FROM {table} LIMIT 0) WHERE ({s.where})")
+            con.execute(f"SELECT count(*) FROM (SELECT * FROM {table} LIMIT 0) WHERE ({s.where})").fetchall()
         except duckdb.Error as exc:
             con.execute(f"DROP TABLE IF EXISTS {table}")
             raise SettingsError(

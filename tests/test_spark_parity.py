@@ -30,9 +30,18 @@ from pipeline.engine_spark import SparkModelError
 from pipeline.flow import RESULTS
 from pipeline.models import catalogue
 from pipeline.portable import NotPortableError, check
-from tests.conftest import PROJECT, vsm_in
+from tests.conftest import PROJECT, vsm_in, write
 
 pytestmark = pytest.mark.xdist_group("spark")
+
+# a second stream computed on Spark beside the claims (vsm run --parallel 2)
+TINY_LOG = """case,activity,ts,resource
+A,Intake,2026-03-02 08:00:00,ann
+A,Review,2026-03-02 09:30:00,bob
+A,Close,2026-03-02 10:00:00,ann
+B,Intake,2026-03-03 08:00:00,bob
+B,Review,2026-03-03 08:45:00,
+"""
 
 LOGS = {
     "claims": PROJECT / "sample_logs" / "claims.csv",
@@ -134,14 +143,25 @@ def _rows(con, table: str, stream: str) -> list[dict]:
     )
 
 
+def _spark_rows(folder, log: str, result) -> dict | BaseException:
+    """The stream's rows after the CLI's Spark compute, or what stopped it."""
+    from pipeline.publish import writing
+
+    if result.exit_code == 0:
+        with writing(folder / "vsm.duckdb", 0, log, lambda _: None) as con:
+            return {t: _rows(con, t, log) for t in RESULTS}
+    for model in unportable():
+        if f"model {model} is not portable" in result.output:
+            return NotPortableError(model, [])
+    return SparkModelError(log, AssertionError(result.output))
+
+
 @pytest.fixture(scope="module")
 def both(tmp_path_factory, spark):
     """log -> (DuckDB's rows, Spark's rows or the error that stopped it, the store's folder):
-    one store per log, computed once on each engine."""
-    from pipeline.engine_spark import spark_compute
-    from pipeline.flow import compute_flow
+    one store per log, computed once on each engine, on Spark by the CLI (`vsm compute
+    --engine spark --out`; `vsm run --parallel 2` with [engine] name = "spark")."""
     from pipeline.publish import writing
-    from pipeline.settings import load_settings
 
     done = {}
     for log, path in LOGS.items():
@@ -163,25 +183,26 @@ def both(tmp_path_factory, spark):
                 duck = {t: _rows(con, t, log) for t in RESULTS}
             result = vsm_in(folder, "compute", log, "--engine", "spark", "--out", "out", "--no-png")
             spark.conf.set("spark.sql.shuffle.partitions", "2")  # the shared session, as the fixture made it
-            if result.exit_code == 0:
-                with writing(folder / "vsm.duckdb", 0, log, lambda _: None) as con:
-                    spark_rows = {t: _rows(con, t, log) for t in RESULTS}
-            else:
-                spark_rows = (
-                    result.exception
-                    if isinstance(result.exception, NotPortableError | SparkModelError)
-                    else (AssertionError(result.output))
-                )
-        else:
-            settings = load_settings(log, folder / "streams")
+            spark_rows = _spark_rows(folder, log, result)
+        else:  # claims: `vsm run --parallel 2` beside a small stream, both on Spark by [engine]
+            write(folder / "tiny.csv", TINY_LOG)
+            result = vsm_in(folder, "discover", "tiny.csv", "--stream", "tiny", "--no-png")
+            assert result.exit_code == 0, result.output
             with writing(folder / "vsm.duckdb", 0, log, lambda _: None) as con:
                 duck = {t: _rows(con, t, log) for t in RESULTS}
-                try:
-                    with spark_compute(con, settings, folder / "out", session=spark.newSession()) as engine:
-                        compute_flow(con, settings, engine=engine)
-                    spark_rows = {t: _rows(con, t, log) for t in RESULTS}
-                except (NotPortableError, SparkModelError) as e:
-                    spark_rows = e
+            for name in (log, "tiny"):
+                toml = folder / "streams" / f"{name}.toml"
+                text = toml.read_text(encoding="utf-8")
+                assert '\n[engine]\nname = "duckdb"\n' in text
+                toml.write_text(
+                    text.replace(
+                        '\n[engine]\nname = "duckdb"\n', '\n[engine]\nname = "spark"\nout = "out"\n'
+                    ),
+                    encoding="utf-8",
+                )
+            result = vsm_in(folder, "run", log, "tiny", "--parallel", "2", "--full", "--no-png")
+            spark.conf.set("spark.sql.shuffle.partitions", "2")
+            spark_rows = _spark_rows(folder, log, result)
         done[log] = (duck, spark_rows, folder)
     return done
 
@@ -267,19 +288,37 @@ def test_the_logs_give_every_result_table_rows_to_compare(both):
     assert any(r["elapsed_s"] and r["business_s"] < r["elapsed_s"] for r in sla)
 
 
-def test_the_cli_compute_on_spark_says_so_and_keeps_no_case_state(both):
+@pytest.mark.parametrize(
+    "log, stream", [("incidents", "incidents"), ("claims", "claims"), ("claims", "tiny")]
+)
+def test_the_cli_computes_on_spark_say_so_and_keep_no_case_state(both, log, stream):
     import duckdb
 
-    duck, spark_rows, folder = both["incidents"]
+    duck, spark_rows, folder = both[log]
     if isinstance(spark_rows, BaseException):
         pytest.xfail(f"the Spark compute stopped: {spark_rows}")
     con = duckdb.connect(str(folder / "vsm.duckdb"), read_only=True)
     try:
         (message,) = con.sql(
-            "SELECT message FROM runs WHERE stream = 'incidents' ORDER BY run_id DESC LIMIT 1"
+            "SELECT message FROM runs WHERE stream = $s ORDER BY run_id DESC LIMIT 1", params={"s": stream}
         ).fetchall()[0]
-        assert message.startswith("on spark: full recompute (the spark engine always computes every case)")
-        assert con.sql("SELECT count(*) FROM flow_case_state WHERE stream = 'incidents'").fetchall() == [(0,)]
+        why = "--full" if log == "claims" else "the spark engine always computes every case"  # run --full
+        assert message.startswith(f"on spark: full recompute ({why})"), message
+        assert con.sql(
+            "SELECT count(*) FROM flow_case_state WHERE stream = $s", params={"s": stream}
+        ).fetchall() == [(0,)]
+        if stream == "tiny":  # the run's second stream, beside the claims: its rows, texts back
+            visits = con.sql(
+                "SELECT case_id, step FROM visits WHERE stream = 'tiny' ORDER BY case_id, seq"
+            ).fetchall()
+            assert visits == [
+                ("A", "Intake"),
+                ("A", "Review"),
+                ("A", "Close"),
+                ("B", "Intake"),
+                ("B", "Review"),
+            ]
+            assert (folder / "out" / "visits" / "stream=tiny").is_dir()
     finally:
         con.close()
 
