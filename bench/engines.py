@@ -23,6 +23,7 @@ sum: `other`. JSON to `$VSM_BENCH_OUT` (a folder, or a .json file; default bench
 
     python bench/engines.py                        # 10M events
     BENCH_ENGINES_SCALE=1M python bench/engines.py
+    BENCH_ENGINES=duckdb python bench/engines.py   # DuckDB only (the Spark half says so)
 """
 
 from __future__ import annotations
@@ -108,6 +109,13 @@ def main() -> int:
     events = generate.parse_scale(os.environ.get("BENCH_ENGINES_SCALE", "10M"))
     master = os.environ.get("BENCH_ENGINES_MASTER", "local[*]")
     driver_memory = os.environ.get("BENCH_ENGINES_DRIVER_MEMORY", "4g")
+    engines = [e.strip() for e in os.environ.get("BENCH_ENGINES", "duckdb,spark").split(",") if e.strip()]
+    if not engines or set(engines) - {"duckdb", "spark"} or "duckdb" not in engines:
+        print(
+            f"BENCH_ENGINES={os.environ.get('BENCH_ENGINES')!r}: expected duckdb or duckdb,spark",
+            file=sys.stderr,
+        )
+        return 2
     label = generate.scale_label(events)
     log = generate.ensure("claims", events, csv=False, say=say)
     with tempfile.TemporaryDirectory(prefix="vsm-bench-engines-") as work:
@@ -119,8 +127,11 @@ def main() -> int:
         ingest(con, settings)
         say("duckdb: full compute")
         duck = run_duckdb(con, settings)
-        say(f"spark ({master}): session, staging, full compute")
-        spark = run_spark(con, settings, work, master, driver_memory)
+        if "spark" in engines:
+            say(f"spark ({master}): session, staging, full compute")
+            spark = run_spark(con, settings, work, master, driver_memory)
+        else:
+            spark = {"engine": "spark", "skipped": "not asked for (BENCH_ENGINES=duckdb)"}
         con.close()
     print(f"{'model':<32} {'duckdb s':>9} {'spark s':>9}")
     spark_models = spark.get("models_s", {})

@@ -49,7 +49,7 @@ def test_a_model_is_materialised_from_duckdb_sql_and_read_back(engine):
         "FROM flow_visits WHERE step <> $skip ORDER BY case_id, step",
         {"skip": "nothing"},
     )
-    assert rows == 3
+    assert rows is None  # not counted (a second Spark job); Runner.rows counts when asked
     got = engine.read_arrow("flow_durations").to_pylist()
     # the fractions of a second stay (1.5 s, 90.25 s); an open visit has no duration
     assert [(r["case_id"], r["step"], r["process_s"]) for r in got] == [

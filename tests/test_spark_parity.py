@@ -1,8 +1,9 @@
 """The parity of the engines (issue 22): every published result table of a stream computed
 on DuckDB and on Spark (the shared `spark` session, local[2]) is equal row for row, over the
-sample claims (interval log; through pipeline/engine_spark.py spark_compute) and the sample
-incidents (status log, team steps, with a business-hours [calendar] and two [[sla]] service
-levels, one pausing; through `vsm compute --engine spark --out`, the CLI's path).
+sample incidents (status log, team steps, with a business-hours [calendar] and two [[sla]]
+service levels, one pausing; `vsm compute --engine spark --out`), the sample claims
+(interval log) and a generated claims log (bench/generate.py, small), the last two streams
+of one store computed side by side on Spark by `vsm run --parallel 2` ([engine] name).
 
 Both computes publish into the same store through the same publish path (case, resource
 and team numbers back to their texts), so the store's rows are compared: the DuckDB
@@ -14,15 +15,18 @@ linear interpolation (DuckDB quantile_cont, Spark percentile), and a sum's order
 While a model is not portable (pipeline/portable.check refuses it), the Spark compute
 stops at it: every table's test is then an expected failure naming the models not
 portable that the table's rows come from (strict, and only for that error). A table that
-differs for another reason goes in DIFFERS, with why (strict too). A larger generated log
-goes through both engines in the engines' benchmark smoke test (tests/test_bench_engines.py).
+differs for another reason goes in DIFFERS, with why (strict too).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import os
+import sys
 from datetime import datetime
 from functools import cache
+from pathlib import Path
 
 import pytest
 
@@ -30,23 +34,16 @@ from pipeline.engine_spark import SparkModelError
 from pipeline.flow import RESULTS
 from pipeline.models import catalogue
 from pipeline.portable import NotPortableError, check
-from tests.conftest import PROJECT, vsm_in, write
+from tests.conftest import PROJECT, vsm_in
 
 pytestmark = pytest.mark.xdist_group("spark")
-
-# a second stream computed on Spark beside the claims (vsm run --parallel 2)
-TINY_LOG = """case,activity,ts,resource
-A,Intake,2026-03-02 08:00:00,ann
-A,Review,2026-03-02 09:30:00,bob
-A,Close,2026-03-02 10:00:00,ann
-B,Intake,2026-03-03 08:00:00,bob
-B,Review,2026-03-03 08:45:00,
-"""
 
 LOGS = {
     "claims": PROJECT / "sample_logs" / "claims.csv",
     "incidents": PROJECT / "sample_logs" / "incidents.csv",
+    "generated": None,  # bench/generate.py claims, GENERATED_EVENTS
 }
+GENERATED_EVENTS = 3_000
 # what the incidents stream's settings get besides what discover writes: business hours (the
 # keys of its empty [calendar]) and service levels (a condition on a case attribute; the
 # external-wait pause; first response), in place of its `sla = []`
@@ -156,54 +153,70 @@ def _spark_rows(folder, log: str, result) -> dict | BaseException:
     return SparkModelError(log, AssertionError(result.output))
 
 
+def _generated_log(folder: Path) -> Path:
+    """bench/generate.py's claims log of GENERATED_EVENTS events, as CSV, cached in `folder`."""
+    spec = importlib.util.spec_from_file_location("vsm_bench_generate", PROJECT / "bench" / "generate.py")
+    generate = sys.modules.get("vsm_bench_generate")
+    if generate is None:
+        generate = sys.modules["vsm_bench_generate"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(generate)
+    before = os.environ.get("VSM_BENCH_CACHE")
+    os.environ["VSM_BENCH_CACHE"] = str(folder)
+    try:
+        return generate.ensure("claims", GENERATED_EVENTS).csv
+    finally:
+        if before is None:
+            del os.environ["VSM_BENCH_CACHE"]
+        else:
+            os.environ["VSM_BENCH_CACHE"] = before
+
+
 @pytest.fixture(scope="module")
 def both(tmp_path_factory, spark):
-    """log -> (DuckDB's rows, Spark's rows or the error that stopped it, the store's folder):
-    one store per log, computed once on each engine, on Spark by the CLI (`vsm compute
-    --engine spark --out`; `vsm run --parallel 2` with [engine] name = "spark")."""
+    """log -> (DuckDB's rows, Spark's rows or the error that stopped it, the store's folder),
+    each computed on DuckDB, then on Spark by the CLI: the incidents by `vsm compute --engine
+    spark --out`; the claims and the generated log, two streams of one store, by `vsm run
+    --parallel 2` with [engine] name = "spark" in their settings."""
     from pipeline.publish import writing
 
+    def duckdb_rows(folder: Path, log: str) -> dict:
+        with writing(folder / "vsm.duckdb", 0, log, lambda _: None) as con:
+            return {t: _rows(con, t, log) for t in RESULTS}
+
     done = {}
-    for log, path in LOGS.items():
-        folder = tmp_path_factory.mktemp(f"parity-{log}")
+    # the incidents: calendar and service levels, `vsm compute --engine spark --out`
+    folder = tmp_path_factory.mktemp("parity-incidents")
+    result = vsm_in(folder, "discover", str(LOGS["incidents"]), "--stream", "incidents", "--no-png")
+    assert result.exit_code == 0, result.output
+    toml = folder / "streams" / "incidents.toml"
+    text = toml.read_text(encoding="utf-8")
+    assert "\nsla = []\n" in text and "\n[calendar]\n" in text
+    text = text.replace("\nsla = []\n", "\n").replace("\n[calendar]\n", "\n[calendar]\n" + INCIDENTS_CALENDAR)
+    toml.write_text(text + INCIDENTS_SLAS, encoding="utf-8")
+    result = vsm_in(folder, "compute", "incidents", "--full", "--no-png")
+    assert result.exit_code == 0, result.output
+    duck = duckdb_rows(folder, "incidents")
+    result = vsm_in(folder, "compute", "incidents", "--engine", "spark", "--out", "out", "--no-png")
+    spark.conf.set("spark.sql.shuffle.partitions", "2")  # the shared session, as the fixture made it
+    done["incidents"] = (duck, _spark_rows(folder, "incidents", result), folder)
+
+    # the claims and the generated log: `vsm run --parallel 2` on Spark by their settings
+    folder = tmp_path_factory.mktemp("parity-run")
+    paths = {"claims": LOGS["claims"], "generated": _generated_log(folder / "cache")}
+    ducks = {}
+    for log, path in paths.items():
         result = vsm_in(folder, "discover", str(path), "--stream", log, "--no-png")
         assert result.exit_code == 0, result.output
-        spark_rows: dict | BaseException
-        if log == "incidents":  # calendar and service levels, and the CLI's path to Spark
-            toml = folder / "streams" / f"{log}.toml"
-            text = toml.read_text(encoding="utf-8")
-            assert "\nsla = []\n" in text and "\n[calendar]\n" in text
-            text = text.replace("\nsla = []\n", "\n").replace(
-                "\n[calendar]\n", "\n[calendar]\n" + INCIDENTS_CALENDAR
-            )
-            toml.write_text(text + INCIDENTS_SLAS, encoding="utf-8")
-            result = vsm_in(folder, "compute", log, "--full", "--no-png")
-            assert result.exit_code == 0, result.output
-            with writing(folder / "vsm.duckdb", 0, log, lambda _: None) as con:
-                duck = {t: _rows(con, t, log) for t in RESULTS}
-            result = vsm_in(folder, "compute", log, "--engine", "spark", "--out", "out", "--no-png")
-            spark.conf.set("spark.sql.shuffle.partitions", "2")  # the shared session, as the fixture made it
-            spark_rows = _spark_rows(folder, log, result)
-        else:  # claims: `vsm run --parallel 2` beside a small stream, both on Spark by [engine]
-            write(folder / "tiny.csv", TINY_LOG)
-            result = vsm_in(folder, "discover", "tiny.csv", "--stream", "tiny", "--no-png")
-            assert result.exit_code == 0, result.output
-            with writing(folder / "vsm.duckdb", 0, log, lambda _: None) as con:
-                duck = {t: _rows(con, t, log) for t in RESULTS}
-            for name in (log, "tiny"):
-                toml = folder / "streams" / f"{name}.toml"
-                text = toml.read_text(encoding="utf-8")
-                assert '\n[engine]\nname = "duckdb"\n' in text
-                toml.write_text(
-                    text.replace(
-                        '\n[engine]\nname = "duckdb"\n', '\n[engine]\nname = "spark"\nout = "out"\n'
-                    ),
-                    encoding="utf-8",
-                )
-            result = vsm_in(folder, "run", log, "tiny", "--parallel", "2", "--full", "--no-png")
-            spark.conf.set("spark.sql.shuffle.partitions", "2")
-            spark_rows = _spark_rows(folder, log, result)
-        done[log] = (duck, spark_rows, folder)
+        ducks[log] = duckdb_rows(folder, log)
+        toml = folder / "streams" / f"{log}.toml"
+        text = toml.read_text(encoding="utf-8")
+        assert '\n[engine]\nname = "duckdb"\n' in text
+        text = text.replace('\n[engine]\nname = "duckdb"\n', '\n[engine]\nname = "spark"\nout = "out"\n')
+        toml.write_text(text, encoding="utf-8")
+    result = vsm_in(folder, "run", *paths, "--parallel", "2", "--full", "--no-png")
+    spark.conf.set("spark.sql.shuffle.partitions", "2")
+    for log in paths:
+        done[log] = (ducks[log], _spark_rows(folder, log, result), folder)
     return done
 
 
@@ -288,10 +301,9 @@ def test_the_logs_give_every_result_table_rows_to_compare(both):
     assert any(r["elapsed_s"] and r["business_s"] < r["elapsed_s"] for r in sla)
 
 
-@pytest.mark.parametrize(
-    "log, stream", [("incidents", "incidents"), ("claims", "claims"), ("claims", "tiny")]
-)
-def test_the_cli_computes_on_spark_say_so_and_keep_no_case_state(both, log, stream):
+@pytest.mark.parametrize("log", ["incidents", "claims", "generated"])
+def test_the_cli_computes_on_spark_say_so_and_keep_no_case_state(both, log):
+    stream = log
     import duckdb
 
     duck, spark_rows, folder = both[log]
@@ -302,23 +314,11 @@ def test_the_cli_computes_on_spark_say_so_and_keep_no_case_state(both, log, stre
         (message,) = con.sql(
             "SELECT message FROM runs WHERE stream = $s ORDER BY run_id DESC LIMIT 1", params={"s": stream}
         ).fetchall()[0]
-        why = "--full" if log == "claims" else "the spark engine always computes every case"  # run --full
+        why = "--full" if log != "incidents" else "the spark engine always computes every case"  # run --full
         assert message.startswith(f"on spark: full recompute ({why})"), message
         assert con.sql(
             "SELECT count(*) FROM flow_case_state WHERE stream = $s", params={"s": stream}
         ).fetchall() == [(0,)]
-        if stream == "tiny":  # the run's second stream, beside the claims: its rows, texts back
-            visits = con.sql(
-                "SELECT case_id, step FROM visits WHERE stream = 'tiny' ORDER BY case_id, seq"
-            ).fetchall()
-            assert visits == [
-                ("A", "Intake"),
-                ("A", "Review"),
-                ("A", "Close"),
-                ("B", "Intake"),
-                ("B", "Review"),
-            ]
-            assert (folder / "out" / "visits" / "stream=tiny").is_dir()
     finally:
         con.close()
 
