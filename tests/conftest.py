@@ -131,7 +131,7 @@ def pytest_xdist_make_scheduler(config, log):
 
 @pytest.fixture(scope="session")
 def spark():
-    """One SparkSession (local[2], UI off, on 127.0.0.1, 2 shuffle partitions) for the whole
+    """One SparkSession (local[2], UI off, on 127.0.0.1, 2 shuffle partitions, 2 GB heap) for the whole
     test run, or a skip saying why (no java, no pyspark). Its tests are marked
     xdist_group("spark") and the suite runs with --dist loadgroup: one worker starts the JVM.
     Each test sets the session zone it needs (SparkEngine.set_timezone)."""
@@ -140,6 +140,9 @@ def spark():
     why = spark_available()
     if why:
         pytest.skip(why)
-    session = start_session(SparkSettings(master="local[2]", shuffle_partitions=2), app_name="vsm-tests")
+    # the driver's heap capped (the JVM's default is a quarter of the machine's memory): the
+    # test logs are small, and the other worker's DuckDB and Chromium need the rest
+    settings = SparkSettings(master="local[2]", shuffle_partitions=2, conf=(("spark.driver.memory", "2g"),))
+    session = start_session(settings, app_name="vsm-tests")
     yield session
     session.stop()

@@ -1,4 +1,4 @@
-"""The benchmark cannot rot: `make bench`'s machinery run at 100k events, its results checked.
+"""The benchmark cannot rot: `make bench`'s machinery run at 20k events, its results checked.
 
 Only results are asserted (figures, files, the last line), never times: speed lives in the
 benchmark's own output.
@@ -27,20 +27,20 @@ _path = list(sys.path)
 _spec.loader.exec_module(bench_run_module)
 sys.path[:] = _path
 
-EVENTS = 100_000
+EVENTS = 20_000
 
 
 @pytest.fixture(scope="module")
 def bench_run(tmp_path_factory):
-    """One bench run at 100k events: claims and incidents, Parquet and CSV, XES, pm4py."""
+    """One bench run at 20k events: claims and incidents, Parquet and CSV, XES, pm4py."""
     folder = tmp_path_factory.mktemp("bench")
     done = run_bench(
         "run.py",
         folder / "cache",
         folder / "result.json",
-        BENCH_SCALES="100k",
+        BENCH_SCALES="20k",
         BENCH_RUNS="1",
-        BENCH_XES_SCALE="100k",
+        BENCH_XES_SCALE="20k",
     )
     return done.stdout, json.loads((folder / "result.json").read_text()), folder / "cache"
 
@@ -50,8 +50,8 @@ def test_prints_one_table_and_ends_with_the_ratio(bench_run):
     lines = stdout.rstrip("\n").splitlines()
     assert lines[0].split()[:4] == ["scale", "log", "format", "runs"]
     assert lines[-1].startswith("pm4py/vsm time ratio at 10M events: not measured")
-    assert "at 100k events: " in lines[-1]
-    assert "where the time goes: claims Parquet 100k" in stdout
+    assert "at 20k events: " in lines[-1]
+    assert "where the time goes: claims Parquet 20k" in stdout
 
 
 def test_every_log_and_format_measured_and_checked_against_the_generator(bench_run):
@@ -67,7 +67,7 @@ def test_every_log_and_format_measured_and_checked_against_the_generator(bench_r
     for row in result["vsm"]:
         assert row["failed_runs"] == []
         assert row["wall_s"] > 0 and row["peak_bytes"] > 0
-        known = json.loads((cache / f"{row['log']}-100k-v{generate.GENERATOR_VERSION}.json").read_text())
+        known = json.loads((cache / f"{row['log']}-20k-v{generate.GENERATOR_VERSION}.json").read_text())
         assert row["figures"]["events"] == known["events"] == EVENTS
         assert row["figures"]["cases"] == known["cases"]
         assert row["figures"]["rejects"] == 0
@@ -92,7 +92,7 @@ def test_stages_cover_load_flow_discovery_and_report(bench_run):
 
 def test_pm4py_baseline_agrees_with_vsm_on_the_same_file(bench_run):
     _, result, cache = bench_run
-    known = json.loads((cache / f"claims-100k-v{generate.GENERATOR_VERSION}.json").read_text())
+    known = json.loads((cache / f"claims-20k-v{generate.GENERATOR_VERSION}.json").read_text())
     (pm,) = result["pm4py"]
     vsm = next(r for r in result["vsm"] if (r["log"], r["format"]) == ("claims", "parquet"))["figures"]
     assert pm["failed_runs"] == [] and pm["wall_s"] > 0
