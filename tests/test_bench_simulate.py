@@ -1,4 +1,4 @@
-"""The simulation case of `make bench` (bench/simulate.py) cannot rot: run at 100k events, its
+"""The simulation case of `make bench` (bench/simulate.py) cannot rot: run at 20k events, its
 results checked, never its times."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ def test_the_simulation_case_runs_and_counts_its_cases(tmp_path):
         tmp_path / "cache",
         tmp_path / "results",
         timeout=900,
-        BENCH_SIMULATE_SCALE="100k",
+        BENCH_SIMULATE_SCALE="20k",
         BENCH_SIMULATE_WORKERS="1",
     )
     assert "cases per processor-second" in done.stdout

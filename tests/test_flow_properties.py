@@ -88,7 +88,7 @@ def per_case(con, sql: str) -> dict[str, tuple]:
     return {r[0]: r[1:] for r in con.execute(sql).fetchall()}
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(logs)
 def test_laws_of_sequential_interval_logs(cases):
     con = flow_of(cases)
@@ -191,7 +191,7 @@ def merge_sessions(visits: list[tuple]) -> list[tuple]:
     return [tuple(m[:4]) for m in merged]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(lifecycle_logs)
 def test_pairing_is_first_in_first_out_on_any_mix_of_starts_and_completes(cases):
     if not any(kind == "start" for events in cases for _, kind, _ in events):

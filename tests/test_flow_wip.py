@@ -429,7 +429,7 @@ def _expected_area_h(cases, as_of: datetime) -> float:
     return total
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     cases=st.lists(case_strategy, min_size=1, max_size=6),
     extra_h=st.integers(0, 30),
