@@ -59,11 +59,27 @@ def interrupt_queries() -> None:
     _interrupt_queries()
 
 
+def _unraisable(hook_args) -> None:
+    """The KeyboardInterrupt of a recorded signal raised where Python cannot raise it (a
+    weakref callback, e.g. importlib's module-lock cleanup during a lazy import) is not
+    printed as "Exception ignored in ..." before the error line: it is recorded, and the run
+    stops at its next stage (`check`). Anything else goes to Python's own hook."""
+    if _received is not None and isinstance(hook_args.exc_value, KeyboardInterrupt):
+        return
+    _previous_unraisable(hook_args)
+
+
+_previous_unraisable = sys.unraisablehook
+
+
 def install() -> dict[int, object]:
     """Handle SIGINT and SIGTERM as described above; return the handlers they had. A signal
     the process was started with ignored (``nohup``, a background job) stays ignored."""
     global _received, _armed
+    global _previous_unraisable
     _received, _armed = None, False
+    if sys.unraisablehook is not _unraisable:
+        _previous_unraisable, sys.unraisablehook = sys.unraisablehook, _unraisable
     previous = {}
     for signum in SIGNALS:
         current = signal.getsignal(signum)
