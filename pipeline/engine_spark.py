@@ -309,7 +309,7 @@ def spark_compute(con, settings, out_dir: Path | None = None, session=None) -> I
 
     e = settings.engine
     # absolute: the JVM's working folder is not this process's (and a cluster's is elsewhere)
-    out = Path(out_dir).resolve() if out_dir else settings.engine_out()
+    out = Path(out_dir) if out_dir else settings.engine_out()
     out = out.resolve() if out is not None else None
     if out is None and session is None and not e.spark_master.startswith("local"):
         raise SettingsError(

@@ -75,8 +75,7 @@ _previous_unraisable = sys.unraisablehook
 def install() -> dict[int, object]:
     """Handle SIGINT and SIGTERM as described above; return the handlers they had. A signal
     the process was started with ignored (``nohup``, a background job) stays ignored."""
-    global _received, _armed
-    global _previous_unraisable
+    global _received, _armed, _previous_unraisable
     _received, _armed = None, False
     if sys.unraisablehook is not _unraisable:
         _previous_unraisable, sys.unraisablehook = sys.unraisablehook, _unraisable

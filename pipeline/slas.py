@@ -222,22 +222,19 @@ def stage_slas(con: duckdb.DuckDBPyConnection, engine, slas: list[Sla], stream: 
             )
         )
         pauses += [(no, p) for p in (s.pause if s.pause is not None else external)]
-    columns = ("sla_no", "sla_name", "start_name", "stop_name", "target_s", "warn_at")
+    schema = pa.schema(
+        [
+            ("sla_no", pa.int32()),
+            ("sla_name", pa.string()),
+            ("start_name", pa.string()),
+            ("stop_name", pa.string()),
+            ("target_s", pa.float64()),
+            ("warn_at", pa.float64()),
+        ]
+    )
     engine.register(
         "flow_sla_defs",
-        pa.Table.from_pylist(
-            [dict(zip(columns, d, strict=True)) for d in defs],
-            schema=pa.schema(
-                [
-                    ("sla_no", pa.int32()),
-                    ("sla_name", pa.string()),
-                    ("start_name", pa.string()),
-                    ("stop_name", pa.string()),
-                    ("target_s", pa.float64()),
-                    ("warn_at", pa.float64()),
-                ]
-            ),
-        ),
+        pa.Table.from_pylist([dict(zip(schema.names, d, strict=True)) for d in defs], schema=schema),
     )
     engine.register(
         "flow_sla_pauses",
@@ -251,31 +248,32 @@ def stage_slas(con: duckdb.DuckDBPyConnection, engine, slas: list[Sla], stream: 
     engine.register("flow_case_sla_picks", _case_picks(con, slas, stream))
 
 
+# the store's temp table of the case attributes the conditions read, for one stage_slas
+_ATTRIBUTES = "vsm_sla_case_attributes"
+
+
 def _case_picks(con: duckdb.DuckDBPyConnection, slas: list[Sla], stream: str) -> pa.Table:
     """(case_id: text, sla_no) of the stream's cases an SLA picks, on the store's events."""
-    empty = pa.table({"case_id": pa.array([], pa.string()), "sla_no": pa.array([], pa.int32())})
-    if not slas:
-        return empty
-    attributes = _case_attributes(con, slas, stream)
     choice = " ".join(f"WHEN ({s.where or 'TRUE'}) THEN {no}" for no, s in enumerate(slas, start=1))
-    picked = f"SELECT case_id, CAST(CASE {choice} END AS INTEGER) AS sla_no FROM {attributes}"
+    picked = f"SELECT case_id, CAST(CASE {choice} END AS INTEGER) AS sla_no FROM {_ATTRIBUTES}"
     try:
-        return con.sql(
-            f"SELECT CAST(case_id AS VARCHAR) AS case_id, sla_no FROM ({picked}) WHERE sla_no IS NOT NULL"
-        ).to_arrow_table()
-    except duckdb.Error as exc:  # a condition that binds but fails on a value (a CAST of a text)
-        raise SettingsError(
-            f"[[sla]] where: a condition failed on stream {stream!r}: {_first_line(exc)}"
-        ) from exc
+        _case_attributes(con, slas, stream)
+        try:
+            return con.sql(
+                f"SELECT CAST(case_id AS VARCHAR) AS case_id, sla_no FROM ({picked}) WHERE sla_no IS NOT NULL"
+            ).to_arrow_table()
+        except duckdb.Error as exc:  # a condition that binds but fails on a value (a CAST of a text)
+            raise SettingsError(
+                f"[[sla]] where: a condition failed on stream {stream!r}: {_first_line(exc)}"
+            ) from exc
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {attributes}")
+        con.execute(f"DROP TABLE IF EXISTS {_ATTRIBUTES}")
 
 
-def _case_attributes(con: duckdb.DuckDBPyConnection, slas: list[Sla], stream: str) -> str:
-    """A temp table of the store (grain: case; its name returned): the case's text, and each
+def _case_attributes(con: duckdb.DuckDBPyConnection, slas: list[Sla], stream: str) -> None:
+    """_ATTRIBUTES, a temp table of the store (grain: case): the case's text, and each
     attribute the SLA conditions name: its latest non-empty value in the case's events, as
     text. Names match the source column names case-insensitively (as SQL identifiers do)."""
-    table = "vsm_sla_case_attributes"
     wanted = sorted({c.lower() for s in slas for c in s.columns})
     keys: dict[str, str] = {}
     # the attribute names: from a sample of the events first (a scan of every event's JSON
@@ -306,7 +304,7 @@ def _case_attributes(con: duckdb.DuckDBPyConnection, slas: list[Sla], stream: st
             f"arg_max({value}, e.ts) FILTER (WHERE nullif({value}, '') IS NOT NULL) AS {_ident(column)}"
         )
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT e.case_id"
+        f"CREATE OR REPLACE TEMP TABLE {_ATTRIBUTES} AS SELECT e.case_id"
         + "".join(f", {c}" for c in columns)
         + " FROM events AS e WHERE e.stream = $stream GROUP BY e.case_id",
         {"stream": stream},
@@ -315,14 +313,14 @@ def _case_attributes(con: duckdb.DuckDBPyConnection, slas: list[Sla], stream: st
         if not s.where:
             continue
         try:
-            con.execute(f"SELECT count(*) FROM (SELECT * FROM {table} LIMIT 0) WHERE ({s.where})").fetchall()
+            con.execute(
+                f"SELECT count(*) FROM (SELECT * FROM {_ATTRIBUTES} LIMIT 0) WHERE ({s.where})"
+            ).fetchall()
         except duckdb.Error as exc:
-            con.execute(f"DROP TABLE IF EXISTS {table}")
             raise SettingsError(
                 f"[[sla]] {s.name!r} where = {s.where!r}: {_first_line(exc)} (case attributes are text: "
                 "compare with 'quoted' values, or CAST them)"
             ) from exc
-    return table
 
 
 def _literal(text: str) -> str:
