@@ -1,6 +1,6 @@
 -- name: flow_visits_built
 -- grain: visit
--- depends_on: flow_calendar_hours, flow_session_visits, flow_status_periods_built, flow_team_calendars, flow_visits_elapsed
+-- depends_on: flow_calendar_hours, flow_status_periods_built, flow_team_calendars, flow_visit_pauses, flow_visits_elapsed
 -- params: calendar
 -- flow_visits with the business twin of each duration (grain: visit; issue 20): *_bh_s is
 -- the part of the duration inside the working intervals of the visit's calendar: its team's
@@ -21,8 +21,7 @@
 -- from raw_visits__team.sql (team_queue_*_bh_s), and process = W(end) - W(ready) - queue.
 -- A twin is NULL where its elapsed value is.
 -- Drops the columns visits_elapsed.sql passed on for this step only (visit_key, work_no). The
--- pauses stay in flow_session_visits (a list column carried through the sequencing window
--- and its join cost more than the rest of it): joined here by (case, visit_key).
+-- pauses come from flow_visit_pauses (visit_pauses.sql), by (case, visit_key).
 WITH calendared AS (
     SELECT v.*, coalesce(t.calendar_no, CAST($calendar AS INTEGER)) AS calendar_no
     FROM flow_visits_elapsed AS v
@@ -31,8 +30,8 @@ WITH calendared AS (
 paused AS (  -- the pauses between sessions (interval logs; few visits have any)
     SELECT v.case_id, v.seq, v.calendar_no, unnest(s.pauses) AS p
     FROM calendared AS v
-    JOIN flow_session_visits AS s ON s.case_id = v.case_id AND s.visit_key = v.visit_key
-    WHERE v.calendar_no IS NOT NULL AND s.pauses IS NOT NULL
+    JOIN flow_visit_pauses AS s ON s.case_id = v.case_id AND s.visit_key = v.visit_key
+    WHERE v.calendar_no IS NOT NULL
 ),
 paused_bh AS (
     SELECT p.case_id, p.seq,
