@@ -21,17 +21,32 @@
 --   reassignments  the sessions' own, plus each change of resource from one session to the next
 --   source_line    the first session's (the visits' tie-break order)
 -- Steps without observed starts (point-like visits) never merge: their repeats stay visits.
+-- It also sequences the visits for visits_elapsed.sql (seq, prev_end_ts, prev_step,
+-- prev_owner: what that file describes) in the same ordered pass: a case that merges no
+-- sessions (nearly all) has its raw visits as its visits, in that order. Only the cases that
+-- merge some are sequenced again, after the merge. One sort of the visits instead of two
+-- (10M events: 5M visits).
 WITH ordered AS (
     SELECT *,
         row_number() OVER w AS rn,
         step = lag(step) OVER w AND start_ts IS NOT NULL AND lag(start_ts) OVER w IS NOT NULL AS joins,
         step = lead(step) OVER w AND start_ts IS NOT NULL AND lead(start_ts) OVER w IS NOT NULL AS joined,
-        lag(resource) OVER w AS prev_resource
+        lag(resource) OVER w AS prev_resource,
+        -- the sequencing of visits_elapsed.sql, right where the case merges no sessions
+        max(end_ts) OVER (
+            PARTITION BY case_id ORDER BY coalesce(start_ts, end_ts), end_ts NULLS LAST, source_line
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ) AS prev_end_ts,
+        lag(step) OVER w AS prev_step,
+        lag(coalesce(team, resource)) OVER w AS prev_owner
     FROM flow_raw_visits
     WINDOW w AS (PARTITION BY case_id ORDER BY coalesce(start_ts, end_ts), end_ts NULLS LAST, source_line)
 ),
-sessions AS (  -- the sessions of visits with several (few): grouped below
-    SELECT * FROM ordered WHERE coalesce(joins, FALSE) OR coalesce(joined, FALSE)
+merging AS (  -- the cases that merge sessions (few)
+    SELECT DISTINCT case_id FROM ordered WHERE joins
+),
+sessions AS (  -- their sessions, grouped into visits below
+    SELECT o.* FROM ordered AS o SEMI JOIN merging AS m ON m.case_id = o.case_id
 ),
 grouped AS (
     SELECT *,
@@ -48,34 +63,54 @@ earlier AS (  -- the end of the visit's earlier sessions
 paused AS (  -- how long after the end of the visit's earlier sessions each session started
     SELECT *, greatest(0, seconds_between(earlier_end_ts, start_ts)) AS pause_s
     FROM earlier
+),
+merged AS (
+    SELECT
+        case_id,
+        any_value(step) AS step,
+        min(start_ts) AS start_ts,
+        CASE WHEN count(end_ts) = count(*) THEN max(end_ts) END AS end_ts,
+        arg_max(resource, rn) AS resource,
+        arg_max(team, rn) AS team,
+        CAST(sum(reassignments) + count(*) FILTER (WHERE joins AND resource <> prev_resource) AS INTEGER)
+            AS reassignments,
+        arg_min(source_line, rn) AS source_line,
+        CAST(count(*) AS INTEGER) AS sessions,
+        coalesce(sum(pause_s), 0) AS paused_s,
+        -- the pauses themselves, for their business time (visits_built.sql); NULL: none
+        list_sort(list({'from_ts': earlier_end_ts, 'to_ts': start_ts}) FILTER (WHERE pause_s > 0)) AS pauses,
+        min(rn) AS visit_key  -- names the visit in the case (its first session's place) for its pauses
+    FROM paused
+    GROUP BY case_id, visit_group
+),
+resequenced AS (  -- the visits of those cases, sequenced as visits_elapsed.sql describes
+    SELECT *,
+        max(end_ts) OVER (
+            PARTITION BY case_id ORDER BY coalesce(start_ts, end_ts), end_ts NULLS LAST, source_line
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ) AS prev_end_ts,
+        lag(step) OVER w AS prev_step,
+        lag(coalesce(team, resource)) OVER w AS prev_owner,
+        row_number() OVER w AS seq
+    FROM merged
+    WINDOW w AS (PARTITION BY case_id ORDER BY coalesce(start_ts, end_ts), end_ts NULLS LAST, source_line)
 )
 SELECT
-    case_id,
-    any_value(step) AS step,
-    min(start_ts) AS start_ts,
-    CASE WHEN count(end_ts) = count(*) THEN max(end_ts) END AS end_ts,
-    arg_max(resource, rn) AS resource,
-    arg_max(team, rn) AS team,
-    CAST(sum(reassignments) + count(*) FILTER (WHERE joins AND resource <> prev_resource) AS INTEGER)
-        AS reassignments,
-    arg_min(source_line, rn) AS source_line,
+    case_id, step, start_ts, end_ts, resource, team, reassignments, source_line,
     CAST(NULL AS DOUBLE) AS queue_internal_s,  -- interval logs have no statuses
     CAST(NULL AS DOUBLE) AS queue_external_s,
-    CAST(count(*) AS INTEGER) AS sessions,
-    coalesce(sum(pause_s), 0) AS paused_s,
-    -- the pauses themselves, for their business time (visits_built.sql); NULL: none
-    list_sort(list({'from_ts': earlier_end_ts, 'to_ts': start_ts}) FILTER (WHERE pause_s > 0)) AS pauses,
-    min(rn) AS visit_key,  -- names the visit in the case (its first session's place) for its pauses
+    sessions, paused_s, pauses, visit_key,
     CAST(NULL AS BIGINT) AS work_no,  -- status logs only (status_periods_built__status.sql)
     CAST(NULL AS DOUBLE) AS team_queue_bh_s,  -- team visits only (raw_visits__team.sql)
     CAST(NULL AS DOUBLE) AS team_queue_internal_bh_s,
-    CAST(NULL AS DOUBLE) AS team_queue_external_bh_s
-FROM paused
-GROUP BY case_id, visit_group
+    CAST(NULL AS DOUBLE) AS team_queue_external_bh_s,
+    seq, prev_end_ts, prev_step, prev_owner
+FROM resequenced
 UNION ALL
-SELECT  -- a visit of one session (nearly all): as it is
-    case_id, step, start_ts, end_ts, resource, team, CAST(reassignments AS INTEGER), source_line,
-    CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE), CAST(1 AS INTEGER), CAST(0 AS DOUBLE), NULL, rn,
-    CAST(NULL AS BIGINT), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE)
-FROM ordered
-WHERE NOT (coalesce(joins, FALSE) OR coalesce(joined, FALSE))
+SELECT  -- the cases that merge no sessions (nearly all): their raw visits as they are
+    o.case_id, o.step, o.start_ts, o.end_ts, o.resource, o.team, CAST(o.reassignments AS INTEGER), o.source_line,
+    CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE), CAST(1 AS INTEGER), CAST(0 AS DOUBLE), NULL, o.rn,
+    CAST(NULL AS BIGINT), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE),
+    o.rn, o.prev_end_ts, o.prev_step, o.prev_owner
+FROM ordered AS o
+ANTI JOIN merging AS m ON m.case_id = o.case_id

@@ -10,22 +10,14 @@
 -- that parallel work queues zero), or the case's arrival when it precedes the visit.
 -- Besides the columns of `visits`, prev_step / prev_owner (the step and the team, else the
 -- resource, of the visit before in the case, by seq) for transitions, handoffs and cases:
--- taken here, in the pass that numbers the visits, rather than in a window pass each.
-WITH sequenced AS (
-    -- one sort serves seq, the end of the earlier visits and the visit before
-    SELECT v.* EXCLUDE (pauses), a.arrival_ts,
-        row_number() OVER w AS seq,
-        max(v.end_ts) OVER (
-            PARTITION BY v.case_id ORDER BY coalesce(v.start_ts, v.end_ts), v.end_ts NULLS LAST, v.source_line
-            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-        ) AS prev_end_ts,
-        lag(v.step) OVER w AS prev_step,
-        lag(coalesce(v.team, v.resource)) OVER w AS prev_owner
+-- taken in the pass that numbers the visits, rather than in a window pass each. That pass is
+-- session_visits__*.sql's (seq, prev_end_ts: the latest end of the case's earlier visits,
+-- prev_step, prev_owner), which orders the visits anyway.
+WITH sequenced AS (  -- flow_session_visits is sequenced already (seq, prev_end_ts, prev_step,
+    -- prev_owner: session_visits__*.sql, in the ordered pass that merges the sessions)
+    SELECT v.* EXCLUDE (pauses), a.arrival_ts
     FROM flow_session_visits AS v
     JOIN flow_arrivals AS a USING (case_id)
-    WINDOW w AS (
-        PARTITION BY v.case_id ORDER BY coalesce(v.start_ts, v.end_ts), v.end_ts NULLS LAST, v.source_line
-    )
 ),
 readied AS (
     SELECT *,
