@@ -147,13 +147,14 @@ class DuckDBEngine:
         return self.con.sql(sql, params=params or None).to_arrow_table()
 
     def drop(self, name: str) -> None:
-        kinds = self.con.execute(
-            "SELECT table_type FROM information_schema.tables "
-            "WHERE table_catalog = 'temp' AND table_name = $name",
-            {"name": _ident(name)},
-        ).fetchall()
-        for (kind,) in kinds:
-            self.con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {name}")
+        """The temp table or view `name`, if there is one. Two DROP IF EXISTS, not a look in
+        the catalogue: information_schema takes about 4 ms a question on the store, and a
+        compute drops about 90 relations (0.33 s of every compute, however small)."""
+        relation = f"temp.main.{_ident(name)}"
+        try:
+            self.con.execute(f"DROP TABLE IF EXISTS {relation}")
+        except duckdb.CatalogException:  # a view of that name
+            self.con.execute(f"DROP VIEW IF EXISTS {relation}")
 
     def publish(
         self, stream: str, results: dict[str, str], run: RunRecord, state: StateRecord | None
