@@ -138,7 +138,7 @@ def test_cases_elapsed_by_hand():
         "flow_exits": exits([(1, t(2, 11))]),
         "flow_handoff_pairs": pa.table({"case_id": pa.array([1], pa.int32()), "kind": ["handoff"]}),
         "flow_stale_after": pa.table({"stale_after_s": [86400.0]}),
-        "flow_case_visits": v,
+        "flow_visits": v,
         "flow_visit_digests": digests,
     }
     rows = run_model("flow_cases_elapsed", inputs, {"as_of": "2026-03-05 00:00:00+00", "target_s": 4 * 3600})

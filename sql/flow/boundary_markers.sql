@@ -1,12 +1,13 @@
 -- name: flow_boundary_markers
 -- grain: marker activity and side
--- depends_on: flow_case_bounds, flow_events, flow_owner_names
+-- depends_on: flow_activities, flow_case_bounds, flow_owner_names, flow_step_map
 WITH sides AS (  -- each case's first and last event, and the activity at its other end
     SELECT case_id, 'start' AS side, first_ord AS ord, first_ts AS ts, first_activity AS activity,
-        first_resource AS resource, first_team AS team, last_activity AS far_activity
+        first_resource AS resource, first_team AS team, last_activity AS far_activity, first_shared AS shared
     FROM flow_case_bounds
     UNION ALL
-    SELECT case_id, 'end', last_ord, last_ts, last_activity, last_resource, last_team, first_activity
+    SELECT case_id, 'end', last_ord, last_ts, last_activity, last_resource, last_team, first_activity,
+        last_shared
     FROM flow_case_bounds
 ),
 candidates AS (  -- (a): at most one activity per side holds 90% of the cases
@@ -15,40 +16,35 @@ candidates AS (  -- (a): at most one activity per side holds 90% of the cases
     GROUP BY side, activity
     HAVING count(*) >= 0.9 * (SELECT count(*) FROM flow_case_bounds) AND count(*) >= 3
 ),
-occurrences AS (  -- (b): the candidates' events
-    SELECT activity, count(*) AS events
-    FROM flow_events
-    WHERE activity IN (SELECT activity FROM candidates) AND step IS NOT NULL
-      AND lifecycle IS DISTINCT FROM 'start'
-    GROUP BY activity
+occurrences AS (  -- (b): the candidates' events (flow_activities: every event of the stream)
+    SELECT CAST(a.activity AS VARCHAR) AS activity, a.events - a.starts AS events
+    FROM flow_activities AS a
+    JOIN flow_step_map AS m ON CAST(m.activity AS VARCHAR) = a.activity
+    WHERE m.step IS NOT NULL AND a.activity IN (SELECT CAST(activity AS VARCHAR) FROM candidates)
 ),
 once AS (  -- the candidates that pass (a) and (b), with their boundary events
     SELECT s.*
     FROM sides AS s
     JOIN candidates AS c USING (side, activity)
-    JOIN occurrences AS o USING (activity)
+    JOIN occurrences AS o ON o.activity = CAST(s.activity AS VARCHAR)
     WHERE c.boundary_cases >= 0.9 * o.events
 ),
-same_instant AS (  -- (c), time: boundary events with an event of another activity at their instant
-    SELECT DISTINCT b.side, b.case_id
-    FROM flow_events AS e
-    JOIN once AS b ON b.case_id = e.case_id AND b.ts = e.ts
-    WHERE e.activity <> b.activity AND e.step IS NOT NULL
+pseudo AS (  -- (c), owner: the names that are a pseudo-name for a candidate (a few rows)
+    SELECT c.side, c.activity, n.owner_no
+    FROM candidates AS c
+    CROSS JOIN flow_owner_names AS n
+    WHERE lower(trim(n.name)) IN ('start', 'end', 'begin', 'finish', 'system', lower(trim(CAST(c.activity AS VARCHAR))))
 ),
 evidence AS (  -- (c), per candidate: the time to its neighbour, and its owner's name
     SELECT b.side, b.activity,
         count(*) AS boundary_cases,
         count(*) FILTER (WHERE b.far_activity <> b.activity) AS with_neighbour,
-        count(i.case_id) FILTER (WHERE b.far_activity <> b.activity) AS same_instant,
-        count(*) FILTER (
-            WHERE lower(trim(r.name)) IN ('start', 'end', 'begin', 'finish', 'system', lower(trim(CAST(b.activity AS VARCHAR))))
-               OR lower(trim(t.name)) IN ('start', 'end', 'begin', 'finish', 'system', lower(trim(CAST(b.activity AS VARCHAR))))
-        ) AS pseudo_owner,
+        count(*) FILTER (WHERE b.far_activity <> b.activity AND b.shared) AS same_instant,
+        count(*) FILTER (WHERE r.owner_no IS NOT NULL OR t.owner_no IS NOT NULL) AS pseudo_owner,
         min(b.case_id) AS example_case
     FROM once AS b
-    LEFT JOIN same_instant AS i USING (side, case_id)
-    LEFT JOIN flow_owner_names AS r ON r.owner_no = b.resource
-    LEFT JOIN flow_owner_names AS t ON t.owner_no = b.team
+    LEFT JOIN pseudo AS r ON r.side = b.side AND r.activity = b.activity AND r.owner_no = b.resource
+    LEFT JOIN pseudo AS t ON t.side = b.side AND t.activity = b.activity AND t.owner_no = b.team
     GROUP BY b.side, b.activity
 )
 SELECT
@@ -62,6 +58,6 @@ SELECT
     e.pseudo_owner,                          -- boundary events whose resource or team is a pseudo-name
     e.example_case
 FROM evidence AS e
-JOIN occurrences AS o USING (activity)
+JOIN occurrences AS o ON o.activity = CAST(e.activity AS VARCHAR)
 WHERE (e.with_neighbour > 0 AND e.same_instant >= 0.9 * e.with_neighbour)
    OR e.pseudo_owner >= 0.9 * e.boundary_cases

@@ -22,17 +22,37 @@
 --       (case and surrounding blanks ignored).
 -- Only events of mapped activities count (a dropped activity is off the map already), so at
 -- most one activity per side can be a marker.
--- Speed: one plain aggregate over the events (first and last by ord); the events are read
--- once more, joined on (case, instant), only when an activity passes (a) and (b).
+-- Speed: one plain aggregate over the events (a case's first and last ord and instant),
+-- then the events at those two instants read back in one probe of the events, and grouped
+-- by case: the first (last) event itself, the one with that ord, and whether an event of
+-- another activity shares its instant ((c), `first_shared` / `last_shared`). arg_min /
+-- arg_max of four columns by the 128-bit ord, and a second join of the events on (case,
+-- instant) for (c), cost four times as much (10M events, 2 cores: 4.2 s against 0.9 s).
+-- Events that share a case and an ord (the same instant, side and tie key: copies of one
+-- row) give each column its least value.
+WITH bounds AS (  -- each case's first and last event, by ord
+    SELECT case_id, min(ord) AS first_ord, max(ord) AS last_ord, min(ts) AS first_ts, max(ts) AS last_ts
+    FROM flow_events
+    WHERE step IS NOT NULL
+    GROUP BY case_id
+),
+at_ends AS (  -- the mapped events at those two instants (one when all are at one)
+    SELECT b.*, e.ts, e.activity, e.resource, e.team, e.ord = b.first_ord AS is_first, e.ord = b.last_ord AS is_last
+    FROM flow_events AS e
+    JOIN bounds AS b ON b.case_id = e.case_id AND (e.ts = b.first_ts OR e.ts = b.last_ts)
+    WHERE e.step IS NOT NULL
+)
 SELECT case_id,
-    min(ord) AS first_ord, min(ts) AS first_ts,
-    arg_min(activity, ord) AS first_activity,
-    arg_min(resource, ord) AS first_resource,
-    arg_min(team, ord) AS first_team,
-    max(ord) AS last_ord, max(ts) AS last_ts,
-    arg_max(activity, ord) AS last_activity,
-    arg_max(resource, ord) AS last_resource,
-    arg_max(team, ord) AS last_team
-FROM flow_events
-WHERE step IS NOT NULL
-GROUP BY case_id
+    first_ord, first_ts,
+    min(activity) FILTER (WHERE is_first) AS first_activity,
+    min(resource) FILTER (WHERE is_first) AS first_resource,
+    min(team) FILTER (WHERE is_first) AS first_team,
+    -- an event of another activity at the first event's instant
+    min(activity) FILTER (WHERE ts = first_ts) <> max(activity) FILTER (WHERE ts = first_ts) AS first_shared,
+    last_ord, last_ts,
+    min(activity) FILTER (WHERE is_last) AS last_activity,
+    min(resource) FILTER (WHERE is_last) AS last_resource,
+    min(team) FILTER (WHERE is_last) AS last_team,
+    min(activity) FILTER (WHERE ts = last_ts) <> max(activity) FILTER (WHERE ts = last_ts) AS last_shared
+FROM at_ends
+GROUP BY case_id, first_ord, first_ts, last_ord, last_ts

@@ -1,6 +1,6 @@
 -- name: flow_cases_elapsed
 -- grain: case
--- depends_on: flow_arrivals, flow_case_visits, flow_exits, flow_handoff_pairs, flow_stale_after, flow_visit_digests
+-- depends_on: flow_arrivals, flow_exits, flow_handoff_pairs, flow_stale_after, flow_visit_digests, flow_visits
 -- params: as_of, target_s
 -- flow_cases (grain: case): arrival, exit, lead time, variant, rework, handoffs, stale.
 -- A completed case's visits are those that ended by its exit (exits__end_steps.sql: work
@@ -36,7 +36,11 @@ path_texts AS (  -- one case per path fingerprint, and that case's path
         SELECT path_visits, path_low, path_high, min(case_id) AS case_id
         FROM per_case_visits GROUP BY path_visits, path_low, path_high
     ) AS r
-    JOIN flow_case_visits AS v ON v.case_id = r.case_id
+    -- flow_case_visits spelled out: read through the view twice, it was materialised whole
+    -- (10M events: 5M visits) to be joined with these few cases
+    JOIN flow_visits AS v ON v.case_id = r.case_id
+    LEFT JOIN flow_exits AS x ON x.case_id = r.case_id
+    WHERE x.exit_ts IS NULL OR v.end_ts <= x.exit_ts
     GROUP BY r.path_visits, r.path_low, r.path_high
 ),
 v AS (

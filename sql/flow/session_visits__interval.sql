@@ -25,15 +25,19 @@ WITH ordered AS (
     SELECT *,
         row_number() OVER w AS rn,
         step = lag(step) OVER w AND start_ts IS NOT NULL AND lag(start_ts) OVER w IS NOT NULL AS joins,
+        step = lead(step) OVER w AND start_ts IS NOT NULL AND lead(start_ts) OVER w IS NOT NULL AS joined,
         lag(resource) OVER w AS prev_resource
     FROM flow_raw_visits
     WINDOW w AS (PARTITION BY case_id ORDER BY coalesce(start_ts, end_ts), end_ts NULLS LAST, source_line)
+),
+sessions AS (  -- the sessions of visits with several (few): grouped below
+    SELECT * FROM ordered WHERE coalesce(joins, FALSE) OR coalesce(joined, FALSE)
 ),
 grouped AS (
     SELECT *,
         sum(CASE WHEN joins THEN 0 ELSE 1 END) OVER (PARTITION BY case_id ORDER BY rn ROWS UNBOUNDED PRECEDING)
             AS visit_group
-    FROM ordered
+    FROM sessions
 ),
 earlier AS (  -- the end of the visit's earlier sessions
     SELECT *,
@@ -52,7 +56,8 @@ SELECT
     CASE WHEN count(end_ts) = count(*) THEN max(end_ts) END AS end_ts,
     arg_max(resource, rn) AS resource,
     arg_max(team, rn) AS team,
-    sum(reassignments) + count(*) FILTER (WHERE joins AND resource <> prev_resource) AS reassignments,
+    CAST(sum(reassignments) + count(*) FILTER (WHERE joins AND resource <> prev_resource) AS INTEGER)
+        AS reassignments,
     arg_min(source_line, rn) AS source_line,
     CAST(NULL AS DOUBLE) AS queue_internal_s,  -- interval logs have no statuses
     CAST(NULL AS DOUBLE) AS queue_external_s,
@@ -60,9 +65,17 @@ SELECT
     coalesce(sum(pause_s), 0) AS paused_s,
     -- the pauses themselves, for their business time (visits_built.sql); NULL: none
     list_sort(list({'from_ts': earlier_end_ts, 'to_ts': start_ts}) FILTER (WHERE pause_s > 0)) AS pauses,
+    min(rn) AS visit_key,  -- names the visit in the case (its first session's place) for its pauses
     CAST(NULL AS BIGINT) AS work_no,  -- status logs only (status_periods_built__status.sql)
     CAST(NULL AS DOUBLE) AS team_queue_bh_s,  -- team visits only (raw_visits__team.sql)
     CAST(NULL AS DOUBLE) AS team_queue_internal_bh_s,
     CAST(NULL AS DOUBLE) AS team_queue_external_bh_s
 FROM paused
 GROUP BY case_id, visit_group
+UNION ALL
+SELECT  -- a visit of one session (nearly all): as it is
+    case_id, step, start_ts, end_ts, resource, team, CAST(reassignments AS INTEGER), source_line,
+    CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE), CAST(1 AS INTEGER), CAST(0 AS DOUBLE), NULL, rn,
+    CAST(NULL AS BIGINT), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE)
+FROM ordered
+WHERE NOT (coalesce(joins, FALSE) OR coalesce(joined, FALSE))

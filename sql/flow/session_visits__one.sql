@@ -8,5 +8,6 @@
 -- logs: raw_visits__status.sql) and team_queue_*_bh_s (team visits only), NULL where they
 -- have none: both are read by visits_built.sql.
 SELECT v.*, CAST(1 AS INTEGER) AS sessions, CAST(0 AS DOUBLE) AS paused_s,
-    CAST(NULL AS STRUCT(from_ts TIMESTAMPTZ, to_ts TIMESTAMPTZ)[]) AS pauses
+    CAST(NULL AS STRUCT(from_ts TIMESTAMPTZ, to_ts TIMESTAMPTZ)[]) AS pauses,
+    CAST(NULL AS BIGINT) AS visit_key
 FROM flow_raw_visits AS v

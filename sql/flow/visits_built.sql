@@ -1,6 +1,6 @@
 -- name: flow_visits_built
 -- grain: visit
--- depends_on: flow_calendar_hours, flow_status_periods_built, flow_team_calendars, flow_visits_elapsed
+-- depends_on: flow_calendar_hours, flow_status_periods_built, flow_team_calendars, flow_visit_pauses, flow_visits_elapsed
 -- params: calendar
 -- flow_visits with the business twin of each duration (grain: visit; issue 20): *_bh_s is
 -- the part of the duration inside the working intervals of the visit's calendar: its team's
@@ -20,15 +20,18 @@
 -- instant (entered + the stretch's waits), so the queue and its split come summed row by row
 -- from raw_visits__team.sql (team_queue_*_bh_s), and process = W(end) - W(ready) - queue.
 -- A twin is NULL where its elapsed value is.
--- Drops the columns visits_elapsed.sql passed on for this step only (pauses, work_no).
+-- Drops the columns visits_elapsed.sql passed on for this step only (visit_key, work_no). The
+-- pauses come from flow_visit_pauses (visit_pauses.sql), by (case, visit_key).
 WITH calendared AS (
     SELECT v.*, coalesce(t.calendar_no, CAST($calendar AS INTEGER)) AS calendar_no
     FROM flow_visits_elapsed AS v
     LEFT JOIN flow_team_calendars AS t ON t.team = v.team
 ),
 paused AS (  -- the pauses between sessions (interval logs; few visits have any)
-    SELECT case_id, seq, calendar_no, unnest(pauses) AS p
-    FROM calendared WHERE calendar_no IS NOT NULL AND pauses IS NOT NULL
+    SELECT v.case_id, v.seq, v.calendar_no, unnest(s.pauses) AS p
+    FROM calendared AS v
+    JOIN flow_visit_pauses AS s ON s.case_id = v.case_id AND s.visit_key = v.visit_key
+    WHERE v.calendar_no IS NOT NULL
 ),
 paused_bh AS (
     SELECT p.case_id, p.seq,
@@ -70,7 +73,7 @@ worked AS (
     LEFT JOIN flow_calendar_hours AS s ON s.calendar_no = v.calendar_no AND s.hour = calendar_hour(v.start_ts)
     LEFT JOIN flow_calendar_hours AS e ON e.calendar_no = v.calendar_no AND e.hour = calendar_hour(v.end_ts)
 )
-SELECT v.* EXCLUDE (pauses, work_no, calendar_no, w_ready, w_start, w_end, team_queue_bh_s,
+SELECT v.* EXCLUDE (visit_key, work_no, calendar_no, w_ready, w_start, w_end, team_queue_bh_s,
                     team_queue_internal_bh_s, team_queue_external_bh_s),
     CASE WHEN v.calendar_no IS NULL THEN v.queue_time_s
          WHEN v.team_queue_bh_s IS NOT NULL THEN CASE WHEN v.queue_time_s IS NOT NULL THEN v.team_queue_bh_s END

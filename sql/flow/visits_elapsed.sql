@@ -13,7 +13,7 @@
 -- taken here, in the pass that numbers the visits, rather than in a window pass each.
 WITH sequenced AS (
     -- one sort serves seq, the end of the earlier visits and the visit before
-    SELECT v.*, a.arrival_ts,
+    SELECT v.* EXCLUDE (pauses), a.arrival_ts,
         row_number() OVER w AS seq,
         max(v.end_ts) OVER (
             PARTITION BY v.case_id ORDER BY coalesce(v.start_ts, v.end_ts), v.end_ts NULLS LAST, v.source_line
@@ -57,7 +57,7 @@ SELECT
     start_ts IS NOT NULL AND end_ts IS NULL AS in_process,
     prev_step,    -- step of the visit before (seq - 1), NULL for the first
     prev_owner,   -- team, else resource, of the visit before, NULL for the first
-    pauses,       -- for visits_built.sql, which drops them: the pauses between sessions
+    visit_key,    -- for visits_built.sql, which drops them: the visit's pauses between sessions
     work_no,      -- and the visit's work period in status logs,
     team_queue_bh_s, team_queue_internal_bh_s, team_queue_external_bh_s  -- team visits' queue
 FROM readied
