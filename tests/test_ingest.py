@@ -164,10 +164,15 @@ def test_status_and_sub_status_columns_combine_into_the_activity(store, tmp_path
     assert store.execute("SELECT activity FROM events").fetchall()[0] == ("Accepted / In Progress",)
 
 
-def test_a_first_load_numbers_identical_rows_whichever_way_they_are_written(store, tmp_path):
+@pytest.mark.parametrize("sample_rows", [1, 10_000])
+def test_a_first_load_numbers_identical_rows_whichever_way_they_are_written(
+    store, tmp_path, monkeypatch, sample_rows
+):
     # A first load writes plain rows straight into events and checks the others (a token, a
     # reject) in a second pass: line 3 (a token in an attribute) is still the second copy of
-    # line 2's event, and line 5 the third.
+    # line 2's event, and line 5 the third. With the token among the first rows looked at
+    # (10,000), the load checks every row into load_checked first: the same result.
+    monkeypatch.setattr("pipeline.ingest.TOKEN_SAMPLE_ROWS", sample_rows)
     log = (
         "case,activity,time,channel\n"
         "c1,A,2026-01-01T00:00:00Z,web\n"
