@@ -164,6 +164,56 @@ def test_status_and_sub_status_columns_combine_into_the_activity(store, tmp_path
     assert store.execute("SELECT activity FROM events").fetchall()[0] == ("Accepted / In Progress",)
 
 
+@pytest.mark.parametrize("sample_rows", [1, 10_000])
+def test_a_first_load_numbers_identical_rows_whichever_way_they_are_written(
+    store, tmp_path, monkeypatch, sample_rows
+):
+    # A first load writes plain rows straight into events and checks the others (a token, a
+    # reject) in a second pass: line 3 (a token in an attribute) is still the second copy of
+    # line 2's event, and line 5 the third. With the token among the first rows looked at
+    # (10,000), the load checks every row into load_checked first: the same result.
+    monkeypatch.setattr("pipeline.ingest.TOKEN_SAMPLE_ROWS", sample_rows)
+    log = (
+        "case,activity,time,channel\n"
+        "c1,A,2026-01-01T00:00:00Z,web\n"
+        "c1,A,2026-01-01T00:00:00Z,n/a\n"
+        "c1,B,not a time,web\n"
+        "c1,A,2026-01-01T00:00:00Z,web\n"
+    )
+    path = write(tmp_path / "copies.csv", log)
+    result = ingest(store, settings_for(path))
+    assert (result.events_loaded, result.events_rejected, result.events_known) == (3, 1, 0)
+    assert result.missing_values == [("channel", "n/a", 1)]
+    assert store.execute(
+        "SELECT event_id, copy_no, attributes->>'channel' FROM events ORDER BY event_id"
+    ).fetchall() == [(2, 1, "web"), (3, 2, None), (5, 3, "web")]
+    assert store.execute("SELECT line, column_name, value FROM rejects").fetchall() == [
+        (4, "time", "not a time")
+    ]
+    again = ingest(store, settings_for(path))
+    assert (again.events_loaded, again.events_known) == (0, 3)
+
+
+def test_a_failed_first_load_leaves_the_store_empty(store, tmp_path, monkeypatch):
+    path = write(tmp_path / "claims.csv", CLAIMS + "c9,A,start,x,ann,Intake,1\n")
+    real = store_module.read_sql
+
+    def failing(relative):
+        if relative == "load/insert_rejects.sql":  # fail after the events were inserted
+            raise RuntimeError("disk full")
+        return real(relative)
+
+    monkeypatch.setattr("pipeline.ingest.read_sql", failing)
+    with pytest.raises(RuntimeError):
+        ingest(store, settings_for(path))
+    counts = [
+        store.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in ("events", "rejects", "runs")
+    ]
+    assert counts == [0, 0, 0]
+    # the connection's optimizers are all back on for what it runs next
+    assert store.execute("SELECT current_setting('disabled_optimizers')").fetchall() == [("",)]
+
+
 def test_a_failed_load_leaves_the_store_exactly_as_before(store, tmp_path, monkeypatch):
     path = write(tmp_path / "claims.csv", CLAIMS)
     ingest(store, settings_for(path))
