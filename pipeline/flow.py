@@ -384,6 +384,16 @@ def _compute(
             publish_unchanged(engine, stream, current, started_at)
             return current
     on_stage("building visits")
+    sequence_column = (
+        repr(settings.columns.sequence)
+        if settings.columns.sequence
+        else "(none: [columns] sequence names one)"
+    )
+    # the findings read off the events alone, before the visits are built: their grouping of
+    # every (case, instant) is then not held on top of the visits (event_findings.sql)
+    runner.run(
+        "flow_event_findings", params=params | {"log_shape": shape, "sequence_column": sequence_column}
+    )
     first_ts, last_ts = engine.read_arrow("SELECT min(ts), max(ts) FROM flow_events").to_pylist()[0].values()
     last_ts = max(last_ts, as_of) if last_ts else as_of
     stream_calendar, idle_teams = stage_calendars(
@@ -419,9 +429,7 @@ def _compute(
         "log_shape": shape,
         "timezone": settings.timezone,
         "step_by": step_by,
-        "sequence_column": repr(settings.columns.sequence)
-        if settings.columns.sequence
-        else "(none: [columns] sequence names one)",
+        "sequence_column": sequence_column,
         "any_calendar": stream_calendar is not None or bool(settings.calendars),
         "ends_inferred": ends_inferred,
         "start_activities": ", ".join(settings.start_activities)
@@ -431,7 +439,7 @@ def _compute(
     # what reads the events (exits, the quality findings' and quiet stretches' share of them,
     # boundary markers, handoffs) before the cases: the events, the flow's largest table, are
     # then freed rather than held through every table below
-    runner.run("flow_exits", "flow_event_days", "flow_event_findings", "flow_handoff_counter", params=params)
+    runner.run("flow_exits", "flow_event_days", "flow_exit_findings", "flow_handoff_counter", params=params)
     runner.run("flow_cases", params=params)
     if settings.sla:
         stage_slas(con, engine, settings.sla, stream, shape)

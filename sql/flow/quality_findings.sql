@@ -1,6 +1,6 @@
 -- name: flow_quality_findings
 -- grain: rule that fires
--- depends_on: flow_boundary_markers, flow_case_names, flow_cases, flow_event_findings, flow_exits, flow_handoff_counter, flow_lifecycle, flow_placeholder_statuses, flow_stale_after, flow_status_classes, flow_visits, flow_window, rejects, runs
+-- depends_on: flow_boundary_markers, flow_case_names, flow_cases, flow_event_findings, flow_exit_findings, flow_exits, flow_handoff_counter, flow_lifecycle, flow_placeholder_statuses, flow_stale_after, flow_status_classes, flow_visits, flow_window, rejects, runs
 -- published_as: quality_findings
 -- params: as_of, as_of_text, ends_inferred, log_shape, stale_after_s, stream, window_end, window_start
 -- timezone_assumption, missing_values: a finding read off the stream's latest load whose runs
@@ -228,6 +228,7 @@ all_rules AS (
     UNION ALL SELECT * FROM few_completed_cases
     UNION ALL SELECT * FROM late_close
     UNION ALL SELECT * FROM flow_event_findings  -- event_findings.sql
+    UNION ALL SELECT * FROM flow_exit_findings  -- exit_findings.sql
 )
 SELECT
     rule,                               -- snake_case rule name (see above)

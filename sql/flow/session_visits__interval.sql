@@ -26,11 +26,10 @@
 -- sessions (nearly all) has its raw visits as its visits, in that order. Only the cases that
 -- merge some are sequenced again, after the merge. One sort of the visits instead of two
 -- (10M events: 5M visits).
-WITH ordered AS (
-    SELECT *,
+WITH ordered AS (  -- the raw visits' own columns, less the two interval logs leave NULL
+    SELECT case_id, step, start_ts, end_ts, resource, team, reassignments, source_line,
         row_number() OVER w AS rn,
         step = lag(step) OVER w AND start_ts IS NOT NULL AND lag(start_ts) OVER w IS NOT NULL AS joins,
-        step = lead(step) OVER w AND start_ts IS NOT NULL AND lead(start_ts) OVER w IS NOT NULL AS joined,
         lag(resource) OVER w AS prev_resource,
         -- the sequencing of visits_elapsed.sql, right where the case merges no sessions
         max(end_ts) OVER (
