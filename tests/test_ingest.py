@@ -194,16 +194,22 @@ def test_a_first_load_numbers_identical_rows_whichever_way_they_are_written(
     assert (again.events_loaded, again.events_known) == (0, 3)
 
 
-def test_a_failed_first_load_leaves_the_store_empty(store, tmp_path, monkeypatch):
-    path = write(tmp_path / "claims.csv", CLAIMS + "c9,A,start,x,ann,Intake,1\n")
+def fail_after_the_events_are_inserted(monkeypatch) -> None:
+    """The next load fails inside its transaction, once its events are inserted (the rejects'
+    statement raises)."""
     real = store_module.read_sql
 
     def failing(relative):
-        if relative == "load/insert_rejects.sql":  # fail after the events were inserted
+        if relative == "load/insert_rejects.sql":
             raise RuntimeError("disk full")
         return real(relative)
 
     monkeypatch.setattr("pipeline.ingest.read_sql", failing)
+
+
+def test_a_failed_first_load_leaves_the_store_empty(store, tmp_path, monkeypatch):
+    path = write(tmp_path / "claims.csv", CLAIMS + "c9,A,start,x,ann,Intake,1\n")
+    fail_after_the_events_are_inserted(monkeypatch)
     with pytest.raises(RuntimeError):
         ingest(store, settings_for(path))
     counts = [
@@ -224,14 +230,7 @@ def test_a_failed_load_leaves_the_store_exactly_as_before(store, tmp_path, monke
         tmp_path / "newer.csv",
         CLAIMS + "c9,A,start,2026-03-05T10:00Z,ann,Intake,1\nc9,A,complete,x,ann,Intake,1\n",
     )
-    real = store_module.read_sql
-
-    def failing(relative):
-        if relative == "load/insert_rejects.sql":  # fail after the events were inserted
-            raise RuntimeError("disk full")
-        return real(relative)
-
-    monkeypatch.setattr("pipeline.ingest.read_sql", failing)
+    fail_after_the_events_are_inserted(monkeypatch)
     with pytest.raises(RuntimeError):
         ingest(store, settings_for(newer))
     after = [

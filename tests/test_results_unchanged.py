@@ -40,6 +40,7 @@ import duckdb
 import pytest
 
 from tests.conftest import PROJECT
+from tests.logs import INCIDENT_SLAS, SAMPLE_CALENDAR
 
 BASELINE = "fd5de72"  # main before issue 23's speed work (2026-12-05)
 
@@ -56,28 +57,6 @@ REAL = {
 # timestamp, an empty case id, an empty activity; each row is rejected with its reason
 BROKEN_ROWS = {11: ("timestamp", "not a time"), 21: ("case_id", ""), 31: ("activity", "")}
 REJECTS_LOG_LINES = 400
-
-# Business hours for claims and incidents, and two service levels for incidents (one
-# pausing), so the *_bh_s columns differ from the elapsed ones and sla has rows.
-CALENDAR = """timezone = "Europe/Amsterdam"
-hours = { mon = ["08:00-17:00"], tue = ["08:00-17:00"], wed = ["08:00-17:00"],
-          thu = ["08:00-17:00"], fri = ["08:00-16:00"] }
-holidays = { dates = ["2026-04-06"] }
-"""
-SLAS = """
-[[sla]]
-name = "resolve critical"
-where = "priority = '1 - Critical'"
-stop = "Resolved"
-target = "8h"
-
-[[sla]]
-name = "respond"
-stop = "first_response"
-pause = ["Awaiting Customer", "Awaiting Vendor"]
-target = "4h"
-warn_at = 0.5
-"""
 
 # Tables with a stream column that are not analysts' results: what a run did and when
 # (run ids, clock times), snapshots kept per run, what `vsm compare` / `vsm simulate` wrote
@@ -209,13 +188,13 @@ def with_rejects(claims: Path, out: Path) -> Path:
 def sample_steps(folder: Path) -> list[dict]:
     """claims and incidents by `vsm init`, their settings edited, `vsm ingest` (the nightly
     path: load and compute); the claims with rejects by `vsm discover`."""
-    calendar = ["\n[calendar]\n", "\n[calendar]\n" + CALENDAR]
+    calendar = ["\n[calendar]\n", "\n[calendar]\n" + SAMPLE_CALENDAR]
     no_slas = ["\nsla = []\n", "\n"]
     return [
         {"vsm": ["init", "claims", "--source", str(SAMPLES["claims"])]},
         {"vsm": ["init", "incidents", "--source", str(SAMPLES["incidents"])]},
         {"edit": "streams/claims.toml", "replace": [calendar], "append": ""},
-        {"edit": "streams/incidents.toml", "replace": [calendar, no_slas], "append": SLAS},
+        {"edit": "streams/incidents.toml", "replace": [calendar, no_slas], "append": INCIDENT_SLAS},
         *(
             {"vsm": ["ingest", stream, "--no-png", "--db", "vsm.duckdb"]}
             for stream in ("claims", "incidents")

@@ -35,6 +35,7 @@ from pipeline.flow import RESULTS
 from pipeline.models import catalogue
 from pipeline.portable import NotPortableError, check
 from tests.conftest import PROJECT, vsm_in
+from tests.logs import INCIDENT_SLAS, SAMPLE_CALENDAR
 
 pytestmark = pytest.mark.xdist_group("spark")
 
@@ -44,29 +45,6 @@ LOGS = {
     "generated": None,  # bench/generate.py claims, GENERATED_EVENTS
 }
 GENERATED_EVENTS = 3_000
-# what the incidents stream's settings get besides what discover writes: business hours (the
-# keys of its empty [calendar]) and service levels (a condition on a case attribute; the
-# external-wait pause; first response), in place of its `sla = []`
-INCIDENTS_CALENDAR = """timezone = "Europe/Amsterdam"
-hours = { mon = ["08:00-17:00"], tue = ["08:00-17:00"], wed = ["08:00-17:00"],
-          thu = ["08:00-17:00"], fri = ["08:00-16:00"] }
-holidays = { dates = ["2026-04-06"] }
-"""
-INCIDENTS_SLAS = """
-[[sla]]
-name = "resolve critical"
-where = "priority = '1 - Critical'"
-stop = "Resolved"
-target = "8h"
-
-[[sla]]
-name = "respond"
-stop = "first_response"
-pause = ["Awaiting Customer", "Awaiting Vendor"]
-target = "4h"
-warn_at = 0.5
-"""
-
 # model -> why Spark fails it although portable.check passes it (SparkModelError): the
 # compute stops there, every table of every log an expected failure until it is fixed
 SPARK_FAILS: dict[str, str] = {}
@@ -191,8 +169,8 @@ def both(tmp_path_factory, spark):
     toml = folder / "streams" / "incidents.toml"
     text = toml.read_text(encoding="utf-8")
     assert "\nsla = []\n" in text and "\n[calendar]\n" in text
-    text = text.replace("\nsla = []\n", "\n").replace("\n[calendar]\n", "\n[calendar]\n" + INCIDENTS_CALENDAR)
-    toml.write_text(text + INCIDENTS_SLAS, encoding="utf-8")
+    text = text.replace("\nsla = []\n", "\n").replace("\n[calendar]\n", "\n[calendar]\n" + SAMPLE_CALENDAR)
+    toml.write_text(text + INCIDENT_SLAS, encoding="utf-8")
     result = vsm_in(folder, "compute", "incidents", "--full", "--no-png")
     assert result.exit_code == 0, result.output
     duck = duckdb_rows(folder, "incidents")
