@@ -43,12 +43,13 @@ java:
 		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; } \
 		|| echo "java not installed (needs root); the Spark engine tests will be skipped"
 
+# The suite prints its 25 slowest tests (what to trim when it nears 10 minutes).
 # The suite runs in TEST_WORKERS processes (pytest-xdist; 2 by default, the CI machine's
 # cores); TEST_WORKERS=0 runs it in this one process. The Spark tests run on one worker, so
 # one JVM starts for the whole run (--dist loadgroup in pyproject.toml; tests/conftest.py).
 TEST_WORKERS ?= 2
 test: $(STAMP) chromium postgresql java
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --durations=25
 
 # Speed at scale: vsm discover per stage against a pm4py baseline (bench/run.py; BENCH_SCALES=100k,1M,10M),
 # then the nightly case (bench/nightly.py: vsm run with 1% new events against a full recompute, and
