@@ -581,9 +581,7 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
             if not relation:
                 con.unregister("load_raw")
             con.execute("RESET disabled_optimizers")  # if _first_events stopped before it did
-            con.execute("SET TimeZone = 'UTC'")
-            for table in ("load_checked", "load_reject_raw"):
-                con.execute(f"DROP TABLE IF EXISTS {table}")
+            _end_load(con)
         return
     con.execute(f"SET TimeZone = '{settings.timezone}'")  # validated IANA name
     try:
@@ -606,9 +604,14 @@ def _write(con, settings, raw, ts_plan, start_plan, mapping, result, started, on
         with memory_guard("writing the load to the store"):
             _insert(con, params, raw.height, result, started)
     finally:  # _check_batch lets go of its registered frames itself
-        con.execute("SET TimeZone = 'UTC'")
-        for table in ("load_checked", "load_reject_raw", *LOAD_TABLES):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+        _end_load(con)
+
+
+def _end_load(con) -> None:
+    """However a load ended: the session back in UTC, its temp tables gone."""
+    con.execute("SET TimeZone = 'UTC'")
+    for table in ("load_checked", "load_reject_raw", *LOAD_TABLES):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _missing_values(counts: dict) -> list[tuple[str, str, int]]:
@@ -625,10 +628,15 @@ def _first_load(con, raw: Raw, stream: str) -> bool:
     batches checks them into load_checked one at a time, outside the transaction."""
     if isinstance(raw, BatchedFrame) and not raw.relation:
         return False
+    return not stream_has_events(con, stream)
+
+
+def stream_has_events(con, stream: str) -> bool:
+    """Whether the store holds any event of `stream` (it stops at the first)."""
     found = con.execute(
-        "SELECT count(*) FROM (SELECT 1 FROM events WHERE stream = $s LIMIT 1)", {"s": stream}
+        "SELECT count(*) FROM (SELECT 1 FROM events WHERE stream = $stream LIMIT 1)", {"stream": stream}
     )
-    return not found.fetchall()[0][0]
+    return bool(found.fetchall()[0][0])
 
 
 # The first rows of the source looked at for missing-value tokens (_tokens_likely).
@@ -696,7 +704,6 @@ def _first_events(con, params: dict, first: _FirstLoad, result: LoadResult) -> i
     inserted = _read_through(con, insert, first.checks | params, Path(result.source)).fetchall()[0][0]
     others = f"SELECT * FROM ({first.query}) AS c WHERE NOT ({first.plain})"
     if inserted == raw.height:  # nothing was left out: load_checked has no row (read in no pass)
-        con.execute("RESET disabled_optimizers")
         others = f"SELECT * FROM ({first.query}) AS c LIMIT 0"
     _check_relation(con, others, first.checks, Path(result.source))
     con.execute("RESET disabled_optimizers")
@@ -899,12 +906,7 @@ def _replace_events(con, params: dict, event_key: tuple[str, ...], base: int) ->
     (nothing to compare with: load/insert_first_events.sql adds every row). `base`: the
     stream's largest event_id (0: none)."""
     stream = {"stream": params["stream"]}
-    if (
-        not base
-        and not con.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM events WHERE stream = $stream LIMIT 1)", stream
-        ).fetchall()[0][0]
-    ):
+    if not base and not stream_has_events(con, params["stream"]):
         return None
     con.execute(read_sql("load/fresh_events.sql"), stream)
     con.execute("CREATE OR REPLACE TEMP TABLE load_replaced (event_id BIGINT, _line UBIGINT)")

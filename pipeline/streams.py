@@ -15,7 +15,7 @@ from pipeline.discovery import preload
 from pipeline.drops import check_pattern, is_glob, matched_files
 from pipeline.errors import SettingsError
 from pipeline.flow import FlowResult, compute_flow
-from pipeline.ingest import LoadResult, Raw, Stage, ingest, read_events, sample
+from pipeline.ingest import LoadResult, Raw, Stage, ingest, read_events, sample, stream_has_events
 from pipeline.settings import (
     DEFAULT_STREAMS_DIR,
     Columns,
@@ -411,10 +411,6 @@ class RefreshResult:
     run_notes: list[str] = field(default_factory=list)  # what the run chose not to do, and why
 
 
-def _has_events(con: duckdb.DuckDBPyConnection, stream: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM events WHERE stream = ?", [stream]).fetchall()[0][0])
-
-
 def refresh(
     con: duckdb.DuckDBPyConnection,
     settings: StreamSettings,
@@ -442,7 +438,7 @@ def refresh(
         on_loaded(loaded)
     run_notes = []
     pulled = loaded is not None and (loaded.cursor is not None or loaded.events_read == 0)
-    if compute and pulled and not _has_events(con, settings.name):
+    if compute and pulled and not stream_has_events(con, settings.name):
         # a system stream whose query has matched nothing yet: a pull, not a failure
         compute = False
         run_notes.append(
