@@ -13,19 +13,15 @@
 -- taken in the pass that numbers the visits, rather than in a window pass each. That pass is
 -- session_visits__*.sql's (seq, prev_end_ts: the latest end of the case's earlier visits,
 -- prev_step, prev_owner), which orders the visits anyway.
-WITH sequenced AS (  -- flow_session_visits is sequenced already (seq, prev_end_ts, prev_step,
+WITH readied AS (  -- flow_session_visits is sequenced already (seq, prev_end_ts, prev_step,
     -- prev_owner: session_visits__*.sql, in the ordered pass that merges the sessions)
-    SELECT v.* EXCLUDE (pauses), a.arrival_ts
+    SELECT v.* EXCLUDE (pauses),
+        CASE
+            WHEN v.prev_end_ts IS NOT NULL THEN least(v.prev_end_ts, coalesce(v.start_ts, v.end_ts))
+            WHEN a.arrival_ts < coalesce(v.start_ts, v.end_ts) THEN a.arrival_ts
+        END AS ready_ts
     FROM flow_session_visits AS v
     JOIN flow_arrivals AS a USING (case_id)
-),
-readied AS (
-    SELECT *,
-        CASE
-            WHEN prev_end_ts IS NOT NULL THEN least(prev_end_ts, coalesce(start_ts, end_ts))
-            WHEN arrival_ts < coalesce(start_ts, end_ts) THEN arrival_ts
-        END AS ready_ts
-    FROM sequenced
 )
 SELECT
     case_id,
