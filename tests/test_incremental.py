@@ -284,3 +284,25 @@ def test_a_load_whose_compute_never_ran_is_caught_up(tmp_path):
     # night 3: t1 (night 2's late event), t2 and t3 (both nights): 3 of 3
     assert last_message(con, "teams").startswith("incremental: 3 of 3 cases recomputed")
     assert_same(published(con, "teams"), full_of(tmp_path, settings))
+
+
+def test_visits_read_back_keep_the_step_type_of_a_full_compute(tmp_path):
+    """The kept cases' visits come back from the store as text; the flow must get them in the
+    type it builds visits in (the step map's ENUM for a log mapped by activity, text for a
+    status log), or every model after the union sorts and groups text. The flow's relations
+    stay on the connection after the compute."""
+
+    def step_types(con) -> set[tuple[str, str]]:
+        rows = con.execute("SELECT DISTINCT typeof(step), typeof(prev_step) FROM flow_visits").fetchall()
+        return set(rows)
+
+    for log, ts, name in ((claims_log, CLAIMS_TS, "claims"), (incidents_log, INCIDENTS_TS, "incidents")):
+        settings = stream_settings(tmp_path, CLAIMS if name == "claims" else INCIDENTS, name)
+        con, messages = nightly(tmp_path, settings, split_by_time(log(), ts, 2))
+        assert messages[1].startswith("incremental: "), messages
+        full = open_store(tmp_path / f"{name}-full.duckdb")
+        ingest(full, settings)
+        compute_flow(full, settings, full=True)
+        want = step_types(full)
+        assert step_types(con) == want
+        assert all(t.startswith("ENUM(") for pair in want for t in pair) == (name == "claims"), want
