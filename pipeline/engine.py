@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from pipeline.history import append_snapshot
-from pipeline.store import read_sql, sql_literal
+from pipeline.store import read_sql, sql_literal, table_columns
 
 # More names than this are held as text, not as an ENUM (enum_type).
 ENUM_MAX_NAMES = 100_000
@@ -166,8 +166,15 @@ class DuckDBEngine:
         con.execute("BEGIN TRANSACTION")
         try:
             run_id = con.execute("SELECT nextval('run_id_seq')").fetchall()[0][0]
+            columns = table_columns(con)
             for table, relation in results.items():
-                self._replace_rows(stream, table, relation, state is not None and state.only_changed_cases)
+                self._replace_rows(
+                    stream,
+                    table,
+                    relation,
+                    state is not None and state.only_changed_cases,
+                    columns.get(table, []),
+                )
             if state is not None:
                 self._run_statements(
                     read_sql(
@@ -183,9 +190,7 @@ class DuckDBEngine:
                 )
             finished_at = datetime.now(UTC)
             if results:
-                append_snapshot(
-                    con, stream, run_id, finished_at
-                )  # metric_history, map_history: never deleted
+                append_snapshot(con, stream, run_id, finished_at, columns)  # metric_history, map_history
             con.execute(
                 read_sql("flow_publish/insert_run.sql"),
                 {
@@ -202,11 +207,16 @@ class DuckDBEngine:
             con.execute("ROLLBACK")
             raise
 
-    def _replace_rows(self, stream: str, table: str, relation: str, only_changed_cases: bool) -> None:
-        """The stream's rows of `table` from `relation`: its columns by name, the flow's case,
-        resource and team numbers (events.sql) back to their texts."""
+    def _replace_rows(
+        self, stream: str, table: str, relation: str, only_changed_cases: bool, columns: list[tuple[str, str]]
+    ) -> None:
+        """The stream's rows of `table` (its `columns`, table_columns) from `relation`: its
+        columns by name, the flow's case, resource and team numbers (events.sql) back to their
+        texts."""
         con = self.con
-        select = contract_select(con, table, relation, quote='"', stream="$stream")
+        select = contract_select(
+            con, table, relation, quote='"', stream="$stream", columns=[c for c, _ in columns]
+        )
         if only_changed_cases and table in CASE_TABLES:  # the kept cases' rows are as they were
             con.execute(
                 f"DELETE FROM {_ident(table)} WHERE stream = $stream "
@@ -225,20 +235,20 @@ class DuckDBEngine:
 
 
 def contract_select(
-    con: duckdb.DuckDBPyConnection, table: str, relation: str, quote: str, stream: str | None
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    relation: str,
+    quote: str,
+    stream: str | None,
+    columns: list[str] | None = None,
 ) -> str:
     """The SELECT of a result table's rows (its columns by name, as the store's `table` has
     them) from the flow's `relation`, the case, resource and team numbers (events.sql) back to
     their texts through flow_case_names and flow_owner_names. `quote` quotes identifiers ('"'
-    on DuckDB, '`' on Spark); `stream` is the stream column's expression, None to leave it out."""
-    columns = [
-        c
-        for (c,) in con.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_name = $t AND table_schema = 'main' ORDER BY ordinal_position",
-            {"t": table},
-        ).fetchall()
-    ]
+    on DuckDB, '`' on Spark); `stream` is the stream column's expression, None to leave it out.
+    `columns`: the table's columns when the caller has them (store.table_columns)."""
+    if columns is None:
+        columns = [c for c, _ in table_columns(con).get(table, [])]
     q = quote
     select, joins = [], ""
     for c in columns:

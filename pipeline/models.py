@@ -397,35 +397,17 @@ def _lambda_end(body: str, i: int, mask: list[bool]) -> int:
     return len(body)
 
 
+# What is not SQL code: a -- comment (to the line's end), a /* comment */, a 'string' or a
+# "quoted identifier" (a doubled quote inside either is part of it); unclosed: to the end.
+_NOT_CODE = re.compile(r"--[^\n]*|/\*.*?(?:\*/|\Z)|'(?:[^']|'')*(?:'|\Z)|\"(?:[^\"]|\"\")*(?:\"|\Z)", re.S)
+
+
 def _code_mask(sql: str) -> list[bool]:
     """Per character: True where it is SQL code, False inside a comment, a string literal or
     a quoted identifier."""
     mask = [True] * len(sql)
-    i, n = 0, len(sql)
-    while i < n:
-        c = sql[i]
-        if sql.startswith("--", i):
-            j = sql.find("\n", i)
-            j = n if j < 0 else j
-        elif sql.startswith("/*", i):
-            j = sql.find("*/", i + 2)
-            j = n if j < 0 else j + 2
-        elif c in "'\"":
-            j = i + 1
-            while j < n:
-                if sql[j] == c:
-                    if j + 1 < n and sql[j + 1] == c:  # '' inside a literal
-                        j += 2
-                        continue
-                    break
-                j += 1
-            j += 1
-        else:
-            i += 1
-            continue
-        for k in range(i, min(j, n)):
-            mask[k] = False
-        i = j
+    for m in _NOT_CODE.finditer(sql):
+        mask[m.start() : m.end()] = [False] * (m.end() - m.start())
     return mask
 
 
@@ -483,6 +465,7 @@ class Runner:
     catalogue: Catalogue = field(default_factory=catalogue)
     built: set[str] = field(default_factory=set)
     timings: list[Timing] = field(default_factory=list)
+    _readers_by_choices: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         # `-- when: engine = duckdb`: an engine-specific variant of a portable model (a file
@@ -544,16 +527,25 @@ class Runner:
             return told
         return self.engine.read_arrow(f"SELECT count(*) AS n FROM {name}")["n"][0].as_py()
 
+    def _readers(self) -> dict[str, list[Model]]:
+        """The models that read each relation, in this compute or maybe (their `when` names a
+        choice not made yet); worked out once per state of the choices."""
+        key = tuple(sorted((k, str(v), bool(v)) for k, v in self.choices.items()))
+        if key not in self._readers_by_choices:
+            readers: dict[str, list[Model]] = {}
+            for m in self.catalogue.models:
+                try:
+                    if m.when is not None and not _when_holds(m.when, self.choices, m):
+                        continue
+                except CatalogueError:  # a choice not made yet: it may read it
+                    pass
+                for d in m.depends_on:
+                    readers.setdefault(d, []).append(m)
+            self._readers_by_choices[key] = readers
+        return self._readers_by_choices[key]
+
     def _free(self, candidates) -> None:
-        readers: dict[str, list[Model]] = {}  # models that read a relation, in this compute or maybe
-        for m in self.catalogue.models:
-            try:
-                if m.when is not None and not _when_holds(m.when, self.choices, m):
-                    continue
-            except CatalogueError:  # a choice not made yet: it may read it
-                pass
-            for d in m.depends_on:
-                readers.setdefault(d, []).append(m)
+        readers = self._readers()
 
         def finished(name: str) -> bool:
             return name not in self.keep and all(
