@@ -67,9 +67,9 @@ def append_snapshot(
     publishing transaction: the snapshot is of exactly the results it commits with).
     `columns`: the store's table_columns, when the caller has them."""
     params = {"stream": stream, "run_id": run_id, "computed_at": computed_at}
-    columns = columns if columns is not None else table_columns(con)
+    store_columns = columns if columns is not None else table_columns(con)
     for table, step in (("stream_summary", "''"), ("step_metrics", "step")):
-        figures = _number_columns(columns.get(table, []))
+        figures = _number_columns(store_columns.get(table, []))
         if not figures:
             continue
         columns = ", ".join(f'CAST("{c}" AS DOUBLE) AS "{c}"' for c in figures)
