@@ -303,3 +303,21 @@ def test_a_macro_argument_naming_a_lambda_parameter_reads_the_callers_column():
     sql = expand_macros("SELECT plus_all(x.l, x.h) AS s FROM (SELECT [1, 2] AS l, 10 AS h) AS x", macros)
     assert "lambda x" not in sql.lower()
     assert duckdb.sql(sql).fetchall() == [(23,)]  # (1 + 10) + (2 + 10)
+
+
+def test_a_relation_of_the_name_is_replaced_whoever_made_it():
+    # the engine drops only what is there: what it made itself, or one made before it on the
+    # connection (a table where a view comes, and the other way round)
+    con = duckdb.connect()
+    con.execute("CREATE TEMP VIEW flow_x AS SELECT 1 AS n")
+    con.execute("CREATE TEMP TABLE flow_y AS SELECT 1 AS n")
+    engine = DuckDBEngine(con)
+    assert engine.materialise("flow_x", "SELECT 2 AS n UNION ALL SELECT 3", {}) == 2
+    assert engine.materialise("flow_y", "SELECT 4 AS n", {}, view=True) is None
+    assert con.execute("SELECT n FROM flow_x ORDER BY n").fetchall() == [(2,), (3,)]
+    assert con.execute("SELECT n FROM flow_y").fetchall() == [(4,)]
+    assert engine.materialise("flow_x", "SELECT 5 AS n", {}) == 1
+    engine.register("flow_y", pa.table({"n": [6, 7]}))
+    assert con.execute("SELECT n FROM flow_y ORDER BY n").fetchall() == [(6,), (7,)]
+    with pytest.raises(duckdb.CatalogException, match="does not exist"):
+        engine.materialise("flow_z", "SELECT * FROM flow_nowhere", {})
