@@ -13,10 +13,17 @@ events with the same variants.
 
 from __future__ import annotations
 
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
 import threading
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from types import SimpleNamespace
 
 import polars as pl
 
@@ -29,12 +36,12 @@ _preloading: threading.Thread | None = None
 def preload() -> None:
     """Start importing pm4py in a background thread, once per process.
 
-    The import costs about a second (pm4py loads pandas and much else), and discovery comes
-    last in a run; started before the load (pipeline/streams.py) or when the flow starts
-    (`vsm compute`), it runs while polars and DuckDB (which release the GIL) work, so a run
-    does not wait for it. A discovery that comes first waits for it to finish
-    (`_await_preload`). Not a daemon: the process waits for the import rather than exiting
-    in the middle of one."""
+    The import costs about half a second of CPU (the parts of pm4py `_pm4py` takes, with
+    pandas and networkx), and discovery comes last in a run; started before the load
+    (pipeline/streams.py) or when the flow starts (`vsm compute`), it runs while polars and
+    DuckDB (which release the GIL) work, so a run does not wait for it. A discovery that
+    comes first waits for it to finish (`_await_preload`). Not a daemon: the process waits
+    for the import rather than exiting in the middle of one."""
     global _preloading
     if _preloading is None:
         _preloading = threading.Thread(target=_import_pm4py, name="pm4py-preload")
@@ -52,10 +59,113 @@ def _await_preload() -> None:
 
 def _import_pm4py() -> None:
     try:
-        import pm4py  # noqa: F401
-        import pm4py.algo.discovery.inductive.variants.imf  # noqa: F401
+        _pm4py()
     except Exception:  # noqa: BLE001 - the real import in discover_model reports it
         pass
+
+
+@cache
+def _pm4py() -> SimpleNamespace:
+    """The parts of pm4py that discovery and write_model call, imported without pm4py's
+    package `__init__` files.
+
+    `import pm4py` runs pm4py/__init__.py, which imports nearly all of pm4py and with it
+    pandas, scipy, matplotlib and networkx: 1.5 s of CPU in every run, three times what the
+    modules below and theirs take (0.45 s, most of it pandas and networkx, which they
+    import themselves). So pm4py's packages are loaded bare for this import (`_BarePackages`):
+    a package's `__init__` runs only when something later asks the package for a name that is
+    not one of its submodules (`pm4py.read_xes` in a test), and then runs whole, so pm4py
+    used elsewhere in the process behaves as if imported the usual way. The calls are those
+    pm4py's own entry points make for a process tree (pm4py.convert_to_bpmn,
+    convert_to_petri_net, write_bpmn, write_pnml)."""
+    with _BarePackages.installed():
+        from pm4py.algo.discovery.inductive.dtypes import im_ds
+        from pm4py.algo.discovery.inductive.variants import im, imf
+        from pm4py.objects.bpmn import obj as bpmn_obj
+        from pm4py.objects.bpmn.exporter import exporter as bpmn_exporter
+        from pm4py.objects.conversion.process_tree.variants import to_bpmn, to_petri_net
+        from pm4py.objects.petri_net.exporter import exporter as pnml_exporter
+        from pm4py.objects.process_tree import obj as tree_obj
+        from pm4py.objects.process_tree.utils import generic as tree_utils
+        from pm4py.util import constants
+    return SimpleNamespace(
+        IMDataStructureUVCL=im_ds.IMDataStructureUVCL,
+        IMUVCL=im.IMUVCL,
+        IMFUVCL=imf.IMFUVCL,
+        BPMN=bpmn_obj.BPMN,
+        Operator=tree_obj.Operator,
+        ProcessTree=tree_obj.ProcessTree,
+        tree_utils=tree_utils,
+        to_bpmn=to_bpmn,
+        to_petri_net=to_petri_net,
+        bpmn_exporter=bpmn_exporter,
+        pnml_exporter=pnml_exporter,
+        encoding=constants.DEFAULT_ENCODING,
+    )
+
+
+class _BarePackages(importlib.abc.MetaPathFinder):
+    """While installed: a pm4py package that is not imported yet is made without running its
+    `__init__`; its modules import as usual. The package runs its `__init__` on the first
+    look-up of a name it does not hold that is not a submodule (`_complete_on_demand`)."""
+
+    _lock = threading.Lock()
+
+    def find_spec(self, name, path, target=None):
+        if name != "pm4py" and not name.startswith("pm4py."):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.submodule_search_locations is None or spec.loader is None:
+            return spec  # a module, not a package: as usual
+        spec.loader = _BareLoader(spec.loader)
+        return spec
+
+    @classmethod
+    @contextmanager
+    def installed(cls):
+        finder = cls()
+        with cls._lock:
+            sys.meta_path.insert(0, finder)
+            try:
+                yield
+            finally:
+                sys.meta_path.remove(finder)
+
+
+class _BareLoader(importlib.abc.Loader):
+    def __init__(self, loader) -> None:
+        self.loader = loader
+
+    def create_module(self, spec):
+        return None  # the default module
+
+    def exec_module(self, module) -> None:
+        module.__getattr__ = _complete_on_demand(module, self.loader)
+
+
+def _complete_on_demand(package, loader):
+    """The bare package's module `__getattr__` (PEP 562): a submodule is imported alone (as
+    `from package import submodule` does); any other name runs the package's `__init__`
+    (once, in the package's own namespace, where its submodules already are) and is read
+    from it."""
+    lock = threading.Lock()
+
+    def __getattr__(attr: str):
+        full = f"{package.__name__}.{attr}"
+        if attr.startswith("__") and attr != "__all__":
+            raise AttributeError(f"module {package.__name__!r} has no attribute {attr!r}")
+        if importlib.machinery.PathFinder.find_spec(full, package.__path__) is not None:
+            return importlib.import_module(full)
+        with lock:
+            if package.__dict__.get("__getattr__") is __getattr__:
+                del package.__getattr__
+                loader.exec_module(package)
+        try:
+            return package.__dict__[attr]
+        except KeyError:
+            raise AttributeError(f"module {package.__name__!r} has no attribute {attr!r}") from None
+
+    return __getattr__
 
 
 SEQUENCE, XOR, PARALLEL, LOOP, OR, INTERLEAVING = "sequence", "xor", "parallel", "loop", "or", "interleaving"
@@ -144,16 +254,12 @@ def _inductive_miner(log: Counter, noise_threshold: float):
     # Counter fails (it then treats it as a DataFrame), so the miner classes are called directly:
     # the same steps as pm4py.algo.discovery.inductive.algorithm.apply for a variant log.
     _await_preload()
-    from pm4py.algo.discovery.inductive.dtypes.im_ds import IMDataStructureUVCL
-    from pm4py.algo.discovery.inductive.variants.im import IMUVCL
-    from pm4py.algo.discovery.inductive.variants.imf import IMFUVCL
-    from pm4py.objects.process_tree.utils import generic as pt_util
-
+    pm4py = _pm4py()
     parameters = {"noise_threshold": noise_threshold}
-    miner = IMFUVCL(parameters) if noise_threshold > 0 else IMUVCL(parameters)
-    tree = miner.apply(IMDataStructureUVCL(log), parameters)
-    tree = pt_util.fold(tree)
-    pt_util.tree_sort(tree)
+    miner = pm4py.IMFUVCL(parameters) if noise_threshold > 0 else pm4py.IMUVCL(parameters)
+    tree = miner.apply(pm4py.IMDataStructureUVCL(log), parameters)
+    tree = pm4py.tree_utils.fold(tree)
+    pm4py.tree_utils.tree_sort(tree)
     return tree
 
 
@@ -164,8 +270,7 @@ def _from_pm4py(node) -> TreeNode:
 
 
 def _to_pm4py(node: TreeNode, parent=None):  # from write_model, which awaits the import
-    from pm4py.objects.process_tree.obj import Operator, ProcessTree
-
+    Operator, ProcessTree = _pm4py().Operator, _pm4py().ProcessTree
     if node.operator is None:
         return ProcessTree(parent=parent, label=node.label)
     tree = ProcessTree(operator=Operator(_TEXT[node.operator]), parent=parent)
@@ -180,16 +285,17 @@ def write_model(model: Model, folder: Path, stream: str) -> list[Path]:
     needs the graphviz binaries, which a server may not have.
     """
     _await_preload()
-    import pm4py
-
+    pm4py = _pm4py()
     folder.mkdir(parents=True, exist_ok=True)
     tree = _to_pm4py(model.tree)
     bpmn_path, pnml_path = folder / f"{stream}.bpmn", folder / f"{stream}.pnml"
-    bpmn = pm4py.convert_to_bpmn(tree)
+    bpmn = pm4py.to_bpmn.apply(tree)
     _layout_bpmn(bpmn)
-    pm4py.write_bpmn(bpmn, str(bpmn_path), auto_layout=False)
-    net, initial, final = pm4py.convert_to_petri_net(tree)
-    pm4py.write_pnml(net, initial, final, str(pnml_path))
+    pm4py.bpmn_exporter.apply(bpmn, str(bpmn_path), parameters={"encoding": pm4py.encoding})
+    net, initial, final = pm4py.to_petri_net.apply(tree)
+    pm4py.pnml_exporter.apply(
+        net, initial, str(pnml_path), final_marking=final, parameters={"encoding": pm4py.encoding}
+    )
     return [bpmn_path, pnml_path]
 
 
@@ -198,8 +304,7 @@ _COLUMN_WIDTH, _ROW_HEIGHT = 160, 120
 
 def _layout_bpmn(bpmn) -> None:
     """Columns by longest distance from the start (back arcs ignored), rows in order of arrival."""
-    from pm4py.objects.bpmn.obj import BPMN
-
+    BPMN = _pm4py().BPMN
     nodes = sorted(bpmn.get_nodes(), key=lambda n: (n.get_name() or "", n.get_id()))
     outgoing: dict = {n: [] for n in nodes}
     incoming: dict = {n: 0 for n in nodes}

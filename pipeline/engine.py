@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from pipeline.history import append_snapshot
-from pipeline.store import read_sql, sql_literal
+from pipeline.store import read_sql, sql_literal, table_columns
 
 # More names than this are held as text, not as an ENUM (enum_type).
 ENUM_MAX_NAMES = 100_000
@@ -106,6 +106,7 @@ class DuckDBEngine:
 
     def __init__(self, con: duckdb.DuckDBPyConnection):
         self.con = con
+        self._made: set[str] = set()  # relations this engine made and has not dropped
 
     def set_timezone(self, timezone: str) -> None:
         self.con.execute(f"SET TimeZone = '{timezone}'")
@@ -126,17 +127,35 @@ class DuckDBEngine:
                 columns.append(f'"{field.name}"')
         self.con.register(f"{_ident(name)}_in", table)
         try:
-            self.drop(name)
-            self.con.execute(f"CREATE TEMP TABLE {name} AS SELECT {', '.join(columns)} FROM {name}_in")
+            self._create(
+                name, f"CREATE TEMP TABLE {name} AS SELECT {', '.join(columns)} FROM {name}_in", None
+            )
         finally:
             self.con.unregister(f"{name}_in")
 
     def materialise(self, name: str, sql: str, params: dict, view: bool = False) -> int | None:
-        self.drop(name)
         if view:  # a pass-through (no parameters: a view keeps none)
-            self.con.execute(f"CREATE TEMP VIEW {_ident(name)} AS {sql}")
+            self._create(name, f"CREATE TEMP VIEW {_ident(name)} AS {sql}", None)
             return None
-        return self.con.execute(f"CREATE TEMP TABLE {_ident(name)} AS {sql}", params or None).fetchall()[0][0]
+        created = self._create(name, f"CREATE TEMP TABLE {_ident(name)} AS {sql}", params or None)
+        return created.fetchall()[0][0]
+
+    def _create(self, name: str, statement: str, params: dict | None) -> duckdb.DuckDBPyConnection:
+        """Run the CREATE of relation `name`, the one of that name before it dropped first (its
+        memory freed before the new one is built). Dropped only when there is one: the one this
+        engine made, or one found in the way (made before this engine on the connection); a
+        compute makes about 60 relations, and a DROP that finds nothing costs about 1 ms."""
+        if name in self._made:
+            self.drop(name)
+        try:
+            result = self.con.execute(statement, params)
+        except duckdb.CatalogException as exc:
+            if "already exists" not in str(exc):
+                raise
+            self.drop(name)
+            result = self.con.execute(statement, params)
+        self._made.add(name)
+        return result
 
     def read_arrow(self, sql_or_relation: str, params: dict | None = None) -> pa.Table:
         sql = (
@@ -155,6 +174,7 @@ class DuckDBEngine:
             self.con.execute(f"DROP TABLE IF EXISTS {relation}")
         except duckdb.CatalogException:  # a view of that name
             self.con.execute(f"DROP VIEW IF EXISTS {relation}")
+        self._made.discard(name)
 
     def publish(
         self, stream: str, results: dict[str, str], run: RunRecord, state: StateRecord | None
@@ -166,8 +186,15 @@ class DuckDBEngine:
         con.execute("BEGIN TRANSACTION")
         try:
             run_id = con.execute("SELECT nextval('run_id_seq')").fetchall()[0][0]
+            columns = table_columns(con)
             for table, relation in results.items():
-                self._replace_rows(stream, table, relation, state is not None and state.only_changed_cases)
+                self._replace_rows(
+                    stream,
+                    table,
+                    relation,
+                    state is not None and state.only_changed_cases,
+                    columns.get(table, []),
+                )
             if state is not None:
                 self._run_statements(
                     read_sql(
@@ -183,9 +210,7 @@ class DuckDBEngine:
                 )
             finished_at = datetime.now(UTC)
             if results:
-                append_snapshot(
-                    con, stream, run_id, finished_at
-                )  # metric_history, map_history: never deleted
+                append_snapshot(con, stream, run_id, finished_at, columns)  # metric_history, map_history
             con.execute(
                 read_sql("flow_publish/insert_run.sql"),
                 {
@@ -202,11 +227,16 @@ class DuckDBEngine:
             con.execute("ROLLBACK")
             raise
 
-    def _replace_rows(self, stream: str, table: str, relation: str, only_changed_cases: bool) -> None:
-        """The stream's rows of `table` from `relation`: its columns by name, the flow's case,
-        resource and team numbers (events.sql) back to their texts."""
+    def _replace_rows(
+        self, stream: str, table: str, relation: str, only_changed_cases: bool, columns: list[tuple[str, str]]
+    ) -> None:
+        """The stream's rows of `table` (its `columns`, table_columns) from `relation`: its
+        columns by name, the flow's case, resource and team numbers (events.sql) back to their
+        texts."""
         con = self.con
-        select = contract_select(con, table, relation, quote='"', stream="$stream")
+        select = contract_select(
+            con, table, relation, quote='"', stream="$stream", columns=[c for c, _ in columns]
+        )
         if only_changed_cases and table in CASE_TABLES:  # the kept cases' rows are as they were
             con.execute(
                 f"DELETE FROM {_ident(table)} WHERE stream = $stream "
@@ -225,20 +255,20 @@ class DuckDBEngine:
 
 
 def contract_select(
-    con: duckdb.DuckDBPyConnection, table: str, relation: str, quote: str, stream: str | None
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    relation: str,
+    quote: str,
+    stream: str | None,
+    columns: list[str] | None = None,
 ) -> str:
     """The SELECT of a result table's rows (its columns by name, as the store's `table` has
     them) from the flow's `relation`, the case, resource and team numbers (events.sql) back to
     their texts through flow_case_names and flow_owner_names. `quote` quotes identifiers ('"'
-    on DuckDB, '`' on Spark); `stream` is the stream column's expression, None to leave it out."""
-    columns = [
-        c
-        for (c,) in con.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_name = $t AND table_schema = 'main' ORDER BY ordinal_position",
-            {"t": table},
-        ).fetchall()
-    ]
+    on DuckDB, '`' on Spark); `stream` is the stream column's expression, None to leave it out.
+    `columns`: the table's columns when the caller has them (store.table_columns)."""
+    if columns is None:
+        columns = [c for c, _ in table_columns(con).get(table, [])]
     q = quote
     select, joins = [], ""
     for c in columns:

@@ -25,7 +25,7 @@ import duckdb
 import polars as pl
 
 from pipeline.errors import SettingsError
-from pipeline.store import query_frame, read_sql
+from pipeline.store import query_frame, read_sql, table_columns
 
 HISTORY_TABLES = ("metric_history", "map_history")
 
@@ -52,21 +52,24 @@ NUMBER_TYPES = (
 )
 
 
-def _number_columns(con: duckdb.DuckDBPyConnection, table: str, skip: tuple[str, ...] = ()) -> list[str]:
-    rows = con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = 'main' AND table_name = $t ORDER BY ordinal_position",
-        {"t": table},
-    ).fetchall()
-    return [c for c, t in rows if c not in skip and t.split("(")[0] in NUMBER_TYPES]
+def _number_columns(columns: list[tuple[str, str]]) -> list[str]:
+    return [c for c, t in columns if t.split("(")[0] in NUMBER_TYPES]
 
 
-def append_snapshot(con: duckdb.DuckDBPyConnection, stream: str, run_id: int, computed_at: datetime) -> None:
+def append_snapshot(
+    con: duckdb.DuckDBPyConnection,
+    stream: str,
+    run_id: int,
+    computed_at: datetime,
+    columns: dict[str, list[tuple[str, str]]] | None = None,
+) -> None:
     """Append the stream's just-published figures and map as one snapshot (inside the
-    publishing transaction: the snapshot is of exactly the results it commits with)."""
+    publishing transaction: the snapshot is of exactly the results it commits with).
+    `columns`: the store's table_columns, when the caller has them."""
     params = {"stream": stream, "run_id": run_id, "computed_at": computed_at}
+    store_columns = columns if columns is not None else table_columns(con)
     for table, step in (("stream_summary", "''"), ("step_metrics", "step")):
-        figures = _number_columns(con, table)
+        figures = _number_columns(store_columns.get(table, []))
         if not figures:
             continue
         columns = ", ".join(f'CAST("{c}" AS DOUBLE) AS "{c}"' for c in figures)

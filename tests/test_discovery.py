@@ -444,3 +444,25 @@ def test_discovery_waits_for_the_background_import_of_pm4py(monkeypatch, tmp_pat
         monkeypatch.setattr(discovery, "_preloading", thread)
         call()
         assert done == [True]
+
+
+def test_discovery_loads_only_the_parts_of_pm4py_it_calls_and_pm4py_still_imports_whole():
+    """pipeline/discovery.py loads pm4py's packages without their __init__ (which import
+    scipy and matplotlib among the rest); a later `import pm4py` elsewhere in the process
+    still gives all of pm4py. In a fresh interpreter, the model equals this process's."""
+    code = (
+        "import sys\n"
+        "import polars as pl\n"
+        "from pipeline.discovery import discover_model\n"
+        "print(discover_model(pl.DataFrame({'steps': ['A > B > D', 'A > C > D', 'A > B > C > D'], "
+        "'cases': [5, 3, 1]})).tree)\n"
+        "print(sorted(m for m in ('scipy', 'matplotlib') if m in sys.modules))\n"
+        "import pm4py\n"
+        "print(callable(pm4py.discover_dfg), callable(pm4py.read_xes), 'scipy' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    tree, heavy, whole = out.stdout.splitlines()[-3:]
+    expected = discover_model(variants(("A > B > D", 5), ("A > C > D", 3), ("A > B > C > D", 1)))
+    assert tree == str(expected.tree)
+    assert heavy == "[]"
+    assert whole == "True True True"
