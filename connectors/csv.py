@@ -479,17 +479,35 @@ def _with_bookkeeping(
 ) -> pl.DataFrame:
     width = len(names)
     line = pl.Series(LINE_COLUMN, starts, dtype=pl.UInt64)
-    if counts is None:
-        return values.with_columns(
-            line,
-            pl.lit(width, dtype=pl.UInt32).alias(FIELD_COUNT_COLUMN),
-            pl.lit(None, dtype=pl.String).alias(EXTRA_FIELDS_COLUMN),
+    if counts is None:  # every record well formed: the usual case, and the one kept fast
+        return values.hstack(
+            [
+                _chunked_like(values, series)
+                for series in (
+                    line,
+                    pl.repeat(width, values.height, dtype=pl.UInt32, eager=True).alias(FIELD_COUNT_COLUMN),
+                    pl.repeat(None, values.height, dtype=pl.String, eager=True).alias(EXTRA_FIELDS_COLUMN),
+                )
+            ]
         )
     found = pl.Series(FIELD_COUNT_COLUMN, counts, dtype=pl.UInt32)
     # A field the record does not have is null, not the "" polars pads it with. (pl.nth, as
     # pl.col would read a name like "^a.*$" as a pattern.)
     present = [pl.when(found > i).then(pl.nth(i)).alias(name) for i, name in enumerate(names)]
     return values.select(*present, line, found, _extra_fields(values, width, delimiter, counts))
+
+
+def _chunked_like(values: pl.DataFrame, series: pl.Series) -> pl.Series:
+    """`series` (one chunk) cut where the columns of `values` are (polars parses a file in
+    chunks). A frame whose columns are chunked alike goes to Arrow (the load's handoff to
+    DuckDB) as one record batch a chunk, without a copy; a column in one piece beside them made
+    polars copy every column into one piece first (10M claims events: 0.7 CPU-seconds, and the
+    load's peak memory 120 MB higher)."""
+    lengths = [len(chunk) for chunk in values.to_series(0).get_chunks()]
+    if len(lengths) < 2:
+        return series
+    starts = np.cumsum(lengths) - lengths
+    return pl.concat([series.slice(int(s), n) for s, n in zip(starts, lengths, strict=True)], rechunk=False)
 
 
 def _extra_fields(values: pl.DataFrame, width: int, delimiter: str, counts: np.ndarray) -> pl.Series:

@@ -15,6 +15,7 @@ honoured; the result is TIMESTAMPTZ (stored, like all instants, as UTC).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import polars as pl
 
@@ -81,9 +82,22 @@ def naive_type(dtype: pl.DataType) -> bool:
     return not getattr(dtype, "time_zone", None)
 
 
-def _time_formats(date_part: str, sep: str) -> tuple[str, ...]:
+def _time_formats(date_part: str, sep: str, first: str) -> tuple[str, ...]:
+    """The formats a date with `date_part` may be written in, the one `first` (a value of the
+    column) is written in first. DuckDB tries a list of formats in order, and a value fits at
+    most one of these (they differ in what follows the date and DuckDB reads a value to its
+    end), so the order changes no result, only how many formats are tried: in the written
+    order, every value without a fraction of a second failed the first one (1M day-first
+    timestamps: 0.5 of the load's 2.2 CPU-seconds)."""
     d = date_part.replace("/", sep)
-    return (f"{d} %H:%M:%S.%f", f"{d} %H:%M:%S", f"{d} %H:%M", f"{d}T%H:%M:%S", f"{d}T%H:%M", d)
+    formats = (f"{d} %H:%M:%S.%f", f"{d} %H:%M:%S", f"{d} %H:%M", f"{d}T%H:%M:%S", f"{d}T%H:%M", d)
+    for i, fmt in enumerate(formats):
+        try:
+            datetime.strptime(first, fmt)
+        except ValueError:
+            continue
+        return (fmt, *formats[:i], *formats[i + 1 :])
+    return formats
 
 
 def plan_timestamps(values: pl.Series, *, column: str, user_format: str = "") -> TimestampPlan:
@@ -158,7 +172,11 @@ def _plan_strings(values: pl.Series, column: str) -> TimestampPlan:
         )
     if kind == "ymd_slash":
         return TimestampPlan(
-            "strptime", "yyyy/mm/dd[ HH:MM[:SS]]", _time_formats("%Y/%m/%d", "/"), len(present), column
+            "strptime",
+            "yyyy/mm/dd[ HH:MM[:SS]]",
+            _time_formats("%Y/%m/%d", "/", present[0]),
+            len(present),
+            column,
         )
     if kind == "epoch":
         return _plan_epoch(present.filter(present.str.contains(EPOCH)).cast(pl.Float64), column)
@@ -181,7 +199,7 @@ def _plan_day_month(present: pl.Series, column: str) -> TimestampPlan:
         return TimestampPlan(
             "strptime",
             f"day-first dd{sep}mm{sep}yyyy[ HH:MM[:SS]]",
-            _time_formats("%d/%m/%Y", sep),
+            _time_formats("%d/%m/%Y", sep, present[0]),
             len(present),
             column,
         )
@@ -189,7 +207,7 @@ def _plan_day_month(present: pl.Series, column: str) -> TimestampPlan:
         return TimestampPlan(
             "strptime",
             f"month-first mm{sep}dd{sep}yyyy[ HH:MM[:SS]]",
-            _time_formats("%m/%d/%Y", sep),
+            _time_formats("%m/%d/%Y", sep, present[0]),
             len(present),
             column,
         )

@@ -137,6 +137,29 @@ def test_day_first_decided_from_the_data(store, tmp_path):
     )
 
 
+# One day-first instant per form the plan reads (pipeline/timestamps.py _time_formats), with
+# the instant each must give. The plan tries first the form of the column's first value.
+DAY_FIRST_FORMS = [
+    ("13/02/2016 10:00:05", datetime(2016, 2, 13, 10, 0, 5, tzinfo=UTC)),
+    ("14/02/2016 11:30", datetime(2016, 2, 14, 11, 30, tzinfo=UTC)),
+    ("15/02/2016 12:00:01.250", datetime(2016, 2, 15, 12, 0, 1, 250000, tzinfo=UTC)),
+    ("16/02/2016", datetime(2016, 2, 16, tzinfo=UTC)),
+    ("17/02/2016T08:15:30", datetime(2016, 2, 17, 8, 15, 30, tzinfo=UTC)),
+    ("18/02/2016T09:45", datetime(2016, 2, 18, 9, 45, tzinfo=UTC)),
+]
+
+
+@pytest.mark.parametrize("first", range(len(DAY_FIRST_FORMS)))
+def test_every_form_of_a_day_first_column_loads_whichever_comes_first(store, tmp_path, first):
+    forms = DAY_FIRST_FORMS[first:] + DAY_FIRST_FORMS[:first]
+    rows = "".join(f"c{i},A,{stamp}\n" for i, (stamp, _) in enumerate(forms))
+    result = ingest(store, settings_for(write(tmp_path / "t.csv", "case,activity,time\n" + rows)))
+    assert (result.events_loaded, result.events_rejected) == (len(forms), 0)
+    assert "day-first" in result.timestamp_format
+    loaded = store.execute("SELECT ts FROM events ORDER BY source_line").fetchall()
+    assert [ts for (ts,) in loaded] == [expected for _, expected in forms]
+
+
 def test_ambiguous_day_month_order_is_refused_asking_for_a_format(store, tmp_path):
     path = write(tmp_path / "t.csv", "case,activity,time\nc1,A,01/02/2016 10:00\n")
     with pytest.raises(TimestampFormatError, match="--timestamp-format"):

@@ -40,15 +40,24 @@ flagged AS (
         -- case id and activity come stripped of white space (pipeline/ingest.py stage_sql)
         coalesce(case_id, '') = '' OR list_contains(CAST($null_values AS VARCHAR[]), case_id) AS case_missing,
         coalesce(activity, '') = '' OR list_contains(CAST($null_values AS VARCHAR[]), activity) AS activity_missing,
-        ts IS NULL AND (ts_raw IS NULL OR trim(CAST(ts_raw AS VARCHAR)) = ''
-                        OR list_contains(CAST($null_values AS VARCHAR[]), strip_text(CAST(ts_raw AS VARCHAR))))
-            AS ts_missing,
-        start_ts IS NULL AND start_raw IS NOT NULL AND trim(CAST(start_raw AS VARCHAR)) <> ''
-            -- a start written as a token is a missing start, as an empty one is
-            AND NOT list_contains(CAST($null_values AS VARCHAR[]), strip_text(CAST(start_raw AS VARCHAR)))
-            AS start_unparsed,
-        sequence IS NULL AND null_token(sequence_raw, CAST($null_values AS VARCHAR[])) IS NOT NULL
-            AS sequence_unparsed
+        -- The three flags below look at the raw text only where the parse gave NULL: a CASE,
+        -- not an AND, as DuckDB evaluates both sides of an AND in a projection for every row
+        -- (1M events: 0.13 CPU-seconds spent trimming and looking up timestamps that parsed).
+        CASE WHEN ts IS NULL
+            THEN ts_raw IS NULL OR trim(CAST(ts_raw AS VARCHAR)) = ''
+                 OR list_contains(CAST($null_values AS VARCHAR[]), strip_text(CAST(ts_raw AS VARCHAR)))
+            ELSE false
+        END AS ts_missing,
+        CASE WHEN start_ts IS NULL AND start_raw IS NOT NULL
+            THEN trim(CAST(start_raw AS VARCHAR)) <> ''
+                 -- a start written as a token is a missing start, as an empty one is
+                 AND NOT list_contains(CAST($null_values AS VARCHAR[]), strip_text(CAST(start_raw AS VARCHAR)))
+            ELSE false
+        END AS start_unparsed,
+        CASE WHEN sequence IS NULL
+            THEN null_token(sequence_raw, CAST($null_values AS VARCHAR[])) IS NOT NULL
+            ELSE false
+        END AS sequence_unparsed
     FROM parsed
 ),
 checked AS (
