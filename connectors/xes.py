@@ -24,9 +24,12 @@ fast but lenient in ways that would break the connector contract, so this module
   the log's header, and the second half is parsed by a second Python process meanwhile.
   The halves must agree (same column types, same mixed-type keys, no failure); otherwise
   the whole copy is parsed at once, as for a small file, so the result and any error are
-  exactly those of one parse. A plain UTF-8 file is cut before its copy is made: the second
-  half is cleaned first and its process started, then this one cleans the first half while
-  the other parses (`_parse_cut_early`), so the cleaning is split between them too.
+  exactly those of one parse. A plain UTF-8 file is cut before any copy is made
+  (`_parse_cut_early`): the second process starts at once and writes its half itself, and
+  each process looks over its traces with polars (Rust's regex, `_scan_traces`) and, when
+  nothing in them needs rewriting (the usual case), has the kernel copy them behind the
+  header; the streaming pass above runs for a half only when it holds an ``<event/>`` or
+  ``<trace/>`` or bytes that are not UTF-8.
 """
 
 from __future__ import annotations
