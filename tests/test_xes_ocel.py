@@ -563,6 +563,18 @@ def test_xes_half_with_unusual_content_reads_as_one_parse(tmp_path, halves, chan
     assert split_used == (change != "comment")
 
 
+@pytest.mark.parametrize("end", [b"</trace>", b"</trace></log>\n<trace>"], ids=["cut_off", "trailing_data"])
+def test_xes_truncated_second_half_is_reported_as_by_one_parse(tmp_path, halves, end):
+    text = many_traces(40).encode()
+    path = tmp_path / "truncated.xes"
+    path.write_bytes(text[: text.rindex(b"</trace>")] + end)
+    with pytest.raises(SourceError, match="does not end with </log>") as whole:
+        halves(path, split=False)
+    with pytest.raises(SourceError) as split:
+        halves(path, split=True)
+    assert str(split.value) == str(whole.value)
+
+
 def test_real_xes_parsed_in_halves_equals_one_parse(real_logs, halves):
     frame, split_used = halves(real_logs / "bpic2012.xes.gz", split=True)
     assert split_used
