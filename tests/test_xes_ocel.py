@@ -575,6 +575,20 @@ def test_xes_truncated_second_half_is_reported_as_by_one_parse(tmp_path, halves,
     assert str(split.value) == str(whole.value)
 
 
+def test_xes_halves_are_copied_without_copy_file_range(tmp_path, halves, monkeypatch):
+    """Where the kernel cannot copy between the two files (another file system, an old
+    kernel), the traces are copied by reading and writing them."""
+    import os
+
+    def cannot(*_args):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "copy_file_range", cannot)  # in this process: the first half
+    path = write_text(tmp_path / "many.xes", many_traces(40))
+    frame, split_used = halves(path, split=True)
+    assert split_used and frame.equals(halves(path, split=False)[0])
+
+
 def test_real_xes_parsed_in_halves_equals_one_parse(real_logs, halves):
     frame, split_used = halves(real_logs / "bpic2012.xes.gz", split=True)
     assert split_used
