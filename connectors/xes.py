@@ -40,7 +40,6 @@ import json
 import mmap
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -522,8 +521,8 @@ def _split_in_two(plain: Path, second: Path, body: _BodyScan) -> bool:
         header = f.read(body.header_bytes)
         with open(second, "wb") as out:
             out.write(header)
-            f.seek(cut)
-            shutil.copyfileobj(f, out, CHUNK_BYTES)
+            out.flush()
+            _copy_range(f, out, cut, size)
     with open(plain, "r+b") as f:
         f.truncate(cut)
         f.seek(cut)
