@@ -524,6 +524,71 @@ def test_xes_with_a_comment_among_the_traces_is_not_cut(tmp_path, halves):
     assert frame.equals(halves(path, split=False)[0])
 
 
+# What a half may hold that its quick look (polars, `_scan_traces`) must see as the cleaning
+# pass does, put in trace 5 (the first half) or trace 35 (the second): read in halves, the log
+# gives the frame of one parse, or the same error.
+HALF_CHANGES = {
+    "empty_event": b"<event/>",
+    "empty_event_with_space": b"<event \n/>",
+    "escaped_ampersand": b'<string key="note" value="a &amp; b"/>',
+    "non_ascii": '<string key="note" value="caf\u00e9 \u2013 \U0001f600"/>'.encode(),
+    "comment": b"<!-- a <trace> -->",
+    "date_without_offset": (
+        b'<event><string key="concept:name" value="N"/>'
+        b'<date key="time:timestamp" value="2024-03-01T10:00:00"/></event>'
+    ),
+    "not_utf8": b'<string key="note" value="caf\xe9"/>',
+    "undeclared_entity": b'<string key="note" value="&nbsp;"/>',
+}
+
+
+@pytest.mark.parametrize("trace", [5, 35], ids=["first_half", "second_half"])
+@pytest.mark.parametrize("change", sorted(HALF_CHANGES))
+def test_xes_half_with_unusual_content_reads_as_one_parse(tmp_path, halves, change, trace):
+    text = many_traces(40).encode()
+    tag = f'<string key="concept:name" value="c{trace}"/>'.encode()
+    assert text.count(tag) == 1
+    path = tmp_path / "unusual.xes"
+    path.write_bytes(text.replace(tag, tag + HALF_CHANGES[change]))
+    try:
+        whole, _ = halves(path, split=False)
+    except SourceError as error:
+        with pytest.raises(SourceError) as split:
+            halves(path, split=True)
+        assert str(split.value) == str(error)
+        assert change in {"date_without_offset", "not_utf8", "undeclared_entity"}
+        return
+    frame, split_used = halves(path, split=True)
+    assert frame.equals(whole)
+    assert split_used == (change != "comment")
+
+
+@pytest.mark.parametrize("end", [b"</trace>", b"</trace></log>\n<trace>"], ids=["cut_off", "trailing_data"])
+def test_xes_truncated_second_half_is_reported_as_by_one_parse(tmp_path, halves, end):
+    text = many_traces(40).encode()
+    path = tmp_path / "truncated.xes"
+    path.write_bytes(text[: text.rindex(b"</trace>")] + end)
+    with pytest.raises(SourceError, match="does not end with </log>") as whole:
+        halves(path, split=False)
+    with pytest.raises(SourceError) as split:
+        halves(path, split=True)
+    assert str(split.value) == str(whole.value)
+
+
+def test_xes_halves_are_copied_without_copy_file_range(tmp_path, halves, monkeypatch):
+    """Where the kernel cannot copy between the two files (another file system, an old
+    kernel), the traces are copied by reading and writing them."""
+    import os
+
+    def cannot(*_args):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "copy_file_range", cannot)  # in this process: the first half
+    path = write_text(tmp_path / "many.xes", many_traces(40))
+    frame, split_used = halves(path, split=True)
+    assert split_used and frame.equals(halves(path, split=False)[0])
+
+
 def test_real_xes_parsed_in_halves_equals_one_parse(real_logs, halves):
     frame, split_used = halves(real_logs / "bpic2012.xes.gz", split=True)
     assert split_used
