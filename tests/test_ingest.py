@@ -334,6 +334,80 @@ def test_a_parquet_file_loads_alike_read_by_duckdb_in_batches_or_whole(tmp_path,
     assert '"note":"n4"' in rejects[0][4]
 
 
+def test_a_parquet_file_of_one_row_group_loads_from_its_frame_as_duckdb_would_read_it(tmp_path):
+    """A file of one row group is handed to the load as the frame polars read (DuckDB reads a
+    row group on one thread); the same rows written in several row groups are read by DuckDB
+    itself. Typed columns (instants with and without a zone, dates, decimals, whole and
+    decimal numbers with NaN, booleans, categories, lists, nulls) give the same events,
+    attributes and rejects either way."""
+    from datetime import date
+    from decimal import Decimal
+
+    import polars as pl
+
+    from connectors.base import BatchedFrame
+    from pipeline.ingest import read_events
+    from pipeline.store import open_store
+
+    frame = pl.DataFrame(
+        {
+            "case": ["c1", "c1", "c2", "c2", "c3", "c3"],
+            "activity": ["A", "B", "A", "B", "A", None],
+            "time": [
+                datetime(2026, 1, 1, 9, tzinfo=UTC),
+                datetime(2026, 1, 1, 10, 30, 15, 250000, tzinfo=UTC),
+                datetime(2026, 1, 2, 9, tzinfo=UTC),
+                None,
+                datetime(2026, 1, 3, 9, tzinfo=UTC),
+                datetime(2026, 1, 3, 10, tzinfo=UTC),
+            ],
+            "seen": [
+                datetime(2025, 12, 31, 8, 0, 0, 123456),
+                None,
+                datetime(2026, 1, 2, 8),
+                None,
+                datetime(2026, 1, 3, 8),
+                None,
+            ],
+            "due": [date(2026, 2, 1), None, date(2026, 2, 2), None, date(2026, 2, 3), None],
+            "amount": [Decimal("12.50"), Decimal("0.01"), None, Decimal("-3.00"), Decimal("7.25"), None],
+            "count": [1, None, 3, 4, 5, 6],
+            "score": [0.5, float("nan"), None, float("inf"), 1e-9, 2.0],
+            "urgent": [True, False, None, True, False, True],
+            "channel": pl.Series(["web", "mail", "web", None, "phone", "web"], dtype=pl.Categorical),
+            "tags": [["a", "b"], [], None, ["c"], ["a"], ["b"]],
+        },
+        schema_overrides={"amount": pl.Decimal(10, 2)},
+    )
+    stored = {}
+    for groups, rows_per_group in (("one", 6), ("several", 2)):
+        path = tmp_path / f"{groups}.parquet"
+        frame.write_parquet(path, row_group_size=rows_per_group)
+        _, raw = read_events(settings_for(path))
+        assert isinstance(raw, BatchedFrame) == (groups == "several")  # several: DuckDB's relation
+        con = open_store(tmp_path / f"{groups}.duckdb")
+        result = ingest(con, settings_for(path, timezone="Europe/Paris"))
+        stored[groups] = (
+            (result.events_read, result.events_loaded, result.events_rejected),
+            con.execute(
+                "SELECT case_id, activity, ts, source_line, CAST(attributes AS VARCHAR) "
+                "FROM events ORDER BY 4"
+            ).fetchall(),
+            con.execute("SELECT line, column_name, value, reason FROM rejects ORDER BY line").fetchall(),
+        )
+        con.close()
+    assert stored["one"] == stored["several"]
+    counts, loaded, rejects = stored["one"]
+    assert counts == (6, 4, 2)
+    assert [(r[0], r[1]) for r in rejects] == [(4, "time"), (6, "activity")]
+    assert loaded[1][2] == datetime(2026, 1, 1, 10, 30, 15, 250000, tzinfo=UTC)
+    assert loaded[0][4] == (
+        '{"seen":"2025-12-31 08:00:00.123456","due":"2026-02-01","amount":12.5,"count":1,"score":0.5,'
+        '"urgent":true,"channel":"web","tags":["a","b"]}'
+    )
+    assert '"score":null' in loaded[1][4] and '"tags":[]' in loaded[1][4]  # NaN: null
+
+
 def test_a_large_parquet_with_a_column_named_like_duckdbs_row_number_loads_in_batches(tmp_path, monkeypatch):
     """DuckDB reads a large Parquet file itself, numbering rows in a column `file_row_number`;
     a file that has such a column of its own is read batch by batch instead, and loses nothing."""
