@@ -303,7 +303,7 @@ def reads_as_times(values: pl.Series) -> bool:
         return False
     present = _present_text(values)
     try:
-        plan_timestamps(present, column=values.name)
+        plan_timestamps(present, column=values.name, count_naive=False)  # a yes or no
     except TimestampFormatError as exc:  # day/month undecided is still a time column
         return "day/month" in str(exc)
     return True
