@@ -354,6 +354,12 @@ def _print_flow(flow) -> None:
     if flow.log_shape != "status":
         how = "inferred (set [flow] end_activities to change)" if flow.ends_inferred else "from settings"
         say(f"  end steps {how}: {', '.join(flow.end_steps) or 'none'}")
+        for step in flow.automatic_closes:
+            say(
+                f"  {step!r} is an automatic close (it comes a fixed time after the step before): a "
+                "case ends when it becomes ready for it, not when the close comes (quality finding "
+                "automatic_close)"
+            )
     else:
         say(f"  steps by {flow.step_by} ({flow.step_by_reason})")
         say(f"  cases end on entering: {', '.join(flow.end_steps) or 'none'} ([flow] end_activities)")

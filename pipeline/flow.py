@@ -35,7 +35,7 @@ from pipeline.settings import StreamSettings
 from pipeline.slas import sla_first_response, stage_slas
 from pipeline.statuses import classify_statuses, guess_log_shape, status_steps
 from pipeline.stream_map import StreamMap, build_map
-from pipeline.variant_steps import start_end_rule
+from pipeline.variant_steps import automatic_close_rule, start_end_rule
 from pipeline.windows import ALL, Window, parse_window
 
 # Result table -> the temp relation that holds its rows (without the stream column).
@@ -79,6 +79,8 @@ class FlowResult:
     visits: int
     end_steps: list[str]
     ends_inferred: bool
+    # inferred end steps that are automatic closes: a case ends when it becomes ready for one
+    automatic_closes: list[str] = field(default_factory=list)
     status_guesses: list[tuple[str, str, str | None, str]] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
     start_steps: list[str] = field(default_factory=list)  # discovered: where cases start
@@ -421,9 +423,20 @@ def _compute(
     end_steps = discovered.filter("is_end")["step"].to_list() if ends_inferred else settings.end_activities
     # configured end activities are terminal: work after them is trailing (exits__end_steps.sql)
     terminal = discovered.filter("is_terminal")["step"].to_list() if ends_inferred else end_steps
+    # an inferred terminal end step the system reaches by itself a fixed time after the case was
+    # ready for it is an automatic close: the case ends when it became ready (automatic_closes.sql)
+    runner.run("flow_automatic_closes", params={"ends_inferred": ends_inferred, "terminal_steps": terminal})
+    delays = pl.from_arrow(engine.read_arrow("flow_automatic_closes"))
+    automatic_closes = automatic_close_rule(delays)
+    # the step an automatic close follows (helpdesk: 'Resolve ticket') ends a case too: one that
+    # reached it and went no further awaits only the close. Not terminal: a case may go on.
+    for before in delays.filter(pl.col("step").is_in(automatic_closes))["before_step"].drop_nulls():
+        if before not in end_steps:
+            end_steps = sorted([*end_steps, before])
     params |= {
         "end_steps": end_steps,
         "terminal_steps": terminal,
+        "automatic_closes": automatic_closes,
         "target_s": settings.lead_time_target_s,
         "stale_after_s": settings.stale_after_s,
         "log_shape": shape,
@@ -485,6 +498,7 @@ def _compute(
         visits=engine.read_arrow("SELECT count(*) FROM flow_visits").column(0)[0].as_py(),
         end_steps=end_steps if shape != "status" else classes.filter("is_exit")["status"].sort().to_list(),
         ends_inferred=bool(summary["ends_inferred"]),
+        automatic_closes=automatic_closes,
         status_guesses=[
             tuple(r)
             for r in classes.filter(

@@ -24,6 +24,16 @@ END_MIN_ENDING_SHARE = 0.25  # ... and >= 25% of the cases visiting it end there
 RARE_END_MIN_ENDING_SHARE = 0.5
 RARE_END_MIN_CASES = 5
 RARE_END_MIN_CASE_SHARE = 0.001
+# An inferred terminal end step is an automatic close (a close the system makes by itself, a
+# fixed time after the resolution) when at least 20% of its visits, and at least 20 of them,
+# come one and the same delay (to the minute, of at least an hour) after the case became ready
+# for them, and those visits became ready at 10 or more different times of day (a
+# log of dates only, where delays are whole days and every time of day is midnight, never
+# qualifies).
+AUTO_CLOSE_MIN_SHARE = 0.2
+AUTO_CLOSE_MIN_VISITS = 20
+AUTO_CLOSE_MIN_DELAY_S = 3600.0
+AUTO_CLOSE_MIN_CLOCK_TIMES = 10
 
 
 def visit_rows(variants: pl.DataFrame) -> pl.DataFrame:
@@ -201,3 +211,25 @@ def start_end_rule(counts: pl.DataFrame) -> pl.DataFrame:
         is_end.alias("is_end"),
         (is_end & most_stop).alias("is_terminal"),
     ).sort("step")
+
+
+def automatic_close_rule(delays: pl.DataFrame) -> list[str]:
+    """The inferred end steps that are automatic closes, from per-step delay counts
+    (flow/automatic_closes.sql: step, visits, delay_s, at_delay, clock_times), sorted.
+
+    A case that reaches one ends when it became ready for it (the end of the step before), not
+    when the close came: the wait for a close the system makes by itself a fixed time after the
+    resolution is not the customer's lead time (on helpdesk, 'Closed' comes 15 d after 'Resolve
+    ticket', within the minute, in 28% of cases, and a median 30 d after it). Thresholds:
+    AUTO_CLOSE_*.
+    """
+    if not delays.height:
+        return []
+    at = pl.col("at_delay")
+    automatic = delays.filter(
+        (at >= AUTO_CLOSE_MIN_SHARE * pl.col("visits"))
+        & (at >= AUTO_CLOSE_MIN_VISITS)
+        & (pl.col("delay_s") >= AUTO_CLOSE_MIN_DELAY_S)
+        & (pl.col("clock_times") >= AUTO_CLOSE_MIN_CLOCK_TIMES)
+    )
+    return sorted(automatic["step"].to_list())

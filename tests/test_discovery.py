@@ -312,7 +312,9 @@ def test_helpdesk_map_agrees_with_its_variants(real_variants):
     result = build_map(log)
     top = log["steps"][0]
     assert result.main_path == top.split(" > ")
-    assert result.main_path == ["Assign seriousness", "Take in charge ticket", "Resolve ticket", "Closed"]
+    # 'Closed' is an automatic close (15 d after 'Resolve ticket'): a case ends when it becomes
+    # ready for it, so it is in no completed case's path (test_flow_exits.py)
+    assert result.main_path == ["Assign seriousness", "Take in charge ticket", "Resolve ticket"]
     loops = result.rework_loops.head(2).select("from_step", "to_step", "cases").rows()
     # back to Take in charge after a wait, having been taken in charge before; Assign seriousness twice
     assert loops == [

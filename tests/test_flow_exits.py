@@ -8,14 +8,14 @@ Times are UTC in March 2026 (day 2 is a Monday); durations in seconds.
 from __future__ import annotations
 
 import tomllib
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 import pytest
 
 from pipeline.errors import SettingsError
 from pipeline.settings import StreamSettings, render_settings, settings_from_dict
-from pipeline.variant_steps import start_end_rule
+from pipeline.variant_steps import automatic_close_rule, start_end_rule
 from tests.logs import load_log, rows
 
 
@@ -233,3 +233,113 @@ def test_stale_after_setting_is_validated_and_written():
     text = render_settings(s)
     assert 'stale_after = "12w"' in text
     assert settings_from_dict(tomllib.loads(text)).stale_after == "12w"
+
+
+# ---------------------------------------------------------------- automatic closes
+#
+# 30 cases: Open (day i, 08:00 + 7i minutes), Resolve (i % 5 + 1 hours later), Close:
+#   i < 24  5 d and 5 + i seconds after Resolve (a close job: one delay, to the minute, at 24
+#           different times of day)
+#   i >= 24 2 to 7 d and 3 h 17 min after Resolve (closed by hand)
+# A point log (set: its names read as statuses). Close ends every case: the inferred end step,
+# terminal. 24 of its 30 visits (80%) come 5 d after the case became ready: an automatic close.
+# Each case ends at Resolve: lead time (i % 5 + 1) h. With `awaiting`, two more cases: w1
+# resolved and not closed yet (it ends at Resolve, the step the close follows), w2 opened again
+# after Resolve (open). In DATES_ONLY every instant is midnight (Resolve a day after Open, the close
+# job 5 d after): 24 visits at one delay but at one time of day, so no automatic close.
+def _close_log(dates_only: bool = False, awaiting: bool = False) -> str:
+    lines = ["case,activity,timestamp"]
+    for i in range(30):
+        opened = datetime(2026, 3, 1, tzinfo=UTC) + timedelta(
+            days=i, hours=0 if dates_only else 8, minutes=0 if dates_only else 7 * i
+        )
+        resolved = opened + (timedelta(days=1) if dates_only else timedelta(hours=i % 5 + 1))
+        if i < 24:
+            closed = resolved + timedelta(days=5, seconds=0 if dates_only else 5 + i)
+        else:
+            closed = resolved + timedelta(
+                days=i - 22, hours=0 if dates_only else 3, minutes=0 if dates_only else 17
+            )
+        for activity, instant in (("Open", opened), ("Resolve", resolved), ("Close", closed)):
+            lines.append(f"c{i:02},{activity},{instant:%Y-%m-%dT%H:%M:%SZ}")
+    if awaiting:  # resolved on April 9, not closed yet; resolved, then opened again
+        lines += ["w1,Open,2026-04-09T08:00:00Z", "w1,Resolve,2026-04-09T10:00:00Z"]
+        lines += [
+            "w2,Open,2026-04-09T08:00:00Z",
+            "w2,Resolve,2026-04-09T10:00:00Z",
+            "w2,Open,2026-04-09T12:00:00Z",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def test_an_automatic_close_ends_the_case_when_it_became_ready_for_it(store, tmp_path):
+    result = load_log(store, tmp_path, _close_log(awaiting=True), log_shape="point")[1]
+    # Resolve, the step the close follows, ends a case too (one that goes no further awaits the close)
+    assert (result.end_steps, result.ends_inferred, result.automatic_closes) == (
+        ["Close", "Resolve"],
+        True,
+        ["Close"],
+    )
+    assert rows(store, "SELECT case_id, lead_time_s FROM cases ORDER BY 1") == [
+        *((f"c{i:02}", (i % 5 + 1) * 3600.0) for i in range(30)),
+        ("w1", 7200.0),  # ends at Resolve: it awaits only the close
+        ("w2", None),  # went on after Resolve: open
+    ]
+    # the close is in no case's path, and the findings say why
+    assert rows(store, "SELECT steps, cases FROM variants") == [("Open > Resolve", 31)]
+    found = {
+        r[0]: r[1:]
+        for r in rows(store, "SELECT rule, severity, count, example, detail FROM quality_findings")
+    }
+    assert not {"work_after_exit", "events_after_exit", "late_close"} & set(found)
+    assert found["automatic_close"] == (
+        "info",
+        30,
+        "c00",
+        "'Close' comes 5.00 d (within the minute) after the case became ready for it in 24 of its 30 "
+        "visits (80%), ready at 24 different times of day: a close the system makes by itself. 30 "
+        "completed cases end when they became ready for it (the end of the step before), so the wait "
+        "for it (a median 5.0 d) is not in their lead time. To count the close, set [flow] "
+        'end_activities (e.g. ["Close"])',
+    )
+
+
+@pytest.mark.parametrize(
+    ("dates_only", "settings"),
+    [(True, {}), (False, {"end_activities": ["Close"]})],  # one time of day; ends from the settings
+)
+def test_a_close_at_one_time_of_day_or_a_configured_end_is_no_automatic_close(
+    store, tmp_path, dates_only, settings
+):
+    result = load_log(store, tmp_path, _close_log(dates_only), log_shape="point", **settings)[1]
+    assert result.automatic_closes == []
+    close_after = [5.0 if i < 24 else i - 22 + (0 if dates_only else (3 + 17 / 60) / 24) for i in range(30)]
+    resolve_after = [1.0 if dates_only else (i % 5 + 1) / 24 for i in range(30)]
+    got = rows(store, "SELECT case_id, lead_time_s FROM cases ORDER BY 1")
+    assert [c for c, _ in got] == [f"c{i:02}" for i in range(30)]
+    # the lead time runs to the close (to the second: the job's seconds included)
+    expected = [
+        round((resolve_after[i] + close_after[i]) * 86400) + (0 if dates_only or i >= 24 else 5 + i)
+        for i in range(30)
+    ]
+    assert [round(s) for _, s in got] == expected
+    assert "automatic_close" not in {r[0] for r in rows(store, "SELECT rule FROM quality_findings")}
+
+
+def test_the_automatic_close_rule_at_its_thresholds():
+    # step, visits, delay_s, at_delay, clock_times: each row one threshold just met ("ok") or
+    # just missed; the rule keeps the ok ones
+    delays = pl.DataFrame(
+        [
+            ("ok", 100, 3600.0, 20, 10),
+            ("share", 101, 3600.0, 20, 10),  # 20 of 101 < 20%
+            ("visits", 95, 3600.0, 19, 19),  # 19 < 20 visits at the delay
+            ("delay", 100, 3540.0, 50, 50),  # 59 min < 1 h
+            ("clock", 100, 86400.0, 50, 9),  # 9 times of day < 10
+            ("none", 3, None, 0, 0),  # no visit after its ready instant
+        ],
+        schema=["step", "visits", "delay_s", "at_delay", "clock_times"],
+        orient="row",
+    )
+    assert automatic_close_rule(delays) == ["ok"]
+    assert automatic_close_rule(delays.clear()) == []

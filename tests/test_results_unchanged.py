@@ -9,8 +9,9 @@ connectors/ extracted by `git archive`, or this checkout. The two sides run at t
 time. Two groups, one test each: the sample logs (claims, with business hours; incidents,
 with business hours and two service levels, both by `vsm init` and `vsm ingest`; the start
 of the claims with three broken rows, for the rejects, by `vsm discover`)
-and the real logs (helpdesk, bpic2013_incidents: a status log, bpic2012: lifecycle
-start/complete, so sessions and pauses), skipped when those are absent.
+and the real logs (helpdesk, with its end step set: real_steps; bpic2013_incidents: a status
+log, bpic2012: lifecycle start/complete, so sessions and pauses), skipped when those are
+absent.
 
 The tables compared are read from the baseline's store: every table or view with a `stream`
 column but the flow's internal state (flow_*_state) and the run-dependent bookkeeping
@@ -386,8 +387,25 @@ def test_the_sample_logs_give_the_same_results(tmp_path):
     assert {"cases", "visits", "events", "rejects", "sla", "status_periods", "step_metrics"} <= set(rows)
 
 
+def real_steps(real_logs: Path) -> list[dict]:
+    """Each real log by `vsm discover`; helpdesk then computed again with its end step set to
+    'Closed', the end the baseline infers: since session 10 this checkout infers 'Closed' to be
+    an automatic close (a deliberate change of the figures, tests/test_flow_exits.py), so with
+    the end inferred the two would differ by design."""
+    steps = [discover(real_logs / file, stream) for stream, file in REAL.items()]
+    return [
+        *steps,
+        {
+            "edit": "streams/helpdesk.toml",
+            "replace": [["\nend_activities = []\n", '\nend_activities = ["Closed"]\n']],
+            "append": "",
+        },
+        {"vsm": ["compute", "helpdesk", "--no-png", "--db", "vsm.duckdb"]},
+    ]
+
+
 def test_the_real_logs_give_the_same_results(tmp_path, real_logs):
-    old, new = both_stores(tmp_path, [discover(real_logs / file, stream) for stream, file in REAL.items()])
+    old, new = both_stores(tmp_path, real_steps(real_logs))
     problems, _ = compare_stores(old, new)
     if problems:
         pytest.fail(f"the analysts' tables differ from {BASELINE}'s (real logs):\n" + "\n".join(problems))

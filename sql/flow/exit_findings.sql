@@ -1,6 +1,6 @@
 -- name: flow_exit_findings
 -- grain: rule over the events
--- depends_on: flow_events, flow_exits, flow_status_classes
+-- depends_on: flow_end_steps, flow_events, flow_exits, flow_status_classes
 -- flow_exit_findings (grain: rule over the events): the quality finding events_after_exit
 -- (what it means, and the columns: quality_findings.sql), read off flow_events once the
 -- exits are known; the rules that need the events alone are event_findings.sql. Made as
@@ -12,6 +12,8 @@ WITH after_exit AS (
     JOIN flow_exits AS c USING (case_id)
     WHERE e.ts > c.exit_ts
       AND e.activity NOT IN (SELECT status FROM flow_status_classes WHERE status_class = 'done')
+      -- an automatic close's event comes after the exit by design (quality finding automatic_close)
+      AND (e.step IS NULL OR e.step NOT IN (SELECT step FROM flow_end_steps WHERE is_automatic_close))
 )
 SELECT 'events_after_exit' AS rule,
     CASE WHEN count(step) > 0 THEN 'warning' ELSE 'info' END AS severity,

@@ -14,12 +14,22 @@
 --     exit (a later end step may be);
 --   - a visit still in process: one started at or after the exit does not keep the case open
 --     (a start never completed after the end); one started before it does (unfinished work).
+-- An automatic close (an inferred terminal end step the system reaches by itself a fixed time
+-- after the case became ready for it: flow_end_steps.is_automatic_close) counts at its
+-- ready_ts, the end of the visit before it: its own visit then ends after the exit and is
+-- not the case's either (quality finding automatic_close, not work_after_exit).
 -- Visits left out are reported (quality finding work_after_exit). A case with no ended visit
 -- to an end step that qualifies is open. A visit's start is its end where none is observed
 -- (point visits).
 WITH per_case AS (
     SELECT v.case_id,
-        max(v.end_ts) FILTER (WHERE e.is_terminal) AS terminal_exit_ts,
+        -- an automatic close ends the case when the case became ready for it (the end of the
+        -- visit before): the wait for it is not lead time; a repeat of the close right after it
+        -- (a second close event) adds nothing
+        max(CASE WHEN NOT e.is_automatic_close THEN v.end_ts
+                 WHEN v.end_ts IS NOT NULL AND v.prev_step IS DISTINCT FROM v.step
+                     THEN coalesce(v.ready_ts, v.end_ts)
+            END) FILTER (WHERE e.is_terminal) AS terminal_exit_ts,
         -- the latest start of a completed visit: a non-terminal end is an exit only after it
         max(coalesce(v.start_ts, v.end_ts)) FILTER (WHERE v.end_ts IS NOT NULL) AS last_work_start_ts,
         min(v.start_ts) FILTER (WHERE v.in_process) AS first_open_start_ts

@@ -1,6 +1,6 @@
 -- name: flow_quality_findings
 -- grain: rule that fires
--- depends_on: flow_boundary_markers, flow_case_names, flow_cases, flow_event_findings, flow_exit_findings, flow_exits, flow_handoff_counter, flow_lifecycle, flow_placeholder_statuses, flow_stale_after, flow_status_classes, flow_visits, flow_window, rejects, runs
+-- depends_on: flow_automatic_closes, flow_boundary_markers, flow_case_names, flow_cases, flow_end_steps, flow_event_findings, flow_exit_findings, flow_exits, flow_handoff_counter, flow_lifecycle, flow_placeholder_statuses, flow_stale_after, flow_status_classes, flow_visits, flow_window, rejects, runs
 -- published_as: quality_findings
 -- params: as_of, as_of_text, ends_inferred, log_shape, stale_after_s, stream, window_end, window_start
 -- timezone_assumption, missing_values: a finding read off the stream's latest load whose runs
@@ -154,6 +154,41 @@ work_after_exit AS (
     FROM flow_visits AS v
     JOIN flow_exits AS x USING (case_id)
     WHERE $log_shape <> 'status' AND (v.end_ts > x.exit_ts OR (v.in_process AND v.start_ts >= x.exit_ts))
+      AND v.step NOT IN (SELECT step FROM flow_end_steps WHERE is_automatic_close)  -- automatic_close
+),
+-- automatic_close: the completed cases whose exit is an automatic close (automatic_closes.sql,
+-- exits__end_steps.sql): they end when they became ready for it, and its visit, after their
+-- exit, is not in their lead time. One row for all such steps; count = those cases.
+closed_after_exit AS (
+    SELECT CAST(v.step AS VARCHAR) AS step, v.case_id, v.end_ts, seconds_between(x.exit_ts, v.end_ts) AS wait_s
+    FROM flow_visits AS v
+    JOIN flow_exits AS x USING (case_id)
+    WHERE v.end_ts > x.exit_ts AND v.step IN (SELECT step FROM flow_end_steps WHERE is_automatic_close)
+),
+closed_steps AS (
+    SELECT c.step, count(DISTINCT c.case_id) AS cases, median(c.wait_s) AS wait_p50_s,
+        any_value(a.visits) AS visits, any_value(a.delay_s) AS delay_s, any_value(a.at_delay) AS at_delay,
+        any_value(a.clock_times) AS clock_times
+    FROM closed_after_exit AS c JOIN flow_automatic_closes AS a USING (step)
+    GROUP BY c.step
+),
+automatic_close AS (
+    SELECT 'automatic_close' AS rule, 'info' AS severity,
+        (SELECT count(DISTINCT case_id) FROM closed_after_exit) AS count,
+        CAST(NULL AS VARCHAR) AS example,
+        (SELECT arg_min(case_id, (end_ts, case_id)) FROM closed_after_exit) AS example_case,
+        string_agg(
+            '''' || step || ''' comes ' || printf('%.2f', CAST(delay_s / 86400 AS DOUBLE))
+                || ' d (within the minute) after the case became ready for it in ' || printf('%,d', at_delay) || ' of its '
+                || printf('%,d', visits) || ' visits (' || printf('%.0f', CAST(100 * at_delay / visits AS DOUBLE))
+                || '%), ready at ' || printf('%,d', clock_times) || ' different times of day: a close the '
+                || 'system makes by itself. ' || printf('%,d', cases) || ' completed cases end when they became '
+                || 'ready for it (the end of the step before), so the wait for it (a median '
+                || printf('%.1f', CAST(wait_p50_s / 86400 AS DOUBLE)) || ' d) is not in their lead time',
+            '; ' ORDER BY step
+        ) || '. To count the close, set [flow] end_activities (e.g. ["'
+            || min(step) || '"])' AS detail
+    FROM closed_steps
 ),
 stale_cases AS (
     SELECT 'stale_cases' AS rule, 'warning' AS severity, count(*) AS count,
@@ -182,6 +217,8 @@ common_ending AS (  -- the most common (step before, last step) pair of complete
         (SELECT median(lead_time_s) FROM case_endings) AS lead_p50_s
     FROM case_endings
     WHERE before_step IS NOT NULL
+      -- an automatic close is measured already (automatic_close), not a close to suggest
+      AND last_step NOT IN (SELECT step FROM flow_end_steps WHERE is_automatic_close)
     GROUP BY before_step, last_step
     ORDER BY cases DESC, before_step, last_step
     LIMIT 1
@@ -224,6 +261,7 @@ all_rules AS (
     UNION ALL SELECT * FROM placeholder_statuses
     UNION ALL SELECT * FROM missing_values
     UNION ALL SELECT * FROM work_after_exit
+    UNION ALL SELECT * FROM automatic_close
     UNION ALL SELECT * FROM stale_cases
     UNION ALL SELECT * FROM few_completed_cases
     UNION ALL SELECT * FROM late_close
