@@ -8,8 +8,9 @@
 -- those delays, in whole minutes. A close that a system makes by itself, a fixed time after
 -- the resolution (helpdesk: 'Closed' 15 d and 5 to 60 s after 'Resolve ticket' in 28% of
 -- cases: the close job runs a few seconds), shows as one delay shared by many visits that
--- became ready at many different times of day. pipeline/variant_steps.py (automatic_close_rule) decides which steps are automatic
--- closes; their visits then end the case when it became ready for them (exits__end_steps.sql).
+-- became ready at many different times of day. pipeline/variant_steps.py
+-- (automatic_close_rule) decides which steps are automatic closes; a case then ends when it
+-- became ready for one (exits__end_steps.sql).
 --   visits        the step's visits
 --   delay_s       the most common delay from ready_ts to end_ts in whole minutes (its
 --                 seconds cut), the shortest when tied
@@ -17,8 +18,9 @@
 --   clock_times   the different times of day (UTC, to the second) at which those visits
 --                 became ready: 1 or 2 in a log of dates only
 --   before_step   the step those visits most often come after (helpdesk: 'Resolve ticket'):
---                 an automatic close's, an end step too (a case that reached it and went no
---                 further awaits only the close), one where a case may go on (exits__end_steps.sql)
+--                 an automatic close's is an end step too (a case that reached it and went
+--                 no further awaits only the close), one where a case may go on
+--                 (exits__end_steps.sql)
 WITH visits AS (
     SELECT step, prev_step, ready_ts, end_ts
     FROM flow_visits
