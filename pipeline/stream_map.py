@@ -227,10 +227,10 @@ def map_steps(variants: pl.DataFrame) -> pl.DataFrame:
     drawn after the last main-path step that comes before them in `step_order` (null anchor:
     before the first). Side steps of one anchor follow `step_order`.
 
-    Entry lanes (`entry_lanes`): when cases start at more than one step, the start steps off
-    the main path are drawn in the first column, right after the main path's first box (most
-    starts first), each fed by the map's entry like it; they keep their anchor (work reaching
-    them later, going forward, still comes from it).
+    Entry lanes (`entry_lanes`, entry_lane true): when cases start at more than one step, the
+    start steps off the main path are drawn in the first column under the main path's first
+    box, most starts first, each fed by the map's entry like it. Their position and anchor are
+    as for any side step (work reaching them later, going forward, comes from the anchor).
     """
     return _map_steps(_Flow.of(variants))
 
@@ -275,11 +275,10 @@ def _map_steps(flow: _Flow) -> pl.DataFrame:
         else:
             before = [p for p in spine if rank[p] < rank[s]]
             anchor[s] = before[-1] if before else None
+    placed = [s for s in flow.order if anchor[s] is None]
+    for p in spine:
+        placed += [p] + [s for s in flow.order if anchor[s] == p and s != p]
     lanes = _entry_lanes(flow, spine)
-    placed = [s for s in flow.order if anchor[s] is None and s not in lanes]
-    for i, p in enumerate(spine):
-        placed += [p] + (lanes[1:] if i == 0 else [])
-        placed += [s for s in flow.order if anchor[s] == p and s != p and s not in lanes]
     on_path = set(spine)
     frame = pl.DataFrame(
         {

@@ -139,10 +139,10 @@ class MapData:
 
     @property
     def entry_lanes(self) -> list[MapStep]:
-        """The lanes below the main path's first box, top to bottom (empty: one entry)."""
-        return sorted(
-            (s for s in self.steps if not s.on_main_path and s.entry_lane), key=lambda s: s.position
-        )
+        """The lanes below the main path's first box, top to bottom: most starts first
+        (stream_map.entry_lanes), then by position. Empty: the map has one entry."""
+        lanes = (s for s in self.steps if not s.on_main_path and s.entry_lane)
+        return sorted(lanes, key=lambda s: (-(s.start_share or 0.0), s.position))
 
 
 # ---------------------------------------------------------------- figures as text

@@ -495,9 +495,18 @@ def draw_process(step: MapStep, box: Rect) -> str:
 
 
 def draw_side(
-    step: MapStep, box: Rect, anchor: Rect | None, slot: int, share: Branch | None, again: ReworkLoop | None
+    step: MapStep,
+    box: Rect,
+    anchor: Rect | None,
+    slot: int,
+    share: Branch | None,
+    again: ReworkLoop | None,
+    *,
+    past_lanes: bool = False,
 ) -> str:
-    """A side step below its anchor; a loop on itself is a row of its box (no room for an arc)."""
+    """A side step below its anchor; a loop on itself is a row of its box (no room for an arc).
+    `past_lanes`: the anchor heads a column of entry lanes, so the link goes round them, down
+    the gap on their right, into the side step's right edge."""
     if step.mark == GONE:
         return _gone(step, box, "side-step", 11)
     parts = [rect(box, fill=SIDE_FILL, stroke=LINE, dash="5 3", radius=3)]
@@ -536,7 +545,17 @@ def draw_side(
             f"({fmt_pct(again.case_share)}), {fmt_count(again.visits)} times"
         )
         parts.append(group("rework", row, title=title, data={"from": again.from_step, "to": again.to_step}))
-    if anchor is not None:
+    if anchor is not None and past_lanes:
+        x = box.right + 16 + 3 * min(slot, 3)  # right of the lanes links' labels
+        mid = box.y + box.h / 2
+        parts.append(
+            f'<path d="M{_n(anchor.right - 14)},{_n(anchor.bottom)} V{_n(anchor.bottom + 4)} H{_n(x)} '
+            f'V{_n(mid)} H{_n(box.right + 1)}" fill="none" stroke="{LINE}" stroke-dasharray="4 3"/>'
+        )
+        parts.append(arrowhead(box.right, mid, math.pi, size=6))
+        if share is not None:
+            parts.append(branch_share_text(x + 5, mid - 4, share.share))
+    elif anchor is not None:
         x = anchor.x + 40 - 10 * min(slot, 3)
         mid = box.y + box.h / 2
         parts.append(
@@ -921,9 +940,8 @@ def _legend_panel(data: MapData) -> Panel:
         ),
         (
             "entry",
-            "Entry lanes: cases start at one of these steps (each starts >= 5% of completed cases); "
-            "the share of completed cases starting there. A dashed link: the share reaching it "
-            "after starting elsewhere (drawn from the step most of it comes from)",
+            "Entry lanes: where cases start (steps starting >= 5% of completed cases), with their "
+            "share of the starts; dashed link: the share reaching the lane after starting elsewhere",
             bool(data.entry_lanes),
         ),
         ("side", "Side step, off the main path: its share of completed cases", bool(data.side_steps)),
@@ -1097,6 +1115,7 @@ def draw_map(data: MapData) -> str:
                 slot,
                 branches.get((anchor, side.step)),
                 again.get(side.step),
+                past_lanes=bool(lay.lanes) and anchor == lay.columns[0].step,
             )
         )
     body += draw_ladder(lay, data)

@@ -31,6 +31,8 @@ SAMPLE_INCIDENTS = Path(__file__).resolve().parent.parent / "sample_logs" / "inc
 # Order by first position: A (p50 0, mean 0), X (0, 0), B (0, 10/36), C. Main path A > C: the
 # chain A (70 starts) -> C (60) ends 60 cases at C: 70 + 60 + 60 = 190, beating B > C
 # (26 + 26 + 26). B's anchor is A (A -> B, 10); X is reached from nowhere and comes after A.
+# Positions are as without lanes (A, then A's side steps in order: X, B, then C): the lanes
+# change the drawing, not the values map_steps had.
 ROUTING = (("A > C", 60), ("B > C", 26), ("A > B > C", 10), ("X > C", 4))
 
 
@@ -50,8 +52,8 @@ def test_a_second_start_step_is_an_entry_lane_after_the_first_box():
     )
     assert rows.rows() == [
         ("A", 1, True, None, 70, 0.70, True, 70),
-        ("B", 2, False, "A", 26, 0.26, True, 36),  # before lanes: position 3, after X
-        ("X", 3, False, "A", 4, 0.04, False, 4),
+        ("X", 2, False, "A", 4, 0.04, False, 4),
+        ("B", 3, False, "A", 26, 0.26, True, 36),
         ("C", 4, True, None, 0, 0.0, False, 100),
     ]
 
@@ -63,12 +65,12 @@ def test_lanes_are_ordered_by_starts_and_need_five_percent():
     assert main_path(log) == ["T1"]
     assert entry_lanes(log) == ["T1", "T3", "T2", "T4"]
     frame = map_steps(log)
-    assert frame.select("step", "starts", "entry_lane").rows() == [
-        ("T1", 52, True),
-        ("T3", 30, True),
-        ("T2", 13, True),
-        ("T4", 5, True),
-        ("T5", 0, False),
+    assert frame.select("step", "position", "starts", "entry_lane").rows() == [
+        ("T1", 1, 52, True),
+        ("T2", 2, 13, True),  # by position: the order (all first at 0: by name), not the starts
+        ("T3", 3, 30, True),
+        ("T4", 4, 5, True),
+        ("T5", 5, 0, False),
     ]
 
 
@@ -94,8 +96,8 @@ def _lane_map() -> MapData:
         summary=Summary(log_shape="interval", completed_cases=100, open_cases=0),
         steps=(
             MapStep("A", 1, True, case_share=0.70, start_share=0.70, entry_lane=True, **figures),
-            MapStep("B", 2, False, "A", case_share=0.36, start_share=0.26, entry_lane=True, **figures),
-            MapStep("X", 3, False, "A", case_share=0.04, start_share=0.04, **figures),
+            MapStep("X", 2, False, "A", case_share=0.04, start_share=0.04, **figures),
+            MapStep("B", 3, False, "A", case_share=0.36, start_share=0.26, entry_lane=True, **figures),
             MapStep("C", 4, True, case_share=1.0, start_share=0.0, **figures),
         ),
     )
@@ -160,20 +162,21 @@ def test_sample_incidents_start_in_four_lanes(incidents):
     #   Applications  239 + 21 + 18 + 9 + 4 + 3 + 2 + 1 + 1 + 1 = 299
     #   Network       114 + 25 + 14 + 13 + 2 + 2 + 1 + 1 + 1 = 173
     #   Database      54 + 21 + 17 + 8 + 7 + 2 + 1 + 1 + 1 + 1 = 113
-    # all >= 5% of 936 (47): four lanes, Service Desk (the main path) on top.
+    # all >= 5% of 936 (47): four lanes, Service Desk (the main path) on top. The positions
+    # are as before the lanes (side steps in order); the drawing stacks them by starts.
     rows = query_frame(
         incidents,
-        "SELECT step, position, on_main_path, starts, entry_lane FROM map_steps "
-        "WHERE stream = 'inc' ORDER BY position",
+        "SELECT step, position, on_main_path, anchor_step, starts, entry_lane FROM map_steps "
+        "WHERE stream = 'inc' ORDER BY starts DESC",
     ).rows()
     assert rows == [
-        ("Service Desk", 1, True, 351, True),
-        ("Applications", 2, False, 299, True),
-        ("Network", 3, False, 173, True),
-        ("Database", 4, False, 113, True),
+        ("Service Desk", 1, True, None, 351, True),
+        ("Applications", 3, False, "Service Desk", 299, True),
+        ("Network", 4, False, "Service Desk", 173, True),
+        ("Database", 2, False, "Service Desk", 113, True),
     ]
     shares = query_frame(
-        incidents, "SELECT step, start_share FROM map_steps WHERE stream = 'inc' ORDER BY position"
+        incidents, "SELECT step, start_share FROM map_steps WHERE stream = 'inc' ORDER BY starts DESC"
     ).rows()
     assert [(s, round(v, 4)) for s, v in shares] == [
         ("Service Desk", round(351 / 936, 4)),
@@ -187,7 +190,7 @@ def test_sample_incidents_start_in_four_lanes(incidents):
         "SELECT split_part(steps, ' > ', 1) AS step, sum(cases) AS n FROM variants "
         "WHERE stream = 'inc' GROUP BY 1 ORDER BY n DESC",
     ).rows()
-    assert [(s, int(n)) for s, n in by_first] == [(s, n) for s, _, _, n, _ in rows]
+    assert [(s, int(n)) for s, n in by_first] == [(s, n) for s, _, _, _, n, _ in rows]
 
 
 def test_sample_incidents_map_reads_as_lanes(incidents):
