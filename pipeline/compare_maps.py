@@ -130,6 +130,7 @@ def _box(layout_row: dict, fig: dict | None, share: dict | None, mark: str) -> M
         anchor_step=layout_row["anchor_step"],
         case_share=(share or {}).get("case_share"),
         start_share=(share or {}).get("start_share"),
+        end_share=(share or {}).get("end_share"),
         entry_lane=bool(layout_row.get("entry_lane")),
         map_visits=(share or {}).get("visits"),
         visits=fig.get("visits") if mark != GONE else 0,

@@ -218,8 +218,8 @@ def _steps_of(chain: _Chain | None) -> tuple[str, ...]:
 
 def map_steps(variants: pl.DataFrame) -> pl.DataFrame:
     """One row per step: step, position (1 = leftmost box), on_main_path, case_share (cases
-    visiting it / completed cases), cases, visits, anchor_step, starts (completed cases whose
-    first step it is), start_share (starts / completed cases), entry_lane.
+    visiting it / completed cases), cases, visits, anchor_step, starts / ends (completed cases
+    whose first / last step it is), start_share / end_share (those / completed cases), entry_lane.
 
     Main-path steps keep the main path's order. Each side step is drawn after its anchor: the
     main-path step from which work most often reaches it going forward (through other side
@@ -287,6 +287,7 @@ def _map_steps(flow: _Flow) -> pl.DataFrame:
             "on_main_path": [s in on_path for s in placed],
             "anchor_step": [None if s in on_path else anchor[s] for s in placed],
             "starts": [flow.starts.get(s, 0) for s in placed],
+            "ends": [flow.ends.get(s, 0) for s in placed],
             "entry_lane": [s in lanes for s in placed],
         },
         schema={
@@ -295,6 +296,7 @@ def _map_steps(flow: _Flow) -> pl.DataFrame:
             "on_main_path": pl.Boolean,
             "anchor_step": pl.String,
             "starts": pl.Int64,
+            "ends": pl.Int64,
             "entry_lane": pl.Boolean,
         },
     )
@@ -303,6 +305,7 @@ def _map_steps(flow: _Flow) -> pl.DataFrame:
         .with_columns(
             (pl.col("cases") / flow.cases).alias("case_share"),
             (pl.col("starts") / flow.cases).alias("start_share"),
+            (pl.col("ends") / flow.cases).alias("end_share"),
         )
         .select(
             "step",
@@ -314,6 +317,8 @@ def _map_steps(flow: _Flow) -> pl.DataFrame:
             "anchor_step",
             "starts",
             "start_share",
+            "ends",
+            "end_share",
             "entry_lane",
         )
         .sort("position")

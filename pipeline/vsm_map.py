@@ -38,6 +38,7 @@ class MapStep:
     anchor_step: str | None = None
     case_share: float | None = None
     start_share: float | None = None  # completed cases whose first step it is / completed cases
+    end_share: float | None = None  # completed cases whose last step it is / completed cases
     entry_lane: bool = False  # drawn as an entry lane in the first column (stream_map.entry_lanes)
     map_visits: int | None = None
     visits: int | None = None  # None: no step_metrics row (rare steps folded into "other")

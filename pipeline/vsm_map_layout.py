@@ -546,7 +546,7 @@ def draw_side(
         )
         parts.append(group("rework", row, title=title, data={"from": again.from_step, "to": again.to_step}))
     if anchor is not None and past_lanes:
-        x = box.right + 16 + 3 * min(slot, 3)  # right of the lanes links' labels
+        x = box.right + 60 + 3 * min(slot, 3)  # right of the lanes' exits and links' labels
         mid = box.y + box.h / 2
         parts.append(
             f'<path d="M{_n(anchor.right - 14)},{_n(anchor.bottom)} V{_n(anchor.bottom + 4)} H{_n(x)} '
@@ -610,6 +610,10 @@ def draw_flow(lay: Layout, data: MapData, arrow_y: float) -> list[str]:
     parts.append(
         text(last.right + 44, arrow_y + 19, f"{fmt_count(completed)} completed", size=10, fill=MUTED)
     )
+    end_share = lay.columns[-1].end_share
+    if lay.lanes and end_share is not None:  # the other lanes say theirs: this box's own share too
+        said = f"{fmt_pct(end_share)} end here"
+        parts.append(text(last.right + 44, arrow_y + 33, said, size=10, fill=MUTED, key="end_share"))
     return parts
 
 
@@ -643,8 +647,8 @@ def draw_lane_link(
     further right), so the lane reads as both: a start, and a step some cases go on to. Its
     label: the share of completed cases that reach the lane but did not start there (case
     share - start share). Lower lanes take the inner slots (`slot` 0 nearest the boxes), so
-    no link runs through a label of another."""
-    y = box.y + 44
+    no link runs through a label of another. It comes in below the lane's exit (draw_lane_exit)."""
+    y = box.y + 84
     later = None
     if step.case_share is not None and step.start_share is not None:
         later = max(step.case_share - step.start_share, 0.0)
@@ -940,8 +944,8 @@ def _legend_panel(data: MapData) -> Panel:
         ),
         (
             "entry",
-            "Entry lanes: where cases start (steps starting >= 5% of completed cases), with their "
-            "share of the starts; dashed link: the share reaching the lane after starting elsewhere",
+            "Entry lanes: where cases start (each >= 5% of completed cases), with the share starting "
+            "there and ending there (Done); dashed link: the share reaching it after starting elsewhere",
             bool(data.entry_lanes),
         ),
         ("side", "Side step, off the main path: its share of completed cases", bool(data.side_steps)),
@@ -1067,6 +1071,27 @@ def placeholder(data: MapData) -> str:
     return _document(width, 110, data.stream, body)
 
 
+def draw_lane_exit(step: MapStep, box: Rect) -> str:
+    """An entry lane's own way out: an arrow to Done with the share of completed cases that end
+    at the lane (most incidents that start at a team stay there)."""
+    y = box.y + 22
+    parts = [
+        line(box.right, y, box.right + 44, y, width=2),
+        arrowhead(box.right + 50, y, 0.0, size=8),
+        text(box.right + 56, y + 4, "Done", size=12, weight="bold"),
+        text(
+            box.right + 56,
+            y + 19,
+            f"{fmt_pct(step.end_share)} end here",
+            size=10,
+            fill=MUTED,
+            key="end_share",
+        ),
+    ]
+    title = f"{fmt_pct(step.end_share)} of completed cases end at {step.step}"
+    return group("lane-exit", parts, title=title, data={"step": step.step})
+
+
 def draw_lane_links(lay: Layout, branches: dict[tuple[str, str], Branch]) -> list[str]:
     index = {s.step: i for i, s in enumerate(lay.columns)}
     slots: dict[str, int] = {}
@@ -1101,6 +1126,8 @@ def draw_map(data: MapData) -> str:
         box = lay.boxes[lane.step]
         body.append(draw_queue(lane, lay.queue(box), box.y + 22))
         body.append(draw_process(lane, box))
+        if lane.end_share is not None:
+            body.append(draw_lane_exit(lane, box))
     body += draw_decisions(lay, data, arrow_y)
     slots: dict[str | None, int] = {}
     again = {lp.from_step: lp for lp in data.loops if lp.from_step == lp.to_step}

@@ -56,6 +56,13 @@ def test_a_second_start_step_is_an_entry_lane_after_the_first_box():
         ("B", 3, False, "A", 26, 0.26, True, 36),
         ("C", 4, True, None, 0, 0.0, False, 100),
     ]
+    # every case ends at C
+    assert map_steps(log).select("step", "ends", "end_share").rows() == [
+        ("A", 0, 0.0),
+        ("X", 0, 0.0),
+        ("B", 0, 0.0),
+        ("C", 100, 1.0),
+    ]
 
 
 def test_lanes_are_ordered_by_starts_and_need_five_percent():
@@ -89,7 +96,8 @@ def test_one_start_step_has_no_lanes():
 
 
 def _lane_map() -> MapData:
-    """ROUTING as the map's data: A and C on the main path, B a lane, X a side step."""
+    """ROUTING as the map's data: A and C on the main path, B a lane, X a side step. (Ends
+    made up for the drawing: 20% end at B, 80% at C.)"""
     figures = {"visits": 10, "queue_time_p50_s": 60.0, "process_time_p50_s": 120.0}
     return MapData(
         stream="routing",
@@ -97,8 +105,18 @@ def _lane_map() -> MapData:
         steps=(
             MapStep("A", 1, True, case_share=0.70, start_share=0.70, entry_lane=True, **figures),
             MapStep("X", 2, False, "A", case_share=0.04, start_share=0.04, **figures),
-            MapStep("B", 3, False, "A", case_share=0.36, start_share=0.26, entry_lane=True, **figures),
-            MapStep("C", 4, True, case_share=1.0, start_share=0.0, **figures),
+            MapStep(
+                "B",
+                3,
+                False,
+                "A",
+                case_share=0.36,
+                start_share=0.26,
+                end_share=0.2,
+                entry_lane=True,
+                **figures,
+            ),
+            MapStep("C", 4, True, case_share=1.0, start_share=0.0, end_share=0.8, **figures),
         ),
     )
 
@@ -128,6 +146,24 @@ def test_the_lane_is_drawn_under_the_first_box_fed_by_the_entry():
     link = next(g for g in root.iter(f"{SVG}g") if g.get("class") == "lane-link")
     assert (link.get("data-from"), link.get("data-to")) == ("A", "B")
     assert _texts(svg, "later_share") == ["10% later"]
+    # each lane's own way out: the main path's Done (after C), then B's
+    assert _texts(svg, "end_share") == ["80% end here", "20% end here"]
+    exit_b = next(g for g in root.iter(f"{SVG}g") if g.get("class") == "lane-exit")
+    assert exit_b.get("data-step") == "B"
+
+    # X hangs below the lanes; its link from A goes round them, into X's right edge
+    def right_edge(cls: str, step: str) -> float:
+        group = next(g for g in root.iter(f"{SVG}g") if g.get("class") == cls and g.get("data-step") == step)
+        box = group.find(f"{SVG}rect")
+        return float(box.get("x")) + float(box.get("width"))
+
+    side = next(g for g in root.iter(f"{SVG}g") if g.get("class") == "side-step")
+    start, channel, end = re.fullmatch(
+        r"M([\d.]+),[\d.]+ V[\d.]+ H([\d.]+) V[\d.]+ H([\d.]+)", side.find(f"{SVG}path").get("d")
+    ).groups()
+    assert float(start) == right_edge("process", "A") - 14  # out of A's bottom
+    assert float(channel) > right_edge("process", "B")  # down the gap right of the lane, not through it
+    assert float(end) == right_edge("side-step", "X") + 1  # into X's right edge
     assert "cases start in 2 entry lanes" in svg
     assert "main path of 2 steps, 1 side step" in svg
 
@@ -141,6 +177,7 @@ def test_a_map_without_lanes_draws_no_entry():
     )
     svg = map_svg(plain)
     assert _texts(svg, "start_share") == [] and "lane-link" not in svg and "entry lanes" not in svg
+    assert _texts(svg, "end_share") == [] and "lane-exit" not in svg
     assert "main path of 2 steps, 2 side steps" in svg
 
 
@@ -204,6 +241,14 @@ def test_sample_incidents_map_reads_as_lanes(incidents):
     assert _texts(svg, "later_share") == ["3.7% later", "7.3% later", "12% later"]  # drawn lowest lane first
     cases = dict(query_frame(incidents, "SELECT step, cases FROM map_steps WHERE stream = 'inc'").iter_rows())
     assert (cases["Applications"], cases["Network"], cases["Database"]) == (410, 241, 148)
+    # by last step, from the variants:
+    #   Service Desk  210 + 25 + 21 + 21 + 9 + 3 + 2 + 2 + 1 + 1 + 1 + 1 + 1 = 298 (32%)
+    #   Applications  239 + 61 + 18 + 17 + 13 + 5 + 4 + 4 + 1 + 1 = 363 (39%)
+    #   Network       114 + 33 + 14 + 9 + 7 + 3 + 3 + 2 + 1 + 1 + 1 = 188 (20%)
+    #   Database      54 + 17 + 8 + 4 + 2 + 2 = 87 (9.3%); 298 + 363 + 188 + 87 = 936
+    ends = dict(query_frame(incidents, "SELECT step, ends FROM map_steps WHERE stream = 'inc'").iter_rows())
+    assert ends == {"Service Desk": 298, "Applications": 363, "Network": 188, "Database": 87}
+    assert _texts(svg, "end_share") == [f"{p} end here" for p in ("32%", "39%", "20%", "9.3%")]
     assert re.search(r"cases start in 4 entry lanes \S main path of 1 step, 0 side steps", svg)
     lay = layout(data, panels_height=100)
     column = [lay.boxes[s] for s in ("Service Desk", "Applications", "Network", "Database")]
@@ -215,7 +260,8 @@ def test_rows_written_before_migration_019_draw_without_lanes(incidents):
     incidents.execute("CREATE TEMP TABLE kept AS SELECT * FROM map_steps WHERE stream = 'inc'")
     try:
         incidents.execute(
-            "UPDATE map_steps SET starts = NULL, start_share = NULL, entry_lane = NULL WHERE stream = 'inc'"
+            "UPDATE map_steps SET starts = NULL, start_share = NULL, ends = NULL, end_share = NULL, "
+            "entry_lane = NULL WHERE stream = 'inc'"
         )
         data = load_map_data(incidents, "inc")
         assert data.entry_lanes == [] and len(data.side_steps) == 3
@@ -237,7 +283,7 @@ def test_old_snapshot_without_lane_fields_redraws(incidents):
     ).fetchall()[0][0]
     old = json.loads(raw)
     for step in old["steps"]:
-        del step["start_share"], step["entry_lane"]
+        del step["start_share"], step["end_share"], step["entry_lane"]
     svg = snapshot_map_svg(json.dumps(old))
     assert "entry lanes" not in svg and svg.count('class="side-step"') == 3
     assert "cases start in 4 entry lanes" in snapshot_map_svg(raw)
@@ -252,4 +298,4 @@ def test_lane_columns_are_in_the_published_table(incidents):
         schema=["column"],
         orient="row",
     )["column"].to_list()
-    assert columns[-3:] == ["starts", "start_share", "entry_lane"]
+    assert columns[-5:] == ["starts", "start_share", "ends", "end_share", "entry_lane"]

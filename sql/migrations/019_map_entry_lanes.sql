@@ -8,6 +8,10 @@
 ALTER TABLE map_steps ADD COLUMN starts BIGINT;
 -- starts / completed cases
 ALTER TABLE map_steps ADD COLUMN start_share DOUBLE;
+-- completed cases whose last step it is
+ALTER TABLE map_steps ADD COLUMN ends BIGINT;
+-- ends / completed cases
+ALTER TABLE map_steps ADD COLUMN end_share DOUBLE;
 -- drawn as an entry lane in the first column: the main path's first step and every step off
 -- the main path starting >= 5% of completed cases, when there is at least one such step
 ALTER TABLE map_steps ADD COLUMN entry_lane BOOLEAN;
