@@ -7,11 +7,11 @@ and a decision mark where work branches. Rework loops between boxes arc over the
 on its own level, so no two overlap); a step redone in place gets a small loop on its box.
 Side steps hang below their anchor, in a lane of their own. When cases start at several
 steps (a routing process: incidents by resolver team), those steps are entry lanes stacked
-under the first box, each fed by the map's entry with its share of the starts. Under
-everything, the timeline
-ladder (mean queue time up, mean process time down) with the totals; above, the summary,
-the decision points and a legend. Sizes come from the number of boxes and rows, never from
-measuring text, so the output is a pure function of the data.
+under the first box, each fed by the map's entry with its share of the starts and with its
+own exit to Done. Under everything, the timeline ladder (mean queue time up, mean process
+time down) with the totals; above, the summary, the decision points and a legend. Sizes come
+from the number of boxes and rows, never from measuring text, so the output is a pure
+function of the data.
 """
 
 from __future__ import annotations
@@ -580,11 +580,14 @@ def draw_side(
 
 def draw_flow(lay: Layout, data: MapData, arrow_y: float) -> list[str]:
     """Push arrows between boxes, with the decision and handoff marks on them."""
-    parts = draw_entry(lay, arrow_y) if lay.lanes else []
-    if not lay.lanes:
+    if lay.lanes:
+        parts = draw_entry(lay, arrow_y)
+    else:
         first = lay.gap(0)
-        parts.append(line(first.x, arrow_y, first.right - 8, arrow_y, width=2))
-        parts.append(arrowhead(first.right - 1, arrow_y, 0.0, size=8))
+        parts = [
+            line(first.x, arrow_y, first.right - 8, arrow_y, width=2),
+            arrowhead(first.right - 1, arrow_y, 0.0, size=8),
+        ]
     handoffs = {(h.from_step, h.to_step): h for h in data.handoffs}
     for i in range(len(lay.columns) - 1):
         src, dst = lay.box(i), lay.box(i + 1)
@@ -678,6 +681,44 @@ def draw_lane_link(
     if share is not None:
         title += f": {fmt_pct(share.share)} of the work going forward from {step.anchor_step}"
     return group("lane-link", parts, title=title, data={"from": step.anchor_step or "", "to": step.step})
+
+
+def draw_lane_exit(step: MapStep, box: Rect) -> str:
+    """An entry lane's own way out: an arrow to Done with the share of completed cases that end
+    at the lane (most incidents that start at a team stay there)."""
+    y = box.y + 22
+    parts = [
+        line(box.right, y, box.right + 44, y, width=2),
+        arrowhead(box.right + 50, y, 0.0, size=8),
+        text(box.right + 56, y + 4, "Done", size=12, weight="bold"),
+        text(
+            box.right + 56,
+            y + 19,
+            f"{fmt_pct(step.end_share)} end here",
+            size=10,
+            fill=MUTED,
+            key="end_share",
+        ),
+    ]
+    title = f"{fmt_pct(step.end_share)} of completed cases end at {step.step}"
+    return group("lane-exit", parts, title=title, data={"step": step.step})
+
+
+def draw_lane_links(lay: Layout, branches: dict[tuple[str, str], Branch]) -> list[str]:
+    """The links into the entry lanes reached later from a main-path step (draw_lane_link)."""
+    index = {s.step: i for i, s in enumerate(lay.columns)}
+    slots: dict[str, int] = {}
+    parts = []
+    for lane in reversed(lay.lanes):  # the lowest lane's link nearest the boxes
+        if lane.anchor_step not in index:
+            continue  # reached going forward from no main-path step: only a start
+        slot = slots[lane.anchor_step] = slots.get(lane.anchor_step, -1) + 1
+        anchor = lay.boxes[lane.anchor_step]
+        share = branches.get((lane.anchor_step, lane.step))
+        parts.append(
+            draw_lane_link(lane, lay.boxes[lane.step], anchor, index[lane.anchor_step] == 0, slot, share)
+        )
+    return parts
 
 
 def draw_decisions(lay: Layout, data: MapData, arrow_y: float) -> list[str]:
@@ -778,10 +819,10 @@ def draw_rework(lay: Layout, data: MapData) -> list[str]:
     # boxes reached from their right edge: side steps, and the first column's when it has lanes
     # (from below, a line would cross the lanes stacked there)
     edge = {s for s in lay.boxes if s not in main} | lay.first_column
+    on_box = main | {s.step for s in lay.lanes}  # a loop on itself drawn as an arc on the box
     routed = 0
     for lp in data.loops:
         src, dst = lay.boxes.get(lp.from_step), lay.boxes.get(lp.to_step)
-        on_box = main | {s.step for s in lay.lanes}
         if src is None or dst is None or (lp.from_step == lp.to_step and lp.from_step not in on_box):
             continue  # not drawn here (a loop always joins drawn steps; side steps show their own)
         if lp.from_step == lp.to_step:
@@ -1069,43 +1110,6 @@ def placeholder(data: MapData) -> str:
     width = max(640, MARGIN * 2 + max(len(message) * 13 * CHAR, title))
     body = [*_title(data), text(MARGIN, 84, message, size=13, cls="empty")]
     return _document(width, 110, data.stream, body)
-
-
-def draw_lane_exit(step: MapStep, box: Rect) -> str:
-    """An entry lane's own way out: an arrow to Done with the share of completed cases that end
-    at the lane (most incidents that start at a team stay there)."""
-    y = box.y + 22
-    parts = [
-        line(box.right, y, box.right + 44, y, width=2),
-        arrowhead(box.right + 50, y, 0.0, size=8),
-        text(box.right + 56, y + 4, "Done", size=12, weight="bold"),
-        text(
-            box.right + 56,
-            y + 19,
-            f"{fmt_pct(step.end_share)} end here",
-            size=10,
-            fill=MUTED,
-            key="end_share",
-        ),
-    ]
-    title = f"{fmt_pct(step.end_share)} of completed cases end at {step.step}"
-    return group("lane-exit", parts, title=title, data={"step": step.step})
-
-
-def draw_lane_links(lay: Layout, branches: dict[tuple[str, str], Branch]) -> list[str]:
-    index = {s.step: i for i, s in enumerate(lay.columns)}
-    slots: dict[str, int] = {}
-    parts = []
-    for lane in reversed(lay.lanes):  # the lowest lane's link nearest the boxes
-        if lane.anchor_step not in index:
-            continue  # reached going forward from no main-path step: only a start
-        slot = slots[lane.anchor_step] = slots.get(lane.anchor_step, -1) + 1
-        anchor = lay.boxes[lane.anchor_step]
-        share = branches.get((lane.anchor_step, lane.step))
-        parts.append(
-            draw_lane_link(lane, lay.boxes[lane.step], anchor, index[lane.anchor_step] == 0, slot, share)
-        )
-    return parts
 
 
 def draw_map(data: MapData) -> str:
