@@ -293,7 +293,10 @@ def layout(data: MapData, panels_height: float) -> Layout:
         for k, side in enumerate(sides):
             boxes[side.step] = Rect(x, side_y + k * (side_h + SIDE_GAP), SIDE_W, side_h)
     rows = max((len(s) for s in lanes.values()), default=0)
-    ladder_y = (side_y + rows * (side_h + SIDE_GAP) if rows else side_y - 40) + 26
+    # under the last lane, room for its queue's figures, which run below the box (a future
+    # state's predicted queue time)
+    below_boxes = side_y if data.entry_lanes else side_y - 40
+    ladder_y = (side_y + rows * (side_h + SIDE_GAP) if rows else below_boxes) + 26
     return Layout(
         _map_width(data),
         panels_y,
