@@ -784,12 +784,16 @@ def _self_arc(lp: ReworkLoop, box: Rect, *, label_left: bool = False) -> str:
     )
 
 
-def _routed(lp: ReworkLoop, src: Rect, dst: Rect, src_side: bool, dst_side: bool, corridor: float) -> str:
+def _routed(
+    lp: ReworkLoop, src: Rect, dst: Rect, src_side: bool, dst_side: bool, corridor: float, out: float = 20
+) -> str:
     """A loop with a side step at an end, drawn with right angles: out of the side box's right
-    edge, along the corridor between the main row and the side steps, into the other box."""
+    edge (`out` below its top), along the corridor between the main row and the side steps,
+    into the other box."""
     if src_side:
-        points = [(src.right, src.y + 20), (src.right + 10, src.y + 20), (src.right + 10, corridor)]
-        label_at = (src.right + 14, src.y + 14)
+        y = src.y + out
+        points = [(src.right, y), (src.right + 10, y), (src.right + 10, corridor)]
+        label_at = (src.right + 14, y - 6)
     else:
         x = src.x + src.w * 0.9
         points = [(x, src.bottom), (x, corridor)]
@@ -834,7 +838,9 @@ def draw_rework(lay: Layout, data: MapData) -> list[str]:
             drawing = _main_arc(lp, src, dst, lay.levels[(lp.from_step, lp.to_step)])
         else:
             corridor = lay.side_y - 14 - 6 * routed
-            drawing = _routed(lp, src, dst, lp.from_step in edge, lp.to_step in edge, corridor)
+            # out of a box of the first column below its exit to Done (draw_lane_exit)
+            out = 64 if lp.from_step in lay.first_column else 20
+            drawing = _routed(lp, src, dst, lp.from_step in edge, lp.to_step in edge, corridor, out)
             routed += 1
         title = (
             f"Rework {lp.from_step} \u2192 {lp.to_step}: {fmt_count(lp.cases)} completed cases "
