@@ -19,6 +19,7 @@ from pipeline.variant_steps import (
     DEFAULT_COVERAGE,
     DEFAULT_MAX_STEPS,
     OTHER,
+    START_MIN_CASE_SHARE,
     counts_by,
     fold_rare_steps,
     fold_variants,
@@ -217,15 +218,44 @@ def _steps_of(chain: _Chain | None) -> tuple[str, ...]:
 
 def map_steps(variants: pl.DataFrame) -> pl.DataFrame:
     """One row per step: step, position (1 = leftmost box), on_main_path, case_share (cases
-    visiting it / completed cases), cases, visits, anchor_step.
+    visiting it / completed cases), cases, visits, anchor_step, starts / ends (completed cases
+    whose first / last step it is), start_share / end_share (those / completed cases), entry_lane.
 
     Main-path steps keep the main path's order. Each side step is drawn after its anchor: the
     main-path step from which work most often reaches it going forward (through other side
     steps if need be); side steps reached only from later steps, or only at the start, are
     drawn after the last main-path step that comes before them in `step_order` (null anchor:
     before the first). Side steps of one anchor follow `step_order`.
+
+    Entry lanes (`entry_lanes`, entry_lane true): when cases start at more than one step, the
+    start steps off the main path are drawn in the first column under the main path's first
+    box, most starts first, each fed by the map's entry like it. Their position and anchor are
+    as for any side step (work reaching them later, going forward, comes from the anchor).
     """
     return _map_steps(_Flow.of(variants))
+
+
+def entry_lanes(variants: pl.DataFrame) -> list[str]:
+    """The map's entry lanes, top to bottom: the main path's first step, then every step off
+    the main path that starts at least START_MIN_CASE_SHARE of the completed cases (the start
+    step rule of `variant_steps.start_end_rule`), most starts first (then `step_order`). Empty
+    when there is no such step: the map has one entry, its main path's first box.
+
+    A routing process (incidents by resolver team: most start at one team and stay there)
+    reads as parallel lanes fed by one entry, not as one box with the others after it.
+    """
+    flow = _Flow.of(variants)
+    return _entry_lanes(flow, _main_path(flow))
+
+
+def _entry_lanes(flow: _Flow, spine: list[str]) -> list[str]:
+    if not spine:
+        return []
+    rank = {s: i for i, s in enumerate(flow.order)}
+    others = [s for s, n in flow.starts.items() if s not in spine and n >= START_MIN_CASE_SHARE * flow.cases]
+    if not others:
+        return []
+    return [spine[0], *sorted(others, key=lambda s: (-flow.starts[s], rank[s]))]
 
 
 def _map_steps(flow: _Flow) -> pl.DataFrame:
@@ -248,6 +278,7 @@ def _map_steps(flow: _Flow) -> pl.DataFrame:
     placed = [s for s in flow.order if anchor[s] is None]
     for p in spine:
         placed += [p] + [s for s in flow.order if anchor[s] == p and s != p]
+    lanes = _entry_lanes(flow, spine)
     on_path = set(spine)
     frame = pl.DataFrame(
         {
@@ -255,18 +286,41 @@ def _map_steps(flow: _Flow) -> pl.DataFrame:
             "position": list(range(1, len(placed) + 1)),
             "on_main_path": [s in on_path for s in placed],
             "anchor_step": [None if s in on_path else anchor[s] for s in placed],
+            "starts": [flow.starts.get(s, 0) for s in placed],
+            "ends": [flow.ends.get(s, 0) for s in placed],
+            "entry_lane": [s in lanes for s in placed],
         },
         schema={
             "step": pl.String,
             "position": pl.Int32,
             "on_main_path": pl.Boolean,
             "anchor_step": pl.String,
+            "starts": pl.Int64,
+            "ends": pl.Int64,
+            "entry_lane": pl.Boolean,
         },
     )
     return (
         frame.join(flow.stats.select("step", "cases", "visits"), on="step", how="left")
-        .with_columns((pl.col("cases") / flow.cases).alias("case_share"))
-        .select("step", "position", "on_main_path", "case_share", "cases", "visits", "anchor_step")
+        .with_columns(
+            (pl.col("cases") / flow.cases).alias("case_share"),
+            (pl.col("starts") / flow.cases).alias("start_share"),
+            (pl.col("ends") / flow.cases).alias("end_share"),
+        )
+        .select(
+            "step",
+            "position",
+            "on_main_path",
+            "case_share",
+            "cases",
+            "visits",
+            "anchor_step",
+            "starts",
+            "start_share",
+            "ends",
+            "end_share",
+            "entry_lane",
+        )
         .sort("position")
     )
 

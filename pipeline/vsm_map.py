@@ -37,6 +37,9 @@ class MapStep:
     on_main_path: bool
     anchor_step: str | None = None
     case_share: float | None = None
+    start_share: float | None = None  # completed cases whose first step it is / completed cases
+    end_share: float | None = None  # completed cases whose last step it is / completed cases
+    entry_lane: bool = False  # drawn as an entry lane in the first column (stream_map.entry_lanes)
     map_visits: int | None = None
     visits: int | None = None  # None: no step_metrics row (rare steps folded into "other")
     resources: int | None = None
@@ -130,7 +133,17 @@ class MapData:
 
     @property
     def side_steps(self) -> list[MapStep]:
-        return sorted((s for s in self.steps if not s.on_main_path), key=lambda s: s.position)
+        """Steps off the main path drawn below it (not the entry lanes)."""
+        return sorted(
+            (s for s in self.steps if not s.on_main_path and not s.entry_lane), key=lambda s: s.position
+        )
+
+    @property
+    def entry_lanes(self) -> list[MapStep]:
+        """The lanes below the main path's first box, top to bottom: most starts first
+        (stream_map.entry_lanes), then by position. Empty: the map has one entry."""
+        lanes = (s for s in self.steps if not s.on_main_path and s.entry_lane)
+        return sorted(lanes, key=lambda s: (-(s.start_share or 0.0), s.position))
 
 
 # ---------------------------------------------------------------- figures as text

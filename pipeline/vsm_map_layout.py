@@ -5,10 +5,13 @@ triangle, cases waiting, queue time) and the process box (team, people, visits, 
 time, first-pass yield), joined by push arrows; a handoff mark where the top team changes
 and a decision mark where work branches. Rework loops between boxes arc over the top (each
 on its own level, so no two overlap); a step redone in place gets a small loop on its box.
-Side steps hang below their anchor, in a lane of their own. Under everything, the timeline
-ladder (mean queue time up, mean process time down) with the totals; above, the summary,
-the decision points and a legend. Sizes come from the number of boxes and rows, never from
-measuring text, so the output is a pure function of the data.
+Side steps hang below their anchor, in a lane of their own. When cases start at several
+steps (a routing process: incidents by resolver team), those steps are entry lanes stacked
+under the first box, each fed by the map's entry with its share of the starts and with its
+own exit to Done. Under everything, the timeline ladder (mean queue time up, mean process
+time down) with the totals; above, the summary, the decision points and a legend. Sizes come
+from the number of boxes and rows, never from measuring text, so the output is a pure
+function of the data.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ SIDE_W = 150
 SIDE_H = 76
 SIDE_REWORK_H = 90  # with a row for a loop on the side step itself
 SIDE_GAP = 14
+ENTRY_W = 36  # with entry lanes: room left of the first queue for the entry's trunk and start shares
+LANE_GAP = 48  # between stacked entry lanes: room for a loop on a lane and the links into lanes
 TOTALS_W = 216
 ARC_FIRST = 48  # first rework level above the boxes, then one level every ARC_STEP
 ARC_STEP = 24
@@ -207,17 +212,27 @@ class Layout:
     side_y: float
     ladder_y: float
     height: float
-    boxes: dict[str, Rect]  # main path and side steps, by step
+    boxes: dict[str, Rect]  # main path, entry lanes and side steps, by step
     columns: list[MapStep]  # main path, left to right
     levels: dict[tuple[str, str], int]  # rework loops between main-path boxes
+    lanes: list[MapStep]  # entry lanes under the first box, top to bottom (MapData.entry_lanes)
 
     def box(self, i: int) -> Rect:
         return self.boxes[self.columns[i].step]
 
     def gap(self, i: int) -> Rect:
         """The queue before main-path box i."""
-        b = self.box(i)
-        return Rect(b.x - QUEUE_W, b.y, QUEUE_W, BOX_H)
+        return self.queue(self.box(i))
+
+    @staticmethod
+    def queue(box: Rect) -> Rect:
+        """The queue before a main-path or lane box."""
+        return Rect(box.x - QUEUE_W, box.y, QUEUE_W, BOX_H)
+
+    @property
+    def first_column(self) -> set[str]:
+        """The steps stacked in the first column when there are entry lanes (else none)."""
+        return {self.columns[0].step, *(s.step for s in self.lanes)} if self.lanes else set()
 
 
 def _side_lanes(data: MapData, index: dict[str, int]) -> dict[int, list[MapStep]]:
@@ -252,6 +267,11 @@ def _levels(loops: list[ReworkLoop], index: dict[str, int]) -> dict[tuple[str, s
     return levels
 
 
+def _map_width(data: MapData) -> float:
+    entry = ENTRY_W if data.entry_lanes else 0
+    return max(MARGIN + entry + len(data.main_path) * COL_W + 24 + TOTALS_W + MARGIN, MIN_WIDTH)
+
+
 def layout(data: MapData, panels_height: float) -> Layout:
     columns = data.main_path
     index = {s.step: i for i, s in enumerate(columns)}
@@ -260,9 +280,12 @@ def layout(data: MapData, panels_height: float) -> Layout:
     arc_band = ARC_FIRST + (max(levels.values()) * ARC_STEP + 18 if levels else 0 if has_self_loop else -36)
     panels_y = PANELS_Y
     main_y = panels_y + panels_height + arc_band
-    boxes = {s.step: Rect(MARGIN + i * COL_W + QUEUE_W, main_y, BOX_W, BOX_H) for i, s in enumerate(columns)}
+    left = MARGIN + (ENTRY_W if data.entry_lanes else 0)
+    boxes = {s.step: Rect(left + i * COL_W + QUEUE_W, main_y, BOX_W, BOX_H) for i, s in enumerate(columns)}
+    for k, lane in enumerate(data.entry_lanes, start=1):
+        boxes[lane.step] = Rect(left + QUEUE_W, main_y + k * (BOX_H + LANE_GAP), BOX_W, BOX_H)
     lanes = _side_lanes(data, index)
-    side_y = main_y + BOX_H + 40
+    side_y = main_y + (len(data.entry_lanes) + 1) * (BOX_H + LANE_GAP) - LANE_GAP + 40
     redone = {lp.from_step for lp in data.loops if lp.from_step == lp.to_step}
     side_h = SIDE_REWORK_H if any(s.step in redone for s in data.side_steps) else SIDE_H
     for column, sides in sorted(lanes.items()):
@@ -270,9 +293,22 @@ def layout(data: MapData, panels_height: float) -> Layout:
         for k, side in enumerate(sides):
             boxes[side.step] = Rect(x, side_y + k * (side_h + SIDE_GAP), SIDE_W, side_h)
     rows = max((len(s) for s in lanes.values()), default=0)
-    ladder_y = (side_y + rows * (side_h + SIDE_GAP) if rows else main_y + BOX_H) + 26
-    width = max(MARGIN + len(columns) * COL_W + 24 + TOTALS_W + MARGIN, MIN_WIDTH)
-    return Layout(width, panels_y, main_y, side_y, ladder_y, ladder_y + 100, boxes, columns, levels)
+    # under the last lane, room for its queue's figures, which run below the box (a future
+    # state's predicted queue time)
+    below_boxes = side_y if data.entry_lanes else side_y - 40
+    ladder_y = (side_y + rows * (side_h + SIDE_GAP) if rows else below_boxes) + 26
+    return Layout(
+        _map_width(data),
+        panels_y,
+        main_y,
+        side_y,
+        ladder_y,
+        ladder_y + 100,
+        boxes,
+        columns,
+        levels,
+        data.entry_lanes,
+    )
 
 
 # ---------------------------------------------------------------- the main row
@@ -462,9 +498,18 @@ def draw_process(step: MapStep, box: Rect) -> str:
 
 
 def draw_side(
-    step: MapStep, box: Rect, anchor: Rect | None, slot: int, share: Branch | None, again: ReworkLoop | None
+    step: MapStep,
+    box: Rect,
+    anchor: Rect | None,
+    slot: int,
+    share: Branch | None,
+    again: ReworkLoop | None,
+    *,
+    past_lanes: bool = False,
 ) -> str:
-    """A side step below its anchor; a loop on itself is a row of its box (no room for an arc)."""
+    """A side step below its anchor; a loop on itself is a row of its box (no room for an arc).
+    `past_lanes`: the anchor heads a column of entry lanes, so the link goes round them, down
+    the gap on their right, into the side step's right edge."""
     if step.mark == GONE:
         return _gone(step, box, "side-step", 11)
     parts = [rect(box, fill=SIDE_FILL, stroke=LINE, dash="5 3", radius=3)]
@@ -503,7 +548,17 @@ def draw_side(
             f"({fmt_pct(again.case_share)}), {fmt_count(again.visits)} times"
         )
         parts.append(group("rework", row, title=title, data={"from": again.from_step, "to": again.to_step}))
-    if anchor is not None:
+    if anchor is not None and past_lanes:
+        x = box.right + 60 + 3 * min(slot, 3)  # right of the lanes' exits and links' labels
+        mid = box.y + box.h / 2
+        parts.append(
+            f'<path d="M{_n(anchor.right - 14)},{_n(anchor.bottom)} V{_n(anchor.bottom + 4)} H{_n(x)} '
+            f'V{_n(mid)} H{_n(box.right + 1)}" fill="none" stroke="{LINE}" stroke-dasharray="4 3"/>'
+        )
+        parts.append(arrowhead(box.right, mid, math.pi, size=6))
+        if share is not None:
+            parts.append(branch_share_text(x + 5, mid - 4, share.share))
+    elif anchor is not None:
         x = anchor.x + 40 - 10 * min(slot, 3)
         mid = box.y + box.h / 2
         parts.append(
@@ -528,10 +583,14 @@ def draw_side(
 
 def draw_flow(lay: Layout, data: MapData, arrow_y: float) -> list[str]:
     """Push arrows between boxes, with the decision and handoff marks on them."""
-    parts = []
-    first = lay.gap(0)
-    parts.append(line(first.x, arrow_y, first.right - 8, arrow_y, width=2))
-    parts.append(arrowhead(first.right - 1, arrow_y, 0.0, size=8))
+    if lay.lanes:
+        parts = draw_entry(lay, arrow_y)
+    else:
+        first = lay.gap(0)
+        parts = [
+            line(first.x, arrow_y, first.right - 8, arrow_y, width=2),
+            arrowhead(first.right - 1, arrow_y, 0.0, size=8),
+        ]
     handoffs = {(h.from_step, h.to_step): h for h in data.handoffs}
     for i in range(len(lay.columns) - 1):
         src, dst = lay.box(i), lay.box(i + 1)
@@ -557,6 +616,111 @@ def draw_flow(lay: Layout, data: MapData, arrow_y: float) -> list[str]:
     parts.append(
         text(last.right + 44, arrow_y + 19, f"{fmt_count(completed)} completed", size=10, fill=MUTED)
     )
+    end_share = lay.columns[-1].end_share
+    if lay.lanes and end_share is not None:  # the other lanes say theirs: this box's own share too
+        said = f"{fmt_pct(end_share)} end here"
+        parts.append(text(last.right + 44, arrow_y + 33, said, size=10, fill=MUTED, key="end_share"))
+    return parts
+
+
+def draw_entry(lay: Layout, arrow_y: float) -> list[str]:
+    """The map's one entry split into its lanes: a trunk down the left edge, an arrow into each
+    lane's queue, and the share of completed cases starting at each lane on its arrow."""
+    fed = [lay.columns[0], *lay.lanes]
+    trunk = MARGIN + 8
+    lowest = lay.boxes[fed[-1].step].y + (arrow_y - lay.main_y)
+    parts = [
+        line(MARGIN, arrow_y, trunk, arrow_y, width=2),
+        line(trunk, arrow_y - 1, trunk, lowest + 1, width=2),
+    ]
+    for step in fed:
+        queue = lay.queue(lay.boxes[step.step])
+        y = queue.y + (arrow_y - lay.main_y)
+        parts.append(line(trunk, y, queue.right - 8, y, width=2))
+        parts.append(arrowhead(queue.right - 1, y, 0.0, size=8))
+        parts.append(
+            halo_text(trunk + 5, y - 5, fmt_pct(step.start_share), size=10, fill=DECISION, key="start_share")
+        )
+    title = "Where completed cases start: " + ", ".join(f"{s.step} {fmt_pct(s.start_share)}" for s in fed)
+    return [group("entry", parts, title=title)]
+
+
+def draw_lane_link(
+    step: MapStep, box: Rect, anchor: Rect, first_column: bool, slot: int, share: Branch | None
+) -> str:
+    """Work reaching an entry lane later, going forward from its anchor: a dashed link into the
+    lane's right edge, down the gap right of the first column (or straight down from an anchor
+    further right), so the lane reads as both: a start, and a step some cases go on to. Its
+    label: the share of completed cases that reach the lane but did not start there (case
+    share - start share). Lower lanes take the inner slots (`slot` 0 nearest the boxes), so
+    no link runs through a label of another. It comes in below the lane's exit (draw_lane_exit)."""
+    y = box.y + 84
+    later = None
+    if step.case_share is not None and step.start_share is not None:
+        later = max(step.case_share - step.start_share, 0.0)
+    if first_column:
+        x = anchor.right + 18 + 7 * min(slot, 6)
+        d = f"M{_n(anchor.right - 6)},{_n(anchor.bottom)} V{_n(anchor.bottom + 8)} H{_n(x)}"
+        d += f" V{_n(y)} H{_n(box.right + 1)}"
+    else:
+        x = anchor.x + 30 - 8 * min(slot, 3)
+        d = f"M{_n(x)},{_n(anchor.bottom)} V{_n(y)} H{_n(box.right + 1)}"
+    parts = [
+        f'<path d="{d}" fill="none" stroke="{LINE}" stroke-dasharray="4 3"/>',
+        arrowhead(box.right, y, math.pi, size=6),
+    ]
+    if later is not None:
+        parts.append(
+            halo_text(x + 5, y - 4, f"{fmt_pct(later)} later", size=10, fill=LINE, key="later_share")
+        )
+    if share is not None:
+        parts.append(branch_share_text(x + 5, y + 12, share.share))
+    title = f"{step.step} is also reached after {step.anchor_step}"
+    if later is not None:
+        title += (
+            f"; {fmt_pct(later)} of completed cases reach it after starting elsewhere "
+            f"(visit it {fmt_pct(step.case_share)}, start there {fmt_pct(step.start_share)})"
+        )
+    if share is not None:
+        title += f": {fmt_pct(share.share)} of the work going forward from {step.anchor_step}"
+    return group("lane-link", parts, title=title, data={"from": step.anchor_step or "", "to": step.step})
+
+
+def draw_lane_exit(step: MapStep, box: Rect) -> str:
+    """An entry lane's own way out: an arrow to Done with the share of completed cases that end
+    at the lane (most incidents that start at a team stay there)."""
+    y = box.y + 22
+    parts = [
+        line(box.right, y, box.right + 44, y, width=2),
+        arrowhead(box.right + 50, y, 0.0, size=8),
+        text(box.right + 56, y + 4, "Done", size=12, weight="bold"),
+        text(
+            box.right + 56,
+            y + 19,
+            f"{fmt_pct(step.end_share)} end here",
+            size=10,
+            fill=MUTED,
+            key="end_share",
+        ),
+    ]
+    title = f"{fmt_pct(step.end_share)} of completed cases end at {step.step}"
+    return group("lane-exit", parts, title=title, data={"step": step.step})
+
+
+def draw_lane_links(lay: Layout, branches: dict[tuple[str, str], Branch]) -> list[str]:
+    """The links into the entry lanes reached later from a main-path step (draw_lane_link)."""
+    index = {s.step: i for i, s in enumerate(lay.columns)}
+    slots: dict[str, int] = {}
+    parts = []
+    for lane in reversed(lay.lanes):  # the lowest lane's link nearest the boxes
+        if lane.anchor_step not in index:
+            continue  # reached going forward from no main-path step: only a start
+        slot = slots[lane.anchor_step] = slots.get(lane.anchor_step, -1) + 1
+        anchor = lay.boxes[lane.anchor_step]
+        share = branches.get((lane.anchor_step, lane.step))
+        parts.append(
+            draw_lane_link(lane, lay.boxes[lane.step], anchor, index[lane.anchor_step] == 0, slot, share)
+        )
     return parts
 
 
@@ -604,25 +768,32 @@ def _main_arc(lp: ReworkLoop, src: Rect, dst: Rect, level: int) -> str:
     )
 
 
-def _self_arc(lp: ReworkLoop, box: Rect) -> str:
+def _self_arc(lp: ReworkLoop, box: Rect, *, label_left: bool = False) -> str:
     """A small loop standing on the box's top edge, clear of the arrow leaving the box."""
     x0, x1, y = box.right - 46, box.right - 12, box.y
     d = f"M{_n(x0)},{_n(y)} C{_n(x0)},{_n(y - 28)} {_n(x1)},{_n(y - 28)} {_n(x1)},{_n(y - 8)}"
     label = f"rework {fmt_pct(lp.case_share)} of cases"
+    if label_left:  # an entry lane: the gap on the right carries the links into the lanes
+        label_svg = halo_text(x0 - 4, y - 12, label, size=10, anchor="end", fill=REWORK, cls="share")
+    else:  # from the loop rightwards, over the gap: clear of the arcs that leave the box's middle
+        label_svg = halo_text(x0 + 2, y - 28, label, size=10, fill=REWORK, cls="share")
     return (
         f'<path d="{d}" fill="none" stroke="{REWORK}" stroke-width="1.5"/>'
         + arrowhead(x1, y - 1, math.pi / 2, fill=REWORK)
-        # from the loop rightwards, over the gap: clear of the arcs that leave the box's middle
-        + halo_text(x0 + 2, y - 28, label, size=10, fill=REWORK, cls="share")
+        + label_svg
     )
 
 
-def _routed(lp: ReworkLoop, src: Rect, dst: Rect, src_side: bool, dst_side: bool, corridor: float) -> str:
+def _routed(
+    lp: ReworkLoop, src: Rect, dst: Rect, src_side: bool, dst_side: bool, corridor: float, out: float = 20
+) -> str:
     """A loop with a side step at an end, drawn with right angles: out of the side box's right
-    edge, along the corridor between the main row and the side steps, into the other box."""
+    edge (`out` below its top), along the corridor between the main row and the side steps,
+    into the other box."""
     if src_side:
-        points = [(src.right, src.y + 20), (src.right + 10, src.y + 20), (src.right + 10, corridor)]
-        label_at = (src.right + 14, src.y + 14)
+        y = src.y + out
+        points = [(src.right, y), (src.right + 10, y), (src.right + 10, corridor)]
+        label_at = (src.right + 14, y - 6)
     else:
         x = src.x + src.w * 0.9
         points = [(x, src.bottom), (x, corridor)]
@@ -652,18 +823,24 @@ def draw_rework(lay: Layout, data: MapData) -> list[str]:
     """Loops between main-path boxes and on them; loops on a side step are drawn in its box."""
     parts = []
     main = {s.step for s in lay.columns}
+    # boxes reached from their right edge: side steps, and the first column's when it has lanes
+    # (from below, a line would cross the lanes stacked there)
+    edge = {s for s in lay.boxes if s not in main} | lay.first_column
+    on_box = main | {s.step for s in lay.lanes}  # a loop on itself drawn as an arc on the box
     routed = 0
     for lp in data.loops:
         src, dst = lay.boxes.get(lp.from_step), lay.boxes.get(lp.to_step)
-        if src is None or dst is None or (lp.from_step == lp.to_step and lp.from_step not in main):
+        if src is None or dst is None or (lp.from_step == lp.to_step and lp.from_step not in on_box):
             continue  # not drawn here (a loop always joins drawn steps; side steps show their own)
         if lp.from_step == lp.to_step:
-            drawing = _self_arc(lp, src)
+            drawing = _self_arc(lp, src, label_left=lp.from_step not in main)
         elif (lp.from_step, lp.to_step) in lay.levels:
             drawing = _main_arc(lp, src, dst, lay.levels[(lp.from_step, lp.to_step)])
         else:
             corridor = lay.side_y - 14 - 6 * routed
-            drawing = _routed(lp, src, dst, lp.from_step not in main, lp.to_step not in main, corridor)
+            # out of a box of the first column below its exit to Done (draw_lane_exit)
+            out = 64 if lp.from_step in lay.first_column else 20
+            drawing = _routed(lp, src, dst, lp.from_step in edge, lp.to_step in edge, corridor, out)
             routed += 1
         title = (
             f"Rework {lp.from_step} \u2192 {lp.to_step}: {fmt_count(lp.cases)} completed cases "
@@ -815,6 +992,12 @@ def _legend_panel(data: MapData) -> Panel:
             "Process step: top team, people, visits, process time per visit, first-pass yield "
             "(share of cases that visit it once)",
         ),
+        (
+            "entry",
+            "Entry lanes: where cases start (each >= 5% of completed cases), with the share starting "
+            "there and ending there (Done); dashed link: the share reaching it after starting elsewhere",
+            bool(data.entry_lanes),
+        ),
         ("side", "Side step, off the main path: its share of completed cases", bool(data.side_steps)),
         ("handoff", "Handoff: the top team changes between the steps", bool(data.handoffs)),
         ("decision", "Decision: share of the work leaving the step that goes that way", bool(data.branches)),
@@ -833,6 +1016,14 @@ def _legend_panel(data: MapData) -> Panel:
                 Rect(x, y - 9, 16, 11),
                 fill=HEAD_FILL if kind == "box" else SIDE_FILL,
                 dash="" if kind == "box" else "3 2",
+            )
+        if kind == "entry":
+            return (
+                f'<path d="M{_n(x)},{_n(y - 8)} H{_n(x + 4)} V{_n(y + 2)} M{_n(x + 4)},{_n(y - 8)} '
+                f'H{_n(x + 12)} M{_n(x + 4)},{_n(y + 2)} H{_n(x + 12)}" fill="none" stroke="{LINE}" '
+                f'stroke-width="1.5"/>'
+                + arrowhead(x + 16, y - 8, 0.0, size=5)
+                + arrowhead(x + 16, y + 2, 0.0, size=5)
             )
         if kind == "handoff":
             return f'<circle cx="{_n(x + 8)}" cy="{_n(y - 4)}" r="6" fill="{HANDOFF}"/>' + text(
@@ -905,10 +1096,12 @@ def _title(data: MapData) -> list[str]:
         as_of = f" \u00b7 as of {_utc(s.as_of):%Y-%m-%d %H:%M} UTC" if s.as_of is not None else ""
         if s.window not in (None, "all"):  # the measurement window the figures are of
             as_of += f" \u00b7 window {s.window}"
+        lanes = data.entry_lanes
+        starts = f"cases start in {len(lanes) + 1} entry lanes \u00b7 " if lanes else ""
         facts = [
             f"{s.log_shape} log \u00b7 {_plural(s.completed_cases or 0, 'completed case')}, "
             f"{fmt_count(s.open_cases)} open{as_of}",
-            f"main path of {_plural(len(data.main_path), 'step')}, "
+            f"{starts}main path of {_plural(len(data.main_path), 'step')}, "
             f"{_plural(len(data.side_steps), 'side step')} \u00b7 times are per visit unless stated",
         ]
         parts += [
@@ -931,17 +1124,23 @@ def placeholder(data: MapData) -> str:
 def draw_map(data: MapData) -> str:
     if data.summary is None or not data.main_path:
         return placeholder(data)
-    width = max(MARGIN + len(data.main_path) * COL_W + 24 + TOTALS_W + MARGIN, MIN_WIDTH)
-    panels, panels_h = draw_panels(data, width, PANELS_Y)
+    panels, panels_h = draw_panels(data, _map_width(data), PANELS_Y)
     lay = layout(data, panels_h)
     arrow_y = lay.main_y + 22
     branches = {(b.step, b.to_step): b for b in data.branches}
     body = [*_title(data), *panels]
+    body += draw_lane_links(lay, branches)
     body += draw_rework(lay, data)
     body += draw_flow(lay, data, arrow_y)
     for i, step in enumerate(lay.columns):
         body.append(draw_queue(step, lay.gap(i), arrow_y))
         body.append(draw_process(step, lay.box(i)))
+    for lane in lay.lanes:
+        box = lay.boxes[lane.step]
+        body.append(draw_queue(lane, lay.queue(box), box.y + 22))
+        body.append(draw_process(lane, box))
+        if lane.end_share is not None:
+            body.append(draw_lane_exit(lane, box))
     body += draw_decisions(lay, data, arrow_y)
     slots: dict[str | None, int] = {}
     again = {lp.from_step: lp for lp in data.loops if lp.from_step == lp.to_step}
@@ -956,6 +1155,7 @@ def draw_map(data: MapData) -> str:
                 slot,
                 branches.get((anchor, side.step)),
                 again.get(side.step),
+                past_lanes=bool(lay.lanes) and anchor == lay.columns[0].step,
             )
         )
     body += draw_ladder(lay, data)

@@ -1,7 +1,8 @@
 -- Boxes of the value stream map (grain: step drawn on the map): map_steps, main path and side
 -- steps, with the step's figures from step_metrics. Steps folded into "other" have no row in
 -- step_metrics, so their figures are NULL.
---   position, step, on_main_path, anchor_step, case_share: as in map_steps
+--   position, step, on_main_path, anchor_step, case_share, start_share, end_share: as in map_steps
+--   entry_lane: as in map_steps, FALSE for rows computed before migration 019 (no lanes)
 --   map_cases, map_visits: map_steps.cases / visits (completed cases only)
 --   visits, resources, teams, queue_wip_avg, queue_time_p50_s, queue_time_mean_s,
 --   queue_internal_mean_s, queue_external_mean_s, process_time_p50_s, process_time_mean_s,
@@ -18,6 +19,9 @@ SELECT
     m.on_main_path,
     m.anchor_step,
     m.case_share,
+    m.start_share,
+    m.end_share,
+    coalesce(m.entry_lane, FALSE) AS entry_lane,
     m.cases AS map_cases,
     m.visits AS map_visits,
     s.visits,
