@@ -1,7 +1,6 @@
 -- name: flow_visits_elapsed
 -- grain: visit
 -- depends_on: flow_arrivals, flow_session_visits
--- materialise: view
 -- flow_visits (grain: visit): sequenced visits with ready time and durations.
 -- A visit may have several work sessions (interval logs, session_visits__interval.sql): its
 -- process time is end - start less the time paused between sessions (paused_s), so that
@@ -14,8 +13,6 @@
 -- taken in the pass that numbers the visits, rather than in a window pass each. That pass is
 -- session_visits__*.sql's (seq, prev_end_ts: the latest end of the case's earlier visits,
 -- prev_step, prev_owner), which orders the visits anyway.
--- A view: visits_built.sql, its one reader, reads it once; materialised, its visits were
--- written whole to be read once (10M events, 5M visits: 1.2 s of CPU, about 1 s of the compute).
 WITH readied AS (  -- flow_session_visits is sequenced already (seq, prev_end_ts, prev_step,
     -- prev_owner: session_visits__*.sql, in the ordered pass that merges the sessions)
     SELECT v.* EXCLUDE (pauses),
