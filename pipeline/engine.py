@@ -74,9 +74,10 @@ class Engine(Protocol):
 
     def publish(
         self, stream: str, results: dict[str, str], run: RunRecord, state: StateRecord | None
-    ) -> None:
+    ) -> str | None:
         """Replace the stream's rows of each result table (table -> relation) with the
-        relation's, record the run and the state: all or nothing. No results: a runs row only."""
+        relation's, record the run and the state: all or nothing. No results: a runs row only.
+        Returns the map's SVG the snapshot keeps (pipeline/history.py), None without results."""
 
 
 def enum_type(names: list) -> str:
@@ -178,7 +179,7 @@ class DuckDBEngine:
 
     def publish(
         self, stream: str, results: dict[str, str], run: RunRecord, state: StateRecord | None
-    ) -> None:
+    ) -> str | None:
         """The run's finished_at is when its results were written, just before they commit
         (the SQL now() would be the transaction's start, the same instant for both). The
         compute's snapshot (pipeline/history.py) is appended in the same transaction."""
@@ -209,8 +210,9 @@ class DuckDBEngine:
                     },
                 )
             finished_at = datetime.now(UTC)
-            if results:
-                append_snapshot(con, stream, run_id, finished_at, columns)  # metric_history, map_history
+            drawn = None
+            if results:  # metric_history, map_history
+                drawn = append_snapshot(con, stream, run_id, finished_at, columns)
             con.execute(
                 read_sql("flow_publish/insert_run.sql"),
                 {
@@ -226,6 +228,7 @@ class DuckDBEngine:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        return drawn
 
     def _replace_rows(
         self, stream: str, table: str, relation: str, only_changed_cases: bool, columns: list[tuple[str, str]]

@@ -242,7 +242,7 @@ class SparkEngine:
         """The stream's events (export_events' Parquet) as relation `name`."""
         self._keep(name, self.spark.read.parquet(str(path)))
 
-    def publish(self, stream: str, results: dict[str, str], run, state) -> None:
+    def publish(self, stream: str, results: dict[str, str], run, state) -> str | None:
         """With `out_dir`, the results as Parquet tables partitioned by stream (write_results,
         first); then into the store as a DuckDB compute publishes them (`store`: the DuckDB
         engine, given each result relation and the case, resource and team names as Arrow): the
@@ -262,7 +262,7 @@ class SparkEngine:
         for relation in (*results.values(), *(NAMES if results else ())):
             self.store.register(relation, self.read_arrow(relation))
             self.in_store.append(relation)
-        self.store.publish(stream, results, run, state)
+        return self.store.publish(stream, results, run, state)
 
     def _keep(self, name: str, frame) -> None:
         old = self._frames.pop(name, None)

@@ -94,6 +94,9 @@ class FlowResult:
     recomputed_cases: int = 0  # cases whose visits were built anew (all of them when full)
     window: str = ALL  # the measurement window's label (pipeline/windows.py), 'all' for none
     timings: list[Timing] = field(default_factory=list)  # per model run: seconds and rows
+    # the map's SVG as the compute's snapshot drew it (pipeline/history.py), which the report
+    # of the same refresh shows; None when nothing was published (results current)
+    map_svg: str | None = None
 
 
 def discover_map(
@@ -521,7 +524,7 @@ def _compute(
         window=window.label,
         timings=runner.timings,
     )
-    engine.publish(
+    result.map_svg = engine.publish(
         stream,
         RESULTS,
         RunRecord(stream, message, started_at, events),

@@ -62,10 +62,12 @@ def append_snapshot(
     run_id: int,
     computed_at: datetime,
     columns: dict[str, list[tuple[str, str]]] | None = None,
-) -> None:
+) -> str:
     """Append the stream's just-published figures and map as one snapshot (inside the
     publishing transaction: the snapshot is of exactly the results it commits with).
-    `columns`: the store's table_columns, when the caller has them."""
+    `columns`: the store's table_columns, when the caller has them. Returns the map's SVG
+    as drawn: the map of the results it commits with (the report of the same compute shows
+    it rather than reading and drawing it again: pipeline/streams.py refresh)."""
     params = {"stream": stream, "run_id": run_id, "computed_at": computed_at}
     store_columns = columns if columns is not None else table_columns(con)
     for table, step in (("stream_summary", "''"), ("step_metrics", "step")):
@@ -88,6 +90,7 @@ def append_snapshot(
     from pipeline.vsm_map import load_map_data, map_svg
 
     data = load_map_data(con, stream)
+    svg = map_svg(data)
     con.execute(
         "INSERT INTO map_history "
         'SELECT $stream, $computed_at, $run_id, "window", window_start, window_end, $steps, $data, $svg '
@@ -96,9 +99,10 @@ def append_snapshot(
         | {
             "steps": json.dumps([asdict(s) for s in data.steps], default=str),
             "data": json.dumps(asdict(data), default=str),
-            "svg": map_svg(data),
+            "svg": svg,
         },
     )
+    return svg
 
 
 def snapshot_map_svg(map_data: str) -> str:

@@ -103,7 +103,8 @@ def plan(previous: dict | None, decisions: dict, full: bool) -> Plan:
 def result_json(result) -> str:
     """The compute's FlowResult, for a later compute that finds it current (current_result);
     the summary is read back from the published stream_summary instead."""
-    data = {f.name: getattr(result, f.name) for f in fields(result) if f.name not in ("summary", "timings")}
+    left_out = ("summary", "timings", "map_svg")  # the map's SVG: map_history keeps it
+    data = {f.name: getattr(result, f.name) for f in fields(result) if f.name not in left_out}
     data["as_of"] = result.as_of.isoformat()
     data["model_files"] = [str(p) for p in result.model_files]
     return json.dumps(data)

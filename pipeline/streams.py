@@ -456,7 +456,10 @@ def refresh(
         from pipeline.report import report_time, write_report  # the report's code loads only when used
 
         on_stage("writing the report")
-        page = write_report(con, settings.name, reports_dir, settings, report_time(), png=png)
+        # the map the compute drew for its snapshot is the store's map now: not drawn twice
+        page = write_report(
+            con, settings.name, reports_dir, settings, report_time(), png=png, drawn=flow.map_svg
+        )
     return RefreshResult(loaded, flow, page, run_notes)
 
 

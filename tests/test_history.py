@@ -102,6 +102,17 @@ def test_a_compute_appends_its_figures_and_map(project):
     assert snapshot_map_svg(data) == svg  # the stored data redraws the stored map exactly
 
 
+def test_a_compute_hands_on_the_map_its_snapshot_drew_which_is_the_stores_map(project):
+    # the report of the same refresh shows this SVG instead of drawing it again (streams.refresh)
+    from pipeline.vsm_map import render_map_svg
+
+    _, con, settings = project
+    result = compute_flow(con, settings, full=True)
+    (stored,) = rows(con, "SELECT map_svg FROM map_history ORDER BY run_id DESC LIMIT 1")[0]
+    assert result.map_svg == stored == render_map_svg(con, settings.name)
+    assert compute_flow(con, settings).map_svg is None  # current: nothing drawn, the report draws it
+
+
 def test_a_current_compute_adds_no_snapshot_and_recomputes_never_delete_one(project):
     folder, con, settings = project
     compute_flow(con, settings)  # nothing changed: current

@@ -75,6 +75,28 @@ def test_case_visits_keep_a_completed_cases_visits_to_its_exit_and_an_open_cases
     assert sorted((r["case_id"], r["seq"]) for r in rows) == [(1, 1), (1, 2), (2, 1), (2, 2)]
 
 
+def test_first_last_steps_order_the_visits_by_end_then_seq_open_ones_last_in_either_variant():
+    # case 1: B (seq 2) ends before A (seq 1), C is still in process: first B, last C;
+    # case 2: A and B end at one instant: seq decides, first A, last B;
+    # case 3: before 1970 (negative microseconds), F ends before E: first F, last E
+    before_1970 = [datetime(1969, 12, 31, h, tzinfo=UTC) for h in (22, 23)]
+    v = visits(
+        [
+            (1, 1, "A", t(2, 10), False, 60.0, 0.0),
+            (1, 2, "B", t(2, 9), False, 60.0, 0.0),
+            (1, 3, "C", None, False, None, 0.0),
+            (2, 1, "A", t(3, 10), False, 60.0, 0.0),
+            (2, 2, "B", t(3, 10), False, 60.0, 0.0),
+            (3, 1, "E", before_1970[1], False, 60.0, 0.0),
+            (3, 2, "F", before_1970[0], False, 60.0, 0.0),
+        ]
+    )
+    expected = [(1, "B", "C"), (2, "A", "B"), (3, "F", "E")]
+    for variant in ("duckdb", "portable"):
+        rows = run_model("flow_first_last_steps", {"flow_visits": v}, variant=variant)
+        assert sorted((r["case_id"], r["first_step"], r["last_step"]) for r in rows) == expected, variant
+
+
 def test_visit_digests_tell_paths_apart_by_order_and_agree_for_equal_paths():
     # cases 1 and 3 walk A > B, case 2 B > A: the sums over a case's visits (cases_elapsed.sql)
     # are equal for 1 and 3 and differ for 2, with either variant's digests

@@ -21,7 +21,7 @@ paired AS (  -- each start and its complete (NULL while in process), by either r
            next_resource AS end_resource, team AS start_team, next_team AS end_team, source_line
     FROM flow_turns
     ANTI JOIN flow_unbalanced USING (case_id, step)
-    WHERE lifecycle = 'start'
+    WHERE is_start
     UNION ALL
     -- the general rule: the k-th paired complete closes the k-th start
     SELECT s.case_id, s.step, s.ts, c.ts, s.resource, c.resource, s.team, c.team, s.source_line
