@@ -363,6 +363,9 @@ def _print_flow(flow) -> None:
     else:
         say(f"  steps by {flow.step_by} ({flow.step_by_reason})")
         say(f"  cases end on entering: {', '.join(flow.end_steps) or 'none'} ([flow] end_activities)")
+    if flow.entry_lanes:
+        lanes = ", ".join(f"{step} {share:.0%}" for step, share in flow.entry_lanes)
+        say(f"  cases start in {len(flow.entry_lanes)} entry lanes (share of completed cases): {lanes}")
     if flow.main_path:
         say(f"  main path: {' > '.join(flow.main_path)}")
     if flow.start_steps:

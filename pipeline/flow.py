@@ -85,6 +85,8 @@ class FlowResult:
     summary: dict = field(default_factory=dict)
     start_steps: list[str] = field(default_factory=list)  # discovered: where cases start
     main_path: list[str] = field(default_factory=list)
+    # a routing map's entry lanes (pipeline/stream_map.py entry_lanes): (step, share of starts)
+    entry_lanes: list[tuple[str, float]] = field(default_factory=list)
     folded_steps: list[str] = field(default_factory=list)  # drawn as "other" on the map
     model_files: list[Path] = field(default_factory=list)  # BPMN and PNML
     step_by: str = "activity"  # what a step is: activity, team or team_activity (choose_step_by)
@@ -514,6 +516,12 @@ def _compute(
         summary=summary,
         start_steps=start_steps,
         main_path=stream_map.main_path,
+        entry_lanes=[
+            (r["step"], r["start_share"])
+            for r in stream_map.map_steps.filter("entry_lane")
+            .sort("starts", descending=True)
+            .iter_rows(named=True)
+        ],
         folded_steps=stream_map.folded_steps,
         model_files=model_files,
         step_by=step_by,

@@ -184,11 +184,14 @@ def test_a_map_without_lanes_draws_no_entry():
 # ---------------------------------------------------------------- the sample incidents
 
 
+FOUND: dict = {}  # stream -> what discover returned (its FlowResult: what the CLI prints)
+
+
 @pytest.fixture(scope="module")
 def incidents(tmp_path_factory):
     folder = tmp_path_factory.mktemp("incidents")
     con = open_store(folder / "vsm.duckdb")
-    discover(con, SAMPLE_INCIDENTS, "inc", streams_dir=folder / "streams")
+    FOUND["inc"] = discover(con, SAMPLE_INCIDENTS, "inc", streams_dir=folder / "streams")
     yield con
     con.close()
 
@@ -228,6 +231,9 @@ def test_sample_incidents_start_in_four_lanes(incidents):
         "WHERE stream = 'inc' GROUP BY 1 ORDER BY n DESC",
     ).rows()
     assert [(s, int(n)) for s, n in by_first] == [(s, n) for s, _, _, _, n, _ in rows]
+    # what the run says (the CLI prints them: "cases start in 4 entry lanes ...")
+    lanes = FOUND["inc"].flow.entry_lanes
+    assert [(s, round(v, 4)) for s, v in lanes] == [(s, round(v, 4)) for s, v in shares]
 
 
 def test_sample_incidents_map_reads_as_lanes(incidents):
