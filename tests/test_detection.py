@@ -158,3 +158,26 @@ def test_a_start_column_is_not_taken_for_the_timestamp_by_its_content():
     # `start` reads as times and comes first, but it is the start role's name; `end` is the time
     c = detect_columns(frame("case,activity,start,end\nc1,A,2026-03-02 08:00,2026-03-02 09:00\n")).columns
     assert (c.timestamp, c.start_timestamp) == ("end", "start")
+
+
+def test_a_lifecycle_of_sub_statuses_joins_the_activity_whatever_its_case(tmp_path):
+    """The lifecycle column's distinct values, lower-cased, decide: 'Waiting' and 'WAITING'
+    are one sub-status, 'in review' another, 'Start' a standard transition; two of three are
+    not standard, so the column joins the activity, and the note names them sorted."""
+    from pipeline.streams import detect_settings
+
+    log = (
+        "case,activity,lifecycle,time\n"
+        "c1,Assess,Waiting,2026-01-01 09:00\n"
+        "c1,Assess,WAITING,2026-01-01 10:00\n"
+        "c1,Assess,In Review,2026-01-01 11:00\n"
+        "c2,Assess,Start,2026-01-01 12:00\n"
+    )
+    settings, notes, _ = detect_settings(
+        "t", tmp_path / "log.csv", frame(log), streams_dir=tmp_path / "streams"
+    )
+    assert (settings.columns.activity, settings.columns.lifecycle) == (["activity", "lifecycle"], "")
+    assert notes == [
+        "column 'lifecycle' holds sub-statuses (in review, waiting, ...), not start/complete: "
+        "activity = 'activity' + 'lifecycle'"
+    ]
