@@ -218,9 +218,10 @@ def test_a_first_load_numbers_identical_rows_whichever_way_they_are_written(
 
 
 def test_a_first_load_of_plain_rows_numbers_its_repeated_events(store, tmp_path):
-    """Every row plain (no token, no reject): the load tells the repeats from the content
-    hashes its insert returns. Line 4 is line 2's event written otherwise (white space, the
-    same instant at another offset): its second copy. Line 3 differs in its resource only."""
+    """Every row plain (no token, no reject), and the repeats still numbered: a load whose
+    events' content hashes all differ skips the numbering (pipeline/ingest.py _repeats), this
+    one may not. Line 4 is line 2's event written otherwise (white space, the same instant at
+    another offset): its second copy. Line 3 differs in its resource only."""
     log = (
         "case,activity,time,resource\n"
         "c1,A,2026-01-01T01:00:00+01:00,ann\n"

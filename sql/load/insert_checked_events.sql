@@ -8,12 +8,9 @@
 -- clean ones; load/first_copy_numbers.sql numbers repeated events over both.
 -- The condition below is built by pipeline/ingest.py from fixed column names, never user text.
 -- event_id: the row's line (a first load: the stream has no event to number after).
--- Returns each added event's content hash (as load/first_copy_numbers.sql hashes it), for
--- pipeline/ingest.py to tell whether any content repeats before it numbers the repeats.
 INSERT INTO events (stream, event_id, case_id, activity, ts, lifecycle, resource, team, start_ts,
                     attributes, source, source_line, run_id, sequence, version_hash, copy_no)
 SELECT $stream, CAST(_line AS BIGINT), case_id, activity, ts, lifecycle, resource, team, start_ts,
        attributes, $source, _line, $run_id, sequence, version_hash, 1
 FROM ({checked}) AS c
-WHERE {plain}
-RETURNING hash(case_id, activity, ts, lifecycle, resource, team, start_ts) AS content_hash;
+WHERE {plain};
