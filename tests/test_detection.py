@@ -7,6 +7,8 @@ from datetime import datetime
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from pipeline.cli import app
@@ -158,3 +160,48 @@ def test_a_start_column_is_not_taken_for_the_timestamp_by_its_content():
     # `start` reads as times and comes first, but it is the start role's name; `end` is the time
     c = detect_columns(frame("case,activity,start,end\nc1,A,2026-03-02 08:00,2026-03-02 09:00\n")).columns
     assert (c.timestamp, c.start_timestamp) == ("end", "start")
+
+
+def test_a_lifecycle_of_sub_statuses_joins_the_activity_whatever_its_case(tmp_path):
+    """The lifecycle column's distinct values, lower-cased, decide: 'Waiting' and 'WAITING'
+    are one sub-status, 'in review' another, 'Start' a standard transition; two of three are
+    not standard, so the column joins the activity, and the note names them sorted."""
+    from pipeline.streams import detect_settings
+
+    log = (
+        "case,activity,lifecycle,time\n"
+        "c1,Assess,Waiting,2026-01-01 09:00\n"
+        "c1,Assess,WAITING,2026-01-01 10:00\n"
+        "c1,Assess,In Review,2026-01-01 11:00\n"
+        "c2,Assess,Start,2026-01-01 12:00\n"
+    )
+    detected, notes, _ = detect_settings(
+        "t", tmp_path / "log.csv", frame(log), streams_dir=tmp_path / "streams"
+    )
+    assert (detected.columns.activity, detected.columns.lifecycle) == (["activity", "lifecycle"], "")
+    assert notes == [
+        "column 'lifecycle' holds sub-statuses (in review, waiting, ...), not start/complete: "
+        "activity = 'activity' + 'lifecycle'"
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["c1", "c2", "c3"]), st.one_of(st.none(), st.sampled_from(["A", "B", ""]))),
+        max_size=12,
+    )
+)
+def test_the_share_of_cases_a_text_column_varies_in(rows):
+    """varying_share on text against the count worked out here: of the cases with several rows,
+    those whose column takes two or more distinct given (non-null) values."""
+    from pipeline.columns import varying_share
+
+    sample = pl.DataFrame(rows, schema={"case": pl.String, "status": pl.String}, orient="row")
+    per_case: dict[str, list] = {}
+    for case, value in rows:
+        per_case.setdefault(case, []).append(value)
+    several = [values for values in per_case.values() if len(values) > 1]
+    varying = [values for values in several if len({v for v in values if v is not None}) > 1]
+    expected = len(varying) / len(several) if several else 0.0
+    assert varying_share(sample, "status", "case") == pytest.approx(expected)

@@ -217,6 +217,28 @@ def test_a_first_load_numbers_identical_rows_whichever_way_they_are_written(
     assert (again.events_loaded, again.events_known) == (0, 3)
 
 
+def test_a_first_load_of_plain_rows_numbers_its_repeated_events(store, tmp_path):
+    """Every row plain (no token, no reject), and the repeats still numbered: a load whose
+    events' content hashes all differ skips the numbering (pipeline/ingest.py _repeats), this
+    one may not. Line 4 is line 2's event written otherwise (white space, the same instant at
+    another offset): its second copy. Line 3 differs in its resource only."""
+    log = (
+        "case,activity,time,resource\n"
+        "c1,A,2026-01-01T01:00:00+01:00,ann\n"
+        "c1,A,2026-01-01T00:00:00Z,bob\n"
+        " c1 ,A,2026-01-01T00:00:00Z, ann\n"
+        "c2,A,2026-01-01T00:00:00Z,ann\n"
+    )
+    result = ingest(store, settings_for(write(tmp_path / "plain.csv", log)))
+    assert (result.events_loaded, result.events_rejected) == (4, 0)
+    assert store.execute("SELECT event_id, copy_no FROM events ORDER BY event_id").fetchall() == [
+        (2, 1),
+        (3, 1),
+        (4, 2),
+        (5, 1),
+    ]
+
+
 def fail_after_the_events_are_inserted(monkeypatch) -> None:
     """The next load fails inside its transaction, once its events are inserted (the rejects'
     statement raises)."""
@@ -492,6 +514,91 @@ def test_staged_text_is_stripped_as_polars_strips_it(values):
     con.register("t", pl.DataFrame({"i": range(len(values)), "v": series}).to_arrow())
     got = [r[0] for r in con.execute("SELECT strip_text(v) FROM t ORDER BY i").fetchall()]
     assert got == series.str.strip_chars().to_list()
+
+
+# Timestamp text: ISO with and without an offset, date only, other forms, and no time at all.
+TIME_TEXTS = (
+    "2026-01-01",
+    "2026-01-01 10:00",
+    "2026-01-01T10:00:00",
+    "2026-01-01T10:00:00,5",
+    "2026-01-01T10:00:00+01:00",
+    "2026-01-01T10:00:00-0530",
+    "2026-01-01 10:00 Z",
+    "2026-01-01 10:00UTC",
+    "2026-01-01 10:00 +01",
+    "31/12/2026 10:00",
+    "1767225600",
+    "10:00",
+    "not a time",
+    "",
+)
+PADDED_TIMES = st.lists(
+    st.one_of(
+        st.none(),
+        st.tuples(
+            st.text(alphabet=st.sampled_from(WHITE_SPACE + "\x1c"), max_size=2),
+            st.sampled_from(TIME_TEXTS),
+            st.text(alphabet=st.sampled_from(WHITE_SPACE + "\x1c"), max_size=2),
+        ).map("".join),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(PADDED_TIMES)
+def test_iso_values_without_an_offset_are_counted_as_written_as_when_stripped(values):
+    """The load counts the ISO values without an offset (read in the stream's timezone) on the
+    text as written (pipeline/timestamps.py _iso_naive): the same count as on the values
+    stripped as polars strips them, blanks left out, tested against ISO and OFFSET."""
+    import polars as pl
+
+    from pipeline.timestamps import ISO, OFFSET, _iso_naive
+
+    text = pl.Series("t", values, dtype=pl.String)
+    # polars' patterns, as the load tests: Python's \s would also take U+001C
+    stripped = text.str.strip_chars().filter(text.is_not_null() & (text.str.strip_chars() != ""))
+    expected = stripped.filter(~stripped.str.contains(OFFSET)).str.contains(ISO).sum()
+    assert _iso_naive(text) == expected
+
+
+def test_a_timestamp_plan_judges_the_first_given_values_and_counts_every_naive_one(monkeypatch):
+    """Drawn by hand: the kind is judged on the first SAMPLE (here 2) given values, blanks
+    skipped, whatever comes after them; the naive ISO values are counted over every row, as
+    written: lines 3 and 6 (line 4 has an offset, line 5 is no ISO)."""
+    import polars as pl
+
+    from pipeline import timestamps
+
+    monkeypatch.setattr(timestamps, "SAMPLE", 2)
+    values = ["", " ", "2026-01-01 10:00", "2026-01-01T10:00Z ", "31/12/2026", "\t2026-01-02 08:00\u00a0"]
+    plan = timestamps.plan_timestamps(pl.Series("t", values), column="t")
+    assert (plan.kind, plan.naive_values) == ("iso", 2)
+    with pytest.raises(TimestampFormatError, match="'t' is empty"):
+        timestamps.plan_timestamps(pl.Series("t", ["", " ", None, "\u3000"]), column="t")
+
+
+@settings(max_examples=300, deadline=None)
+@given(PADDED_TIMES, st.integers(min_value=1, max_value=4))
+def test_a_timestamp_plan_reads_values_as_it_reads_them_stripped(values, sample):
+    """White space around the values changes no plan nor any error: the plan strips only the
+    first values it judges the kind on (`sample` of them here), and strips every value only
+    when it needs them all or blanks come first."""
+    import polars as pl
+
+    from pipeline import timestamps
+
+    def plan(series):
+        try:
+            return timestamps.plan_timestamps(series, column="t")
+        except TimestampFormatError as error:
+            return str(error)
+
+    text = pl.Series("t", values, dtype=pl.String)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(timestamps, "SAMPLE", sample)
+        assert plan(text) == plan(text.str.strip_chars())
 
 
 def test_attributes_are_written_as_polars_writes_json(tmp_path):
