@@ -176,10 +176,17 @@ def test_start_and_end_step_counts_equal_those_of_the_case_paths(flow, file):
     # step_ends.sql counts each case's first and last step (by visit end) with arg_min /
     # arg_max; the second method builds every case's path text, in the same order, and counts
     # from the paths in polars (variant_steps.start_end_steps).
+    # step_ends.sql reads each case's first and last step from flow_first_last_steps: both its
+    # models (DuckDB's HUGEINT key, the portable STRUCT key) must count the same.
     con, name, _ = flow(file)
     cur = con.cursor()  # its own temp schema: a view named like the flow's table
     try:
         cur.execute(f"CREATE TEMP VIEW flow_visits AS SELECT * FROM visits WHERE stream = '{name}'")
+        by_model = []
+        for model in ("flow/first_last_steps__duckdb.sql", "flow/first_last_steps.sql"):
+            cur.execute(f"CREATE OR REPLACE TEMP VIEW flow_first_last_steps AS {read_sql(model)}")
+            by_model.append(start_end_rule(query_frame(cur, read_sql("flow/step_ends.sql"))).to_dicts())
+        assert by_model[0] == by_model[1]
         counted = start_end_rule(query_frame(cur, read_sql("flow/step_ends.sql")))
         paths = query_frame(
             cur,
