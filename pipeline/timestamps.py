@@ -22,11 +22,14 @@ import polars as pl
 from pipeline.errors import TimestampFormatError
 from pipeline.store import sql_literal
 
+# An offset follows a time, never a date alone: '2026-01-02' is a date read in the stream's
+# timezone, its '-02' the day (DuckDB reads no offset after a date alone, '2026-01-02Z' and
+# '2026-01-02+02:00' are no timestamps to it).
 ISO = (
-    r"^\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?"  # date, optional time
-    r"\s*(?:Z|z|UTC|[+-]\d{2}(?::?\d{2})?)?$"  # optional offset
+    r"^\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"  # date, optional time
+    r"(?:\s*(?:Z|z|UTC|[+-]\d{2}(?::?\d{2})?))?)?$"  # optional offset after the time
 )
-OFFSET = r"(?:Z|z|UTC|[+-]\d{2}(?::?\d{2})?)$"
+OFFSET = r":\d{2}(?:[.,]\d+)?\s*(?:Z|z|UTC|[+-]\d{2}(?::?\d{2})?)$"  # the time's minutes or seconds, then it
 NUMERIC_DATE = r"^(\d{1,2})([/.-])(\d{1,2})[/.-](\d{4})(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
 YMD_SLASH = r"^\d{4}/\d{1,2}/\d{1,2}(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
 EPOCH = r"^\d{9,13}(?:\.\d+)?$"

@@ -685,3 +685,31 @@ def test_a_parquet_file_damaged_past_the_part_read_for_detection_is_refused_by_n
         ingest(con, settings_for(path))
     assert con.execute("SELECT count(*) FROM events").fetchall() == [(0,)]
     assert con.execute("SELECT count(*) FROM runs").fetchall() == [(0,)]
+
+
+def test_dates_alone_have_no_offset_and_are_counted_as_read_in_the_timezone(store, tmp_path):
+    """Worked by hand: '2026-03-02' is a date read at midnight in the stream's timezone, its
+    '-02' the day, not an offset of -2 h (DuckDB reads no offset after a date alone), so the
+    note counts it with the naive time of line 3: 2 values. Line 4 has an offset after its
+    time; line 5 ('2026-03-04-02', a date with an offset) is no timestamp and is rejected."""
+    path = write(
+        tmp_path / "dates.csv",
+        "case,activity,time\n"
+        "c1,A,2026-03-02\n"
+        "c1,B,2026-03-03 10:00\n"
+        "c2,A,2026-03-03T10:00:00-05:00\n"
+        "c2,B,2026-03-04-02\n",
+    )
+    result = ingest(store, settings_for(path, timezone="Europe/Amsterdam"))
+    assert (result.events_read, result.events_loaded, result.events_rejected) == (4, 3, 1)
+    assert result.timezone_note == (
+        "2 timestamp values have no UTC offset and were read as Europe/Amsterdam local time"
+    )
+    times = store.execute("SELECT case_id, activity, ts FROM events ORDER BY ts").fetchall()
+    assert times == [
+        ("c1", "A", datetime(2026, 3, 1, 23, 0, tzinfo=UTC)),  # midnight in Amsterdam (UTC+1)
+        ("c1", "B", datetime(2026, 3, 3, 9, 0, tzinfo=UTC)),
+        ("c2", "A", datetime(2026, 3, 3, 15, 0, tzinfo=UTC)),
+    ]
+    rejects = store.execute("SELECT line, column_name, value FROM rejects").fetchall()
+    assert rejects == [(5, "time", "2026-03-04-02")]
