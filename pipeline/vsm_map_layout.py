@@ -53,6 +53,9 @@ SIDE_W = 150
 SIDE_H = 76
 SIDE_REWORK_H = 90  # with a row for a loop on the side step itself
 SIDE_GAP = 14
+SIDE_ROWS = 8  # side steps stacked under one column before they wrap into columns to its right
+SIDE_PITCH = SIDE_W + 84  # wrapped columns: the gap holds the links in, a loop out and its label
+BUS_DROP = 7  # wrapped columns' links run along a bus this far above the side steps
 ENTRY_W = 36  # with entry lanes: room left of the first queue for the entry's trunk and start shares
 LANE_GAP = 48  # between stacked entry lanes: room for a loop on a lane and the links into lanes
 TOTALS_W = 216
@@ -127,9 +130,11 @@ def halo_text(x, y, content, **kw) -> str:
     )
 
 
-def branch_share_text(x: float, y: float, share: float | None) -> str:
+def branch_share_text(x: float, y: float, share: float | None, anchor: str = "start") -> str:
     """The share of a step's cases taking a branch, as drawn at a decision and a side step."""
-    return halo_text(x, y, fmt_pct(share), size=10, fill=DECISION, cls="branch-share", key="branch_share")
+    return halo_text(
+        x, y, fmt_pct(share), size=10, anchor=anchor, fill=DECISION, cls="branch-share", key="branch_share"
+    )
 
 
 def rect(r: Rect, *, fill="none", stroke=LINE, width=1.0, dash="", radius=0.0) -> str:
@@ -216,6 +221,7 @@ class Layout:
     columns: list[MapStep]  # main path, left to right
     levels: dict[tuple[str, str], int]  # rework loops between main-path boxes
     lanes: list[MapStep]  # entry lanes under the first box, top to bottom (MapData.entry_lanes)
+    wrapped: frozenset[str] = frozenset()  # side steps of a column that wraps (_side_places)
 
     def box(self, i: int) -> Rect:
         return self.boxes[self.columns[i].step]
@@ -267,9 +273,44 @@ def _levels(loops: list[ReworkLoop], index: dict[str, int]) -> dict[tuple[str, s
     return levels
 
 
+@dataclass(frozen=True)
+class SidePlace:
+    x: float
+    row: int
+    wrapped: bool  # its column wraps (more than SIDE_ROWS side steps): links come along the bus
+
+
+def _side_places(data: MapData) -> dict[str, SidePlace]:
+    """Where each side step goes: under the main-path column it hangs from (MARGIN for those
+    hanging from none), SIDE_ROWS deep at most while there is room to the right: a column of
+    more wraps into columns SIDE_PITCH apart, filled top to bottom, up to the next column
+    that has side steps of its own (the last one widens the map). A process routed through
+    teams, whose main path may be one box, would otherwise draw its side steps as one tower."""
+    index = {s.step: i for i, s in enumerate(data.main_path)}
+    left = MARGIN + (ENTRY_W if data.entry_lanes else 0)
+    lanes = _side_lanes(data, index)
+
+    def column_x(column: int) -> float:
+        return MARGIN if column < 0 else left + column * COL_W + QUEUE_W + BOX_W * 0.45
+
+    places = {}
+    columns = sorted(lanes)
+    for k, column in enumerate(columns):
+        sides, x = lanes[column], column_x(column)
+        room = len(sides)
+        if k + 1 < len(columns):  # up to the next column of side steps, a gap before it
+            room = int((column_x(columns[k + 1]) - SIDE_GAP - SIDE_W - x) // SIDE_PITCH) + 1
+        wraps = max(1, min(math.ceil(len(sides) / SIDE_ROWS), room))
+        rows = math.ceil(len(sides) / wraps)
+        for i, side in enumerate(sides):
+            places[side.step] = SidePlace(x + (i // rows) * SIDE_PITCH, i % rows, wraps > 1)
+    return places
+
+
 def _map_width(data: MapData) -> float:
     entry = ENTRY_W if data.entry_lanes else 0
-    return max(MARGIN + entry + len(data.main_path) * COL_W + 24 + TOTALS_W + MARGIN, MIN_WIDTH)
+    sides = max((p.x + SIDE_W + MARGIN for p in _side_places(data).values()), default=0.0)
+    return max(MARGIN + entry + len(data.main_path) * COL_W + 24 + TOTALS_W + MARGIN, MIN_WIDTH, sides)
 
 
 def layout(data: MapData, panels_height: float) -> Layout:
@@ -284,15 +325,13 @@ def layout(data: MapData, panels_height: float) -> Layout:
     boxes = {s.step: Rect(left + i * COL_W + QUEUE_W, main_y, BOX_W, BOX_H) for i, s in enumerate(columns)}
     for k, lane in enumerate(data.entry_lanes, start=1):
         boxes[lane.step] = Rect(left + QUEUE_W, main_y + k * (BOX_H + LANE_GAP), BOX_W, BOX_H)
-    lanes = _side_lanes(data, index)
+    places = _side_places(data)
     side_y = main_y + (len(data.entry_lanes) + 1) * (BOX_H + LANE_GAP) - LANE_GAP + 40
     redone = {lp.from_step for lp in data.loops if lp.from_step == lp.to_step}
     side_h = SIDE_REWORK_H if any(s.step in redone for s in data.side_steps) else SIDE_H
-    for column, sides in sorted(lanes.items()):
-        x = MARGIN if column < 0 else boxes[columns[column].step].x + BOX_W * 0.45
-        for k, side in enumerate(sides):
-            boxes[side.step] = Rect(x, side_y + k * (side_h + SIDE_GAP), SIDE_W, side_h)
-    rows = max((len(s) for s in lanes.values()), default=0)
+    for step, place in places.items():
+        boxes[step] = Rect(place.x, side_y + place.row * (side_h + SIDE_GAP), SIDE_W, side_h)
+    rows = max((p.row + 1 for p in places.values()), default=0)
     # under the last lane, room for its queue's figures, which run below the box (a future
     # state's predicted queue time)
     below_boxes = side_y if data.entry_lanes else side_y - 40
@@ -308,6 +347,7 @@ def layout(data: MapData, panels_height: float) -> Layout:
         columns,
         levels,
         data.entry_lanes,
+        frozenset(step for step, p in places.items() if p.wrapped),
     )
 
 
@@ -506,10 +546,13 @@ def draw_side(
     again: ReworkLoop | None,
     *,
     past_lanes: bool = False,
+    bus: float | None = None,
 ) -> str:
     """A side step below its anchor; a loop on itself is a row of its box (no room for an arc).
     `past_lanes`: the anchor heads a column of entry lanes, so the link goes round them, down
-    the gap on their right, into the side step's right edge."""
+    the gap on their right, into the side step's right edge. `bus`: the step's column wraps
+    (_side_places), so the link runs along the bus at that height over the side steps, then
+    down the gap on the step's left into its left edge, with the share left of it."""
     if step.mark == GONE:
         return _gone(step, box, "side-step", 11)
     parts = [rect(box, fill=SIDE_FILL, stroke=LINE, dash="5 3", radius=3)]
@@ -548,7 +591,20 @@ def draw_side(
             f"({fmt_pct(again.case_share)}), {fmt_count(again.visits)} times"
         )
         parts.append(group("rework", row, title=title, data={"from": again.from_step, "to": again.to_step}))
-    if anchor is not None and past_lanes:
+    if anchor is not None and bus is not None:
+        if past_lanes:  # round the lanes first, right of their exits, as an unwrapped link
+            x = anchor.right + 128 + 3 * min(slot, 3)
+            d = f"M{_n(anchor.right - 14)},{_n(anchor.bottom)} V{_n(anchor.bottom + 4)} H{_n(x)} V{_n(bus)}"
+        else:
+            x = anchor.x + 40 - 10 * min(slot, 3)
+            d = f"M{_n(x)},{_n(anchor.bottom)} V{_n(bus)}"
+        trunk, mid = box.x - 14, box.y + box.h / 2
+        d += f" H{_n(trunk)} V{_n(mid)} H{_n(box.x - 1)}"
+        parts.append(f'<path d="{d}" fill="none" stroke="{LINE}" stroke-dasharray="4 3"/>')
+        parts.append(arrowhead(box.x, mid, 0.0, size=6))
+        if share is not None:
+            parts.append(branch_share_text(trunk - 3, mid - 4, share.share, anchor="end"))
+    elif anchor is not None and past_lanes:
         x = box.right + 60 + 3 * min(slot, 3)  # right of the lanes' exits and links' labels
         mid = box.y + box.h / 2
         parts.append(
@@ -1156,6 +1212,7 @@ def draw_map(data: MapData) -> str:
                 branches.get((anchor, side.step)),
                 again.get(side.step),
                 past_lanes=bool(lay.lanes) and anchor == lay.columns[0].step,
+                bus=lay.side_y - BUS_DROP if side.step in lay.wrapped else None,
             )
         )
     body += draw_ladder(lay, data)

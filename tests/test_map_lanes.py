@@ -16,8 +16,8 @@ import pytest
 from pipeline.store import open_store, query_frame
 from pipeline.stream_map import entry_lanes, main_path, map_steps
 from pipeline.streams import discover
-from pipeline.vsm_map import MapData, MapStep, Summary, load_map_data, map_svg
-from pipeline.vsm_map_layout import LANE_GAP, layout
+from pipeline.vsm_map import Branch, MapData, MapStep, Summary, load_map_data, map_svg
+from pipeline.vsm_map_layout import BUS_DROP, LANE_GAP, SIDE_W, layout
 from tests.test_discovery import variants
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -179,6 +179,85 @@ def test_a_map_without_lanes_draws_no_entry():
     assert _texts(svg, "start_share") == [] and "lane-link" not in svg and "entry lanes" not in svg
     assert _texts(svg, "end_share") == [] and "lane-exit" not in svg
     assert "main path of 2 steps, 2 side steps" in svg
+
+
+def _tower(sides_on_b: int = 0, lanes: bool = False) -> MapData:
+    """Main path A > B; 20 side steps S00..S19 after A (and `sides_on_b` after B), the shares
+    falling with the number, as a team-routing process draws them (bpic2013_incidents: 25
+    side steps after its one main-path box). With `lanes`, L is an entry lane under A."""
+    figures = {"visits": 10, "queue_time_p50_s": 60.0, "process_time_p50_s": 120.0}
+    steps = [
+        MapStep(
+            "A", 1, True, case_share=1.0, start_share=0.8 if lanes else None, entry_lane=lanes, **figures
+        ),
+        MapStep("B", 2, True, case_share=1.0, **figures),
+    ]
+    if lanes:
+        steps.append(MapStep("L", 3, False, case_share=0.2, start_share=0.2, entry_lane=True, **figures))
+    steps += [MapStep(f"S{i:02}", 10 + i, False, "A", case_share=0.2 - i / 200, **figures) for i in range(20)]
+    steps += [MapStep(f"T{i}", 40 + i, False, "B", case_share=0.05, **figures) for i in range(sides_on_b)]
+    return MapData(
+        stream="routing",
+        summary=Summary(log_shape="status", completed_cases=100, open_cases=0),
+        steps=tuple(steps),
+        branches=(Branch("A", "S00", 0.25, 25),),
+    )
+
+
+def _grid(lay, names: list[str]) -> list[list[str]]:
+    """The steps by column (left to right), each top to bottom."""
+    xs = sorted({lay.boxes[n].x for n in names})
+    return [sorted((n for n in names if lay.boxes[n].x == x), key=lambda n: lay.boxes[n].y) for x in xs]
+
+
+@pytest.mark.parametrize("lanes", [False, True])
+def test_many_side_steps_after_one_step_wrap_into_columns_not_a_tower(lanes):
+    """Worked by hand: 20 side steps after A, none after B, so nothing stops them on the right:
+    ceil(20 / 8 rows) = 3 columns of ceil(20 / 3) = 7 rows: 7, 7 and 6, filled top to bottom
+    in their order, 234 apart (a box 150 wide and a gap of 84 for the links and loops). Each
+    link runs from A down to the bus over the side steps, along it, down the gap left of its
+    step and into its left edge, the lanes (when there are) kept clear as before."""
+    data = _tower(lanes=lanes)
+    names = [f"S{i:02}" for i in range(20)]
+    lay = layout(data, panels_height=100)
+    grid = _grid(lay, names)
+    assert grid == [names[0:7], names[7:14], names[14:20]]
+    x0 = lay.boxes["S00"].x
+    assert [lay.boxes[c[0]].x - x0 for c in grid] == [0, 234, 468]
+    assert [lay.boxes[n].y for n in grid[1]] == [lay.boxes[n].y for n in grid[0]]  # rows line up
+    assert lay.ladder_y <= lay.boxes["S06"].bottom + 40  # the map ends under 7 rows, not 20
+    lowest = lay.boxes["L" if lanes else "A"].bottom
+    assert all(lay.boxes[n].y > lowest for n in names)
+    svg = map_svg(data)
+    root = ET.fromstring(svg)
+    assert float(root.get("width")) >= lay.boxes["S14"].x + SIDE_W + 20  # the map widens to hold them
+    drawn = {g.get("data-step"): g for g in root.iter(f"{SVG}g") if g.get("class") == "side-step"}
+    assert sorted(drawn) == names
+    bus = min(float(g.find(f"{SVG}rect").get("y")) for g in drawn.values()) - BUS_DROP
+    for g in drawn.values():
+        x, y, h = (float(g.find(f"{SVG}rect").get(k)) for k in ("x", "y", "height"))
+        d = g.find(f"{SVG}path").get("d")
+        assert f"V{bus:g} H{x - 14:g} V{y + h / 2:g} H{x - 1:g}" in d, d
+    share = next(t for t in root.iter(f"{SVG}text") if t.get("data-key") == "branch_share")
+    assert (share.text, share.get("text-anchor"), float(share.get("x"))) == ("25%", "end", round(x0 - 17, 1))
+
+
+def test_side_steps_wrap_only_into_room_left_by_the_next_column():
+    """With side steps after B too, A's twenty have no room to wrap (B's column is 236 to the
+    right, less than two columns of 150 + 84): they stay one column under A, as every map with
+    eight or fewer side steps per column draws, links down the gap under A. B's 12 wrap into
+    ceil(12 / 8) = 2 columns of 6."""
+    data = _tower(sides_on_b=12)
+    lay = layout(data, panels_height=100)
+    a_sides = [f"S{i:02}" for i in range(20)]
+    assert _grid(lay, a_sides) == [a_sides]
+    assert not lay.wrapped & set(a_sides)
+    b_sides = [f"T{i}" for i in range(12)]
+    assert _grid(lay, b_sides) == [b_sides[:6], b_sides[6:]]
+    root = ET.fromstring(map_svg(data))
+    side = next(g for g in root.iter(f"{SVG}g") if g.get("data-step") == "S03")
+    x = float(side.find(f"{SVG}rect").get("x"))
+    assert re.fullmatch(rf"M[\d.]+,[\d.]+ V[\d.]+ H{x - 1:g}", side.find(f"{SVG}path").get("d"))
 
 
 # ---------------------------------------------------------------- the sample incidents
