@@ -1,7 +1,7 @@
 """The DuckDB store: open a database file and bring its schema up to date.
 
 The schema lives in `sql/migrations/NNN_name.sql`; each file is applied once, in order,
-inside a transaction, and recorded in `schema_migrations`.
+and recorded in `schema_migrations`; the ones an open finds pending go in one transaction.
 
 Memory: DuckDB keeps intermediate tables in memory up to its limit and spills the rest to
 `<store>.tmp/` beside the file. The limit is `VSM_MEMORY_LIMIT` (a DuckDB size such as
