@@ -27,6 +27,7 @@ from connectors.database import DATABASES
 from connectors.systems import SYSTEMS
 from pipeline import interrupts
 from pipeline.errors import VsmError
+from pipeline.quick_imports import collector_paused
 
 T = TypeVar("T")
 EXIT_INTERNAL = 70
@@ -393,9 +394,10 @@ def _refresh(
     engine: str | None = None,
     **steps,
 ):
-    from pipeline.publish import writing
-    from pipeline.settings import load_settings
-    from pipeline.streams import refresh, use_engine, use_window
+    with collector_paused():  # the run's modules (pipeline/quick_imports.py)
+        from pipeline.publish import writing
+        from pipeline.settings import load_settings
+        from pipeline.streams import refresh, use_engine, use_window
 
     settings = load_settings(stream, streams_dir)
     if coverage is not None:
@@ -642,9 +644,10 @@ def discover(
     --force`)."""
 
     def run():
-        from pipeline.publish import writing
-        from pipeline.settings import check_stream_name, parse_timezone
-        from pipeline.streams import discover as one_shot
+        with collector_paused():  # the run's modules (pipeline/quick_imports.py)
+            from pipeline.publish import writing
+            from pipeline.settings import check_stream_name, parse_timezone
+            from pipeline.streams import discover as one_shot
 
         check_stream_name(stream)  # before the store is created
         if timezone is not None:

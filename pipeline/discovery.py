@@ -27,6 +27,8 @@ from types import SimpleNamespace
 
 import polars as pl
 
+from pipeline.quick_imports import collector_paused
+
 STEP_SEPARATOR = " > "  # as in variants.steps
 DEFAULT_NOISE_THRESHOLD = 0.2  # pm4py's documented example for IMf; keeps 1-in-5 exceptions out of the model
 
@@ -78,7 +80,7 @@ def _pm4py() -> SimpleNamespace:
     used elsewhere in the process behaves as if imported the usual way. The calls are those
     pm4py's own entry points make for a process tree (pm4py.convert_to_bpmn,
     convert_to_petri_net, write_bpmn, write_pnml)."""
-    with _BarePackages.installed():
+    with _BarePackages.installed(), collector_paused():
         from pm4py.algo.discovery.inductive.dtypes import im_ds
         from pm4py.algo.discovery.inductive.variants import im, imf
         from pm4py.objects.bpmn import obj as bpmn_obj

@@ -690,7 +690,8 @@ def _first_events(con, params: dict, first: _FirstLoad, result: LoadResult) -> i
     others into load_checked in a second pass and add its clean ones
     (load/insert_first_events.sql); number the repeated events (load/first_copy_numbers.sql),
     if the added events' content hashes show that any may repeat (_repeats).
-    load_checked holds what the rest of the load reads (rejects, tokens), as after `_check`.
+    load_checked holds what the rest of the load reads (rejects, tokens), as after `_check`;
+    when the first pass added every row there is none (nothing to reject: `_insert`).
     How many events were added."""
     raw = first.raw
     relation = raw.relation if isinstance(raw, BatchedFrame) else ""  # else: `load_raw` (_write)
@@ -703,10 +704,9 @@ def _first_events(con, params: dict, first: _FirstLoad, result: LoadResult) -> i
     # DuckDB's optimizer does with a filter), the test would check every row twice.
     con.execute(f"SET disabled_optimizers = '{NO_FILTER_PUSHDOWN}'")
     inserted = _read_through(con, insert, first.checks | params, Path(result.source)).fetchall()[0][0]
-    others = f"SELECT * FROM ({first.query}) AS c WHERE NOT ({first.plain})"
-    if inserted == raw.height:  # nothing was left out: load_checked has no row (read in no pass)
-        others = f"SELECT * FROM ({first.query}) AS c LIMIT 0"
-    _check_relation(con, others, first.checks, Path(result.source))
+    if inserted < raw.height:  # some row was left out: the second pass. Else no load_checked at all
+        others = f"SELECT * FROM ({first.query}) AS c WHERE NOT ({first.plain})"
+        _check_relation(con, others, first.checks, Path(result.source))
     con.execute("RESET disabled_optimizers")
     if inserted < raw.height:
         if relation:
@@ -960,20 +960,27 @@ def _insert(
             insert = "load/insert_first_events.sql" if replaced is None else "load/insert_events.sql"
             result.events_replaced = replaced or 0
             inserted = con.execute(read_sql(insert), params | {"base": base}).fetchall()[0][0]
-        bad_lines = con.execute("SELECT count(*) FROM load_checked WHERE reason IS NOT NULL").fetchall()[0][0]
         # a replacing row is always inserted (load/replace_events.sql pairs no other)
         result.events_loaded = inserted - result.events_replaced
-        con.execute(read_sql("load/insert_rejects.sql"), params)
+        if first is not None and inserted == rows:
+            # a first load that added every row rejected none, and made no load_checked
+            # (_first_events): nothing to count or keep
+            bad_lines = 0
+        else:
+            bad_lines = con.execute("SELECT count(*) FROM load_checked WHERE reason IS NOT NULL").fetchall()[
+                0
+            ][0]
+            con.execute(read_sql("load/insert_rejects.sql"), params)
+            result.reject_reasons = [
+                (r[0], r[1], r[2])
+                for r in con.execute(
+                    "SELECT regexp_replace(reason, ':.*', ''), count(*), min(_line) FROM load_checked "
+                    "WHERE reason IS NOT NULL GROUP BY 1 ORDER BY 2 DESC"
+                ).fetchall()
+            ]
         result.events_rejected = bad_lines
         clean = rows - bad_lines
         result.events_known = clean - inserted
-        result.reject_reasons = [
-            (r[0], r[1], r[2])
-            for r in con.execute(
-                "SELECT regexp_replace(reason, ':.*', ''), count(*), min(_line) FROM load_checked "
-                "WHERE reason IS NOT NULL GROUP BY 1 ORDER BY 2 DESC"
-            ).fetchall()
-        ]
         con.execute(
             "INSERT INTO runs (run_id, stream, kind, source, started_at, finished_at, status, events_read, "
             "events_loaded, events_rejected, events_known, message, events_replaced) "

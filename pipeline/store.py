@@ -1,7 +1,7 @@
 """The DuckDB store: open a database file and bring its schema up to date.
 
 The schema lives in `sql/migrations/NNN_name.sql`; each file is applied once, in order,
-inside a transaction, and recorded in `schema_migrations`.
+and recorded in `schema_migrations`; the ones an open finds pending go in one transaction.
 
 Memory: DuckDB keeps intermediate tables in memory up to its limit and spills the rest to
 `<store>.tmp/` beside the file. The limit is `VSM_MEMORY_LIMIT` (a DuckDB size such as
@@ -196,19 +196,23 @@ def replace_rows(
 
 
 def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply every migration not yet recorded; return the versions applied now."""
-    done = applied_versions(con)
-    applied = []
-    for version, name, path in migrations():
-        if version in done:
-            continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+    """Apply every migration not yet recorded, all in one transaction with the creation of
+    schema_migrations; return the versions applied now. One commit, not one per migration: a
+    new store takes all of them (each commit writes and flushes the write-ahead log; a new
+    store's 19 commits were most of its open), and a failing one leaves the store as it was
+    before any of them."""
+    con.execute("BEGIN TRANSACTION")
+    path = None  # the migration being applied
+    try:
+        done = applied_versions(con)
+        pending = [(v, n, p) for v, n, p in migrations() if v not in done]
+        for version, name, path in pending:
             con.execute(path.read_text(encoding="utf-8"))
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
-            con.execute("COMMIT")
-        except duckdb.Error as exc:
-            con.execute("ROLLBACK")
-            raise StoreError(f"migration {path.name} failed: {exc}") from exc
-        applied.append(version)
-    return applied
+        con.execute("COMMIT")
+    except duckdb.Error as exc:
+        con.execute("ROLLBACK")
+        if path is None:
+            raise
+        raise StoreError(f"migration {path.name} failed: {exc}") from exc
+    return [v for v, _, _ in pending]
