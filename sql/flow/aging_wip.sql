@@ -22,6 +22,8 @@
 --               current step.
 -- age_percentile: one sort over completed lead times and open ages together (opens first at
 -- equal values, so a lead time equal to the age does not count as below); no per-case scan.
+-- Speed: the visits are grouped for the open cases only (SEMI JOIN open_cases), not for every
+-- case and then joined to the few open ones (10M events: 775k cases grouped for the 8.4k open).
 -- Measurement window (window.sql): a window that closes before as_of takes the picture
 -- at its close (window_close()): the cases open then (arrived before it, exit at or after
 -- it), each where it was then (a visit started before and not ended by then, a wait status
@@ -39,6 +41,7 @@ in_process AS (
         CASE WHEN $step_by = 'team' THEN arg_max(coalesce(ready_ts, start_ts), (start_ts, seq))
              ELSE max(start_ts) END AS entered_ts
     FROM flow_visits
+    SEMI JOIN open_cases USING (case_id)
     WHERE CASE WHEN window_reaches_as_of() THEN in_process
                ELSE start_ts < window_close() AND (end_ts IS NULL OR end_ts >= window_close()) END
     GROUP BY case_id
@@ -53,6 +56,7 @@ waiting AS (  -- status logs only: the current (not yet left) period, when it is
 last_ended AS (
     SELECT case_id, arg_max(step, (end_ts, seq)) AS step, max(end_ts) AS entered_ts
     FROM flow_visits
+    SEMI JOIN open_cases USING (case_id)
     WHERE end_ts IS NOT NULL AND (window_reaches_as_of() OR end_ts < window_close())
     GROUP BY case_id
 ),

@@ -13,6 +13,11 @@
 --   queue_time_bh_p50_s, process_time_bh_p50_s: the same p50s in business time (visits'
 --   *_bh_s twins), only when the stream is measured with a calendar (some twin differs from
 --   its elapsed value); NULL otherwise, and the map shows no business figures
+WITH calendar AS (
+    SELECT coalesce(bool_or(elapsed_bh_s <> elapsed_s OR process_time_bh_s <> process_time_s
+                            OR queue_time_bh_s <> queue_time_s), FALSE) AS calendar
+    FROM visits WHERE stream = $stream
+)
 SELECT
     m.position,
     m.step,
@@ -41,11 +46,12 @@ SELECT
 FROM map_steps AS m
 LEFT JOIN step_metrics AS s ON s.stream = m.stream AND s.step = m.step
 LEFT JOIN (
+    -- the business p50s: read only with a calendar (two quantiles over every visit, else)
     SELECT v.step, count(*) FILTER (WHERE v.start_ts IS NOT NULL) AS queue_visits,
-        quantile_cont(coalesce(v.queue_time_bh_s, 0), 0.5) FILTER (WHERE v.start_ts IS NOT NULL)
+        quantile_cont(coalesce(v.queue_time_bh_s, 0), 0.5) FILTER (WHERE v.start_ts IS NOT NULL AND c.calendar)
             AS queue_time_bh_p50_s,
-        quantile_cont(v.process_time_bh_s, 0.5) AS process_time_bh_p50_s
-    FROM visits AS v JOIN stream_summary AS w USING (stream)
+        quantile_cont(v.process_time_bh_s, 0.5) FILTER (WHERE c.calendar) AS process_time_bh_p50_s
+    FROM visits AS v JOIN stream_summary AS w USING (stream) CROSS JOIN calendar AS c
     WHERE v.stream = $stream
         AND (w."window" = 'all'
              OR (v.end_ts IS NULL AND w.window_end = w.as_of)
@@ -53,10 +59,6 @@ LEFT JOIN (
                  AND (v.end_ts < w.window_end OR (w.window_end = w.as_of AND v.end_ts <= w.as_of))))
     GROUP BY v.step
 ) AS q ON q.step = m.step
-CROSS JOIN (
-    SELECT coalesce(bool_or(elapsed_bh_s <> elapsed_s OR process_time_bh_s <> process_time_s
-                            OR queue_time_bh_s <> queue_time_s), FALSE) AS calendar
-    FROM visits WHERE stream = $stream
-) AS c
+CROSS JOIN calendar AS c
 WHERE m.stream = $stream
 ORDER BY m.position, m.step
