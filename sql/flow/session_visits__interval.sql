@@ -38,11 +38,15 @@ WITH ordered AS (  -- the raw visits' own columns, less the two interval logs le
         ) AS prev_end_ts,
         lag(step) OVER w AS prev_step,
         lag(coalesce(team, resource)) OVER w AS prev_owner,
-        -- the visit's number at its step, in that order (visits_elapsed.sql's visit_no)
-        row_number() OVER (
-            PARTITION BY case_id, step ORDER BY coalesce(start_ts, end_ts), end_ts NULLS LAST, source_line
-        ) AS visit_no
-    FROM flow_raw_visits
+        visit_no
+    FROM (  -- the visit's number at its step, in that order (visits_elapsed.sql's visit_no): its own
+            -- sort, over the raw visits' columns only (before the case's window adds its own)
+        SELECT case_id, step, start_ts, end_ts, resource, team, reassignments, source_line,
+            row_number() OVER (
+                PARTITION BY case_id, step ORDER BY coalesce(start_ts, end_ts), end_ts NULLS LAST, source_line
+            ) AS visit_no
+        FROM flow_raw_visits
+    ) AS r
     WINDOW w AS (PARTITION BY case_id ORDER BY coalesce(start_ts, end_ts), end_ts NULLS LAST, source_line)
 ),
 merging AS (  -- the cases that merge sessions (few)

@@ -18,10 +18,12 @@ SELECT v.*, CAST(1 AS INTEGER) AS sessions, CAST(0 AS DOUBLE) AS paused_s,
         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
     ) AS prev_end_ts,
     lag(v.step) OVER w AS prev_step,
-    lag(coalesce(v.team, v.resource)) OVER w AS prev_owner,
-    -- the visit's number at its step, in that order (visits_elapsed.sql's visit_no)
-    row_number() OVER (
-        PARTITION BY v.case_id, v.step ORDER BY coalesce(v.start_ts, v.end_ts), v.end_ts NULLS LAST, v.source_line
+    lag(coalesce(v.team, v.resource)) OVER w AS prev_owner
+FROM (  -- the visit's number at its step, in that order (visits_elapsed.sql's visit_no): its own
+        -- sort, before the case's window adds its columns
+    SELECT *, row_number() OVER (
+        PARTITION BY case_id, step ORDER BY coalesce(start_ts, end_ts), end_ts NULLS LAST, source_line
     ) AS visit_no
-FROM flow_raw_visits AS v
+    FROM flow_raw_visits
+) AS v
 WINDOW w AS (PARTITION BY v.case_id ORDER BY coalesce(v.start_ts, v.end_ts), v.end_ts NULLS LAST, v.source_line)
