@@ -407,6 +407,8 @@ def _compute(
         engine, settings.calendar, settings.calendars, first_ts, last_ts
     )
     first_hour, last_hour = hour_range(first_ts, last_ts)
+    # no calendar at all: every visit is 24x7, its business times its times (visits_built__no_calendar.sql)
+    runner.choices["any_calendar"] = stream_calendar is not None or bool(settings.calendars)
     params |= {
         "first_hour": first_hour,
         "last_hour": last_hour,

@@ -464,6 +464,9 @@ class Runner:
     keep: set[str] = field(default_factory=set)
     catalogue: Catalogue = field(default_factory=catalogue)
     built: set[str] = field(default_factory=set)
+    # built once in this compute, then dropped: a reader that has read its inputs, so they
+    # may go too (a view dropped before what it reads: that relation is not held to the end)
+    freed: set[str] = field(default_factory=set)
     timings: list[Timing] = field(default_factory=list)
     _readers_by_choices: dict = field(default_factory=dict, repr=False)
 
@@ -508,7 +511,9 @@ class Runner:
 
     def run(self, *targets: str, params: dict | None = None) -> None:
         params = params or {}
-        for model in self.plan(targets):
+        plan = self.plan(targets)
+        self.freed -= {m.name for m in plan}  # to be built again: not done reading yet
+        for model in plan:
             missing = [p for p in model.params if p not in params]
             if missing:
                 raise CatalogueError(f"{model.where}: parameters not given: {', '.join(missing)}")
@@ -549,7 +554,8 @@ class Runner:
 
         def finished(name: str) -> bool:
             return name not in self.keep and all(
-                r.name in self.built and (not r.view or finished(r.name)) for r in readers.get(name, [])
+                r.name in self.freed or (r.name in self.built and (not r.view or finished(r.name)))
+                for r in readers.get(name, [])
             )
 
         views = {m.name: m for m in self.catalogue.models if m.view}
@@ -565,3 +571,4 @@ class Runner:
         """Free a relation nothing later reads (its memory); it counts as not built again."""
         self.engine.drop(name)
         self.built.discard(name)
+        self.freed.add(name)

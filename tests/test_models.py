@@ -241,6 +241,29 @@ def test_when_picks_the_alternative_and_a_view_stays_a_view(folder):
     assert con.execute("SELECT count(*) FROM flow_mid").fetchall() == [(1,)]
 
 
+def test_what_a_view_read_goes_once_the_view_is_read(folder):
+    # flow_first (a table) -> flow_middle (a view) -> flow_last (a table): once flow_last is
+    # built, the view goes, and so does the table under it, read by nothing else
+    write(folder, "first.sql", "-- name: flow_first\n-- grain: row\nSELECT 2 AS n\n")
+    write(
+        folder,
+        "middle.sql",
+        "-- name: flow_middle\n-- grain: row\n-- depends_on: flow_first\n-- materialise: view\n"
+        "SELECT n + 1 AS n FROM flow_first\n",
+    )
+    write(
+        folder,
+        "last.sql",
+        "-- name: flow_last\n-- grain: row\n-- depends_on: flow_middle\nSELECT n * 2 AS n FROM flow_middle\n",
+    )
+    con = duckdb.connect()
+    runner = Runner(DuckDBEngine(con), keep={"flow_last"}, catalogue=load_catalogue(folder))
+    runner.run("flow_last")
+    assert con.execute("SELECT n FROM flow_last").fetchall() == [(6,)]
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert tables == {"flow_last"}
+
+
 def test_a_missing_parameter_is_named(folder):
     runner = Runner(DuckDBEngine(duckdb.connect()), {"parity": "odd"}, catalogue=folder_catalogue(folder))
     with pytest.raises(CatalogueError, match="parameters not given: n"):

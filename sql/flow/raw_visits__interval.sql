@@ -1,15 +1,13 @@
 -- name: flow_raw_visits
 -- grain: visit
 -- depends_on: flow_lifecycle_all, flow_turns, flow_unbalanced, flow_visit_events
--- params: started_steps
 -- when: log_shape = interval
-WITH lifecycle_events AS (  -- the starts and completes of the steps with lifecycle starts
-    SELECT case_id, step, ts, lifecycle, resource, team, source_line, ord
-    FROM flow_visit_events
-    WHERE start_ts IS NULL AND list_contains(CAST($started_steps AS VARCHAR[]), step)
-      AND lifecycle IN ('start', 'complete')
-),
-starts AS (
+-- materialise: view
+-- flow_raw_visits for interval logs (grain: visit): each start paired with its complete,
+-- the visits of steps never started, and the rows of a start-time column. A view (no
+-- parameters): session_visits__interval.sql, its one reader, sequences the union as it
+-- comes, with no table of every raw visit in between (10M events: 5M visits).
+WITH starts AS (
     SELECT * FROM flow_lifecycle_all WHERE lifecycle = 'start'
 ),
 completes AS (
@@ -42,7 +40,9 @@ point_like AS (  -- steps never started in this stream: the visit ends at its ev
            0 AS reassignments, source_line
     FROM flow_visit_events
     WHERE step IS NOT NULL AND start_ts IS NULL
-      AND step NOT IN (SELECT DISTINCT step FROM lifecycle_events)
+      -- the steps with lifecycle events (of $started_steps: turns.sql): each one's first
+      -- event is in flow_turns, a start, or a complete out of turn
+      AND step NOT IN (SELECT DISTINCT step FROM flow_turns)
       AND (lifecycle IS NULL OR lifecycle = 'complete')
 ),
 start_column AS (  -- a start-time column: each row is a whole visit

@@ -2,8 +2,10 @@
 -- grain: visit = event
 -- depends_on: flow_visit_events
 -- when: log_shape = point
+-- materialise: view
 -- flow_raw_visits for point logs (grain: visit = event): the visit ends at its event;
--- when it started is not observed.
+-- when it started is not observed. A view: a filter of the events that
+-- session_visits__one.sql, its one reader, sequences as they come.
 SELECT case_id, step, CAST(NULL AS TIMESTAMPTZ) AS start_ts, ts AS end_ts, resource, team,
        0 AS reassignments, source_line,
        -- point logs have no statuses: no split of the queue (status_periods_built__none.sql)

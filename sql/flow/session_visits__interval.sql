@@ -22,7 +22,7 @@
 --   source_line    the first session's (the visits' tie-break order)
 -- Steps without observed starts (point-like visits) never merge: their repeats stay visits.
 -- It also sequences the visits for visits_elapsed.sql (seq, prev_end_ts, prev_step,
--- prev_owner: what that file describes) in the same ordered pass: a case that merges no
+-- prev_owner, visit_no: what that file describes) in the same ordered pass: a case that merges no
 -- sessions (nearly all) has its raw visits as its visits, in that order. Only the cases that
 -- merge some are sequenced again, after the merge. One sort of the visits instead of two
 -- (10M events: 5M visits).
@@ -37,8 +37,16 @@ WITH ordered AS (  -- the raw visits' own columns, less the two interval logs le
             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
         ) AS prev_end_ts,
         lag(step) OVER w AS prev_step,
-        lag(coalesce(team, resource)) OVER w AS prev_owner
-    FROM flow_raw_visits
+        lag(coalesce(team, resource)) OVER w AS prev_owner,
+        visit_no
+    FROM (  -- the visit's number at its step, in that order (visits_elapsed.sql's visit_no): its own
+            -- sort, over the raw visits' columns only (before the case's window adds its own)
+        SELECT case_id, step, start_ts, end_ts, resource, team, reassignments, source_line,
+            row_number() OVER (
+                PARTITION BY case_id, step ORDER BY coalesce(start_ts, end_ts), end_ts NULLS LAST, source_line
+            ) AS visit_no
+        FROM flow_raw_visits
+    ) AS r
     WINDOW w AS (PARTITION BY case_id ORDER BY coalesce(start_ts, end_ts), end_ts NULLS LAST, source_line)
 ),
 merging AS (  -- the cases that merge sessions (few)
@@ -90,7 +98,10 @@ resequenced AS (  -- the visits of those cases, sequenced as visits_elapsed.sql 
         ) AS prev_end_ts,
         lag(step) OVER w AS prev_step,
         lag(coalesce(team, resource)) OVER w AS prev_owner,
-        row_number() OVER w AS seq
+        row_number() OVER w AS seq,
+        row_number() OVER (
+            PARTITION BY case_id, step ORDER BY coalesce(start_ts, end_ts), end_ts NULLS LAST, source_line
+        ) AS visit_no
     FROM merged
     WINDOW w AS (PARTITION BY case_id ORDER BY coalesce(start_ts, end_ts), end_ts NULLS LAST, source_line)
 )
@@ -103,13 +114,13 @@ SELECT
     CAST(NULL AS DOUBLE) AS team_queue_bh_s,  -- team visits only (raw_visits__team.sql)
     CAST(NULL AS DOUBLE) AS team_queue_internal_bh_s,
     CAST(NULL AS DOUBLE) AS team_queue_external_bh_s,
-    seq, prev_end_ts, prev_step, prev_owner
+    seq, prev_end_ts, prev_step, prev_owner, visit_no
 FROM resequenced
 UNION ALL
 SELECT  -- the cases that merge no sessions (nearly all): their raw visits as they are
     o.case_id, o.step, o.start_ts, o.end_ts, o.resource, o.team, CAST(o.reassignments AS INTEGER), o.source_line,
     CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE), CAST(1 AS INTEGER), CAST(0 AS DOUBLE), NULL, o.rn,
     CAST(NULL AS BIGINT), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE),
-    o.rn, o.prev_end_ts, o.prev_step, o.prev_owner
+    o.rn, o.prev_end_ts, o.prev_step, o.prev_owner, o.visit_no
 FROM ordered AS o
 ANTI JOIN merging AS m ON m.case_id = o.case_id

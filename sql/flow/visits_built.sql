@@ -2,10 +2,13 @@
 -- grain: visit
 -- depends_on: flow_calendar_hours, flow_status_periods_built, flow_team_calendars, flow_visit_pauses, flow_visits_elapsed
 -- params: calendar
+-- when: any_calendar
 -- flow_visits with the business twin of each duration (grain: visit; issue 20): *_bh_s is
 -- the part of the duration inside the working intervals of the visit's calendar: its team's
 -- ([calendars.teams], flow_team_calendars), else the stream's ($calendar; NULL: none).
--- A visit with no calendar is 24x7: each twin is the elapsed value itself.
+-- A visit with no calendar is 24x7: each twin is the elapsed value itself. A stream with no
+-- calendar at all (neither [flow] calendar nor [calendars.teams]) builds its visits with
+-- visits_built__no_calendar.sql instead: the same rows, without the joins.
 -- Set-wise: W(t), the calendar's working seconds up to instant t, comes from t's hour in
 -- flow_calendar_hours (calendar_hours.sql: an equality join on the hour, and the macro
 -- calendar_w), one join per instant of the visit; a business duration is W(end) - W(start).
