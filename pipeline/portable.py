@@ -264,7 +264,37 @@ def to_spark(sql: str, params: dict | None = None) -> str:
     """A DuckDB-dialect statement in Spark SQL, its $parameters bound as literals."""
     tree = _series_as_lateral_views(bind(sqlglot.parse_one(sql, read="duckdb"), params))
     tree = tree.transform(_arg_min_skips_nulls).transform(_empty_list_is_null).transform(_spark_fixes)
+    _correlated_equalities_in_the_domain(tree)
     return tree.sql(dialect="spark")
+
+
+def _correlated_equalities_in_the_domain(tree: exp.Expression) -> None:
+    """A subquery correlated by equalities and by an inequality (`WHERE m.case_id =
+    s.case_id AND m.ts >= s.start_ts`): Spark decorrelates it by joining the inner rows to
+    the DISTINCT outer values of the inequality's columns only, the equalities pulled up
+    above that join: a cartesian product of every start with every mark (quadratic; 38 CPU
+    seconds for the sample incidents' flow_sla). Each correlated equality written `(a = b)
+    = TRUE` (the same filter: NULL, FALSE and TRUE alike) is kept in that join instead, as
+    its hash key. In place; a subquery with an unqualified column is left as it is."""
+    for subquery in list(tree.find_all(exp.Subquery)):
+        inner = subquery.this
+        if not isinstance(inner, exp.Select) or isinstance(subquery.parent, exp.From | exp.Join):
+            continue
+        where = inner.args.get("where")
+        if where is None:
+            continue
+        sources = [inner.args.get("from_") or inner.args.get("from")] + list(inner.args.get("joins") or [])
+        names = {t.alias_or_name for s in sources if s is not None for t in [s.this]}
+        columns = list(where.find_all(exp.Column))
+        if not names or any(not c.table for c in columns):
+            continue
+        conjuncts = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+        correlated = [c for c in conjuncts if any(col.table not in names for col in c.find_all(exp.Column))]
+        if not any(not isinstance(c, exp.EQ) for c in correlated):
+            continue  # equalities only: Spark pulls them up, no domain join
+        for c in correlated:
+            if isinstance(c, exp.EQ):
+                c.replace(exp.EQ(this=exp.Paren(this=c.copy()), expression=exp.true()))
 
 
 def _empty_list_is_null(node: exp.Expression) -> exp.Expression:

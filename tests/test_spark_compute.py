@@ -178,3 +178,31 @@ def test_to_spark_any_value_with_a_filter_skips_nulls_as_on_duckdb(spark):
     )
     assert duckdb.sql(sql).fetchall() == [(1, 7), (2, None)]
     assert [tuple(r) for r in spark.sql(to_spark(sql, {})).collect()] == [(1, 7), (2, None)]
+
+
+def test_a_subquery_correlated_by_equalities_and_an_inequality_joins_on_the_equalities(spark):
+    from pipeline.portable import to_spark
+
+    # sla.sql's stop: the first mark of the case's stop name at or after its start. Spark
+    # decorrelates it by joining the marks to the distinct starts alone (a cartesian product,
+    # every start with every mark) unless the equalities join too: `(a = b) = TRUE`, the same
+    # filter (a NULL key matches nothing, as NULL = x is not TRUE)
+    marks = "(VALUES (1, 'x', 5), (1, 'x', 9), (1, 'y', 6), (2, 'x', 1), (2, 'x', 3), (NULL, 'x', 8))"
+    sql = (
+        f"SELECT s.k, s.stop_name, s.start, (SELECT min(m.ts) FROM {marks} AS m(k, name, ts) WHERE m.k = s.k "
+        "AND m.name = s.stop_name AND m.ts >= s.start) AS stop FROM (VALUES (1, 'x', 6), (1, 'y', 0), "
+        "(2, 'x', 4), (NULL, 'x', 0), (3, 'x', 0)) AS s(k, stop_name, start) "
+        "ORDER BY s.k NULLS LAST, s.stop_name"
+    )
+    expected = [(1, "x", 6, 9), (1, "y", 0, 6), (2, "x", 4, None), (3, "x", 0, None), (None, "x", 0, None)]
+    assert duckdb.sql(sql).fetchall() == expected
+    spark_sql = to_spark(sql, {})
+    assert "(m.k = s.k) = TRUE AND (m.name = s.stop_name) = TRUE AND m.ts >= s.start" in spark_sql
+    frame = spark.sql(spark_sql)
+    assert [tuple(r) for r in frame.collect()] == expected
+    plan = frame._jdf.queryExecution().executedPlan().toString()
+    assert "CartesianProduct" not in plan and "NestedLoopJoin" not in plan, plan
+    # an equality alone is pulled up by Spark (no join to the distinct outer values): left as it is
+    assert "WHERE m.k = s.k)" in to_spark(
+        f"SELECT (SELECT min(m.ts) FROM {marks} AS m(k, name, ts) WHERE m.k = s.k) FROM s"
+    )
