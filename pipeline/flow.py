@@ -521,7 +521,7 @@ def _compute(
         entry_lanes=[
             (r["step"], r["start_share"])
             for r in stream_map.map_steps.filter("entry_lane")
-            .sort("starts", descending=True)
+            .sort(["starts", "position"], descending=[True, False])  # as the map orders them
             .iter_rows(named=True)
         ],
         folded_steps=stream_map.folded_steps,
