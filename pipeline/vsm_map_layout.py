@@ -56,6 +56,8 @@ SIDE_GAP = 14
 SIDE_ROWS = 8  # side steps stacked under one column before they wrap into columns to its right
 SIDE_PITCH = SIDE_W + 84  # wrapped columns: the gap holds the links in, a loop out and its label
 BUS_DROP = 7  # wrapped columns' links run along a bus this far above the side steps
+SIDE_X = BOX_W * 0.45  # a column's side steps start this far right of its main-path box
+LANE_ROUND = 60  # a link round the entry lanes runs down this far right of the side step it serves
 ENTRY_W = 36  # with entry lanes: room left of the first queue for the entry's trunk and start shares
 LANE_GAP = 48  # between stacked entry lanes: room for a loop on a lane and the links into lanes
 TOTALS_W = 216
@@ -291,7 +293,7 @@ def _side_places(data: MapData) -> dict[str, SidePlace]:
     lanes = _side_lanes(data, index)
 
     def column_x(column: int) -> float:
-        return MARGIN if column < 0 else left + column * COL_W + QUEUE_W + BOX_W * 0.45
+        return MARGIN if column < 0 else left + column * COL_W + QUEUE_W + SIDE_X
 
     places = {}
     columns = sorted(lanes)
@@ -307,13 +309,17 @@ def _side_places(data: MapData) -> dict[str, SidePlace]:
     return places
 
 
-def _map_width(data: MapData) -> float:
+def _map_width(data: MapData, places: dict[str, SidePlace]) -> float:
+    """The map's width: its main path and totals, or its side steps (`places`, _side_places)
+    where they reach further."""
     entry = ENTRY_W if data.entry_lanes else 0
-    sides = max((p.x + SIDE_W + MARGIN for p in _side_places(data).values()), default=0.0)
+    sides = max((p.x + SIDE_W + MARGIN for p in places.values()), default=0.0)
     return max(MARGIN + entry + len(data.main_path) * COL_W + 24 + TOTALS_W + MARGIN, MIN_WIDTH, sides)
 
 
-def layout(data: MapData, panels_height: float) -> Layout:
+def layout(data: MapData, panels_height: float, places: dict[str, SidePlace] | None = None) -> Layout:
+    """Where everything goes; `places`: _side_places(data), when the caller has it already."""
+    places = _side_places(data) if places is None else places
     columns = data.main_path
     index = {s.step: i for i, s in enumerate(columns)}
     levels = _levels(list(data.loops), index)
@@ -325,7 +331,6 @@ def layout(data: MapData, panels_height: float) -> Layout:
     boxes = {s.step: Rect(left + i * COL_W + QUEUE_W, main_y, BOX_W, BOX_H) for i, s in enumerate(columns)}
     for k, lane in enumerate(data.entry_lanes, start=1):
         boxes[lane.step] = Rect(left + QUEUE_W, main_y + k * (BOX_H + LANE_GAP), BOX_W, BOX_H)
-    places = _side_places(data)
     side_y = main_y + (len(data.entry_lanes) + 1) * (BOX_H + LANE_GAP) - LANE_GAP + 40
     redone = {lp.from_step for lp in data.loops if lp.from_step == lp.to_step}
     side_h = SIDE_REWORK_H if any(s.step in redone for s in data.side_steps) else SIDE_H
@@ -337,7 +342,7 @@ def layout(data: MapData, panels_height: float) -> Layout:
     below_boxes = side_y if data.entry_lanes else side_y - 40
     ladder_y = (side_y + rows * (side_h + SIDE_GAP) if rows else below_boxes) + 26
     return Layout(
-        _map_width(data),
+        _map_width(data, places),
         panels_y,
         main_y,
         side_y,
@@ -592,8 +597,8 @@ def draw_side(
         )
         parts.append(group("rework", row, title=title, data={"from": again.from_step, "to": again.to_step}))
     if anchor is not None and bus is not None:
-        if past_lanes:  # round the lanes first, right of their exits, as an unwrapped link
-            x = anchor.right + 128 + 3 * min(slot, 3)
+        if past_lanes:  # round the lanes first, where the column's link would run unwrapped
+            x = anchor.x + SIDE_X + SIDE_W + LANE_ROUND + 3 * min(slot, 3)
             d = f"M{_n(anchor.right - 14)},{_n(anchor.bottom)} V{_n(anchor.bottom + 4)} H{_n(x)} V{_n(bus)}"
         else:
             x = anchor.x + 40 - 10 * min(slot, 3)
@@ -605,7 +610,7 @@ def draw_side(
         if share is not None:
             parts.append(branch_share_text(trunk - 3, mid - 4, share.share, anchor="end"))
     elif anchor is not None and past_lanes:
-        x = box.right + 60 + 3 * min(slot, 3)  # right of the lanes' exits and links' labels
+        x = box.right + LANE_ROUND + 3 * min(slot, 3)  # right of the lanes' exits and links' labels
         mid = box.y + box.h / 2
         parts.append(
             f'<path d="M{_n(anchor.right - 14)},{_n(anchor.bottom)} V{_n(anchor.bottom + 4)} H{_n(x)} '
@@ -1180,8 +1185,9 @@ def placeholder(data: MapData) -> str:
 def draw_map(data: MapData) -> str:
     if data.summary is None or not data.main_path:
         return placeholder(data)
-    panels, panels_h = draw_panels(data, _map_width(data), PANELS_Y)
-    lay = layout(data, panels_h)
+    places = _side_places(data)
+    panels, panels_h = draw_panels(data, _map_width(data, places), PANELS_Y)
+    lay = layout(data, panels_h, places)
     arrow_y = lay.main_y + 22
     branches = {(b.step, b.to_step): b for b in data.branches}
     body = [*_title(data), *panels]
