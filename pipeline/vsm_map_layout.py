@@ -359,6 +359,13 @@ def layout(data: MapData, panels_height: float, places: dict[str, SidePlace] | N
 # ---------------------------------------------------------------- the main row
 
 
+def _unshown(step: MapStep) -> str:
+    """What a box shows for a time it has no figure for: the log does not record it ('not
+    observed'), or the box folds rare steps, whose figures are each step's own ('n/a': the
+    step_metrics rows of the folded steps have them; no figure of the fold is computed)."""
+    return "n/a" if step.folded else "not observed"
+
+
 def draw_queue(step: MapStep, gap: Rect, arrow_y: float) -> str:
     cx, top = gap.cx, gap.y + 6
     if step.mark in (GONE, REMOVED):
@@ -375,7 +382,7 @@ def draw_queue(step: MapStep, gap: Rect, arrow_y: float) -> str:
     rows = [("Waiting", fmt_amount(step.queue_wip_avg), "queue_wip_avg")]
     if step.queue_time_p50_s is None and step.queue_time_mean_s is None:
         parts.append(text(cx, y + 14, "queue time", size=10, anchor="middle", fill=MUTED))
-        parts.append(text(cx, y + 27, "not observed", size=10, anchor="middle", fill=MUTED, key="queue_time"))
+        parts.append(text(cx, y + 27, _unshown(step), size=10, anchor="middle", fill=MUTED, key="queue_time"))
     else:
         rows += [
             ("p50", fmt_duration(step.queue_time_p50_s), "queue_time_p50"),
@@ -511,7 +518,7 @@ def draw_process(step: MapStep, box: Rect) -> str:
     ]
     if step.process_time_p50_s is None and step.process_time_mean_s is None:
         # Spread over two rows: "Process p50  not observed" does not fit a box's width.
-        rows += [("Process time", "", ""), ("", "not observed", "process_time")]
+        rows += [("Process time", "", ""), ("", _unshown(step), "process_time")]
     else:
         rows += [
             ("Process p50", fmt_duration(step.process_time_p50_s), "process_p50"),
@@ -572,7 +579,7 @@ def draw_side(
         ("Visits", visits, "visits"),
         (
             "Process p50" if observed else "Process",
-            fmt_duration(step.process_time_p50_s) if observed else "not observed",
+            fmt_duration(step.process_time_p50_s) if observed else _unshown(step),
             "process_p50" if observed else "process_time",
         ),
     ]
@@ -918,8 +925,8 @@ def _observed(fmt: Callable[[float], str], value: float | None) -> str:
     return "not observed" if value is None else fmt(value)
 
 
-def _ladder_value(x: float, y: float, seconds: float | None, key: str) -> str:
-    shown = "not observed" if seconds is None else fmt_duration(seconds)
+def _ladder_value(x: float, y: float, seconds: float | None, key: str, step: MapStep) -> str:
+    shown = _unshown(step) if seconds is None else fmt_duration(seconds)
     return text(
         x, y, shown, size=10, anchor="middle", cls="value", key=key, fill=MUTED if seconds is None else INK
     )
@@ -940,8 +947,8 @@ def draw_ladder(lay: Layout, data: MapData) -> list[str]:
         d += f" H{_n(gap.right)} V{_n(y_lo)} H{_n(box.right)}"
         d += "" if i == len(lay.columns) - 1 else f" V{_n(y_hi)}"
         values = [
-            _ladder_value(gap.cx, y_hi - 6, step.queue_time_mean_s, "queue_time_mean"),
-            _ladder_value(box.cx, y_lo + 15, step.process_time_mean_s, "process_time_mean"),
+            _ladder_value(gap.cx, y_hi - 6, step.queue_time_mean_s, "queue_time_mean", step),
+            _ladder_value(box.cx, y_lo + 15, step.process_time_mean_s, "process_time_mean", step),
         ]
         if step.mark in (GONE, REMOVED):  # not "not observed": no visit in this window (or removed)
             values = [

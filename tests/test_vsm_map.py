@@ -434,3 +434,28 @@ def test_hand_made_data_with_loops_to_steps_off_the_map_still_draws():
     ]
     assert value(group_of(root, "decision", "A"), "branch_share") == "67%"
     assert value(group_of(root, "process", "A"), "process_time") == "not observed"
+
+
+def test_a_box_of_folded_rare_steps_shows_na_where_a_step_would_show_its_times():
+    """'other' folds rare steps: its times are each folded step's own (step_metrics has no row
+    for the fold), so the box says n/a; a step whose log has no start times says 'not
+    observed', a different thing. An interval log: A and C have queue and process times."""
+    timed = {"queue_wip_avg": 1.0, "queue_time_p50_s": 60.0, "queue_time_mean_s": 90.0}
+    steps = (
+        MapStep("A", 1, True, visits=3, teams=("T1",), process_time_p50_s=600.0, process_time_mean_s=600.0),
+        MapStep("other", 2, True, map_visits=2, **timed),
+        MapStep("C", 3, True, visits=3, teams=("T2",), process_time_p50_s=60.0, process_time_mean_s=60.0),
+        MapStep("other 2", 4, False, anchor_step="A", case_share=0.5, map_visits=1),
+        MapStep("B", 5, False, anchor_step="A", case_share=0.5, visits=1),
+    )
+    data = MapData("hand", Summary("interval", completed_cases=3, lead_time_p50_s=3600.0), steps, loops=())
+    root = parse(map_svg(data))
+    folded = group_of(root, "process", "other")
+    assert value(folded, "process_time") == "n/a"
+    assert value(folded, "visits") == "2"  # map_steps' visits of the folded steps
+    assert value(group_of(root, "queue", "other"), "queue_time_p50") == "1 min"  # a figure it has
+    ladder = group_of(root, "ladder-step", "other")
+    assert (value(ladder, "queue_time_mean"), value(ladder, "process_time_mean")) == ("1.5 min", "n/a")
+    assert value(group_of(root, "side-step", "other 2"), "process_time") == "n/a"
+    assert value(group_of(root, "side-step", "B"), "process_time") == "not observed"
+    assert value(group_of(root, "process", "A"), "process_p50") == "10 min"
