@@ -116,6 +116,7 @@ class Summary:
     littles_law: bool = True  # the compared maps of `vsm compare` leave its row out (not checked per window)
     window: str | None = None  # the measurement window ('all': the whole history)
     predicted: tuple[tuple[str, str], ...] = ()  # a future-state map: (row key, "now -> predicted (range)")
+    automatic_close: str | None = None  # quality finding automatic_close's detail: said by "Done"
 
 
 @dataclass(frozen=True)

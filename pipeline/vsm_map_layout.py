@@ -685,9 +685,18 @@ def draw_flow(lay: Layout, data: MapData, arrow_y: float) -> list[str]:
         text(last.right + 44, arrow_y + 19, f"{fmt_count(completed)} completed", size=10, fill=MUTED)
     )
     end_share = lay.columns[-1].end_share
+    y = arrow_y + 33
     if lay.lanes and end_share is not None:  # the other lanes say theirs: this box's own share too
         said = f"{fmt_pct(end_share)} end here"
-        parts.append(text(last.right + 44, arrow_y + 33, said, size=10, fill=MUTED, key="end_share"))
+        parts.append(text(last.right + 44, y, said, size=10, fill=MUTED, key="end_share"))
+        y += 14
+    closes = data.summary.automatic_close if data.summary else None
+    if closes:  # the close comes after "Done": the map ends where the lead time does
+        lines = [
+            text(last.right + 44, y, "then a close by the system,", size=10, fill=MUTED, italic=True),
+            text(last.right + 44, y + 13, "not in the lead time", size=10, fill=MUTED, italic=True),
+        ]
+        parts.append(group("automatic-close", lines, title=closes))
     return parts
 
 

@@ -8,6 +8,7 @@ Times are UTC in March 2026 (day 2 is a Monday); durations in seconds.
 from __future__ import annotations
 
 import tomllib
+import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
@@ -16,7 +17,10 @@ import pytest
 from pipeline.errors import SettingsError
 from pipeline.settings import StreamSettings, render_settings, settings_from_dict
 from pipeline.variant_steps import automatic_close_rule, start_end_rule
+from pipeline.vsm_map import render_map_svg
 from tests.logs import load_log, rows
+
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def at(hhmm: str, day: int = 2) -> datetime:
@@ -302,6 +306,9 @@ def test_an_automatic_close_ends_the_case_when_it_became_ready_for_it(store, tmp
         "for it (a median 5.0 d) is not in their lead time. To count the close, set [flow] "
         'end_activities (e.g. ["Close"])',
     )
+    # the map ends where the lead time does, and says the close comes after, with the finding
+    said = _automatic_close_on_map(store)
+    assert said == (found["automatic_close"][3], "then a close by the system, not in the lead time")
 
 
 @pytest.mark.parametrize(
@@ -324,6 +331,17 @@ def test_a_close_at_one_time_of_day_or_a_configured_end_is_no_automatic_close(
     ]
     assert [round(s) for _, s in got] == expected
     assert "automatic_close" not in {r[0] for r in rows(store, "SELECT rule FROM quality_findings")}
+    assert _automatic_close_on_map(store) is None
+
+
+def _automatic_close_on_map(store) -> tuple[str, str] | None:
+    """The map's note by 'Done' that an automatic close follows: (its tooltip, its text)."""
+    root = ET.fromstring(render_map_svg(store, "t"))
+    found = [g for g in root.iter(f"{SVG}g") if g.get("class") == "automatic-close"]
+    if not found:
+        return None
+    (note,) = found
+    return note.find(f"{SVG}title").text, " ".join(t.text for t in note.iter(f"{SVG}text"))
 
 
 def test_the_automatic_close_rule_at_its_thresholds():

@@ -6,6 +6,9 @@
 --   process_time_mean_s: process time per completed case (process_time_total_s / completed_cases)
 --   verdict, ratio, why: littles_law for the whole window (NULL before it is computed)
 --   window: the measurement window (stream_summary."window"; 'all': the whole history)
+--   automatic_close: the quality finding automatic_close's detail (a close the system makes by
+--   itself a fixed time after the case became ready for it, not in the lead time), NULL when
+--   the stream has none
 SELECT
     s.log_shape,
     s.as_of,
@@ -24,7 +27,9 @@ SELECT
     l.verdict,
     l.ratio,
     l.why,
-    s."window"
+    s."window",
+    (SELECT q.detail FROM quality_findings AS q
+     WHERE q.stream = s.stream AND q.rule = 'automatic_close') AS automatic_close
 FROM stream_summary AS s
 LEFT JOIN littles_law AS l ON l.stream = s.stream AND l.window_kind = 'all'
 WHERE s.stream = $stream
