@@ -116,6 +116,28 @@ def test_a_given_list_replaces_the_built_in_one(store, tmp_path):
     assert teams == ["?", "Desk", "Desk", None, "Net"]
 
 
+def test_a_long_token_is_found_whatever_its_length(store, tmp_path):
+    # The load looks a value up in the tokens only when it is no longer (in bytes) than the
+    # longest token: here 'não informado' (14 bytes: 'ã' takes two); 'não informado!' (15) and
+    # '?' beside other text are values. Line 5's case id is the token: the row is rejected.
+    text = (
+        "ticket,status,time,group,owner\n"
+        "t1,New,2026-03-02T08:00:00Z,não informado,ann\n"
+        "t1,Closed,2026-03-02T09:00:00Z,Desk,não informado!\n"
+        "t2,New,2026-03-02T09:00:00Z,?,bob?\n"
+        "não informado,New,2026-03-02T09:00:00Z,Desk,bob\n"
+    )
+    path = write(tmp_path / "log.csv", text)
+    result = ingest(store, settings_for(path, null_values=["?", "não informado"]))
+    assert (result.events_loaded, result.events_rejected) == (3, 1)
+    assert result.missing_values == [("group", "?", 1), ("group", "não informado", 1)]
+    rows = store.execute("SELECT case_id, team, resource FROM events ORDER BY source_line").fetchall()
+    assert rows == [("t1", None, "ann"), ("t1", "Desk", "não informado!"), ("t2", None, "bob?")]
+    assert store.execute("SELECT line, column_name, value FROM rejects").fetchall() == [
+        (5, "ticket", "não informado")
+    ]
+
+
 def test_null_values_setting_is_validated_and_written_back():
     base = {"stream": {"name": "t"}, "source": {"path": "x.csv"}}
     with pytest.raises(SettingsError, match=r"\[source\] null_values = '\?': expected a list of strings"):
