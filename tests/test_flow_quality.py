@@ -346,6 +346,24 @@ def test_batching_share_and_size(store, tmp_path):
     assert batching(store) == [("Approve", 0.75, 3.0), ("Check", 0.0, None), ("Register", None, None)]
 
 
+# Ends at one instant: Approve by ann ends 09:00:00 in t1 and t2, 09:00:30 in t3 (30 s: the
+# same batch) and 09:05:00 in t4 (alone): one batch of 3, share 3/4, size 3. Check by bob ends
+# 10:00:00 in t1 and t2 alone: one batch of 2, share 1, size 2.
+TIED_BATCHES = """case,activity,time,resource
+t1,Approve,2026-03-02T09:00:00Z,ann
+t2,Approve,2026-03-02T09:00:00Z,ann
+t3,Approve,2026-03-02T09:00:30Z,ann
+t4,Approve,2026-03-02T09:05:00Z,ann
+t1,Check,2026-03-02T10:00:00Z,bob
+t2,Check,2026-03-02T10:00:00Z,bob
+"""
+
+
+def test_batching_visits_ending_at_one_instant(store, tmp_path):
+    load_and_flow(store, tmp_path, TIED_BATCHES, log_shape="point")
+    assert batching(store) == [("Approve", 0.75, 3.0), ("Check", 1.0, 2.0)]
+
+
 # c1: A 09:00-10:00, B 11:00-12:00: exits at 12:00. A second B complete at 12:30 finds no open
 # start: a lone complete (no visit), and an event of a mapped step after the exit: a warning.
 def test_work_after_exit_is_a_warning(store, tmp_path):

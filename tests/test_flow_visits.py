@@ -476,6 +476,37 @@ def test_point_visits_have_elapsed_time_only(store, tmp_path):
     ]
 
 
+# A pair of steps can come again in a case (rework). r1 A B A B: A->B twice; r2 A C B A B A B:
+# A->B twice, both at later visits to B (its first visit came from C); r3 A B once.
+#   A->B: 5 times in 3 cases; B->A: 3 times (r1 once, r2 twice) in 2; A->C and C->B once each
+REPEATED_PAIRS = """case,activity,timestamp,resource
+r1,A,2026-03-02T09:00:00Z,ann
+r1,B,2026-03-02T09:10:00Z,bob
+r1,A,2026-03-02T09:20:00Z,ann
+r1,B,2026-03-02T09:30:00Z,bob
+r2,A,2026-03-02T09:00:00Z,ann
+r2,C,2026-03-02T09:10:00Z,cat
+r2,B,2026-03-02T09:20:00Z,bob
+r2,A,2026-03-02T09:30:00Z,ann
+r2,B,2026-03-02T09:40:00Z,bob
+r2,A,2026-03-02T09:50:00Z,ann
+r2,B,2026-03-02T10:00:00Z,bob
+r3,A,2026-03-02T09:00:00Z,ann
+r3,B,2026-03-02T09:05:00Z,bob
+"""
+
+
+def test_transitions_count_a_case_once_however_often_its_pair_comes(store, tmp_path):
+    run(store, tmp_path, REPEATED_PAIRS)
+    got = rows(store, "SELECT from_step, to_step, count, cases FROM transitions ORDER BY from_step, to_step")
+    assert got == [
+        ("A", "B", 5, 3),
+        ("A", "C", 1, 1),
+        ("B", "A", 3, 2),
+        ("C", "B", 1, 1),
+    ]
+
+
 def test_point_exits_at_configured_end_activities(store, tmp_path):
     result = run(store, tmp_path, POINT, end_activities=["Approve"])
     assert rows(store, "SELECT case_id, exit_ts, lead_time_s, is_open FROM cases ORDER BY case_id") == [
