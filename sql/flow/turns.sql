@@ -31,6 +31,6 @@ ordered AS (
     WINDOW w AS (PARTITION BY case_id, step ORDER BY ord)
 )
 SELECT case_id, step, ts, is_start, resource, team, source_line, in_turn, next_ts, next_resource, next_team,
-    CASE WHEN in_turn AND is_start THEN (place + 1) // 2 END AS visit_no
+    CASE WHEN in_turn AND is_start THEN CAST((place + 1) // 2 AS INTEGER) END AS visit_no
 FROM (SELECT *, is_start = (place % 2 = 1) AS in_turn FROM ordered)
 WHERE is_start OR NOT in_turn
