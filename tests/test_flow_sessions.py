@@ -134,3 +134,51 @@ def test_lifecycle_sessions_of_a_step_are_one_visit(store, tmp_path):
         ("l1", 9000.0, 5400.0, False),
         ("l2", N, N, True),
     ]
+
+
+def test_visits_are_numbered_at_their_step_whichever_rows_made_them(store, tmp_path):
+    # One (case, step), Work, with visits of both kinds: start/complete events (no start time)
+    # and a row of the start-time column; Check between them, so no sessions merge. The
+    # visits of a step are numbered by start (visit_no), whichever rows made them:
+    #   m1 Work 09:00-10:00 (events) | Check | Work 10:30-10:45 (start column) | Check |
+    #      Work 11:00-12:00 (events)
+    # m2's Work visits are events only, taking turns: 1, 2.
+    log = (
+        "case,activity,lifecycle,started,finished\n"
+        "m1,Work,start,,2026-03-02T09:00:00Z\n"
+        "m1,Work,complete,,2026-03-02T10:00:00Z\n"
+        "m1,Check,,2026-03-02T10:05:00Z,2026-03-02T10:10:00Z\n"
+        "m1,Work,,2026-03-02T10:30:00Z,2026-03-02T10:45:00Z\n"
+        "m1,Check,,2026-03-02T10:50:00Z,2026-03-02T10:55:00Z\n"
+        "m1,Work,start,,2026-03-02T11:00:00Z\n"
+        "m1,Work,complete,,2026-03-02T12:00:00Z\n"
+        "m2,Work,start,,2026-03-02T09:00:00Z\n"
+        "m2,Work,complete,,2026-03-02T09:30:00Z\n"
+        "m2,Check,,2026-03-02T09:40:00Z,2026-03-02T09:50:00Z\n"
+        "m2,Work,start,,2026-03-02T10:00:00Z\n"
+        "m2,Work,complete,,2026-03-02T10:30:00Z\n"
+    )
+    from pipeline.settings import Columns
+
+    columns = Columns(
+        case_id="case",
+        activity=["activity"],
+        timestamp="finished",
+        start_timestamp="started",
+        lifecycle="lifecycle",
+    )
+    load_log(store, tmp_path, log, columns=columns)
+    got = rows(
+        store,
+        "SELECT case_id, step, seq, visit_no, start_ts, end_ts, is_rework FROM visits ORDER BY case_id, seq",
+    )
+    assert got == [
+        ("m1", "Work", 1, 1, at("09:00"), at("10:00"), False),
+        ("m1", "Check", 2, 1, at("10:05"), at("10:10"), False),
+        ("m1", "Work", 3, 2, at("10:30"), at("10:45"), True),
+        ("m1", "Check", 4, 2, at("10:50"), at("10:55"), True),
+        ("m1", "Work", 5, 3, at("11:00"), at("12:00"), True),
+        ("m2", "Work", 1, 1, at("09:00"), at("09:30"), False),
+        ("m2", "Check", 2, 1, at("09:40"), at("09:50"), False),
+        ("m2", "Work", 3, 2, at("10:00"), at("10:30"), True),
+    ]

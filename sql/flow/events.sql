@@ -2,7 +2,9 @@
 -- grain: event
 -- depends_on: events, flow_case_names, flow_owner_names, flow_step_map
 -- params: stream
--- flow_events: the stream's events with their step (grain: event). Step mapping comes
+-- when: engine != duckdb
+-- flow_events: the stream's events with their step (grain: event). Every engine but DuckDB
+-- runs this file; DuckDB its own variant (events__duckdb.sql), the same rows. Step mapping comes
 -- from flow_step_map (activity -> step, dropped), built from the stream's [steps] settings.
 -- `ord` orders a case's events: time, then starts before completes at the same instant, then
 -- the tie key, then the load (run_id). The tie key is the event's sequence where the source

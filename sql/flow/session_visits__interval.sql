@@ -22,10 +22,12 @@
 --   source_line    the first session's (the visits' tie-break order)
 -- Steps without observed starts (point-like visits) never merge: their repeats stay visits.
 -- It also sequences the visits for visits_elapsed.sql (seq, prev_end_ts, prev_step,
--- prev_owner, visit_no: what that file describes) in the same ordered pass: a case that merges no
+-- prev_owner: what that file describes) in the same ordered pass: a case that merges no
 -- sessions (nearly all) has its raw visits as its visits, in that order. Only the cases that
 -- merge some are sequenced again, after the merge. One sort of the visits instead of two
--- (10M events: 5M visits).
+-- (10M events: 5M visits). visit_no, the visit's number at its step in that order, comes with
+-- the raw visits (raw_visits__interval.sql: from flow_turns, without a sort of its own, for
+-- nearly all); the merging cases number their merged visits again.
 WITH ordered AS (  -- the raw visits' own columns, less the two interval logs leave NULL
     SELECT case_id, step, start_ts, end_ts, resource, team, reassignments, source_line,
         row_number() OVER w AS rn,
@@ -38,15 +40,8 @@ WITH ordered AS (  -- the raw visits' own columns, less the two interval logs le
         ) AS prev_end_ts,
         lag(step) OVER w AS prev_step,
         lag(coalesce(team, resource)) OVER w AS prev_owner,
-        visit_no
-    FROM (  -- the visit's number at its step, in that order (visits_elapsed.sql's visit_no): its own
-            -- sort, over the raw visits' columns only (before the case's window adds its own)
-        SELECT case_id, step, start_ts, end_ts, resource, team, reassignments, source_line,
-            row_number() OVER (
-                PARTITION BY case_id, step ORDER BY coalesce(start_ts, end_ts), end_ts NULLS LAST, source_line
-            ) AS visit_no
-        FROM flow_raw_visits
-    ) AS r
+        visit_no  -- the visit's number at its step, in that order (raw_visits__interval.sql)
+    FROM flow_raw_visits
     WINDOW w AS (PARTITION BY case_id ORDER BY coalesce(start_ts, end_ts), end_ts NULLS LAST, source_line)
 ),
 merging AS (  -- the cases that merge sessions (few)

@@ -14,8 +14,9 @@
 -- taken in the pass that numbers the visits, rather than in a window pass each. That pass is
 -- session_visits__*.sql's (seq, prev_end_ts: the latest end of the case's earlier visits,
 -- prev_step, prev_owner), which orders the visits anyway.
--- visit_no (the visit's number at its step, by seq) comes from that pass too, a window of
--- its own over the raw visits' few columns there instead of a sort of every column here; so
+-- visit_no (the visit's number at its step, by seq) comes from there too (interval logs:
+-- with the raw visits, from flow_turns' pass; other logs: a window of its own over the raw
+-- visits' few columns) instead of a sort of every column here; so
 -- this is a join and a projection, no sort, and a view (materialise: view) that
 -- visits_built.sql reads once: no table of every visit between the two (10M events: 5M
 -- visits). It was a table while its window ran here (as a view, that window ran inside
