@@ -259,10 +259,26 @@ class SparkEngine:
             write_results(self, Path(self.out_dir), stream, contract)
             for name in contract.values():
                 self.drop(name)
-        for relation in (*results.values(), *(NAMES if results else ())):
-            self.store.register(relation, self.read_arrow(relation))
-            self.in_store.append(relation)
-        return self.store.publish(stream, results, run, state)
+        if not results:
+            return self.store.publish(stream, results, run, state)
+        # the relations go to the store as Parquet files Spark writes and DuckDB reads, not
+        # collected to the driver: at 10M events flow_visits alone (5M rows) as Arrow in the
+        # driver's heap ran a 4 GB driver out of memory (issue 23)
+        root = Path(self.out_dir) / "_publish" if self.out_dir is not None else None
+        if root is not None:
+            root.mkdir(parents=True, exist_ok=True)
+        transit = Path(tempfile.mkdtemp(prefix="vsm-publish-", dir=root))
+        try:
+            for relation in (*results.values(), *NAMES):
+                self.spark.table(relation).write.parquet(str(transit / relation))
+                self.store.register_parquet(relation, transit / relation)
+                self.in_store.append(relation)
+            return self.store.publish(stream, results, run, state)
+        finally:
+            for relation in self.in_store:  # views over the files, which go now
+                self.store.drop(relation)
+            self.in_store.clear()
+            shutil.rmtree(transit, ignore_errors=True)
 
     def _keep(self, name: str, frame) -> None:
         old = self._frames.pop(name, None)
