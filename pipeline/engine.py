@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Protocol
 
 import duckdb
@@ -133,6 +134,13 @@ class DuckDBEngine:
             )
         finally:
             self.con.unregister(f"{name}_in")
+
+    def register_parquet(self, name: str, folder: Path) -> None:
+        """A temp view of the Parquet files in `folder` (as Spark writes a relation: its
+        part-*.parquet files), read as they are when the view is read."""
+        files = str(folder / "*.parquet").replace("'", "''")
+        read = f"read_parquet('{files}', hive_partitioning = false)"  # no column from a k=v folder
+        self._create(name, f"CREATE TEMP VIEW {_ident(name)} AS SELECT * FROM {read}", None)
 
     def materialise(self, name: str, sql: str, params: dict, view: bool = False) -> int | None:
         if view:  # a pass-through (no parameters: a view keeps none)

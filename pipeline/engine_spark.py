@@ -7,9 +7,10 @@ before it (a view over a view ... would replan the whole flow at each read).
 
 Input relations made in Python (the step map, status classes, ...) come in as Arrow tables;
 the stream's events come from Parquet (`export_events` writes what the DuckDB store holds
-for a stream, `events_parquet` reads it). Results leave as Arrow (`read_arrow`: the store
-publishes them as always) and, with an output folder, as Parquet tables partitioned by
-stream (`write_results`), one stream's partition replaced at a time.
+for a stream, `events_parquet` reads it). Results leave as Parquet files the store reads
+(publish: the store publishes them as always, nothing collected to the driver) and, with an
+output folder, as Parquet tables partitioned by stream (`write_results`), one stream's
+partition replaced at a time.
 
 Spark's types differ from DuckDB's in three ways the inputs are adapted for at the door:
 no unsigned integers (UINTEGER -> BIGINT; UBIGINT -> DECIMAL(20, 0), a digest may pass
@@ -195,7 +196,6 @@ class SparkEngine:
         self.store = store  # the DuckDB engine of the store, which publish() writes into
         self.out_dir = out_dir  # where publish() also keeps the results as Parquet (None: not kept)
         self._frames: dict[str, object] = {}
-        self.in_store: list[str] = []  # relations publish() copied into the store's session
 
     def set_timezone(self, timezone: str) -> None:
         """The stream's zone: day buckets and date parts are taken in it (DuckDB's SET TimeZone)."""
@@ -245,9 +245,10 @@ class SparkEngine:
     def publish(self, stream: str, results: dict[str, str], run, state) -> str | None:
         """With `out_dir`, the results as Parquet tables partitioned by stream (write_results,
         first); then into the store as a DuckDB compute publishes them (`store`: the DuckDB
-        engine, given each result relation and the case, resource and team names as Arrow): the
-        same transaction, runs row and snapshot. No per-case state is kept (state.cases False:
-        the next DuckDB compute of the stream is full)."""
+        engine, given each result relation and the case, resource and team names as views of
+        Parquet files Spark wrote, in a temporary folder, under `<out_dir>/_publish/` when the
+        master is a cluster; removed after): the same transaction, runs row and snapshot. No
+        per-case state is kept (state.cases False: the next DuckDB compute of the stream is full)."""
         if self.store is None:
             raise RuntimeError("SparkEngine.publish: no store engine to publish into")
         if self.out_dir is not None and results:
@@ -259,10 +260,28 @@ class SparkEngine:
             write_results(self, Path(self.out_dir), stream, contract)
             for name in contract.values():
                 self.drop(name)
-        for relation in (*results.values(), *(NAMES if results else ())):
-            self.store.register(relation, self.read_arrow(relation))
-            self.in_store.append(relation)
-        return self.store.publish(stream, results, run, state)
+        if not results:
+            return self.store.publish(stream, results, run, state)
+        # the relations go to the store as Parquet files Spark writes and DuckDB reads, not
+        # collected to the driver: at 10M events flow_visits alone (5M rows) as Arrow in the
+        # driver's heap ran a 4 GB driver out of memory (issue 23). A local master's go to a
+        # temporary folder; a cluster's executors write where this process reads: the output folder
+        root = None
+        if self.out_dir is not None and not self.spark.sparkContext.master.startswith("local"):
+            root = Path(self.out_dir) / "_publish"
+            root.mkdir(parents=True, exist_ok=True)
+        transit = Path(tempfile.mkdtemp(prefix="vsm-publish-", dir=root))
+        in_store: list[str] = []
+        try:
+            for relation in (*results.values(), *NAMES):
+                self.spark.table(relation).write.parquet(str(transit / relation))
+                self.store.register_parquet(relation, transit / relation)
+                in_store.append(relation)
+            return self.store.publish(stream, results, run, state)
+        finally:
+            for relation in in_store:  # views over the files, which go now
+                self.store.drop(relation)
+            shutil.rmtree(transit, ignore_errors=True)
 
     def _keep(self, name: str, frame) -> None:
         old = self._frames.pop(name, None)
@@ -326,8 +345,6 @@ def spark_compute(con, settings, out_dir: Path | None = None, session=None) -> I
         finally:
             for name in list(engine._frames):
                 engine.drop(name)
-            for name in engine.in_store:
-                engine.store.drop(name)
 
 
 def session_for(settings) -> object:

@@ -86,12 +86,22 @@ def spark_publish(project, con, spark) -> None:
     # the decisions as the DuckDB compute made them, but the engine (flow.py)
     (before,) = con.sql("SELECT decisions FROM flow_stream_state WHERE stream = 's'").fetchall()[0]
     decisions = json.loads(before) | {"engine": "spark"}
+    # nothing collected to the driver (at 10M events the visits as Arrow overflowed its heap):
+    # the relations reach the store as Parquet files Spark writes
+    collected = []
+    engine.read_arrow = lambda relation, params=None: collected.append(relation)
     engine.publish(
         "s",
         {"visits": "flow_visits"},
         RunRecord("s", "on spark: full recompute (test)", datetime.now(UTC), 5),
         StateRecord(json.dumps(decisions), datetime(2026, 3, 3, 8, 45, tzinfo=UTC), "{}", False, cases=False),
     )
+    assert collected == []
+    # the files' views are gone from the store's session, the files with them (a local master's
+    # go to a temporary folder, not into the output folder)
+    for name in ("flow_visits", "flow_case_names", "flow_owner_names"):
+        assert con.sql(f"SELECT count(*) FROM duckdb_views() WHERE view_name = '{name}'").fetchall() == [(0,)]
+    assert sorted(p.name for p in (project / "out").iterdir()) == ["visits"]
     # the store's rows: the texts back, every value as DuckDB computed it
     assert con.sql("SELECT * EXCLUDE (stream) FROM visits ORDER BY case_id, seq").fetchall() == stored
     # the Parquet partition of the stream: the same rows, texts not numbers
