@@ -189,3 +189,21 @@ def test_pm4py_runs_alternate_with_vsm_on_the_same_file():
     csv_only = bench_run_module.Settings.from_env({"BENCH_RUNS": "2", "BENCH_FORMATS": "csv"})
     assert [j for j in csv_only.jobs(1_000_000) if j[0] == "pm4py"] == csv_only.jobs(1_000_000)[-2:]
     assert all(tool == "vsm" for tool, *_ in settings.jobs(100_000_000))
+
+
+def test_driver_cpu_counts_the_child_processes_a_stage_waited_for():
+    """The XES reader parses half a large log in a second process: a stage's cpu_s holds it."""
+    import subprocess
+    import time
+
+    spec = importlib.util.spec_from_file_location("vsm_bench_driver", PROJECT / "bench" / "driver.py")
+    driver = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(driver)
+    recorder = driver.Recorder()
+    recorder.stage("reading the log")
+    busy = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3:\n    pass\n"
+    subprocess.run([sys.executable, "-c", busy], check=True)  # this process waits, idle
+    recorder.stage("checking rows")
+    read, _ = recorder.stages(time.perf_counter(), driver.cpu_seconds())
+    assert read["stage"] == "read and detect"
+    assert read["cpu_s"] >= 0.3
