@@ -900,3 +900,8 @@ def _column_order(columns: list[str]) -> list[str]:
 
 if __name__ == "__main__":  # the second process of `_parse_halves`
     _parse_half_main(sys.argv[1:])
+    # The parent waits for this process to end, not only for its answer: ending here skips
+    # the interpreter's teardown (freeing the half's frame object by object, 0.1-0.2 s at 1M
+    # events), whose memory the kernel takes back at once anyway.
+    sys.stdout.flush()
+    os._exit(0)
