@@ -189,3 +189,21 @@ def test_pm4py_runs_alternate_with_vsm_on_the_same_file():
     csv_only = bench_run_module.Settings.from_env({"BENCH_RUNS": "2", "BENCH_FORMATS": "csv"})
     assert [j for j in csv_only.jobs(1_000_000) if j[0] == "pm4py"] == csv_only.jobs(1_000_000)[-2:]
     assert all(tool == "vsm" for tool, *_ in settings.jobs(100_000_000))
+
+
+def test_the_measured_checkout_is_byte_compiled_as_an_install_would_be(tmp_path):
+    """bench/run.py compiles pipeline/ and connectors/ of the checkout it measures before the
+    runs, so that a run does not compile them from source (PYTHONDONTWRITEBYTECODE set)."""
+    for package in ("pipeline", "connectors"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+        (tmp_path / package / "mod.py").write_text("X = 1\n")
+    (tmp_path / "other.py").write_text("Y = 2\n")
+    bench_run_module.compile_project(tmp_path)
+    compiled = {(p.parent.parent.name, p.name.split(".")[0]) for p in tmp_path.rglob("*.pyc")}
+    assert compiled == {
+        ("pipeline", "__init__"),
+        ("pipeline", "mod"),
+        ("connectors", "__init__"),
+        ("connectors", "mod"),
+    }
