@@ -26,7 +26,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import polars as pl
-import pyarrow as pa
 
 from pipeline.errors import SettingsError
 
@@ -312,7 +311,10 @@ def stage_calendars(
     if intervals is None:
         intervals = calendar_intervals({}, datetime.now(UTC), datetime.now(UTC))
     engine.register("flow_calendar_intervals", intervals.sort("calendar_no", "start_ts").to_arrow())
-    engine.register("flow_calendar_numbers", pa.table({"calendar_no": pa.array(list(numbered), pa.int32())}))
+    engine.register(  # polars, not pa.array: see flow.names_column
+        "flow_calendar_numbers",
+        pl.DataFrame({"calendar_no": list(numbered)}, schema={"calendar_no": pl.Int32}).to_arrow(),
+    )
     frame = pl.DataFrame(
         {"name": list(team_numbers), "calendar_no": list(team_numbers.values())},
         schema={"name": pl.String, "calendar_no": pl.Int32},

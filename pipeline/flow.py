@@ -184,10 +184,22 @@ def names_column(values: list, names: list[str]) -> pa.DictionaryArray:
     with the same `names` hold the same type."""
     names = sorted(set(names))
     index = {n: i for i, n in enumerate(names)}
+    # made by polars, not pa.array: pyarrow's conversion of a Python list first asks whether
+    # it is a pandas object, and imports pandas to ask (0.28 CPU-s that nothing else needs).
+    # The names stay polars' large_string: a cast to string would import pyarrow.compute
+    # (0.05 CPU-s), and DuckDB and Spark (engine_spark.spark_ready) read either alike.
     return pa.DictionaryArray.from_arrays(
-        pa.array([index.get(v) if v is not None else None for v in values], pa.int32()),
-        pa.array(names, pa.string()),
+        pl.Series([index.get(v) if v is not None else None for v in values], dtype=pl.Int32).to_arrow(),
+        pl.Series(names, dtype=pl.String).to_arrow(),
     )
+
+
+def first_row(table: pa.Table) -> dict:
+    """The table's first row as Python values, converted by polars: pyarrow's conversion of a
+    time with a zone (Scalar.as_py, to_pylist) first asks whether pandas is installed and
+    imports it to ask (0.28 CPU-s), which nothing else in a run needs. The same values: a
+    zoned time in the column's zone (zoneinfo), a decimal as Decimal."""
+    return pl.from_arrow(table).row(0, named=True)
 
 
 # Relations the Python steps and publish read (never freed by the runner before the end).
@@ -369,11 +381,9 @@ def _compute(
     }
     runner.run("flow_recompute", "flow_kept_cases", params=params | {"full": plan.full})
     recomputed = engine.read_arrow("SELECT count(*) AS n FROM flow_recompute").column(0)[0].as_py()
-    first_event, last_event = (
+    first_event, last_event = first_row(
         engine.read_arrow("SELECT min(ts), max(ts) FROM events WHERE stream = $stream", {"stream": stream})
-        .to_pylist()[0]
-        .values()
-    )
+    ).values()
     as_of = as_of or last_event
     window = measurement_window(runner, settings, as_of, first_event)
     params |= {
@@ -401,7 +411,7 @@ def _compute(
     runner.run(
         "flow_event_findings", params=params | {"log_shape": shape, "sequence_column": sequence_column}
     )
-    first_ts, last_ts = engine.read_arrow("SELECT min(ts), max(ts) FROM flow_events").to_pylist()[0].values()
+    first_ts, last_ts = first_row(engine.read_arrow("SELECT min(ts), max(ts) FROM flow_events")).values()
     last_ts = max(last_ts, as_of) if last_ts else as_of
     stream_calendar, idle_teams = stage_calendars(
         engine, settings.calendar, settings.calendars, first_ts, last_ts
@@ -473,7 +483,7 @@ def _compute(
     stream_map, model_files = discover_map(engine, settings, model_dir)
 
     on_stage("publishing results")
-    summary = engine.read_arrow("flow_stream_summary").to_pylist()[0]
+    summary = first_row(engine.read_arrow("flow_stream_summary"))
     total_cases = engine.read_arrow("SELECT count(*) FROM flow_case_names").column(0)[0].as_py()
     message = (
         ("" if on_duckdb else f"on {engine.name}: ")

@@ -23,6 +23,7 @@ import json
 from dataclasses import dataclass
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 
 from pipeline.errors import SettingsError
@@ -222,28 +223,26 @@ def stage_slas(con: duckdb.DuckDBPyConnection, engine, slas: list[Sla], stream: 
             )
         )
         pauses += [(no, p) for p in (s.pause if s.pause is not None else external)]
-    schema = pa.schema(
-        [
-            ("sla_no", pa.int32()),
-            ("sla_name", pa.string()),
-            ("start_name", pa.string()),
-            ("stop_name", pa.string()),
-            ("target_s", pa.float64()),
-            ("warn_at", pa.float64()),
-        ]
-    )
+    # polars, not pyarrow's conversion of Python lists (which imports pandas): see flow.names_column
     engine.register(
         "flow_sla_defs",
-        pa.Table.from_pylist([dict(zip(schema.names, d, strict=True)) for d in defs], schema=schema),
+        pl.DataFrame(
+            defs,
+            schema={
+                "sla_no": pl.Int32,
+                "sla_name": pl.String,
+                "start_name": pl.String,
+                "stop_name": pl.String,
+                "target_s": pl.Float64,
+                "warn_at": pl.Float64,
+            },
+            orient="row",
+            strict=False,
+        ).to_arrow(),
     )
     engine.register(
         "flow_sla_pauses",
-        pa.table(
-            {
-                "sla_no": pa.array([p[0] for p in pauses], pa.int32()),
-                "status": pa.array([p[1] for p in pauses], pa.string()),
-            }
-        ),
+        pl.DataFrame(pauses, schema={"sla_no": pl.Int32, "status": pl.String}, orient="row").to_arrow(),
     )
     engine.register("flow_case_sla_picks", _case_picks(con, slas, stream))
 

@@ -207,3 +207,21 @@ def test_driver_cpu_counts_the_child_processes_a_stage_waited_for():
     read, _ = recorder.stages(time.perf_counter(), driver.cpu_seconds())
     assert read["stage"] == "read and detect"
     assert read["cpu_s"] >= 0.3
+
+
+def test_the_measured_checkout_is_byte_compiled_as_an_install_would_be(tmp_path):
+    """bench/run.py compiles pipeline/ and connectors/ of the checkout it measures before the
+    runs, so that a run does not compile them from source (PYTHONDONTWRITEBYTECODE set)."""
+    for package in ("pipeline", "connectors"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+        (tmp_path / package / "mod.py").write_text("X = 1\n")
+    (tmp_path / "other.py").write_text("Y = 2\n")
+    bench_run_module.compile_project(tmp_path)
+    compiled = {(p.parent.parent.name, p.name.split(".")[0]) for p in tmp_path.rglob("*.pyc")}
+    assert compiled == {
+        ("pipeline", "__init__"),
+        ("pipeline", "mod"),
+        ("connectors", "__init__"),
+        ("connectors", "mod"),
+    }
