@@ -218,8 +218,8 @@ def stage_slas(con: duckdb.DuckDBPyConnection, engine, slas: list[Sla], stream: 
                 s.name,
                 None if s.start == "arrival" else s.start,
                 None if s.stop == "exit" else s.stop,
-                parse_duration(s.target, f"{at} target"),
-                s.warn_at,
+                float(parse_duration(s.target, f"{at} target")),
+                float(s.warn_at),
             )
         )
         pauses += [(no, p) for p in (s.pause if s.pause is not None else external)]
@@ -237,7 +237,6 @@ def stage_slas(con: duckdb.DuckDBPyConnection, engine, slas: list[Sla], stream: 
                 "warn_at": pl.Float64,
             },
             orient="row",
-            strict=False,
         ).to_arrow(),
     )
     engine.register(
