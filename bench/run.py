@@ -1,7 +1,7 @@
 """`make bench`: how fast `vsm discover` is, per stage, against a pm4py baseline on the same file.
 
 For each scale (`BENCH_SCALES`, default `100k,1M,10M`; `100M` accepted) it generates or finds
-the cached synthetic logs (bench/generate.py: claims = interval log, incidents = status
+the cached synthetic logs (bench/generate.py, in a child process: claims = interval log, incidents = status
 log, as Parquet, and as CSV where a run reads it), then runs, each in a fresh process and a
 fresh folder:
 
@@ -497,7 +497,7 @@ def bench(settings: Settings) -> dict:
         cells = settings.cells(events)
         # the CSV is written only where a run reads it (not at 100M unless asked for)
         logs = {
-            kind: generate.ensure(kind, events, csv=(kind, "csv") in cells, say=say)
+            kind: generate.ensure_apart(kind, events, csv=(kind, "csv") in cells, say=say)
             for kind in dict.fromkeys([k for k, _ in cells] + ["claims"])
             if kind in settings.kinds
         }
@@ -520,7 +520,7 @@ def bench(settings: Settings) -> dict:
         if ("pm4py", "claims", "parquet") in measured:
             results["pm4py"].append(summarise_pm4py(label, events, measured[("pm4py", "claims", "parquet")]))
     if settings.xes_events:
-        xes = generate.ensure_xes(settings.xes_events, say=say)
+        xes = generate.ensure_apart("claims", settings.xes_events, csv=False, xes=True, say=say)
         say(f"vsm discover claims xes {generate.scale_label(settings.xes_events)}")
         row = summarise_vsm(
             generate.scale_label(settings.xes_events),

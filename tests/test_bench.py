@@ -191,6 +191,24 @@ def test_pm4py_runs_alternate_with_vsm_on_the_same_file():
     assert all(tool == "vsm" for tool, *_ in settings.jobs(100_000_000))
 
 
+def test_a_missing_log_is_generated_in_a_child_process(tmp_path, monkeypatch):
+    """bench/run.py makes its logs with ensure_apart: this process stays small, so the runs it
+    starts later do not report its size as their peak (Linux counts it from before their exec)."""
+    monkeypatch.setenv("VSM_BENCH_CACHE", str(tmp_path))
+
+    def not_here(*_args, **_kwargs):
+        raise AssertionError("generated in the benchmark's own process")
+
+    monkeypatch.setattr(generate, "plan", not_here)  # the child imports its own generate
+    log = generate.ensure_apart("claims", 5_000, csv=False)
+    assert log.parquet.exists() and not log.csv.exists()
+    assert log.known()["events"] == 5_000
+    assert pl.read_parquet(log.parquet).height == 5_000
+    xes = generate.ensure_apart("claims", 5_000, csv=False, xes=True)
+    assert xes.name == f"claims-5k-v{generate.GENERATOR_VERSION}-ns.xes"
+    assert xes.read_text().count("<event>") == 5_000
+
+
 def test_driver_cpu_counts_the_child_processes_a_stage_waited_for():
     """The XES reader parses half a large log in a second process: a stage's cpu_s holds it."""
     import subprocess
