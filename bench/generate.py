@@ -363,6 +363,17 @@ class Log:
     def known(self) -> dict:
         return json.loads(self.meta.read_text())
 
+    def ready(self, csv: bool = True) -> bool:
+        """Generated already: its figures and Parquet file, and its CSV unless `csv=False`."""
+        return self.meta.exists() and self.parquet.exists() and (self.csv.exists() or not csv)
+
+    @property
+    def xes(self) -> Path:
+        """Where ensure_xes keeps its XES copy. "-ns": rustxes' exporter reads a datetime's
+        number as nanoseconds; the Parquet file's are microseconds, so a copy written from them
+        as they were dated every event in January 1970."""
+        return self.parquet.with_name(self.parquet.stem + "-ns.xes")
+
 
 def paths(kind: str, events: int) -> Log:
     stem = cache_dir() / f"{kind}-{scale_label(events)}-v{GENERATOR_VERSION}"
@@ -378,7 +389,7 @@ def ensure(kind: str, events: int, *, csv: bool = True, say=lambda _: None) -> L
     if kind not in KINDS:
         raise ValueError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
     log = paths(kind, events)
-    if log.meta.exists() and log.parquet.exists() and (log.csv.exists() or not csv):
+    if log.ready(csv):
         return log
     log.meta.parent.mkdir(parents=True, exist_ok=True)
     say(f"generating {kind} log of {events:,} events in {log.meta.parent}")
@@ -434,9 +445,7 @@ def ensure(kind: str, events: int, *, csv: bool = True, say=lambda _: None) -> L
 def ensure_xes(events: int, *, say=lambda _: None) -> Path:
     """The claims log of this size as XES (written by rustxes' exporter), cached."""
     log = ensure("claims", events, csv=False, say=say)
-    # "-ns": rustxes' exporter reads a datetime's number as nanoseconds; the Parquet file's are
-    # microseconds, so a copy written from them as they were dated every event in January 1970
-    target = log.parquet.with_name(log.parquet.stem + "-ns.xes")
+    target = log.xes
     if target.exists():
         return target
     say(f"writing {target.name} with rustxes")
@@ -471,9 +480,7 @@ def ensure_apart(kind: str, events: int, *, csv: bool = True, xes: bool = False,
     import subprocess
 
     log = paths(kind, events)
-    target = log.parquet.with_name(log.parquet.stem + "-ns.xes")
-    ready = log.meta.exists() and log.parquet.exists() and (log.csv.exists() or not csv)
-    if not ready or (xes and not target.exists()):
+    if not log.ready(csv) or (xes and not log.xes.exists()):
         call = f"ensure_xes({events})" if xes else f"ensure({kind!r}, {events}, csv={csv})"
         say(f"generating {kind} log of {events:,} events{' as XES' if xes else ''} (in a child process)")
         here = str(Path(__file__).parent)
