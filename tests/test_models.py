@@ -264,6 +264,84 @@ def test_what_a_view_read_goes_once_the_view_is_read(folder):
     assert tables == {"flow_last"}
 
 
+def inline_catalogue(folder: Path):
+    """flow_first (a table) -> flow_inner (inline) -> flow_through (a view) -> flow_last; when
+    the choice `two` holds, flow_other reads flow_inner too."""
+    write(folder, "first.sql", "-- name: flow_first\n-- grain: row\nSELECT 2 AS n\n")
+    write(
+        folder,
+        "inner.sql",
+        "-- name: flow_inner\n-- grain: row\n-- depends_on: flow_first\n-- materialise: inline\n"
+        "SELECT n + 1 AS n FROM flow_first\n",
+    )
+    write(
+        folder,
+        "through.sql",
+        "-- name: flow_through\n-- grain: row\n-- depends_on: flow_inner\n-- materialise: view\n"
+        "SELECT n FROM flow_inner\n",
+    )
+    write(
+        folder,
+        "last.sql",
+        "-- name: flow_last\n-- grain: row\n-- depends_on: flow_through\n"
+        "SELECT n * 2 AS n FROM flow_through\n",
+    )
+    write(
+        folder,
+        "other.sql",
+        "-- name: flow_other\n-- grain: row\n-- depends_on: flow_inner\n-- when: two\n"
+        "SELECT n * 10 AS n FROM flow_inner\n",
+    )
+    return load_catalogue(folder)
+
+
+def kinds(con) -> dict[str, str]:
+    return dict(con.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall())
+
+
+def test_an_inline_model_read_by_one_model_is_a_view_gone_with_its_reader(folder):
+    con = duckdb.connect()
+    runner = Runner(DuckDBEngine(con), {"two": False}, keep={"flow_last"}, catalogue=inline_catalogue(folder))
+    runner.run("flow_inner")
+    # read once (by flow_last, through the view flow_through): a view, nothing stored
+    assert kinds(con) == {"flow_first": "LOCAL TEMPORARY", "flow_inner": "VIEW"}
+    assert runner.timings[-1].rows is None
+    runner.run("flow_last")
+    assert con.execute("SELECT n FROM flow_last").fetchall() == [(6,)]  # (2 + 1) * 2
+    # once flow_last is built, the views and the table under them go
+    assert kinds(con) == {"flow_last": "LOCAL TEMPORARY"}
+
+
+def test_an_inline_model_read_by_two_models_is_a_table(folder):
+    con = duckdb.connect()
+    runner = Runner(
+        DuckDBEngine(con), {"two": True}, keep={"flow_last", "flow_other"}, catalogue=inline_catalogue(folder)
+    )
+    runner.run("flow_last", "flow_other")
+    assert con.execute("SELECT n FROM flow_last").fetchall() == [(6,)]
+    assert con.execute("SELECT n FROM flow_other").fetchall() == [(30,)]
+    assert next(t.rows for t in runner.timings if t.model == "flow_inner") == 1  # counted: a table
+    assert kinds(con) == {"flow_last": "LOCAL TEMPORARY", "flow_other": "LOCAL TEMPORARY"}
+
+
+def test_an_inline_model_whose_second_reader_is_not_decided_yet_is_a_table(folder):
+    # flow_other's `when: two` names a choice not made yet: it may read flow_inner
+    con = duckdb.connect()
+    runner = Runner(DuckDBEngine(con), keep={"flow_last"}, catalogue=inline_catalogue(folder))
+    runner.run("flow_inner")
+    assert kinds(con)["flow_inner"] == "LOCAL TEMPORARY"
+
+
+def test_an_inline_model_binds_no_parameters(folder):
+    write(
+        folder,
+        "b.sql",
+        "-- name: flow_b\n-- grain: row\n-- params: n\n-- materialise: inline\nSELECT $n AS n\n",
+    )
+    with pytest.raises(CatalogueError, match="b.sql:1: an inline model"):
+        load_catalogue(folder)
+
+
 def test_a_missing_parameter_is_named(folder):
     runner = Runner(DuckDBEngine(duckdb.connect()), {"parity": "odd"}, catalogue=folder_catalogue(folder))
     with pytest.raises(CatalogueError, match="parameters not given: n"):
