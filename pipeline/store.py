@@ -200,19 +200,41 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
     schema_migrations; return the versions applied now. One commit, not one per migration: a
     new store takes all of them (each commit writes and flushes the write-ahead log; a new
     store's 19 commits were most of its open), and a failing one leaves the store as it was
-    before any of them."""
+    before any of them. The pending files run as one script and are recorded by one INSERT:
+    a statement per file and one per record cost about a millisecond each (a new store: 0.053
+    -> 0.028 s, median of 6). A failing script is run again file by file, rolled back, to
+    name the file that fails."""
     con.execute("BEGIN TRANSACTION")
-    path = None  # the migration being applied
+    pending: list[tuple[int, str, Path]] = []
     try:
         done = applied_versions(con)
         pending = [(v, n, p) for v, n, p in migrations() if v not in done]
-        for version, name, path in pending:
-            con.execute(path.read_text(encoding="utf-8"))
-            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+        if pending:
+            # `;` between the files: a file whose last statement has none stays whole
+            con.execute("\n;\n".join(p.read_text(encoding="utf-8") for _, _, p in pending))
+            con.execute(
+                "INSERT INTO schema_migrations SELECT unnest($versions), unnest($names), now()",
+                {"versions": [v for v, _, _ in pending], "names": [n for _, n, _ in pending]},
+            )
         con.execute("COMMIT")
     except duckdb.Error as exc:
         con.execute("ROLLBACK")
-        if path is None:
+        if not pending:
             raise
-        raise StoreError(f"migration {path.name} failed: {exc}") from exc
+        raise StoreError(f"migration {_failing_migration(con, pending).name} failed: {exc}") from exc
     return [v for v, _, _ in pending]
+
+
+def _failing_migration(con: duckdb.DuckDBPyConnection, pending: list[tuple[int, str, Path]]) -> Path:
+    """The first of the pending migrations that fails when they run one by one (in a
+    transaction rolled back: nothing stays); the last one if none does alone."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for _, _, path in pending:
+            try:
+                con.execute(path.read_text(encoding="utf-8"))
+            except duckdb.Error:
+                return path
+        return pending[-1][2]
+    finally:
+        con.execute("ROLLBACK")

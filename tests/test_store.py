@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 
+import duckdb
+import pytest
+
+import pipeline.store as store_module
+from pipeline.errors import StoreError
 from pipeline.store import migrations, open_store
 
 
@@ -19,6 +25,44 @@ def test_migrations_are_applied_once_and_recorded(tmp_path):
     assert con.execute("SELECT count(*) FROM schema_migrations").fetchall()[0] == (len(versions),)
     tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
     assert {"events", "rejects", "runs"} <= tables
+    con.close()
+
+
+def test_an_older_store_takes_the_migrations_it_lacks_and_records_them(tmp_path, monkeypatch):
+    # a store made when only 001-003 existed; then the folder has two more, 004 and 005
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    for name in ("001_a.sql", "002_b.sql", "003_c.sql"):
+        (folder / name).write_text(f"CREATE TABLE t{name[:3]} (x INTEGER);\n")
+    monkeypatch.setattr(store_module, "MIGRATIONS_DIR", folder)
+    db = tmp_path / "s.duckdb"
+    open_store(db).close()
+    (folder / "004_d.sql").write_text("INSERT INTO t001 VALUES (4);\n-- a comment after the last statement")
+    (folder / "005_e.sql").write_text("ALTER TABLE t001 ADD COLUMN y INTEGER DEFAULT 5;")
+    con = open_store(db)
+    assert con.execute("SELECT version, name FROM schema_migrations ORDER BY 1").fetchall() == [
+        (1, "a"),
+        (2, "b"),
+        (3, "c"),
+        (4, "d"),
+        (5, "e"),
+    ]
+    assert con.execute("SELECT x, y FROM t001").fetchall() == [(4, 5)]
+    con.close()
+
+
+def test_a_failing_migration_is_named_and_leaves_the_store_as_it_was(tmp_path, monkeypatch):
+    folder = tmp_path / "migrations"
+    shutil.copytree(store_module.MIGRATIONS_DIR, folder)
+    broken = "CREATE TABLE fine (x INTEGER);\nALTER TABLE nowhere ADD COLUMN y INTEGER;\n"
+    (folder / "090_broken.sql").write_text(broken)
+    (folder / "091_later.sql").write_text("CREATE TABLE later (x INTEGER);\n")
+    monkeypatch.setattr(store_module, "MIGRATIONS_DIR", folder)
+    db = tmp_path / "s.duckdb"
+    with pytest.raises(StoreError, match=r"migration 090_broken\.sql failed: .*nowhere"):
+        open_store(db)
+    con = duckdb.connect(str(db))
+    assert con.execute("SHOW TABLES").fetchall() == []  # not even schema_migrations
     con.close()
 
 
