@@ -1,8 +1,8 @@
 """Discovery and the map's structure: main path, side steps, rework loops, decision points.
 
 Tiny variant logs with a known shape, drawn in each test; the expected figures are worked out
-by hand from the drawing. Then the real logs: the main path and the top rework loops must
-agree with what their `variants` table shows.
+by hand from the drawing. (The real logs' maps: tests/test_real_logs.py, where each is
+discovered once.)
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import polars as pl
 import pytest
 
 from pipeline.discovery import discover_model, write_model
-from pipeline.store import open_store, query_frame
 from pipeline.stream_map import (
     build_map,
     decision_points,
@@ -25,7 +24,6 @@ from pipeline.stream_map import (
     parallel_steps,
     rework_loops,
 )
-from pipeline.streams import discover
 from pipeline.variant_steps import OTHER, fold_rare_steps, fold_variants, start_end_steps
 
 
@@ -270,154 +268,6 @@ def test_start_and_end_steps_rule():
         ("E", 0, 26, False, True),
         ("X", 4, 0, False, False),
     ]
-
-
-# --- real logs -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def real_variants(real_logs, tmp_path_factory):
-    """variants_of(name) -> the stream's `variants` rows, each log loaded once (vsm discover path)."""
-    folder = tmp_path_factory.mktemp("discovery")
-    con = open_store(folder / "vsm.duckdb")
-    loaded: dict[str, pl.DataFrame] = {}
-
-    def variants_of(name: str) -> pl.DataFrame:
-        if name not in loaded:
-            discover(con, real_logs / f"{name}.xes.gz", name, streams_dir=folder / "streams")
-            loaded[name] = query_frame(
-                con,
-                "SELECT steps, cases, lead_time_mean_s FROM variants WHERE stream = $s ORDER BY rank",
-                {"s": name},
-            )
-        return loaded[name]
-
-    yield variants_of
-    con.close()
-
-
-def cases_going_back(frame: pl.DataFrame, from_step: str, to_step: str) -> int:
-    """Cases of the variants moving from_step -> to_step back to a step they reached first (plain Python)."""
-    cases = 0
-    for text, n in frame.select("steps", "cases").iter_rows():
-        steps = text.split(" > ")
-        moves = zip(steps, steps[1:], strict=False)
-        if any(a == from_step and b == to_step and steps.index(b) <= steps.index(a) for a, b in moves):
-            cases += n
-    return cases
-
-
-def test_helpdesk_map_agrees_with_its_variants(real_variants):
-    log = real_variants("helpdesk")
-    result = build_map(log)
-    top = log["steps"][0]
-    assert result.main_path == top.split(" > ")
-    # 'Closed' is an automatic close (15 d after 'Resolve ticket'): a case ends when it becomes
-    # ready for it, so it is in no completed case's path (test_flow_exits.py)
-    assert result.main_path == ["Assign seriousness", "Take in charge ticket", "Resolve ticket"]
-    loops = result.rework_loops.head(2).select("from_step", "to_step", "cases").rows()
-    # back to Take in charge after a wait, having been taken in charge before; Assign seriousness twice
-    assert loops == [
-        ("Wait", "Take in charge ticket", cases_going_back(log, "Wait", "Take in charge ticket")),
-        (
-            "Assign seriousness",
-            "Assign seriousness",
-            cases_going_back(log, "Assign seriousness", "Assign seriousness"),
-        ),
-    ]
-    assert "Wait" in set(result.map_steps.filter(~pl.col("on_main_path"))["step"])
-
-
-def test_receipt_main_path_is_its_top_variant(real_variants):
-    log = real_variants("receipt")
-    result = build_map(log)
-    assert result.main_path == log["steps"][0].split(" > ")
-    assert result.main_path[0] == "Confirmation of receipt" and len(result.main_path) == 6
-
-
-def test_road_traffic_fines_discovery_time(real_variants, capsys):
-    log = real_variants("road_traffic_fines")
-    timed_import = "import time; t = time.perf_counter(); import pm4py; print(time.perf_counter() - t)"
-    import_s = float(
-        subprocess.run(
-            [sys.executable, "-c", timed_import], capture_output=True, text=True, check=True
-        ).stdout
-    )
-    started = time.perf_counter()
-    result = build_map(log)
-    map_s = time.perf_counter() - started
-    with capsys.disabled():
-        print(
-            f"\nroad_traffic_fines: {log.height} variants, {int(log['cases'].sum())} cases; "
-            f"pm4py import {import_s:.2f}s (once per run), discovery + map {map_s:.2f}s"
-        )
-    assert result.main_path == [
-        "Create Fine",
-        "Send Fine",
-        "Insert Fine Notification",
-        "Add penalty",
-        "Send for Credit Collection",
-    ]
-    assert result.main_path == log["steps"][0].split(" > ")
-
-
-BPIC2012_MAIN_PATH = [
-    "A_SUBMITTED",
-    "A_PARTLYSUBMITTED",
-    "A_PREACCEPTED",
-    "W_Completeren aanvraag",
-    "A_ACCEPTED",
-    "O_SELECTED",
-    "A_FINALIZED",
-    "O_CREATED",
-    "O_SENT",
-    "W_Nabellen offertes",
-    "O_SENT_BACK",
-    "W_Valideren aanvraag",
-    "O_ACCEPTED",
-    "A_APPROVED",
-    "A_REGISTERED",
-    "A_ACTIVATED",
-]
-
-
-def first_visits(steps: str) -> list[str]:
-    return list(dict.fromkeys(steps.split(" > ")))
-
-
-def test_bpic2012_main_path_is_the_approved_loan_not_the_top_variant(real_variants):
-    log = real_variants("bpic2012")
-    result = build_map(log)
-    # The top variant is an early decline (A_SUBMITTED > A_PARTLYSUBMITTED > A_DECLINED); the map's
-    # spine is the approval path, which approved cases follow step for step (rework aside).
-    assert log["steps"][0] == "A_SUBMITTED > A_PARTLYSUBMITTED > A_DECLINED"
-    assert result.main_path == BPIC2012_MAIN_PATH
-    following = sum(
-        n
-        for steps, n in log.select("steps", "cases").iter_rows()
-        if first_visits(steps) == BPIC2012_MAIN_PATH
-    )
-    assert following >= 40
-    side = dict(result.map_steps.filter(~pl.col("on_main_path")).select("step", "anchor_step").iter_rows())
-    assert side["A_DECLINED"] == "A_PARTLYSUBMITTED" and side["W_Afhandelen leads"] == "A_PARTLYSUBMITTED"
-    # Back-to-back sessions of a work item are one visit (docs/metrics.md), so the top loops are
-    # no longer W_ items following themselves but real returns: first, validation sending the
-    # file back to chase missing documents.
-    loops = result.rework_loops.head(3).select("from_step", "to_step", "cases").rows()
-    assert loops[0][:2] == ("W_Nabellen incomplete dossiers", "W_Valideren aanvraag")
-    assert loops == [(a, b, cases_going_back(log, a, b)) for a, b, _ in loops]
-    assert all(a != b for a, b in result.rework_loops.select("from_step", "to_step").rows())
-    after_submit = result.decision_points.filter(pl.col("step") == "A_PARTLYSUBMITTED")
-    assert set(after_submit["to_step"]) == {"W_Afhandelen leads", "A_DECLINED", "A_PREACCEPTED"}
-
-
-def test_bpic2013_incidents_team_steps_reworked(real_variants):
-    # one work status and a team column: [flow] step_by auto maps the support groups, and a
-    # case back at a group that had it is rework (G96 is the busiest group that keeps its box)
-    log = real_variants("bpic2013_incidents")
-    result = build_map(log)
-    loops = {(a, b): n for a, b, n in result.rework_loops.select("from_step", "to_step", "cases").rows()}
-    assert loops[("G96", "G96")] == cases_going_back(log, "G96", "G96") > 0
 
 
 def test_discovery_waits_for_the_background_import_of_pm4py(monkeypatch, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 
 import pytest
 from hypothesis import given, settings
@@ -495,6 +496,19 @@ WHITE_SPACE = (  # Unicode White_Space, what polars strips
 )
 
 
+@cache
+def _staging_macros():
+    """An in-memory DuckDB holding load/staging.sql's macros (nothing else: one for all the
+    examples below, which each register their own values)."""
+    import duckdb
+
+    from pipeline.store import read_sql
+
+    con = duckdb.connect()
+    con.execute(read_sql("load/staging.sql"))
+    return con
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(st.text(alphabet=st.sampled_from(WHITE_SPACE + "ab é日\x1c-_.\u0301"), max_size=6), max_size=40)
@@ -503,13 +517,9 @@ def test_staged_text_is_stripped_as_polars_strips_it(values):
     """strip_text (load/staging.sql) against polars' strip_chars() on the same values: every
     Unicode White_Space character goes, whichever end, and nothing else (not U+001C, which
     Python's str.strip() would take, nor a combining mark)."""
-    import duckdb
     import polars as pl
 
-    from pipeline.store import read_sql
-
-    con = duckdb.connect()
-    con.execute(read_sql("load/staging.sql"))
+    con = _staging_macros()
     series = pl.Series("v", values, dtype=pl.String)
     con.register("t", pl.DataFrame({"i": range(len(values)), "v": series}).to_arrow())
     got = [r[0] for r in con.execute("SELECT strip_text(v) FROM t ORDER BY i").fetchall()]
