@@ -403,7 +403,7 @@ def _annotate(
     spans = _record_spans(path, data, values, header_lines) if quoted else None
     counts = _field_counts(data, values, names, delimiter, header_lines, spans, wide, quoted)
     if spans is None:  # every record one line
-        starts = np.arange(header_lines + 1, header_lines + 1 + values.height, dtype=np.int64)
+        starts = np.arange(header_lines + 1, header_lines + 1 + values.height, dtype=np.uint64)
     else:
         starts = np.cumsum(spans) - spans + header_lines + 1
     if wide:  # positional columns: the header's names, then the surplus ones (dropped below)
