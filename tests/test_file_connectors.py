@@ -193,6 +193,15 @@ def test_unreadable_csv_raises_source_error(tmp_path, data, message):
     assert str(path) in str(caught.value)
 
 
+def test_mixed_encodings_past_the_first_megabyte_name_their_line(tmp_path):
+    # the first non-ASCII byte is found a block (1 MiB) at a time: here in the second block
+    rows = b"".join(b"c%07d,plain\n" % i for i in range(100_000))  # 14 bytes each: 1.4 MB
+    data = b"case,name\n" + rows + b"x,caf\xc3\xa9\n" + b"y,M\xfcller\n"
+    path = write(tmp_path, "late_mixed.csv", data)
+    with pytest.raises(SourceError, match="then bytes that are not UTF-8 on line 100003"):
+        read_csv(path)
+
+
 def test_invalid_utf8_far_into_a_utf8_file_names_its_line(tmp_path):
     rows = b"".join(b"c%d,caf\xc3\xa9\n" % i for i in range(20000))  # valid UTF-8 well past the sample
     path = write(tmp_path, "late_bad.csv", b"case,name\n" + rows + b"c9,M\xfcller\n")
