@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+import connectors.csv as csv_connector
 from connectors.csv import CsvDialect, read_csv, read_csv_with_dialect, sniff_csv
 from connectors.jsonl import read_jsonl
 from connectors.parquet import read_parquet
@@ -199,6 +200,21 @@ def test_mixed_encodings_past_the_first_megabyte_name_their_line(tmp_path):
     data = b"case,name\n" + rows + b"x,caf\xc3\xa9\n" + b"y,M\xfcller\n"
     path = write(tmp_path, "late_mixed.csv", data)
     with pytest.raises(SourceError, match="then bytes that are not UTF-8 on line 100003"):
+        read_csv(path)
+
+
+def test_csv_written_to_while_it_is_read_is_an_error(tmp_path, monkeypatch):
+    # the file is mapped and polars parses it from its path: both must see the same bytes
+    path = write(tmp_path, "growing.csv", b"case,activity\nc1,A\n")
+    parse = csv_connector._polars_read
+
+    def another_program_appends_first(source, delimiter):
+        with path.open("ab") as f:
+            f.write(b"c2,B\n")
+        return parse(source, delimiter)
+
+    monkeypatch.setattr(csv_connector, "_polars_read", another_program_appends_first)
+    with pytest.raises(SourceError, match="changed while it was read"):
         read_csv(path)
 
 
