@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+import connectors.csv as csv_connector
 from connectors.csv import CsvDialect, read_csv, read_csv_with_dialect, sniff_csv
 from connectors.jsonl import read_jsonl
 from connectors.parquet import read_parquet
@@ -191,6 +192,30 @@ def test_unreadable_csv_raises_source_error(tmp_path, data, message):
         read_csv(path)
     assert message in str(caught.value)
     assert str(path) in str(caught.value)
+
+
+def test_mixed_encodings_past_the_first_megabyte_name_their_line(tmp_path):
+    # the first non-ASCII byte is found a block (1 MiB) at a time: here in the second block
+    rows = b"".join(b"c%07d,plain\n" % i for i in range(100_000))  # 14 bytes each: 1.4 MB
+    data = b"case,name\n" + rows + b"x,caf\xc3\xa9\n" + b"y,M\xfcller\n"
+    path = write(tmp_path, "late_mixed.csv", data)
+    with pytest.raises(SourceError, match="then bytes that are not UTF-8 on line 100003"):
+        read_csv(path)
+
+
+def test_csv_written_to_while_it_is_read_is_an_error(tmp_path, monkeypatch):
+    # the file is mapped and polars parses it from its path: both must see the same bytes
+    path = write(tmp_path, "growing.csv", b"case,activity\nc1,A\n")
+    parse = csv_connector._polars_read
+
+    def another_program_appends_first(source, delimiter):
+        with path.open("ab") as f:
+            f.write(b"c2,B\n")
+        return parse(source, delimiter)
+
+    monkeypatch.setattr(csv_connector, "_polars_read", another_program_appends_first)
+    with pytest.raises(SourceError, match="changed while it was read"):
+        read_csv(path)
 
 
 def test_invalid_utf8_far_into_a_utf8_file_names_its_line(tmp_path):

@@ -38,11 +38,16 @@ CREATE OR REPLACE TEMP MACRO time_text(t, sep) AS
 -- each token in turn: 20 default tokens over the five text columns a load tests were 10% of
 -- its insert's CPU time (10M events, perf), most of it on case ids, activities and resources
 -- longer than any token.
+-- Of the short ones, a value whose first character begins no token is none either: the
+-- first characters' codes are compared as numbers, before the value itself is compared with
+-- each token as text (10M amounts, team names, lifecycles: 0.44, 0.39, 0.31 CPU-s a column
+-- tested against 0.25, 0.24, 0.21; digits, 'I', 's' begin none of the built-in tokens).
 -- A CASE, not an AND: DuckDB evaluates every side of an AND in a projection for every row.
 CREATE OR REPLACE TEMP MACRO is_token(s, tokens) AS
     s <> ''
     AND CASE
         WHEN strlen(s) > coalesce(list_max(list_transform(tokens, lambda t: strlen(t))), 0) THEN false
+        WHEN NOT list_contains(list_transform(tokens, lambda t: ord(t)), ord(s)) THEN false
         ELSE list_contains(tokens, s)
     END;
 
