@@ -11,9 +11,7 @@ that says what it is, one `-- key: value` line each:
     -- when: log_shape = status          which computes it belongs to (absent: every one);
                                          `engine = duckdb`: an engine's own variant of a
                                          portable model (`<name>__duckdb.sql`, issue 22)
-    -- materialise: view                 a view, not a table (a pass-through costs nothing);
-                                         `inline`: a view when one model of the compute reads
-                                         it (through views), a table when more do
+    -- materialise: view                 a view, not a table (a pass-through costs nothing)
 
 A file's name is the model's name without `flow_`, and `__<variant>` for the alternatives of
 one name (`raw_visits__interval.sql`). `macros.sql` holds the macros (`-- macro: f(a, b)` and
@@ -72,9 +70,6 @@ class Model:
     when: str | None
     view: bool
     sql: str  # the file after its header: explanatory comment and the SELECT
-    # a view when one model of the compute reads it (Runner.run): its SELECT then runs inside
-    # that reader's and its rows are never stored; a table when more read it
-    inline: bool = False
 
     @property
     def where(self) -> str:
@@ -127,10 +122,8 @@ def parse_model(path: Path) -> Model:
     if path.stem.split("__")[0] != expected:
         raise CatalogueError(f"{path}:1: a model named {name!r} lives in {expected}.sql or {expected}__*.sql")
     view = header.get("materialise", "table")
-    if view not in ("table", "view", "inline"):
-        raise CatalogueError(f"{path}:1: materialise is 'table', 'view' or 'inline', not {view!r}")
-    if view == "inline" and header.get("params", "").strip():
-        raise CatalogueError(f"{path}:1: an inline model may become a view, which binds no parameters")
+    if view not in ("table", "view"):
+        raise CatalogueError(f"{path}:1: materialise is 'table' or 'view', not {view!r}")
     sql = "".join(lines[n:])
     if re.search(r"^\s*(CREATE|INSERT|DELETE|UPDATE|ALTER|DROP|SET)\b", sql, re.M | re.I):
         raise CatalogueError(f"{path}:{n + 1}: a model is one SELECT (no DDL or DML)")
@@ -144,7 +137,6 @@ def parse_model(path: Path) -> Model:
         when=header.get("when") or None,
         view=view == "view",
         sql=sql,
-        inline=view == "inline",
     )
 
 
@@ -476,7 +468,6 @@ class Runner:
     # may go too (a view dropped before what it reads: that relation is not held to the end)
     freed: set[str] = field(default_factory=set)
     timings: list[Timing] = field(default_factory=list)
-    views: set[str] = field(default_factory=set)  # what it built as views (not dropped yet)
     _readers_by_choices: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -526,17 +517,12 @@ class Runner:
             missing = [p for p in model.params if p not in params]
             if missing:
                 raise CatalogueError(f"{model.where}: parameters not given: {', '.join(missing)}")
-            view = model.view or (model.inline and self._read_once(model.name))
             started = time.perf_counter()
             rows = self.engine.materialise(
-                model.name, self.catalogue.sql(model), {p: params[p] for p in model.params}, view=view
+                model.name, self.catalogue.sql(model), {p: params[p] for p in model.params}, view=model.view
             )
             self.timings.append(Timing(model.name, time.perf_counter() - started, rows))
             self.built.add(model.name)
-            if view:
-                self.views.add(model.name)
-            else:
-                self.views.discard(model.name)
             self._free(model.depends_on)
 
     def rows(self, name: str) -> int:
@@ -545,23 +531,6 @@ class Runner:
         if told is not None:
             return told
         return self.engine.read_arrow(f"SELECT count(*) AS n FROM {name}")["n"][0].as_py()
-
-    def _read_once(self, name: str) -> bool:
-        """Whether one model of this compute reads relation `name`, counting the readers of a
-        view that reads it in the view's place (a model whose `when` names a choice not made yet
-        counts: it may read it). An inline model read once is made as a view: its reader runs
-        its SELECT inside its own, and its rows are never stored (10M events: flow_session_visits,
-        5M visits, read only by flow_visits_built when there is no calendar)."""
-        readers = self._readers()
-        found: set[str] = set()
-        stack = [name]
-        while stack:
-            for r in readers.get(stack.pop(), []):
-                if r.view:
-                    stack.append(r.name)
-                else:
-                    found.add(r.name)
-        return len(found) == 1 and name not in self.keep
 
     def _readers(self) -> dict[str, list[Model]]:
         """The models that read each relation, in this compute or maybe (their `when` names a
@@ -585,28 +554,21 @@ class Runner:
 
         def finished(name: str) -> bool:
             return name not in self.keep and all(
-                r.name in self.freed
-                or (r.name in self.built and (r.name not in self.views or finished(r.name)))
+                r.name in self.freed or (r.name in self.built and (not r.view or finished(r.name)))
                 for r in readers.get(name, [])
             )
 
+        views = {m.name: m for m in self.catalogue.models if m.view}
         stack = list(candidates)
         while stack:
             name = stack.pop()
             if name in self.built and finished(name):
-                was_view = name in self.views
                 self.drop(name)
-                if was_view:  # what the view read may be finished now
-                    made = self.active().get(name)
-                    stack.extend(
-                        made.depends_on
-                        if made is not None
-                        else (d for m in self.catalogue.models if m.name == name for d in m.depends_on)
-                    )
+                if name in views:  # what the view read may be finished now
+                    stack.extend(self.active().get(name, views[name]).depends_on)
 
     def drop(self, name: str) -> None:
         """Free a relation nothing later reads (its memory); it counts as not built again."""
         self.engine.drop(name)
         self.built.discard(name)
-        self.views.discard(name)
         self.freed.add(name)

@@ -2,7 +2,6 @@
 -- grain: visit
 -- depends_on: flow_raw_visits
 -- when: log_shape = interval
--- materialise: inline
 -- flow_raw_visits with its sessions merged (grain: visit) for interval logs. A work session
 -- is one start-to-complete pair (or one row of a start-time column). Consecutive sessions of
 -- one step by a case, with no other visit of the case in between (in the order visits_elapsed.sql

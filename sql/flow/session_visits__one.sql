@@ -2,7 +2,6 @@
 -- grain: visit
 -- depends_on: flow_raw_visits
 -- when: log_shape != interval
--- materialise: inline
 -- flow_session_visits (grain: visit) for status and point logs: every visit is one session
 -- (sessions = 1, nothing paused; session_visits__interval.sql merges the sessions of interval logs),
 -- sequenced for visits_elapsed.sql (seq, prev_end_ts, prev_step, prev_owner, visit_no).
