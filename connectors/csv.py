@@ -448,11 +448,11 @@ def _annotate(
         raise SourceError(path, f"header parsed as {values.width} columns, expected {width}")
     header_lines = 1 + sum(name.count("\n") for name in names)
     spans = _record_spans(path, data, values, header_lines) if quoted else None
-    counts = _field_counts(data, values, names, delimiter, header_lines, spans, wide, quoted)
     if spans is None:  # every record one line
-        starts = np.arange(header_lines + 1, header_lines + 1 + values.height, dtype=np.uint64)
+        starts = np.arange(header_lines + 1, header_lines + 1 + values.height, dtype=np.int64)
     else:
         starts = np.cumsum(spans) - spans + header_lines + 1
+    counts = _field_counts(data, values, names, delimiter, starts, spans, wide, quoted)
     if wide:  # positional columns: the header's names, then the surplus ones (dropped below)
         surplus = [f"\x00surplus{k}" for k in range(values.width - width)]
         values = values.select(
@@ -485,12 +485,13 @@ def _field_counts(
     values: pl.DataFrame,
     names: list[str],
     delimiter: str,
-    header_lines: int,
+    starts: np.ndarray,
     spans: np.ndarray | None,
     wide: bool,
     quoted: bool,
 ) -> np.ndarray | None:
-    """Fields per record, or None when every record has exactly the header's count.
+    """Fields per record, or None when every record has exactly the header's count. `starts`:
+    each record's first line (1 = the header's); `spans`: its lines, None when one each.
 
     Fields = 1 + delimiters in the record's bytes - delimiters inside its values (quoted).
     Polars pads a short record with "" so the values alone cannot tell "a,b," from "a,b".
@@ -507,10 +508,8 @@ def _field_counts(
     if not wide and outside == values.height * (width - 1):
         return None  # none is longer (polars would have failed), so none is shorter either
     per_line = _delimiters_per_line(data, delimiter)
-    if spans is None:  # every record one line
-        spans = np.ones(values.height, dtype=np.int64)
-    first = np.cumsum(spans) - spans + header_lines  # 0-based line index where each record starts
-    return 1 + per_line[first + spans] - per_line[first] - inside
+    first = starts - 1  # 0-based line index where each record starts
+    return 1 + per_line[first + (1 if spans is None else spans)] - per_line[first] - inside
 
 
 def _count_byte(data: bytes, byte: int) -> int:
